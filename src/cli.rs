@@ -1,0 +1,144 @@
+//! The command line: the only place that knows about flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::scenario::units::parse_scale;
+use crate::scenario::{Overrides, Slo};
+
+/// Load-testing and throughput benchmarks for Apache Kafka and Amazon MSK, judged against SLOs.
+///
+/// Exit codes: 0 every SLO met; 1 an SLO failed; 2 the run could not run (bad input,
+/// broker unreachable, auth); 3 inconclusive (the generator fell behind, or interrupted).
+#[derive(Debug, Parser)]
+#[command(name = "surge", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and judge it against its SLOs.
+    Run(RunArgs),
+    /// Check a scenario file without running it.
+    Validate(ScenarioArgs),
+}
+
+/// A scenario file and what the command line changes in it.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+
+    /// Bootstrap servers (host:port,...); without them the embedded broker is used.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", value_name = "SERVERS")]
+    pub bootstrap: Option<String>,
+
+    /// A librdkafka property for both clients; prefix `producer.` or `consumer.` for one.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub property: Vec<(String, String)>,
+
+    /// Adds an SLO, or replaces the scenario's SLO on the same metric: 'e2e.p95 < 50ms'.
+    #[arg(long = "slo", value_name = "EXPR", value_parser = parse_slo)]
+    pub slo: Vec<Slo>,
+
+    /// Multiplies every rate of the plan, e.g. 0.1 for a CI-sized copy.
+    #[arg(long, value_name = "F", value_parser = parse_scale)]
+    pub rate_scale: Option<f64>,
+
+    /// Multiplies every phase duration, e.g. 0.2.
+    #[arg(long, value_name = "F", value_parser = parse_scale)]
+    pub duration_scale: Option<f64>,
+}
+
+impl ScenarioArgs {
+    /// The overrides these flags make.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            bootstrap: self.bootstrap.clone(),
+            properties: self.property.clone(),
+            slos: self.slo.clone(),
+            rate_scale: self.rate_scale,
+            duration_scale: self.duration_scale,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+
+    /// Output directory [default: reports/<scenario>-<UTC timestamp>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// No live progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("`{text}` is not KEY=VALUE, e.g. -X linger.ms=5")),
+    }
+}
+
+fn parse_slo(text: &str) -> Result<Slo, String> {
+    text.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_into_typed_overrides() {
+        let cli = Cli::try_parse_from([
+            "surge",
+            "run",
+            "s.toml",
+            "-X",
+            "producer.linger.ms=5",
+            "--slo",
+            "e2e.p95 < 50ms",
+            "--rate-scale",
+            "0.1",
+            "--bootstrap",
+            "127.0.0.1:9092",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("expected run")
+        };
+        let overrides = run.scenario.overrides();
+        assert_eq!(
+            overrides.properties,
+            vec![("producer.linger.ms".to_string(), "5".to_string())]
+        );
+        assert_eq!(overrides.slos[0].to_string(), "e2e.p95 < 50ms");
+        assert_eq!(overrides.rate_scale, Some(0.1));
+        assert_eq!(overrides.bootstrap.as_deref(), Some("127.0.0.1:9092"));
+    }
+
+    #[test]
+    fn bad_flags_are_rejected_with_the_fix() {
+        let error = Cli::try_parse_from(["surge", "run", "s.toml", "--slo", "e2e.p95 < fast"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("needs a unit"), "{error}");
+        let error = Cli::try_parse_from(["surge", "run", "s.toml", "--rate-scale=0"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("above 0"), "{error}");
+        let error = Cli::try_parse_from(["surge", "run", "s.toml", "-X", "novalue"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("KEY=VALUE"), "{error}");
+    }
+}

@@ -1,0 +1,159 @@
+//! Consumer groups: members poll, check ordering, record end-to-end latency, commit.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::lock;
+use super::pacer::Plan;
+use crate::kafka::{GroupMember, Polled};
+use crate::metrics::{KeyId, LatencyRecorder, OrderingChecker};
+use crate::scenario::{GroupSpec, Scenario};
+use crate::workload::{Decoded, RUN_ID_LEN, decode};
+
+/// What every member of a group writes to, behind one lock: the checker must see the
+/// whole group, because partitions move between members on a rebalance.
+#[derive(Default)]
+pub struct GroupState {
+    pub checker: OrderingChecker,
+    pub e2e: LatencyRecorder,
+    /// Deliveries of this run's events, duplicates included.
+    pub consumed: u64,
+    /// Records that were not this run's events.
+    pub foreign: u64,
+    pub errors: Vec<String>,
+}
+
+/// A group as the engine and the ticker share it.
+pub struct GroupShared {
+    pub spec: GroupSpec,
+    pub group_id: String,
+    /// Partitions of the group's topics: the group is ready when members hold all of them.
+    pub expected_partitions: usize,
+    pub assigned: Vec<AtomicUsize>,
+    pub state: Mutex<GroupState>,
+    /// Members leave when this is set.
+    pub stop: AtomicBool,
+    /// Member index that should leave early, and when (offset from plan start).
+    pub leave: Mutex<Option<(usize, Duration)>>,
+}
+
+impl GroupShared {
+    pub fn new(spec: &GroupSpec, scenario: &Scenario, run_tag: &str) -> GroupShared {
+        GroupShared {
+            spec: spec.clone(),
+            group_id: format!("surge-{}-{run_tag}", spec.name),
+            expected_partitions: spec
+                .topics
+                .iter()
+                .map(|&t| scenario.topics[t].partitions as usize)
+                .sum(),
+            assigned: (0..spec.members).map(|_| AtomicUsize::new(0)).collect(),
+            state: Mutex::default(),
+            stop: AtomicBool::new(false),
+            leave: Mutex::new(None),
+        }
+    }
+
+    /// Whether the members hold every partition of the group's topics.
+    pub fn is_ready(&self) -> bool {
+        self.assigned
+            .iter()
+            .map(|a| a.load(Ordering::Acquire))
+            .sum::<usize>()
+            >= self.expected_partitions
+    }
+
+    fn note_error(&self, reason: String) {
+        let mut state = lock(&self.state);
+        if state.errors.len() < 10 && !state.errors.contains(&reason) {
+            state.errors.push(reason);
+        }
+    }
+}
+
+/// Everything one member loop needs.
+pub struct MemberArgs {
+    pub group: Arc<GroupShared>,
+    pub member: usize,
+    pub run_id: [u8; RUN_ID_LEN],
+    pub plan: Arc<Plan>,
+    /// Set once the plan starts: the monotonic start and its wall-clock microseconds.
+    pub start: Arc<std::sync::OnceLock<(Instant, u64)>>,
+}
+
+/// Polls until the group is told to stop, then commits and leaves.
+pub fn run_member(member: GroupMember, args: MemberArgs) {
+    let group = &args.group;
+    let processing = group.spec.processing_time;
+    let mut debt = Duration::ZERO;
+    let mut last_commit = Instant::now();
+    while !group.stop.load(Ordering::Acquire) && !should_leave(&args) {
+        let polled = member.poll(Duration::from_millis(50), |record| {
+            handle(&args, record.payload);
+            (record.topic, record.partition, record.offset)
+        });
+        match polled {
+            Polled::Record((topic, partition, offset)) => {
+                if !processing.is_zero() {
+                    // Simulated work, slept in slices of at least 1 ms to stay accurate.
+                    debt += processing;
+                    if debt >= Duration::from_millis(1) {
+                        std::thread::sleep(debt);
+                        debt = Duration::ZERO;
+                    }
+                }
+                member.mark_processed(topic, partition, offset);
+            }
+            Polled::Idle => {}
+            Polled::Error(reason) => group.note_error(reason),
+        }
+        group.assigned[args.member].store(member.assigned_partitions(), Ordering::Release);
+        if last_commit.elapsed() >= group.spec.commit_interval {
+            member.commit(false);
+            last_commit = Instant::now();
+        }
+    }
+    group.assigned[args.member].store(0, Ordering::Release);
+    let errors = member.recent_errors();
+    if !errors.is_empty() && group.stop.load(Ordering::Acquire) {
+        group.note_error(errors);
+    }
+    member.leave();
+}
+
+fn should_leave(args: &MemberArgs) -> bool {
+    let leave = *lock(&args.group.leave);
+    match (leave, args.start.get()) {
+        (Some((member, at)), Some((start, _))) => member == args.member && start.elapsed() >= at,
+        _ => false,
+    }
+}
+
+#[inline]
+fn handle(args: &MemberArgs, payload: Option<&[u8]>) {
+    let decoded = payload.map_or(Decoded::Foreign, |p| decode(p, &args.run_id));
+    let mut state = lock(&args.group.state);
+    let meta = match decoded {
+        Decoded::Foreign => {
+            state.foreign += 1;
+            return;
+        }
+        Decoded::Ours(meta) => meta,
+    };
+    state.consumed += 1;
+    state.checker.observe(
+        KeyId::new(meta.producer, meta.aggregate, meta.index),
+        meta.sequence,
+    );
+    if let Some((start, start_unix_us)) = args.start.get() {
+        let now_us = start_unix_us + start.elapsed().as_micros() as u64;
+        let e2e = now_us.saturating_sub(meta.intended_at_us);
+        let intended = Duration::from_micros(meta.intended_at_us.saturating_sub(*start_unix_us));
+        if args.plan.is_warmup_at(intended) {
+            state.e2e.record_interval_only(e2e);
+        } else {
+            state.e2e.record(e2e);
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The run itself: consumer groups join, producers follow the plan, the ticker samples,
+//! groups drain, and everything measured comes back as a [`RunRecord`].
+//! The only module that spawns tasks.
+
+pub mod consumer;
+pub mod pacer;
+pub mod producer;
+pub mod summarize;
+pub mod ticker;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+
+use crate::kafka::{ConnectError, EventProducer, GroupMember};
+use crate::metrics::{LossReport, SentLedger, TimelinePoint, new_histogram};
+use crate::scenario::Scenario;
+use crate::workload::RUN_ID_LEN;
+use consumer::{GroupShared, MemberArgs, run_member};
+use pacer::{PaceEnd, Plan};
+use producer::{InstanceShared, run_instance};
+pub use ticker::IntervalSample;
+
+/// Locks a mutex, tolerating a panicked holder: measurements beat a second panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A stop request (first Ctrl-C: stop producing and drain) and an abort (second: stop now).
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    requested: AtomicBool,
+    aborted: AtomicBool,
+}
+
+impl StopSignal {
+    /// Asks the run to stop producing; a second call aborts the drain too.
+    pub fn request(&self) {
+        if self.requested.swap(true, Ordering::AcqRel) {
+            self.aborted.store(true, Ordering::Release);
+        }
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+}
+
+/// Where the run is, for the live progress line.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// `joining`, `running` or `draining`.
+    pub stage: &'static str,
+    pub elapsed: Duration,
+    pub point: Option<TimelinePoint>,
+}
+
+/// Why the run could not produce trustworthy measurements at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(
+        "consumer group `{group}` did not get all {expected} partitions within {timeout_s}s ({detail})\n  fix: check that the brokers run a group coordinator, or raise run.group_join_timeout"
+    )]
+    GroupJoin {
+        group: String,
+        expected: usize,
+        timeout_s: u64,
+        detail: String,
+    },
+}
+
+/// What one consumer group measured.
+#[derive(Debug, Clone)]
+pub struct GroupRecord {
+    pub name: String,
+    pub members: u16,
+    pub topics: Vec<String>,
+    pub e2e: Histogram<u64>,
+    pub consumed: u64,
+    pub unique: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    pub loss: LossReport,
+    pub foreign: u64,
+    pub max_lag: u64,
+    pub final_lag: u64,
+    pub errors: Vec<String>,
+}
+
+/// Everything the engine measured; the summary is built from it.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub started_unix_us: u64,
+    pub group_join: Duration,
+    /// From the plan's start to the end of the drain.
+    pub run_time: Duration,
+    pub interrupted: bool,
+    /// The generator was still behind schedule when its grace period ran out.
+    pub out_of_time: bool,
+    /// Every group consumed everything acked before the drain deadline.
+    pub drained: bool,
+    pub plan: Arc<Plan>,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub not_sent: u64,
+    pub measured_sent: u64,
+    /// Offset of the last send from the plan start.
+    pub last_send: Duration,
+    pub publish: Histogram<u64>,
+    pub schedule_lag: Histogram<u64>,
+    pub groups: Vec<GroupRecord>,
+    pub timeline: Vec<TimelinePoint>,
+    pub intervals: Vec<IntervalSample>,
+    pub errors: Vec<String>,
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Runs the scenario against `servers` until the plan ends and the groups drain, or a stop.
+pub async fn run(
+    scenario: &Scenario,
+    servers: &str,
+    run_id: [u8; RUN_ID_LEN],
+    stop: Arc<StopSignal>,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RunRecord, EngineError> {
+    let scenario = Arc::new(scenario.clone());
+    let plan = Arc::new(Plan::new(&scenario.phases));
+    let start = Arc::new(OnceLock::<(Instant, u64)>::new());
+    let run_tag = String::from_utf8_lossy(&run_id).into_owned();
+
+    // Create every client first, so a bad property fails before anyone waits.
+    let instances: Vec<Arc<InstanceShared>> = (0..scenario.producer_instances)
+        .map(|_| {
+            Arc::new(InstanceShared::new(
+                run_id,
+                plan.clone(),
+                start.clone(),
+                scenario.topics.len(),
+            ))
+        })
+        .collect();
+    let producers = instances
+        .iter()
+        .map(|shared| EventProducer::create(servers, &scenario.cluster.producer, shared.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let groups: Vec<Arc<GroupShared>> = scenario
+        .groups
+        .iter()
+        .map(|g| Arc::new(GroupShared::new(g, &scenario, &run_tag)))
+        .collect();
+    let mut members = Vec::new();
+    for group in &groups {
+        let topics: Vec<String> = group
+            .spec
+            .topics
+            .iter()
+            .map(|&t| scenario.topics[t].name.clone())
+            .collect();
+        if let Some(at) = group.spec.member_leaves_at {
+            *lock(&group.leave) = Some((group.spec.members as usize - 1, at));
+        }
+        for member in 0..group.spec.members as usize {
+            let client_id = format!("{}-{member}", group.group_id);
+            let joined = GroupMember::join(
+                servers,
+                &scenario.cluster.consumer,
+                &group.group_id,
+                &client_id,
+                &topics,
+            )?;
+            let args = MemberArgs {
+                group: group.clone(),
+                member,
+                run_id,
+                plan: plan.clone(),
+                start: start.clone(),
+            };
+            members.push(tokio::task::spawn_blocking(move || {
+                run_member(joined, args)
+            }));
+        }
+    }
+
+    // Measurement starts once every group holds all its partitions; the wait is warmup.
+    let join_started = Instant::now();
+    let mut next_report = Duration::ZERO;
+    while !groups.iter().all(|g| g.is_ready()) && !stop.is_requested() {
+        let waited = join_started.elapsed();
+        if waited > scenario.limits.group_join_timeout {
+            let group = groups
+                .iter()
+                .find(|g| !g.is_ready())
+                .expect("one group is not ready");
+            let detail = lock(&group.state).errors.join("; ");
+            stop_members(&groups, members).await;
+            return Err(EngineError::GroupJoin {
+                group: group.spec.name.clone(),
+                expected: group.expected_partitions,
+                timeout_s: scenario.limits.group_join_timeout.as_secs(),
+                detail: if detail.is_empty() {
+                    "no error reported by the client".into()
+                } else {
+                    detail
+                },
+            });
+        }
+        if waited >= next_report {
+            on_progress(&Progress {
+                stage: "joining",
+                elapsed: waited,
+                point: None,
+            });
+            next_report += Duration::from_secs(1);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let group_join = join_started.elapsed();
+
+    let plan_start = Instant::now();
+    let started_unix_us = unix_micros();
+    let _ = start.set((plan_start, started_unix_us));
+    let mut producer_tasks = Vec::new();
+    for (instance, (shared, producer)) in instances.iter().cloned().zip(producers).enumerate() {
+        let (scenario, stop) = (scenario.clone(), stop.clone());
+        producer_tasks.push(tokio::task::spawn_blocking(move || {
+            run_instance(
+                &scenario,
+                producer,
+                instance as u16,
+                shared,
+                &stop,
+                started_unix_us,
+            )
+        }));
+    }
+
+    let mut ticker = ticker::Ticker::new(plan.clone(), groups.len());
+    let mut next_tick = Duration::from_secs(1);
+    let mut drain_started: Option<Instant> = None;
+    let mut max_lag = vec![0u64; groups.len()];
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = plan_start.elapsed();
+        let stage = if drain_started.is_some() {
+            "draining"
+        } else {
+            "running"
+        };
+        if now >= next_tick {
+            let point = ticker.tick(now, &instances, &groups);
+            for (max, group) in max_lag.iter_mut().zip(&point.groups) {
+                *max = (*max).max(group.lag);
+            }
+            on_progress(&Progress {
+                stage,
+                elapsed: now,
+                point: Some(point.clone()),
+            });
+            next_tick += Duration::from_secs(1);
+        }
+        match drain_started {
+            None if producer_tasks.iter().all(|t| t.is_finished()) => {
+                drain_started = Some(Instant::now())
+            }
+            None => {}
+            Some(drain) => {
+                let caught_up = groups.iter().all(|g| lag_of(g, &instances) == 0);
+                if caught_up || drain.elapsed() > scenario.limits.drain_timeout || stop.is_aborted()
+                {
+                    break;
+                }
+            }
+        }
+    }
+    let run_time = plan_start.elapsed();
+    if run_time > ticker_last(&ticker) + Duration::from_millis(200) {
+        let point = ticker.tick(run_time, &instances, &groups);
+        for (max, group) in max_lag.iter_mut().zip(&point.groups) {
+            *max = (*max).max(group.lag);
+        }
+    }
+    let final_lags: Vec<u64> = groups.iter().map(|g| lag_of(g, &instances)).collect();
+    let drained = final_lags.iter().all(|&lag| lag == 0);
+
+    let mut ledger = SentLedger::default();
+    let (mut not_sent, mut out_of_time, mut errors) = (0, false, Vec::new());
+    for task in producer_tasks {
+        match task.await {
+            Ok(outcome) => {
+                not_sent += outcome.not_sent;
+                out_of_time |= outcome.end == PaceEnd::OutOfTime;
+                if !outcome.flushed {
+                    errors.push("the producer could not deliver everything before the drain timeout; the rest was purged and counted as failed".into());
+                }
+                ledger.absorb(outcome.ledger);
+            }
+            Err(join_error) => errors.push(format!(
+                "a producer instance stopped unexpectedly: {join_error}"
+            )),
+        }
+    }
+    stop_members(&groups, members).await;
+
+    let mut publish = new_histogram();
+    let mut schedule_lag = new_histogram();
+    let (mut sent, mut acked, mut failed, mut measured_sent, mut last_send_us) = (0, 0, 0, 0, 0);
+    for instance in &instances {
+        publish
+            .add(lock(&instance.publish).total())
+            .expect("same bounds");
+        schedule_lag
+            .add(lock(&instance.schedule_lag).total())
+            .expect("same bounds");
+        sent += instance.sent.load(Ordering::Relaxed);
+        acked += instance.acked.load(Ordering::Relaxed);
+        failed += instance.failed.load(Ordering::Relaxed);
+        measured_sent += instance.measured_sent.load(Ordering::Relaxed);
+        last_send_us = last_send_us.max(instance.last_send_us.load(Ordering::Relaxed));
+        for error in instance.errors() {
+            if !errors.contains(&error) {
+                errors.push(error);
+            }
+        }
+    }
+    let group_records = groups
+        .iter()
+        .zip(final_lags.iter().zip(&max_lag))
+        .map(|(group, (&final_lag, &max_lag))| {
+            let state = lock(&group.state);
+            let aggregates: Vec<u16> = scenario
+                .aggregates
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| group.spec.topics.contains(&a.topic))
+                .map(|(i, _)| i as u16)
+                .collect();
+            GroupRecord {
+                name: group.spec.name.clone(),
+                members: group.spec.members,
+                topics: group
+                    .spec
+                    .topics
+                    .iter()
+                    .map(|&t| scenario.topics[t].name.clone())
+                    .collect(),
+                e2e: state.e2e.total().clone(),
+                consumed: state.consumed,
+                unique: state.checker.unique,
+                duplicates: state.checker.duplicates,
+                out_of_order: state.checker.out_of_order,
+                loss: state.checker.reconcile(&ledger, &aggregates, 10),
+                foreign: state.foreign,
+                max_lag,
+                final_lag,
+                errors: state.errors.clone(),
+            }
+        })
+        .collect();
+
+    Ok(RunRecord {
+        started_unix_us,
+        group_join,
+        run_time,
+        interrupted: stop.is_requested(),
+        out_of_time,
+        drained,
+        plan,
+        sent,
+        acked,
+        failed,
+        not_sent,
+        measured_sent,
+        last_send: Duration::from_micros(last_send_us),
+        publish,
+        schedule_lag,
+        groups: group_records,
+        timeline: ticker.timeline,
+        intervals: ticker.intervals,
+        errors,
+    })
+}
+
+fn ticker_last(ticker: &ticker::Ticker) -> Duration {
+    ticker
+        .timeline
+        .last()
+        .map_or(Duration::ZERO, |p| Duration::from_secs_f64(p.t))
+}
+
+/// Acked events on the group's topics that the group has not consumed yet.
+fn lag_of(group: &GroupShared, instances: &[Arc<InstanceShared>]) -> u64 {
+    let acked: u64 = instances
+        .iter()
+        .flat_map(|i| {
+            group
+                .spec
+                .topics
+                .iter()
+                .map(move |&t| i.acked_by_topic[t].load(Ordering::Relaxed))
+        })
+        .sum();
+    acked.saturating_sub(lock(&group.state).checker.unique)
+}
+
+/// Tells members to commit and leave, waiting a bounded time for them.
+async fn stop_members(groups: &[Arc<GroupShared>], members: Vec<tokio::task::JoinHandle<()>>) {
+    for group in groups {
+        group.stop.store(true, Ordering::Release);
+    }
+    let all = async {
+        for member in members {
+            let _ = member.await;
+        }
+    };
+    // A member stuck in a commit to a dead broker must not hold the run hostage.
+    let _ = tokio::time::timeout(Duration::from_secs(15), all).await;
+}

@@ -1,0 +1,232 @@
+//! One producer instance: the pacing loop, its event generator, and its delivery sink.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::pacer::{MonotonicClock, PaceEnd, Pacer, Plan, pace};
+use super::{StopSignal, lock};
+use crate::kafka::{Delivery, DeliverySink, EventProducer, SendOutcome};
+use crate::metrics::{KeyId, LatencyRecorder, SentLedger};
+use crate::scenario::Scenario;
+use crate::workload::{Decoded, EventGenerator, RUN_ID_LEN, decode};
+
+/// Packs an intended offset (microseconds since the plan start) and a topic index.
+fn token(intended_us: u64, topic: usize) -> usize {
+    ((intended_us << 16) | topic as u64) as usize
+}
+
+fn untoken(token: usize) -> (u64, usize) {
+    ((token as u64) >> 16, token & 0xffff)
+}
+
+/// Counters and recorders one instance shares with the timeline ticker.
+pub struct InstanceShared {
+    run_id: [u8; RUN_ID_LEN],
+    plan: Arc<Plan>,
+    /// The plan's monotonic start and its wall-clock microseconds, set when it starts.
+    start: Arc<OnceLock<(Instant, u64)>>,
+    /// Publish latency: broker ack minus intended send time.
+    pub publish: Mutex<LatencyRecorder>,
+    /// Schedule lag: actual minus intended send time.
+    pub schedule_lag: Mutex<LatencyRecorder>,
+    pub sent: AtomicU64,
+    /// Sent events whose intended time lies in a measured (non-warmup) phase.
+    pub measured_sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub acked_by_topic: Vec<AtomicU64>,
+    pub failed: AtomicU64,
+    failures: Mutex<Vec<(KeyId, u32)>>,
+    errors: Mutex<Vec<String>>,
+    /// Offset of the last send, in microseconds since the plan start.
+    pub last_send_us: AtomicU64,
+}
+
+impl InstanceShared {
+    pub fn new(
+        run_id: [u8; RUN_ID_LEN],
+        plan: Arc<Plan>,
+        start: Arc<OnceLock<(Instant, u64)>>,
+        topics: usize,
+    ) -> InstanceShared {
+        InstanceShared {
+            run_id,
+            plan,
+            start,
+            publish: Mutex::default(),
+            schedule_lag: Mutex::default(),
+            sent: AtomicU64::new(0),
+            measured_sent: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
+            acked_by_topic: (0..topics).map(|_| AtomicU64::new(0)).collect(),
+            failed: AtomicU64::new(0),
+            failures: Mutex::default(),
+            errors: Mutex::default(),
+            last_send_us: AtomicU64::new(0),
+        }
+    }
+
+    fn note_error(&self, reason: &str) {
+        let mut errors = lock(&self.errors);
+        if errors.len() < 10 && !errors.iter().any(|e| e == reason) {
+            errors.push(reason.to_string());
+        }
+    }
+
+    fn record_failure(&self, payload: Option<&[u8]>, reason: &str) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.note_error(reason);
+        if let Some(Decoded::Ours(meta)) = payload.map(|p| decode(p, &self.run_id)) {
+            lock(&self.failures).push((
+                KeyId::new(meta.producer, meta.aggregate, meta.index),
+                meta.sequence,
+            ));
+        }
+    }
+
+    fn since_start_us(&self) -> u64 {
+        self.start
+            .get()
+            .map_or(0, |(start, _)| start.elapsed().as_micros() as u64)
+    }
+
+    /// Client errors seen so far.
+    pub fn errors(&self) -> Vec<String> {
+        lock(&self.errors).clone()
+    }
+}
+
+impl DeliverySink for InstanceShared {
+    fn delivered(&self, delivery: Delivery<'_>) {
+        let (intended_us, topic) = untoken(delivery.token);
+        if let Some(reason) = delivery.error {
+            self.record_failure(delivery.payload, &reason);
+            return;
+        }
+        self.acked.fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = self.acked_by_topic.get(topic) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let now_us = self.since_start_us();
+        let latency = now_us.saturating_sub(intended_us);
+        let mut publish = lock(&self.publish);
+        if self.plan.is_warmup_at(Duration::from_micros(intended_us)) {
+            publish.record_interval_only(latency);
+        } else {
+            publish.record(latency);
+        }
+    }
+
+    fn client_error(&self, reason: &str) {
+        self.note_error(reason);
+    }
+}
+
+/// What an instance hands back when its loop ends.
+pub struct InstanceOutcome {
+    pub end: PaceEnd,
+    pub ledger: SentLedger,
+    /// Planned events this instance never sent (stopped or out of time).
+    pub not_sent: u64,
+    /// Whether every queued event got its delivery report before the flush timeout.
+    pub flushed: bool,
+}
+
+/// Runs one instance to the end of the plan, a stop, or the send deadline; then flushes.
+pub fn run_instance(
+    scenario: &Scenario,
+    producer: EventProducer<InstanceShared>,
+    instance: u16,
+    shared: Arc<InstanceShared>,
+    stop: &StopSignal,
+    started_unix_us: u64,
+) -> InstanceOutcome {
+    let mut generator = EventGenerator::new(scenario, &shared.run_id, instance);
+    let topics: Vec<&str> = scenario.topics.iter().map(|t| t.name.as_str()).collect();
+    let plan = shared.plan.clone();
+    let mut pacer = Pacer::new(instance, scenario.producer_instances);
+    let plan_start = shared
+        .start
+        .get()
+        .map_or_else(Instant::now, |(start, _)| *start);
+    let mut clock = MonotonicClock::starting_at(plan_start);
+    let deadline = plan.duration() + scenario.limits.send_grace;
+    let mut sent_here = 0u64;
+
+    let end = pace(
+        &plan,
+        &mut pacer,
+        &mut clock,
+        deadline,
+        || stop.is_requested(),
+        |tick, now| {
+            let intended_us = tick.intended.as_micros() as u64;
+            let event = generator.next_event(tick.event, started_unix_us + intended_us);
+            let token = token(intended_us, event.topic);
+            loop {
+                match producer.send(
+                    topics[event.topic],
+                    event.key,
+                    event.payload,
+                    event.event_type,
+                    token,
+                ) {
+                    SendOutcome::Queued => break,
+                    // Back-pressure: the wait shows up as schedule lag of the following events.
+                    SendOutcome::QueueFull => {
+                        producer.poll(Duration::from_millis(1));
+                        if stop.is_aborted() {
+                            break;
+                        }
+                    }
+                    SendOutcome::Failed(reason) => {
+                        shared.record_failure(Some(event.payload), &reason);
+                        break;
+                    }
+                }
+            }
+            sent_here += 1;
+            shared.sent.fetch_add(1, Ordering::Relaxed);
+            let lag = now.saturating_sub(tick.intended).as_micros() as u64;
+            let mut schedule_lag = lock(&shared.schedule_lag);
+            if plan.is_warmup_at(tick.intended) {
+                schedule_lag.record_interval_only(lag);
+            } else {
+                schedule_lag.record(lag);
+                shared.measured_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(schedule_lag);
+            shared
+                .last_send_us
+                .store(shared.since_start_us(), Ordering::Relaxed);
+        },
+    );
+
+    let flushed = producer.flush(scenario.limits.drain_timeout);
+    if !flushed {
+        // Whatever is left is failed explicitly, so every send ends acked or failed.
+        producer.purge();
+    }
+    let mut ledger = generator.ledger();
+    ledger.failed.extend(lock(&shared.failures).iter().copied());
+    let planned_here =
+        (plan.total_events() + scenario.producer_instances as u64 - 1 - instance as u64)
+            / scenario.producer_instances as u64;
+    InstanceOutcome {
+        end,
+        ledger,
+        not_sent: planned_here.saturating_sub(sent_here),
+        flushed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_intended_time_and_topic() {
+        let packed = token(123_456_789_012, 5);
+        assert_eq!(untoken(packed), (123_456_789_012, 5));
+    }
+}

@@ -1,0 +1,204 @@
+//! Turns a [`RunRecord`] into the plain-data [`Summary`].
+
+use crate::kafka::librdkafka_version;
+use crate::metrics::LatencyStats;
+use crate::scenario::{Scenario, is_secret_property};
+use crate::summary::{
+    ClusterSummary, Environment, GroupSummary, Latency, LostExample, Ordering, PhaseSummary,
+    Produced, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
+};
+
+use super::RunRecord;
+
+/// Where the run went, for the summary.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `embedded` or `external`.
+    pub kind: String,
+    pub bootstrap: String,
+    pub brokers: usize,
+}
+
+/// Replaces the values of secret properties.
+pub fn redact_properties(properties: &[(String, String)]) -> Vec<(String, String)> {
+    properties
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if is_secret_property(k) {
+                    "***".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect()
+}
+
+/// Redacts secret-looking assignments in a scenario's text, line by line.
+pub fn redact_source(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once('=') {
+            Some((key, _)) if is_secret_property(key.trim().trim_matches('"')) => {
+                format!("{} = \"***\"", key.trim_end())
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Facts about the load-generator host.
+pub fn environment() -> Environment {
+    let memory = sysinfo::System::new().map(|mut system| {
+        system.refresh_memory();
+        system.total_memory()
+    });
+    Environment {
+        host: sysinfo::System::host_name().unwrap_or_else(|_| "unknown".into()),
+        os: sysinfo::System::long_os_version().unwrap_or_else(|_| std::env::consts::OS.into()),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_gib: (memory.unwrap_or(0) as f64 / (1u64 << 30) as f64 * 10.0).round() / 10.0,
+        librdkafka_version: librdkafka_version(),
+    }
+}
+
+fn started_at(unix_us: u64) -> String {
+    chrono::DateTime::from_timestamp_micros(unix_us as i64).map_or_else(String::new, |t| {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    })
+}
+
+/// Builds the summary; the verdict is left pending for [`crate::verdict::judge`].
+pub fn summarize(
+    scenario: &Scenario,
+    record: &RunRecord,
+    run_id: &str,
+    target: &Target,
+) -> Summary {
+    let (measured_planned, measured_time) = record.plan.measured();
+    let overrun = record.last_send.saturating_sub(record.plan.duration());
+    let measured_seconds = measured_time.as_secs_f64();
+    let target_rate = measured_planned as f64 / measured_seconds.max(1e-9);
+    let achieved_rate =
+        record.measured_sent as f64 / (measured_time + overrun).as_secs_f64().max(1e-9);
+    let partial_reason = if record.interrupted {
+        Some("interrupted (Ctrl-C): production stopped early and the drain was bounded".to_string())
+    } else if record.out_of_time {
+        Some(format!(
+            "the generator was still behind schedule {:.0}s after the plan ended (run.send_grace)",
+            scenario.limits.send_grace.as_secs_f64()
+        ))
+    } else {
+        None
+    };
+    let key_name = |aggregate: u16, index: u32| {
+        let name = scenario
+            .aggregates
+            .get(aggregate as usize)
+            .map_or("unknown", |a| a.name.as_str());
+        format!("{name}-{index:010}")
+    };
+    let mut e2e_all = crate::metrics::new_histogram();
+    let groups = record
+        .groups
+        .iter()
+        .map(|g| {
+            e2e_all.add(&g.e2e).expect("same bounds");
+            GroupSummary {
+                name: g.name.clone(),
+                members: g.members,
+                topics: g.topics.clone(),
+                consumed: g.consumed,
+                unique: g.unique,
+                e2e_latency_us: LatencyStats::of(&g.e2e),
+                ordering: Ordering {
+                    out_of_order: g.out_of_order,
+                    duplicates: g.duplicates,
+                    gaps: g.loss.gaps,
+                },
+                lost: g.loss.lost,
+                lost_examples: g
+                    .loss
+                    .examples
+                    .iter()
+                    .map(|e| LostExample {
+                        key: key_name(e.key.aggregate(), e.key.index()),
+                        producer: e.key.producer(),
+                        sequence: e.sequence,
+                    })
+                    .collect(),
+                foreign: g.foreign,
+                max_lag: g.max_lag,
+                final_lag: g.final_lag,
+                errors: g.errors.clone(),
+            }
+        })
+        .collect();
+    let phases = record
+        .plan
+        .phase_spans()
+        .into_iter()
+        .zip(&scenario.phases)
+        .map(|((name, start, end, warmup), phase)| PhaseSummary {
+            name,
+            start_s: start.as_secs_f64(),
+            end_s: end.as_secs_f64(),
+            warmup,
+            target_rate: phase.shape.mean_rate(),
+        })
+        .collect();
+    Summary {
+        schema: SCHEMA.into(),
+        surge_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: run_id.into(),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            file: scenario.source.display().to_string(),
+            description: scenario.description.clone(),
+            planned_duration_s: scenario.planned_duration().as_secs_f64(),
+            source: redact_source(&scenario.source_text),
+        },
+        started_at: started_at(record.started_unix_us),
+        complete: partial_reason.is_none(),
+        partial_reason,
+        environment: environment(),
+        cluster: ClusterSummary {
+            kind: target.kind.clone(),
+            bootstrap: target.bootstrap.clone(),
+            brokers: target.brokers,
+            producer_config: redact_properties(&scenario.cluster.producer),
+            consumer_config: redact_properties(&scenario.cluster.consumer),
+        },
+        notes: scenario.notes.clone(),
+        verdict: Verdict {
+            status: Status::Error,
+            reasons: vec!["not judged yet".into()],
+            checks: Vec::new(),
+        },
+        produced: Produced {
+            sent: record.sent,
+            acked: record.acked,
+            failed: record.failed,
+            not_sent: record.not_sent,
+            target_rate: (target_rate * 10.0).round() / 10.0,
+            achieved_rate: (achieved_rate * 10.0).round() / 10.0,
+            achieved_ratio: ((achieved_rate / target_rate.max(1e-9)) * 10_000.0).round() / 10_000.0,
+            measured_seconds,
+        },
+        latency: Latency {
+            publish_us: LatencyStats::of(&record.publish),
+            schedule_lag_us: LatencyStats::of(&record.schedule_lag),
+            e2e_us: LatencyStats::of(&e2e_all),
+        },
+        groups,
+        phases,
+        timeline: record.timeline.clone(),
+        startup: Startup {
+            group_join_ms: record.group_join.as_millis() as u64,
+            run_time_s: (record.run_time.as_secs_f64() * 1000.0).round() / 1000.0,
+        },
+        errors: record.errors.clone(),
+    }
+}

@@ -1,0 +1,166 @@
+//! Once a second: interval histograms and counters into one timeline point.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+
+use super::consumer::GroupShared;
+use super::lock;
+use super::pacer::Plan;
+use super::producer::InstanceShared;
+use crate::metrics::{GroupPoint, TimelinePoint, new_histogram};
+
+/// One interval histogram, kept for the HdrHistogram interval logs.
+#[derive(Debug, Clone)]
+pub struct IntervalSample {
+    /// Seconds since the plan started.
+    pub start_s: f64,
+    pub duration_s: f64,
+    /// `publish`, `schedule_lag`, or `e2e.GROUP`.
+    pub tag: String,
+    /// The histogram in HdrHistogram's V2 encoding: a second's worth stays small.
+    pub encoded: Vec<u8>,
+}
+
+impl IntervalSample {
+    /// Decodes the histogram.
+    pub fn histogram(&self) -> Histogram<u64> {
+        Deserializer::new()
+            .deserialize(&mut self.encoded.as_slice())
+            .unwrap_or_else(|_| new_histogram())
+    }
+}
+
+fn some_if_recorded(histogram: &Histogram<u64>, quantile: f64) -> Option<u64> {
+    (!histogram.is_empty()).then(|| histogram.value_at_quantile(quantile))
+}
+
+/// Builds the timeline from the shared counters, one interval at a time.
+pub struct Ticker {
+    plan: Arc<Plan>,
+    last: Duration,
+    last_sent: u64,
+    last_acked: u64,
+    last_consumed: Vec<u64>,
+    pub timeline: Vec<TimelinePoint>,
+    pub intervals: Vec<IntervalSample>,
+}
+
+impl Ticker {
+    pub fn new(plan: Arc<Plan>, groups: usize) -> Ticker {
+        Ticker {
+            plan,
+            last: Duration::ZERO,
+            last_sent: 0,
+            last_acked: 0,
+            last_consumed: vec![0; groups],
+            timeline: Vec::new(),
+            intervals: Vec::new(),
+        }
+    }
+
+    /// Closes the interval ending at `now` (time since the plan start).
+    pub fn tick(
+        &mut self,
+        now: Duration,
+        instances: &[Arc<InstanceShared>],
+        groups: &[Arc<GroupShared>],
+    ) -> &TimelinePoint {
+        let length = now.saturating_sub(self.last).as_secs_f64().max(1e-3);
+        let start_s = self.last.as_secs_f64();
+        let mut publish = new_histogram();
+        let mut schedule_lag = new_histogram();
+        let (mut sent, mut acked) = (0, 0);
+        let mut acked_by_topic =
+            vec![0u64; instances.first().map_or(0, |i| i.acked_by_topic.len())];
+        for instance in instances {
+            publish
+                .add(lock(&instance.publish).take_interval())
+                .expect("same bounds");
+            schedule_lag
+                .add(lock(&instance.schedule_lag).take_interval())
+                .expect("same bounds");
+            sent += instance.sent.load(Ordering::Relaxed);
+            acked += instance.acked.load(Ordering::Relaxed);
+            for (total, counter) in acked_by_topic.iter_mut().zip(&instance.acked_by_topic) {
+                *total += counter.load(Ordering::Relaxed);
+            }
+        }
+        let mut e2e_all = new_histogram();
+        let mut group_points = Vec::with_capacity(groups.len());
+        for (index, group) in groups.iter().enumerate() {
+            let (e2e, consumed, unique) = {
+                let mut state = lock(&group.state);
+                (
+                    state.e2e.take_interval(),
+                    state.consumed,
+                    state.checker.unique,
+                )
+            };
+            let acked_on_topics: u64 = group
+                .spec
+                .topics
+                .iter()
+                .map(|&t| acked_by_topic.get(t).copied().unwrap_or(0))
+                .sum();
+            group_points.push(GroupPoint {
+                name: group.spec.name.clone(),
+                consumed: consumed - self.last_consumed[index],
+                lag: acked_on_topics.saturating_sub(unique),
+                e2e_p50: some_if_recorded(&e2e, 0.50),
+                e2e_p95: some_if_recorded(&e2e, 0.95),
+                e2e_p99: some_if_recorded(&e2e, 0.99),
+            });
+            self.last_consumed[index] = consumed;
+            e2e_all.add(&e2e).expect("same bounds");
+            self.keep(start_s, length, format!("e2e.{}", group.spec.name), e2e);
+        }
+        let target = self.plan.planned_before(now) - self.plan.planned_before(self.last);
+        let phase = match self
+            .plan
+            .phase_at(now.saturating_sub(Duration::from_millis(1)))
+        {
+            Some(index) => self.plan.phase_name(index).to_string(),
+            None => "drain".into(),
+        };
+        let point = TimelinePoint {
+            t: (now.as_secs_f64() * 1000.0).round() / 1000.0,
+            phase,
+            target_rate: (target / length * 10.0).round() / 10.0,
+            produced: sent - self.last_sent,
+            acked: acked - self.last_acked,
+            consumed: group_points.iter().map(|g| g.consumed).sum(),
+            e2e_p50: some_if_recorded(&e2e_all, 0.50),
+            e2e_p95: some_if_recorded(&e2e_all, 0.95),
+            e2e_p99: some_if_recorded(&e2e_all, 0.99),
+            publish_p99: some_if_recorded(&publish, 0.99),
+            schedule_lag_p99: some_if_recorded(&schedule_lag, 0.99),
+            groups: group_points,
+        };
+        self.keep(start_s, length, "publish".into(), publish);
+        self.keep(start_s, length, "schedule_lag".into(), schedule_lag);
+        self.last = now;
+        self.last_sent = sent;
+        self.last_acked = acked;
+        self.timeline.push(point);
+        self.timeline.last().expect("just pushed")
+    }
+
+    fn keep(&mut self, start_s: f64, duration_s: f64, tag: String, histogram: Histogram<u64>) {
+        let mut encoded = Vec::new();
+        if V2Serializer::new()
+            .serialize(&histogram, &mut encoded)
+            .is_ok()
+        {
+            self.intervals.push(IntervalSample {
+                start_s,
+                duration_s,
+                tag,
+                encoded,
+            });
+        }
+    }
+}

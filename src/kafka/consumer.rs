@@ -1,0 +1,186 @@
+//! One consumer-group member: polls, and commits exactly the offsets it processed.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::Message;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rustc_hash::FxHashMap;
+
+use super::{ConnectError, ErrorLog, client_config, config_error};
+
+/// Offsets processed but not yet committed, by (topic index, partition): the next offset.
+type Processed = FxHashMap<(usize, i32), i64>;
+
+/// Tracks the assignment and commits on revocation, inside librdkafka's callbacks.
+pub struct MemberContext {
+    topics: Vec<String>,
+    assigned: AtomicUsize,
+    processed: Mutex<Processed>,
+    errors: ErrorLog,
+}
+
+impl MemberContext {
+    fn offsets(&self, only: Option<&TopicPartitionList>) -> TopicPartitionList {
+        let processed = self.processed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list = TopicPartitionList::new();
+        for (&(topic, partition), &next) in processed.iter() {
+            let name = &self.topics[topic];
+            if only.is_none_or(|revoked| revoked.find_partition(name, partition).is_some()) {
+                let _ = list.add_partition_offset(name, partition, Offset::Offset(next));
+            }
+        }
+        list
+    }
+}
+
+impl ClientContext for MemberContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.errors.push(&format!("{error}: {reason}"));
+    }
+
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _message: &str) {}
+}
+
+impl ConsumerContext for MemberContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(revoked) = rebalance {
+            // Hand over exactly what was processed, so the next owner neither skips nor repeats.
+            let offsets = self.offsets(Some(revoked));
+            if offsets.count() > 0 {
+                let _ = consumer.commit(&offsets, CommitMode::Sync);
+            }
+            let mut processed = self.processed.lock().unwrap_or_else(|e| e.into_inner());
+            processed.retain(|&(topic, partition), _| {
+                revoked
+                    .find_partition(&self.topics[topic], partition)
+                    .is_none()
+            });
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        let count = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        self.assigned.store(count, Ordering::Release);
+    }
+}
+
+/// One record handed to the member's handler.
+pub struct Record<'a> {
+    /// Index into the topics the member subscribed to.
+    pub topic: usize,
+    pub partition: i32,
+    pub offset: i64,
+    pub payload: Option<&'a [u8]>,
+}
+
+/// The outcome of one poll.
+pub enum Polled<R> {
+    Record(R),
+    Idle,
+    Error(String),
+}
+
+/// A member of a consumer group, subscribed to its topics.
+pub struct GroupMember {
+    consumer: BaseConsumer<MemberContext>,
+}
+
+impl GroupMember {
+    /// Creates the member and subscribes; the group join happens while it polls.
+    pub fn join(
+        servers: &str,
+        properties: &[(String, String)],
+        group_id: &str,
+        client_id: &str,
+        topics: &[String],
+    ) -> Result<GroupMember, ConnectError> {
+        let mut config = client_config(servers, properties);
+        config
+            .set("group.id", group_id)
+            .set("client.id", client_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false");
+        let context = MemberContext {
+            topics: topics.to_vec(),
+            assigned: AtomicUsize::new(0),
+            processed: Mutex::new(Processed::default()),
+            errors: ErrorLog::default(),
+        };
+        let consumer: BaseConsumer<MemberContext> = config
+            .create_with_context(context)
+            .map_err(|e| config_error(e, properties))?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&names)
+            .map_err(|e| config_error(e, properties))?;
+        Ok(GroupMember { consumer })
+    }
+
+    /// Polls once; `handle` sees the record while it is borrowed from librdkafka.
+    pub fn poll<R>(&self, timeout: Duration, handle: impl FnOnce(Record<'_>) -> R) -> Polled<R> {
+        match self.consumer.poll(timeout) {
+            None => Polled::Idle,
+            Some(Err(error)) => Polled::Error(error.to_string()),
+            Some(Ok(message)) => {
+                let topics = &self.consumer.context().topics;
+                let topic = topics
+                    .iter()
+                    .position(|t| t == message.topic())
+                    .unwrap_or(0);
+                Polled::Record(handle(Record {
+                    topic,
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    payload: message.payload(),
+                }))
+            }
+        }
+    }
+
+    /// Marks a record as processed; its offset is committed at the next commit.
+    #[inline]
+    pub fn mark_processed(&self, topic: usize, partition: i32, offset: i64) {
+        let mut processed = self
+            .consumer
+            .context()
+            .processed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let next = processed.entry((topic, partition)).or_insert(0);
+        *next = (*next).max(offset + 1);
+    }
+
+    /// Commits every processed offset, asynchronously or waiting for the broker.
+    pub fn commit(&self, wait: bool) {
+        let offsets = self.consumer.context().offsets(None);
+        if offsets.count() > 0 {
+            let mode = if wait {
+                CommitMode::Sync
+            } else {
+                CommitMode::Async
+            };
+            let _ = self.consumer.commit(&offsets, mode);
+        }
+    }
+
+    /// Partitions currently assigned to this member.
+    pub fn assigned_partitions(&self) -> usize {
+        self.consumer.context().assigned.load(Ordering::Acquire)
+    }
+
+    /// Recent client errors, for a diagnostic.
+    pub fn recent_errors(&self) -> String {
+        self.consumer.context().errors.summary()
+    }
+
+    /// Commits what was processed and leaves the group.
+    pub fn leave(self) {
+        self.commit(true);
+        self.consumer.unsubscribe();
+        // Serve the revocation so the group rebalances promptly rather than after a timeout.
+        let _ = self.consumer.poll(Duration::from_millis(100));
+    }
+}

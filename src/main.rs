@@ -1,0 +1,49 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use surge::cli::{Cli, Command};
+use surge::engine::StopSignal;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => {
+            surge::validate(&args.scenario, &args.overrides()).map(|scenario| {
+                println!(
+                    "{}: ok ({} topics, {} events, {} phases, {} consumer groups, {} SLOs)",
+                    args.scenario.display(),
+                    scenario.topics.len(),
+                    scenario.events.len(),
+                    scenario.phases.len(),
+                    scenario.groups.len(),
+                    scenario.slos.len()
+                );
+                0
+            })
+        }
+        Command::Run(args) => {
+            let options = surge::RunOptions {
+                scenario: args.scenario.scenario.clone(),
+                overrides: args.scenario.overrides(),
+                out: args.out,
+                quiet: args.quiet,
+            };
+            surge::run(&options, Arc::new(StopSignal::default())).map(|outcome| {
+                print!("{}", surge::report::console::render(&outcome.summary));
+                println!("\nreports: {}", outcome.out_dir.display());
+                for (path, error) in &outcome.report_failures {
+                    eprintln!("error: could not write {}: {error}", path.display());
+                }
+                outcome.status.exit_code()
+            })
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

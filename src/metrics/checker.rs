@@ -1,0 +1,276 @@
+//! Per-key ordering, duplicate, gap and loss checking for one consumer group.
+//!
+//! Every key (producer instance, aggregate, aggregate index) carries sequences 0, 1, 2, ...
+//! A group's checker keeps, per key, the contiguous prefix it has seen (`next`) and the few
+//! sequences seen above it. At the end it is compared with what the producers sent.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+/// Identity of one key's sequence space, packed into a `u64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(pub u64);
+
+impl KeyId {
+    /// Packs producer instance (16 bits), aggregate (16 bits) and aggregate index (32 bits).
+    pub fn new(producer: u16, aggregate: u16, index: u32) -> KeyId {
+        KeyId(((producer as u64) << 48) | ((aggregate as u64) << 32) | index as u64)
+    }
+
+    pub fn producer(self) -> u16 {
+        (self.0 >> 48) as u16
+    }
+
+    pub fn aggregate(self) -> u16 {
+        (self.0 >> 32) as u16
+    }
+
+    pub fn index(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// How one consumed event relates to what the group saw before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// First sight of this sequence, and nothing higher was seen before.
+    InOrder,
+    /// First sight, but a higher sequence of the key was consumed earlier.
+    OutOfOrder,
+    /// This sequence was consumed before.
+    Duplicate,
+}
+
+#[derive(Debug, Default, Clone)]
+struct KeyState {
+    /// Every sequence below `next` has been seen.
+    next: u32,
+    /// One past the highest sequence seen.
+    highest: u32,
+    /// Seen sequences above `next`, sorted; empty while the key arrives in order.
+    above: Vec<u32>,
+}
+
+/// The checker of one consumer group.
+#[derive(Debug, Default)]
+pub struct OrderingChecker {
+    keys: FxHashMap<KeyId, KeyState>,
+    /// Deliveries of a sequence seen before.
+    pub duplicates: u64,
+    /// First deliveries that arrived after a higher sequence of the same key.
+    pub out_of_order: u64,
+    /// Distinct events seen.
+    pub unique: u64,
+}
+
+impl OrderingChecker {
+    /// Checks one consumed event.
+    #[inline]
+    pub fn observe(&mut self, key: KeyId, sequence: u32) -> Observation {
+        let state = self.keys.entry(key).or_default();
+        let observation = if sequence < state.next {
+            Observation::Duplicate
+        } else if sequence == state.next && state.above.is_empty() {
+            state.next += 1;
+            state.highest = state.highest.max(state.next);
+            Observation::InOrder
+        } else {
+            match state.above.binary_search(&sequence) {
+                Ok(_) => Observation::Duplicate,
+                Err(position) => {
+                    let lower_than_seen = sequence < state.highest;
+                    state.above.insert(position, sequence);
+                    state.highest = state.highest.max(sequence + 1);
+                    let mut filled = 0;
+                    while state.above.get(filled) == Some(&state.next) {
+                        state.next += 1;
+                        filled += 1;
+                    }
+                    state.above.drain(..filled);
+                    if lower_than_seen {
+                        Observation::OutOfOrder
+                    } else {
+                        Observation::InOrder
+                    }
+                }
+            }
+        };
+        match observation {
+            Observation::Duplicate => self.duplicates += 1,
+            Observation::OutOfOrder => {
+                self.out_of_order += 1;
+                self.unique += 1;
+            }
+            Observation::InOrder => self.unique += 1,
+        }
+        observation
+    }
+
+    /// Compares what was seen with what was sent to the given aggregates.
+    pub fn reconcile(&self, sent: &SentLedger, aggregates: &[u16], examples: usize) -> LossReport {
+        let mut report = LossReport::default();
+        for (&key, &count) in &sent.counts {
+            if !aggregates.contains(&key.aggregate()) {
+                continue;
+            }
+            let empty = KeyState::default();
+            let state = self.keys.get(&key).unwrap_or(&empty);
+            let mut above = state.above.iter().peekable();
+            for sequence in state.next..count {
+                while above.next_if(|&&s| s < sequence).is_some() {}
+                if above.next_if(|&&s| s == sequence).is_some() {
+                    continue;
+                }
+                if sequence < state.highest {
+                    report.gaps += 1;
+                }
+                if sent.failed.contains(&(key, sequence)) {
+                    continue;
+                }
+                report.lost += 1;
+                if report.examples.len() < examples {
+                    report.examples.push(LostEvent { key, sequence });
+                }
+            }
+        }
+        report.examples.sort_by_key(|e| (e.key, e.sequence));
+        report
+    }
+}
+
+/// What the producers sent: per key, how many sequences, and which sends failed.
+#[derive(Debug, Default, Clone)]
+pub struct SentLedger {
+    /// Sequences `0..count` were handed to the producer for each key.
+    pub counts: FxHashMap<KeyId, u32>,
+    /// Sends the producer reported as failed (never acked).
+    pub failed: FxHashSet<(KeyId, u32)>,
+}
+
+impl SentLedger {
+    /// Adds another instance's ledger (instances own disjoint keys).
+    pub fn absorb(&mut self, other: SentLedger) {
+        self.counts.extend(other.counts);
+        self.failed.extend(other.failed);
+    }
+}
+
+/// An acked event that the group never consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LostEvent {
+    pub key: KeyId,
+    pub sequence: u32,
+}
+
+/// The end-of-run comparison for one group.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossReport {
+    /// Acked events never consumed.
+    pub lost: u64,
+    /// Sequences below the highest seen that never arrived (failed sends included).
+    pub gaps: u64,
+    #[serde(skip)]
+    pub examples: Vec<LostEvent>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(index: u32) -> KeyId {
+        KeyId::new(0, 0, index)
+    }
+
+    fn ledger(entries: &[(u32, u32)], failed: &[(u32, u32)]) -> SentLedger {
+        SentLedger {
+            counts: entries.iter().map(|&(k, n)| (key(k), n)).collect(),
+            failed: failed.iter().map(|&(k, s)| (key(k), s)).collect(),
+        }
+    }
+
+    #[test]
+    fn key_ids_pack_and_unpack() {
+        let id = KeyId::new(7, 3, 123_456);
+        assert_eq!((id.producer(), id.aggregate(), id.index()), (7, 3, 123_456));
+    }
+
+    #[test]
+    fn in_order_stream_is_clean_and_complete() {
+        let mut checker = OrderingChecker::default();
+        for s in 0..100 {
+            assert_eq!(checker.observe(key(1), s), Observation::InOrder);
+        }
+        let report = checker.reconcile(&ledger(&[(1, 100)], &[]), &[0], 5);
+        assert_eq!(
+            (checker.duplicates, checker.out_of_order, checker.unique),
+            (0, 0, 100)
+        );
+        assert_eq!(report, LossReport::default());
+    }
+
+    #[test]
+    fn redelivery_is_a_duplicate_not_a_violation() {
+        let mut checker = OrderingChecker::default();
+        for s in [0, 1, 2, 3, 2, 3, 4] {
+            checker.observe(key(1), s);
+        }
+        assert_eq!(
+            (checker.duplicates, checker.out_of_order, checker.unique),
+            (2, 0, 5)
+        );
+        assert_eq!(checker.reconcile(&ledger(&[(1, 5)], &[]), &[0], 5).lost, 0);
+    }
+
+    #[test]
+    fn late_lower_sequence_is_out_of_order_and_fills_the_gap() {
+        let mut checker = OrderingChecker::default();
+        let seen: Vec<_> = [0, 2, 3, 1, 4]
+            .iter()
+            .map(|&s| checker.observe(key(1), s))
+            .collect();
+        assert_eq!(seen[3], Observation::OutOfOrder);
+        assert_eq!((checker.out_of_order, checker.duplicates), (1, 0));
+        // A duplicate of a sequence still held above the prefix is caught too.
+        let mut held = OrderingChecker::default();
+        for s in [0, 5, 5] {
+            held.observe(key(2), s);
+        }
+        assert_eq!(held.duplicates, 1);
+        let report = checker.reconcile(&ledger(&[(1, 5)], &[]), &[0], 5);
+        assert_eq!((report.lost, report.gaps), (0, 0));
+    }
+
+    #[test]
+    fn unfilled_jump_is_a_gap_and_a_loss_with_examples() {
+        let mut checker = OrderingChecker::default();
+        for s in [0, 1, 4, 5] {
+            checker.observe(key(1), s);
+        }
+        let report = checker.reconcile(&ledger(&[(1, 8)], &[]), &[0], 3);
+        // 2 and 3 were jumped over (gaps and lost); 6 and 7 never arrived (lost, not gaps).
+        assert_eq!(report.gaps, 2);
+        assert_eq!(report.lost, 4);
+        let examples: Vec<u32> = report.examples.iter().map(|e| e.sequence).collect();
+        assert_eq!(examples, vec![2, 3, 6]);
+    }
+
+    #[test]
+    fn failed_sends_make_gaps_but_are_not_lost() {
+        let mut checker = OrderingChecker::default();
+        for s in [0, 2] {
+            checker.observe(key(1), s);
+        }
+        let report = checker.reconcile(&ledger(&[(1, 3)], &[(1, 1)]), &[0], 5);
+        assert_eq!((report.gaps, report.lost), (1, 0));
+    }
+
+    #[test]
+    fn keys_never_consumed_are_lost_only_for_subscribed_aggregates() {
+        let checker = OrderingChecker::default();
+        let mut sent = ledger(&[(1, 2)], &[]);
+        sent.counts.insert(KeyId::new(0, 9, 1), 4);
+        assert_eq!(checker.reconcile(&sent, &[0], 5).lost, 2);
+        assert_eq!(checker.reconcile(&sent, &[0, 9], 5).lost, 6);
+        assert_eq!(checker.reconcile(&sent, &[], 5).lost, 0);
+    }
+}

@@ -1,0 +1,10 @@
+//! Measurement primitives: HDR latency recorders, the ordering and loss checker, and the
+//! per-second timeline. Everything here is plain data, merged by addition, free of I/O.
+
+pub mod checker;
+pub mod latency;
+pub mod timeline;
+
+pub use checker::{KeyId, LossReport, Observation, OrderingChecker, SentLedger};
+pub use latency::{LatencyRecorder, LatencyStats, new_histogram};
+pub use timeline::{GroupPoint, TimelinePoint};

@@ -1,0 +1,46 @@
+//! One point per second of the run, for the timeline chart and the progress line.
+
+use serde::{Deserialize, Serialize};
+
+/// What one consumer group did during one second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupPoint {
+    pub name: String,
+    /// Events consumed during the second.
+    pub consumed: u64,
+    /// Acked events on the group's topics not yet consumed, at the end of the second.
+    pub lag: u64,
+    pub e2e_p50: Option<u64>,
+    pub e2e_p95: Option<u64>,
+    pub e2e_p99: Option<u64>,
+}
+
+/// The run during one second; latencies in microseconds, `None` when nothing was recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Seconds since the plan started (end of the interval).
+    pub t: f64,
+    /// The phase the plan was in at the end of the second, or `drain`.
+    pub phase: String,
+    /// Planned events in this second.
+    pub target_rate: f64,
+    /// Events handed to the producer in this second.
+    pub produced: u64,
+    /// Events acked by the broker in this second.
+    pub acked: u64,
+    /// Events consumed in this second, all groups together.
+    pub consumed: u64,
+    pub e2e_p50: Option<u64>,
+    pub e2e_p95: Option<u64>,
+    pub e2e_p99: Option<u64>,
+    pub publish_p99: Option<u64>,
+    pub schedule_lag_p99: Option<u64>,
+    pub groups: Vec<GroupPoint>,
+}
+
+impl TimelinePoint {
+    /// Largest lag of any group at this second.
+    pub fn max_lag(&self) -> u64 {
+        self.groups.iter().map(|g| g.lag).max().unwrap_or(0)
+    }
+}

@@ -1,0 +1,39 @@
+//! The summary printed at the end of a run.
+
+use super::table::{group_table, headline, producer_table, slo_table};
+use crate::summary::Summary;
+
+/// The final summary as plain text.
+pub fn render(summary: &Summary) -> String {
+    let mut out = format!("\n{}\n", headline(summary));
+    if !summary.verdict.checks.is_empty() {
+        out.push_str(&format!("\n{}\n", slo_table(summary).to_text()));
+    }
+    out.push_str(&format!("\n{}\n", producer_table(summary).to_text()));
+    if !summary.groups.is_empty() {
+        out.push_str(&format!("\n{}\n", group_table(summary).to_text()));
+    }
+    for group in summary
+        .groups
+        .iter()
+        .filter(|g| !g.lost_examples.is_empty())
+    {
+        let examples: Vec<String> = group
+            .lost_examples
+            .iter()
+            .map(|e| format!("{}#{} (producer {})", e.key, e.sequence, e.producer))
+            .collect();
+        out.push_str(&format!(
+            "\nlost by {}, for example: {}\n",
+            group.name,
+            examples.join(", ")
+        ));
+    }
+    for note in &summary.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    for error in summary.errors.iter().take(5) {
+        out.push_str(&format!("client error: {error}\n"));
+    }
+    out
+}

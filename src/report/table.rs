@@ -1,0 +1,257 @@
+//! The one table helper shared by the console and Markdown reports, and the standard tables.
+
+use crate::scenario::slo::{format_micros, format_number};
+use crate::summary::{Status, Summary};
+
+/// A table of text cells; the first column is left-aligned, the rest right-aligned.
+#[derive(Debug, Default, Clone)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn widths(&self) -> Vec<usize> {
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        widths
+    }
+
+    fn line(cells: &[String], widths: &[usize], separator: &str) -> String {
+        cells
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, &width))| {
+                if i == 0 {
+                    format!("{cell:<width$}")
+                } else {
+                    format!("{cell:>width$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(separator)
+    }
+
+    /// Plain text with aligned columns.
+    pub fn to_text(&self) -> String {
+        let widths = self.widths();
+        let mut out = Self::line(&self.header, &widths, "  ")
+            .trim_end()
+            .to_string();
+        for row in &self.rows {
+            out.push('\n');
+            out.push_str(Self::line(row, &widths, "  ").trim_end());
+        }
+        out
+    }
+
+    /// A GitHub-flavoured Markdown table.
+    pub fn to_markdown(&self) -> String {
+        let widths = self.widths();
+        let escape = |cells: &[String]| {
+            cells
+                .iter()
+                .map(|c| c.replace('|', "\\|"))
+                .collect::<Vec<_>>()
+        };
+        let mut out = format!("| {} |", Self::line(&escape(&self.header), &widths, " | "));
+        let rule: Vec<String> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                if i == 0 {
+                    format!(":{}", "-".repeat(w.max(2) - 1))
+                } else {
+                    format!("{}:", "-".repeat(w.max(2) - 1))
+                }
+            })
+            .collect();
+        out.push_str(&format!("\n| {} |", rule.join(" | ")));
+        for row in &self.rows {
+            out.push_str(&format!(
+                "\n| {} |",
+                Self::line(&escape(row), &widths, " | ")
+            ));
+        }
+        out
+    }
+}
+
+/// `1,234,567`.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds as `850us` / `12.5ms`, or `-` when nothing was recorded.
+pub fn micros(value: u64, count: u64) -> String {
+    if count == 0 {
+        "-".into()
+    } else {
+        format_micros(value as f64)
+    }
+}
+
+/// The verdict in one line.
+pub fn headline(summary: &Summary) -> String {
+    let verdict = &summary.verdict;
+    let failed = verdict.checks.iter().filter(|c| !c.passed).count();
+    let total = verdict.checks.len();
+    let detail = match verdict.status {
+        Status::Pass if total == 0 => "no SLOs to check".to_string(),
+        Status::Pass => format!("all {total} SLOs met"),
+        Status::Fail => format!("{failed} of {total} SLOs failed"),
+        Status::Inconclusive | Status::Error => verdict.reasons.join("; "),
+    };
+    let partial = if summary.complete {
+        ""
+    } else {
+        " (partial run)"
+    };
+    format!(
+        "{}: {} — {detail}{partial}",
+        verdict.status.as_str().to_uppercase(),
+        summary.scenario.name
+    )
+}
+
+/// One row per SLO check.
+pub fn slo_table(summary: &Summary) -> Table {
+    let mut table = Table::new(&["SLO", "limit", "actual", "result"]);
+    for check in &summary.verdict.checks {
+        table.row(vec![
+            check.name.clone(),
+            check.limit_text.clone(),
+            check.actual_text.clone(),
+            if check.passed {
+                "pass".into()
+            } else {
+                "FAIL".into()
+            },
+        ]);
+    }
+    table
+}
+
+/// Producer-side figures.
+pub fn producer_table(summary: &Summary) -> Table {
+    let p = &summary.produced;
+    let l = &summary.latency;
+    let mut table = Table::new(&["producer", "value"]);
+    table.row(vec![
+        "sent / acked / failed".into(),
+        format!(
+            "{} / {} / {}",
+            thousands(p.sent),
+            thousands(p.acked),
+            thousands(p.failed)
+        ),
+    ]);
+    if p.not_sent > 0 {
+        table.row(vec!["planned but not sent".into(), thousands(p.not_sent)]);
+    }
+    table.row(vec![
+        "target rate (measured phases)".into(),
+        format!("{}/s", format_number(p.target_rate)),
+    ]);
+    table.row(vec![
+        "achieved rate".into(),
+        format!(
+            "{}/s ({:.1}%)",
+            format_number(p.achieved_rate),
+            p.achieved_ratio * 100.0
+        ),
+    ]);
+    let stats = |s: &crate::metrics::LatencyStats| {
+        format!(
+            "p50 {}  p95 {}  p99 {}  max {}",
+            micros(s.p50, s.count),
+            micros(s.p95, s.count),
+            micros(s.p99, s.count),
+            micros(s.max, s.count)
+        )
+    };
+    table.row(vec!["publish latency".into(), stats(&l.publish_us)]);
+    table.row(vec!["schedule lag".into(), stats(&l.schedule_lag_us)]);
+    table.row(vec!["e2e latency, all groups".into(), stats(&l.e2e_us)]);
+    table
+}
+
+/// One row per consumer group.
+pub fn group_table(summary: &Summary) -> Table {
+    let mut table = Table::new(&[
+        "group",
+        "members",
+        "consumed",
+        "e2e p50",
+        "p95",
+        "p99",
+        "max",
+        "lost",
+        "dup",
+        "out of order",
+        "gaps",
+        "max lag",
+    ]);
+    for g in &summary.groups {
+        let e = &g.e2e_latency_us;
+        table.row(vec![
+            g.name.clone(),
+            g.members.to_string(),
+            thousands(g.consumed),
+            micros(e.p50, e.count),
+            micros(e.p95, e.count),
+            micros(e.p99, e.count),
+            micros(e.max, e.count),
+            thousands(g.lost),
+            thousands(g.ordering.duplicates),
+            thousands(g.ordering.out_of_order),
+            thousands(g.ordering.gaps),
+            thousands(g.max_lag),
+        ]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligns_text_and_markdown() {
+        let mut table = Table::new(&["check", "actual"]);
+        table.row(vec!["e2e.p95 < 100ms".into(), "23ms".into()]);
+        table.row(vec!["lost == 0".into(), "0".into()]);
+        assert_eq!(
+            table.to_text(),
+            "check            actual\ne2e.p95 < 100ms    23ms\nlost == 0             0"
+        );
+        assert_eq!(
+            table.to_markdown(),
+            "| check           | actual |\n| :-------------- | -----: |\n| e2e.p95 < 100ms |   23ms |\n| lost == 0       |      0 |"
+        );
+    }
+}

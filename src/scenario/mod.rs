@@ -1,0 +1,224 @@
+//! The scenario file: a strict raw mirror (`raw`), then a resolved, validated [`Scenario`].
+//!
+//! Traffic (topics, events, phases, groups, SLOs) lives beside the cluster profile
+//! (`[cluster]`: bootstrap and client properties), so one workload runs against any cluster.
+
+pub mod raw;
+mod resolve;
+pub mod slo;
+pub mod units;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use resolve::{Overrides, is_secret_property, resolve};
+pub use slo::{Comparison, Count, Metric, Slo, Stat};
+pub use units::{Rate, Size};
+
+/// A scenario problem a user can fix: the file, the key, what is wrong, and the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The scenario file, or `command line` for flags.
+    pub file: String,
+    /// The key path, such as `events[2].topic`.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file, self.problem)?;
+        } else {
+            write!(f, "{}: `{}`: {}", self.file, self.key, self.problem)?;
+        }
+        if !self.fix.is_empty() {
+            write!(f, "\n  fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the cluster is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bootstrap {
+    /// librdkafka's in-process mock cluster with this many brokers.
+    Embedded { brokers: i32 },
+    /// A real cluster, as a `host:port,...` list.
+    Servers(String),
+}
+
+impl Bootstrap {
+    /// Whether the run uses the in-process mock cluster.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Bootstrap::Embedded { .. })
+    }
+}
+
+/// The cluster profile: where, and with which client properties.
+#[derive(Debug, Clone)]
+pub struct ClusterProfile {
+    pub bootstrap: Bootstrap,
+    /// librdkafka producer properties, defaults already merged, in order of precedence.
+    pub producer: Vec<(String, String)>,
+    /// librdkafka consumer properties, defaults already merged.
+    pub consumer: Vec<(String, String)>,
+}
+
+/// A topic surge creates if it is missing.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub config: Vec<(String, String)>,
+}
+
+/// How aggregate ids are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeyDistribution {
+    Uniform,
+    Zipf { exponent: f64 },
+}
+
+/// A key space: events that share an aggregate share its keys and its sequence numbers.
+#[derive(Debug, Clone)]
+pub struct AggregateSpec {
+    pub name: String,
+    /// Index into [`Scenario::topics`].
+    pub topic: usize,
+    pub keys: u64,
+    pub distribution: KeyDistribution,
+}
+
+/// One domain event type in the mix.
+#[derive(Debug, Clone)]
+pub struct EventSpec {
+    pub name: String,
+    /// Index into [`Scenario::aggregates`].
+    pub aggregate: usize,
+    pub weight: f64,
+    pub size_min: u64,
+    pub size_max: u64,
+}
+
+/// How the target rate moves within a phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shape {
+    /// A fixed rate.
+    Constant(Rate),
+    /// Linear from one rate to another over the phase.
+    Ramp { from: Rate, to: Rate },
+}
+
+impl Shape {
+    /// Multiplies every rate of the shape.
+    pub fn scaled(self, factor: f64) -> Shape {
+        match self {
+            Shape::Constant(rate) => Shape::Constant(Rate(rate.0 * factor)),
+            Shape::Ramp { from, to } => Shape::Ramp {
+                from: Rate(from.0 * factor),
+                to: Rate(to.0 * factor),
+            },
+        }
+    }
+
+    /// The mean rate over the phase.
+    pub fn mean_rate(self) -> f64 {
+        match self {
+            Shape::Constant(rate) => rate.0,
+            Shape::Ramp { from, to } => (from.0 + to.0) / 2.0,
+        }
+    }
+}
+
+/// One step of the load plan, walked in order by the pacer.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: String,
+    pub shape: Shape,
+    pub duration: Duration,
+    /// Measurements of events intended in a warmup phase are discarded.
+    pub warmup: bool,
+}
+
+/// A consumer group surge runs.
+#[derive(Debug, Clone)]
+pub struct GroupSpec {
+    pub name: String,
+    /// Indices into [`Scenario::topics`].
+    pub topics: Vec<usize>,
+    pub members: u16,
+    pub processing_time: Duration,
+    pub commit_interval: Duration,
+    /// When set, the last member leaves the group this long after the plan starts.
+    pub member_leaves_at: Option<Duration>,
+}
+
+/// Bounds on the run, so that it always stops by itself.
+#[derive(Debug, Clone)]
+pub struct RunLimits {
+    pub connect_timeout: Duration,
+    pub group_join_timeout: Duration,
+    pub drain_timeout: Duration,
+    /// How far past the plan's end the generator may keep sending a backlog.
+    pub send_grace: Duration,
+    /// Above this schedule-lag p99 the generator is not trusted: inconclusive.
+    pub max_schedule_lag_p99: Duration,
+    /// Below this achieved/target ratio the generator is not trusted: inconclusive.
+    pub min_achieved_ratio: f64,
+}
+
+/// A resolved, validated scenario: no optional fields left.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// The file it came from.
+    pub source: PathBuf,
+    /// The file's text, as read (reports show it with secrets redacted).
+    pub source_text: String,
+    pub seed: u64,
+    pub cluster: ClusterProfile,
+    pub producer_instances: u16,
+    pub limits: RunLimits,
+    pub topics: Vec<TopicSpec>,
+    pub aggregates: Vec<AggregateSpec>,
+    pub events: Vec<EventSpec>,
+    pub phases: Vec<Phase>,
+    pub groups: Vec<GroupSpec>,
+    pub slos: Vec<Slo>,
+    /// Adjustments the resolver made that a reader of the report should know about.
+    pub notes: Vec<String>,
+}
+
+impl Scenario {
+    /// Total planned duration of all phases.
+    pub fn planned_duration(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+}
+
+/// Reads and resolves a scenario file.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| ScenarioError {
+        file: file.clone(),
+        key: String::new(),
+        problem: format!("cannot read the scenario file: {err}"),
+        fix: "check the path; ready-made scenarios are in scenarios/".into(),
+    })?;
+    let raw: raw::RawScenario = toml::from_str(&text).map_err(|err| ScenarioError {
+        file: file.clone(),
+        key: String::new(),
+        problem: err.to_string().trim_end().to_string(),
+        fix: "correct the key or value at that line; every key is listed in README.md \
+              under \"Scenario file\""
+            .into(),
+    })?;
+    resolve(raw, path, text, overrides)
+}

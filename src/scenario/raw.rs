@@ -1,0 +1,106 @@
+//! Stage one: a raw mirror of the file. Every field optional, unknown keys rejected.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::units::Scalar;
+
+/// The file exactly as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    pub cluster: Option<RawCluster>,
+    pub producer: Option<RawProducer>,
+    pub run: Option<RawRun>,
+    pub topics: Option<Vec<RawTopic>>,
+    pub events: Option<Vec<RawEvent>>,
+    pub phases: Option<Vec<RawPhase>>,
+    pub consumer_groups: Option<Vec<RawGroup>>,
+    pub slo: Option<RawSlo>,
+}
+
+/// `[cluster]`: which cluster and which client settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub bootstrap: Option<String>,
+    pub embedded_brokers: Option<i64>,
+    pub producer: Option<BTreeMap<String, Scalar>>,
+    pub consumer: Option<BTreeMap<String, Scalar>>,
+}
+
+/// `[producer]`: how the load is generated.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProducer {
+    pub instances: Option<i64>,
+}
+
+/// `[run]`: bounds on the run itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub connect_timeout: Option<String>,
+    pub group_join_timeout: Option<String>,
+    pub drain_timeout: Option<String>,
+    pub send_grace: Option<String>,
+    pub max_schedule_lag_p99: Option<String>,
+    pub min_achieved_ratio: Option<f64>,
+}
+
+/// `[[topics]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub name: Option<String>,
+    pub partitions: Option<i64>,
+    pub replication_factor: Option<i64>,
+    pub config: Option<BTreeMap<String, Scalar>>,
+}
+
+/// `[[events]]`: one domain event type in the mix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvent {
+    pub name: Option<String>,
+    pub topic: Option<String>,
+    pub weight: Option<f64>,
+    pub size: Option<Scalar>,
+    pub aggregate: Option<String>,
+    pub keys: Option<i64>,
+    pub distribution: Option<String>,
+    pub zipf_exponent: Option<f64>,
+}
+
+/// `[[phases]]`: one step of the load plan.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhase {
+    pub name: Option<String>,
+    pub rate: Option<Scalar>,
+    pub duration: Option<String>,
+    pub warmup: Option<bool>,
+}
+
+/// `[[consumer_groups]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub name: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub members: Option<i64>,
+    pub processing_time: Option<String>,
+    pub commit_interval: Option<String>,
+    pub member_leaves_at: Option<String>,
+}
+
+/// `[slo]`: thresholds the run is judged against.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    pub checks: Option<Vec<String>>,
+}

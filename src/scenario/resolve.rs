@@ -1,0 +1,740 @@
+//! Stage two: defaults, overrides and validation, from [`RawScenario`] to [`Scenario`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::raw::{RawCluster, RawEvent, RawGroup, RawPhase, RawRun, RawScenario, RawTopic};
+use super::units::{Rate, Scalar, Size, parse_duration};
+use super::*;
+
+/// What the command line changes in a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--bootstrap` or `KAFKA_BOOTSTRAP_SERVERS`.
+    pub bootstrap: Option<String>,
+    /// `-X key=value`; a `producer.` or `consumer.` prefix targets one client.
+    pub properties: Vec<(String, String)>,
+    /// `--slo`: added, or replacing the scenario's SLO on the same metric.
+    pub slos: Vec<Slo>,
+    /// `--rate-scale`.
+    pub rate_scale: Option<f64>,
+    /// `--duration-scale`.
+    pub duration_scale: Option<f64>,
+}
+
+/// The ADR's producer settings (acks=all, retries, snappy, 16 KiB batches, 10 ms linger).
+const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "all"),
+    ("retries", "3"),
+    ("compression.type", "snappy"),
+    ("batch.size", "16384"),
+    ("linger.ms", "10"),
+];
+
+/// The ADR's consumer settings: earliest, manual commits, 1 KiB minimum fetch.
+const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("auto.offset.reset", "earliest"),
+    ("enable.auto.commit", "false"),
+    ("fetch.min.bytes", "1024"),
+];
+
+/// The embedded broker holds an empty fetch for the whole wait: 500 ms would measure that.
+const EMBEDDED_FETCH_WAIT_MS: &str = "10";
+
+struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(
+        &self,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            key: key.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        value: Option<&String>,
+        default: Duration,
+    ) -> Result<Duration, ScenarioError> {
+        match value {
+            None => Ok(default),
+            Some(text) => parse_duration(text).map_err(|problem| {
+                self.err(
+                    key,
+                    problem,
+                    format!("write it as a quoted duration, e.g. {key} = \"30s\""),
+                )
+            }),
+        }
+    }
+
+    fn positive(
+        &self,
+        key: &str,
+        value: Option<i64>,
+        default: i64,
+        max: i64,
+    ) -> Result<i64, ScenarioError> {
+        let value = value.unwrap_or(default);
+        if value < 1 || value > max {
+            return Err(self.err(
+                key,
+                format!("{value} is out of range"),
+                format!("use a whole number from 1 to {max}"),
+            ));
+        }
+        Ok(value)
+    }
+
+    fn name(&self, key: &str, value: Option<&String>, what: &str) -> Result<String, ScenarioError> {
+        let name = value.ok_or_else(|| {
+            self.err(
+                key,
+                format!("every {what} needs a name"),
+                format!("add {key} = \"...\""),
+            )
+        })?;
+        if name.is_empty()
+            || name.len() > 200
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(self.err(
+                key,
+                format!("`{name}` is not a valid {what} name"),
+                "use letters, digits, `-`, `_` and `.` only (at most 200)",
+            ));
+        }
+        Ok(name.clone())
+    }
+}
+
+fn scalar_map(map: Option<&BTreeMap<String, Scalar>>) -> Vec<(String, String)> {
+    map.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect()
+}
+
+/// Later entries win: defaults, then the scenario, then `-X`.
+fn merge(layers: &[Vec<(String, String)>]) -> Vec<(String, String)> {
+    let mut merged: Vec<(String, String)> = Vec::new();
+    for (key, value) in layers.iter().flatten() {
+        match merged.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.clone(),
+            None => merged.push((key.clone(), value.clone())),
+        }
+    }
+    merged
+}
+
+fn defaults(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Resolves defaults and overrides, and validates every cross-reference.
+pub fn resolve(
+    raw: RawScenario,
+    path: &Path,
+    source_text: String,
+    overrides: &Overrides,
+) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let ctx = Ctx { file: &file };
+    let mut notes = Vec::new();
+
+    let default_name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    let name = ctx.name(
+        "name",
+        Some(raw.name.as_ref().unwrap_or(&default_name)),
+        "scenario",
+    )?;
+
+    let cluster = resolve_cluster(&ctx, raw.cluster.unwrap_or_default(), overrides, &mut notes)?;
+    let limits = resolve_limits(&ctx, raw.run.unwrap_or_default())?;
+    let producer_instances = ctx.positive(
+        "producer.instances",
+        raw.producer.and_then(|p| p.instances),
+        1,
+        64,
+    )? as u16;
+
+    let topics = resolve_topics(
+        &ctx,
+        raw.topics.unwrap_or_default(),
+        &cluster.bootstrap,
+        &mut notes,
+    )?;
+    let (aggregates, events) = resolve_events(&ctx, raw.events.unwrap_or_default(), &topics)?;
+    let phases = resolve_phases(&ctx, raw.phases.unwrap_or_default(), overrides)?;
+    let groups = resolve_groups(&ctx, raw.consumer_groups.unwrap_or_default(), &topics)?;
+    let slos = resolve_slos(
+        &ctx,
+        raw.slo.and_then(|s| s.checks).unwrap_or_default(),
+        overrides,
+        &groups,
+    )?;
+
+    if let Some(scale) = overrides.rate_scale {
+        notes.push(format!("rates scaled by {scale} (--rate-scale)"));
+    }
+    if let Some(scale) = overrides.duration_scale {
+        notes.push(format!("durations scaled by {scale} (--duration-scale)"));
+    }
+
+    Ok(Scenario {
+        name,
+        description: raw.description.unwrap_or_default(),
+        source: path.to_path_buf(),
+        source_text,
+        seed: raw.seed.unwrap_or(1),
+        cluster,
+        producer_instances,
+        limits,
+        topics,
+        aggregates,
+        events,
+        phases,
+        groups,
+        slos,
+        notes,
+    })
+}
+
+fn resolve_cluster(
+    ctx: &Ctx,
+    raw: RawCluster,
+    overrides: &Overrides,
+    notes: &mut Vec<String>,
+) -> Result<ClusterProfile, ScenarioError> {
+    let brokers = ctx.positive("cluster.embedded_brokers", raw.embedded_brokers, 3, 10)? as i32;
+    let written = overrides
+        .bootstrap
+        .clone()
+        .or(raw.bootstrap)
+        .filter(|b| !b.trim().is_empty());
+    let bootstrap = match written.as_deref().map(str::trim) {
+        None | Some("embedded") => Bootstrap::Embedded { brokers },
+        Some(servers) => {
+            for server in servers.split(',') {
+                let server = server.trim();
+                let port_ok = server
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if !port_ok {
+                    return Err(ctx.err(
+                        "cluster.bootstrap",
+                        format!("`{server}` is not a broker address"),
+                        "write host:port pairs separated by commas, e.g. 127.0.0.1:9092, or \"embedded\"",
+                    ));
+                }
+            }
+            Bootstrap::Servers(servers.to_string())
+        }
+    };
+
+    let mut cli_producer = Vec::new();
+    let mut cli_consumer = Vec::new();
+    for (key, value) in &overrides.properties {
+        if let Some(key) = key.strip_prefix("producer.") {
+            cli_producer.push((key.to_string(), value.clone()));
+        } else if let Some(key) = key.strip_prefix("consumer.") {
+            cli_consumer.push((key.to_string(), value.clone()));
+        } else {
+            cli_producer.push((key.clone(), value.clone()));
+            cli_consumer.push((key.clone(), value.clone()));
+        }
+    }
+    let scenario_producer = scalar_map(raw.producer.as_ref());
+    let scenario_consumer = scalar_map(raw.consumer.as_ref());
+    for (section, pairs) in [
+        ("cluster.producer", &scenario_producer),
+        ("cluster.consumer", &scenario_consumer),
+    ] {
+        if let Some((key, _)) = pairs.iter().find(|(k, _)| is_secret_property(k)) {
+            return Err(ctx.err(
+                format!("{section}.\"{key}\""),
+                "a secret is written in the scenario file",
+                "remove it from the file and pass it at run time (an environment variable read by -X, or a credentials file)",
+            ));
+        }
+    }
+
+    let mut consumer_defaults = defaults(CONSUMER_DEFAULTS);
+    if bootstrap.is_embedded() {
+        consumer_defaults.push(("fetch.wait.max.ms".into(), EMBEDDED_FETCH_WAIT_MS.into()));
+        let overridden = scenario_consumer
+            .iter()
+            .chain(&cli_consumer)
+            .any(|(k, _)| k == "fetch.wait.max.ms");
+        if !overridden {
+            notes.push(format!(
+                "fetch.wait.max.ms = {EMBEDDED_FETCH_WAIT_MS} on the embedded broker (it holds empty fetches for the whole wait)"
+            ));
+        }
+    }
+    Ok(ClusterProfile {
+        bootstrap,
+        producer: merge(&[defaults(PRODUCER_DEFAULTS), scenario_producer, cli_producer]),
+        consumer: merge(&[consumer_defaults, scenario_consumer, cli_consumer]),
+    })
+}
+
+/// Property names whose values are credentials.
+pub fn is_secret_property(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "sasl.oauthbearer.config",
+        "ssl.key.pem",
+        "aws_secret",
+        "session.token",
+    ]
+    .iter()
+    .any(|needle| key.contains(needle))
+}
+
+fn resolve_limits(ctx: &Ctx, raw: RawRun) -> Result<RunLimits, ScenarioError> {
+    let min_achieved_ratio = raw.min_achieved_ratio.unwrap_or(0.99);
+    if !(0.0..=1.0).contains(&min_achieved_ratio) {
+        return Err(ctx.err(
+            "run.min_achieved_ratio",
+            format!("{min_achieved_ratio} is not a ratio"),
+            "use a number from 0 to 1, e.g. 0.99",
+        ));
+    }
+    Ok(RunLimits {
+        connect_timeout: ctx.duration(
+            "run.connect_timeout",
+            raw.connect_timeout.as_ref(),
+            Duration::from_secs(10),
+        )?,
+        group_join_timeout: ctx.duration(
+            "run.group_join_timeout",
+            raw.group_join_timeout.as_ref(),
+            Duration::from_secs(30),
+        )?,
+        drain_timeout: ctx.duration(
+            "run.drain_timeout",
+            raw.drain_timeout.as_ref(),
+            Duration::from_secs(15),
+        )?,
+        send_grace: ctx.duration(
+            "run.send_grace",
+            raw.send_grace.as_ref(),
+            Duration::from_secs(5),
+        )?,
+        max_schedule_lag_p99: ctx.duration(
+            "run.max_schedule_lag_p99",
+            raw.max_schedule_lag_p99.as_ref(),
+            Duration::from_millis(50),
+        )?,
+        min_achieved_ratio,
+    })
+}
+
+fn resolve_topics(
+    ctx: &Ctx,
+    raw: Vec<RawTopic>,
+    bootstrap: &Bootstrap,
+    notes: &mut Vec<String>,
+) -> Result<Vec<TopicSpec>, ScenarioError> {
+    if raw.is_empty() {
+        return Err(ctx.err(
+            "topics",
+            "the scenario has no [[topics]]",
+            "add at least one [[topics]] table with a name and partitions",
+        ));
+    }
+    let mut topics: Vec<TopicSpec> = Vec::new();
+    for (i, topic) in raw.into_iter().enumerate() {
+        let name = ctx.name(&format!("topics[{i}].name"), topic.name.as_ref(), "topic")?;
+        if topics.iter().any(|t| t.name == name) {
+            return Err(ctx.err(
+                format!("topics[{i}].name"),
+                format!("topic `{name}` is listed twice"),
+                "give each [[topics]] entry its own name",
+            ));
+        }
+        let partitions = ctx.positive(
+            &format!("topics[{i}].partitions"),
+            topic.partitions,
+            1,
+            10_000,
+        )? as i32;
+        let mut replication_factor = ctx.positive(
+            &format!("topics[{i}].replication_factor"),
+            topic.replication_factor,
+            3,
+            16,
+        )? as i32;
+        if let Bootstrap::Embedded { brokers } = bootstrap
+            && replication_factor > *brokers
+        {
+            notes.push(format!(
+                "topic {name}: replication factor {replication_factor} capped at the embedded broker count {brokers}"
+            ));
+            replication_factor = *brokers;
+        }
+        topics.push(TopicSpec {
+            name,
+            partitions,
+            replication_factor,
+            config: scalar_map(topic.config.as_ref()),
+        });
+    }
+    Ok(topics)
+}
+
+fn topic_index(
+    ctx: &Ctx,
+    key: &str,
+    name: &str,
+    topics: &[TopicSpec],
+) -> Result<usize, ScenarioError> {
+    topics.iter().position(|t| t.name == name).ok_or_else(|| {
+        let known: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+        ctx.err(
+            key,
+            format!(
+                "`{name}` is not one of the [[topics]] ({})",
+                known.join(", ")
+            ),
+            "name a topic listed under [[topics]], or add it there",
+        )
+    })
+}
+
+fn resolve_size(ctx: &Ctx, key: &str, size: Option<&Scalar>) -> Result<(u64, u64), ScenarioError> {
+    let fix = "write a size such as \"512B\" or \"2KiB\", or a range such as \"256B..2KiB\"";
+    let text = match size {
+        None => return Ok((512, 512)),
+        Some(Scalar::Int(bytes)) if *bytes > 0 => return Ok((*bytes as u64, *bytes as u64)),
+        Some(Scalar::Text(text)) => text.clone(),
+        Some(other) => return Err(ctx.err(key, format!("`{other}` is not a size"), fix)),
+    };
+    let parse = |part: &str| {
+        part.parse::<Size>()
+            .map(|s| s.0)
+            .map_err(|problem| ctx.err(key, problem, fix))
+    };
+    let (min, max) = match text.split_once("..") {
+        Some((low, high)) => (parse(low)?, parse(high)?),
+        None => {
+            let size = parse(&text)?;
+            (size, size)
+        }
+    };
+    if min > max || max > 1_000_000 {
+        return Err(ctx.err(
+            key,
+            format!("`{text}` is not a usable size range"),
+            "keep min <= max and at most 1MB (Kafka's default message.max.bytes)",
+        ));
+    }
+    Ok((min, max))
+}
+
+fn resolve_events(
+    ctx: &Ctx,
+    raw: Vec<RawEvent>,
+    topics: &[TopicSpec],
+) -> Result<(Vec<AggregateSpec>, Vec<EventSpec>), ScenarioError> {
+    if raw.is_empty() {
+        return Err(ctx.err(
+            "events",
+            "the scenario has no [[events]]",
+            "add at least one [[events]] table with a name and a topic",
+        ));
+    }
+    let mut aggregates: Vec<AggregateSpec> = Vec::new();
+    let mut events: Vec<EventSpec> = Vec::new();
+    for (i, event) in raw.into_iter().enumerate() {
+        let key = |field: &str| format!("events[{i}].{field}");
+        let name = ctx.name(&key("name"), event.name.as_ref(), "event")?;
+        if events.iter().any(|e| e.name == name) {
+            return Err(ctx.err(
+                key("name"),
+                format!("event `{name}` is listed twice"),
+                "give each [[events]] entry its own name",
+            ));
+        }
+        let topic_name = event.topic.ok_or_else(|| {
+            ctx.err(
+                key("topic"),
+                "the event has no topic",
+                "add topic = \"...\" naming one of the [[topics]]",
+            )
+        })?;
+        let topic = topic_index(ctx, &key("topic"), &topic_name, topics)?;
+        let weight = event.weight.unwrap_or(1.0);
+        if !(weight.is_finite() && weight > 0.0) {
+            return Err(ctx.err(
+                key("weight"),
+                format!("{weight} is not a weight"),
+                "use a number above 0; weights are relative shares of the mix",
+            ));
+        }
+        let (size_min, size_max) = resolve_size(ctx, &key("size"), event.size.as_ref())?;
+        let keys = ctx.positive(&key("keys"), event.keys, 10_000, u32::MAX as i64)? as u64;
+        let distribution = match event.distribution.as_deref().unwrap_or("uniform") {
+            "uniform" => KeyDistribution::Uniform,
+            "zipf" => {
+                let exponent = event.zipf_exponent.unwrap_or(1.0);
+                if !(exponent.is_finite() && exponent > 0.0) {
+                    return Err(ctx.err(
+                        key("zipf_exponent"),
+                        format!("{exponent} is not a zipf exponent"),
+                        "use a number above 0, e.g. 1.0",
+                    ));
+                }
+                KeyDistribution::Zipf { exponent }
+            }
+            other => {
+                return Err(ctx.err(
+                    key("distribution"),
+                    format!("`{other}` is not a key distribution"),
+                    "use \"uniform\" or \"zipf\"",
+                ));
+            }
+        };
+        let aggregate_name = event.aggregate.unwrap_or_else(|| name.to_lowercase());
+        let aggregate = match aggregates.iter().position(|a| a.name == aggregate_name) {
+            Some(index) => {
+                let existing = &aggregates[index];
+                let same_keys = event.keys.is_none_or(|k| k as u64 == existing.keys);
+                if existing.topic != topic
+                    || !same_keys
+                    || (event.distribution.is_some() && distribution != existing.distribution)
+                {
+                    return Err(ctx.err(
+                        key("aggregate"),
+                        format!("aggregate `{aggregate_name}` is already used with another topic, key count or distribution"),
+                        "events of one aggregate share its keys and partition: give them the same topic, keys and distribution, or another aggregate name",
+                    ));
+                }
+                index
+            }
+            None => {
+                aggregates.push(AggregateSpec {
+                    name: aggregate_name,
+                    topic,
+                    keys,
+                    distribution,
+                });
+                aggregates.len() - 1
+            }
+        };
+        events.push(EventSpec {
+            name,
+            aggregate,
+            weight,
+            size_min,
+            size_max,
+        });
+    }
+    Ok((aggregates, events))
+}
+
+fn resolve_phases(
+    ctx: &Ctx,
+    raw: Vec<RawPhase>,
+    overrides: &Overrides,
+) -> Result<Vec<Phase>, ScenarioError> {
+    if raw.is_empty() {
+        return Err(ctx.err("phases", "the scenario has no [[phases]]", "add a [[phases]] table with a rate and a duration, e.g. rate = \"5k/s\", duration = \"30s\""));
+    }
+    let rate_scale = overrides.rate_scale.unwrap_or(1.0);
+    let duration_scale = overrides.duration_scale.unwrap_or(1.0);
+    let mut phases = Vec::new();
+    for (i, phase) in raw.into_iter().enumerate() {
+        let key = |field: &str| format!("phases[{i}].{field}");
+        let rate_fix = "write a rate such as rate = \"10k/s\" or rate = 2500";
+        let rate = match phase.rate {
+            None => return Err(ctx.err(key("rate"), "the phase has no rate", rate_fix)),
+            Some(Scalar::Int(v)) if v >= 0 => Rate(v as f64),
+            Some(Scalar::Float(v)) if v >= 0.0 && v.is_finite() => Rate(v),
+            Some(Scalar::Text(text)) => text
+                .parse::<Rate>()
+                .map_err(|problem| ctx.err(key("rate"), problem, rate_fix))?,
+            Some(other) => {
+                return Err(ctx.err(key("rate"), format!("`{other}` is not a rate"), rate_fix));
+            }
+        };
+        let duration_text = phase.duration.ok_or_else(|| {
+            ctx.err(
+                key("duration"),
+                "the phase has no duration",
+                "add duration = \"30s\"",
+            )
+        })?;
+        let duration = parse_duration(&duration_text).map_err(|problem| {
+            ctx.err(key("duration"), problem, "write e.g. duration = \"30s\"")
+        })?;
+        if duration.is_zero() {
+            return Err(ctx.err(
+                key("duration"),
+                "the duration is zero",
+                "give the phase a positive duration",
+            ));
+        }
+        phases.push(Phase {
+            name: phase.name.unwrap_or_else(|| format!("phase-{}", i + 1)),
+            shape: Shape::Constant(rate).scaled(rate_scale),
+            duration: duration
+                .mul_f64(duration_scale)
+                .max(Duration::from_millis(1)),
+            warmup: phase.warmup.unwrap_or(false),
+        });
+    }
+    if !phases
+        .iter()
+        .any(|p| !p.warmup && p.shape.mean_rate() > 0.0)
+    {
+        return Err(ctx.err(
+            "phases",
+            "every phase is warmup or has rate 0, so nothing would be measured",
+            "add a phase with warmup = false and a rate above 0",
+        ));
+    }
+    Ok(phases)
+}
+
+fn resolve_groups(
+    ctx: &Ctx,
+    raw: Vec<RawGroup>,
+    topics: &[TopicSpec],
+) -> Result<Vec<GroupSpec>, ScenarioError> {
+    let mut groups: Vec<GroupSpec> = Vec::new();
+    for (i, group) in raw.into_iter().enumerate() {
+        let key = |field: &str| format!("consumer_groups[{i}].{field}");
+        let name = ctx.name(&key("name"), group.name.as_ref(), "consumer group")?;
+        if name.contains('.') {
+            return Err(ctx.err(key("name"), format!("`{name}` contains a dot"), "use letters, digits, `-` and `_` in group names (SLOs name groups as group.NAME.metric)"));
+        }
+        if groups.iter().any(|g| g.name == name) {
+            return Err(ctx.err(
+                key("name"),
+                format!("group `{name}` is listed twice"),
+                "give each consumer group its own name",
+            ));
+        }
+        let topic_names = group.topics.unwrap_or_default();
+        if topic_names.is_empty() {
+            return Err(ctx.err(
+                key("topics"),
+                "the group reads no topics",
+                "add topics = [\"...\"] naming [[topics]] entries",
+            ));
+        }
+        let mut indices = Vec::new();
+        for (j, topic) in topic_names.iter().enumerate() {
+            let index = topic_index(
+                ctx,
+                &format!("consumer_groups[{i}].topics[{j}]"),
+                topic,
+                topics,
+            )?;
+            if !indices.contains(&index) {
+                indices.push(index);
+            }
+        }
+        let members = ctx.positive(&key("members"), group.members, 1, 64)? as u16;
+        let member_leaves_at = match group.member_leaves_at.as_ref() {
+            None => None,
+            Some(_) if members < 2 => {
+                return Err(ctx.err(
+                    key("member_leaves_at"),
+                    "a group of one member cannot lose a member and keep consuming",
+                    "raise members to 2 or more, or remove member_leaves_at",
+                ));
+            }
+            Some(text) => {
+                Some(ctx.duration(&key("member_leaves_at"), Some(text), Duration::ZERO)?)
+            }
+        };
+        groups.push(GroupSpec {
+            name,
+            topics: indices,
+            members,
+            processing_time: ctx.duration(
+                &key("processing_time"),
+                group.processing_time.as_ref(),
+                Duration::ZERO,
+            )?,
+            commit_interval: ctx.duration(
+                &key("commit_interval"),
+                group.commit_interval.as_ref(),
+                Duration::from_millis(500),
+            )?,
+            member_leaves_at,
+        });
+    }
+    Ok(groups)
+}
+
+fn resolve_slos(
+    ctx: &Ctx,
+    raw: Vec<String>,
+    overrides: &Overrides,
+    groups: &[GroupSpec],
+) -> Result<Vec<Slo>, ScenarioError> {
+    let mut slos: Vec<Slo> = Vec::new();
+    for (i, text) in raw.iter().enumerate() {
+        let slo: Slo = text.parse().map_err(|problem: String| {
+            ctx.err(
+                format!("slo.checks[{i}]"),
+                problem,
+                "see README.md, \"SLOs\"",
+            )
+        })?;
+        slos.push(slo);
+    }
+    for slo in &overrides.slos {
+        match slos.iter_mut().find(|s| s.metric == slo.metric) {
+            Some(existing) => *existing = slo.clone(),
+            None => slos.push(slo.clone()),
+        }
+    }
+    for slo in &slos {
+        let needs_groups = matches!(
+            slo.metric,
+            Metric::E2e { .. } | Metric::Count { .. } | Metric::LagMax { .. }
+        );
+        if let Some(group) = slo.metric.group() {
+            if !groups.iter().any(|g| g.name == group) {
+                return Err(ctx.err(
+                    "slo",
+                    format!("`{slo}` names group `{group}`, which is not in [[consumer_groups]]"),
+                    "use the name of a consumer group of this scenario",
+                ));
+            }
+        } else if needs_groups && groups.is_empty() {
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` needs a consumer group, and the scenario has none"),
+                "add a [[consumer_groups]] entry or drop this SLO",
+            ));
+        }
+    }
+    Ok(slos)
+}

@@ -1,0 +1,350 @@
+//! SLO expressions such as `e2e.p95 < 100ms`, shared by the scenario file and `--slo`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::units::parse_duration;
+
+/// A statistic of a latency distribution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    /// A percentile, e.g. 95.0 or 99.9.
+    Percentile(f64),
+    /// The largest value recorded.
+    Max,
+}
+
+/// A count kept by the ordering and loss checker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// Events acked by the broker and never consumed.
+    Lost,
+    /// Events consumed more than once.
+    Duplicates,
+    /// Events consumed after a higher sequence of the same key.
+    OrderingViolations,
+    /// Sequence jumps never filled by the end of the drain.
+    Gaps,
+}
+
+/// What an SLO measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metric {
+    /// End-to-end latency from the intended send time; `None` means all groups merged.
+    E2e { group: Option<String>, stat: Stat },
+    /// Publish latency from the intended send time to the broker's ack.
+    Publish(Stat),
+    /// How late the generator sent, relative to its schedule.
+    ScheduleLag(Stat),
+    /// An ordering or loss count; `None` means summed over groups.
+    Count { group: Option<String>, count: Count },
+    /// Sends that the producer reported as failed.
+    Failed,
+    /// Achieved rate divided by target rate over the measured phases.
+    AchievedRatio,
+    /// Largest consumer lag, in events, seen on the timeline.
+    LagMax { group: Option<String> },
+}
+
+impl Metric {
+    /// Whether its threshold is a duration (latency) rather than a plain number.
+    pub fn is_latency(&self) -> bool {
+        matches!(
+            self,
+            Metric::E2e { .. } | Metric::Publish(_) | Metric::ScheduleLag(_)
+        )
+    }
+
+    /// The consumer group the metric is scoped to, if any.
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            Metric::E2e { group, .. } | Metric::Count { group, .. } | Metric::LagMax { group } => {
+                group.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How the actual value must compare with the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    Equal,
+}
+
+impl Comparison {
+    /// Whether `actual <op> limit` holds.
+    pub fn holds(self, actual: f64, limit: f64) -> bool {
+        match self {
+            Comparison::Less => actual < limit,
+            Comparison::LessOrEqual => actual <= limit,
+            Comparison::Greater => actual > limit,
+            Comparison::GreaterOrEqual => actual >= limit,
+            Comparison::Equal => actual == limit,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Less => "<",
+            Comparison::LessOrEqual => "<=",
+            Comparison::Greater => ">",
+            Comparison::GreaterOrEqual => ">=",
+            Comparison::Equal => "==",
+        }
+    }
+}
+
+/// One service-level objective: `metric op limit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    pub metric: Metric,
+    pub comparison: Comparison,
+    /// The limit; latencies are in microseconds.
+    pub limit: f64,
+}
+
+impl Slo {
+    /// The limit as a user reads it (`100ms`, `0`, `0.99`).
+    pub fn limit_text(&self) -> String {
+        if self.metric.is_latency() {
+            format_micros(self.limit)
+        } else {
+            format_number(self.limit)
+        }
+    }
+}
+
+/// Formats microseconds as `850us`, `12.5ms` or `1.2s`.
+pub fn format_micros(micros: f64) -> String {
+    if micros < 1_000.0 {
+        format!("{}us", format_number(micros))
+    } else if micros < 1_000_000.0 {
+        format!("{}ms", format_number(micros / 1_000.0))
+    } else {
+        format!("{}s", format_number(micros / 1_000_000.0))
+    }
+}
+
+/// Formats a number with at most three decimals and no trailing zeros.
+pub fn format_number(value: f64) -> String {
+    let text = format!("{:.3}", value);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Percentiles a summary keeps, and so the ones an SLO may name.
+pub const SUPPORTED_PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
+
+fn parse_stat(text: &str) -> Option<Stat> {
+    if text == "max" {
+        return Some(Stat::Max);
+    }
+    let number: f64 = text.strip_prefix('p')?.parse().ok()?;
+    SUPPORTED_PERCENTILES
+        .contains(&number)
+        .then_some(Stat::Percentile(number))
+}
+
+fn stat_text(stat: Stat) -> String {
+    match stat {
+        Stat::Max => "max".into(),
+        Stat::Percentile(p) => format!("p{}", format_number(p)),
+    }
+}
+
+const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99, schedule_lag.p99, \
+(percentiles p50, p90, p95, p99, p99.9, and max), \
+lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, lag.max, and per group \
+group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max ...";
+
+impl FromStr for Metric {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let unknown = || format!("unknown metric `{text}`; {METRIC_HELP}");
+        let (group, rest) = match text.strip_prefix("group.") {
+            Some(scoped) => {
+                let (name, rest) = scoped.split_once('.').ok_or_else(unknown)?;
+                (Some(name.to_string()), rest)
+            }
+            None => (None, text),
+        };
+        let count = |count| Metric::Count {
+            group: group.clone(),
+            count,
+        };
+        let metric = match rest {
+            "lost" => count(Count::Lost),
+            "duplicates" => count(Count::Duplicates),
+            "ordering_violations" | "out_of_order" => count(Count::OrderingViolations),
+            "gaps" => count(Count::Gaps),
+            "lag.max" => Metric::LagMax {
+                group: group.clone(),
+            },
+            "failed" if group.is_none() => Metric::Failed,
+            "rate.achieved_ratio" if group.is_none() => Metric::AchievedRatio,
+            _ => {
+                let (family, stat) = rest.split_once('.').ok_or_else(unknown)?;
+                let stat = parse_stat(stat).ok_or_else(unknown)?;
+                match (family, &group) {
+                    ("e2e", _) => Metric::E2e {
+                        group: group.clone(),
+                        stat,
+                    },
+                    ("publish", None) => Metric::Publish(stat),
+                    ("schedule_lag", None) => Metric::ScheduleLag(stat),
+                    _ => return Err(unknown()),
+                }
+            }
+        };
+        Ok(metric)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(group) = self.group() {
+            write!(f, "group.{group}.")?;
+        }
+        match self {
+            Metric::E2e { stat, .. } => write!(f, "e2e.{}", stat_text(*stat)),
+            Metric::Publish(stat) => write!(f, "publish.{}", stat_text(*stat)),
+            Metric::ScheduleLag(stat) => write!(f, "schedule_lag.{}", stat_text(*stat)),
+            Metric::Count { count, .. } => f.write_str(match count {
+                Count::Lost => "lost",
+                Count::Duplicates => "duplicates",
+                Count::OrderingViolations => "ordering_violations",
+                Count::Gaps => "gaps",
+            }),
+            Metric::Failed => f.write_str("failed"),
+            Metric::AchievedRatio => f.write_str("rate.achieved_ratio"),
+            Metric::LagMax { .. } => f.write_str("lag.max"),
+        }
+    }
+}
+
+impl FromStr for Slo {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let shape = "write an SLO as `METRIC OP LIMIT`, e.g. `e2e.p95 < 100ms` or `lost == 0`";
+        let operators = [
+            ("<=", Comparison::LessOrEqual),
+            (">=", Comparison::GreaterOrEqual),
+            ("==", Comparison::Equal),
+            ("<", Comparison::Less),
+            (">", Comparison::Greater),
+        ];
+        let (position, symbol, comparison) = operators
+            .iter()
+            .filter_map(|(symbol, comparison)| {
+                text.find(symbol).map(|pos| (pos, *symbol, *comparison))
+            })
+            .min_by_key(|(pos, symbol, _)| (*pos, usize::MAX - symbol.len()))
+            .ok_or_else(|| format!("`{text}` has no comparison; {shape}"))?;
+        let metric: Metric = text[..position].trim().parse()?;
+        let limit_text = text[position + symbol.len()..].trim();
+        let limit = if metric.is_latency() {
+            let duration: Duration = parse_duration(limit_text).map_err(|_| {
+                format!("`{text}`: {metric} is a latency, so its limit needs a unit, e.g. 100ms")
+            })?;
+            duration.as_secs_f64() * 1e6
+        } else {
+            limit_text
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("`{text}`: the limit of {metric} must be a number"))?
+        };
+        Ok(Slo {
+            metric,
+            comparison,
+            limit,
+        })
+    }
+}
+
+impl fmt::Display for Slo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.metric,
+            self.comparison.symbol(),
+            self.limit_text()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_slos_parse_to_microseconds() {
+        let slo: Slo = "e2e.p95 < 100ms".parse().unwrap();
+        assert_eq!(
+            slo.metric,
+            Metric::E2e {
+                group: None,
+                stat: Stat::Percentile(95.0)
+            }
+        );
+        assert_eq!(slo.comparison, Comparison::Less);
+        assert_eq!(slo.limit, 100_000.0);
+        assert_eq!(slo.to_string(), "e2e.p95 < 100ms");
+        let tiny: Slo = "e2e.p95<1us".parse().unwrap();
+        assert_eq!(tiny.limit, 1.0);
+    }
+
+    #[test]
+    fn group_scoped_and_count_slos_round_trip() {
+        for text in [
+            "group.payments.e2e.p99.9 <= 250ms",
+            "group.audit.lost == 0",
+            "ordering_violations == 0",
+            "rate.achieved_ratio >= 0.99",
+            "lag.max < 10000",
+            "publish.max < 1s",
+            "schedule_lag.p99 < 20ms",
+        ] {
+            let slo: Slo = text.parse().unwrap();
+            assert_eq!(slo.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn bad_slos_explain_the_fix() {
+        assert!(
+            "e2e.p95 < 100"
+                .parse::<Slo>()
+                .unwrap_err()
+                .contains("needs a unit")
+        );
+        assert!(
+            "latency < 5ms"
+                .parse::<Slo>()
+                .unwrap_err()
+                .contains("unknown metric")
+        );
+        assert!(
+            "lost is zero"
+                .parse::<Slo>()
+                .unwrap_err()
+                .contains("no comparison")
+        );
+        assert!("e2e.p100 < 1ms".parse::<Slo>().is_err());
+        assert!(
+            "e2e.p97 < 1ms"
+                .parse::<Slo>()
+                .unwrap_err()
+                .contains("p99.9")
+        );
+        assert!("group.x.publish.p99 < 1ms".parse::<Slo>().is_err());
+    }
+}

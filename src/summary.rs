@@ -1,0 +1,212 @@
+//! `summary.json`: the result of a run as plain data. Built by the engine, judged by the
+//! verdict, read by every report. Versioned by [`SCHEMA`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{LatencyStats, TimelinePoint};
+
+/// The schema name written into every summary.
+pub const SCHEMA: &str = "surge.summary/v1";
+
+/// The whole result of one run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub schema: String,
+    pub surge_version: String,
+    pub run_id: String,
+    pub scenario: ScenarioInfo,
+    /// UTC start of the measured plan, RFC 3339.
+    pub started_at: String,
+    /// False when the run was interrupted or failed midway: the numbers are partial.
+    pub complete: bool,
+    pub partial_reason: Option<String>,
+    pub environment: Environment,
+    pub cluster: ClusterSummary,
+    /// Adjustments and caveats a reader should know about.
+    pub notes: Vec<String>,
+    pub verdict: Verdict,
+    pub produced: Produced,
+    pub latency: Latency,
+    pub groups: Vec<GroupSummary>,
+    pub phases: Vec<PhaseSummary>,
+    pub timeline: Vec<TimelinePoint>,
+    pub startup: Startup,
+    /// Client errors seen during the run (secrets redacted).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub file: String,
+    pub description: String,
+    pub planned_duration_s: f64,
+    /// The scenario text as run, with secrets redacted.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    pub host: String,
+    pub os: String,
+    pub cpus: usize,
+    pub memory_gib: f64,
+    pub librdkafka_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterSummary {
+    /// `embedded` or `external`.
+    pub kind: String,
+    pub bootstrap: String,
+    pub brokers: usize,
+    /// Effective producer properties, secrets redacted.
+    pub producer_config: Vec<(String, String)>,
+    /// Effective consumer properties, secrets redacted.
+    pub consumer_config: Vec<(String, String)>,
+}
+
+/// pass, fail, inconclusive or error.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Inconclusive,
+    Error,
+}
+
+impl Status {
+    /// The process exit code for this status: 0, 1, 3 and 2.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Pass => 0,
+            Status::Fail => 1,
+            Status::Error => 2,
+            Status::Inconclusive => 3,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Inconclusive => "inconclusive",
+            Status::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    pub status: Status,
+    /// Why the run is inconclusive or an error; empty on pass and fail.
+    pub reasons: Vec<String>,
+    pub checks: Vec<Check>,
+}
+
+/// One SLO against its measured value.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Check {
+    /// The SLO as written, e.g. `e2e.p95 < 100ms`.
+    pub name: String,
+    /// The limit, in `unit`.
+    pub limit: f64,
+    /// The measured value in `unit`; `None` when nothing was measured.
+    pub actual: Option<f64>,
+    /// `us` for latencies, `count`, `events` or `ratio`.
+    pub unit: String,
+    pub passed: bool,
+    pub limit_text: String,
+    pub actual_text: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Produced {
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    /// Planned events never sent (the run stopped, or the generator ran out of time).
+    pub not_sent: u64,
+    /// Planned events per second over the measured phases.
+    pub target_rate: f64,
+    /// Events sent per second over the measured phases.
+    pub achieved_rate: f64,
+    pub achieved_ratio: f64,
+    pub measured_seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    pub publish_us: LatencyStats,
+    pub schedule_lag_us: LatencyStats,
+    /// All groups merged (histograms added, not percentiles averaged).
+    pub e2e_us: LatencyStats,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ordering {
+    pub out_of_order: u64,
+    pub duplicates: u64,
+    pub gaps: u64,
+}
+
+/// An acked event a group never consumed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LostExample {
+    pub key: String,
+    pub producer: u16,
+    pub sequence: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GroupSummary {
+    pub name: String,
+    pub members: u16,
+    pub topics: Vec<String>,
+    /// Deliveries of this run's events, duplicates included.
+    pub consumed: u64,
+    pub unique: u64,
+    pub e2e_latency_us: LatencyStats,
+    pub ordering: Ordering,
+    pub lost: u64,
+    pub lost_examples: Vec<LostExample>,
+    /// Records on the topics that this run did not write.
+    pub foreign: u64,
+    pub max_lag: u64,
+    pub final_lag: u64,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseSummary {
+    pub name: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub warmup: bool,
+    pub target_rate: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Startup {
+    /// Time for every group to get its partitions, before the plan started.
+    pub group_join_ms: u64,
+    /// From the plan's start to the end of the drain.
+    pub run_time_s: f64,
+}
+
+impl Summary {
+    /// Reads a summary written by this version.
+    pub fn from_json(text: &str) -> Result<Summary, String> {
+        let summary: Summary = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if summary.schema != SCHEMA {
+            return Err(format!("schema `{}` is not `{SCHEMA}`", summary.schema));
+        }
+        Ok(summary)
+    }
+
+    /// All groups' counts summed.
+    pub fn total(&self, pick: impl Fn(&GroupSummary) -> u64) -> u64 {
+        self.groups.iter().map(pick).sum()
+    }
+}

@@ -1,0 +1,142 @@
+//! SLOs against a summary: pure functions, no I/O.
+
+use crate::metrics::LatencyStats;
+use crate::scenario::slo::{format_micros, format_number};
+use crate::scenario::{Count, Metric, RunLimits, Slo, Stat};
+use crate::summary::{Check, GroupSummary, Status, Summary, Verdict};
+
+fn latency(stats: &LatencyStats, stat: Stat) -> Option<f64> {
+    if stats.count == 0 {
+        return None;
+    }
+    let value = match stat {
+        Stat::Max => stats.max,
+        Stat::Percentile(p) => {
+            let known = [
+                (50.0, stats.p50),
+                (90.0, stats.p90),
+                (95.0, stats.p95),
+                (99.0, stats.p99),
+                (99.9, stats.p999),
+            ];
+            known.iter().find(|(q, _)| *q == p).map(|(_, v)| *v)?
+        }
+    };
+    Some(value as f64)
+}
+
+fn count_of(group: &GroupSummary, count: Count) -> u64 {
+    match count {
+        Count::Lost => group.lost,
+        Count::Duplicates => group.ordering.duplicates,
+        Count::OrderingViolations => group.ordering.out_of_order,
+        Count::Gaps => group.ordering.gaps,
+    }
+}
+
+/// The measured value of a metric, in the SLO's unit; `None` when nothing was measured.
+pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
+    let group = |name: &Option<String>| {
+        name.as_ref()
+            .map(|n| summary.groups.iter().find(|g| &g.name == n))
+    };
+    match metric {
+        Metric::E2e { group: name, stat } => match group(name) {
+            None => latency(&summary.latency.e2e_us, *stat),
+            Some(found) => found.and_then(|g| latency(&g.e2e_latency_us, *stat)),
+        },
+        Metric::Publish(stat) => latency(&summary.latency.publish_us, *stat),
+        Metric::ScheduleLag(stat) => latency(&summary.latency.schedule_lag_us, *stat),
+        Metric::Count { group: name, count } => match group(name) {
+            None => Some(summary.total(|g| count_of(g, *count)) as f64),
+            Some(found) => found.map(|g| count_of(g, *count) as f64),
+        },
+        Metric::Failed => Some(summary.produced.failed as f64),
+        Metric::AchievedRatio => Some(summary.produced.achieved_ratio),
+        Metric::LagMax { group: name } => match group(name) {
+            None => summary
+                .groups
+                .iter()
+                .map(|g| g.max_lag as f64)
+                .reduce(f64::max),
+            Some(found) => found.map(|g| g.max_lag as f64),
+        },
+    }
+}
+
+/// Judges one SLO.
+pub fn check(summary: &Summary, slo: &Slo) -> Check {
+    let actual = actual(summary, &slo.metric);
+    let is_latency = slo.metric.is_latency();
+    Check {
+        name: slo.to_string(),
+        limit: slo.limit,
+        actual,
+        unit: if is_latency {
+            "us"
+        } else if matches!(slo.metric, Metric::AchievedRatio) {
+            "ratio"
+        } else {
+            "count"
+        }
+        .into(),
+        passed: actual.is_some_and(|value| slo.comparison.holds(value, slo.limit)),
+        limit_text: slo.limit_text(),
+        actual_text: match actual {
+            None => "not measured".into(),
+            Some(value) if is_latency => format_micros(value),
+            Some(value) => format_number(value),
+        },
+    }
+}
+
+/// Reasons the generator's own measurements cannot be trusted.
+pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if !summary.complete {
+        reasons.push(format!(
+            "the run is partial: {}",
+            summary
+                .partial_reason
+                .as_deref()
+                .unwrap_or("it did not finish")
+        ));
+    }
+    let bound = limits.max_schedule_lag_p99.as_secs_f64() * 1e6;
+    let lag_p99 = summary.latency.schedule_lag_us.p99 as f64;
+    if lag_p99 > bound {
+        reasons.push(format!(
+            "the load generator fell behind its schedule: schedule lag p99 {} exceeds {} (run.max_schedule_lag_p99); give it more CPU or lower the rate",
+            format_micros(lag_p99),
+            format_micros(bound)
+        ));
+    }
+    if summary.produced.achieved_ratio < limits.min_achieved_ratio {
+        reasons.push(format!(
+            "the load generator achieved {:.1}% of the target rate ({} of {} events/s), below {}% (run.min_achieved_ratio)",
+            summary.produced.achieved_ratio * 100.0,
+            format_number(summary.produced.achieved_rate),
+            format_number(summary.produced.target_rate),
+            format_number(limits.min_achieved_ratio * 100.0)
+        ));
+    }
+    reasons
+}
+
+/// Judges every SLO and the generator's trustworthiness.
+pub fn judge(summary: &Summary, slos: &[Slo], limits: &RunLimits) -> Verdict {
+    let checks: Vec<Check> = slos.iter().map(|slo| check(summary, slo)).collect();
+    let reasons = trust_problems(summary, limits);
+    let status = if !reasons.is_empty() {
+        Status::Inconclusive
+    } else if checks.iter().any(|c| !c.passed) {
+        Status::Fail
+    } else {
+        Status::Pass
+    };
+    Verdict {
+        status,
+        reasons,
+        checks,
+    }
+}
