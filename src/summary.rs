@@ -125,6 +125,8 @@ pub struct Check {
 pub struct Produced {
     pub sent: u64,
     pub acked: u64,
+    /// Acked events per topic.
+    pub acked_by_topic: Vec<(String, u64)>,
     pub failed: u64,
     /// Planned events never sent (the run stopped, or the generator ran out of time).
     pub not_sent: u64,

@@ -112,9 +112,9 @@ pub struct RunRecord {
     pub plan: Arc<Plan>,
     pub sent: u64,
     pub acked: u64,
+    pub acked_by_topic: Vec<(String, u64)>,
     pub failed: u64,
     pub not_sent: u64,
-    pub measured_sent: u64,
     /// Offset of the last send from the plan start.
     pub last_send: Duration,
     pub publish: Histogram<u64>,
@@ -319,7 +319,7 @@ pub async fn run(
 
     let mut publish = new_histogram();
     let mut schedule_lag = new_histogram();
-    let (mut sent, mut acked, mut failed, mut measured_sent, mut last_send_us) = (0, 0, 0, 0, 0);
+    let (mut sent, mut acked, mut failed, mut last_send_us) = (0, 0, 0, 0);
     for instance in &instances {
         publish
             .add(lock(&instance.publish).total())
@@ -330,7 +330,6 @@ pub async fn run(
         sent += instance.sent.load(Ordering::Relaxed);
         acked += instance.acked.load(Ordering::Relaxed);
         failed += instance.failed.load(Ordering::Relaxed);
-        measured_sent += instance.measured_sent.load(Ordering::Relaxed);
         last_send_us = last_send_us.max(instance.last_send_us.load(Ordering::Relaxed));
         for error in instance.errors() {
             if !errors.contains(&error) {
@@ -383,9 +382,19 @@ pub async fn run(
         plan,
         sent,
         acked,
+        acked_by_topic: scenario
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(t, topic)| {
+                let acked = instances
+                    .iter()
+                    .map(|i| i.acked_by_topic[t].load(Ordering::Relaxed));
+                (topic.name.clone(), acked.sum())
+            })
+            .collect(),
         failed,
         not_sent,
-        measured_sent,
         last_send: Duration::from_micros(last_send_us),
         publish,
         schedule_lag,

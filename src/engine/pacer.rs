@@ -235,14 +235,15 @@ impl Clock for MonotonicClock {
     }
 
     fn wait_until(&mut self, at: Duration) {
-        // Wake at least every 50 ms so that a stop request is noticed promptly.
+        // Always sleep, never spin: a spinning generator steals the CPU the clients need.
+        // Timer slack makes short sleeps overshoot a little; the events then due go out
+        // together, and their lateness is recorded as schedule lag. Wake at least every
+        // 50 ms so that a stop request is noticed promptly.
         let remaining = at
             .saturating_sub(self.elapsed())
             .min(Duration::from_millis(50));
-        if remaining > Duration::from_micros(200) {
+        if !remaining.is_zero() {
             std::thread::sleep(remaining);
-        } else if !remaining.is_zero() {
-            std::thread::yield_now();
         }
     }
 }

@@ -31,8 +31,6 @@ pub struct InstanceShared {
     /// Schedule lag: actual minus intended send time.
     pub schedule_lag: Mutex<LatencyRecorder>,
     pub sent: AtomicU64,
-    /// Sent events whose intended time lies in a measured (non-warmup) phase.
-    pub measured_sent: AtomicU64,
     pub acked: AtomicU64,
     pub acked_by_topic: Vec<AtomicU64>,
     pub failed: AtomicU64,
@@ -56,7 +54,6 @@ impl InstanceShared {
             publish: Mutex::default(),
             schedule_lag: Mutex::default(),
             sent: AtomicU64::new(0),
-            measured_sent: AtomicU64::new(0),
             acked: AtomicU64::new(0),
             acked_by_topic: (0..topics).map(|_| AtomicU64::new(0)).collect(),
             failed: AtomicU64::new(0),
@@ -193,12 +190,9 @@ pub fn run_instance(
                 schedule_lag.record_interval_only(lag);
             } else {
                 schedule_lag.record(lag);
-                shared.measured_sent.fetch_add(1, Ordering::Relaxed);
             }
             drop(schedule_lag);
-            shared
-                .last_send_us
-                .store(shared.since_start_us(), Ordering::Relaxed);
+            shared.last_send_us.store(now.as_micros() as u64, Ordering::Relaxed);
         },
     );
 

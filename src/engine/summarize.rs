@@ -77,12 +77,15 @@ pub fn summarize(
     run_id: &str,
     target: &Target,
 ) -> Summary {
+    // The share of the plan sent on time: late sends stretch the time it took.
     let (measured_planned, measured_time) = record.plan.measured();
-    let overrun = record.last_send.saturating_sub(record.plan.duration());
+    let planned = record.plan.total_events().max(1) as f64;
+    let plan_time = record.plan.duration();
+    let stretch = plan_time.as_secs_f64() / record.last_send.max(plan_time).as_secs_f64().max(1e-9);
+    let achieved_ratio = (record.sent as f64 / planned * stretch).min(1.0);
     let measured_seconds = measured_time.as_secs_f64();
     let target_rate = measured_planned as f64 / measured_seconds.max(1e-9);
-    let achieved_rate =
-        record.measured_sent as f64 / (measured_time + overrun).as_secs_f64().max(1e-9);
+    let achieved_rate = target_rate * achieved_ratio;
     let partial_reason = if record.interrupted {
         Some("interrupted (Ctrl-C): production stopped early and the drain was bounded".to_string())
     } else if record.out_of_time {
@@ -180,11 +183,12 @@ pub fn summarize(
         produced: Produced {
             sent: record.sent,
             acked: record.acked,
+            acked_by_topic: record.acked_by_topic.clone(),
             failed: record.failed,
             not_sent: record.not_sent,
             target_rate: (target_rate * 10.0).round() / 10.0,
             achieved_rate: (achieved_rate * 10.0).round() / 10.0,
-            achieved_ratio: ((achieved_rate / target_rate.max(1e-9)) * 10_000.0).round() / 10_000.0,
+            achieved_ratio: (achieved_ratio * 10_000.0).round() / 10_000.0,
             measured_seconds,
         },
         latency: Latency {

@@ -39,8 +39,33 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("fetch.min.bytes", "1024"),
 ];
 
-/// The embedded broker holds an empty fetch for the whole wait: 500 ms would measure that.
-const EMBEDDED_FETCH_WAIT_MS: &str = "10";
+/// Client defaults that apply on the embedded broker only, each with the reason a report
+/// shows. Scenario keys and -X still win over them.
+const EMBEDDED_CONSUMER_DEFAULTS: &[(&str, &str, &str)] = &[(
+    "fetch.wait.max.ms",
+    "10",
+    "the embedded broker holds an empty fetch for the whole wait, so 500 ms would measure the wait",
+)];
+const EMBEDDED_PRODUCER_DEFAULTS: &[(&str, &str, &str)] = &[(
+    "linger.ms",
+    "25",
+    "the embedded broker looks batches up linearly, so many tiny batches measure its lookup",
+)];
+
+/// Adds embedded-only defaults that the scenario and flags left alone, noting each one.
+fn embedded_defaults(
+    table: &[(&str, &str, &str)],
+    defaults: &mut Vec<(String, String)>,
+    written: &[&(String, String)],
+    notes: &mut Vec<String>,
+) {
+    for (key, value, why) in table {
+        if !written.iter().any(|(k, _)| k == key) {
+            defaults.push((key.to_string(), value.to_string()));
+            notes.push(format!("{key} = {value} on the embedded broker: {why}"));
+        }
+    }
+}
 
 struct Ctx<'a> {
     file: &'a str,
@@ -278,22 +303,27 @@ fn resolve_cluster(
         }
     }
 
+    let mut producer_defaults = defaults(PRODUCER_DEFAULTS);
     let mut consumer_defaults = defaults(CONSUMER_DEFAULTS);
     if bootstrap.is_embedded() {
-        consumer_defaults.push(("fetch.wait.max.ms".into(), EMBEDDED_FETCH_WAIT_MS.into()));
-        let overridden = scenario_consumer
-            .iter()
-            .chain(&cli_consumer)
-            .any(|(k, _)| k == "fetch.wait.max.ms");
-        if !overridden {
-            notes.push(format!(
-                "fetch.wait.max.ms = {EMBEDDED_FETCH_WAIT_MS} on the embedded broker (it holds empty fetches for the whole wait)"
-            ));
-        }
+        let written: Vec<_> = scenario_producer.iter().chain(&cli_producer).collect();
+        embedded_defaults(
+            EMBEDDED_PRODUCER_DEFAULTS,
+            &mut producer_defaults,
+            &written,
+            notes,
+        );
+        let written: Vec<_> = scenario_consumer.iter().chain(&cli_consumer).collect();
+        embedded_defaults(
+            EMBEDDED_CONSUMER_DEFAULTS,
+            &mut consumer_defaults,
+            &written,
+            notes,
+        );
     }
     Ok(ClusterProfile {
         bootstrap,
-        producer: merge(&[defaults(PRODUCER_DEFAULTS), scenario_producer, cli_producer]),
+        producer: merge(&[producer_defaults, scenario_producer, cli_producer]),
         consumer: merge(&[consumer_defaults, scenario_consumer, cli_consumer]),
     })
 }
