@@ -192,7 +192,9 @@ pub fn run_instance(
                 schedule_lag.record(lag);
             }
             drop(schedule_lag);
-            shared.last_send_us.store(now.as_micros() as u64, Ordering::Relaxed);
+            shared
+                .last_send_us
+                .store(now.as_micros() as u64, Ordering::Relaxed);
         },
     );
 

@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use surge::engine::StopSignal;
+use surge::scenario::{Overrides, Slo};
+use surge::{RunOptions, RunOutcome, SurgeError};
+
+/// Load tests share two cores: one at a time, so none measures another's load.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+/// Takes the machine for one load test.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A path under the crate root.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Overrides with scaled rates and durations and extra SLOs.
+pub fn overrides(rate_scale: f64, duration_scale: f64, slos: &[&str]) -> Overrides {
+    Overrides {
+        rate_scale: Some(rate_scale),
+        duration_scale: Some(duration_scale),
+        slos: slos.iter().map(|s| s.parse::<Slo>().unwrap()).collect(),
+        ..Overrides::default()
+    }
+}
+
+/// Runs a scenario in-process, the way `surge run` does.
+pub fn run(scenario: &str, overrides: Overrides, out: &Path) -> Result<RunOutcome, SurgeError> {
+    run_with_stop(scenario, overrides, out, Arc::new(StopSignal::default()))
+}
+
+pub fn run_with_stop(
+    scenario: &str,
+    overrides: Overrides,
+    out: &Path,
+    stop: Arc<StopSignal>,
+) -> Result<RunOutcome, SurgeError> {
+    let options = RunOptions {
+        scenario: repo(scenario),
+        overrides,
+        out: Some(out.to_path_buf()),
+        quiet: true,
+    };
+    surge::run(&options, stop)
+}
+
+/// Reads back the summary a run wrote.
+pub fn written_summary(dir: &Path) -> surge::summary::Summary {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
+    surge::summary::Summary::from_json(&text).expect("summary.json parses")
+}

@@ -1,0 +1,164 @@
+//! End-to-end runs on the embedded broker (librdkafka's mock cluster on loopback).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{exclusive, overrides, run, run_with_stop, written_summary};
+use surge::engine::StopSignal;
+use surge::summary::Status;
+
+#[test]
+fn smoke_passes_with_every_acked_event_consumed_once_in_order() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run("scenarios/smoke.toml", Default::default(), out.path()).unwrap();
+    let summary = written_summary(out.path());
+    assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
+    assert_eq!(summary, outcome.summary);
+    assert_eq!(summary.schema, "surge.summary/v1");
+    assert!(summary.complete);
+    assert_eq!(summary.cluster.kind, "embedded");
+    assert_eq!(summary.cluster.brokers, 3);
+
+    let produced = &summary.produced;
+    assert!(produced.sent > 40_000, "sent {}", produced.sent);
+    assert_eq!(produced.acked, produced.sent);
+    assert_eq!(produced.failed, 0);
+    let acked_on = |topic: &str| {
+        summary
+            .produced
+            .acked_by_topic
+            .iter()
+            .find(|(t, _)| t == topic)
+            .unwrap()
+            .1
+    };
+    assert_eq!(
+        acked_on("order-events") + acked_on("payment-events"),
+        produced.acked
+    );
+    for group in &summary.groups {
+        let acked: u64 = group.topics.iter().map(|t| acked_on(t)).sum();
+        assert_eq!(group.consumed, acked, "group {}", group.name);
+        assert_eq!(group.unique, acked, "group {}", group.name);
+        assert_eq!(group.lost, 0);
+        assert_eq!(group.ordering.duplicates, 0);
+        assert_eq!(group.ordering.out_of_order, 0);
+        assert_eq!(group.ordering.gaps, 0);
+        assert_eq!(group.final_lag, 0);
+        assert!(group.e2e_latency_us.count > 0);
+        assert!(group.e2e_latency_us.p95 < 100_000);
+    }
+    // Warmup is excluded from the verdict's histograms but shown on the timeline.
+    assert!(summary.latency.e2e_us.count < summary.total(|g| g.consumed));
+    assert_eq!(summary.timeline.first().unwrap().phase, "warmup");
+    assert!(
+        summary.timeline.len() >= 18,
+        "{} points",
+        summary.timeline.len()
+    );
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("fetch.wait.max.ms"))
+    );
+}
+
+#[test]
+fn an_impossible_slo_fails_with_exit_code_one() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(
+        "scenarios/smoke.toml",
+        overrides(1.0, 0.3, &["e2e.p95 < 1us"]),
+        out.path(),
+    )
+    .unwrap();
+    assert_eq!(outcome.status, Status::Fail);
+    assert_eq!(outcome.status.exit_code(), 1);
+    let failed: Vec<_> = outcome
+        .summary
+        .verdict
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].name, "e2e.p95 < 1us");
+    assert!(failed[0].actual.unwrap() > 1.0);
+}
+
+#[test]
+fn black_friday_scaled_down_passes_on_two_cores() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(
+        "scenarios/black-friday.toml",
+        overrides(0.1, 0.2, &[]),
+        out.path(),
+    )
+    .unwrap();
+    let summary = &outcome.summary;
+    assert_eq!(
+        outcome.status,
+        Status::Pass,
+        "{:#?}\n{:#?}",
+        summary.verdict,
+        summary.latency
+    );
+    assert_eq!(summary.groups.len(), 3);
+    assert!(
+        summary
+            .timeline
+            .iter()
+            .any(|p| p.phase == "peak" && p.target_rate >= 9_000.0)
+    );
+    for group in &summary.groups {
+        assert_eq!(group.lost, 0, "group {}", group.name);
+        assert_eq!(group.ordering.out_of_order, 0, "group {}", group.name);
+    }
+}
+
+#[test]
+fn an_interrupted_run_still_writes_a_partial_summary() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let stop = Arc::new(StopSignal::default());
+    let trigger = stop.clone();
+    let started = Instant::now();
+    let interrupter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(8));
+        trigger.request();
+    });
+    let outcome =
+        run_with_stop("scenarios/smoke.toml", Default::default(), out.path(), stop).unwrap();
+    interrupter.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    let summary = written_summary(out.path());
+    assert!(!summary.complete);
+    assert!(
+        summary
+            .partial_reason
+            .as_deref()
+            .unwrap()
+            .contains("interrupted")
+    );
+    assert_eq!(summary.verdict.status, Status::Inconclusive);
+    assert_eq!(outcome.status.exit_code(), 3);
+    assert!(summary.produced.not_sent > 0);
+    assert!(summary.produced.sent > 0);
+    // What was sent before the stop is still checked: nothing acked went missing.
+    assert!(
+        summary
+            .groups
+            .iter()
+            .all(|g| g.lost == 0 && g.final_lag == 0)
+    );
+}

@@ -1,0 +1,176 @@
+//! Every shipped scenario loads; bad scenario files give errors naming file, key and fix.
+
+mod common;
+
+use std::io::Write;
+
+use common::repo;
+use surge::scenario::Overrides;
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let scenario = surge::validate(&path, &Overrides::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!scenario.phases.is_empty());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "found {seen} scenarios");
+}
+
+#[test]
+fn black_friday_carries_the_adr_topics_and_slos() {
+    let scenario =
+        surge::validate(&repo("scenarios/black-friday.toml"), &Overrides::default()).unwrap();
+    let partitions: Vec<(&str, i32)> = scenario
+        .topics
+        .iter()
+        .map(|t| (t.name.as_str(), t.partitions))
+        .collect();
+    for expected in [
+        ("customer-events", 10),
+        ("order-events", 20),
+        ("product-events", 10),
+        ("payment-events", 15),
+        ("inventory-events", 10),
+        ("notification-events", 5),
+    ] {
+        assert!(
+            partitions.contains(&expected),
+            "{expected:?} in {partitions:?}"
+        );
+    }
+    let slos: Vec<String> = scenario.slos.iter().map(|s| s.to_string()).collect();
+    for expected in [
+        "e2e.p95 < 100ms",
+        "lost == 0",
+        "ordering_violations == 0",
+        "lag.max < 10000",
+    ] {
+        assert!(
+            slos.contains(&expected.to_string()),
+            "{expected} in {slos:?}"
+        );
+    }
+    assert!(scenario.groups.len() >= 2);
+    let rates: Vec<f64> = scenario
+        .phases
+        .iter()
+        .map(|p| p.shape.mean_rate())
+        .collect();
+    assert!(
+        rates.contains(&10_000.0) && rates.contains(&100_000.0),
+        "{rates:?}"
+    );
+}
+
+fn error_for(text: &str) -> String {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    let error = surge::validate(file.path(), &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    let name = file.path().display().to_string();
+    assert!(error.contains(&name), "error names the file: {error}");
+    assert!(error.contains("fix:"), "error gives a fix: {error}");
+    error
+}
+
+const VALID: &str = r#"
+[[topics]]
+name = "orders"
+partitions = 3
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+
+[[phases]]
+rate = "1k/s"
+duration = "5s"
+"#;
+
+#[test]
+fn the_minimal_scenario_is_valid() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(VALID.as_bytes()).unwrap();
+    let scenario = surge::validate(file.path(), &Overrides::default()).unwrap();
+    assert_eq!(scenario.events[0].size_min, 512);
+    assert!(scenario.cluster.bootstrap.is_embedded());
+    let producer = &scenario.cluster.producer;
+    assert!(producer.contains(&("acks".into(), "all".into())));
+    assert!(producer.contains(&("compression.type".into(), "snappy".into())));
+}
+
+#[test]
+fn an_unknown_key_is_named_with_line_and_column() {
+    let error = error_for(&format!(
+        "{VALID}\n[[consumer_groups]]\nname = \"g\"\ntopics = [\"orders\"]\nmembrs = 3\n"
+    ));
+    assert!(error.contains("unknown field `membrs`"), "{error}");
+    assert!(error.contains("line 17"), "{error}");
+    assert!(error.contains("column 1"), "{error}");
+}
+
+#[test]
+fn a_bad_rate_names_the_phase_key() {
+    let error = error_for(&VALID.replace("\"1k/s\"", "\"lots\""));
+    assert!(error.contains("`phases[0].rate`"), "{error}");
+    assert!(error.contains("10k/s"), "{error}");
+}
+
+#[test]
+fn a_missing_topic_reference_names_the_event_key() {
+    let error = error_for(&VALID.replace("topic = \"orders\"", "topic = \"ordrs\""));
+    assert!(error.contains("`events[0].topic`"), "{error}");
+    assert!(
+        error.contains("`ordrs` is not one of the [[topics]] (orders)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn other_mistakes_are_caught_before_any_load() {
+    let cases = [
+        (
+            VALID.replace("partitions = 3", "partitions = 0"),
+            "topics[0].partitions",
+        ),
+        (
+            VALID.replace("duration = \"5s\"", "duration = \"5 parsecs\""),
+            "phases[0].duration",
+        ),
+        (
+            format!("{VALID}\n[cluster]\nbootstrap = \"localhost\"\n"),
+            "cluster.bootstrap",
+        ),
+        (
+            format!("{VALID}\n[slo]\nchecks = [\"e2e.p95 < 100\"]\n"),
+            "slo.checks[0]",
+        ),
+        (
+            format!("{VALID}\n[slo]\nchecks = [\"lost == 0\"]\n"),
+            "needs a consumer group",
+        ),
+        (
+            format!("{VALID}\n[cluster.producer]\n\"sasl.password\" = \"hunter2\"\n"),
+            "secret",
+        ),
+        (
+            VALID.replace("topic = \"orders\"", "topic = \"orders\"\nsize = \"64B\""),
+            "events[0].size",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = error_for(&text);
+        assert!(
+            error.contains(expected),
+            "expected `{expected}` in: {error}"
+        );
+        assert!(!error.contains("hunter2"), "secret leaked: {error}");
+    }
+}
