@@ -149,6 +149,7 @@ pub fn run_instance(
     let mut clock = MonotonicClock::starting_at(plan_start);
     let deadline = plan.duration() + scenario.limits.send_grace;
     let mut sent_here = 0u64;
+    let type_headers = scenario.type_headers;
 
     let end = pace(
         &plan,
@@ -165,7 +166,7 @@ pub fn run_instance(
                     topics[event.topic],
                     event.key,
                     event.payload,
-                    event.event_type,
+                    type_headers.then_some(event.event_type),
                     token,
                 ) {
                     SendOutcome::Queued => break,

@@ -97,24 +97,26 @@ impl<S: DeliverySink> EventProducer<S> {
         Ok(EventProducer { inner })
     }
 
-    /// Queues one event with a `__TypeId__` header, as Spring's JsonSerializer would.
+    /// Queues one event; with `type_header`, a `__TypeId__` header as Spring's
+    /// JsonSerializer writes (it costs librdkafka several allocations per message).
     #[inline]
     pub fn send(
         &self,
         topic: &str,
         key: &[u8],
         payload: &[u8],
-        event_type: &str,
+        type_header: Option<&str>,
         token: usize,
     ) -> SendOutcome {
-        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
-            key: "__TypeId__",
-            value: Some(event_type),
-        });
-        let record = BaseRecord::with_opaque_to(topic, token)
+        let mut record = BaseRecord::with_opaque_to(topic, token)
             .key(key)
-            .payload(payload)
-            .headers(headers);
+            .payload(payload);
+        if let Some(event_type) = type_header {
+            record = record.headers(OwnedHeaders::new_with_capacity(1).insert(Header {
+                key: "__TypeId__",
+                value: Some(event_type),
+            }));
+        }
         match self.inner.send(record) {
             Ok(()) => SendOutcome::Queued,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {

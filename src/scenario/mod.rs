@@ -185,6 +185,8 @@ pub struct Scenario {
     pub seed: u64,
     pub cluster: ClusterProfile,
     pub producer_instances: u16,
+    /// Whether events carry Spring's `__TypeId__` header.
+    pub type_headers: bool,
     pub limits: RunLimits,
     pub topics: Vec<TopicSpec>,
     pub aggregates: Vec<AggregateSpec>,

@@ -38,6 +38,7 @@ pub struct RawCluster {
 #[serde(deny_unknown_fields)]
 pub struct RawProducer {
     pub instances: Option<i64>,
+    pub type_headers: Option<bool>,
 }
 
 /// `[run]`: bounds on the run itself.

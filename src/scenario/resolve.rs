@@ -197,7 +197,7 @@ pub fn resolve(
     let limits = resolve_limits(&ctx, raw.run.unwrap_or_default())?;
     let producer_instances = ctx.positive(
         "producer.instances",
-        raw.producer.and_then(|p| p.instances),
+        raw.producer.as_ref().and_then(|p| p.instances),
         1,
         64,
     )? as u16;
@@ -233,6 +233,7 @@ pub fn resolve(
         seed: raw.seed.unwrap_or(1),
         cluster,
         producer_instances,
+        type_headers: raw.producer.as_ref().and_then(|p| p.type_headers).unwrap_or(true),
         limits,
         topics,
         aggregates,
