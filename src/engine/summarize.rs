@@ -174,7 +174,7 @@ pub fn summarize(
             producer_config: redact_properties(&scenario.cluster.producer),
             consumer_config: redact_properties(&scenario.cluster.consumer),
         },
-        notes: scenario.notes.clone(),
+        notes: notes(scenario, record, target),
         verdict: Verdict {
             status: Status::Error,
             reasons: vec!["not judged yet".into()],
@@ -205,4 +205,42 @@ pub fn summarize(
         },
         errors: record.errors.clone(),
     }
+}
+
+/// The embedded broker keeps about 5 MB or 100k batches per partition.
+const EMBEDDED_PARTITION_BYTES: f64 = 5.0 * 1024.0 * 1024.0;
+const EMBEDDED_PARTITION_BATCHES: f64 = 100_000.0;
+
+/// The scenario's notes, plus a warning when a group's backlog neared the embedded
+/// broker's retention: events it discarded would be counted as lost.
+fn notes(scenario: &Scenario, record: &RunRecord, target: &Target) -> Vec<String> {
+    let mut notes = scenario.notes.clone();
+    if target.kind != "embedded" {
+        return notes;
+    }
+    let weight: f64 = scenario.events.iter().map(|e| e.weight).sum();
+    let mean_size = scenario
+        .events
+        .iter()
+        .map(|e| e.weight / weight * (e.size_min + e.size_max) as f64 / 2.0)
+        .sum::<f64>();
+    for (group, spec) in record.groups.iter().zip(&scenario.groups) {
+        let partitions: i32 = spec
+            .topics
+            .iter()
+            .map(|&t| scenario.topics[t].partitions)
+            .sum();
+        let per_partition = group.max_lag as f64 / partitions.max(1) as f64;
+        if per_partition * mean_size > 0.8 * EMBEDDED_PARTITION_BYTES
+            || per_partition > 0.8 * EMBEDDED_PARTITION_BATCHES
+        {
+            notes.push(format!(
+                "group {} fell up to {} events behind: near the embedded broker's retention \
+                 (about 5 MB or 100k batches per partition), so some `lost` events may have \
+                 been discarded by the broker rather than lost by the pipeline",
+                group.name, group.max_lag
+            ));
+        }
+    }
+    notes
 }

@@ -233,7 +233,11 @@ pub fn resolve(
         seed: raw.seed.unwrap_or(1),
         cluster,
         producer_instances,
-        type_headers: raw.producer.as_ref().and_then(|p| p.type_headers).unwrap_or(true),
+        type_headers: raw
+            .producer
+            .as_ref()
+            .and_then(|p| p.type_headers)
+            .unwrap_or(true),
         limits,
         topics,
         aggregates,
