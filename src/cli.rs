@@ -24,6 +24,14 @@ pub enum Command {
     Run(RunArgs),
     /// Check a scenario file without running it.
     Validate(ScenarioArgs),
+    /// Re-render every report of a run from its summary.json and *.hlog, without a broker.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's output directory.
+    pub run_dir: PathBuf,
 }
 
 /// A scenario file and what the command line changes in it.

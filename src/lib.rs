@@ -36,6 +36,10 @@ pub enum SurgeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "cannot read the run in {path}: {detail}\n  fix: point at a directory written by `surge run` (it holds summary.json and *.hlog)"
+    )]
+    RunDir { path: PathBuf, detail: String },
     #[error("{0}")]
     Runtime(String),
 }
@@ -77,6 +81,15 @@ fn new_run_id() -> [u8; workload::RUN_ID_LEN] {
     let mut id = [0u8; workload::RUN_ID_LEN];
     id.copy_from_slice(format!("{value:08x}").as_bytes());
     id
+}
+
+/// Re-renders every report of a saved run; returns the exports that failed.
+pub fn regenerate(dir: &Path) -> Result<Vec<(PathBuf, String)>, SurgeError> {
+    let run = report::load_run(dir).map_err(|detail| SurgeError::RunDir {
+        path: dir.to_path_buf(),
+        detail,
+    })?;
+    Ok(report::write_all(dir, &run))
 }
 
 /// Runs a scenario end to end. `stop` lets a caller (Ctrl-C, a test) end it early.
@@ -165,11 +178,15 @@ async fn run_async(
         &target,
     );
     summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
-    let report_failures = report::write_all(out_dir, &summary);
-    Ok(RunOutcome {
-        status: summary.verdict.status,
-        out_dir: out_dir.to_path_buf(),
+    let run = report::RunData {
         summary,
+        histograms: record.histograms,
+    };
+    let report_failures = report::write_all(out_dir, &run);
+    Ok(RunOutcome {
+        status: run.summary.verdict.status,
+        out_dir: out_dir.to_path_buf(),
+        summary: run.summary,
         report_failures,
     })
 }

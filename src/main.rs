@@ -22,6 +22,13 @@ fn main() -> ExitCode {
                 0
             })
         }
+        Command::Report(args) => surge::regenerate(&args.run_dir).map(|failures| {
+            for (path, error) in &failures {
+                eprintln!("error: could not write {}: {error}", path.display());
+            }
+            println!("reports written to {}", args.run_dir.display());
+            if failures.is_empty() { 0 } else { 2 }
+        }),
         Command::Run(args) => {
             let options = surge::RunOptions {
                 scenario: args.scenario.scenario.clone(),

@@ -15,13 +15,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 
 use crate::kafka::{ConnectError, EventProducer, GroupMember};
-use crate::metrics::{LossReport, SentLedger, TimelinePoint, new_histogram};
+use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
+use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint, new_histogram};
 use crate::scenario::Scenario;
 use crate::workload::RUN_ID_LEN;
 use consumer::{GroupShared, MemberArgs, run_member};
 use pacer::{PaceEnd, Plan};
 use producer::{InstanceShared, run_instance};
-pub use ticker::IntervalSample;
 
 /// Locks a mutex, tolerating a panicked holder: measurements beat a second panic.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,7 +121,8 @@ pub struct RunRecord {
     pub schedule_lag: Histogram<u64>,
     pub groups: Vec<GroupRecord>,
     pub timeline: Vec<TimelinePoint>,
-    pub intervals: Vec<IntervalSample>,
+    /// Per-second and cumulative histograms, for the interval logs and charts.
+    pub histograms: Histograms,
     pub errors: Vec<String>,
 }
 
@@ -337,7 +338,11 @@ pub async fn run(
             }
         }
     }
-    let group_records = groups
+    let mut totals = vec![
+        (PUBLISH.to_string(), publish.clone()),
+        (SCHEDULE_LAG.to_string(), schedule_lag.clone()),
+    ];
+    let group_records: Vec<GroupRecord> = groups
         .iter()
         .zip(final_lags.iter().zip(&max_lag))
         .map(|(group, (&final_lag, &max_lag))| {
@@ -371,6 +376,9 @@ pub async fn run(
             }
         })
         .collect();
+    for group in &group_records {
+        totals.push((e2e_tag(&group.name), group.e2e.clone()));
+    }
 
     Ok(RunRecord {
         started_unix_us,
@@ -400,7 +408,10 @@ pub async fn run(
         schedule_lag,
         groups: group_records,
         timeline: ticker.timeline,
-        intervals: ticker.intervals,
+        histograms: Histograms {
+            intervals: ticker.intervals,
+            totals,
+        },
         errors,
     })
 }

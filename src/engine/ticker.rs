@@ -5,34 +5,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 
 use super::consumer::GroupShared;
 use super::lock;
 use super::pacer::Plan;
 use super::producer::InstanceShared;
-use crate::metrics::{GroupPoint, TimelinePoint, new_histogram};
-
-/// One interval histogram, kept for the HdrHistogram interval logs.
-#[derive(Debug, Clone)]
-pub struct IntervalSample {
-    /// Seconds since the plan started.
-    pub start_s: f64,
-    pub duration_s: f64,
-    /// `publish`, `schedule_lag`, or `e2e.GROUP`.
-    pub tag: String,
-    /// The histogram in HdrHistogram's V2 encoding: a second's worth stays small.
-    pub encoded: Vec<u8>,
-}
-
-impl IntervalSample {
-    /// Decodes the histogram.
-    pub fn histogram(&self) -> Histogram<u64> {
-        Deserializer::new()
-            .deserialize(&mut self.encoded.as_slice())
-            .unwrap_or_else(|_| new_histogram())
-    }
-}
+use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
+use crate::metrics::{GroupPoint, IntervalSample, TimelinePoint, new_histogram};
 
 fn some_if_recorded(histogram: &Histogram<u64>, quantile: f64) -> Option<u64> {
     (!histogram.is_empty()).then(|| histogram.value_at_quantile(quantile))
@@ -116,7 +95,7 @@ impl Ticker {
             });
             self.last_consumed[index] = consumed;
             e2e_all.add(&e2e).expect("same bounds");
-            self.keep(start_s, length, format!("e2e.{}", group.spec.name), e2e);
+            self.keep(start_s, length, e2e_tag(&group.spec.name), e2e);
         }
         let target = self.plan.planned_before(now) - self.plan.planned_before(self.last);
         let phase = match self
@@ -140,8 +119,8 @@ impl Ticker {
             schedule_lag_p99: some_if_recorded(&schedule_lag, 0.99),
             groups: group_points,
         };
-        self.keep(start_s, length, "publish".into(), publish);
-        self.keep(start_s, length, "schedule_lag".into(), schedule_lag);
+        self.keep(start_s, length, PUBLISH.into(), publish);
+        self.keep(start_s, length, SCHEDULE_LAG.into(), schedule_lag);
         self.last = now;
         self.last_sent = sent;
         self.last_acked = acked;
@@ -150,17 +129,7 @@ impl Ticker {
     }
 
     fn keep(&mut self, start_s: f64, duration_s: f64, tag: String, histogram: Histogram<u64>) {
-        let mut encoded = Vec::new();
-        if V2Serializer::new()
-            .serialize(&histogram, &mut encoded)
-            .is_ok()
-        {
-            self.intervals.push(IntervalSample {
-                start_s,
-                duration_s,
-                tag,
-                encoded,
-            });
-        }
+        self.intervals
+            .push(IntervalSample::new(start_s, duration_s, tag, &histogram));
     }
 }

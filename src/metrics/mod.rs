@@ -2,9 +2,11 @@
 //! per-second timeline. Everything here is plain data, merged by addition, free of I/O.
 
 pub mod checker;
+pub mod histograms;
 pub mod latency;
 pub mod timeline;
 
 pub use checker::{KeyId, LossReport, Observation, OrderingChecker, SentLedger};
+pub use histograms::{Histograms, IntervalSample};
 pub use latency::{LatencyRecorder, LatencyStats, new_histogram};
 pub use timeline::{GroupPoint, TimelinePoint};

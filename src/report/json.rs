@@ -1,19 +1,21 @@
 //! `summary.json`: the summary itself, pretty-printed.
 
-use super::Exporter;
-use crate::summary::Summary;
+use super::{Exporter, Output, RunData};
 
 /// Writes `summary.json`.
 pub struct JsonExporter;
 
 impl Exporter for JsonExporter {
-    fn file_name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "summary.json"
     }
 
-    fn render(&self, summary: &Summary) -> Result<Vec<u8>, String> {
-        let mut bytes = serde_json::to_vec_pretty(summary).map_err(|e| e.to_string())?;
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
+        let mut bytes = serde_json::to_vec_pretty(&run.summary).map_err(|e| e.to_string())?;
         bytes.push(b'\n');
-        Ok(bytes)
+        Ok(vec![Output {
+            name: "summary.json".into(),
+            bytes,
+        }])
     }
 }

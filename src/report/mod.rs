@@ -1,38 +1,109 @@
-//! Exporters: one file each, behind one small trait. They read a [`Summary`] (and the
-//! interval histograms) and never touch the engine or Kafka.
+//! Exporters: one per kind of file, behind one small trait. They read a finished (or partial)
+//! run's summary and histograms, and never touch the engine or Kafka.
 
 pub mod console;
+pub mod hlog;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod svg;
 pub mod table;
 
 use std::path::{Path, PathBuf};
 
+use crate::metrics::Histograms;
 use crate::summary::Summary;
 
-/// Renders one output file from a finished (or partial) run.
-pub trait Exporter {
-    /// The file name inside the run's out dir.
-    fn file_name(&self) -> &'static str;
-    /// The file's bytes.
-    fn render(&self, summary: &Summary) -> Result<Vec<u8>, String>;
+/// What every exporter reads.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    pub summary: Summary,
+    pub histograms: Histograms,
 }
 
-/// Every exporter, in the order they are written.
+/// One file an exporter produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// File name inside the run's out dir.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Output {
+    pub fn text(name: &str, text: String) -> Output {
+        Output {
+            name: name.into(),
+            bytes: text.into_bytes(),
+        }
+    }
+}
+
+/// Renders files from a run.
+pub trait Exporter {
+    /// What it writes, for error messages.
+    fn name(&self) -> &'static str;
+    /// The files' bytes.
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, String>;
+}
+
+/// Every exporter, in the order they are written (the summary first).
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
-    vec![Box::new(json::JsonExporter)]
+    vec![
+        Box::new(json::JsonExporter),
+        Box::new(hlog::HlogExporter),
+        Box::new(svg::SvgExporter),
+        Box::new(markdown::MarkdownExporter),
+        Box::new(junit::JunitExporter),
+        Box::new(html::HtmlExporter),
+    ]
 }
 
 /// Writes every export; one failing does not stop the others. Returns the failures.
-pub fn write_all(dir: &Path, summary: &Summary) -> Vec<(PathBuf, String)> {
+pub fn write_all(dir: &Path, run: &RunData) -> Vec<(PathBuf, String)> {
     let mut failures = Vec::new();
     for exporter in exporters() {
-        let path = dir.join(exporter.file_name());
-        let outcome = exporter
-            .render(summary)
-            .and_then(|bytes| std::fs::write(&path, bytes).map_err(|e| e.to_string()));
-        if let Err(error) = outcome {
-            failures.push((path, error));
+        match exporter.render(run) {
+            Err(error) => {
+                failures.push((dir.to_path_buf(), format!("{}: {error}", exporter.name())))
+            }
+            Ok(outputs) => {
+                for output in outputs {
+                    let path = dir.join(&output.name);
+                    if let Err(error) = std::fs::write(&path, &output.bytes) {
+                        failures.push((path, error.to_string()));
+                    }
+                }
+            }
         }
     }
     failures
+}
+
+/// Reads a run directory back: `summary.json` and the interval logs.
+pub fn load_run(dir: &Path) -> Result<RunData, String> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let summary = Summary::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let histograms = hlog::read(dir)?;
+    Ok(RunData {
+        summary,
+        histograms,
+    })
+}
+
+/// Escapes text for HTML and XML.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }

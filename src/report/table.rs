@@ -236,6 +236,41 @@ pub fn group_table(summary: &Summary) -> Table {
     table
 }
 
+/// Ordering and loss per group, one line each: "clean" when every count is zero.
+pub fn loss_lines(summary: &Summary) -> Vec<String> {
+    summary
+        .groups
+        .iter()
+        .map(|g| {
+            let o = &g.ordering;
+            if g.lost + o.duplicates + o.out_of_order + o.gaps == 0 {
+                format!(
+                    "{}: clean: 0 lost, 0 duplicates, 0 out of order, 0 gaps",
+                    g.name
+                )
+            } else {
+                let examples: Vec<String> = g
+                    .lost_examples
+                    .iter()
+                    .map(|e| format!("{}#{}", e.key, e.sequence))
+                    .collect();
+                let mut line = format!(
+                    "{}: {} lost, {} duplicates, {} out of order, {} gaps",
+                    g.name,
+                    thousands(g.lost),
+                    thousands(o.duplicates),
+                    thousands(o.out_of_order),
+                    thousands(o.gaps)
+                );
+                if !examples.is_empty() {
+                    line.push_str(&format!("; lost for example: {}", examples.join(", ")));
+                }
+                line
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

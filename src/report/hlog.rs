@@ -1,0 +1,177 @@
+//! HdrHistogram interval logs (`*.hlog`), V2 compressed, one-second intervals, values in
+//! microseconds. Java's HistogramLogProcessor and HistogramLogAnalyzer read them; pass
+//! `-outputValueUnitRatio 1000` to see milliseconds. `totals.hlog` holds the cumulative,
+//! warmup-free histogram of each metric, which `surge report` reads back.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+
+use super::{Exporter, Output, RunData};
+use crate::metrics::{Histograms, IntervalSample};
+
+/// The file of cumulative histograms.
+pub const TOTALS_FILE: &str = "totals.hlog";
+
+/// File name of a tag's interval log: `e2e.orders` -> `e2e-orders.hlog`.
+pub fn file_name(tag: &str) -> String {
+    format!("{}.hlog", tag.replace(['.', '_'], "-"))
+}
+
+fn start_time(started_at: &str) -> SystemTime {
+    chrono::DateTime::parse_from_rfc3339(started_at)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp_micros()).ok())
+        .map_or(UNIX_EPOCH, |micros| {
+            UNIX_EPOCH + Duration::from_micros(micros)
+        })
+}
+
+fn write_log<'h>(
+    start: SystemTime,
+    comment: &str,
+    histograms: impl Iterator<Item = (f64, f64, &'h str, Histogram<u64>)>,
+) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let mut builder = IntervalLogWriterBuilder::new();
+    builder
+        .add_comment(comment)
+        .add_comment("Values are in microseconds (use -outputValueUnitRatio 1000 for milliseconds)")
+        .with_start_time(start)
+        .with_base_time(start)
+        .with_max_value_divisor(1.0);
+    let mut writer = builder
+        .begin_log_with(&mut bytes, &mut serializer)
+        .map_err(|e| e.to_string())?;
+    for (start_s, duration_s, tag, histogram) in histograms {
+        let tag = Tag::new(tag).ok_or_else(|| format!("`{tag}` cannot be an hlog tag"))?;
+        writer
+            .write_histogram(
+                &histogram,
+                Duration::from_secs_f64(start_s),
+                Duration::from_secs_f64(duration_s),
+                Some(tag),
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    drop(writer);
+    Ok(bytes)
+}
+
+/// Writes one interval log per metric and group, and `totals.hlog`.
+pub struct HlogExporter;
+
+impl Exporter for HlogExporter {
+    fn name(&self) -> &'static str {
+        "hdrhistogram interval logs"
+    }
+
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
+        let start = start_time(&run.summary.started_at);
+        let mut outputs = Vec::new();
+        for tag in run.histograms.interval_tags() {
+            let samples = run.histograms.intervals.iter().filter(|s| s.tag == tag);
+            let comment = format!(
+                "surge {}: {tag}, one-second intervals",
+                run.summary.scenario.name
+            );
+            let bytes = write_log(
+                start,
+                &comment,
+                samples.map(|s| (s.start_s, s.duration_s, s.tag.as_str(), s.histogram())),
+            )?;
+            outputs.push(Output {
+                name: file_name(&tag),
+                bytes,
+            });
+        }
+        let length = run.summary.startup.run_time_s;
+        let comment = format!(
+            "surge {}: cumulative histograms, warmup excluded",
+            run.summary.scenario.name
+        );
+        let totals = run
+            .histograms
+            .totals
+            .iter()
+            .map(|(tag, h)| (0.0, length, tag.as_str(), h.clone()));
+        outputs.push(Output {
+            name: TOTALS_FILE.into(),
+            bytes: write_log(start, &comment, totals)?,
+        });
+        Ok(outputs)
+    }
+}
+
+/// One histogram read from a log: start, length, tag.
+type Logged = (f64, f64, String, Histogram<u64>);
+
+fn read_log(text: &[u8]) -> Result<Vec<Logged>, String> {
+    let mut deserializer = Deserializer::new();
+    let mut histograms = Vec::new();
+    for entry in IntervalLogIterator::new(text) {
+        if let LogEntry::Interval(interval) = entry.map_err(|e| format!("{e:?}"))? {
+            let compressed = base64_decode(interval.encoded_histogram())?;
+            let histogram: Histogram<u64> = deserializer
+                .deserialize(&mut compressed.as_slice())
+                .map_err(|e| e.to_string())?;
+            let tag = interval
+                .tag()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default();
+            histograms.push((
+                interval.start_timestamp().as_secs_f64(),
+                interval.duration().as_secs_f64(),
+                tag,
+                histogram,
+            ));
+        }
+    }
+    Ok(histograms)
+}
+
+fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads back every `*.hlog` a run wrote.
+pub fn read(dir: &Path) -> Result<Histograms, String> {
+    let mut histograms = Histograms::default();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "hlog"))
+    {
+        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let logged = read_log(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if path.file_name().is_some_and(|n| n == TOTALS_FILE) {
+            histograms
+                .totals
+                .extend(logged.into_iter().map(|(_, _, tag, h)| (tag, h)));
+        } else {
+            histograms.intervals.extend(
+                logged
+                    .into_iter()
+                    .map(|(start, length, tag, h)| IntervalSample::new(start, length, tag, &h)),
+            );
+        }
+    }
+    histograms
+        .intervals
+        .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    Ok(histograms)
+}

@@ -1,0 +1,297 @@
+//! Reports from a fixed run (tests/fixtures/smoke-run, written by a real smoke run):
+//! snapshots of the Markdown and JUnit, well-formed SVG and HTML with the expected series,
+//! hlog round trips, and `surge report` regenerating everything without a broker.
+
+mod common;
+
+use std::path::Path;
+
+use surge::report::{self, Exporter, RunData};
+use surge::summary::{LostExample, Status};
+
+fn fixture() -> RunData {
+    report::load_run(&common::repo("tests/fixtures/smoke-run")).expect("fixture loads")
+}
+
+fn render(exporter: &dyn Exporter, run: &RunData) -> Vec<(String, String)> {
+    exporter
+        .render(run)
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.name, String::from_utf8(o.bytes).unwrap()))
+        .collect()
+}
+
+/// The fixture with a group that lost events and failed its SLO.
+fn failing_fixture() -> RunData {
+    let mut run = fixture();
+    let group = &mut run.summary.groups[1];
+    group.lost = 2;
+    group.ordering.gaps = 1;
+    group.lost_examples = vec![
+        LostExample {
+            key: "order-0000000042".into(),
+            producer: 0,
+            sequence: 7,
+        },
+        LostExample {
+            key: "order-0000004711".into(),
+            producer: 0,
+            sequence: 3,
+        },
+    ];
+    let check = run
+        .summary
+        .verdict
+        .checks
+        .iter_mut()
+        .find(|c| c.name == "lost == 0")
+        .unwrap();
+    check.actual = Some(2.0);
+    check.actual_text = "2".into();
+    check.passed = false;
+    run.summary.verdict.status = Status::Fail;
+    run
+}
+
+#[test]
+fn markdown_report_is_pinned() {
+    let files = render(&report::markdown::MarkdownExporter, &fixture());
+    assert_eq!(files.len(), 1);
+    insta::assert_snapshot!("report_md", files[0].1);
+}
+
+#[test]
+fn junit_report_is_pinned_and_carries_limit_and_actual_on_failure() {
+    let files = render(&report::junit::JunitExporter, &fixture());
+    insta::assert_snapshot!("junit_xml_pass", files[0].1);
+    let failing = render(&report::junit::JunitExporter, &failing_fixture());
+    insta::assert_snapshot!("junit_xml_fail", failing[0].1);
+    assert!(failing[0].1.contains("lost == 0: limit 0, actual 2"));
+}
+
+fn parse(text: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("not well-formed: {e}"))
+}
+
+fn texts(doc: &roxmltree::Document) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
+    let run = fixture();
+    let charts = report::svg::render_charts(&run).unwrap();
+    assert_eq!(charts.len(), 5);
+    let expect: [(&str, &[&str]); 5] = [
+        (
+            "e2e-latency.svg",
+            &[
+                "latency (ms)",
+                "seconds since the plan started",
+                "order-service p95",
+                "analytics p99",
+                "SLO e2e.p95 < 100ms",
+                "steady",
+            ],
+        ),
+        (
+            "throughput.svg",
+            &[
+                "events per second",
+                "target",
+                "produced",
+                "consumed by order-service",
+                "consumed by analytics",
+            ],
+        ),
+        (
+            "latency-distribution.svg",
+            &[
+                "p50",
+                "p99",
+                "p99.9",
+                "e2e order-service",
+                "publish",
+                "SLO e2e.p95 < 100ms",
+            ],
+        ),
+        (
+            "consumer-lag.svg",
+            &["events behind", "order-service", "analytics"],
+        ),
+        (
+            "ordering-loss.svg",
+            &["lost", "duplicates", "out of order", "gaps", "clean"],
+        ),
+    ];
+    for ((file, _, svg), (expected_file, labels)) in charts.iter().zip(expect) {
+        assert_eq!(*file, expected_file);
+        let doc = parse(svg);
+        assert!(doc.root_element().has_tag_name("svg"), "{file}");
+        let found = texts(&doc);
+        for label in labels {
+            assert!(
+                found.iter().any(|t| t == label),
+                "{file}: no `{label}` in {found:?}"
+            );
+        }
+        let lines = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline") || n.has_tag_name("path"))
+            .count();
+        assert!(
+            lines > 0 || *file == "ordering-loss.svg",
+            "{file} draws no series"
+        );
+    }
+}
+
+#[test]
+fn the_loss_chart_shows_counts_and_lost_keys_when_not_clean() {
+    let charts = report::svg::render_charts(&failing_fixture()).unwrap();
+    let doc = parse(&charts[4].2);
+    let found = texts(&doc);
+    assert!(found.iter().any(|t| t == "NOT CLEAN"), "{found:?}");
+    assert!(
+        found.iter().any(|t| t.contains("order-0000000042#7")),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|t| t == "2"), "{found:?}");
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_matches_the_summary() {
+    let run = fixture();
+    let files = render(&report::html::HtmlExporter, &run);
+    let html = &files[0].1;
+    let doc = parse(html.trim_start_matches("<!DOCTYPE html>\n"));
+    assert!(!html.contains("http://") || html.matches("http://").all(|_| true));
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(!html.contains("src=\"http"), "no network fetches");
+    assert!(!html.contains("href=\"http"), "no network fetches");
+    let verdict = doc
+        .descendants()
+        .find(|n| n.attribute("class") == Some("verdict pass"))
+        .expect("verdict line");
+    assert_eq!(verdict.text().unwrap(), "PASS: smoke — all 7 SLOs met");
+    let figures: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("figure"))
+        .collect();
+    assert_eq!(figures.len(), 5);
+    assert!(
+        figures
+            .iter()
+            .all(|f| f.children().any(|c| c.has_tag_name("svg")))
+    );
+    let cells: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("td"))
+        .filter_map(|n| n.text())
+        .map(String::from)
+        .collect();
+    let p95 = surge::scenario::slo::format_micros(run.summary.latency.e2e_us.p95 as f64);
+    assert!(
+        cells.contains(&p95),
+        "e2e p95 {p95} from summary.json is in the tables"
+    );
+    assert!(cells.contains(&"48,000".to_string()));
+    assert!(cells.contains(&run.summary.environment.librdkafka_version));
+    assert!(
+        html.contains("[[consumer_groups]]"),
+        "the scenario as run is included"
+    );
+}
+
+#[test]
+fn interval_logs_round_trip_with_the_same_percentiles() {
+    let run = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    for output in report::hlog::HlogExporter.render(&run).unwrap() {
+        std::fs::write(dir.path().join(&output.name), output.bytes).unwrap();
+    }
+    let read = report::hlog::read(dir.path()).unwrap();
+    assert_eq!(read.intervals.len(), run.histograms.intervals.len());
+    for (tag, original) in &run.histograms.totals {
+        let back = read.total(tag).unwrap_or_else(|| panic!("{tag} read back"));
+        for q in [0.5, 0.95, 0.99, 0.999, 1.0] {
+            assert_eq!(
+                back.value_at_quantile(q),
+                original.value_at_quantile(q),
+                "{tag} q{q}"
+            );
+        }
+        assert_eq!(back.len(), original.len());
+    }
+    for (a, b) in read.intervals.iter().zip(&run.histograms.intervals) {
+        assert_eq!((a.tag.as_str(), a.start_s), (b.tag.as_str(), b.start_s));
+        assert_eq!(
+            a.histogram().value_at_quantile(0.99),
+            b.histogram().value_at_quantile(0.99)
+        );
+    }
+    // The cumulative e2e histograms agree with the summary's percentiles.
+    let group = &run.summary.groups[0];
+    let total = read.total(&format!("e2e.{}", group.name)).unwrap();
+    assert_eq!(total.value_at_quantile(0.95), group.e2e_latency_us.p95);
+}
+
+fn copy_fixture(to: &Path) {
+    for entry in std::fs::read_dir(common::repo("tests/fixtures/smoke-run")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn surge_report_regenerates_every_file_without_a_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    let failures = surge::regenerate(dir.path()).unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    for file in [
+        "report.html",
+        "report.md",
+        "junit.xml",
+        "summary.json",
+        "e2e-latency.svg",
+        "throughput.svg",
+        "latency-distribution.svg",
+        "consumer-lag.svg",
+        "ordering-loss.svg",
+        "totals.hlog",
+        "publish.hlog",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} written");
+    }
+    let again = report::load_run(dir.path()).unwrap();
+    assert_eq!(again.summary, fixture().summary);
+}
+
+#[test]
+fn one_failing_export_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    std::fs::create_dir(dir.path().join("report.md")).unwrap();
+    let failures = surge::regenerate(dir.path()).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].0.ends_with("report.md"));
+    assert!(dir.path().join("report.html").is_file());
+    assert!(dir.path().join("junit.xml").is_file());
+}
+
+#[test]
+fn a_missing_run_dir_is_a_clear_error() {
+    let error = surge::regenerate(Path::new("/no/such/run"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("/no/such/run") && error.contains("fix:"),
+        "{error}"
+    );
+}
