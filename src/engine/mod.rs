@@ -14,10 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::kafka::{ConnectError, EventProducer, GroupMember};
+use crate::kafka::{ConnectError, EventProducer, GroupMember, start_groups_at_end};
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
 use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint, new_histogram};
-use crate::scenario::Scenario;
+use crate::scenario::{GroupStart, Scenario};
 use crate::workload::RUN_ID_LEN;
 use consumer::{GroupShared, MemberArgs, run_member};
 use pacer::{PaceEnd, Plan};
@@ -165,6 +165,7 @@ pub async fn run(
         .iter()
         .map(|g| Arc::new(GroupShared::new(g, &scenario, &run_tag)))
         .collect();
+    start_at_end(&scenario, servers, &groups).await?;
     let mut members = Vec::new();
     for group in &groups {
         let topics: Vec<String> = group
@@ -421,6 +422,52 @@ fn ticker_last(ticker: &ticker::Ticker) -> Duration {
         .timeline
         .last()
         .map_or(Duration::ZERO, |p| Duration::from_secs_f64(p.t))
+}
+
+/// On a real cluster, new groups start at the current end of their topics: a fresh group
+/// with `auto.offset.reset=earliest` would otherwise replay the topics' whole retention.
+/// The embedded broker's topics are new for every run, so there is nothing to skip.
+async fn start_at_end(
+    scenario: &Arc<Scenario>,
+    servers: &str,
+    groups: &[Arc<GroupShared>],
+) -> Result<(), ConnectError> {
+    if scenario.cluster.bootstrap.is_embedded() {
+        return Ok(());
+    }
+    let plan: Vec<(String, Vec<(String, i32)>)> = groups
+        .iter()
+        .filter(|g| g.spec.start == GroupStart::End)
+        .map(|g| {
+            let topics = g
+                .spec
+                .topics
+                .iter()
+                .map(|&t| {
+                    (
+                        scenario.topics[t].name.clone(),
+                        scenario.topics[t].partitions,
+                    )
+                })
+                .collect();
+            (g.group_id.clone(), topics)
+        })
+        .collect();
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let (servers, properties, timeout) = (
+        servers.to_string(),
+        scenario.cluster.consumer.clone(),
+        scenario.limits.connect_timeout,
+    );
+    tokio::task::spawn_blocking(move || start_groups_at_end(&servers, &properties, &plan, timeout))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ConnectError::Embedded {
+                detail: e.to_string(),
+            })
+        })
 }
 
 /// Acked events on the group's topics that the group has not consumed yet.

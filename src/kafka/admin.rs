@@ -4,8 +4,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::scenario::TopicSpec;
 
@@ -170,4 +171,61 @@ pub async fn ensure_topics(
         }
     }
     Ok(created)
+}
+
+/// Commits, for each new group, the current end of every partition of its topics, so that
+/// its members start there instead of replaying the topic's whole retention.
+pub fn start_groups_at_end(
+    servers: &str,
+    properties: &[(String, String)],
+    groups: &[(String, Vec<(String, i32)>)],
+    timeout: Duration,
+) -> Result<(), ConnectError> {
+    let mut ends = TopicPartitionList::new();
+    let probe: BaseConsumer<ErrorLog> = client_config(servers, properties)
+        .create_with_context(ErrorLog::default())
+        .map_err(|e| config_error(e, properties))?;
+    let mut seen: Vec<&str> = Vec::new();
+    for (_, topics) in groups {
+        for (topic, partitions) in topics {
+            if seen.contains(&topic.as_str()) {
+                continue;
+            }
+            seen.push(topic);
+            for partition in 0..*partitions {
+                let (_, high) = probe
+                    .fetch_watermarks(topic, partition, timeout)
+                    .map_err(|e| ConnectError::Unreachable {
+                        servers: servers.to_string(),
+                        timeout_s: timeout.as_secs().max(1),
+                        detail: format!("end offset of {topic}/{partition}: {e}"),
+                    })?;
+                ends.add_partition_offset(topic, partition, Offset::Offset(high))
+                    .map_err(|e| config_error(e, properties))?;
+            }
+        }
+    }
+    for (group_id, topics) in groups {
+        let mut offsets = TopicPartitionList::new();
+        for element in ends.elements() {
+            if topics.iter().any(|(t, _)| t == element.topic()) {
+                offsets
+                    .add_partition_offset(element.topic(), element.partition(), element.offset())
+                    .map_err(|e| config_error(e, properties))?;
+            }
+        }
+        let mut config = client_config(servers, properties);
+        config.set("group.id", group_id);
+        let committer: BaseConsumer<ErrorLog> = config
+            .create_with_context(ErrorLog::default())
+            .map_err(|e| config_error(e, properties))?;
+        committer
+            .commit(&offsets, CommitMode::Sync)
+            .map_err(|e| ConnectError::Unreachable {
+                servers: servers.to_string(),
+                timeout_s: timeout.as_secs().max(1),
+                detail: format!("starting offsets of group {group_id}: {e}"),
+            })?;
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 
-pub use admin::{BrokerInfo, ClusterInfo, ensure_topics, probe};
+pub use admin::{BrokerInfo, ClusterInfo, ensure_topics, probe, start_groups_at_end};
 pub use consumer::{GroupMember, Polled, Record};
 pub use embedded::EmbeddedCluster;
 pub use producer::{Delivery, DeliverySink, EventProducer, SendOutcome};

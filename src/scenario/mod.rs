@@ -157,6 +157,17 @@ pub struct GroupSpec {
     pub commit_interval: Duration,
     /// When set, the last member leaves the group this long after the plan starts.
     pub member_leaves_at: Option<Duration>,
+    /// Where a new group starts reading.
+    pub start: GroupStart,
+}
+
+/// Where a consumer group starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupStart {
+    /// At the end of each partition when the run starts: only this run's events.
+    End,
+    /// At the earliest retained offset: replays retention (older events count as foreign).
+    Earliest,
 }
 
 /// Bounds on the run, so that it always stops by itself.

@@ -97,6 +97,7 @@ pub struct RawGroup {
     pub processing_time: Option<String>,
     pub commit_interval: Option<String>,
     pub member_leaves_at: Option<String>,
+    pub start: Option<String>,
 }
 
 /// `[slo]`: thresholds the run is judged against.

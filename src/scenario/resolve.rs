@@ -707,6 +707,17 @@ fn resolve_groups(
                 Some(ctx.duration(&key("member_leaves_at"), Some(text), Duration::ZERO)?)
             }
         };
+        let start = match group.start.as_deref().unwrap_or("end") {
+            "end" => GroupStart::End,
+            "earliest" => GroupStart::Earliest,
+            other => {
+                return Err(ctx.err(
+                    key("start"),
+                    format!("`{other}` is not a start position"),
+                    "use \"end\" (only this run's events) or \"earliest\" (replay retention)",
+                ));
+            }
+        };
         groups.push(GroupSpec {
             name,
             topics: indices,
@@ -722,6 +733,7 @@ fn resolve_groups(
                 Duration::from_millis(500),
             )?,
             member_leaves_at,
+            start,
         });
     }
     Ok(groups)
