@@ -24,8 +24,40 @@ pub enum Command {
     Run(RunArgs),
     /// Check a scenario file without running it.
     Validate(ScenarioArgs),
+    /// Preflight: connect, authenticate, list brokers and topics, compare with a scenario.
+    Check(CheckArgs),
     /// Re-render every report of a run from its summary.json and *.hlog, without a broker.
     Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A scenario whose topics to compare (optional).
+    pub scenario: Option<PathBuf>,
+
+    /// Bootstrap servers (host:port,...).
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", value_name = "SERVERS")]
+    pub bootstrap: Option<String>,
+
+    /// A librdkafka property; prefix `producer.` or `consumer.` for one client.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub property: Vec<(String, String)>,
+
+    /// Authentication: none, tls, scram-sha-512 or iam.
+    #[arg(long, value_name = "MODE", value_parser = ["none", "tls", "scram-sha-512", "iam"])]
+    pub auth: Option<String>,
+}
+
+impl CheckArgs {
+    /// The overrides these flags make.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            bootstrap: self.bootstrap.clone(),
+            properties: self.property.clone(),
+            auth: self.auth.clone(),
+            ..Overrides::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +84,10 @@ pub struct ScenarioArgs {
     #[arg(long = "slo", value_name = "EXPR", value_parser = parse_slo)]
     pub slo: Vec<Slo>,
 
+    /// Authentication: none, tls, scram-sha-512 or iam (replaces cluster.auth).
+    #[arg(long, value_name = "MODE", value_parser = ["none", "tls", "scram-sha-512", "iam"])]
+    pub auth: Option<String>,
+
     /// Multiplies every rate of the plan, e.g. 0.1 for a CI-sized copy.
     #[arg(long, value_name = "F", value_parser = parse_scale)]
     pub rate_scale: Option<f64>,
@@ -68,6 +104,7 @@ impl ScenarioArgs {
             bootstrap: self.bootstrap.clone(),
             properties: self.property.clone(),
             slos: self.slo.clone(),
+            auth: self.auth.clone(),
             rate_scale: self.rate_scale,
             duration_scale: self.duration_scale,
         }

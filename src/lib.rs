@@ -2,6 +2,7 @@
 //!
 //! Orchestration only: load the scenario, run the engine, judge, write the reports.
 
+pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod kafka;
@@ -83,6 +84,60 @@ fn new_run_id() -> [u8; workload::RUN_ID_LEN] {
     id
 }
 
+/// A scenario that only names a cluster: what `surge check` uses without a scenario file.
+const CONNECTIVITY_ONLY: &str = "[[topics]]\nname = \"surge-check\"\npartitions = 1\n\
+[[events]]\nname = \"Probe\"\ntopic = \"surge-check\"\n[[phases]]\nrate = 1\nduration = \"1s\"\n";
+
+/// The preflight: connect and authenticate within bounds, list brokers and topics, and
+/// compare the scenario's topics (when a scenario is given) with the cluster's.
+pub fn check(path: Option<&Path>, overrides: &Overrides) -> Result<check::CheckReport, SurgeError> {
+    let scenario = match path {
+        Some(path) => validate(path, overrides)?,
+        None => {
+            let raw = toml::from_str(CONNECTIVITY_ONLY)
+                .map_err(|e| SurgeError::Runtime(e.to_string()))?;
+            let mut scenario =
+                scenario::resolve(raw, Path::new("surge-check"), String::new(), overrides)?;
+            scenario.topics.clear();
+            scenario
+        }
+    };
+    if scenario.cluster.bootstrap.is_embedded() {
+        return Err(SurgeError::Scenario(ScenarioError {
+            file: "command line".into(),
+            key: "--bootstrap".into(),
+            problem: "surge check probes a real cluster, and none was given".into(),
+            fix: "pass --bootstrap host:port (or set KAFKA_BOOTSTRAP_SERVERS)".into(),
+        }));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| SurgeError::Runtime(e.to_string()))?;
+    runtime.block_on(async {
+        let connected = connect(&scenario).await?;
+        let scenario = &connected.scenario;
+        let info = connected.info.clone().expect("a real cluster was probed");
+        let facts = kafka::describe_topics(
+            &connected.servers,
+            &scenario.cluster.producer,
+            &info,
+            &scenario.topics,
+            scenario.limits.connect_timeout,
+        )
+        .await?;
+        Ok(check::CheckReport {
+            servers: connected.servers.clone(),
+            auth: scenario.cluster.auth.name().into(),
+            brokers: info.brokers.clone(),
+            existing_topics: info.topics.len(),
+            round_trip: info.round_trip,
+            topics: check::compare(&scenario.topics, &facts),
+        })
+    })
+}
+
 /// Re-renders every report of a saved run; returns the exports that failed.
 pub fn regenerate(dir: &Path) -> Result<Vec<(PathBuf, String)>, SurgeError> {
     let run = report::load_run(dir).map_err(|detail| SurgeError::RunDir {
@@ -112,71 +167,124 @@ pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, Su
     runtime.block_on(run_async(&scenario, &out_dir, options.quiet, stop))
 }
 
+/// A cluster ready for load. The embedded cluster and the token refresher live as long as
+/// this value does.
+struct Connected {
+    servers: String,
+    /// The scenario with the auth mode's client properties merged in.
+    scenario: Scenario,
+    target: Target,
+    info: Option<kafka::ClusterInfo>,
+    _embedded: Option<EmbeddedCluster>,
+    refresher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        if let Some(task) = self.refresher.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the embedded broker, or authenticates to and probes a real cluster, within bounds.
+async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
+    let limits = &scenario.limits;
+    let servers = match &scenario.cluster.bootstrap {
+        Bootstrap::Embedded { brokers } => {
+            let cluster = EmbeddedCluster::start(*brokers)?;
+            for topic in &scenario.topics {
+                cluster.create_topic(&topic.name, topic.partitions, topic.replication_factor)?;
+            }
+            let target = Target {
+                kind: "embedded".into(),
+                bootstrap: "embedded".into(),
+                brokers: cluster.brokers() as usize,
+            };
+            return Ok(Connected {
+                servers: cluster.bootstrap_servers(),
+                scenario: scenario.clone(),
+                target,
+                info: None,
+                _embedded: Some(cluster),
+                refresher: None,
+            });
+        }
+        Bootstrap::Servers(servers) => servers.clone(),
+    };
+    let mut scenario = scenario.clone();
+    let auth = kafka::auth::properties(&scenario.cluster.auth)?;
+    // The mode's properties come first, so the scenario and -X can still override them.
+    for properties in [
+        &mut scenario.cluster.producer,
+        &mut scenario.cluster.consumer,
+    ] {
+        let mut merged = auth.clone();
+        merged.append(properties);
+        *properties = merged;
+    }
+    let mut refresher = None;
+    if let scenario::Auth::Iam { region, .. } = &scenario.cluster.auth {
+        let region = region
+            .clone()
+            .or_else(|| kafka::auth::infer_region(&servers))
+            .ok_or_else(|| kafka::ConnectError::Credentials {
+                detail: "cannot tell the AWS region of the MSK cluster".into(),
+                fix: "set cluster.aws_region or AWS_REGION".into(),
+            })?;
+        let lifetime = kafka::auth::refresh_iam_token(&region, limits.connect_timeout).await?;
+        refresher = Some(engine::keep_iam_token_fresh(
+            region,
+            lifetime,
+            limits.connect_timeout,
+        ));
+    }
+    let info = kafka::probe(&servers, &scenario.cluster.consumer, limits.connect_timeout)?;
+    let target = Target {
+        kind: "external".into(),
+        bootstrap: servers.clone(),
+        brokers: info.brokers.len(),
+    };
+    Ok(Connected {
+        servers,
+        scenario,
+        target,
+        info: Some(info),
+        _embedded: None,
+        refresher,
+    })
+}
+
 async fn run_async(
     scenario: &Scenario,
     out_dir: &Path,
     quiet: bool,
     stop: Arc<StopSignal>,
 ) -> Result<RunOutcome, SurgeError> {
+    let connected = connect(scenario).await?;
+    let scenario = &connected.scenario;
     let limits = &scenario.limits;
-    // The embedded cluster lives on this stack for the whole run.
-    let mut embedded = None;
-    let (servers, target) = match &scenario.cluster.bootstrap {
-        Bootstrap::Embedded { brokers } => {
-            let cluster = EmbeddedCluster::start(*brokers)?;
-            for topic in &scenario.topics {
-                cluster.create_topic(&topic.name, topic.partitions, topic.replication_factor)?;
-            }
-            let servers = cluster.bootstrap_servers();
-            let target = Target {
-                kind: "embedded".into(),
-                bootstrap: "embedded".into(),
-                brokers: cluster.brokers() as usize,
-            };
-            embedded = Some(cluster);
-            (servers, target)
-        }
-        Bootstrap::Servers(servers) => {
-            let info = kafka::probe(servers, &scenario.cluster.consumer, limits.connect_timeout)?;
-            kafka::ensure_topics(
-                servers,
-                &scenario.cluster.producer,
-                &scenario.topics,
-                &info,
-                limits.connect_timeout,
-            )
-            .await?;
-            (
-                servers.clone(),
-                Target {
-                    kind: "external".into(),
-                    bootstrap: servers.clone(),
-                    brokers: info.brokers.len(),
-                },
-            )
-        }
-    };
+    if let Some(info) = &connected.info {
+        kafka::ensure_topics(
+            &connected.servers,
+            &scenario.cluster.producer,
+            &scenario.topics,
+            info,
+            limits.connect_timeout,
+        )
+        .await?;
+    }
+    let (servers, target) = (&connected.servers, &connected.target);
 
-    let interrupt = stop.clone();
-    let ctrl_c = tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.request();
-        }
-    });
+    let interrupts = engine::watch_interrupts(stop.clone());
     let run_id = new_run_id();
     let mut line = progress::ProgressLine::new(quiet);
-    let record = engine::run(scenario, &servers, run_id, stop, &mut |p| line.update(p)).await;
+    let record = engine::run(scenario, servers, run_id, stop, &mut |p| line.update(p)).await;
     line.finish();
-    ctrl_c.abort();
-    drop(embedded);
+    interrupts.abort();
     let record = record?;
 
-    let mut summary = summarize(
-        scenario,
-        &record,
-        &String::from_utf8_lossy(&run_id),
-        &target,
-    );
+    let mut summary = summarize(scenario, &record, &String::from_utf8_lossy(&run_id), target);
     summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
     let run = report::RunData {
         summary,

@@ -22,6 +22,12 @@ fn main() -> ExitCode {
                 0
             })
         }
+        Command::Check(args) => {
+            surge::check(args.scenario.as_deref(), &args.overrides()).map(|report| {
+                print!("{}", report.render());
+                if report.can_run() { 0 } else { 2 }
+            })
+        }
         Command::Report(args) => surge::regenerate(&args.run_dir).map(|failures| {
             for (path, error) in &failures {
                 eprintln!("error: could not write {}: {error}", path.display());

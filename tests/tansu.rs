@@ -204,3 +204,46 @@ fn a_second_run_reads_only_its_own_events() {
         );
     }
 }
+
+fn surge_check(args: &[&str]) -> (Option<i32>, String, Duration) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .arg("check")
+        .args(args)
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text, started.elapsed())
+}
+
+#[test]
+fn check_lists_the_broker_and_compares_topics_and_fails_clearly() {
+    let _machine = exclusive();
+    let bootstrap = fresh_broker();
+    let scenario = repo("scenarios/smoke.toml");
+    let (code, text, _) = surge_check(&[scenario.to_str().unwrap(), "--bootstrap", &bootstrap]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("connected to {bootstrap} (auth: none)")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("at 127.0.0.1:{PORT}")), "{text}");
+    assert!(
+        text.contains("order-events") && text.contains("payment-events"),
+        "{text}"
+    );
+
+    // TLS against a plaintext listener: a TLS sentence, exit 2, within the connect timeout.
+    let (code, text, took) = surge_check(&["--bootstrap", &bootstrap, "--auth", "tls"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("TLS handshake") && text.contains("fix:"),
+        "{text}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}

@@ -470,6 +470,35 @@ async fn start_at_end(
         })
 }
 
+/// Turns Ctrl-C into stop requests (the second one aborts the drain).
+pub fn watch_interrupts(stop: Arc<StopSignal>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            stop.request();
+        }
+    })
+}
+
+/// Re-signs the MSK IAM token at 80% of its lifetime, off librdkafka's threads: the client
+/// callback only reads the cached token, so it never blocks.
+pub fn keep_iam_token_fresh(
+    region: String,
+    lifetime: Duration,
+    timeout: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut wait = lifetime.mul_f64(0.8);
+        loop {
+            tokio::time::sleep(wait.max(Duration::from_secs(5))).await;
+            wait = match crate::kafka::auth::refresh_iam_token(&region, timeout).await {
+                Ok(lifetime) => lifetime.mul_f64(0.8),
+                // Keep the old token while it lasts and try again soon.
+                Err(_) => Duration::from_secs(10),
+            };
+        }
+    })
+}
+
 /// Acked events on the group's topics that the group has not consumed yet.
 fn lag_of(group: &GroupShared, instances: &[Arc<InstanceShared>]) -> u64 {
     let acked: u64 = instances

@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
@@ -48,6 +47,25 @@ fn looks_like_auth(error: &KafkaError, detail: &str) -> bool {
     code_says || detail.contains("Authentication") || detail.contains("SASL")
 }
 
+fn uses_tls(properties: &[(String, String)]) -> bool {
+    properties
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "security.protocol")
+        .is_some_and(|(_, v)| v.to_ascii_lowercase().contains("ssl"))
+}
+
+/// Whether the first bootstrap server accepts a TCP connection within a second.
+fn tcp_reachable(servers: &str) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let first = servers.split(',').next().unwrap_or_default().trim();
+    first
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok())
+}
+
 /// Connects and lists brokers and topics, failing within `timeout`.
 pub fn probe(
     servers: &str,
@@ -57,8 +75,14 @@ pub fn probe(
     let consumer: BaseConsumer<ErrorLog> = client_config(servers, properties)
         .create_with_context(ErrorLog::default())
         .map_err(|e| config_error(e, properties))?;
+    // Serve a pending OAUTHBEARER token refresh before asking for metadata.
+    let _ = consumer.poll(Duration::from_millis(50));
     let started = Instant::now();
     let metadata = consumer.fetch_metadata(None, timeout).map_err(|error| {
+        // librdkafka queues the reasons (TLS, SASL) as log and error events: serve them.
+        for _ in 0..5 {
+            let _ = consumer.poll(Duration::from_millis(20));
+        }
         let logged = consumer.context().summary();
         let detail = redact(
             &if logged.is_empty() {
@@ -68,7 +92,18 @@ pub fn probe(
             },
             properties,
         );
-        if looks_like_auth(&error, &detail) {
+        if uses_tls(properties) && tcp_reachable(servers) {
+            // The port takes TCP connections but librdkafka cannot talk to it over TLS.
+            ConnectError::Tls {
+                servers: servers.to_string(),
+                detail,
+            }
+        } else if detail.contains("SSL") || detail.contains("handshake") {
+            ConnectError::Tls {
+                servers: servers.to_string(),
+                detail,
+            }
+        } else if looks_like_auth(&error, &detail) {
             ConnectError::AuthRejected {
                 servers: servers.to_string(),
                 detail,
@@ -123,8 +158,8 @@ pub async fn ensure_topics(
     if missing.is_empty() {
         return Ok(Vec::new());
     }
-    let admin: AdminClient<DefaultClientContext> = client_config(servers, properties)
-        .create()
+    let admin: AdminClient<ErrorLog> = client_config(servers, properties)
+        .create_with_context(ErrorLog::default())
         .map_err(|e| config_error(e, properties))?;
     let new_topics: Vec<NewTopic> = missing
         .iter()
@@ -228,4 +263,85 @@ pub fn start_groups_at_end(
             })?;
     }
     Ok(())
+}
+
+/// What `surge check` learns about one topic the scenario uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicFacts {
+    pub name: String,
+    /// `None` when the topic does not exist.
+    pub partitions: Option<i32>,
+    pub replication_factor: Option<i32>,
+    /// `None` when the broker did not say (DescribeConfigs unsupported or denied).
+    pub min_insync_replicas: Option<String>,
+    /// For a missing topic: whether the broker would let this client create it.
+    pub creatable: Option<Result<(), String>>,
+}
+
+/// Describes the scenario's topics: existence, partitions, replication, min.insync.replicas,
+/// and for missing ones whether creation is allowed (asked with validate_only).
+pub async fn describe_topics(
+    servers: &str,
+    properties: &[(String, String)],
+    info: &ClusterInfo,
+    topics: &[TopicSpec],
+    timeout: Duration,
+) -> Result<Vec<TopicFacts>, ConnectError> {
+    use rdkafka::admin::ResourceSpecifier;
+    let admin: AdminClient<ErrorLog> = client_config(servers, properties)
+        .create_with_context(ErrorLog::default())
+        .map_err(|e| config_error(e, properties))?;
+    let options = AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout));
+    let mut facts = Vec::new();
+    for topic in topics {
+        let existing = info.topics.iter().find(|(name, _, _)| name == &topic.name);
+        let mut fact = TopicFacts {
+            name: topic.name.clone(),
+            partitions: existing.map(|t| t.1),
+            replication_factor: existing.map(|t| t.2),
+            min_insync_replicas: None,
+            creatable: None,
+        };
+        if existing.is_some() {
+            let described = tokio::time::timeout(
+                timeout,
+                admin.describe_configs(&[ResourceSpecifier::Topic(&topic.name)], &options),
+            )
+            .await;
+            if let Ok(Ok(results)) = described {
+                fact.min_insync_replicas = results
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|resource| resource.entries)
+                    .find(|entry| entry.name == "min.insync.replicas")
+                    .and_then(|entry| entry.value);
+            }
+        } else {
+            let new_topic = NewTopic::new(
+                &topic.name,
+                topic.partitions,
+                TopicReplication::Fixed(topic.replication_factor),
+            );
+            let validate = AdminOptions::new()
+                .operation_timeout(Some(timeout))
+                .request_timeout(Some(timeout))
+                .validate_only(true);
+            let outcome =
+                tokio::time::timeout(timeout, admin.create_topics(&[new_topic], &validate)).await;
+            fact.creatable = Some(match outcome {
+                Err(_) => Err(format!("no answer within {}s", timeout.as_secs())),
+                Ok(Err(error)) => Err(redact(&error.to_string(), properties)),
+                Ok(Ok(results)) => match results.into_iter().next() {
+                    Some(Err((_, code))) if code != RDKafkaErrorCode::TopicAlreadyExists => {
+                        Err(code.to_string())
+                    }
+                    _ => Ok(()),
+                },
+            });
+        }
+        facts.push(fact);
+    }
+    Ok(facts)
 }

@@ -37,6 +37,15 @@ impl MemberContext {
 }
 
 impl ClientContext for MemberContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        super::auth::current_token()
+    }
+
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         self.errors.push(&format!("{error}: {reason}"));
     }

@@ -1,6 +1,7 @@
 //! Everything that talks to Kafka. The only module that names rdkafka.
 
 pub mod admin;
+pub mod auth;
 pub mod consumer;
 pub mod embedded;
 pub mod producer;
@@ -11,7 +12,9 @@ use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 
-pub use admin::{BrokerInfo, ClusterInfo, ensure_topics, probe, start_groups_at_end};
+pub use admin::{
+    BrokerInfo, ClusterInfo, TopicFacts, describe_topics, ensure_topics, probe, start_groups_at_end,
+};
 pub use consumer::{GroupMember, Polled, Record};
 pub use embedded::EmbeddedCluster;
 pub use producer::{Delivery, DeliverySink, EventProducer, SendOutcome};
@@ -43,6 +46,14 @@ pub enum ConnectError {
         "cannot create topic `{topic}`: {detail}\n  fix: create it beforehand with the scenario's partitions and replication factor, or grant this client CreateTopics"
     )]
     TopicCreation { topic: String, detail: String },
+    /// Credentials are missing or unusable.
+    #[error("{detail}\n  fix: {fix}")]
+    Credentials { detail: String, fix: String },
+    /// The TLS handshake failed.
+    #[error(
+        "the TLS handshake with {servers} failed ({detail})\n  fix: check that the port is the cluster's TLS listener (MSK: 9094 TLS, 9096 SCRAM, 9098 IAM) and cluster.ca_file"
+    )]
+    Tls { servers: String, detail: String },
     /// The embedded cluster could not start.
     #[error("the embedded broker could not start: {detail}")]
     Embedded { detail: String },
@@ -107,11 +118,29 @@ impl ErrorLog {
 }
 
 impl ClientContext for ErrorLog {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        auth::current_token()
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         self.push(&format!("{error}: {reason}"));
     }
 
-    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _message: &str) {}
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, _fac: &str, message: &str) {
+        // TLS and SASL failures are reported as log lines, not as errors.
+        use rdkafka::config::RDKafkaLogLevel as Level;
+        if matches!(
+            level,
+            Level::Emerg | Level::Alert | Level::Critical | Level::Error | Level::Warning
+        ) {
+            self.push(message);
+        }
+    }
 }
 
 impl rdkafka::consumer::ConsumerContext for ErrorLog {}

@@ -59,10 +59,52 @@ impl Bootstrap {
     }
 }
 
+/// Where a secret comes from; its value is never written in a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretSource {
+    /// An environment variable's name.
+    Env(String),
+    /// A file whose content (trimmed) is the secret.
+    File(std::path::PathBuf),
+}
+
+/// How clients authenticate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    /// Plaintext, no authentication (MSK port 9092).
+    None,
+    /// TLS (MSK port 9094); the CA file is optional, system roots otherwise.
+    Tls { ca_file: Option<std::path::PathBuf> },
+    /// SASL/SCRAM-SHA-512 over TLS (MSK port 9096).
+    Scram {
+        ca_file: Option<std::path::PathBuf>,
+        username: SecretSource,
+        password: SecretSource,
+    },
+    /// MSK IAM: SASL/OAUTHBEARER with a SigV4-signed token (MSK port 9098).
+    Iam {
+        ca_file: Option<std::path::PathBuf>,
+        region: Option<String>,
+    },
+}
+
+impl Auth {
+    /// The mode's name as written in a scenario.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::Tls { .. } => "tls",
+            Auth::Scram { .. } => "scram-sha-512",
+            Auth::Iam { .. } => "iam",
+        }
+    }
+}
+
 /// The cluster profile: where, and with which client properties.
 #[derive(Debug, Clone)]
 pub struct ClusterProfile {
     pub bootstrap: Bootstrap,
+    pub auth: Auth,
     /// librdkafka producer properties, defaults already merged, in order of precedence.
     pub producer: Vec<(String, String)>,
     /// librdkafka consumer properties, defaults already merged.

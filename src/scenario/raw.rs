@@ -29,6 +29,12 @@ pub struct RawScenario {
 pub struct RawCluster {
     pub bootstrap: Option<String>,
     pub embedded_brokers: Option<i64>,
+    pub auth: Option<String>,
+    pub ca_file: Option<String>,
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub aws_region: Option<String>,
     pub producer: Option<BTreeMap<String, Scalar>>,
     pub consumer: Option<BTreeMap<String, Scalar>>,
 }

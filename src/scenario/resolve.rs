@@ -17,6 +17,8 @@ pub struct Overrides {
     pub properties: Vec<(String, String)>,
     /// `--slo`: added, or replacing the scenario's SLO on the same metric.
     pub slos: Vec<Slo>,
+    /// `--auth`: replaces `cluster.auth`.
+    pub auth: Option<String>,
     /// `--rate-scale`.
     pub rate_scale: Option<f64>,
     /// `--duration-scale`.
@@ -259,7 +261,7 @@ fn resolve_cluster(
     let written = overrides
         .bootstrap
         .clone()
-        .or(raw.bootstrap)
+        .or(raw.bootstrap.clone())
         .filter(|b| !b.trim().is_empty());
     let bootstrap = match written.as_deref().map(str::trim) {
         None | Some("embedded") => Bootstrap::Embedded { brokers },
@@ -326,11 +328,73 @@ fn resolve_cluster(
             notes,
         );
     }
+    let auth = resolve_auth(ctx, &raw, overrides)?;
+    if matches!(bootstrap, Bootstrap::Embedded { .. }) && auth != Auth::None {
+        return Err(ctx.err(
+            "cluster.auth",
+            format!(
+                "auth `{}` needs a real cluster, and the scenario runs on the embedded broker",
+                auth.name()
+            ),
+            "give --bootstrap (or cluster.bootstrap) the cluster's TLS/SASL listeners",
+        ));
+    }
     Ok(ClusterProfile {
         bootstrap,
+        auth,
         producer: merge(&[producer_defaults, scenario_producer, cli_producer]),
         consumer: merge(&[consumer_defaults, scenario_consumer, cli_consumer]),
     })
+}
+
+fn resolve_auth(ctx: &Ctx, raw: &RawCluster, overrides: &Overrides) -> Result<Auth, ScenarioError> {
+    let ca_file = raw.ca_file.as_ref().map(std::path::PathBuf::from);
+    let mode = overrides
+        .auth
+        .as_deref()
+        .or(raw.auth.as_deref())
+        .unwrap_or("none");
+    let auth = match mode {
+        "none" => Auth::None,
+        "tls" => Auth::Tls { ca_file },
+        "scram-sha-512" => {
+            let username = SecretSource::Env(
+                raw.username_env
+                    .clone()
+                    .unwrap_or_else(|| "SURGE_SASL_USERNAME".into()),
+            );
+            let password = match (&raw.password_file, &raw.password_env) {
+                (Some(_), Some(_)) => {
+                    return Err(ctx.err(
+                        "cluster.password_file",
+                        "both password_file and password_env are set",
+                        "keep one of them",
+                    ));
+                }
+                (Some(file), None) => SecretSource::File(file.into()),
+                (None, env) => {
+                    SecretSource::Env(env.clone().unwrap_or_else(|| "SURGE_SASL_PASSWORD".into()))
+                }
+            };
+            Auth::Scram {
+                ca_file,
+                username,
+                password,
+            }
+        }
+        "iam" => Auth::Iam {
+            ca_file,
+            region: raw.aws_region.clone(),
+        },
+        other => {
+            return Err(ctx.err(
+                "cluster.auth",
+                format!("`{other}` is not an auth mode"),
+                "use \"none\", \"tls\", \"scram-sha-512\" or \"iam\"",
+            ));
+        }
+    };
+    Ok(auth)
 }
 
 /// Property names whose values are credentials.
