@@ -31,8 +31,26 @@ pub struct Summary {
     pub phases: Vec<PhaseSummary>,
     pub timeline: Vec<TimelinePoint>,
     pub startup: Startup,
+    /// How fast the groups recovered after the highest-rate phase, when one is followed by
+    /// a lower rate.
+    #[serde(default)]
+    pub recovery: Option<Recovery>,
     /// Client errors seen during the run (secrets redacted).
     pub errors: Vec<String>,
+}
+
+/// Backlog recovery after the peak: seconds from its end until lag and p95 are back under
+/// their thresholds (`None`: not by the end of the run).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recovery {
+    /// The phase after which recovery is timed.
+    pub after_phase: String,
+    /// Its end, in seconds since the plan started.
+    pub at_s: f64,
+    pub lag_threshold: u64,
+    pub lag_s: Option<f64>,
+    pub p95_threshold_us: u64,
+    pub p95_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

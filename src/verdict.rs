@@ -53,6 +53,16 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
         },
         Metric::Failed => Some(summary.produced.failed as f64),
         Metric::AchievedRatio => Some(summary.produced.achieved_ratio),
+        Metric::RecoveryLag => summary
+            .recovery
+            .as_ref()
+            .and_then(|r| r.lag_s)
+            .map(|s| s * 1e6),
+        Metric::RecoveryP95 => summary
+            .recovery
+            .as_ref()
+            .and_then(|r| r.p95_s)
+            .map(|s| s * 1e6),
         Metric::LagMax { group: name } => match group(name) {
             None => summary
                 .groups
@@ -83,7 +93,19 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
         passed: actual.is_some_and(|value| slo.comparison.holds(value, slo.limit)),
         limit_text: slo.limit_text(),
         actual_text: match actual {
+            None if matches!(slo.metric, Metric::RecoveryLag | Metric::RecoveryP95) => {
+                match &summary.recovery {
+                    Some(recovery) => format!(
+                        "not recovered by the end of the run (after {})",
+                        recovery.after_phase
+                    ),
+                    None => "no peak followed by a lower rate".into(),
+                }
+            }
             None => "not measured".into(),
+            Some(value) if matches!(slo.metric, Metric::RecoveryLag | Metric::RecoveryP95) => {
+                format!("{}s", format_number(value / 1e6))
+            }
             Some(value) if is_latency => format_micros(value),
             Some(value) => format_number(value),
         },
@@ -120,8 +142,33 @@ pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
             format_number(limits.min_achieved_ratio * 100.0)
         ));
     }
+    let warmup: Vec<&str> = summary
+        .phases
+        .iter()
+        .filter(|p| p.warmup)
+        .map(|p| p.name.as_str())
+        .collect();
+    let saturated = summary
+        .timeline
+        .iter()
+        .filter(|p| {
+            !warmup.contains(&p.phase.as_str())
+                && p.generator_cpu.is_some_and(|cpu| cpu >= SATURATED_CPU)
+        })
+        .count();
+    if saturated >= SATURATED_SECONDS {
+        reasons.push(format!(
+            "the load generator's CPU was saturated (at least {SATURATED_CPU}% of its {} cores) for {saturated} measured seconds; use a bigger host or split the load",
+            summary.environment.cpus
+        ));
+    }
     reasons
 }
+
+/// A generator above this share of its host's CPU ...
+const SATURATED_CPU: f64 = 95.0;
+/// ... for this many measured seconds is not trusted.
+const SATURATED_SECONDS: usize = 3;
 
 /// Judges every SLO and the generator's trustworthiness.
 pub fn judge(summary: &Summary, slos: &[Slo], limits: &RunLimits) -> Verdict {

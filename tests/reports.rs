@@ -86,8 +86,8 @@ fn texts(doc: &roxmltree::Document) -> Vec<String> {
 fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
     let run = fixture();
     let charts = report::svg::render_charts(&run).unwrap();
-    assert_eq!(charts.len(), 5);
-    let expect: [(&str, &[&str]); 5] = [
+    assert_eq!(charts.len(), 6);
+    let expect: [(&str, &[&str]); 6] = [
         (
             "e2e-latency.svg",
             &[
@@ -128,6 +128,7 @@ fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
             "ordering-loss.svg",
             &["lost", "duplicates", "out of order", "gaps", "clean"],
         ),
+        ("generator.svg", &["CPU (% of the host)", "SLO saturated"]),
     ];
     for ((file, _, svg), (expected_file, labels)) in charts.iter().zip(expect) {
         assert_eq!(*file, expected_file);
@@ -183,7 +184,7 @@ fn the_html_report_is_self_contained_and_matches_the_summary() {
         .descendants()
         .filter(|n| n.has_tag_name("figure"))
         .collect();
-    assert_eq!(figures.len(), 5);
+    assert_eq!(figures.len(), 6);
     assert!(
         figures
             .iter()

@@ -3,6 +3,7 @@
 //! The only module that spawns tasks.
 
 pub mod consumer;
+pub mod monitor;
 pub mod pacer;
 pub mod producer;
 pub mod summarize;

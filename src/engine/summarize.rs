@@ -2,10 +2,10 @@
 
 use crate::kafka::librdkafka_version;
 use crate::metrics::LatencyStats;
-use crate::scenario::{Scenario, is_secret_property};
+use crate::scenario::{Metric, Scenario, Shape, Stat, is_secret_property};
 use crate::summary::{
     ClusterSummary, Environment, GroupSummary, Latency, LostExample, Ordering, PhaseSummary,
-    Produced, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
+    Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
 };
 
 use super::RunRecord;
@@ -203,8 +203,74 @@ pub fn summarize(
             group_join_ms: record.group_join.as_millis() as u64,
             run_time_s: (record.run_time.as_secs_f64() * 1000.0).round() / 1000.0,
         },
+        recovery: recovery(scenario, record),
         errors: record.errors.clone(),
     }
+}
+
+fn peak_rate(shape: Shape) -> f64 {
+    match shape {
+        Shape::Constant(rate) => rate.0,
+        Shape::Ramp { from, to } => from.0.max(to.0),
+    }
+}
+
+/// The ADR's alert threshold for consumer lag, used when no `lag.max` SLO is set.
+const DEFAULT_LAG_THRESHOLD: u64 = 10_000;
+/// The ADR's e2e p95 target, used when no `e2e.p95` SLO is set.
+const DEFAULT_P95_US: u64 = 100_000;
+
+/// Seconds from the end of the highest-rate phase (when a lower rate follows it) until the
+/// groups' lag, and then e2e p95, are back under their thresholds.
+fn recovery(scenario: &Scenario, record: &RunRecord) -> Option<Recovery> {
+    let (index, phase) = scenario
+        .phases
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.warmup)
+        .max_by(|a, b| peak_rate(a.1.shape).total_cmp(&peak_rate(b.1.shape)))?;
+    let next = scenario.phases.get(index + 1)?;
+    if peak_rate(next.shape) >= peak_rate(phase.shape) {
+        return None;
+    }
+    let limit = |wanted: &dyn Fn(&Metric) -> bool| {
+        scenario
+            .slos
+            .iter()
+            .find(|s| wanted(&s.metric))
+            .map(|s| s.limit)
+    };
+    let lag_threshold = limit(&|m| matches!(m, Metric::LagMax { group: None }))
+        .map_or(DEFAULT_LAG_THRESHOLD, |l| l as u64);
+    let p95_threshold_us = limit(
+        &|m| matches!(m, Metric::E2e { group: None, stat: Stat::Percentile(p) } if *p == 95.0),
+    )
+    .map_or(DEFAULT_P95_US, |l| l as u64);
+    let at = record.plan.phase_spans()[index].2.as_secs_f64();
+    // Timeline points close one-second intervals: the first one ending at or after `at`
+    // already covers the end of the peak, so being under the threshold there counts as 0.
+    let after: Vec<_> = record
+        .timeline
+        .iter()
+        .filter(|p| p.t >= at - 1e-6)
+        .collect();
+    let first = after.first().map_or(at, |p| p.t);
+    let seconds =
+        |point: &&crate::metrics::TimelinePoint| ((point.t - first).max(0.0) * 10.0).round() / 10.0;
+    Some(Recovery {
+        after_phase: phase.name.clone(),
+        at_s: at,
+        lag_threshold,
+        lag_s: after
+            .iter()
+            .find(|p| p.max_lag() <= lag_threshold)
+            .map(seconds),
+        p95_threshold_us,
+        p95_s: after
+            .iter()
+            .find(|p| p.e2e_p95.is_some_and(|v| v <= p95_threshold_us))
+            .map(seconds),
+    })
 }
 
 /// The embedded broker keeps about 5 MB or 100k batches per partition.

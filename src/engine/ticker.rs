@@ -26,6 +26,7 @@ pub struct Ticker {
     last_consumed: Vec<u64>,
     pub timeline: Vec<TimelinePoint>,
     pub intervals: Vec<IntervalSample>,
+    monitor: super::monitor::SelfMonitor,
 }
 
 impl Ticker {
@@ -38,6 +39,7 @@ impl Ticker {
             last_consumed: vec![0; groups],
             timeline: Vec::new(),
             intervals: Vec::new(),
+            monitor: super::monitor::SelfMonitor::new(),
         }
     }
 
@@ -105,6 +107,7 @@ impl Ticker {
             Some(index) => self.plan.phase_name(index).to_string(),
             None => "drain".into(),
         };
+        let (generator_cpu, generator_memory_mib) = self.monitor.sample();
         let point = TimelinePoint {
             t: (now.as_secs_f64() * 1000.0).round() / 1000.0,
             phase,
@@ -117,6 +120,8 @@ impl Ticker {
             e2e_p99: some_if_recorded(&e2e_all, 0.99),
             publish_p99: some_if_recorded(&publish, 0.99),
             schedule_lag_p99: some_if_recorded(&schedule_lag, 0.99),
+            generator_cpu,
+            generator_memory_mib,
             groups: group_points,
         };
         self.keep(start_s, length, PUBLISH.into(), publish);

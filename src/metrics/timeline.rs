@@ -35,6 +35,12 @@ pub struct TimelinePoint {
     pub e2e_p99: Option<u64>,
     pub publish_p99: Option<u64>,
     pub schedule_lag_p99: Option<u64>,
+    /// The load generator's CPU, in percent of all cores of its host.
+    #[serde(default)]
+    pub generator_cpu: Option<f64>,
+    /// The load generator's resident memory, in MiB.
+    #[serde(default)]
+    pub generator_memory_mib: Option<f64>,
     pub groups: Vec<GroupPoint>,
 }
 

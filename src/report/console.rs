@@ -29,6 +29,9 @@ pub fn render(summary: &Summary) -> String {
             examples.join(", ")
         ));
     }
+    if let Some(line) = super::table::recovery_line(summary) {
+        out.push_str(&format!("\n{line}\n"));
+    }
     for note in &summary.notes {
         out.push_str(&format!("note: {note}\n"));
     }

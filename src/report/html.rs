@@ -65,6 +65,9 @@ impl Exporter for HtmlExporter {
                 table_html(&slo_table(s), Some(3))
             ));
         }
+        if let Some(line) = super::table::recovery_line(s) {
+            html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
+        }
         match render_charts(run) {
             Ok(charts) => {
                 html.push_str("<h2>Charts</h2>\n");

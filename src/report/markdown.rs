@@ -42,6 +42,9 @@ impl Exporter for MarkdownExporter {
             }
             md.push('\n');
         }
+        if let Some(line) = super::table::recovery_line(s) {
+            md.push_str(&format!("{line}\n\n"));
+        }
         md.push_str("## Charts\n\n");
         for (file, title) in CHARTS {
             md.push_str(&format!("![{title}]({file})\n\n"));

@@ -12,7 +12,7 @@ use crate::scenario::{Metric, Slo, Stat};
 use crate::summary::Summary;
 
 /// The chart files, with their titles.
-pub const CHARTS: [(&str, &str); 5] = [
+pub const CHARTS: [(&str, &str); 6] = [
     ("e2e-latency.svg", "End-to-end latency over time"),
     ("throughput.svg", "Throughput over time"),
     (
@@ -21,6 +21,7 @@ pub const CHARTS: [(&str, &str); 5] = [
     ),
     ("consumer-lag.svg", "Consumer lag over time"),
     ("ordering-loss.svg", "Ordering and loss"),
+    ("generator.svg", "Load generator CPU"),
 ];
 
 const SIZE: (u32, u32) = (960, 440);
@@ -180,7 +181,13 @@ fn time_chart(
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(err)?;
+        let mut previous: Option<&str> = None;
         for phase in &summary.phases {
+            // Shapes expand into several segments of one phase: mark where the phase starts.
+            if previous == Some(phase.name.as_str()) {
+                continue;
+            }
+            previous = Some(&phase.name);
             let boundary = PathElement::new(
                 vec![(phase.start_s, 0.0), (phase.start_s, top)],
                 RGBColor(150, 150, 150).stroke_width(1),
@@ -549,6 +556,38 @@ fn ordering_loss(summary: &Summary) -> Result<String, String> {
     })
 }
 
+fn generator(summary: &Summary) -> Result<String, String> {
+    let cpu: Vec<(f64, f64)> = summary
+        .timeline
+        .iter()
+        .filter_map(|p| p.generator_cpu.map(|c| (p.t, c)))
+        .collect();
+    let peak_memory = summary
+        .timeline
+        .iter()
+        .filter_map(|p| p.generator_memory_mib)
+        .fold(0.0, f64::max);
+    let series = vec![Series::line(
+        format!(
+            "CPU, % of {} cores (peak memory {peak_memory:.0} MiB)",
+            summary.environment.cpus
+        ),
+        RGBColor(60, 60, 60),
+        2,
+        cpu,
+    )];
+    let saturated = vec![("saturated".to_string(), 95.0)];
+    let percent = |v: &f64| format!("{v:.0}%");
+    time_chart(
+        summary,
+        "Load generator: its own CPU (a saturated generator makes a run inconclusive)",
+        "CPU (% of the host)",
+        &percent,
+        series,
+        saturated,
+    )
+}
+
 /// Every chart as (file name, title, SVG text).
 pub fn render_charts(run: &RunData) -> Result<Vec<(&'static str, &'static str, String)>, String> {
     let s = &run.summary;
@@ -558,6 +597,7 @@ pub fn render_charts(run: &RunData) -> Result<Vec<(&'static str, &'static str, S
         distribution(run)?,
         lag(s)?,
         ordering_loss(s)?,
+        generator(s)?,
     ];
     Ok(CHARTS
         .iter()

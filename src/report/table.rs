@@ -138,6 +138,24 @@ pub fn headline(summary: &Summary) -> String {
     )
 }
 
+/// How fast the groups recovered after the peak, in one line.
+pub fn recovery_line(summary: &Summary) -> Option<String> {
+    let r = summary.recovery.as_ref()?;
+    let seconds = |s: Option<f64>| {
+        s.map_or("not by the end of the run".to_string(), |s| {
+            format!("{s:.0} s")
+        })
+    };
+    Some(format!(
+        "recovery after {}: lag under {} in {}, e2e p95 under {} in {}",
+        r.after_phase,
+        thousands(r.lag_threshold),
+        seconds(r.lag_s),
+        format_micros(r.p95_threshold_us as f64),
+        seconds(r.p95_s)
+    ))
+}
+
 /// One row per SLO check.
 pub fn slo_table(summary: &Summary) -> Table {
     let mut table = Table::new(&["SLO", "limit", "actual", "result"]);

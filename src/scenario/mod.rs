@@ -5,6 +5,7 @@
 
 pub mod raw;
 mod resolve;
+pub mod shapes;
 pub mod slo;
 pub mod units;
 

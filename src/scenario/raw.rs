@@ -91,6 +91,16 @@ pub struct RawPhase {
     pub rate: Option<Scalar>,
     pub duration: Option<String>,
     pub warmup: Option<bool>,
+    /// constant (default), ramp, step, spike or replay.
+    pub shape: Option<String>,
+    pub from: Option<Scalar>,
+    pub to: Option<Scalar>,
+    pub rates: Option<Vec<Scalar>>,
+    pub factor: Option<f64>,
+    pub spike_at: Option<String>,
+    pub spike_duration: Option<String>,
+    pub csv: Option<String>,
+    pub scale: Option<f64>,
 }
 
 /// `[[consumer_groups]]`.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::raw::{RawCluster, RawEvent, RawGroup, RawPhase, RawRun, RawScenario, RawTopic};
-use super::units::{Rate, Scalar, Size, parse_duration};
+use super::units::{Scalar, Size, parse_duration};
 use super::*;
 
 /// What the command line changes in a scenario.
@@ -664,46 +664,27 @@ fn resolve_phases(
     }
     let rate_scale = overrides.rate_scale.unwrap_or(1.0);
     let duration_scale = overrides.duration_scale.unwrap_or(1.0);
+    let base = Path::new(ctx.file).parent().unwrap_or(Path::new("."));
     let mut phases = Vec::new();
     for (i, phase) in raw.into_iter().enumerate() {
-        let key = |field: &str| format!("phases[{i}].{field}");
-        let rate_fix = "write a rate such as rate = \"10k/s\" or rate = 2500";
-        let rate = match phase.rate {
-            None => return Err(ctx.err(key("rate"), "the phase has no rate", rate_fix)),
-            Some(Scalar::Int(v)) if v >= 0 => Rate(v as f64),
-            Some(Scalar::Float(v)) if v >= 0.0 && v.is_finite() => Rate(v),
-            Some(Scalar::Text(text)) => text
-                .parse::<Rate>()
-                .map_err(|problem| ctx.err(key("rate"), problem, rate_fix))?,
-            Some(other) => {
-                return Err(ctx.err(key("rate"), format!("`{other}` is not a rate"), rate_fix));
+        let name = phase
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("phase-{}", i + 1));
+        let expanded =
+            super::shapes::expand(&name, &phase, base).map_err(|(field, problem, fix)| {
+                ctx.err(format!("phases[{i}].{field}"), problem, fix)
+            })?;
+        phases.extend(expanded.into_iter().map(|p| {
+            Phase {
+                shape: p.shape.scaled(rate_scale),
+                duration: p
+                    .duration
+                    .mul_f64(duration_scale)
+                    .max(Duration::from_millis(1)),
+                ..p
             }
-        };
-        let duration_text = phase.duration.ok_or_else(|| {
-            ctx.err(
-                key("duration"),
-                "the phase has no duration",
-                "add duration = \"30s\"",
-            )
-        })?;
-        let duration = parse_duration(&duration_text).map_err(|problem| {
-            ctx.err(key("duration"), problem, "write e.g. duration = \"30s\"")
-        })?;
-        if duration.is_zero() {
-            return Err(ctx.err(
-                key("duration"),
-                "the duration is zero",
-                "give the phase a positive duration",
-            ));
-        }
-        phases.push(Phase {
-            name: phase.name.unwrap_or_else(|| format!("phase-{}", i + 1)),
-            shape: Shape::Constant(rate).scaled(rate_scale),
-            duration: duration
-                .mul_f64(duration_scale)
-                .max(Duration::from_millis(1)),
-            warmup: phase.warmup.unwrap_or(false),
-        });
+        }));
     }
     if !phases
         .iter()

@@ -45,6 +45,10 @@ pub enum Metric {
     AchievedRatio,
     /// Largest consumer lag, in events, seen on the timeline.
     LagMax { group: Option<String> },
+    /// Seconds after the peak until every group's lag is back under its threshold.
+    RecoveryLag,
+    /// Seconds after the peak until e2e p95 is back under its SLO.
+    RecoveryP95,
 }
 
 impl Metric {
@@ -52,7 +56,11 @@ impl Metric {
     pub fn is_latency(&self) -> bool {
         matches!(
             self,
-            Metric::E2e { .. } | Metric::Publish(_) | Metric::ScheduleLag(_)
+            Metric::E2e { .. }
+                | Metric::Publish(_)
+                | Metric::ScheduleLag(_)
+                | Metric::RecoveryLag
+                | Metric::RecoveryP95
         )
     }
 
@@ -159,7 +167,8 @@ fn stat_text(stat: Stat) -> String {
 
 const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99, schedule_lag.p99, \
 (percentiles p50, p90, p95, p99, p99.9, and max), \
-lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, lag.max, and per group \
+lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, lag.max, recovery.lag, \
+recovery.p95, and per group \
 group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max ...";
 
 impl FromStr for Metric {
@@ -188,6 +197,8 @@ impl FromStr for Metric {
             },
             "failed" if group.is_none() => Metric::Failed,
             "rate.achieved_ratio" if group.is_none() => Metric::AchievedRatio,
+            "recovery.lag" if group.is_none() => Metric::RecoveryLag,
+            "recovery.p95" if group.is_none() => Metric::RecoveryP95,
             _ => {
                 let (family, stat) = rest.split_once('.').ok_or_else(unknown)?;
                 let stat = parse_stat(stat).ok_or_else(unknown)?;
@@ -224,6 +235,8 @@ impl fmt::Display for Metric {
             Metric::Failed => f.write_str("failed"),
             Metric::AchievedRatio => f.write_str("rate.achieved_ratio"),
             Metric::LagMax { .. } => f.write_str("lag.max"),
+            Metric::RecoveryLag => f.write_str("recovery.lag"),
+            Metric::RecoveryP95 => f.write_str("recovery.p95"),
         }
     }
 }
@@ -312,6 +325,8 @@ mod tests {
             "lag.max < 10000",
             "publish.max < 1s",
             "schedule_lag.p99 < 20ms",
+            "recovery.lag < 1m",
+            "recovery.p95 <= 30s",
         ] {
             let slo: Slo = text.parse().unwrap();
             assert_eq!(slo.to_string(), text);

@@ -1,0 +1,230 @@
+//! Load shapes, expanded into the constant and linear segments the one pacer walks:
+//! constant, ramp, step (a staircase), spike (a burst on a base), and replay (a CSV curve).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::raw::RawPhase;
+use super::units::{Rate, Scalar, parse_duration};
+use super::{Phase, Shape};
+
+/// A problem with one key of a phase: (field, problem, fix).
+pub type ShapeError = (String, String, String);
+
+fn err(field: &str, problem: impl Into<String>, fix: impl Into<String>) -> ShapeError {
+    (field.to_string(), problem.into(), fix.into())
+}
+
+const RATE_FIX: &str = "write a rate such as \"10k/s\" or 2500";
+
+fn rate(field: &str, value: Option<&Scalar>) -> Result<Rate, ShapeError> {
+    match value {
+        None => Err(err(field, format!("the phase needs `{field}`"), RATE_FIX)),
+        Some(Scalar::Int(v)) if *v >= 0 => Ok(Rate(*v as f64)),
+        Some(Scalar::Float(v)) if *v >= 0.0 && v.is_finite() => Ok(Rate(*v)),
+        Some(Scalar::Text(text)) => text
+            .parse()
+            .map_err(|problem| err(field, problem, RATE_FIX)),
+        Some(other) => Err(err(field, format!("`{other}` is not a rate"), RATE_FIX)),
+    }
+}
+
+fn duration(field: &str, value: Option<&String>) -> Result<Duration, ShapeError> {
+    let text = value.ok_or_else(|| {
+        err(
+            field,
+            format!("the phase needs `{field}`"),
+            format!("add {field} = \"30s\""),
+        )
+    })?;
+    let parsed =
+        parse_duration(text).map_err(|problem| err(field, problem, "write e.g. \"30s\""))?;
+    if parsed.is_zero() {
+        return Err(err(
+            field,
+            "the duration is zero",
+            "give it a positive duration",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// A CSV of `offset_seconds,events_per_second` rows (a header line is allowed).
+pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut cells = line.split(',').map(str::trim);
+        let (offset, rate) = (cells.next().unwrap_or(""), cells.next().unwrap_or(""));
+        match (offset.parse::<f64>(), rate.parse::<f64>()) {
+            (Ok(t), Ok(r)) if t.is_finite() && r.is_finite() && r >= 0.0 => {
+                if points.last().is_some_and(|&(last, _)| t <= last) {
+                    return Err(format!(
+                        "{}:{}: offsets must increase",
+                        path.display(),
+                        number + 1
+                    ));
+                }
+                points.push((t, r));
+            }
+            _ if points.is_empty() && number == 0 => {} // a header
+            _ => {
+                return Err(format!(
+                    "{}:{}: expected `seconds,events_per_second`, found `{line}`",
+                    path.display(),
+                    number + 1
+                ));
+            }
+        }
+    }
+    if points.len() < 2 || points[0].0 != 0.0 {
+        return Err(format!(
+            "{}: needs at least two rows, the first at offset 0",
+            path.display()
+        ));
+    }
+    Ok(points)
+}
+
+/// Expands one `[[phases]]` entry into segments; `base` resolves a relative CSV path.
+pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, ShapeError> {
+    let warmup = raw.warmup.unwrap_or(false);
+    let phase = |name: &str, shape: Shape, duration: Duration| Phase {
+        name: name.to_string(),
+        shape,
+        duration,
+        warmup,
+    };
+    let kind = raw.shape.as_deref().unwrap_or(if raw.from.is_some() {
+        "ramp"
+    } else {
+        "constant"
+    });
+    let phases = match kind {
+        "constant" => vec![phase(
+            name,
+            Shape::Constant(rate("rate", raw.rate.as_ref())?),
+            duration("duration", raw.duration.as_ref())?,
+        )],
+        "ramp" => {
+            let shape = Shape::Ramp {
+                from: rate("from", raw.from.as_ref())?,
+                to: rate("to", raw.to.as_ref())?,
+            };
+            vec![phase(
+                name,
+                shape,
+                duration("duration", raw.duration.as_ref())?,
+            )]
+        }
+        "step" => {
+            let rates = raw
+                .rates
+                .as_ref()
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| {
+                    err(
+                        "rates",
+                        "a step phase needs its rates",
+                        "add rates = [\"10k/s\", \"20k/s\", \"40k/s\"]",
+                    )
+                })?;
+            let each = duration("duration", raw.duration.as_ref())? / rates.len() as u32;
+            rates
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    Ok(phase(
+                        name,
+                        Shape::Constant(rate(&format!("rates[{i}]"), Some(r))?),
+                        each,
+                    ))
+                })
+                .collect::<Result<_, ShapeError>>()?
+        }
+        "spike" => {
+            let base_rate = rate("rate", raw.rate.as_ref())?;
+            let total = duration("duration", raw.duration.as_ref())?;
+            let factor = raw
+                .factor
+                .filter(|f| f.is_finite() && *f > 0.0)
+                .ok_or_else(|| {
+                    err(
+                        "factor",
+                        "a spike phase needs a factor above 0",
+                        "add factor = 3 (the burst is 3 times the base rate)",
+                    )
+                })?;
+            let at = raw.spike_at.as_ref().map_or(Ok(Duration::ZERO), |t| {
+                parse_duration(t).map_err(|p| err("spike_at", p, "write e.g. \"30s\""))
+            })?;
+            let length = duration("spike_duration", raw.spike_duration.as_ref())?;
+            if at + length > total {
+                return Err(err(
+                    "spike_duration",
+                    "the spike runs past the end of the phase",
+                    "keep spike_at + spike_duration within duration",
+                ));
+            }
+            let mut parts = Vec::new();
+            if !at.is_zero() {
+                parts.push(phase(name, Shape::Constant(base_rate), at));
+            }
+            parts.push(phase(
+                &format!("{name}:spike"),
+                Shape::Constant(Rate(base_rate.0 * factor)),
+                length,
+            ));
+            if at + length < total {
+                parts.push(phase(name, Shape::Constant(base_rate), total - at - length));
+            }
+            parts
+        }
+        "replay" => {
+            let file = raw.csv.as_ref().ok_or_else(|| {
+                err(
+                    "csv",
+                    "a replay phase needs its traffic curve",
+                    "add csv = \"last-black-friday.csv\" (rows: seconds,events_per_second)",
+                )
+            })?;
+            let path = base.join(file);
+            let scale = raw.scale.unwrap_or(1.0);
+            let points = read_curve(&path).map_err(|problem| {
+                err(
+                    "csv",
+                    problem,
+                    "fix the CSV: rows of seconds,events_per_second starting at 0",
+                )
+            })?;
+            points
+                .windows(2)
+                .map(|pair| {
+                    let ((t0, r0), (t1, r1)) = (pair[0], pair[1]);
+                    let shape = if r0 == r1 {
+                        Shape::Constant(Rate(r0 * scale))
+                    } else {
+                        Shape::Ramp {
+                            from: Rate(r0 * scale),
+                            to: Rate(r1 * scale),
+                        }
+                    };
+                    phase(name, shape, Duration::from_secs_f64(t1 - t0))
+                })
+                .collect()
+        }
+        other => {
+            return Err(err(
+                "shape",
+                format!("`{other}` is not a load shape"),
+                "use constant, ramp, step, spike or replay",
+            ));
+        }
+    };
+    Ok(phases)
+}
