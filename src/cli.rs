@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::scenario::units::parse_scale;
+use std::time::Duration;
+
+use crate::scenario::units::{parse_duration, parse_scale};
 use crate::scenario::{Overrides, Slo};
 
 /// Load-testing and throughput benchmarks for Apache Kafka and Amazon MSK, judged against SLOs.
@@ -22,12 +24,48 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and judge it against its SLOs.
     Run(RunArgs),
+    /// Find the highest rate at which every SLO holds: step up, then bisect, within a budget.
+    Capacity(CapacityArgs),
     /// Check a scenario file without running it.
     Validate(ScenarioArgs),
     /// Preflight: connect, authenticate, list brokers and topics, compare with a scenario.
     Check(CheckArgs),
     /// Re-render every report of a run from its summary.json and *.hlog, without a broker.
     Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Total time the search may take, probes included.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub budget: Duration,
+
+    /// First offered rate [default: a tenth of the scenario's peak].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub start: Option<f64>,
+
+    /// Never offer more than this rate.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub max: Option<f64>,
+
+    /// Stop when the bracket around the knee is narrower than this share of it.
+    #[arg(long, value_name = "F", default_value = "0.1", value_parser = parse_scale)]
+    pub precision: f64,
+
+    /// Steady time of each probe.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    pub probe_duration: Duration,
+
+    /// Warmup of each probe (discarded).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub probe_warmup: Duration,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    text.parse::<crate::scenario::Rate>().map(|r| r.0)
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +126,22 @@ pub struct ScenarioArgs {
     #[arg(long, value_name = "MODE", value_parser = ["none", "tls", "scram-sha-512", "iam"])]
     pub auth: Option<String>,
 
+    /// Names the cluster option this run measures, e.g. 'm5.xlarge x3' (replaces [label]).
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+
+    /// The labelled cluster's broker count.
+    #[arg(long, value_name = "N")]
+    pub brokers: Option<u32>,
+
+    /// The labelled cluster's broker instance type, e.g. kafka.m5.xlarge.
+    #[arg(long, value_name = "TYPE")]
+    pub instance_type: Option<String>,
+
+    /// The labelled cluster's monthly cost in USD.
+    #[arg(long, value_name = "USD")]
+    pub monthly_cost: Option<f64>,
+
     /// Multiplies every rate of the plan, e.g. 0.1 for a CI-sized copy.
     #[arg(long, value_name = "F", value_parser = parse_scale)]
     pub rate_scale: Option<f64>,
@@ -105,6 +159,12 @@ impl ScenarioArgs {
             properties: self.property.clone(),
             slos: self.slo.clone(),
             auth: self.auth.clone(),
+            label: crate::summary::Label {
+                name: self.label.clone().unwrap_or_default(),
+                brokers: self.brokers,
+                instance_type: self.instance_type.clone(),
+                monthly_cost_usd: self.monthly_cost,
+            },
             rate_scale: self.rate_scale,
             duration_scale: self.duration_scale,
         }

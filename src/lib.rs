@@ -2,6 +2,7 @@
 //!
 //! Orchestration only: load the scenario, run the engine, judge, write the reports.
 
+pub mod capacity;
 pub mod check;
 pub mod cli;
 pub mod engine;
@@ -110,12 +111,7 @@ pub fn check(path: Option<&Path>, overrides: &Overrides) -> Result<check::CheckR
             fix: "pass --bootstrap host:port (or set KAFKA_BOOTSTRAP_SERVERS)".into(),
         }));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| SurgeError::Runtime(e.to_string()))?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let connected = connect(&scenario).await?;
         let scenario = &connected.scenario;
         let info = connected.info.clone().expect("a real cluster was probed");
@@ -154,17 +150,127 @@ pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, Su
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&scenario));
-    // Create the output first, so a bad --out fails before any load is sent.
-    std::fs::create_dir_all(&out_dir).map_err(|source| SurgeError::Output {
-        path: out_dir.clone(),
-        source,
-    })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    run_scenario(&scenario, &out_dir, options.quiet, stop)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, SurgeError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| SurgeError::Runtime(e.to_string()))?;
-    runtime.block_on(run_async(&scenario, &out_dir, options.quiet, stop))
+        .map_err(|e| SurgeError::Runtime(e.to_string()))
+}
+
+/// Runs a resolved scenario and writes its reports to `out_dir`.
+pub fn run_scenario(
+    scenario: &Scenario,
+    out_dir: &Path,
+    quiet: bool,
+    stop: Arc<StopSignal>,
+) -> Result<RunOutcome, SurgeError> {
+    // Create the output first, so a bad --out fails before any load is sent.
+    std::fs::create_dir_all(out_dir).map_err(|source| SurgeError::Output {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    runtime()?.block_on(run_async(scenario, out_dir, quiet, stop))
+}
+
+/// What `surge capacity` needs besides the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct CapacityOptions {
+    pub run: RunOptions,
+    pub search: capacity::SearchOptions,
+}
+
+/// Searches the highest rate at which every SLO holds; writes each probe's reports under
+/// `probes/` and the capacity result with the best probe's reports to the out dir.
+pub fn capacity(
+    options: &CapacityOptions,
+    stop: Arc<StopSignal>,
+) -> Result<RunOutcome, SurgeError> {
+    let scenario = validate(&options.run.scenario, &options.run.overrides)?;
+    let out_dir = options
+        .run
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&scenario));
+    let search_options = &options.search;
+    let started = std::time::Instant::now();
+    let start = search_options
+        .start
+        .unwrap_or_else(|| (capacity::target_peak(&scenario) / 10.0).round().max(1.0));
+    let mut search = capacity::Search::new(start, search_options.precision, search_options.max);
+    let mut probes = Vec::new();
+    let mut best: Option<(f64, PathBuf)> = None;
+    let mut last: Option<PathBuf> = None;
+    while let Some(rate) = search.next_rate() {
+        let probe = capacity::probe_scenario(&scenario, rate, search_options);
+        if started.elapsed() + capacity::probe_cost(search_options, &probe) > search_options.budget
+            || stop.is_requested()
+        {
+            break;
+        }
+        let dir = out_dir.join("probes").join(format!("{:09.0}", rate));
+        if !options.run.quiet {
+            eprintln!(
+                "capacity: probing {} events/s",
+                scenario::slo::format_number(rate)
+            );
+        }
+        let outcome = run_scenario(&probe, &dir, true, stop.clone())?;
+        let summary = &outcome.summary;
+        let mut reasons = summary.verdict.reasons.clone();
+        reasons.extend(
+            summary
+                .verdict
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.name, c.actual_text)),
+        );
+        probes.push(summary::Probe {
+            offered_rate: rate,
+            status: outcome.status,
+            achieved_rate: summary.produced.achieved_rate,
+            e2e_p95_us: summary.latency.e2e_us.p95,
+            e2e_p99_us: summary.latency.e2e_us.p99,
+            max_lag: summary.groups.iter().map(|g| g.max_lag).max().unwrap_or(0),
+            reasons,
+        });
+        if outcome.status == Status::Pass && best.as_ref().is_none_or(|(r, _)| rate > *r) {
+            best = Some((rate, dir.clone()));
+        }
+        last = Some(dir);
+        search.record(rate, outcome.status);
+    }
+    probes.sort_by(|a, b| a.offered_rate.total_cmp(&b.offered_rate));
+    let result = capacity::conclude(
+        &scenario,
+        probes,
+        &search,
+        started.elapsed(),
+        search_options.budget,
+    );
+    let shown = best.map(|(_, dir)| dir).or(last).ok_or_else(|| {
+        SurgeError::Runtime(format!(
+            "the budget of {}s does not fit one probe",
+            search_options.budget.as_secs()
+        ))
+    })?;
+    let mut run = report::load_run(&shown).map_err(|detail| SurgeError::RunDir {
+        path: shown.clone(),
+        detail,
+    })?;
+    run.summary.verdict.status = capacity::status(&result);
+    run.summary.capacity = Some(result);
+    let report_failures = report::write_all(&out_dir, &run);
+    Ok(RunOutcome {
+        status: run.summary.verdict.status,
+        out_dir,
+        summary: run.summary,
+        report_failures,
+    })
 }
 
 /// A cluster ready for load. The embedded cluster and the token refresher live as long as
@@ -193,6 +299,13 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
     let servers = match &scenario.cluster.bootstrap {
         Bootstrap::Embedded { brokers } => {
             let cluster = EmbeddedCluster::start(*brokers)?;
+            if let Some(rtt) = scenario.cluster.embedded_rtt {
+                for broker in 1..=*brokers {
+                    cluster
+                        .set_round_trip_time(broker, rtt)
+                        .map_err(SurgeError::Runtime)?;
+                }
+            }
             for topic in &scenario.topics {
                 cluster.create_topic(&topic.name, topic.partitions, topic.replication_factor)?;
             }

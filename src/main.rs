@@ -35,6 +35,26 @@ fn main() -> ExitCode {
             println!("reports written to {}", args.run_dir.display());
             if failures.is_empty() { 0 } else { 2 }
         }),
+        Command::Capacity(args) => {
+            let options = surge::CapacityOptions {
+                run: surge::RunOptions {
+                    scenario: args.run.scenario.scenario.clone(),
+                    overrides: args.run.scenario.overrides(),
+                    out: args.run.out.clone(),
+                    quiet: args.run.quiet,
+                },
+                search: surge::capacity::SearchOptions {
+                    start: args.start,
+                    max: args.max,
+                    precision: args.precision,
+                    probe_warmup: args.probe_warmup,
+                    probe_duration: args.probe_duration,
+                    budget: args.budget,
+                },
+            };
+            surge::capacity(&options, Arc::new(StopSignal::default()))
+                .map(|outcome| finish(&outcome))
+        }
         Command::Run(args) => {
             let options = surge::RunOptions {
                 scenario: args.scenario.scenario.clone(),
@@ -42,14 +62,7 @@ fn main() -> ExitCode {
                 out: args.out,
                 quiet: args.quiet,
             };
-            surge::run(&options, Arc::new(StopSignal::default())).map(|outcome| {
-                print!("{}", surge::report::console::render(&outcome.summary));
-                println!("\nreports: {}", outcome.out_dir.display());
-                for (path, error) in &outcome.report_failures {
-                    eprintln!("error: could not write {}: {error}", path.display());
-                }
-                outcome.status.exit_code()
-            })
+            surge::run(&options, Arc::new(StopSignal::default())).map(|outcome| finish(&outcome))
         }
     };
     match result {
@@ -59,4 +72,14 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints a run's summary and where its reports are; returns its exit code.
+fn finish(outcome: &surge::RunOutcome) -> u8 {
+    print!("{}", surge::report::console::render(&outcome.summary));
+    println!("\nreports: {}", outcome.out_dir.display());
+    for (path, error) in &outcome.report_failures {
+        eprintln!("error: could not write {}: {error}", path.display());
+    }
+    outcome.status.exit_code()
 }

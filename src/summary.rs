@@ -35,6 +35,12 @@ pub struct Summary {
     /// a lower rate.
     #[serde(default)]
     pub recovery: Option<Recovery>,
+    /// The cluster this run measured, for comparisons between sizing options.
+    #[serde(default)]
+    pub label: Option<Label>,
+    /// Set by `surge capacity`: every probe and the sustainable rate found.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
     /// Client errors seen during the run (secrets redacted).
     pub errors: Vec<String>,
 }
@@ -229,4 +235,47 @@ impl Summary {
     pub fn total(&self, pick: impl Fn(&GroupSummary) -> u64) -> u64 {
         self.groups.iter().map(pick).sum()
     }
+}
+
+/// Which cluster, and what it costs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Label {
+    pub name: String,
+    pub brokers: Option<u32>,
+    pub instance_type: Option<String>,
+    pub monthly_cost_usd: Option<f64>,
+}
+
+/// One probe of a capacity search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Probe {
+    pub offered_rate: f64,
+    pub status: Status,
+    pub achieved_rate: f64,
+    pub e2e_p95_us: u64,
+    pub e2e_p99_us: u64,
+    pub max_lag: u64,
+    /// Why it failed or was inconclusive.
+    pub reasons: Vec<String>,
+}
+
+/// The result of a capacity search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Capacity {
+    pub probes: Vec<Probe>,
+    /// The highest offered rate at which every SLO held; `None` when none did.
+    pub sustained_rate: Option<f64>,
+    /// The scenario's own peak rate, the target.
+    pub target_peak: f64,
+    /// `sustained / target - 1`, in percent.
+    pub headroom_percent: Option<f64>,
+    /// The lowest rate at which the generator itself fell behind, if any: the search could not
+    /// look higher, which is not the cluster's limit.
+    pub generator_limit: Option<f64>,
+    /// The p95 limit the probes were judged against, in microseconds.
+    pub p95_limit_us: Option<u64>,
+    /// Wall-clock seconds the search took.
+    pub elapsed_s: f64,
+    pub budget_s: f64,
+    pub conclusion: String,
 }

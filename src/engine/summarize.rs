@@ -204,6 +204,8 @@ pub fn summarize(
             run_time_s: (record.run_time.as_secs_f64() * 1000.0).round() / 1000.0,
         },
         recovery: recovery(scenario, record),
+        label: scenario.label.clone(),
+        capacity: None,
         errors: record.errors.clone(),
     }
 }

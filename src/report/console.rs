@@ -6,6 +6,15 @@ use crate::summary::Summary;
 /// The final summary as plain text.
 pub fn render(summary: &Summary) -> String {
     let mut out = format!("\n{}\n", headline(summary));
+    if let (Some(capacity), Some(table)) =
+        (&summary.capacity, super::table::capacity_table(summary))
+    {
+        out.push_str(&format!(
+            "\ncapacity: {}\n\n{}\n\nthe run at the sustained rate:\n",
+            capacity.conclusion,
+            table.to_text()
+        ));
+    }
     if !summary.verdict.checks.is_empty() {
         out.push_str(&format!("\n{}\n", slo_table(summary).to_text()));
     }

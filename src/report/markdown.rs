@@ -24,6 +24,9 @@ impl Exporter for MarkdownExporter {
             s.cluster.brokers,
             s.startup.run_time_s
         ));
+        if let (Some(capacity), Some(table)) = (&s.capacity, super::table::capacity_table(s)) {
+            md.push_str(&format!("## Capacity\n\n**{}**\n\n{}\n\n![Latency against offered rate](capacity.svg)\n\nThe sections below show the probe at the sustained rate.\n\n", capacity.conclusion, table.to_markdown()));
+        }
         if !s.verdict.checks.is_empty() {
             md.push_str(&format!("## SLOs\n\n{}\n\n", slo_table(s).to_markdown()));
         }

@@ -588,6 +588,103 @@ fn generator(summary: &Summary) -> Result<String, String> {
     )
 }
 
+/// Latency against offered rate for a capacity search, with the knee marked.
+pub fn capacity_chart(summary: &Summary) -> Option<Result<String, String>> {
+    let capacity = summary.capacity.as_ref()?;
+    let probes = &capacity.probes;
+    let max_rate = probes.iter().map(|p| p.offered_rate).fold(1.0, f64::max) * 1.1;
+    let ms = |us: u64| us as f64 / 1000.0;
+    let peak = probes
+        .iter()
+        .map(|p| ms(p.e2e_p99_us))
+        .chain(capacity.p95_limit_us.map(ms))
+        .fold(1.0, f64::max);
+    Some(draw(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Capacity: e2e latency against offered rate", (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                0f64..max_rate,
+                (0.5f64..peak * 3.0)
+                    .log_scale()
+                    .with_key_points(one_two_five(0.5, peak * 3.0)),
+            )
+            .map_err(err)?;
+        let events = |v: &f64| thousands(*v as u64);
+        chart
+            .configure_mesh()
+            .x_desc("offered rate (events per second)")
+            .y_desc("latency (ms, log)")
+            .x_label_formatter(&events)
+            .y_label_formatter(&ms_label)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        for (label, pick, c) in [("e2e p95", 0usize, color(0)), ("e2e p99", 1, color(1))] {
+            let points: Vec<(f64, f64)> = probes
+                .iter()
+                .map(|p| {
+                    (
+                        p.offered_rate,
+                        ms(if pick == 0 {
+                            p.e2e_p95_us
+                        } else {
+                            p.e2e_p99_us
+                        })
+                        .max(0.5),
+                    )
+                })
+                .collect();
+            let style = c.stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(points.clone(), style))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            chart
+                .draw_series(points.into_iter().zip(probes).map(|(point, probe)| {
+                    let fill = if probe.status == crate::summary::Status::Pass {
+                        c.filled()
+                    } else {
+                        WHITE.filled()
+                    };
+                    Circle::new(point, 5, fill)
+                }))
+                .map_err(err)?;
+        }
+        if let Some(limit) = capacity.p95_limit_us.map(ms) {
+            let style = SLO_RED.stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(0.0, limit), (max_rate, limit)],
+                    8,
+                    5,
+                    style,
+                ))
+                .map_err(err)?
+                .label("SLO e2e p95")
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+        if let Some(knee) = capacity.sustained_rate {
+            let style = BLACK.stroke_width(2);
+            let label = format!("knee: sustains {} events/s", thousands(knee as u64));
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(knee, 0.5), (knee, peak * 3.0)],
+                    style,
+                )))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+        legend(&mut chart)
+    }))
+}
+
 /// Every chart as (file name, title, SVG text).
 pub fn render_charts(run: &RunData) -> Result<Vec<(&'static str, &'static str, String)>, String> {
     let s = &run.summary;
@@ -615,9 +712,13 @@ impl Exporter for SvgExporter {
     }
 
     fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
+        let capacity = capacity_chart(&run.summary)
+            .transpose()?
+            .map(|svg| Output::text("capacity.svg", svg));
         Ok(render_charts(run)?
             .into_iter()
             .map(|(file, _, svg)| Output::text(file, svg))
+            .chain(capacity)
             .collect())
     }
 }

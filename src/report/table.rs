@@ -156,6 +156,32 @@ pub fn recovery_line(summary: &Summary) -> Option<String> {
     ))
 }
 
+/// One row per capacity probe, when the run was a capacity search.
+pub fn capacity_table(summary: &Summary) -> Option<Table> {
+    let capacity = summary.capacity.as_ref()?;
+    let mut table = Table::new(&[
+        "offered/s",
+        "result",
+        "achieved/s",
+        "e2e p95",
+        "e2e p99",
+        "max lag",
+        "why",
+    ]);
+    for probe in &capacity.probes {
+        table.row(vec![
+            thousands(probe.offered_rate as u64),
+            probe.status.as_str().into(),
+            thousands(probe.achieved_rate as u64),
+            micros(probe.e2e_p95_us, 1),
+            micros(probe.e2e_p99_us, 1),
+            thousands(probe.max_lag),
+            probe.reasons.first().cloned().unwrap_or_default(),
+        ]);
+    }
+    Some(table)
+}
+
 /// One row per SLO check.
 pub fn slo_table(summary: &Summary) -> Table {
     let mut table = Table::new(&["SLO", "limit", "actual", "result"]);

@@ -105,6 +105,8 @@ impl Auth {
 #[derive(Debug, Clone)]
 pub struct ClusterProfile {
     pub bootstrap: Bootstrap,
+    /// Round-trip time injected on every embedded broker (fault injection).
+    pub embedded_rtt: Option<Duration>,
     pub auth: Auth,
     /// librdkafka producer properties, defaults already merged, in order of precedence.
     pub producer: Vec<(String, String)>,
@@ -248,6 +250,8 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     pub groups: Vec<GroupSpec>,
     pub slos: Vec<Slo>,
+    /// Which cluster option this run measures (`[label]` or --label and friends).
+    pub label: Option<crate::summary::Label>,
     /// Adjustments the resolver made that a reader of the report should know about.
     pub notes: Vec<String>,
 }

@@ -21,6 +21,17 @@ pub struct RawScenario {
     pub phases: Option<Vec<RawPhase>>,
     pub consumer_groups: Option<Vec<RawGroup>>,
     pub slo: Option<RawSlo>,
+    pub label: Option<RawLabel>,
+}
+
+/// `[label]`: which cluster option this run measures.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabel {
+    pub name: Option<String>,
+    pub brokers: Option<u32>,
+    pub instance_type: Option<String>,
+    pub monthly_cost_usd: Option<f64>,
 }
 
 /// `[cluster]`: which cluster and which client settings.
@@ -29,6 +40,7 @@ pub struct RawScenario {
 pub struct RawCluster {
     pub bootstrap: Option<String>,
     pub embedded_brokers: Option<i64>,
+    pub embedded_rtt: Option<String>,
     pub auth: Option<String>,
     pub ca_file: Option<String>,
     pub username_env: Option<String>,

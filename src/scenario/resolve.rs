@@ -19,6 +19,8 @@ pub struct Overrides {
     pub slos: Vec<Slo>,
     /// `--auth`: replaces `cluster.auth`.
     pub auth: Option<String>,
+    /// `--label`, `--brokers`, `--instance-type`, `--monthly-cost`: replace `[label]` fields.
+    pub label: crate::summary::Label,
     /// `--rate-scale`.
     pub rate_scale: Option<f64>,
     /// `--duration-scale`.
@@ -227,8 +229,22 @@ pub fn resolve(
         notes.push(format!("durations scaled by {scale} (--duration-scale)"));
     }
 
+    let written = raw.label.unwrap_or_default();
+    let flags = &overrides.label;
+    let label_name = if flags.name.is_empty() {
+        written.name
+    } else {
+        Some(flags.name.clone())
+    };
+    let label = label_name.map(|name| crate::summary::Label {
+        name,
+        brokers: flags.brokers.or(written.brokers),
+        instance_type: flags.instance_type.clone().or(written.instance_type),
+        monthly_cost_usd: flags.monthly_cost_usd.or(written.monthly_cost_usd),
+    });
     Ok(Scenario {
         name,
+        label,
         description: raw.description.unwrap_or_default(),
         source: path.to_path_buf(),
         source_text,
@@ -339,8 +355,20 @@ fn resolve_cluster(
             "give --bootstrap (or cluster.bootstrap) the cluster's TLS/SASL listeners",
         ));
     }
+    let embedded_rtt = match raw.embedded_rtt.as_ref() {
+        None => None,
+        Some(_) if !bootstrap.is_embedded() => {
+            return Err(ctx.err(
+                "cluster.embedded_rtt",
+                "round-trip injection works on the embedded broker only",
+                "remove it, or run on the embedded broker",
+            ));
+        }
+        Some(text) => Some(ctx.duration("cluster.embedded_rtt", Some(text), Duration::ZERO)?),
+    };
     Ok(ClusterProfile {
         bootstrap,
+        embedded_rtt,
         auth,
         producer: merge(&[producer_defaults, scenario_producer, cli_producer]),
         consumer: merge(&[consumer_defaults, scenario_consumer, cli_consumer]),

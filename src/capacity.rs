@@ -1,0 +1,271 @@
+//! `surge capacity`: the highest offered rate at which every SLO holds. It steps the rate up
+//! (doubling) until a probe fails, then bisects, within a time budget. Each probe is a short
+//! warmup and a steady phase of the scenario at one rate. A probe in which the generator fell
+//! behind is inconclusive: it bounds the search but is never reported as the cluster's limit.
+
+use std::time::Duration;
+
+use crate::scenario::slo::format_number;
+use crate::scenario::{Metric, Phase, Rate, Scenario, Shape, Stat};
+use crate::summary::{Capacity, Probe, Status};
+
+/// How the search runs.
+#[derive(Debug, Clone)]
+pub struct SearchOptions {
+    /// The first offered rate; default a tenth of the scenario's peak.
+    pub start: Option<f64>,
+    /// Never offer more than this.
+    pub max: Option<f64>,
+    /// Stop bisecting when the bracket is narrower than this share of its upper end.
+    pub precision: f64,
+    pub probe_warmup: Duration,
+    pub probe_duration: Duration,
+    pub budget: Duration,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            start: None,
+            max: None,
+            precision: 0.1,
+            probe_warmup: Duration::from_secs(5),
+            probe_duration: Duration::from_secs(20),
+            budget: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The search itself, as plain state: what passed, what did not, what to try next.
+#[derive(Debug, Clone)]
+pub struct Search {
+    passed: Option<f64>,
+    failed: Option<f64>,
+    next: Option<f64>,
+    precision: f64,
+    max: f64,
+}
+
+impl Search {
+    pub fn new(start: f64, precision: f64, max: Option<f64>) -> Search {
+        let max = max.unwrap_or(f64::INFINITY);
+        Search {
+            passed: None,
+            failed: None,
+            next: Some(start.min(max)),
+            precision,
+            max,
+        }
+    }
+
+    /// The next rate to probe, or `None` when the search is done.
+    pub fn next_rate(&self) -> Option<f64> {
+        self.next
+    }
+
+    /// The highest rate that passed.
+    pub fn sustained(&self) -> Option<f64> {
+        self.passed
+    }
+
+    /// Records a probe's outcome and picks the next rate.
+    pub fn record(&mut self, rate: f64, status: Status) {
+        match status {
+            Status::Pass => self.passed = Some(self.passed.map_or(rate, |p| p.max(rate))),
+            Status::Fail | Status::Inconclusive => {
+                self.failed = Some(self.failed.map_or(rate, |f| f.min(rate)))
+            }
+            Status::Error => {
+                self.next = None;
+                return;
+            }
+        }
+        self.next = match (self.passed, self.failed) {
+            (Some(passed), None) if passed >= self.max => None,
+            (_, None) => Some((rate * 2.0).min(self.max)),
+            (None, Some(failed)) if failed < 1.0 => None,
+            (None, Some(failed)) => Some((failed / 2.0).round().max(1.0)),
+            (Some(passed), Some(failed)) if (failed - passed) / failed <= self.precision => None,
+            (Some(passed), Some(failed)) => Some(((passed + failed) / 2.0).round()),
+        };
+    }
+}
+
+/// The scenario's highest planned rate: the peak to hold.
+pub fn target_peak(scenario: &Scenario) -> f64 {
+    scenario
+        .phases
+        .iter()
+        .map(|p| match p.shape {
+            Shape::Constant(rate) => rate.0,
+            Shape::Ramp { from, to } => from.0.max(to.0),
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The scenario with its phases replaced by one probe at `rate`.
+pub fn probe_scenario(base: &Scenario, rate: f64, options: &SearchOptions) -> Scenario {
+    let mut scenario = base.clone();
+    scenario.phases = vec![
+        Phase {
+            name: "warmup".into(),
+            shape: Shape::Constant(Rate(rate)),
+            duration: options.probe_warmup,
+            warmup: true,
+        },
+        Phase {
+            name: "probe".into(),
+            shape: Shape::Constant(Rate(rate)),
+            duration: options.probe_duration,
+            warmup: false,
+        },
+    ];
+    // A probe above capacity leaves a backlog: a short drain is enough to judge it.
+    scenario.limits.drain_timeout = scenario.limits.drain_timeout.min(Duration::from_secs(5));
+    scenario.notes.push(format!(
+        "capacity probe at {} events/s",
+        format_number(rate)
+    ));
+    scenario
+}
+
+/// The time one probe needs at most, join and drain included.
+pub fn probe_cost(options: &SearchOptions, scenario: &Scenario) -> Duration {
+    options.probe_warmup
+        + options.probe_duration
+        + Duration::from_secs(5)
+        + scenario.limits.drain_timeout.min(Duration::from_secs(5))
+        + Duration::from_secs(4)
+}
+
+/// Assembles the result and its one-line conclusion.
+pub fn conclude(
+    scenario: &Scenario,
+    probes: Vec<Probe>,
+    search: &Search,
+    elapsed: Duration,
+    budget: Duration,
+) -> Capacity {
+    let target = target_peak(scenario);
+    let sustained = search.sustained();
+    let generator_limit = probes
+        .iter()
+        .filter(|p| p.status == Status::Inconclusive)
+        .map(|p| p.offered_rate)
+        .reduce(f64::min);
+    let p95_limit_us = scenario
+        .slos
+        .iter()
+        .find(|s| matches!(s.metric, Metric::E2e { group: None, stat: Stat::Percentile(p) } if p == 95.0))
+        .map(|s| s.limit as u64);
+    let headroom_percent = sustained.map(|s| ((s / target - 1.0) * 1000.0).round() / 10.0);
+    let slo = p95_limit_us.map_or("every SLO".to_string(), |l| {
+        format!(
+            "e2e p95 < {}",
+            crate::scenario::slo::format_micros(l as f64)
+        )
+    });
+    let mut conclusion = match (sustained, headroom_percent) {
+        (Some(rate), Some(headroom)) => format!(
+            "sustains {} events/s at {slo}; target peak {}; headroom {}{}%",
+            format_number(rate),
+            format_number(target),
+            if headroom >= 0.0 { "+" } else { "" },
+            format_number(headroom)
+        ),
+        _ => format!(
+            "no probe met every SLO (lowest tried {} events/s); target peak {}",
+            format_number(
+                probes
+                    .iter()
+                    .map(|p| p.offered_rate)
+                    .fold(f64::MAX, f64::min)
+            ),
+            format_number(target)
+        ),
+    };
+    if let Some(limit) = generator_limit {
+        conclusion.push_str(&format!(
+            "; the generator fell behind at {} events/s, so the cluster's limit may be higher",
+            format_number(limit)
+        ));
+    }
+    Capacity {
+        probes,
+        sustained_rate: sustained,
+        target_peak: target,
+        headroom_percent,
+        generator_limit,
+        p95_limit_us,
+        elapsed_s: elapsed.as_secs_f64().round(),
+        budget_s: budget.as_secs_f64(),
+        conclusion,
+    }
+}
+
+/// The exit status of a capacity search: pass when the peak is sustained.
+pub fn status(capacity: &Capacity) -> Status {
+    match capacity.sustained_rate {
+        Some(rate) if rate >= capacity.target_peak => Status::Pass,
+        _ if capacity
+            .generator_limit
+            .is_some_and(|g| g <= capacity.target_peak) =>
+        {
+            Status::Inconclusive
+        }
+        _ => Status::Fail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drives the search against a cluster whose limit is `knee`.
+    fn search(knee: f64, start: f64, precision: f64, max: Option<f64>) -> (Vec<f64>, Option<f64>) {
+        let mut search = Search::new(start, precision, max);
+        let mut tried = Vec::new();
+        while let Some(rate) = search.next_rate() {
+            tried.push(rate);
+            search.record(
+                rate,
+                if rate <= knee {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+            );
+            assert!(tried.len() < 50, "the search must end");
+        }
+        (tried, search.sustained())
+    }
+
+    #[test]
+    fn steps_up_by_doubling_then_bisects_to_the_knee() {
+        let (tried, sustained) = search(1_000.0, 100.0, 0.05, None);
+        assert_eq!(&tried[..5], &[100.0, 200.0, 400.0, 800.0, 1_600.0]);
+        assert_eq!(tried[5], 1_200.0);
+        let sustained = sustained.unwrap();
+        assert!(
+            (950.0..=1_000.0).contains(&sustained),
+            "{sustained} from {tried:?}"
+        );
+    }
+
+    #[test]
+    fn a_failing_start_searches_downwards_and_a_cap_stops_the_climb() {
+        let (tried, sustained) = search(300.0, 1_000.0, 0.1, None);
+        assert_eq!(&tried[..3], &[1_000.0, 500.0, 250.0]);
+        assert!(sustained.unwrap() > 270.0);
+        let (tried, sustained) = search(1e9, 100.0, 0.1, Some(500.0));
+        assert_eq!(tried, vec![100.0, 200.0, 400.0, 500.0]);
+        assert_eq!(sustained, Some(500.0));
+    }
+
+    #[test]
+    fn an_error_ends_the_search() {
+        let mut search = Search::new(100.0, 0.1, None);
+        search.record(100.0, Status::Error);
+        assert_eq!(search.next_rate(), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! Capacity search on the embedded broker with round-trip time injected and a consumer that
+//! cannot exceed ~500 events/s: the search must find that knee, within its budget.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use surge::capacity::SearchOptions;
+use surge::engine::StopSignal;
+use surge::summary::Status;
+use surge::{CapacityOptions, RunOptions};
+
+#[test]
+fn capacity_search_finds_the_known_knee_within_its_budget() {
+    let _machine = common::exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let budget = Duration::from_secs(180);
+    let options = CapacityOptions {
+        run: RunOptions {
+            scenario: common::repo("tests/fixtures/capacity-knee.toml"),
+            out: Some(out.path().to_path_buf()),
+            quiet: true,
+            ..RunOptions::default()
+        },
+        search: SearchOptions {
+            start: Some(125.0),
+            max: None,
+            precision: 0.2,
+            probe_warmup: Duration::from_secs(1),
+            probe_duration: Duration::from_secs(6),
+            budget,
+        },
+    };
+    let started = Instant::now();
+    let outcome = surge::capacity(&options, Arc::new(StopSignal::default())).unwrap();
+    assert!(started.elapsed() < budget, "took {:?}", started.elapsed());
+
+    let capacity = outcome.summary.capacity.clone().expect("a capacity result");
+    let sustained = capacity.sustained_rate.expect("some probe passed");
+    // One member at 2 ms per event: about 500 events/s, minus sleep overhead.
+    assert!(
+        (350.0..=560.0).contains(&sustained),
+        "sustained {sustained}: {:#?}",
+        capacity.probes
+    );
+    assert!(
+        capacity
+            .probes
+            .iter()
+            .any(|p| p.status == Status::Fail && p.offered_rate > sustained)
+    );
+    assert!(
+        capacity
+            .probes
+            .iter()
+            .all(|p| p.status != Status::Fail || p.offered_rate > sustained)
+    );
+    assert_eq!(capacity.target_peak, 1000.0);
+    assert!(capacity.headroom_percent.unwrap() < 0.0);
+    assert!(
+        capacity.conclusion.starts_with(&format!(
+            "sustains {} events/s at e2e p95 < 500ms; target peak 1000; headroom -",
+            sustained as u64
+        )),
+        "{}",
+        capacity.conclusion
+    );
+    // Below the target peak: the cluster does not hold it.
+    assert_eq!(outcome.status, Status::Fail);
+
+    // Results land in summary.json, with each probe's own reports and the capacity chart.
+    let written = common::written_summary(out.path());
+    assert_eq!(written.capacity, Some(capacity.clone()));
+    assert!(out.path().join("capacity.svg").is_file());
+    assert_eq!(
+        std::fs::read_dir(out.path().join("probes"))
+            .unwrap()
+            .count(),
+        capacity.probes.len()
+    );
+}
+
+#[test]
+fn an_inconclusive_probe_is_never_the_cluster_limit() {
+    let probes = vec![
+        probe(100.0, Status::Pass),
+        probe(200.0, Status::Pass),
+        probe(400.0, Status::Inconclusive),
+    ];
+    let mut search = surge::capacity::Search::new(100.0, 0.1, None);
+    for p in &probes {
+        search.record(p.offered_rate, p.status);
+    }
+    let scenario = surge::validate(
+        &common::repo("tests/fixtures/capacity-knee.toml"),
+        &Default::default(),
+    )
+    .unwrap();
+    let capacity = surge::capacity::conclude(
+        &scenario,
+        probes,
+        &search,
+        Duration::from_secs(10),
+        Duration::from_secs(60),
+    );
+    assert_eq!(capacity.generator_limit, Some(400.0));
+    assert!(
+        capacity
+            .conclusion
+            .contains("the generator fell behind at 400 events/s"),
+        "{}",
+        capacity.conclusion
+    );
+    assert_eq!(surge::capacity::status(&capacity), Status::Inconclusive);
+}
+
+fn probe(rate: f64, status: Status) -> surge::summary::Probe {
+    surge::summary::Probe {
+        offered_rate: rate,
+        status,
+        achieved_rate: rate,
+        e2e_p95_us: 1000,
+        e2e_p99_us: 2000,
+        max_lag: 0,
+        reasons: vec![],
+    }
+}
