@@ -26,6 +26,8 @@ pub enum Command {
     Run(RunArgs),
     /// Find the highest rate at which every SLO holds: step up, then bisect, within a budget.
     Capacity(CapacityArgs),
+    /// Put two or more runs (or capacity searches) side by side.
+    Compare(CompareArgs),
     /// Check a scenario file without running it.
     Validate(ScenarioArgs),
     /// Preflight: connect, authenticate, list brokers and topics, compare with a scenario.
@@ -66,6 +68,25 @@ pub struct CapacityArgs {
 
 fn parse_rate(text: &str) -> Result<f64, String> {
     text.parse::<crate::scenario::Rate>().map(|r| r.0)
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run directories written by `surge run` or `surge capacity`; the first is the baseline.
+    #[arg(required = true, num_args = 2..)]
+    pub run_dirs: Vec<PathBuf>,
+
+    /// Output directory [default: reports/compare-<UTC timestamp>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Compare runs of different scenarios anyway (with a warning).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Headroom the sizing estimate keeps above the peak, e.g. 0.3 for 30%.
+    #[arg(long, value_name = "F", default_value = "0.3")]
+    pub headroom: f64,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod progress;
 pub mod report;
 pub mod scenario;
+pub mod sizing;
 pub mod summary;
 pub mod verdict;
 pub mod workload;
@@ -132,6 +133,82 @@ pub fn check(path: Option<&Path>, overrides: &Overrides) -> Result<check::CheckR
             topics: check::compare(&scenario.topics, &facts),
         })
     })
+}
+
+/// Where `surge compare` writes without --out.
+pub fn default_compare_dir() -> PathBuf {
+    PathBuf::from("reports").join(format!(
+        "compare-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ))
+}
+
+/// Puts two or more runs side by side; refuses runs of different scenarios unless `force`.
+/// Returns the warnings it wrote into the comparison.
+pub fn compare(
+    dirs: &[PathBuf],
+    out: &Path,
+    force: bool,
+    headroom: f64,
+) -> Result<Vec<String>, SurgeError> {
+    if dirs.len() < 2 {
+        return Err(SurgeError::Runtime(
+            "compare needs two or more run directories\n  fix: surge compare RUN_DIR RUN_DIR..."
+                .into(),
+        ));
+    }
+    let runs = dirs
+        .iter()
+        .map(|dir| {
+            report::load_run(dir).map_err(|detail| SurgeError::RunDir {
+                path: dir.clone(),
+                detail,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut warnings = Vec::new();
+    let first = &runs[0].summary.scenario.name;
+    for (dir, run) in dirs.iter().zip(&runs).skip(1) {
+        if &run.summary.scenario.name != first {
+            let message = format!(
+                "{} ran scenario `{}`, not `{first}`",
+                dir.display(),
+                run.summary.scenario.name
+            );
+            if !force {
+                return Err(SurgeError::Runtime(format!(
+                    "{message}: comparing different scenarios compares nothing\n  fix: compare runs of one scenario, or pass --force"
+                )));
+            }
+            warnings.push(format!("{message} (compared anyway, --force)"));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|source| SurgeError::Output {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut files = vec![
+        (
+            "compare.md",
+            report::compare::markdown(&runs, headroom, &warnings),
+        ),
+        (
+            "compare.html",
+            report::compare::html(&runs, headroom, &warnings),
+        ),
+        (
+            "compare-distribution.svg",
+            report::compare::distribution_chart(&runs).map_err(SurgeError::Runtime)?,
+        ),
+    ];
+    if let Some(chart) = report::compare::capacity_chart(&runs) {
+        files.push(("compare-capacity.svg", chart.map_err(SurgeError::Runtime)?));
+    }
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|source| SurgeError::Output { path, source })?;
+    }
+    Ok(warnings)
 }
 
 /// Re-renders every report of a saved run; returns the exports that failed.

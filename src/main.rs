@@ -35,6 +35,16 @@ fn main() -> ExitCode {
             println!("reports written to {}", args.run_dir.display());
             if failures.is_empty() { 0 } else { 2 }
         }),
+        Command::Compare(args) => {
+            let out = args.out.clone().unwrap_or_else(surge::default_compare_dir);
+            surge::compare(&args.run_dirs, &out, args.force, args.headroom).map(|warnings| {
+                for warning in warnings {
+                    eprintln!("warning: {warning}");
+                }
+                println!("comparison written to {}", out.display());
+                0
+            })
+        }
         Command::Capacity(args) => {
             let options = surge::CapacityOptions {
                 run: surge::RunOptions {

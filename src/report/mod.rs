@@ -1,6 +1,7 @@
 //! Exporters: one per kind of file, behind one small trait. They read a finished (or partial)
 //! run's summary and histograms, and never touch the engine or Kafka.
 
+pub mod compare;
 pub mod console;
 pub mod hlog;
 pub mod html;

@@ -1,0 +1,134 @@
+//! `surge compare` on fixed summaries: a pinned Markdown table for two sizing options, and
+//! a refusal to compare different scenarios unless forced.
+
+mod common;
+
+use std::path::Path;
+
+use surge::summary::{Capacity, Label, Probe, Status, Summary};
+
+fn copy_fixture(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(common::repo("tests/fixtures/smoke-run")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+fn edit(dir: &Path, change: impl FnOnce(&mut Summary)) {
+    let path = dir.join("summary.json");
+    let mut summary = Summary::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(&mut summary);
+    std::fs::write(path, serde_json::to_string_pretty(&summary).unwrap()).unwrap();
+}
+
+fn capacity(sustained: f64, p95_at: &[(f64, u64, Status)]) -> Capacity {
+    Capacity {
+        probes: p95_at
+            .iter()
+            .map(|&(rate, p95, status)| Probe {
+                offered_rate: rate,
+                status,
+                achieved_rate: rate,
+                e2e_p95_us: p95,
+                e2e_p99_us: p95 * 2,
+                max_lag: 10,
+                reasons: vec![],
+            })
+            .collect(),
+        sustained_rate: Some(sustained),
+        target_peak: 100_000.0,
+        headroom_percent: Some((sustained / 100_000.0 - 1.0) * 100.0),
+        generator_limit: None,
+        p95_limit_us: Some(100_000),
+        elapsed_s: 300.0,
+        budget_s: 600.0,
+        conclusion: format!("sustains {sustained} events/s at e2e p95 < 100ms; target peak 100000"),
+    }
+}
+
+fn two_options(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (small, large) = (root.join("m5-large-x2"), root.join("m5-xlarge-x3"));
+    copy_fixture(&small);
+    copy_fixture(&large);
+    edit(&small, |s| {
+        s.label = Some(Label {
+            name: "m5.large x2".into(),
+            brokers: Some(2),
+            instance_type: Some("kafka.m5.large".into()),
+            monthly_cost_usd: Some(500.0),
+        });
+        s.capacity = Some(capacity(
+            40_000.0,
+            &[
+                (20_000.0, 30_000, Status::Pass),
+                (40_000.0, 80_000, Status::Pass),
+                (80_000.0, 900_000, Status::Fail),
+            ],
+        ));
+    });
+    edit(&large, |s| {
+        s.label = Some(Label {
+            name: "m5.xlarge x3".into(),
+            brokers: Some(3),
+            instance_type: Some("kafka.m5.xlarge".into()),
+            monthly_cost_usd: Some(2500.0),
+        });
+        s.capacity = Some(capacity(
+            125_000.0,
+            &[
+                (40_000.0, 20_000, Status::Pass),
+                (80_000.0, 25_000, Status::Pass),
+                (125_000.0, 70_000, Status::Pass),
+                (160_000.0, 400_000, Status::Fail),
+            ],
+        ));
+        s.latency.e2e_us.p95 /= 2;
+    });
+    (small, large)
+}
+
+#[test]
+fn two_sizing_options_side_by_side_are_pinned() {
+    let root = tempfile::tempdir().unwrap();
+    let (small, large) = two_options(root.path());
+    let out = root.path().join("out");
+    let warnings = surge::compare(&[small, large], &out, false, 0.3).unwrap();
+    assert!(warnings.is_empty());
+    let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    insta::assert_snapshot!("compare_md", markdown);
+    // $2,500 / 125 = $20 per 1,000 events/s; 3 brokers x 100k x 1.3 / 125k -> 4 brokers.
+    assert!(markdown.contains("$20"), "{markdown}");
+    assert!(markdown.contains("estimate"));
+    for file in [
+        "compare.html",
+        "compare-distribution.svg",
+        "compare-capacity.svg",
+    ] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        roxmltree::Document::parse(text.trim_start_matches("<!DOCTYPE html>\n"))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
+#[test]
+fn different_scenarios_are_refused_unless_forced() {
+    let root = tempfile::tempdir().unwrap();
+    let (small, large) = two_options(root.path());
+    edit(&large, |s| s.scenario.name = "black-friday".into());
+    let out = root.path().join("out");
+    let error = surge::compare(&[small.clone(), large.clone()], &out, false, 0.3)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("black-friday") && error.contains("--force"),
+        "{error}"
+    );
+    let warnings = surge::compare(&[small, large], &out, true, 0.3).unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        std::fs::read_to_string(out.join("compare.md"))
+            .unwrap()
+            .contains("warning")
+    );
+}
