@@ -325,7 +325,7 @@ mod tests {
             "lag.max < 10000",
             "publish.max < 1s",
             "schedule_lag.p99 < 20ms",
-            "recovery.lag < 1m",
+            "recovery.lag < 60s",
             "recovery.p95 <= 30s",
         ] {
             let slo: Slo = text.parse().unwrap();
