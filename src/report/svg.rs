@@ -158,7 +158,7 @@ fn time_chart(
     let top = peak * 1.5;
     for (label, limit) in thresholds {
         series.push(Series::dashed(
-            format!("SLO {label}"),
+            label,
             SLO_RED,
             vec![(0.0, limit), (end, limit)],
         ));
@@ -236,7 +236,7 @@ fn thresholds(summary: &Summary, pick: impl Fn(&Metric) -> bool, scale: f64) -> 
     slos(summary)
         .into_iter()
         .filter(|s| pick(&s.metric))
-        .map(|s| (s.to_string(), s.limit * scale))
+        .map(|s| (format!("SLO {s}"), s.limit * scale))
         .collect()
 }
 
@@ -576,7 +576,7 @@ fn generator(summary: &Summary) -> Result<String, String> {
         2,
         cpu,
     )];
-    let saturated = vec![("saturated".to_string(), 95.0)];
+    let saturated = vec![("saturated: the run is inconclusive above".to_string(), 95.0)];
     let percent = |v: &f64| format!("{v:.0}%");
     time_chart(
         summary,
