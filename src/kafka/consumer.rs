@@ -37,14 +37,7 @@ impl MemberContext {
 }
 
 impl ClientContext for MemberContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn generate_oauth_token(
-        &self,
-        _config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        super::auth::current_token()
-    }
+    super::iam_tokens_from_cache!();
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         self.errors.push(&format!("{error}: {reason}"));

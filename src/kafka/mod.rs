@@ -59,6 +59,21 @@ pub enum ConnectError {
     Embedded { detail: String },
 }
 
+/// The OAUTHBEARER part of a client context: serve MSK IAM tokens from the cache.
+macro_rules! iam_tokens_from_cache {
+    () => {
+        const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+        fn generate_oauth_token(
+            &self,
+            _config: Option<&str>,
+        ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+            crate::kafka::auth::current_token()
+        }
+    };
+}
+pub(crate) use iam_tokens_from_cache;
+
 /// librdkafka's version, e.g. `2.12.1`.
 pub fn librdkafka_version() -> String {
     rdkafka::util::get_rdkafka_version().1
@@ -118,14 +133,7 @@ impl ErrorLog {
 }
 
 impl ClientContext for ErrorLog {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn generate_oauth_token(
-        &self,
-        _config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        auth::current_token()
-    }
+    iam_tokens_from_cache!();
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.push(&format!("{error}: {reason}"));

@@ -39,14 +39,7 @@ pub struct SinkContext<S> {
 }
 
 impl<S: DeliverySink> ClientContext for SinkContext<S> {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
-
-    fn generate_oauth_token(
-        &self,
-        _config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        super::auth::current_token()
-    }
+    super::iam_tokens_from_cache!();
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.sink.client_error(&format!("{error}: {reason}"));

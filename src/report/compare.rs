@@ -10,6 +10,9 @@ use crate::scenario::slo::format_number;
 use crate::sizing;
 use crate::summary::Summary;
 
+/// Picks one latency, in microseconds, from a summary.
+type Pick = fn(&Summary) -> u64;
+
 /// One row of numbers, one value per run.
 struct Row {
     name: String,
@@ -55,56 +58,39 @@ fn rows(runs: &[RunData], headroom: f64) -> Vec<Row> {
     let each = |f: &dyn Fn(&Summary) -> Option<f64>| {
         runs.iter().map(|r| f(&r.summary)).collect::<Vec<_>>()
     };
-    let mut rows = vec![
-        Row {
-            name: "achieved rate".into(),
-            values: each(&|s| Some(s.produced.achieved_rate)),
-            format: rate,
-            relative: true,
-        },
-        Row {
-            name: "e2e p50".into(),
-            values: each(&|s| Some(s.latency.e2e_us.p50 as f64)),
-            format: latency,
-            relative: true,
-        },
-        Row {
-            name: "e2e p95".into(),
-            values: each(&|s| Some(s.latency.e2e_us.p95 as f64)),
-            format: latency,
-            relative: true,
-        },
-        Row {
-            name: "e2e p99".into(),
-            values: each(&|s| Some(s.latency.e2e_us.p99 as f64)),
-            format: latency,
-            relative: true,
-        },
-        Row {
-            name: "e2e max".into(),
-            values: each(&|s| Some(s.latency.e2e_us.max as f64)),
-            format: latency,
-            relative: true,
-        },
-        Row {
-            name: "publish p99".into(),
-            values: each(&|s| Some(s.latency.publish_us.p99 as f64)),
-            format: latency,
-            relative: true,
-        },
-        Row {
-            name: "max consumer lag".into(),
-            values: each(&|s| s.groups.iter().map(|g| g.max_lag as f64).reduce(f64::max)),
-            format: plain,
-            relative: true,
-        },
-        Row {
-            name: "lost".into(),
-            values: each(&|s| Some(s.total(|g| g.lost) as f64)),
-            format: plain,
-            relative: false,
-        },
+    let latencies: [(&str, Pick); 5] = [
+        ("e2e p50", |s| s.latency.e2e_us.p50),
+        ("e2e p95", |s| s.latency.e2e_us.p95),
+        ("e2e p99", |s| s.latency.e2e_us.p99),
+        ("e2e max", |s| s.latency.e2e_us.max),
+        ("publish p99", |s| s.latency.publish_us.p99),
     ];
+    let mut rows = vec![Row {
+        name: "achieved rate".into(),
+        values: each(&|s| Some(s.produced.achieved_rate)),
+        format: rate,
+        relative: true,
+    }];
+    for (name, pick) in latencies {
+        rows.push(Row {
+            name: name.into(),
+            values: each(&|s| Some(pick(s) as f64)),
+            format: latency,
+            relative: true,
+        });
+    }
+    rows.push(Row {
+        name: "max consumer lag".into(),
+        values: each(&|s| s.groups.iter().map(|g| g.max_lag as f64).reduce(f64::max)),
+        format: plain,
+        relative: true,
+    });
+    rows.push(Row {
+        name: "lost".into(),
+        values: each(&|s| Some(s.total(|g| g.lost) as f64)),
+        format: plain,
+        relative: false,
+    });
     if runs.iter().any(|r| r.summary.capacity.is_some()) {
         rows.push(Row {
             name: "sustained rate (capacity)".into(),
