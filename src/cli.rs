@@ -66,6 +66,35 @@ pub struct CapacityArgs {
     pub probe_warmup: Duration,
 }
 
+impl RunArgs {
+    /// What `surge run` needs from these flags.
+    pub fn options(&self) -> crate::RunOptions {
+        crate::RunOptions {
+            scenario: self.scenario.scenario.clone(),
+            overrides: self.scenario.overrides(),
+            out: self.out.clone(),
+            quiet: self.quiet,
+        }
+    }
+}
+
+impl CapacityArgs {
+    /// What `surge capacity` needs from these flags.
+    pub fn options(&self) -> crate::CapacityOptions {
+        crate::CapacityOptions {
+            run: self.run.options(),
+            search: crate::capacity::SearchOptions {
+                start: self.start,
+                max: self.max,
+                precision: self.precision,
+                probe_warmup: self.probe_warmup,
+                probe_duration: self.probe_duration,
+                budget: self.budget,
+            },
+        }
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     text.parse::<crate::scenario::Rate>().map(|r| r.0)
 }

@@ -46,34 +46,11 @@ fn main() -> ExitCode {
             })
         }
         Command::Capacity(args) => {
-            let options = surge::CapacityOptions {
-                run: surge::RunOptions {
-                    scenario: args.run.scenario.scenario.clone(),
-                    overrides: args.run.scenario.overrides(),
-                    out: args.run.out.clone(),
-                    quiet: args.run.quiet,
-                },
-                search: surge::capacity::SearchOptions {
-                    start: args.start,
-                    max: args.max,
-                    precision: args.precision,
-                    probe_warmup: args.probe_warmup,
-                    probe_duration: args.probe_duration,
-                    budget: args.budget,
-                },
-            };
-            surge::capacity(&options, Arc::new(StopSignal::default()))
+            surge::capacity(&args.options(), Arc::new(StopSignal::default()))
                 .map(|outcome| finish(&outcome))
         }
-        Command::Run(args) => {
-            let options = surge::RunOptions {
-                scenario: args.scenario.scenario.clone(),
-                overrides: args.scenario.overrides(),
-                out: args.out,
-                quiet: args.quiet,
-            };
-            surge::run(&options, Arc::new(StopSignal::default())).map(|outcome| finish(&outcome))
-        }
+        Command::Run(args) => surge::run(&args.options(), Arc::new(StopSignal::default()))
+            .map(|outcome| finish(&outcome)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
