@@ -211,6 +211,8 @@ fn surge_check(args: &[&str]) -> (Option<i32>, String, Duration) {
         .arg("check")
         .args(args)
         .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .env("SURGE_SASL_USERNAME", "loadtest")
+        .env("SURGE_SASL_PASSWORD", "Planted-Tansu-Secret-41")
         .output()
         .unwrap();
     let text = format!(
@@ -245,5 +247,22 @@ fn check_lists_the_broker_and_compares_topics_and_fails_clearly() {
         text.contains("TLS handshake") && text.contains("fix:"),
         "{text}"
     );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+
+    // SCRAM against a broker that refuses it: credentials rejected, and the secret stays out.
+    let (code, text, took) = surge_check(&[
+        "--bootstrap",
+        &bootstrap,
+        "--auth",
+        "scram-sha-512",
+        "-X",
+        "security.protocol=sasl_plaintext",
+    ]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("rejected authentication") && text.contains("fix:"),
+        "{text}"
+    );
+    assert!(!text.contains("Planted-Tansu-Secret-41"), "{text}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }

@@ -92,19 +92,15 @@ pub fn probe(
             },
             properties,
         );
-        if uses_tls(properties) && tcp_reachable(servers) {
+        // Rejected credentials first: a SASL failure happens over a working connection.
+        if looks_like_auth(&error, &detail) {
+            ConnectError::AuthRejected {
+                servers: servers.to_string(),
+                detail,
+            }
+        } else if uses_tls(properties) && (tcp_reachable(servers) || detail.contains("SSL")) {
             // The port takes TCP connections but librdkafka cannot talk to it over TLS.
             ConnectError::Tls {
-                servers: servers.to_string(),
-                detail,
-            }
-        } else if detail.contains("SSL") || detail.contains("handshake") {
-            ConnectError::Tls {
-                servers: servers.to_string(),
-                detail,
-            }
-        } else if looks_like_auth(&error, &detail) {
-            ConnectError::AuthRejected {
                 servers: servers.to_string(),
                 detail,
             }
