@@ -15,18 +15,26 @@ use surge::scenario::Overrides;
 use surge::summary::{Status, Summary};
 use surge::workload::{Decoded, decode};
 
-const PORT: &str = "19092";
+/// A free loopback port for this test binary's broker, so that a broker left running by
+/// another checkout cannot get in the way.
+fn port() -> u16 {
+    static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *PORT.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+        listener.local_addr().expect("bound").port()
+    })
+}
 
 /// Restarts the local broker with empty storage and returns its address.
 fn fresh_broker() -> String {
     let status = Command::new(repo("scripts/local-broker.sh"))
         .arg("restart")
-        .env("SURGE_BROKER_PORT", PORT)
+        .env("SURGE_BROKER_PORT", port().to_string())
         .env("SURGE_BROKER_DIR", repo("target/tansu-test"))
         .status()
         .expect("scripts/local-broker.sh runs");
     assert!(status.success(), "the local broker did not start");
-    format!("127.0.0.1:{PORT}")
+    format!("127.0.0.1:{}", port())
 }
 
 /// Overrides for Tansu: it holds an empty fetch for the whole fetch.wait.max.ms, and waits
@@ -234,7 +242,7 @@ fn check_lists_the_broker_and_compares_topics_and_fails_clearly() {
         text.contains(&format!("connected to {bootstrap} (auth: none)")),
         "{text}"
     );
-    assert!(text.contains(&format!("at 127.0.0.1:{PORT}")), "{text}");
+    assert!(text.contains(&format!("at 127.0.0.1:{}", port())), "{text}");
     assert!(
         text.contains("order-events") && text.contains("payment-events"),
         "{text}"
