@@ -51,6 +51,18 @@ fn tansu(bootstrap: String, duration_scale: f64) -> Overrides {
     }
 }
 
+/// smoke.toml on Tansu. These tests check correctness over TCP (loss, order, duplicates), not
+/// Tansu's speed on a shared 2-core machine, whose latency swings by 10x between runs: the
+/// latency SLOs are widened to catch only a broken pipeline; loss, ordering and lag SLOs stay
+/// as the scenario writes them.
+fn tansu_smoke(bootstrap: String, duration_scale: f64) -> Overrides {
+    let widened = ["e2e.p95 < 2s", "e2e.p99 < 5s", "publish.p99 < 2s"];
+    Overrides {
+        slos: widened.iter().map(|s| s.parse().unwrap()).collect(),
+        ..tansu(bootstrap, duration_scale)
+    }
+}
+
 fn acked_on(summary: &Summary, topics: &[String]) -> u64 {
     summary
         .produced
@@ -109,7 +121,7 @@ fn smoke_passes_on_a_real_broker_with_everything_consumed_in_order() {
     let out = tempfile::tempdir().unwrap();
     let outcome = common::run(
         "scenarios/smoke.toml",
-        tansu(bootstrap.clone(), 0.5),
+        tansu_smoke(bootstrap.clone(), 0.5),
         out.path(),
     )
     .unwrap();
@@ -190,7 +202,7 @@ fn a_second_run_reads_only_its_own_events() {
     let bootstrap = fresh_broker();
     let first = tempfile::tempdir().unwrap();
     let second = tempfile::tempdir().unwrap();
-    let overrides = || tansu(bootstrap.clone(), 0.3);
+    let overrides = || tansu_smoke(bootstrap.clone(), 0.3);
     common::run("scenarios/smoke.toml", overrides(), first.path()).unwrap();
     let outcome = common::run("scenarios/smoke.toml", overrides(), second.path()).unwrap();
     let summary = &outcome.summary;
