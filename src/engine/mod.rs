@@ -210,17 +210,27 @@ pub async fn run(
                 .iter()
                 .find(|g| !g.is_ready())
                 .expect("one group is not ready");
-            let detail = lock(&group.state).errors.join("; ");
+            let held: Vec<String> = group
+                .assigned
+                .iter()
+                .map(|a| a.load(Ordering::Acquire).to_string())
+                .collect();
+            let errors = lock(&group.state).errors.join("; ");
+            let detail = format!(
+                "members hold [{}] partitions; {}",
+                held.join(", "),
+                if errors.is_empty() {
+                    "no error reported by the client".to_string()
+                } else {
+                    errors
+                }
+            );
             stop_members(&groups, members).await;
             return Err(EngineError::GroupJoin {
                 group: group.spec.name.clone(),
                 expected: group.expected_partitions,
                 timeout_s: scenario.limits.group_join_timeout.as_secs(),
-                detail: if detail.is_empty() {
-                    "no error reported by the client".into()
-                } else {
-                    detail
-                },
+                detail,
             });
         }
         if waited >= next_report {

@@ -45,11 +45,23 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
 
 /// Client defaults that apply on the embedded broker only, each with the reason a report
 /// shows. Scenario keys and -X still win over them.
-const EMBEDDED_CONSUMER_DEFAULTS: &[(&str, &str, &str)] = &[(
-    "fetch.wait.max.ms",
-    "10",
-    "the embedded broker holds an empty fetch for the whole wait, so 500 ms would measure the wait",
-)];
+const EMBEDDED_CONSUMER_DEFAULTS: &[(&str, &str, &str)] = &[
+    (
+        "fetch.wait.max.ms",
+        "10",
+        "the embedded broker holds an empty fetch for the whole wait, so 500 ms would measure the wait",
+    ),
+    (
+        "session.timeout.ms",
+        "6000",
+        "the embedded broker's group coordinator can wait out a whole session before a rebalance completes",
+    ),
+    (
+        "heartbeat.interval.ms",
+        "500",
+        "members learn of a rebalance on their next heartbeat",
+    ),
+];
 const EMBEDDED_PRODUCER_DEFAULTS: &[(&str, &str, &str)] = &[(
     "linger.ms",
     "25",
@@ -458,7 +470,7 @@ fn resolve_limits(ctx: &Ctx, raw: RawRun) -> Result<RunLimits, ScenarioError> {
         group_join_timeout: ctx.duration(
             "run.group_join_timeout",
             raw.group_join_timeout.as_ref(),
-            Duration::from_secs(30),
+            Duration::from_secs(60),
         )?,
         drain_timeout: ctx.duration(
             "run.drain_timeout",
