@@ -137,11 +137,7 @@ fn secrets_appear_in_no_output_file_nor_on_the_console() {
         .env_remove("KAFKA_BOOTSTRAP_SERVERS")
         .output()
         .unwrap();
-    let console = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let console = common::console(&output);
     assert_eq!(output.status.code(), Some(0), "{console}");
     assert!(!console.contains(PLANTED), "console leaks the secret");
     let mut files = 0;
@@ -177,11 +173,7 @@ fn secrets_appear_in_no_output_file_nor_on_the_console() {
         .env("SURGE_SASL_PASSWORD", PLANTED)
         .output()
         .unwrap();
-    let console = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let console = common::console(&output);
     assert_eq!(output.status.code(), Some(2), "{console}");
     assert!(!console.contains(PLANTED), "{console}");
 }

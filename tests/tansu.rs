@@ -235,11 +235,7 @@ fn surge_check(args: &[&str]) -> (Option<i32>, String, Duration) {
         .env("SURGE_SASL_PASSWORD", "Planted-Tansu-Secret-41")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = common::console(&output);
     (output.status.code(), text, started.elapsed())
 }
 

@@ -64,6 +64,17 @@ impl GroupShared {
             >= self.expected_partitions
     }
 
+    /// Acked events on the group's topics that it has not consumed (`unique`) yet.
+    pub fn lag(&self, acked_by_topic: &[u64], unique: u64) -> u64 {
+        let acked: u64 = self
+            .spec
+            .topics
+            .iter()
+            .map(|&t| acked_by_topic.get(t).copied().unwrap_or(0))
+            .sum();
+        acked.saturating_sub(unique)
+    }
+
     fn note_error(&self, reason: String) {
         let mut state = lock(&self.state);
         if state.errors.len() < 10 && !state.errors.contains(&reason) {

@@ -405,13 +405,8 @@ pub async fn run(
         acked_by_topic: scenario
             .topics
             .iter()
-            .enumerate()
-            .map(|(t, topic)| {
-                let acked = instances
-                    .iter()
-                    .map(|i| i.acked_by_topic[t].load(Ordering::Relaxed));
-                (topic.name.clone(), acked.sum())
-            })
+            .map(|topic| topic.name.clone())
+            .zip(producer::acked_by_topic(&instances))
             .collect(),
         failed,
         not_sent,
@@ -512,17 +507,8 @@ pub fn keep_iam_token_fresh(
 
 /// Acked events on the group's topics that the group has not consumed yet.
 fn lag_of(group: &GroupShared, instances: &[Arc<InstanceShared>]) -> u64 {
-    let acked: u64 = instances
-        .iter()
-        .flat_map(|i| {
-            group
-                .spec
-                .topics
-                .iter()
-                .map(move |&t| i.acked_by_topic[t].load(Ordering::Relaxed))
-        })
-        .sum();
-    acked.saturating_sub(lock(&group.state).checker.unique)
+    let unique = lock(&group.state).checker.unique;
+    group.lag(&producer::acked_by_topic(instances), unique)
 }
 
 /// Tells members to commit and leave, waiting a bounded time for them.

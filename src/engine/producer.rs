@@ -119,6 +119,17 @@ impl DeliverySink for InstanceShared {
     }
 }
 
+/// Acked events per topic index, summed over every producer instance.
+pub fn acked_by_topic(instances: &[Arc<InstanceShared>]) -> Vec<u64> {
+    let mut totals = vec![0u64; instances.first().map_or(0, |i| i.acked_by_topic.len())];
+    for instance in instances {
+        for (total, counter) in totals.iter_mut().zip(&instance.acked_by_topic) {
+            *total += counter.load(Ordering::Relaxed);
+        }
+    }
+    totals
+}
+
 /// What an instance hands back when its loop ends.
 pub struct InstanceOutcome {
     pub end: PaceEnd,

@@ -55,8 +55,7 @@ impl Ticker {
         let mut publish = new_histogram();
         let mut schedule_lag = new_histogram();
         let (mut sent, mut acked) = (0, 0);
-        let mut acked_by_topic =
-            vec![0u64; instances.first().map_or(0, |i| i.acked_by_topic.len())];
+        let acked_by_topic = super::producer::acked_by_topic(instances);
         for instance in instances {
             publish
                 .add(lock(&instance.publish).take_interval())
@@ -66,9 +65,6 @@ impl Ticker {
                 .expect("same bounds");
             sent += instance.sent.load(Ordering::Relaxed);
             acked += instance.acked.load(Ordering::Relaxed);
-            for (total, counter) in acked_by_topic.iter_mut().zip(&instance.acked_by_topic) {
-                *total += counter.load(Ordering::Relaxed);
-            }
         }
         let mut e2e_all = new_histogram();
         let mut group_points = Vec::with_capacity(groups.len());
@@ -81,16 +77,10 @@ impl Ticker {
                     state.checker.unique,
                 )
             };
-            let acked_on_topics: u64 = group
-                .spec
-                .topics
-                .iter()
-                .map(|&t| acked_by_topic.get(t).copied().unwrap_or(0))
-                .sum();
             group_points.push(GroupPoint {
                 name: group.spec.name.clone(),
                 consumed: consumed - self.last_consumed[index],
-                lag: acked_on_topics.saturating_sub(unique),
+                lag: group.lag(&acked_by_topic, unique),
                 e2e_p50: some_if_recorded(&e2e, 0.50),
                 e2e_p95: some_if_recorded(&e2e, 0.95),
                 e2e_p99: some_if_recorded(&e2e, 0.99),

@@ -56,3 +56,12 @@ pub fn written_summary(dir: &Path) -> surge::summary::Summary {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
     surge::summary::Summary::from_json(&text).expect("summary.json parses")
 }
+
+/// A child process's stdout and stderr together, as a user sees them.
+pub fn console(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
