@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# A real Apache Kafka cluster on loopback for surge's tests and for trying surge: one KRaft
+# controller and three brokers, each its own JVM with its own data directory, so that a test can
+# kill, pause and restart one broker for real.
+#
+#   scripts/local-kafka.sh install     fetch the pinned jars (Maven) and make the TLS material
+#   scripts/local-kafka.sh start       install if needed, format empty storage, start every node,
+#                                      wait until every broker answers metadata
+#   scripts/local-kafka.sh ready       start what is down, then wait until every replica is in
+#                                      sync, balance leaders and warm every broker up (tests call
+#                                      this before each measurement)
+#   scripts/local-kafka.sh stop        stop every node; no process is left behind
+#   scripts/local-kafka.sh status      each node's state (exit 0 only when all are up)
+#   scripts/local-kafka.sh kill N      SIGKILL broker N (1-3)
+#   scripts/local-kafka.sh pause N     SIGSTOP broker N, like a long GC pause
+#   scripts/local-kafka.sh resume N    SIGCONT broker N
+#   scripts/local-kafka.sh restart N   start broker N again (stopping it first if it runs) and wait
+#   scripts/local-kafka.sh wait-replicated [SECONDS]
+#                                      wait until no partition is under-replicated
+#   scripts/local-kafka.sh balance     wait until replicated, then give every partition back to
+#                                      its preferred leader (start does this too)
+#   scripts/local-kafka.sh env         shell exports for the SASL_SSL and SSL listeners
+#   scripts/local-kafka.sh classpath   the jars' classpath, for Kafka's own Java tools
+#   scripts/local-kafka.sh reset       stop, then delete all data (the next start formats anew)
+#
+# Why a separate controller and not three combined nodes: a broker kill must measure what
+# clients see when a data node dies (leader election, ISR shrink, NOT_ENOUGH_REPLICAS with two of
+# three down), not the loss of the metadata quorum. With combined nodes, two brokers down also
+# takes the Raft quorum down, so nothing can fence the dead brokers or shrink ISRs and clients see
+# timeouts instead. MSK hides its controllers the same way.
+#
+# Ports (SURGE_KAFKA_PORT, default 9092, is the base B): broker N has PLAINTEXT on B+N-1
+# (9092-9094), SSL on B+100+N-1 (9192-9194) and SASL_SSL with SCRAM-SHA-512 on B+200+N-1
+# (9292-9294); the controller listens on B+300 (9392).
+#
+# Environment: SURGE_KAFKA_PORT, SURGE_KAFKA_DIR (data, logs, pids and TLS material; default
+# .kafka/ in the checkout), SURGE_CACHE_DIR (jars; default ~/.cache/surge), SURGE_KAFKA_HEAP
+# (per JVM, default 512m), SURGE_KAFKA_START_TIMEOUT (seconds, default 90).
+set -euo pipefail
+
+KAFKA_VERSION="4.4.0"
+BROKERS=3
+CONTROLLER_ID=100
+SCRAM_USER="surge"
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+base="${SURGE_KAFKA_PORT:-9092}"
+state="${SURGE_KAFKA_DIR:-$repo/.kafka}"
+cache="${SURGE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/surge}"
+libs="$cache/kafka-$KAFKA_VERSION/libs"
+heap="${SURGE_KAFKA_HEAP:-512m}"
+start_timeout="${SURGE_KAFKA_START_TIMEOUT:-90}"
+tls="$state/tls"
+logs="$state/logs"
+
+say() { printf 'local-kafka: %s\n' "$*" >&2; }
+die() { say "$*"; exit 2; }
+
+plain_port() { echo $((base + $1 - 1)); }
+ssl_port() { echo $((base + 100 + $1 - 1)); }
+sasl_port() { echo $((base + 200 + $1 - 1)); }
+controller_port() { echo $((base + 300)); }
+list() { local f=$1 out="" n; for ((n = 1; n <= BROKERS; n++)); do out+="${out:+,}127.0.0.1:$("$f" "$n")"; done; echo "$out"; }
+
+node_name() { if [[ $1 == controller ]]; then echo controller; else echo "broker-$1"; fi; }
+pidfile() { echo "$state/$(node_name "$1").pid"; }
+
+check_broker() {
+  [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] && (($1 <= BROKERS)) || die "broker number must be 1 to $BROKERS, not '${1:-}'"
+}
+
+# --- install -------------------------------------------------------------------------------
+
+install_jars() {
+  if [[ -f "$libs/.complete" ]]; then return 0; fi
+  command -v java >/dev/null || die "java (17 or later) is needed: apt-get install openjdk-17-jre-headless"
+  command -v mvn >/dev/null || die "Maven is needed to fetch Kafka's jars: apt-get install maven"
+  say "fetching Apache Kafka $KAFKA_VERSION and its dependencies (Maven Central) into $libs"
+  rm -rf "$libs"
+  mkdir -p "$libs"
+  mvn -q -B -f "$repo/deploy/local-kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs" ||
+    die "Maven could not fetch the Kafka jars; see its output above"
+  touch "$libs/.complete"
+}
+
+# A CA and a broker certificate for localhost and 127.0.0.1, PEM, as Kafka's PEM key store reads
+# them (PKCS#8 key, then the chain). Made once per state directory.
+install_tls() {
+  if [[ -f "$tls/broker-keystore.pem" ]]; then return 0; fi
+  command -v openssl >/dev/null || die "openssl is needed for the TLS listeners: apt-get install openssl"
+  mkdir -p "$tls"
+  local tmp
+  tmp="$(mktemp -d)"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=surge local Kafka CA" \
+    -keyout "$tmp/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$tmp/broker.key" -out "$tmp/broker.csr" 2>/dev/null
+  printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+    "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >"$tmp/ext"
+  openssl x509 -req -days 3650 -in "$tmp/broker.csr" -CA "$tls/ca.pem" -CAkey "$tmp/ca.key" \
+    -CAcreateserial -extfile "$tmp/ext" -out "$tmp/broker.crt" 2>/dev/null
+  openssl pkcs8 -topk8 -nocrypt -in "$tmp/broker.key" -out "$tmp/broker.pk8"
+  cat "$tmp/broker.pk8" "$tmp/broker.crt" "$tls/ca.pem" >"$tls/broker-keystore.pem.part"
+  chmod 600 "$tls/broker-keystore.pem.part"
+  mv "$tls/broker-keystore.pem.part" "$tls/broker-keystore.pem"
+  rm -rf "$tmp"
+}
+
+# The SCRAM user's password: random per state directory, created before the storage is formatted.
+scram_password() {
+  if [[ ! -s "$tls/scram.password" ]]; then
+    mkdir -p "$tls"
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$tls/scram.password")
+  fi
+  cat "$tls/scram.password"
+}
+
+install() {
+  install_jars
+  install_tls
+}
+
+# --- configuration and storage -------------------------------------------------------------
+
+write_configs() {
+  mkdir -p "$state/config" "$logs"
+  local voters="$CONTROLLER_ID@127.0.0.1:$(controller_port)"
+  cat >"$state/config/controller.properties" <<EOF
+process.roles=controller
+node.id=$CONTROLLER_ID
+controller.quorum.voters=$voters
+controller.listener.names=CONTROLLER
+listeners=CONTROLLER://127.0.0.1:$(controller_port)
+listener.security.protocol.map=CONTROLLER:PLAINTEXT
+log.dirs=$state/controller/data
+# Topics are created by the controller: ADR-005's replication factor is its default here.
+default.replication.factor=3
+# A broker that comes back gets its preferred partitions back within half a minute (the
+# default waits five), so that one broker does not lead everything after a restart.
+leader.imbalance.check.interval.seconds=30
+EOF
+  local n
+  for ((n = 1; n <= BROKERS; n++)); do
+    cat >"$state/config/broker-$n.properties" <<EOF
+process.roles=broker
+node.id=$n
+controller.quorum.voters=$voters
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$(plain_port "$n"),SSL://127.0.0.1:$(ssl_port "$n"),SASL_SSL://127.0.0.1:$(sasl_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(plain_port "$n"),SSL://127.0.0.1:$(ssl_port "$n"),SASL_SSL://127.0.0.1:$(sasl_port "$n")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$state/broker-$n/data
+# ADR-005's durability: writes need two replicas in sync (the controller sets RF 3).
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+unclean.leader.election.enable=false
+group.initial.rebalance.delay.ms=0
+# Two cores for four JVMs: fewer threads than the defaults.
+num.network.threads=2
+num.io.threads=4
+background.threads=2
+# TLS with a PEM key store (key and chain in one file) for the SSL and SASL_SSL listeners.
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  done
+}
+
+java_tool() {
+  java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$logs" -Dsurge.node=tools -cp "$libs/*" "$@"
+}
+
+format_storage() {
+  if [[ -f "$state/controller/data/meta.properties" ]]; then return 0; fi
+  say "formatting empty storage (cluster id, SCRAM-SHA-512 user '$SCRAM_USER')"
+  local cluster_id
+  cluster_id="$(java_tool kafka.tools.StorageTool random-uuid)"
+  local node config
+  for node in controller $(seq 1 "$BROKERS"); do
+    config="$state/config/$(node_name "$node").properties"
+    java_tool kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$config" \
+      --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$(scram_password)]" >/dev/null ||
+      die "formatting $(node_name "$node") failed; see above"
+  done
+}
+
+# --- processes -----------------------------------------------------------------------------
+
+pid_of() { local f; f="$(pidfile "$1")"; [[ -f "$f" ]] && cat "$f"; }
+alive() { local pid; pid="$(pid_of "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+paused() { local pid; pid="$(pid_of "$1")" && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == T ]]; }
+
+launch() {
+  local node=$1 name
+  name="$(node_name "$node")"
+  if alive "$node"; then return 0; fi
+  mkdir -p "$logs"
+  # setsid: a Ctrl-C in the shell that started the cluster does not reach the brokers.
+  setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$logs" -Dsurge.node="$name" -Dsurge.kafka.dir="$state" \
+    -cp "$libs/*" kafka.Kafka "$state/config/$name.properties" \
+    </dev/null >"$logs/$name.out" 2>&1 &
+  echo $! >"$(pidfile "$node")"
+}
+
+# Every broker answers a metadata request: Kafka's own API-versions tool lists each live broker.
+brokers_answering() {
+  java_tool org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$(list plain_port)" 2>/dev/null | grep -c '^127.0.0.1:[0-9]* (id: [0-9]* rack' || true
+}
+
+broker_answers() {
+  java_tool org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "127.0.0.1:$(plain_port "$1")" 2>/dev/null | grep -q "^127.0.0.1:$(plain_port "$1") (id: $1 rack"
+}
+
+wait_until() {
+  local what=$1 deadline=$((SECONDS + start_timeout))
+  shift
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      say "$what: not within ${start_timeout}s; logs in $logs"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+all_brokers_answer() { [[ "$(brokers_answering)" -ge $BROKERS ]]; }
+
+# Starts whatever is not running; returns 1 when every node already ran.
+launch_missing() {
+  local node launched=1
+  for node in controller $(seq 1 "$BROKERS"); do
+    if paused "$node"; then kill -CONT "$(pid_of "$node")"; fi
+    if ! alive "$node"; then
+      launch "$node"
+      launched=0
+    fi
+  done
+  return $launched
+}
+
+start() {
+  install
+  write_configs
+  format_storage
+  local began=$SECONDS
+  if launch_missing; then
+    wait_until "every broker answering metadata" all_brokers_answer || exit 1
+    balance
+    warm_up
+  else
+    wait_until "every broker answering metadata" all_brokers_answer || exit 1
+  fi
+  say "up in $((SECONDS - began))s: PLAINTEXT $(list plain_port), SSL $(list ssl_port), SASL_SSL $(list sasl_port)"
+}
+
+# Ready to measure: every node up, every replica in sync, every partition on its preferred
+# leader, and the JIT warm on every broker (a broker restarted by a fault test is cold).
+ready() {
+  start
+  balance || exit 1
+  warm_up
+}
+
+terminate() {
+  local node=$1 pid
+  pid="$(pid_of "$node")" || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -CONT "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 300; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$(pidfile "$node")"
+}
+
+stop() {
+  local node
+  # Brokers first (each leaves cleanly while the controller still answers), then the controller.
+  for node in $(seq 1 "$BROKERS"); do terminate "$node" & done
+  wait
+  terminate controller
+  # Any JVM of this cluster whose pid file was lost.
+  pkill -KILL -f -- "-Dsurge.kafka.dir=$state " 2>/dev/null || true
+  say "stopped"
+}
+
+status() {
+  local node state_word all_up=0
+  for node in controller $(seq 1 "$BROKERS"); do
+    if paused "$node"; then
+      state_word="paused (pid $(pid_of "$node"))"
+      all_up=1
+    elif alive "$node"; then
+      state_word="running (pid $(pid_of "$node"))"
+    else
+      state_word="down"
+      all_up=1
+    fi
+    if [[ $node == controller ]]; then
+      printf '%-10s %-24s controller 127.0.0.1:%s\n' controller "$state_word" "$(controller_port)"
+    else
+      printf '%-10s %-24s PLAINTEXT 127.0.0.1:%s  SSL 127.0.0.1:%s  SASL_SSL 127.0.0.1:%s\n' \
+        "broker $node" "$state_word" "$(plain_port "$node")" "$(ssl_port "$node")" "$(sasl_port "$node")"
+    fi
+  done
+  return $all_up
+}
+
+under_replicated() {
+  java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(list plain_port)" --describe \
+    --under-replicated-partitions 2>/dev/null | grep -c 'Partition:' || true
+}
+
+wait_replicated() {
+  local seconds=${1:-$start_timeout}
+  [[ "$seconds" =~ ^[0-9]+$ ]] || die "wait-replicated takes a number of seconds, not '$seconds'"
+  local deadline=$((SECONDS + seconds)) count
+  while true; do
+    count="$(under_replicated)"
+    if [[ "$count" == 0 ]]; then return 0; fi
+    if ((SECONDS >= deadline)); then
+      say "$count partitions still under-replicated after ${seconds}s"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+restart_broker() {
+  local n=$1
+  terminate "$n"
+  launch "$n"
+  wait_until "broker $n answering metadata" broker_answers "$n" || exit 1
+  say "broker $n is back"
+}
+
+# A cold JVM handles a produce request several times slower than a warm one (the JIT has not
+# compiled the produce and replication paths yet), and a real cluster is never cold. Before the
+# first measurement, every broker leads and follows some traffic: Kafka's own producer and
+# consumer on a topic of its own, acks=all, for about ten seconds.
+warm_up() {
+  local topic=__surge-warm-up
+  java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(list plain_port)" --create \
+    --if-not-exists --topic "$topic" --partitions 6 --replication-factor 3 >/dev/null 2>&1 || true
+  say "warming up the brokers (Kafka's producer and consumer, about 10 s)"
+  java_tool org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records 40000 \
+    --record-size 512 --throughput 4000 --command-property bootstrap.servers="$(list plain_port)" \
+    acks=all linger.ms=5 >/dev/null 2>&1 || say "warm-up producer failed (continuing)"
+  java_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$(list plain_port)" \
+    --topic "$topic" --from-beginning --max-messages 40000 --timeout-ms 15000 >/dev/null 2>&1 || true
+}
+
+# After a start or a restart, the brokers that came up first lead every partition: one hot broker
+# measures nothing about the cluster. Once every replica is in sync, hand each partition back to
+# its preferred leader, as the controller's periodic check would.
+balance() {
+  wait_replicated "$start_timeout" || return 1
+  java_tool org.apache.kafka.tools.LeaderElectionCommand --bootstrap-server "$(list plain_port)" \
+    --election-type PREFERRED --all-topic-partitions >/dev/null 2>&1 || true
+}
+
+env_exports() {
+  [[ -f "$tls/ca.pem" ]] || die "not installed: run scripts/local-kafka.sh install (or start) first"
+  cat <<EOF
+export SURGE_SASL_USERNAME=$SCRAM_USER
+export SURGE_SASL_PASSWORD=$(scram_password)
+export SURGE_CA_FILE=$tls/ca.pem
+export SURGE_SASL_SSL_BOOTSTRAP=$(list sasl_port)
+export SURGE_TLS_BOOTSTRAP=$(list ssl_port)
+export SURGE_PLAINTEXT_BOOTSTRAP=$(list plain_port)
+EOF
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  ready) ready ;;
+  stop) stop ;;
+  status) status ;;
+  kill) check_broker "${2:-}"; kill -KILL "$(pid_of "$2")" 2>/dev/null || die "broker $2 is not running"; say "broker $2 killed" ;;
+  pause) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; kill -STOP "$(pid_of "$2")"; say "broker $2 paused" ;;
+  resume) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; kill -CONT "$(pid_of "$2")"; say "broker $2 resumed" ;;
+  restart) check_broker "${2:-}"; restart_broker "$2" ;;
+  wait-replicated) wait_replicated "${2:-}" ;;
+  balance) balance ;;
+  env) env_exports ;;
+  classpath) install_jars; echo "$libs/*" ;;
+  reset) stop; rm -rf "$state/controller" "$state/broker-"[0-9]* "$state/config"; say "data deleted" ;;
+  *)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
