@@ -134,6 +134,10 @@ pub struct CheckArgs {
     /// Authentication: none, tls, scram-sha-512 or iam.
     #[arg(long, value_name = "MODE", value_parser = ["none", "tls", "scram-sha-512", "iam"])]
     pub auth: Option<String>,
+
+    /// The CA certificate (PEM) that signed the brokers' certificates (replaces cluster.ca_file).
+    #[arg(long, env = "SURGE_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl CheckArgs {
@@ -143,6 +147,7 @@ impl CheckArgs {
             bootstrap: self.bootstrap.clone(),
             properties: self.property.clone(),
             auth: self.auth.clone(),
+            ca_file: self.ca_file.clone(),
             ..Overrides::default()
         }
     }
@@ -175,6 +180,10 @@ pub struct ScenarioArgs {
     /// Authentication: none, tls, scram-sha-512 or iam (replaces cluster.auth).
     #[arg(long, value_name = "MODE", value_parser = ["none", "tls", "scram-sha-512", "iam"])]
     pub auth: Option<String>,
+
+    /// The CA certificate (PEM) that signed the brokers' certificates (replaces cluster.ca_file).
+    #[arg(long, env = "SURGE_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 
     /// Names the cluster option this run measures, e.g. 'm5.xlarge x3' (replaces [label]).
     #[arg(long, value_name = "NAME")]
@@ -209,6 +218,7 @@ impl ScenarioArgs {
             properties: self.property.clone(),
             slos: self.slo.clone(),
             auth: self.auth.clone(),
+            ca_file: self.ca_file.clone(),
             label: crate::summary::Label {
                 name: self.label.clone().unwrap_or_default(),
                 brokers: self.brokers,

@@ -474,13 +474,19 @@ async fn run_async(
     interrupts.abort();
     let record = record?;
 
-    let mut summary = summarize(scenario, &record, &String::from_utf8_lossy(&run_id), target);
+    let run_tag = String::from_utf8_lossy(&run_id);
+    let mut summary = summarize(scenario, &record, &run_tag, target);
     summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
     let run = report::RunData {
         summary,
         histograms: record.histograms,
     };
-    let report_failures = report::write_all(out_dir, &run);
+    let mut report_failures = report::write_all(out_dir, &run);
+    let ledger_path = out_dir.join("ledger.json");
+    let ledger = serde_json::to_vec(&record.ledger.export(&run_tag)).map_err(std::io::Error::other);
+    if let Err(error) = ledger.and_then(|bytes| std::fs::write(&ledger_path, bytes)) {
+        report_failures.push((ledger_path, error.to_string()));
+    }
     Ok(RunOutcome {
         status: run.summary.verdict.status,
         out_dir: out_dir.to_path_buf(),

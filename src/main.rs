@@ -61,12 +61,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints a run's summary and where its reports are; returns its exit code.
+/// Prints a run's summary and where its reports are; returns its exit code: the verdict's, or 2
+/// when an output file could not be written (a CI gate must not pass on a missing report).
 fn finish(outcome: &surge::RunOutcome) -> u8 {
     print!("{}", surge::report::console::render(&outcome.summary));
     println!("\nreports: {}", outcome.out_dir.display());
     for (path, error) in &outcome.report_failures {
         eprintln!("error: could not write {}: {error}", path.display());
     }
-    outcome.status.exit_code()
+    if outcome.report_failures.is_empty() {
+        outcome.status.exit_code()
+    } else {
+        2
+    }
 }

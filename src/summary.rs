@@ -143,6 +143,9 @@ pub struct Check {
     pub passed: bool,
     pub limit_text: String,
     pub actual_text: String,
+    /// An integrity check surge added because the scenario set no limit for it.
+    #[serde(default)]
+    pub default: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

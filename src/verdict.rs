@@ -91,6 +91,7 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
         }
         .into(),
         passed: actual.is_some_and(|value| slo.comparison.holds(value, slo.limit)),
+        default: slo.default,
         limit_text: slo.limit_text(),
         actual_text: match actual {
             None if matches!(slo.metric, Metric::RecoveryLag | Metric::RecoveryP95) => {

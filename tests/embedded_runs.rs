@@ -91,13 +91,17 @@ fn an_impossible_slo_fails_with_exit_code_one() {
     assert!(failed[0].actual.unwrap() > 1.0);
 }
 
+/// At a twentieth of its rates (5k/s normal, a 6.5k/s flash-sale spike). At a tenth (10k/s,
+/// 13k/s spike) the embedded broker and surge share two cores with no margin left: on
+/// 2026-11-27 it passed 1 of 6 runs (e2e p95 0.42-0.94 s in the others, two of them with the
+/// previous release's binary), so a gate there would judge the host, not surge.
 #[test]
 fn black_friday_scaled_down_passes_on_two_cores() {
     let _machine = exclusive();
     let out = tempfile::tempdir().unwrap();
     let outcome = run(
         "scenarios/black-friday.toml",
-        overrides(0.1, 0.2, &[]),
+        overrides(0.05, 0.2, &[]),
         out.path(),
     )
     .unwrap();

@@ -125,6 +125,8 @@ pub struct RunRecord {
     /// Per-second and cumulative histograms, for the interval logs and charts.
     pub histograms: Histograms,
     pub errors: Vec<String>,
+    /// What every producer sent, per key, and which sends failed.
+    pub ledger: SentLedger,
 }
 
 fn unix_micros() -> u64 {
@@ -420,6 +422,7 @@ pub async fn run(
             totals,
         },
         errors,
+        ledger,
     })
 }
 
@@ -476,9 +479,27 @@ async fn start_at_end(
         })
 }
 
-/// Turns Ctrl-C into stop requests (the second one aborts the drain).
+/// Turns Ctrl-C (SIGINT) and SIGTERM, which a CI runner sends when it cancels a job, into stop
+/// requests: the first stops producing and drains, the second aborts the drain.
 pub fn watch_interrupts(stop: Arc<StopSignal>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = interrupt.recv() => stop.request(),
+                    _ = terminate.recv() => stop.request(),
+                }
+            }
+        }
+        #[cfg(not(unix))]
         while tokio::signal::ctrl_c().await.is_ok() {
             stop.request();
         }

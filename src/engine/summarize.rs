@@ -87,7 +87,10 @@ pub fn summarize(
     let target_rate = measured_planned as f64 / measured_seconds.max(1e-9);
     let achieved_rate = target_rate * achieved_ratio;
     let partial_reason = if record.interrupted {
-        Some("interrupted (Ctrl-C): production stopped early and the drain was bounded".to_string())
+        Some(
+            "interrupted (Ctrl-C or SIGTERM): production stopped early and the drain was bounded"
+                .to_string(),
+        )
     } else if record.out_of_time {
         Some(format!(
             "the generator was still behind schedule {:.0}s after the plan ended (run.send_grace)",

@@ -250,15 +250,38 @@ pub fn start_groups_at_end(
         let committer: BaseConsumer<ErrorLog> = config
             .create_with_context(ErrorLog::default())
             .map_err(|e| config_error(e, properties))?;
-        committer
-            .commit(&offsets, CommitMode::Sync)
-            .map_err(|e| ConnectError::Unreachable {
-                servers: servers.to_string(),
-                timeout_s: timeout.as_secs().max(1),
-                detail: format!("starting offsets of group {group_id}: {e}"),
-            })?;
+        // A new cluster creates __consumer_offsets on the first group's first request, and
+        // answers NOT_COORDINATOR (or loading) until its partitions have leaders: retry that.
+        let deadline = Instant::now() + timeout;
+        loop {
+            match committer.commit(&offsets, CommitMode::Sync) {
+                Ok(()) => break,
+                Err(error) if coordinator_not_ready(&error) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(error) => {
+                    return Err(ConnectError::GroupOffsets {
+                        group: group_id.clone(),
+                        detail: redact(&error.to_string(), properties),
+                    });
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Errors a group coordinator gives while it moves or loads: they pass by themselves.
+fn coordinator_not_ready(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::RequestTimedOut
+        )
+    )
 }
 
 /// What `surge check` learns about one topic the scenario uses.

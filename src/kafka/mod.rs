@@ -33,7 +33,7 @@ pub enum ConnectError {
     },
     /// The broker refused our credentials.
     #[error(
-        "the brokers at {servers} rejected authentication ({detail})\n  fix: check the credentials and the auth mode in [cluster]"
+        "the brokers at {servers} rejected authentication ({detail})\n  fix: check the user name and password (cluster.username_env / password_env, SURGE_SASL_USERNAME / SURGE_SASL_PASSWORD) and the auth mode"
     )]
     AuthRejected { servers: String, detail: String },
     /// librdkafka refused a property.
@@ -51,9 +51,14 @@ pub enum ConnectError {
     Credentials { detail: String, fix: String },
     /// The TLS handshake failed.
     #[error(
-        "the TLS handshake with {servers} failed ({detail})\n  fix: check that the port is the cluster's TLS listener (MSK: 9094 TLS, 9096 SCRAM, 9098 IAM) and cluster.ca_file"
+        "the TLS handshake with {servers} failed ({detail})\n  fix: check that the port is the cluster's TLS listener (MSK: 9094 TLS, 9096 SCRAM, 9098 IAM) and the CA: cluster.ca_file, --ca-file or SURGE_CA_FILE"
     )]
     Tls { servers: String, detail: String },
+    /// A new group's starting offsets could not be committed.
+    #[error(
+        "cannot set the starting offsets of consumer group `{group}`: {detail}\n  fix: check that every partition of __consumer_offsets has a leader, and that this client may commit for the group (ACLs; MSK IAM: kafka-cluster:AlterGroup)"
+    )]
+    GroupOffsets { group: String, detail: String },
     /// The embedded cluster could not start.
     #[error("the embedded broker could not start: {detail}")]
     Embedded { detail: String },
@@ -107,6 +112,39 @@ pub(crate) fn config_error(error: KafkaError, properties: &[(String, String)]) -
     }
 }
 
+/// The cause in one of librdkafka's error strings, without what differs between brokers and
+/// attempts (thread, broker address, timing), so that one cause on three brokers reads once:
+/// `[thrd:ssl://h:9093/bootstrap]: ssl://h:9093/bootstrap: SSL handshake failed: X (after 10ms
+/// in state SSL_HANDSHAKE)` becomes `SSL handshake failed: X`.
+pub(crate) fn cause(reason: &str) -> String {
+    let mut text = reason.trim();
+    if let Some(rest) = text
+        .strip_prefix("[thrd:")
+        .and_then(|r| r.split_once("]: "))
+    {
+        text = rest.1;
+    }
+    // "Global error: SSL (Local: SSL error): ssl://h:9093/bootstrap: ..." and the like.
+    text = text.strip_prefix("Global error: ").unwrap_or(text);
+    if let Some(at) = text
+        .find("): ")
+        .filter(|&at| text[..at].contains(" (Local: "))
+    {
+        text = &text[at + 3..];
+    }
+    if let Some((head, rest)) = text.split_once(": ")
+        && head.contains("://")
+        && !head.contains(' ')
+    {
+        text = rest;
+    }
+    let text = match text.rfind(" (after ") {
+        Some(at) if text.ends_with(')') && text[at..].contains("in state") => &text[..at],
+        _ => text,
+    };
+    text.to_string()
+}
+
 /// A client context that keeps the last few error reasons librdkafka reported.
 #[derive(Default)]
 pub(crate) struct ErrorLog {
@@ -115,9 +153,10 @@ pub(crate) struct ErrorLog {
 
 impl ErrorLog {
     pub(crate) fn push(&self, reason: &str) {
+        let reason = cause(reason);
         let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
-        if reasons.len() < 20 && !reasons.iter().any(|r| r == reason) {
-            reasons.push(reason.to_string());
+        if reasons.len() < 20 && !reasons.contains(&reason) {
+            reasons.push(reason);
         }
     }
 
@@ -152,3 +191,24 @@ impl ClientContext for ErrorLog {
 }
 
 impl rdkafka::consumer::ConsumerContext for ErrorLog {}
+
+#[cfg(test)]
+mod tests {
+    use super::cause;
+
+    #[test]
+    fn one_cause_on_three_brokers_reads_once() {
+        let raw = "[thrd:ssl://127.0.0.1:9193/bootstrap]: ssl://127.0.0.1:9193/bootstrap: SSL handshake failed: certificate verify failed (after 10ms in state SSL_HANDSHAKE)";
+        let global = "SSL (Local: SSL error): ssl://127.0.0.1:9194/bootstrap: SSL handshake failed: certificate verify failed (after 12ms in state SSL_HANDSHAKE)";
+        assert_eq!(
+            cause(raw),
+            "SSL handshake failed: certificate verify failed"
+        );
+        assert_eq!(cause(raw), cause(global));
+        // Text that is not one of librdkafka's prefixes stays whole.
+        assert_eq!(
+            cause("Broker: Not enough in-sync replicas"),
+            "Broker: Not enough in-sync replicas"
+        );
+    }
+}

@@ -153,6 +153,57 @@ impl SentLedger {
         self.counts.extend(other.counts);
         self.failed.extend(other.failed);
     }
+
+    /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not
+    /// write needs to recount loss from the topics alone.
+    pub fn export(&self, run_id: &str) -> LedgerFile {
+        let mut keys: Vec<[u64; 4]> = self
+            .counts
+            .iter()
+            .map(|(k, &n)| {
+                [
+                    k.producer().into(),
+                    k.aggregate().into(),
+                    k.index().into(),
+                    n.into(),
+                ]
+            })
+            .collect();
+        keys.sort_unstable();
+        let mut failed: Vec<[u64; 4]> = self
+            .failed
+            .iter()
+            .map(|(k, s)| {
+                [
+                    k.producer().into(),
+                    k.aggregate().into(),
+                    k.index().into(),
+                    (*s).into(),
+                ]
+            })
+            .collect();
+        failed.sort_unstable();
+        LedgerFile {
+            schema: LEDGER_SCHEMA.into(),
+            run_id: run_id.into(),
+            keys,
+            failed,
+        }
+    }
+}
+
+/// The schema name of `ledger.json`.
+pub const LEDGER_SCHEMA: &str = "surge.ledger/v1";
+
+/// `ledger.json`: per key `[producer, aggregate, index, sent]` (sequences `0..sent` were
+/// handed to the producer), and per failed send `[producer, aggregate, index, sequence]`.
+/// Every other sequence below `sent` was acked by the broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerFile {
+    pub schema: String,
+    pub run_id: String,
+    pub keys: Vec<[u64; 4]>,
+    pub failed: Vec<[u64; 4]>,
 }
 
 /// An acked event that the group never consumed.

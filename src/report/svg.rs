@@ -356,11 +356,18 @@ fn spectrum(histogram: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Tick values 1, 2, 5, 10, 20, 50, ... within a range.
+/// Tick values 1, 2, 5, 10, 20, 50, ... within a range; none for a range that is empty, not
+/// finite or not positive, and never more than 40 decades, whatever the input.
 fn one_two_five(low: f64, high: f64) -> Vec<f64> {
     let mut ticks = Vec::new();
+    if !(low.is_finite() && high.is_finite() && low > 0.0 && high >= low) {
+        return ticks;
+    }
     let mut decade = 10f64.powf(low.log10().floor());
-    while decade <= high {
+    for _ in 0..40 {
+        if decade > high {
+            break;
+        }
         for step in [1.0, 2.0, 5.0] {
             let tick = decade * step;
             if tick >= low && tick <= high {
@@ -386,16 +393,15 @@ fn distribution(run: &RunData) -> Result<String, String> {
     if let Some(h) = run.histograms.total(crate::metrics::histograms::PUBLISH) {
         curves.push(("publish".into(), RGBColor(60, 60, 60), spectrum(h)));
     }
-    let low = curves
-        .iter()
-        .flat_map(|(_, _, c)| c.iter().map(|p| p.1))
-        .fold(f64::MAX, f64::min)
-        .max(0.01);
-    let mut high = curves
-        .iter()
-        .flat_map(|(_, _, c)| c.iter().map(|p| p.1))
-        .fold(0.0, f64::max)
-        .max(low * 10.0);
+    // An empty run (no histogram, or only zeros) draws an empty chart on a unit range.
+    let values = || {
+        curves
+            .iter()
+            .flat_map(|(_, _, c)| c.iter().map(|p| p.1))
+            .filter(|v| v.is_finite() && *v > 0.0)
+    };
+    let low = values().fold(f64::MAX, f64::min).clamp(0.01, 1e12);
+    let mut high = values().fold(0.0, f64::max).clamp(low * 10.0, 1e13);
     let lines: Vec<(String, f64, f64)> = slos(summary)
         .into_iter()
         .filter_map(|s| match s.metric {

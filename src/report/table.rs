@@ -187,7 +187,11 @@ pub fn slo_table(summary: &Summary) -> Table {
     let mut table = Table::new(&["SLO", "limit", "actual", "result"]);
     for check in &summary.verdict.checks {
         table.row(vec![
-            check.name.clone(),
+            if check.default {
+                format!("{} (default)", check.name)
+            } else {
+                check.name.clone()
+            },
             check.limit_text.clone(),
             check.actual_text.clone(),
             if check.passed {

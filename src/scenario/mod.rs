@@ -172,6 +172,14 @@ impl Shape {
         }
     }
 
+    /// The highest rate the phase reaches.
+    pub fn peak_rate(self) -> f64 {
+        match self {
+            Shape::Constant(rate) => rate.0,
+            Shape::Ramp { from, to } => from.0.max(to.0),
+        }
+    }
+
     /// The mean rate over the phase.
     pub fn mean_rate(self) -> f64 {
         match self {
@@ -266,11 +274,23 @@ impl Scenario {
 /// Reads and resolves a scenario file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|err| ScenarioError {
+    let bytes = std::fs::read(path).map_err(|err| ScenarioError {
         file: file.clone(),
         key: String::new(),
         problem: format!("cannot read the scenario file: {err}"),
         fix: "check the path; ready-made scenarios are in scenarios/".into(),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|err| {
+        let at = err.utf8_error().valid_up_to();
+        let line = err.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        ScenarioError {
+            file: file.clone(),
+            key: String::new(),
+            problem: format!(
+                "the file is not UTF-8 text: byte {at} (line {line}) is not valid UTF-8"
+            ),
+            fix: "save the scenario as UTF-8 (TOML files are UTF-8)".into(),
+        }
     })?;
     let raw: raw::RawScenario = toml::from_str(&text).map_err(|err| ScenarioError {
         file: file.clone(),

@@ -19,6 +19,8 @@ pub struct Overrides {
     pub slos: Vec<Slo>,
     /// `--auth`: replaces `cluster.auth`.
     pub auth: Option<String>,
+    /// `--ca-file` or `SURGE_CA_FILE`: replaces `cluster.ca_file`.
+    pub ca_file: Option<std::path::PathBuf>,
     /// `--label`, `--brokers`, `--instance-type`, `--monthly-cost`: replace `[label]` fields.
     pub label: crate::summary::Label,
     /// `--rate-scale`.
@@ -42,6 +44,13 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.auto.commit", "false"),
     ("fetch.min.bytes", "1024"),
 ];
+
+/// Both clients on a real cluster: TCP_NODELAY, as Kafka's Java client (the ADR's Spring
+/// services) always sets it. librdkafka leaves Nagle on by default, which held each connection
+/// to the local cluster to a few dozen acks=all requests a second (publish p50 937 ms against
+/// 54 ms at 600 events/s, benches/README.md). The embedded broker keeps Nagle on: it pays for
+/// every small request in-process (black-friday's e2e p95 went from 0.4 s to 2.7 s without it).
+const REAL_CLUSTER_DEFAULTS: &[(&str, &str)] = &[("socket.nagle.disable", "true")];
 
 /// Client defaults that apply on the embedded broker only, each with the reason a report
 /// shows. Scenario keys and -X still win over them.
@@ -110,13 +119,24 @@ impl Ctx<'_> {
     ) -> Result<Duration, ScenarioError> {
         match value {
             None => Ok(default),
-            Some(text) => parse_duration(text).map_err(|problem| {
-                self.err(
-                    key,
-                    problem,
-                    format!("write it as a quoted duration, e.g. {key} = \"30s\""),
-                )
-            }),
+            Some(text) => {
+                let parsed = parse_duration(text).map_err(|problem| {
+                    self.err(
+                        key,
+                        problem,
+                        format!("write it as a quoted duration, e.g. {key} = \"30s\""),
+                    )
+                })?;
+                // Timeouts and grace periods are waits surge sits out: a day is beyond any use.
+                if parsed > Duration::from_secs(24 * 3600) {
+                    return Err(self.err(
+                        key,
+                        format!("`{}` is longer than a day", super::shapes::cut(text)),
+                        format!("set {key} to at most \"24h\""),
+                    ));
+                }
+                Ok(parsed)
+            }
         }
     }
 
@@ -211,6 +231,8 @@ pub fn resolve(
 
     let cluster = resolve_cluster(&ctx, raw.cluster.unwrap_or_default(), overrides, &mut notes)?;
     let limits = resolve_limits(&ctx, raw.run.unwrap_or_default())?;
+    let mut cluster = cluster;
+    bound_message_timeout(&mut cluster.producer, &limits);
     let producer_instances = ctx.positive(
         "producer.instances",
         raw.producer.as_ref().and_then(|p| p.instances),
@@ -227,6 +249,20 @@ pub fn resolve(
     let (aggregates, events) = resolve_events(&ctx, raw.events.unwrap_or_default(), &topics)?;
     let phases = resolve_phases(&ctx, raw.phases.unwrap_or_default(), overrides)?;
     let groups = resolve_groups(&ctx, raw.consumer_groups.unwrap_or_default(), &topics)?;
+    // Simulated work per event cannot outlast the drain, or stopping a member would wait on it.
+    for (i, group) in groups.iter().enumerate() {
+        if group.processing_time >= limits.drain_timeout {
+            return Err(ctx.err(
+                format!("consumer_groups[{i}].processing_time"),
+                format!(
+                    "{} per event is not shorter than run.drain_timeout ({})",
+                    super::units::format_duration(group.processing_time),
+                    super::units::format_duration(limits.drain_timeout)
+                ),
+                "simulate at most a fraction of the drain per event, e.g. processing_time = \"2ms\"",
+            ));
+        }
+    }
     let slos = resolve_slos(
         &ctx,
         raw.slo.and_then(|s| s.checks).unwrap_or_default(),
@@ -340,6 +376,10 @@ fn resolve_cluster(
 
     let mut producer_defaults = defaults(PRODUCER_DEFAULTS);
     let mut consumer_defaults = defaults(CONSUMER_DEFAULTS);
+    if !bootstrap.is_embedded() {
+        producer_defaults.extend(defaults(REAL_CLUSTER_DEFAULTS));
+        consumer_defaults.extend(defaults(REAL_CLUSTER_DEFAULTS));
+    }
     if bootstrap.is_embedded() {
         let written: Vec<_> = scenario_producer.iter().chain(&cli_producer).collect();
         embedded_defaults(
@@ -388,7 +428,10 @@ fn resolve_cluster(
 }
 
 fn resolve_auth(ctx: &Ctx, raw: &RawCluster, overrides: &Overrides) -> Result<Auth, ScenarioError> {
-    let ca_file = raw.ca_file.as_ref().map(std::path::PathBuf::from);
+    let ca_file = overrides
+        .ca_file
+        .clone()
+        .or_else(|| raw.ca_file.as_ref().map(std::path::PathBuf::from));
     let mode = overrides
         .auth
         .as_deref()
@@ -450,6 +493,24 @@ pub fn is_secret_property(key: &str) -> bool {
     ]
     .iter()
     .any(|needle| key.contains(needle))
+}
+
+/// librdkafka keeps an unsent event for `message.timeout.ms` (300 s by default): a stalled
+/// cluster would hold the run that long past its plan and past the first Ctrl-C. Unless the
+/// scenario or -X sets it, an event may wait at most `send_grace + drain_timeout`.
+fn bound_message_timeout(producer: &mut Vec<(String, String)>, limits: &RunLimits) {
+    if producer
+        .iter()
+        .any(|(k, _)| k == "message.timeout.ms" || k == "delivery.timeout.ms")
+    {
+        return;
+    }
+    let bound = (limits.send_grace + limits.drain_timeout)
+        .max(Duration::from_secs(5))
+        .as_millis()
+        .min(300_000);
+    // Shown with the other client properties in every report.
+    producer.push(("message.timeout.ms".into(), bound.to_string()));
 }
 
 fn resolve_limits(ctx: &Ctx, raw: RawRun) -> Result<RunLimits, ScenarioError> {
@@ -563,11 +624,15 @@ fn topic_index(
     })
 }
 
+/// The largest event: librdkafka's default `message.max.bytes` (1,000,000) less 1 KiB for the
+/// key, the headers and the record overhead.
+const MAX_EVENT_SIZE: u64 = 1_000_000 - 1024;
+
 fn resolve_size(ctx: &Ctx, key: &str, size: Option<&Scalar>) -> Result<(u64, u64), ScenarioError> {
     let fix = "write a size such as \"512B\" or \"2KiB\", or a range such as \"256B..2KiB\"";
     let text = match size {
         None => return Ok((512, 512)),
-        Some(Scalar::Int(bytes)) if *bytes > 0 => return Ok((*bytes as u64, *bytes as u64)),
+        Some(Scalar::Int(bytes)) if *bytes > 0 => format!("{bytes}B"),
         Some(Scalar::Text(text)) => text.clone(),
         Some(other) => return Err(ctx.err(key, format!("`{other}` is not a size"), fix)),
     };
@@ -583,11 +648,18 @@ fn resolve_size(ctx: &Ctx, key: &str, size: Option<&Scalar>) -> Result<(u64, u64
             (size, size)
         }
     };
-    if min > max || max > 1_000_000 {
+    if min > max {
         return Err(ctx.err(
             key,
-            format!("`{text}` is not a usable size range"),
-            "keep min <= max and at most 1MB (Kafka's default message.max.bytes)",
+            format!("`{}` is not a usable size range", super::shapes::cut(&text)),
+            "keep min <= max",
+        ));
+    }
+    if max > MAX_EVENT_SIZE {
+        return Err(ctx.err(
+            key,
+            format!("`{}` is larger than a producer sends ({MAX_EVENT_SIZE} bytes)", super::shapes::cut(&text)),
+            "keep events at most 998,976 bytes: librdkafka's message.max.bytes (1,000,000) less 1 KiB for key, headers and record overhead",
         ));
     }
     Ok((min, max))
@@ -715,16 +787,42 @@ fn resolve_phases(
             super::shapes::expand(&name, &phase, base).map_err(|(field, problem, fix)| {
                 ctx.err(format!("phases[{i}].{field}"), problem, fix)
             })?;
-        phases.extend(expanded.into_iter().map(|p| {
-            Phase {
-                shape: p.shape.scaled(rate_scale),
-                duration: p
-                    .duration
-                    .mul_f64(duration_scale)
-                    .max(Duration::from_millis(1)),
-                ..p
+        for p in expanded {
+            let duration = Duration::try_from_secs_f64(p.duration.as_secs_f64() * duration_scale)
+                .ok()
+                .filter(|d| *d <= super::shapes::MAX_PLAN)
+                .ok_or_else(|| {
+                    ctx.err(
+                        format!("phases[{i}].duration"),
+                        format!("scaled by {duration_scale} (--duration-scale), the phase would run past 7 days"),
+                        "use a smaller --duration-scale or a shorter phase",
+                    )
+                })?;
+            let shape = p.shape.scaled(rate_scale);
+            if shape.peak_rate() > super::shapes::MAX_RATE || !shape.peak_rate().is_finite() {
+                return Err(ctx.err(
+                    format!("phases[{i}]"),
+                    format!("scaled by {rate_scale} (--rate-scale), the phase offers more than 10M events/s"),
+                    "use a smaller --rate-scale; split larger loads across generator hosts",
+                ));
             }
-        }));
+            phases.push(Phase {
+                shape,
+                duration: duration.max(Duration::from_millis(1)),
+                ..p
+            });
+        }
+    }
+    let total = phases
+        .iter()
+        .try_fold(Duration::ZERO, |sum, p| sum.checked_add(p.duration))
+        .filter(|total| *total <= super::shapes::MAX_PLAN);
+    if total.is_none() {
+        return Err(ctx.err(
+            "phases",
+            "the phases together run longer than 7 days",
+            "shorten the plan: every load test stops by itself within a week",
+        ));
     }
     if !phases
         .iter()
@@ -845,6 +943,16 @@ fn resolve_slos(
         match slos.iter_mut().find(|s| s.metric == slo.metric) {
             Some(existing) => *existing = slo.clone(),
             None => slos.push(slo.clone()),
+        }
+    }
+    // Integrity is judged on every run; a scenario relaxes a check only by naming its metric.
+    // A produce-only scenario has no group to count loss in: only `failed` applies there.
+    for integrity in crate::scenario::slo::integrity_defaults() {
+        let no_group_to_count =
+            matches!(integrity.metric, Metric::Count { .. }) && groups.is_empty();
+        let named = slos.iter().any(|s| s.metric.same_kind(&integrity.metric));
+        if !no_group_to_count && !named {
+            slos.push(integrity);
         }
     }
     for slo in &slos {

@@ -17,7 +17,7 @@ fn err(field: &str, problem: impl Into<String>, fix: impl Into<String>) -> Shape
 
 const RATE_FIX: &str = "write a rate such as \"10k/s\" or 2500";
 
-fn rate(field: &str, value: Option<&Scalar>) -> Result<Rate, ShapeError> {
+fn parse_rate(field: &str, value: Option<&Scalar>) -> Result<Rate, ShapeError> {
     match value {
         None => Err(err(field, format!("the phase needs `{field}`"), RATE_FIX)),
         Some(Scalar::Int(v)) if *v >= 0 => Ok(Rate(*v as f64)),
@@ -29,6 +29,10 @@ fn rate(field: &str, value: Option<&Scalar>) -> Result<Rate, ShapeError> {
     }
 }
 
+fn rate(field: &str, value: Option<&Scalar>) -> Result<Rate, ShapeError> {
+    bounded_rate(field, parse_rate(field, value)?)
+}
+
 fn duration(field: &str, value: Option<&String>) -> Result<Duration, ShapeError> {
     let text = value.ok_or_else(|| {
         err(
@@ -37,8 +41,7 @@ fn duration(field: &str, value: Option<&String>) -> Result<Duration, ShapeError>
             format!("add {field} = \"30s\""),
         )
     })?;
-    let parsed =
-        parse_duration(text).map_err(|problem| err(field, problem, "write e.g. \"30s\""))?;
+    let parsed = bounded_duration(field, text)?;
     if parsed.is_zero() {
         return Err(err(
             field,
@@ -47,6 +50,88 @@ fn duration(field: &str, value: Option<&String>) -> Result<Duration, ShapeError>
         ));
     }
     Ok(parsed)
+}
+
+/// The longest plan surge runs: every load test stops by itself, within a week at most.
+pub const MAX_PLAN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The highest rate a phase may ask for.
+pub const MAX_RATE: f64 = 10e6;
+/// The shortest step of a step phase.
+pub const MIN_STEP: Duration = Duration::from_millis(1);
+
+fn bounded_duration(field: &str, text: &str) -> Result<Duration, ShapeError> {
+    let parsed =
+        parse_duration(text).map_err(|problem| err(field, problem, "write e.g. \"30s\""))?;
+    if parsed > MAX_PLAN {
+        return Err(err(
+            field,
+            format!("`{}` is longer than a plan may run (7 days)", cut(text)),
+            "write a duration of at most \"7d\"",
+        ));
+    }
+    Ok(parsed)
+}
+
+fn bounded_rate(field: &str, rate: Rate) -> Result<Rate, ShapeError> {
+    if rate.0 > MAX_RATE {
+        return Err(err(
+            field,
+            format!(
+                "{} events/s is above the highest rate surge offers (10M/s)",
+                rate.0
+            ),
+            "write a rate of at most \"10M/s\", and split larger loads across generator hosts",
+        ));
+    }
+    Ok(rate)
+}
+
+/// A value as a message shows it: at most 60 characters.
+pub fn cut(text: &str) -> String {
+    if text.chars().count() <= 60 {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(57).collect::<String>())
+    }
+}
+
+/// Keys of `[[phases]]` that only some shapes read: one given to another shape is an error, not
+/// silently ignored (a typo in a shape name would otherwise change the test).
+fn check_keys_apply(kind: &str, raw: &RawPhase) -> Result<(), ShapeError> {
+    let present: [(&str, bool); 10] = [
+        ("rate", raw.rate.is_some()),
+        ("duration", raw.duration.is_some()),
+        ("from", raw.from.is_some()),
+        ("to", raw.to.is_some()),
+        ("rates", raw.rates.is_some()),
+        ("factor", raw.factor.is_some()),
+        ("spike_at", raw.spike_at.is_some()),
+        ("spike_duration", raw.spike_duration.is_some()),
+        ("csv", raw.csv.is_some()),
+        ("scale", raw.scale.is_some()),
+    ];
+    let allowed: &[&str] = match kind {
+        "constant" => &["rate", "duration"],
+        "ramp" => &["from", "to", "duration"],
+        "step" => &["rates", "duration"],
+        "spike" => &["rate", "factor", "spike_at", "spike_duration", "duration"],
+        "replay" => &["csv", "scale"],
+        _ => return Ok(()),
+    };
+    match present
+        .iter()
+        .find(|(key, set)| *set && !allowed.contains(key))
+    {
+        None => Ok(()),
+        Some((key, _)) => Err(err(
+            key,
+            format!("`{key}` does not apply to a {kind} phase"),
+            format!(
+                "a {kind} phase takes {}; remove `{key}` or set the shape it belongs to",
+                allowed.join(", ")
+            ),
+        )),
+    }
 }
 
 /// A CSV of `offset_seconds,events_per_second` rows (a header line is allowed).
@@ -62,7 +147,13 @@ pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, String> {
         let mut cells = line.split(',').map(str::trim);
         let (offset, rate) = (cells.next().unwrap_or(""), cells.next().unwrap_or(""));
         match (offset.parse::<f64>(), rate.parse::<f64>()) {
-            (Ok(t), Ok(r)) if t.is_finite() && r.is_finite() && r >= 0.0 => {
+            (Ok(t), Ok(r))
+                if t.is_finite()
+                    && r.is_finite()
+                    && r >= 0.0
+                    && t <= MAX_PLAN.as_secs_f64()
+                    && r <= MAX_RATE =>
+            {
                 if points.last().is_some_and(|&(last, _)| t <= last) {
                     return Err(format!(
                         "{}:{}: offsets must increase",
@@ -75,9 +166,10 @@ pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, String> {
             _ if points.is_empty() && number == 0 => {} // a header
             _ => {
                 return Err(format!(
-                    "{}:{}: expected `seconds,events_per_second`, found `{line}`",
+                    "{}:{}: expected `seconds,events_per_second` with seconds at most 604800 (7 days) and a rate at most 10000000, found `{}`",
                     path.display(),
-                    number + 1
+                    number + 1,
+                    cut(line)
                 ));
             }
         }
@@ -105,6 +197,7 @@ pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, Sha
     } else {
         "constant"
     });
+    check_keys_apply(kind, raw)?;
     let phases = match kind {
         "constant" => vec![phase(
             name,
@@ -134,7 +227,19 @@ pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, Sha
                         "add rates = [\"10k/s\", \"20k/s\", \"40k/s\"]",
                     )
                 })?;
-            let each = duration("duration", raw.duration.as_ref())? / rates.len() as u32;
+            let total = duration("duration", raw.duration.as_ref())?;
+            let each = total / u32::try_from(rates.len()).unwrap_or(u32::MAX);
+            if each < MIN_STEP {
+                return Err(err(
+                    "rates",
+                    format!(
+                        "{} steps in {} leave less than 1 ms per step",
+                        rates.len(),
+                        crate::scenario::units::format_duration(total)
+                    ),
+                    "use fewer rates or a longer duration (each step at least 1 ms)",
+                ));
+            }
             rates
                 .iter()
                 .enumerate()
@@ -160,11 +265,13 @@ pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, Sha
                         "add factor = 3 (the burst is 3 times the base rate)",
                     )
                 })?;
-            let at = raw.spike_at.as_ref().map_or(Ok(Duration::ZERO), |t| {
-                parse_duration(t).map_err(|p| err("spike_at", p, "write e.g. \"30s\""))
-            })?;
+            let at = raw
+                .spike_at
+                .as_ref()
+                .map_or(Ok(Duration::ZERO), |t| bounded_duration("spike_at", t))?;
             let length = duration("spike_duration", raw.spike_duration.as_ref())?;
-            if at + length > total {
+            let spiked = bounded_rate("factor", Rate(base_rate.0 * factor))?;
+            if at.saturating_add(length) > total {
                 return Err(err(
                     "spike_duration",
                     "the spike runs past the end of the phase",
@@ -177,7 +284,7 @@ pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, Sha
             }
             parts.push(phase(
                 &format!("{name}:spike"),
-                Shape::Constant(Rate(base_rate.0 * factor)),
+                Shape::Constant(spiked),
                 length,
             ));
             if at + length < total {
@@ -195,6 +302,19 @@ pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, Sha
             })?;
             let path = base.join(file);
             let scale = raw.scale.unwrap_or(1.0);
+            if !(scale.is_finite() && scale > 0.0) {
+                return Err(err(
+                    "scale",
+                    format!("{scale} is not a scale"),
+                    "use a number above 0, e.g. 1.2",
+                ));
+            }
+            if let Some(peak) = read_curve(&path)
+                .ok()
+                .and_then(|p| p.iter().map(|x| x.1).reduce(f64::max))
+            {
+                bounded_rate("scale", Rate(peak * scale))?;
+            }
             let points = read_curve(&path).map_err(|problem| {
                 err(
                     "csv",

@@ -115,6 +115,36 @@ pub struct Slo {
     pub comparison: Comparison,
     /// The limit; latencies are in microseconds.
     pub limit: f64,
+    /// Added by surge because the scenario set no limit of its own for this metric.
+    pub default: bool,
+}
+
+/// The integrity checks judged on every run: `== 0` unless the scenario or `--slo` sets a limit
+/// for the same count (in any form, for all groups or for one).
+pub fn integrity_defaults() -> Vec<Slo> {
+    let zero = |metric| Slo {
+        metric,
+        comparison: Comparison::Equal,
+        limit: 0.0,
+        default: true,
+    };
+    let count = |count| Metric::Count { group: None, count };
+    vec![
+        zero(Metric::Failed),
+        zero(count(Count::Lost)),
+        zero(count(Count::Gaps)),
+        zero(count(Count::OrderingViolations)),
+    ]
+}
+
+impl Metric {
+    /// The same measurement, whichever group it names: `lost` and `group.a.lost` are one kind.
+    pub fn same_kind(&self, other: &Metric) -> bool {
+        match (self, other) {
+            (Metric::Count { count: a, .. }, Metric::Count { count: b, .. }) => a == b,
+            _ => self == other,
+        }
+    }
 }
 
 impl Slo {
@@ -278,6 +308,7 @@ impl FromStr for Slo {
             metric,
             comparison,
             limit,
+            default: false,
         })
     }
 }

@@ -65,3 +65,4 @@ pub fn console(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+pub mod kafka;

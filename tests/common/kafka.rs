@@ -1,0 +1,210 @@
+//! The local Apache Kafka cluster (scripts/local-kafka.sh) and an independent read-back with
+//! Kafka's own Java console consumer, a client that shares no code with surge or librdkafka.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use surge::metrics::LedgerFile;
+use surge::workload::{Decoded, decode};
+
+use super::repo;
+
+/// The script, with this checkout's defaults.
+pub fn script(args: &[&str]) -> Output {
+    Command::new(repo("scripts/local-kafka.sh"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("scripts/local-kafka.sh runs")
+}
+
+/// Runs the script and fails the test, with its output, when it fails.
+pub fn control(args: &[&str]) {
+    let output = script(args);
+    assert!(
+        output.status.success(),
+        "local-kafka.sh {args:?} failed:\n{}",
+        super::console(&output)
+    );
+}
+
+/// Starts the cluster once per test binary (a no-op when it already runs), and returns its
+/// plaintext bootstrap servers.
+pub fn cluster() -> String {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| control(&["start"]));
+    plaintext()
+}
+
+fn base_port() -> u16 {
+    std::env::var("SURGE_KAFKA_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9092)
+}
+
+/// The three brokers' PLAINTEXT listeners.
+pub fn plaintext() -> String {
+    listeners(0)
+}
+
+/// The three brokers' SSL listeners.
+pub fn tls() -> String {
+    listeners(100)
+}
+
+/// The three brokers' SASL_SSL (SCRAM-SHA-512) listeners.
+pub fn sasl_ssl() -> String {
+    listeners(200)
+}
+
+fn listeners(offset: u16) -> String {
+    (0..3)
+        .map(|n| format!("127.0.0.1:{}", base_port() + offset + n))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `scripts/local-kafka.sh env`, as (name, value) pairs.
+pub fn env() -> Vec<(String, String)> {
+    let output = script(&["env"]);
+    assert!(output.status.success(), "{}", super::console(&output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("export "))
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// What the independent reader found of one run's events on a set of topics.
+#[derive(Debug, Default)]
+pub struct ReadBack {
+    /// Records of this run, duplicates included.
+    pub records: u64,
+    /// Per key (producer, aggregate, index): each sequence and how often it is in the log.
+    pub keys: BTreeMap<(u64, u64, u64), BTreeMap<u64, u64>>,
+}
+
+impl ReadBack {
+    /// Distinct events in the log.
+    pub fn distinct(&self) -> u64 {
+        self.keys.values().map(|s| s.len() as u64).sum()
+    }
+
+    /// Records beyond the first copy of each event.
+    pub fn duplicates(&self) -> u64 {
+        self.records - self.distinct()
+    }
+
+    /// Sequences below a key's highest one that are not in the log.
+    pub fn gaps(&self) -> u64 {
+        self.keys
+            .values()
+            .map(|seqs| {
+                let highest = seqs.keys().next_back().map_or(0, |&s| s + 1);
+                highest - seqs.len() as u64
+            })
+            .sum()
+    }
+
+    /// Events the ledger says were acked (sent and not failed) that the log does not hold,
+    /// on keys of the given aggregates.
+    pub fn lost(&self, ledger: &LedgerFile, aggregates: &[u64]) -> u64 {
+        let failed: BTreeSet<[u64; 4]> = ledger.failed.iter().copied().collect();
+        let empty = BTreeMap::new();
+        let mut lost = 0;
+        for &[producer, aggregate, index, sent] in &ledger.keys {
+            if !aggregates.contains(&aggregate) {
+                continue;
+            }
+            let seen = self
+                .keys
+                .get(&(producer, aggregate, index))
+                .unwrap_or(&empty);
+            lost += (0..sent)
+                .filter(|s| !seen.contains_key(s))
+                .filter(|&s| !failed.contains(&[producer, aggregate, index, s]))
+                .count() as u64;
+        }
+        lost
+    }
+
+    /// Failed sends that are in the log all the same (the broker wrote them, the ack was lost).
+    pub fn failed_but_written(&self, ledger: &LedgerFile) -> u64 {
+        ledger
+            .failed
+            .iter()
+            .filter(|[p, a, i, s]| {
+                self.keys
+                    .get(&(*p, *a, *i))
+                    .is_some_and(|seqs| seqs.contains_key(s))
+            })
+            .count() as u64
+    }
+}
+
+/// Reads a run's ledger.json.
+pub fn ledger(dir: &Path) -> LedgerFile {
+    let text = std::fs::read_to_string(dir.join("ledger.json")).expect("ledger.json written");
+    serde_json::from_str(&text).expect("ledger.json parses")
+}
+
+/// Reads every partition of `topics` from the earliest offset with Kafka's Java console
+/// consumer and keeps the events of run `run_id`.
+pub fn read_back(bootstrap: &str, topics: &[&str], run_id: &str) -> ReadBack {
+    let classpath = script(&["classpath"]);
+    assert!(classpath.status.success(), "{}", super::console(&classpath));
+    let classpath = String::from_utf8_lossy(&classpath.stdout)
+        .trim()
+        .to_string();
+    let run_id: [u8; 8] = run_id.as_bytes().try_into().expect("an 8-byte run id");
+    let mut found = ReadBack::default();
+    for topic in topics {
+        let output = Command::new("java")
+            .args(["-Xmx512m", "-cp", &classpath])
+            .arg("org.apache.kafka.tools.consumer.ConsoleConsumer")
+            .args(["--bootstrap-server", bootstrap, "--topic", topic])
+            .args(["--from-beginning", "--timeout-ms", "8000"])
+            .args(["--property", "print.partition=true"])
+            .args(["--property", "print.offset=true"])
+            .args(["--consumer-property", "isolation.level=read_uncommitted"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("java runs the console consumer");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // "Partition:N\tOffset:M\tVALUE" per record.
+        let mut lines = 0;
+        for line in stdout.lines() {
+            let Some(value) = line.splitn(3, '\t').nth(2) else {
+                continue;
+            };
+            lines += 1;
+            if let Decoded::Ours(meta) = decode(value.as_bytes(), &run_id) {
+                found.records += 1;
+                *found
+                    .keys
+                    .entry((
+                        meta.producer.into(),
+                        meta.aggregate.into(),
+                        meta.index.into(),
+                    ))
+                    .or_default()
+                    .entry(meta.sequence.into())
+                    .or_default() += 1;
+            }
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("Processed a total of"),
+            "the console consumer did not finish on {topic}:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("Processed a total of {lines} messages")),
+            "the console consumer printed {lines} records on {topic}, but said:\n{stderr}"
+        );
+    }
+    found
+}

@@ -1,0 +1,343 @@
+//! One test per defect found by mutating scenario files and interrupting runs (issue 9): each
+//! used to panic, hang, grow without bound or pass falsely. Every case runs the real `surge`
+//! binary with a hard time limit, so a hang fails the test instead of holding the suite.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{console, exclusive, repo};
+use surge::summary::Status;
+
+/// Runs surge with a hard limit; a run still going after `limit` is killed and fails the test.
+fn surge_within(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args(args)
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("surge starts");
+    wait_within(&mut child, limit);
+    child.wait_with_output().unwrap()
+}
+
+/// Waits for a child to end; one still running after `limit` is killed and fails the test.
+fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("surge did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const BASE: &str = r#"
+[[topics]]
+name = "orders"
+partitions = 2
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+
+[[phases]]
+rate = "100/s"
+duration = "2s"
+
+[[consumer_groups]]
+name = "svc"
+topics = ["orders"]
+"#;
+
+fn scenario_file(dir: &Path, text: &[u8]) -> std::path::PathBuf {
+    let path = dir.join("scenario.toml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text)
+        .unwrap();
+    path
+}
+
+/// `surge validate` on `bytes` (written as `dir`/scenario.toml) with `flags`: exit 2 within
+/// seconds, with every one of `expected` and a fix in the message.
+fn rejected_in(dir: &Path, bytes: &[u8], flags: &[&str], expected: &[&str]) {
+    let path = scenario_file(dir, bytes);
+    let mut args = vec!["validate", path.to_str().unwrap()];
+    args.extend(flags);
+    let output = surge_within(&args, Duration::from_secs(20));
+    let message = console(&output);
+    let text = String::from_utf8_lossy(bytes);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{message}\n--- for ---\n{text}"
+    );
+    for fragment in expected {
+        assert!(
+            message.contains(fragment),
+            "expected `{fragment}` in:\n{message}"
+        );
+    }
+    assert!(message.contains("fix:"), "{message}");
+}
+
+/// `surge validate` on `text`: exit 2, naming `expected`.
+fn rejected(text: &str, expected: &str) {
+    rejected_in(
+        tempfile::tempdir().unwrap().path(),
+        text.as_bytes(),
+        &[],
+        &[expected],
+    );
+}
+
+fn with_phase(phase: &str) -> String {
+    BASE.replace("[[phases]]\nrate = \"100/s\"\nduration = \"2s\"", phase)
+}
+
+#[test]
+fn a_phase_duration_of_u64_max_seconds_is_an_error() {
+    rejected(
+        &with_phase("[[phases]]\nrate = \"100/s\"\nduration = \"18446744073709551615s\""),
+        "phases[0].duration",
+    );
+}
+
+#[test]
+fn a_spike_at_of_u64_max_seconds_is_an_error() {
+    rejected(
+        &with_phase(
+            "[[phases]]\nshape = \"spike\"\nrate = \"100/s\"\nfactor = 2\nspike_at = \"18446744073709551615s\"\nspike_duration = \"1s\"\nduration = \"10s\"",
+        ),
+        "phases[0].spike_at",
+    );
+}
+
+#[test]
+fn a_replay_row_far_in_the_future_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("curve.csv"), "0,100\n1e30,200\n").unwrap();
+    let text = with_phase("[[phases]]\nshape = \"replay\"\ncsv = \"curve.csv\"");
+    rejected_in(
+        dir.path(),
+        text.as_bytes(),
+        &[],
+        &["phases[0].csv", "curve.csv:2"],
+    );
+}
+
+#[test]
+fn a_rate_of_1e308_is_an_error_naming_the_limit() {
+    rejected(
+        &with_phase("[[phases]]\nrate = \"1e308/s\"\nduration = \"2s\""),
+        "10M/s",
+    );
+}
+
+#[test]
+fn a_send_grace_of_u64_max_seconds_is_an_error() {
+    rejected(
+        &format!("{BASE}\n[run]\nsend_grace = \"18446744073709551615s\"\n"),
+        "run.send_grace",
+    );
+}
+
+#[test]
+fn a_processing_time_longer_than_the_drain_is_an_error() {
+    rejected(
+        &BASE.replace(
+            "topics = [\"orders\"]\n",
+            "topics = [\"orders\"]\nprocessing_time = \"999999h\"\n",
+        ),
+        "consumer_groups[0].processing_time",
+    );
+}
+
+#[test]
+fn a_bare_integer_size_gets_the_size_cap() {
+    rejected(
+        &BASE.replace(
+            "topic = \"orders\"\n",
+            "topic = \"orders\"\nsize = 100000000000\n",
+        ),
+        "events[0].size",
+    );
+}
+
+#[test]
+fn keys_of_another_shape_are_errors() {
+    rejected(
+        &with_phase("[[phases]]\nrate = \"100/s\"\nfactor = 3\nduration = \"2s\""),
+        "phases[0].factor",
+    );
+    rejected(
+        &with_phase(
+            "[[phases]]\nshape = \"ramp\"\nfrom = \"1/s\"\nto = \"5/s\"\ncsv = \"x.csv\"\nduration = \"2s\"",
+        ),
+        "phases[0].csv",
+    );
+}
+
+#[test]
+fn a_step_phase_with_steps_shorter_than_a_millisecond_is_an_error() {
+    rejected(
+        &with_phase(
+            "[[phases]]\nshape = \"step\"\nrates = [\"1/s\", \"2/s\", \"3/s\", \"4/s\", \"5/s\"]\nduration = \"3ms\"",
+        ),
+        "phases[0].rates",
+    );
+}
+
+#[test]
+fn a_duration_scale_of_1e300_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    rejected_in(
+        dir.path(),
+        BASE.as_bytes(),
+        &["--duration-scale", "1e300"],
+        &["--duration-scale"],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_gets_the_byte_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = BASE.as_bytes().to_vec();
+    bytes.splice(10..10, [0xFF, 0xFE]);
+    rejected_in(dir.path(), &bytes, &[], &["byte 10", "UTF-8"]);
+}
+
+#[test]
+fn failed_sends_fail_a_run_whose_slos_name_neither_failed_nor_gaps() {
+    // The fixture run, with sends that failed and the gaps they left.
+    let text = std::fs::read_to_string(repo("tests/fixtures/smoke-run/summary.json")).unwrap();
+    let mut summary = surge::summary::Summary::from_json(&text).unwrap();
+    summary.produced.failed = 4_072;
+    summary.groups[0].ordering.gaps = 917;
+    let scenario = surge::validate(&repo("scenarios/smoke.toml"), &Default::default()).unwrap();
+    assert!(
+        !scenario
+            .slos
+            .iter()
+            .any(|s| !s.default && s.to_string().starts_with("failed"))
+    );
+    let verdict = surge::verdict::judge(&summary, &scenario.slos, &scenario.limits);
+    assert_eq!(verdict.status, Status::Fail, "{verdict:#?}");
+    for name in ["failed == 0", "gaps == 0"] {
+        let check = verdict.checks.iter().find(|c| c.name == name).expect(name);
+        assert!(check.default && !check.passed, "{check:#?}");
+    }
+}
+
+#[test]
+fn a_scenario_relaxes_an_integrity_check_only_by_naming_it() {
+    let relaxed = format!("{BASE}\n[slo]\nchecks = [\"failed < 10\"]\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(dir.path(), relaxed.as_bytes());
+    let scenario = surge::validate(&path, &Default::default()).unwrap();
+    let names: Vec<String> = scenario.slos.iter().map(|s| s.to_string()).collect();
+    assert!(names.contains(&"failed < 10".to_string()), "{names:?}");
+    assert!(!names.contains(&"failed == 0".to_string()), "{names:?}");
+    // The other integrity checks stay, as defaults.
+    for name in ["lost == 0", "gaps == 0", "ordering_violations == 0"] {
+        let slo = scenario
+            .slos
+            .iter()
+            .find(|s| s.to_string() == name)
+            .expect(name);
+        assert!(slo.default);
+    }
+}
+
+#[test]
+fn report_on_a_run_dir_without_totals_says_which_file_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo("tests/fixtures/smoke-run")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::remove_file(dir.path().join("totals.hlog")).unwrap();
+    let output = surge_within(
+        &["report", dir.path().to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    let message = console(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("totals.hlog is missing"), "{message}");
+}
+
+#[test]
+fn sigterm_mid_run_writes_a_partial_summary_and_exits_3() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args([
+            "run",
+            repo("scenarios/smoke.toml").to_str().unwrap(),
+            "--quiet",
+            "--out",
+        ])
+        .arg(out.path())
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Mid-run: joined and producing (the embedded join takes about 3 s).
+    std::thread::sleep(Duration::from_secs(9));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_within(&mut child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(3), "SIGTERM is an interruption: exit 3");
+    let summary = common::written_summary(out.path());
+    assert!(!summary.complete);
+    assert!(
+        summary
+            .partial_reason
+            .unwrap_or_default()
+            .contains("SIGTERM")
+    );
+    assert!(summary.produced.sent > 0);
+    assert!(out.path().join("report.html").metadata().unwrap().len() > 0);
+}
+
+#[test]
+fn an_output_file_that_cannot_be_written_makes_the_run_exit_2_naming_it() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    // A directory where junit.xml should go: the write fails, as on a full disk.
+    std::fs::create_dir(out.path().join("junit.xml")).unwrap();
+    let output = surge_within(
+        &[
+            "run",
+            repo("scenarios/smoke.toml").to_str().unwrap(),
+            "--rate-scale",
+            "0.2",
+            "--duration-scale",
+            "0.3",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    let message = console(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("junit.xml"), "{message}");
+    // The verdict is still printed, and the other files are written.
+    assert!(message.contains("smoke"), "{message}");
+    assert!(out.path().join("summary.json").is_file());
+}
