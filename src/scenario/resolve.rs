@@ -486,8 +486,11 @@ pub fn is_secret_property(key: &str) -> bool {
     [
         "password",
         "secret",
+        "passphrase",
         "sasl.oauthbearer.config",
+        "private.key",
         "ssl.key.pem",
+        "ssl_key",
         "aws_secret",
         "session.token",
     ]
@@ -977,4 +980,35 @@ fn resolve_slos(
         }
     }
     Ok(slos)
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::is_secret_property;
+
+    #[test]
+    fn every_sensitive_librdkafka_property_is_secret() {
+        // The properties librdkafka itself marks sensitive, and surge's AWS variables.
+        for key in [
+            "sasl.password",
+            "ssl.key.password",
+            "ssl.keystore.password",
+            "ssl.key.pem",
+            "ssl_key",
+            "sasl.oauthbearer.config",
+            "sasl.oauthbearer.client.secret",
+            "sasl.oauthbearer.assertion.private.key.passphrase",
+            "sasl.oauthbearer.assertion.private.key.pem",
+        ] {
+            assert!(is_secret_property(key), "{key}");
+        }
+        for key in [
+            "sasl.username",
+            "ssl.ca.location",
+            "linger.ms",
+            "sasl.oauthbearer.client.id",
+        ] {
+            assert!(!is_secret_property(key), "{key}");
+        }
+    }
 }
