@@ -312,3 +312,23 @@ fn a_missing_run_dir_is_a_clear_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_run_stopped_before_any_sample_still_writes_every_log_and_re_renders() {
+    // As a run stopped during the group join leaves it: groups, but no interval sample.
+    let mut run = fixture();
+    run.histograms.intervals.clear();
+    let dir = tempfile::tempdir().unwrap();
+    let failures = report::write_all(dir.path(), &run);
+    assert!(failures.is_empty(), "{failures:?}");
+    for group in &run.summary.groups {
+        let name = format!("e2e-{}.hlog", group.name);
+        assert!(dir.path().join(&name).is_file(), "{name} written");
+    }
+    // The run dir is whole, so it loads back; a deleted log is named, not drawn around.
+    let loaded = report::load_run(dir.path()).expect("an empty run dir loads back");
+    assert_eq!(loaded.summary.groups.len(), run.summary.groups.len());
+    std::fs::remove_file(dir.path().join("publish.hlog")).unwrap();
+    let error = report::load_run(dir.path()).unwrap_err();
+    assert!(error.contains("publish.hlog is missing"), "{error}");
+}

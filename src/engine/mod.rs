@@ -268,6 +268,10 @@ pub async fn run(
     let mut ticker = ticker::Ticker::new(plan.clone(), groups.len());
     let mut next_tick = Duration::from_secs(1);
     let mut drain_started: Option<Instant> = None;
+    // The drain ends once every group's lag is zero and nothing more has arrived for a second:
+    // a send reported failed whose event the broker wrote all the same is consumed too, so
+    // acked minus consumed can reach zero while acked events are still unread.
+    let (mut last_consumed, mut quiet_since) = (0u64, Instant::now());
     let mut max_lag = vec![0u64; groups.len()];
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -295,7 +299,12 @@ pub async fn run(
             }
             None => {}
             Some(drain) => {
-                let caught_up = groups.iter().all(|g| lag_of(g, &instances) == 0);
+                let consumed: u64 = groups.iter().map(|g| lock(&g.state).consumed).sum();
+                if consumed != last_consumed {
+                    (last_consumed, quiet_since) = (consumed, Instant::now());
+                }
+                let caught_up = groups.iter().all(|g| lag_of(g, &instances) == 0)
+                    && quiet_since.elapsed() >= Duration::from_secs(1);
                 if caught_up || drain.elapsed() > scenario.limits.drain_timeout || stop.is_aborted()
                 {
                     break;

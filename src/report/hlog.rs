@@ -18,6 +18,14 @@ use crate::metrics::{Histograms, IntervalSample};
 /// The file of cumulative histograms.
 pub const TOTALS_FILE: &str = "totals.hlog";
 
+/// The interval logs every run writes: publish, schedule lag, and each group's e2e latency.
+pub fn expected_tags(summary: &crate::summary::Summary) -> Vec<String> {
+    use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
+    let mut tags = vec![PUBLISH.to_string(), SCHEDULE_LAG.to_string()];
+    tags.extend(summary.groups.iter().map(|g| e2e_tag(&g.name)));
+    tags
+}
+
 /// File name of a tag's interval log: `e2e.orders` -> `e2e-orders.hlog`.
 pub fn file_name(tag: &str) -> String {
     format!("{}.hlog", tag.replace(['.', '_'], "-"))
@@ -75,7 +83,15 @@ impl Exporter for HlogExporter {
     fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
         let start = start_time(&run.summary.started_at);
         let mut outputs = Vec::new();
+        // Every metric the run records gets its log, an empty one when it saw no sample (a run
+        // stopped during the group join), so that a missing file always means a damaged run dir.
+        let mut tags = expected_tags(&run.summary);
         for tag in run.histograms.interval_tags() {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        for tag in tags {
             let samples = run.histograms.intervals.iter().filter(|s| s.tag == tag);
             let comment = format!(
                 "surge {}: {tag}, one-second intervals",

@@ -88,17 +88,11 @@ pub fn load_run(dir: &Path) -> Result<RunData, String> {
     let summary = Summary::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     // Every histogram the run recorded must be there: a chart drawn from less would be a
     // different run's picture.
-    let mut expected = vec![
-        hlog::TOTALS_FILE.to_string(),
-        hlog::file_name(crate::metrics::histograms::PUBLISH),
-        hlog::file_name(crate::metrics::histograms::SCHEDULE_LAG),
-    ];
-    expected.extend(
-        summary
-            .groups
-            .iter()
-            .map(|g| hlog::file_name(&crate::metrics::histograms::e2e_tag(&g.name))),
-    );
+    let mut expected: Vec<String> = hlog::expected_tags(&summary)
+        .iter()
+        .map(|tag| hlog::file_name(tag))
+        .collect();
+    expected.push(hlog::TOTALS_FILE.to_string());
     if let Some(missing) = expected.iter().find(|name| !dir.join(name).is_file()) {
         return Err(format!(
             "{} is missing (the run recorded it; without it the charts would show less than was measured)",

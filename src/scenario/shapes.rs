@@ -96,7 +96,7 @@ pub fn cut(text: &str) -> String {
 }
 
 /// Keys of `[[phases]]` that only some shapes read: one given to another shape is an error, not
-/// silently ignored (a typo in a shape name would otherwise change the test).
+/// silently ignored (`factor` on a constant phase would otherwise run a test without its spike).
 fn check_keys_apply(kind: &str, raw: &RawPhase) -> Result<(), ShapeError> {
     let present: [(&str, bool); 10] = [
         ("rate", raw.rate.is_some()),
@@ -309,12 +309,6 @@ pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, Sha
                     "use a number above 0, e.g. 1.2",
                 ));
             }
-            if let Some(peak) = read_curve(&path)
-                .ok()
-                .and_then(|p| p.iter().map(|x| x.1).reduce(f64::max))
-            {
-                bounded_rate("scale", Rate(peak * scale))?;
-            }
             let points = read_curve(&path).map_err(|problem| {
                 err(
                     "csv",
@@ -322,6 +316,8 @@ pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, Sha
                     "fix the CSV: rows of seconds,events_per_second starting at 0",
                 )
             })?;
+            let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
+            bounded_rate("scale", Rate(peak * scale))?;
             points
                 .windows(2)
                 .map(|pair| {
