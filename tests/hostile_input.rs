@@ -276,6 +276,15 @@ fn report_on_a_run_dir_without_totals_says_which_file_is_missing() {
     assert!(message.contains("totals.hlog is missing"), "{message}");
 }
 
+/// The `sent N/s` figure of a progress line, 0 when the line has none.
+fn sent_per_second(line: &str) -> u64 {
+    line.split_once(" sent ")
+        .and_then(|(_, rest)| rest.trim_start().split('/').next())
+        .map(|figure| figure.replace(',', ""))
+        .and_then(|figure| figure.parse().ok())
+        .unwrap_or(0)
+}
+
 #[test]
 fn sigterm_mid_run_writes_a_partial_summary_and_exits_3() {
     let _machine = exclusive();
@@ -284,18 +293,41 @@ fn sigterm_mid_run_writes_a_partial_summary_and_exits_3() {
         .args([
             "run",
             repo("scenarios/smoke.toml").to_str().unwrap(),
-            "--quiet",
             "--out",
         ])
         .arg(out.path())
         .env_remove("KAFKA_BOOTSTRAP_SERVERS")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Mid-run: joined and producing (the embedded join takes about 3 s).
-    std::thread::sleep(Duration::from_secs(9));
+    // Mid-run means producing: wait for a progress line that reports sends, however long the
+    // join takes on this machine, instead of guessing a sleep.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, progress) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match progress.recv_timeout(left) {
+            Ok(line) if sent_per_second(&line) > 0 => break,
+            Ok(line) => seen.push(line),
+            Err(_) => {
+                child.kill().unwrap();
+                panic!("no progress line reported sends within 90 s: {seen:?}");
+            }
+        }
+    }
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
