@@ -138,6 +138,11 @@ pub struct CheckArgs {
     /// The CA certificate (PEM) that signed the brokers' certificates (replaces cluster.ca_file).
     #[arg(long, env = "SURGE_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+
+    /// Run without checking the brokers' TLS certificates and host names. Required for
+    /// properties that turn the checks off; every report then carries a warning.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
 }
 
 impl CheckArgs {
@@ -148,6 +153,7 @@ impl CheckArgs {
             properties: self.property.clone(),
             auth: self.auth.clone(),
             ca_file: self.ca_file.clone(),
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             ..Overrides::default()
         }
     }
@@ -208,6 +214,11 @@ pub struct ScenarioArgs {
     /// Multiplies every phase duration, e.g. 0.2.
     #[arg(long, value_name = "F", value_parser = parse_scale)]
     pub duration_scale: Option<f64>,
+
+    /// Run without checking the brokers' TLS certificates and host names. Required for
+    /// properties that turn the checks off; every report then carries a warning.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
 }
 
 impl ScenarioArgs {
@@ -227,6 +238,7 @@ impl ScenarioArgs {
             },
             rate_scale: self.rate_scale,
             duration_scale: self.duration_scale,
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
         }
     }
 }

@@ -404,14 +404,13 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
     };
     let mut scenario = scenario.clone();
     let auth = kafka::auth::properties(&scenario.cluster.auth)?;
-    // The mode's properties come first, so the scenario and -X can still override them.
+    // The mode's properties come first, so the scenario and -X can still override them; each
+    // key is kept once, so what runs is what the reports list.
     for properties in [
         &mut scenario.cluster.producer,
         &mut scenario.cluster.consumer,
     ] {
-        let mut merged = auth.clone();
-        merged.append(properties);
-        *properties = merged;
+        *properties = scenario::merge_properties(&[auth.clone(), std::mem::take(properties)]);
     }
     let mut refresher = None;
     if let scenario::Auth::Iam { region, .. } = &scenario.cluster.auth {

@@ -23,6 +23,9 @@ fn main() -> ExitCode {
             })
         }
         Command::Check(args) => {
+            if args.insecure_skip_tls_verify {
+                eprintln!("WARNING: {}", surge::scenario::INSECURE_TLS_WARNING);
+            }
             surge::check(args.scenario.as_deref(), &args.overrides()).map(|report| {
                 print!("{}", report.render());
                 if report.can_run() { 0 } else { 2 }
@@ -49,8 +52,13 @@ fn main() -> ExitCode {
             surge::capacity(&args.options(), Arc::new(StopSignal::default()))
                 .map(|outcome| finish(&outcome))
         }
-        Command::Run(args) => surge::run(&args.options(), Arc::new(StopSignal::default()))
-            .map(|outcome| finish(&outcome)),
+        Command::Run(args) => {
+            if args.scenario.insecure_skip_tls_verify {
+                eprintln!("WARNING: {}", surge::scenario::INSECURE_TLS_WARNING);
+            }
+            surge::run(&args.options(), Arc::new(StopSignal::default()))
+                .map(|outcome| finish(&outcome))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -24,6 +24,9 @@ pub struct Summary {
     pub cluster: ClusterSummary,
     /// Adjustments and caveats a reader should know about.
     pub notes: Vec<String>,
+    /// Warnings every report shows first (TLS verification turned off).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub verdict: Verdict,
     pub produced: Produced,
     pub latency: Latency,
@@ -200,6 +203,10 @@ pub struct GroupSummary {
     pub ordering: Ordering,
     pub lost: u64,
     pub lost_examples: Vec<LostExample>,
+    /// Acked events the group had not read when the drain ended, in partitions it had not
+    /// read to the end: neither seen nor lost, so loss cannot be judged for them.
+    #[serde(default)]
+    pub unread: u64,
     /// Records on the topics that this run did not write.
     pub foreign: u64,
     pub max_lag: u64,

@@ -143,6 +143,13 @@ pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
             format_number(limits.min_achieved_ratio * 100.0)
         ));
     }
+    for group in summary.groups.iter().filter(|g| g.unread > 0) {
+        reasons.push(format!(
+            "group `{}` had not read {} acked events when the drain ended (run.drain_timeout): they are neither seen nor lost, so loss cannot be judged; give the drain more time or the group more members",
+            group.name,
+            format_number(group.unread as f64)
+        ));
+    }
     let warmup: Vec<&str> = summary
         .phases
         .iter()

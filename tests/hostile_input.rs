@@ -373,3 +373,126 @@ fn an_output_file_that_cannot_be_written_makes_the_run_exit_2_naming_it() {
     assert!(message.contains("smoke"), "{message}");
     assert!(out.path().join("summary.json").is_file());
 }
+
+#[test]
+fn a_group_behind_at_the_drain_deadline_is_unread_and_inconclusive_not_lost() {
+    let _machine = exclusive();
+    // 2,000 events for a group that reads about 200 a second, and a 2 s drain: most of the
+    // backlog is still unread when the drain ends. None of it is lost.
+    let text = r#"
+[[topics]]
+name = "orders"
+partitions = 2
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+
+[[phases]]
+rate = "500/s"
+duration = "4s"
+
+[[consumer_groups]]
+name = "slow"
+topics = ["orders"]
+processing_time = "5ms"
+
+[run]
+drain_timeout = "2s"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(dir.path(), text.as_bytes());
+    let out = dir.path().join("out");
+    let output = surge_within(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(90),
+    );
+    let message = console(&output);
+    assert_eq!(output.status.code(), Some(3), "{message}");
+    let summary = common::written_summary(&out);
+    let group = &summary.groups[0];
+    assert_eq!(group.lost, 0, "{message}");
+    assert!(group.unread > 500, "unread {}: {message}", group.unread);
+    assert_eq!(
+        group.unique + group.unread,
+        summary.produced.acked,
+        "every acked event is either seen or unread"
+    );
+    assert_eq!(summary.verdict.status, Status::Inconclusive);
+    assert!(
+        summary
+            .verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("`slow`") && r.contains("neither seen nor lost")),
+        "{:#?}",
+        summary.verdict
+    );
+}
+
+#[test]
+fn tls_checks_turned_off_need_the_flag_and_every_report_says_so() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(dir.path(), BASE.as_bytes());
+    let off = "ssl.endpoint.identification.algorithm=none";
+    // Without the flag: refused, naming the property and the flag.
+    rejected_in(
+        dir.path(),
+        BASE.as_bytes(),
+        &["-X", off],
+        &[
+            "ssl.endpoint.identification.algorithm",
+            "--insecure-skip-tls-verify",
+        ],
+    );
+    // With it: the run goes ahead, each property appears once with the value that ran, and
+    // every report carries the warning.
+    let out = dir.path().join("out");
+    let output = surge_within(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "-X",
+            off,
+            "--insecure-skip-tls-verify",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(90),
+    );
+    let message = console(&output);
+    assert_eq!(output.status.code(), Some(0), "{message}");
+    assert!(
+        message.contains("WARNING: TLS verification was OFF"),
+        "{message}"
+    );
+    let summary = common::written_summary(&out);
+    assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
+    for config in [
+        &summary.cluster.producer_config,
+        &summary.cluster.consumer_config,
+    ] {
+        let values: Vec<&str> = config
+            .iter()
+            .filter(|(k, _)| k == "ssl.endpoint.identification.algorithm")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(values, ["none"], "{config:?}");
+        let names: std::collections::BTreeSet<&str> =
+            config.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names.len(), config.len(), "a key listed twice: {config:?}");
+    }
+    for file in ["report.html", "report.md"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(text.contains("TLS verification was OFF"), "{file}");
+    }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("TLS verification was OFF"));
+}

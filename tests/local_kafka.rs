@@ -437,6 +437,21 @@ fn an_untrusted_ca_fails_the_tls_handshake_with_exit_2() {
         text.to_lowercase().contains("tls") || text.to_lowercase().contains("certificate"),
         "{text}"
     );
+    // Verification off is a choice made by name: the same check then gets through, and says so.
+    let insecure = surge(
+        &[
+            "check",
+            "--bootstrap",
+            &kafka::tls(),
+            "--auth",
+            "tls",
+            "--insecure-skip-tls-verify",
+        ],
+        &env,
+    );
+    let text = console(&insecure);
+    assert_eq!(insecure.status.code(), Some(0), "{text}");
+    assert!(text.contains("WARNING: TLS verification was OFF"), "{text}");
 }
 
 #[test]

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::lock;
 use super::pacer::Plan;
-use crate::kafka::{GroupMember, Polled};
-use crate::metrics::{KeyId, LatencyRecorder, OrderingChecker};
+use crate::kafka::{GroupMember, Polled, Record};
+use crate::metrics::{KeyId, LatencyRecorder, OrderingChecker, Partition};
 use crate::scenario::{GroupSpec, Scenario};
 use crate::workload::{Decoded, RUN_ID_LEN, decode};
 
@@ -22,6 +22,9 @@ pub struct GroupState {
     /// Records that were not this run's events.
     pub foreign: u64,
     pub errors: Vec<String>,
+    /// Per topic of the group (in `spec.topics` order) and partition, the highest offset
+    /// consumed (-1: none).
+    pub positions: Vec<Vec<i64>>,
 }
 
 /// A group as the engine and the ticker share it.
@@ -49,7 +52,14 @@ impl GroupShared {
                 .map(|&t| scenario.topics[t].partitions as usize)
                 .sum(),
             assigned: (0..spec.members).map(|_| AtomicUsize::new(0)).collect(),
-            state: Mutex::default(),
+            state: Mutex::new(GroupState {
+                positions: spec
+                    .topics
+                    .iter()
+                    .map(|&t| vec![-1; scenario.topics[t].partitions as usize])
+                    .collect(),
+                ..GroupState::default()
+            }),
             stop: AtomicBool::new(false),
             leave: Mutex::new(None),
         }
@@ -73,6 +83,40 @@ impl GroupShared {
             .map(|&t| acked_by_topic.get(t).copied().unwrap_or(0))
             .sum();
         acked.saturating_sub(unique)
+    }
+
+    /// Whether the group has consumed at or past every acked offset (`acked_high`, per
+    /// scenario topic and partition) of `partition`, or of every partition of `topic` when the
+    /// partition is not known.
+    pub fn has_read(
+        &self,
+        state: &GroupState,
+        acked_high: &[Vec<i64>],
+        topic: usize,
+        partition: Option<usize>,
+    ) -> bool {
+        let Some(local) = self.spec.topics.iter().position(|&t| t == topic) else {
+            return true;
+        };
+        let (acked, read) = (&acked_high[topic], &state.positions[local]);
+        let read_to = |p: usize| {
+            acked
+                .get(p)
+                .is_none_or(|&high| read.get(p).is_some_and(|&at| at >= high))
+        };
+        match partition {
+            Some(p) => read_to(p),
+            None => (0..acked.len()).all(read_to),
+        }
+    }
+
+    /// Whether the group has consumed past every acked offset of every partition it reads.
+    pub fn has_read_everything(&self, acked_high: &[Vec<i64>]) -> bool {
+        let state = lock(&self.state);
+        self.spec
+            .topics
+            .iter()
+            .all(|&t| self.has_read(&state, acked_high, t, None))
     }
 
     fn note_error(&self, reason: String) {
@@ -101,7 +145,7 @@ pub fn run_member(member: GroupMember, args: MemberArgs) {
     let mut last_commit = Instant::now();
     while !group.stop.load(Ordering::Acquire) && !should_leave(&args) {
         let polled = member.poll(Duration::from_millis(50), |record| {
-            handle(&args, record.payload);
+            handle(&args, &record);
             (record.topic, record.partition, record.offset)
         });
         match polled {
@@ -142,9 +186,18 @@ fn should_leave(args: &MemberArgs) -> bool {
 }
 
 #[inline]
-fn handle(args: &MemberArgs, payload: Option<&[u8]>) {
-    let decoded = payload.map_or(Decoded::Foreign, |p| decode(p, &args.run_id));
+fn handle(args: &MemberArgs, record: &Record<'_>) {
+    let decoded = record
+        .payload
+        .map_or(Decoded::Foreign, |p| decode(p, &args.run_id));
     let mut state = lock(&args.group.state);
+    if let Some(at) = state
+        .positions
+        .get_mut(record.topic)
+        .and_then(|t| t.get_mut(record.partition as usize))
+    {
+        *at = (*at).max(record.offset);
+    }
     let meta = match decoded {
         Decoded::Foreign => {
             state.foreign += 1;
@@ -153,9 +206,17 @@ fn handle(args: &MemberArgs, payload: Option<&[u8]>) {
         Decoded::Ours(meta) => meta,
     };
     state.consumed += 1;
-    state.checker.observe(
+    let topic = args
+        .group
+        .spec
+        .topics
+        .get(record.topic)
+        .copied()
+        .unwrap_or(0);
+    state.checker.observe_in(
         KeyId::new(meta.producer, meta.aggregate, meta.index),
         meta.sequence,
+        Some(Partition::new(topic, record.partition)),
     );
     if let Some((start, start_unix_us)) = args.start.get() {
         let now_us = start_unix_us + start.elapsed().as_micros() as u64;

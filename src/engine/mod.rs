@@ -155,7 +155,11 @@ pub async fn run(
                 run_id,
                 plan.clone(),
                 start.clone(),
-                scenario.topics.len(),
+                &scenario
+                    .topics
+                    .iter()
+                    .map(|t| t.partitions.max(0) as u32)
+                    .collect::<Vec<_>>(),
             ))
         })
         .collect();
@@ -268,10 +272,6 @@ pub async fn run(
     let mut ticker = ticker::Ticker::new(plan.clone(), groups.len());
     let mut next_tick = Duration::from_secs(1);
     let mut drain_started: Option<Instant> = None;
-    // The drain ends once every group's lag is zero and nothing more has arrived for a second:
-    // a send reported failed whose event the broker wrote all the same is consumed too, so
-    // acked minus consumed can reach zero while acked events are still unread.
-    let (mut last_consumed, mut quiet_since) = (0u64, Instant::now());
     let mut max_lag = vec![0u64; groups.len()];
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -299,12 +299,12 @@ pub async fn run(
             }
             None => {}
             Some(drain) => {
-                let consumed: u64 = groups.iter().map(|g| lock(&g.state).consumed).sum();
-                if consumed != last_consumed {
-                    (last_consumed, quiet_since) = (consumed, Instant::now());
-                }
-                let caught_up = groups.iter().all(|g| lag_of(g, &instances) == 0)
-                    && quiet_since.elapsed() >= Duration::from_secs(1);
+                // Every producer has flushed, so the acked offsets are final. A group has caught
+                // up when it has consumed past the highest acked offset of every partition it
+                // reads. (Acked minus consumed would not do: a send reported failed whose event
+                // the broker wrote all the same is consumed too.)
+                let acked_high = producer::acked_high(&instances);
+                let caught_up = groups.iter().all(|g| g.has_read_everything(&acked_high));
                 if caught_up || drain.elapsed() > scenario.limits.drain_timeout || stop.is_aborted()
                 {
                     break;
@@ -320,7 +320,8 @@ pub async fn run(
         }
     }
     let final_lags: Vec<u64> = groups.iter().map(|g| lag_of(g, &instances)).collect();
-    let drained = final_lags.iter().all(|&lag| lag == 0);
+    let acked_high = producer::acked_high(&instances);
+    let drained = groups.iter().all(|g| g.has_read_everything(&acked_high));
 
     let mut ledger = SentLedger::default();
     let (mut not_sent, mut out_of_time, mut errors) = (0, false, Vec::new());
@@ -391,7 +392,13 @@ pub async fn run(
                 unique: state.checker.unique,
                 duplicates: state.checker.duplicates,
                 out_of_order: state.checker.out_of_order,
-                loss: state.checker.reconcile(&ledger, &aggregates, 10),
+                loss: state
+                    .checker
+                    .reconcile_read(&ledger, &aggregates, 10, |key, partition| {
+                        let topic = scenario.aggregates[key.aggregate() as usize].topic;
+                        let partition = partition.map(|p| p.partition());
+                        group.has_read(&state, &acked_high, topic, partition)
+                    }),
                 foreign: state.foreign,
                 max_lag,
                 final_lag,

@@ -1,6 +1,6 @@
 //! One producer instance: the pacing loop, its event generator, and its delivery sink.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,9 @@ pub struct InstanceShared {
     pub sent: AtomicU64,
     pub acked: AtomicU64,
     pub acked_by_topic: Vec<AtomicU64>,
+    /// Per topic and partition, the highest offset the broker acked (-1: none): a group that
+    /// consumed at or past it has read every acked event of that partition.
+    pub acked_high: Vec<Vec<AtomicI64>>,
     pub failed: AtomicU64,
     failures: Mutex<Vec<(KeyId, u32)>>,
     errors: Mutex<Vec<String>>,
@@ -45,7 +48,7 @@ impl InstanceShared {
         run_id: [u8; RUN_ID_LEN],
         plan: Arc<Plan>,
         start: Arc<OnceLock<(Instant, u64)>>,
-        topics: usize,
+        partitions: &[u32],
     ) -> InstanceShared {
         InstanceShared {
             run_id,
@@ -55,7 +58,11 @@ impl InstanceShared {
             schedule_lag: Mutex::default(),
             sent: AtomicU64::new(0),
             acked: AtomicU64::new(0),
-            acked_by_topic: (0..topics).map(|_| AtomicU64::new(0)).collect(),
+            acked_by_topic: partitions.iter().map(|_| AtomicU64::new(0)).collect(),
+            acked_high: partitions
+                .iter()
+                .map(|&n| (0..n).map(|_| AtomicI64::new(-1)).collect())
+                .collect(),
             failed: AtomicU64::new(0),
             failures: Mutex::default(),
             errors: Mutex::default(),
@@ -104,6 +111,12 @@ impl DeliverySink for InstanceShared {
         if let Some(counter) = self.acked_by_topic.get(topic) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(high) = usize::try_from(delivery.partition)
+            .ok()
+            .and_then(|p| self.acked_high.get(topic)?.get(p))
+        {
+            high.fetch_max(delivery.offset, Ordering::Relaxed);
+        }
         let now_us = self.since_start_us();
         let latency = now_us.saturating_sub(intended_us);
         let mut publish = lock(&self.publish);
@@ -128,6 +141,21 @@ pub fn acked_by_topic(instances: &[Arc<InstanceShared>]) -> Vec<u64> {
         }
     }
     totals
+}
+
+/// Per topic and partition, the highest acked offset over every producer instance (-1: none).
+pub fn acked_high(instances: &[Arc<InstanceShared>]) -> Vec<Vec<i64>> {
+    let mut high: Vec<Vec<i64>> = instances.first().map_or_else(Vec::new, |i| {
+        i.acked_high.iter().map(|t| vec![-1; t.len()]).collect()
+    });
+    for instance in instances {
+        for (topic, counters) in high.iter_mut().zip(&instance.acked_high) {
+            for (value, counter) in topic.iter_mut().zip(counters) {
+                *value = (*value).max(counter.load(Ordering::Relaxed));
+            }
+        }
+    }
+    high
 }
 
 /// What an instance hands back when its loop ends.
@@ -182,9 +210,15 @@ pub fn run_instance(
                 ) {
                     SendOutcome::Queued => break,
                     // Back-pressure: the wait shows up as schedule lag of the following events.
+                    // It never outlives a stop or the send deadline: the event then counts as a
+                    // failed send, so its sequence is accounted for and never called lost.
                     SendOutcome::QueueFull => {
                         producer.poll(Duration::from_millis(1));
-                        if stop.is_aborted() {
+                        if stop.is_requested() || plan_start.elapsed() >= deadline {
+                            shared.record_failure(
+                                Some(event.payload),
+                                "not sent: the producer's local queue was still full when the run stopped or reached its send deadline (run.send_grace)",
+                            );
                             break;
                         }
                     }

@@ -125,6 +125,7 @@ pub fn summarize(
                     gaps: g.loss.gaps,
                 },
                 lost: g.loss.lost,
+                unread: g.loss.unread,
                 lost_examples: g
                     .loss
                     .examples
@@ -178,6 +179,11 @@ pub fn summarize(
             consumer_config: redact_properties(&scenario.cluster.consumer),
         },
         notes: notes(scenario, record, target),
+        warnings: if scenario.cluster.insecure_tls {
+            vec![crate::scenario::INSECURE_TLS_WARNING.to_string()]
+        } else {
+            Vec::new()
+        },
         verdict: Verdict {
             status: Status::Error,
             reasons: vec!["not judged yet".into()],

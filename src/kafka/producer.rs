@@ -20,6 +20,9 @@ pub struct Delivery<'a> {
     /// The token given to [`EventProducer::send`].
     pub token: usize,
     pub topic: &'a str,
+    /// Where the broker wrote it (meaningful when acked).
+    pub partition: i32,
+    pub offset: i64,
     /// `None` when the broker acked the message.
     pub error: Option<String>,
     pub payload: Option<&'a [u8]>,
@@ -56,12 +59,16 @@ impl<S: DeliverySink> ProducerContext for SinkContext<S> {
             Ok(message) => Delivery {
                 token,
                 topic: message.topic(),
+                partition: message.partition(),
+                offset: message.offset(),
                 error: None,
                 payload: None,
             },
             Err((error, message)) => Delivery {
                 token,
                 topic: message.topic(),
+                partition: message.partition(),
+                offset: message.offset(),
                 error: Some(error.to_string()),
                 payload: message.payload(),
             },

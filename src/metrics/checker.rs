@@ -49,6 +49,26 @@ struct KeyState {
     highest: u32,
     /// Seen sequences above `next`, sorted; empty while the key arrives in order.
     above: Vec<u32>,
+    /// Where the key's events were read from ([`Partition`]); `None` until one is.
+    partition: Option<Partition>,
+}
+
+/// A topic index and a partition packed into a `u32` (16 bits each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Partition(pub u32);
+
+impl Partition {
+    pub fn new(topic: usize, partition: i32) -> Partition {
+        Partition(((topic as u32 & 0xffff) << 16) | (partition as u32 & 0xffff))
+    }
+
+    pub fn topic(self) -> usize {
+        (self.0 >> 16) as usize
+    }
+
+    pub fn partition(self) -> usize {
+        (self.0 & 0xffff) as usize
+    }
 }
 
 /// The checker of one consumer group.
@@ -67,7 +87,21 @@ impl OrderingChecker {
     /// Checks one consumed event.
     #[inline]
     pub fn observe(&mut self, key: KeyId, sequence: u32) -> Observation {
+        self.observe_in(key, sequence, None)
+    }
+
+    /// Checks one consumed event read from `partition`.
+    #[inline]
+    pub fn observe_in(
+        &mut self,
+        key: KeyId,
+        sequence: u32,
+        partition: Option<Partition>,
+    ) -> Observation {
         let state = self.keys.entry(key).or_default();
+        if partition.is_some() {
+            state.partition = partition;
+        }
         let observation = if sequence < state.next {
             Observation::Duplicate
         } else if sequence == state.next && state.above.is_empty() {
@@ -106,8 +140,24 @@ impl OrderingChecker {
         observation
     }
 
-    /// Compares what was seen with what was sent to the given aggregates.
+    /// Compares what was seen with what was sent to the given aggregates, as if the group had
+    /// read every partition to its end: each missing acked event is lost.
     pub fn reconcile(&self, sent: &SentLedger, aggregates: &[u16], examples: usize) -> LossReport {
+        self.reconcile_read(sent, aggregates, examples, |_, _| true)
+    }
+
+    /// Compares what was seen with what was sent to the given aggregates. A missing acked event
+    /// is `lost` only when `read(key, partition)` says the group consumed past every acked
+    /// offset of the partition the key lives in (`None`: the key was never read, so every
+    /// partition of its topic must have been); otherwise it is `unread`. This is the
+    /// valid-offsets rule of kgo-verifier and Kafka's VerifiableConsumer, at partition grain.
+    pub fn reconcile_read(
+        &self,
+        sent: &SentLedger,
+        aggregates: &[u16],
+        examples: usize,
+        read: impl Fn(KeyId, Option<Partition>) -> bool,
+    ) -> LossReport {
         let mut report = LossReport::default();
         for (&key, &count) in &sent.counts {
             if !aggregates.contains(&key.aggregate()) {
@@ -116,6 +166,7 @@ impl OrderingChecker {
             let empty = KeyState::default();
             let state = self.keys.get(&key).unwrap_or(&empty);
             let mut above = state.above.iter().peekable();
+            let mut key_read = None;
             for sequence in state.next..count {
                 while above.next_if(|&&s| s < sequence).is_some() {}
                 if above.next_if(|&&s| s == sequence).is_some() {
@@ -125,6 +176,10 @@ impl OrderingChecker {
                     report.gaps += 1;
                 }
                 if sent.failed.contains(&(key, sequence)) {
+                    continue;
+                }
+                if !*key_read.get_or_insert_with(|| read(key, state.partition)) {
+                    report.unread += 1;
                     continue;
                 }
                 report.lost += 1;
@@ -216,8 +271,11 @@ pub struct LostEvent {
 /// The end-of-run comparison for one group.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LossReport {
-    /// Acked events never consumed.
+    /// Acked events never consumed, in partitions the group read past them.
     pub lost: u64,
+    /// Acked events never consumed, in partitions the group had not read to the end.
+    #[serde(default)]
+    pub unread: u64,
     /// Sequences below the highest seen that never arrived (failed sends included).
     pub gaps: u64,
     #[serde(skip)]
@@ -313,6 +371,32 @@ mod tests {
         }
         let report = checker.reconcile(&ledger(&[(1, 3)], &[(1, 1)]), &[0], 5);
         assert_eq!((report.gaps, report.lost), (1, 0));
+    }
+
+    #[test]
+    fn missing_events_in_partitions_not_read_to_the_end_are_unread_not_lost() {
+        let mut checker = OrderingChecker::default();
+        let (done, behind) = (Partition::new(0, 0), Partition::new(0, 1));
+        for s in 0..3 {
+            checker.observe_in(key(1), s, Some(done));
+            checker.observe_in(key(2), s, Some(behind));
+        }
+        // Key 1 lives in a partition read past its last acked offset, key 2 in one that is not;
+        // key 3 was never read, and its topic has a partition not read to the end.
+        let sent = ledger(&[(1, 5), (2, 5), (3, 4)], &[]);
+        let report =
+            checker.reconcile_read(&sent, &[0], 10, |_, partition| partition == Some(done));
+        assert_eq!((report.lost, report.unread), (2, 6));
+        assert!(report.examples.iter().all(|e| e.key == key(1)));
+        // Every partition read to its end: all of it is loss.
+        let report = checker.reconcile_read(&sent, &[0], 10, |_, _| true);
+        assert_eq!((report.lost, report.unread), (8, 0));
+    }
+
+    #[test]
+    fn partitions_pack_topic_and_number() {
+        let p = Partition::new(3, 17);
+        assert_eq!((p.topic(), p.partition()), (3, 17));
     }
 
     #[test]

@@ -6,7 +6,9 @@ pub mod histograms;
 pub mod latency;
 pub mod timeline;
 
-pub use checker::{KeyId, LedgerFile, LossReport, Observation, OrderingChecker, SentLedger};
+pub use checker::{
+    KeyId, LedgerFile, LossReport, Observation, OrderingChecker, Partition, SentLedger,
+};
 pub use histograms::{Histograms, IntervalSample};
 pub use latency::{LatencyRecorder, LatencyStats, new_histogram};
 pub use timeline::{GroupPoint, TimelinePoint};

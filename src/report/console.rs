@@ -5,7 +5,11 @@ use crate::summary::Summary;
 
 /// The final summary as plain text.
 pub fn render(summary: &Summary) -> String {
-    let mut out = format!("\n{}\n", headline(summary));
+    let mut out = String::new();
+    for warning in &summary.warnings {
+        out.push_str(&format!("\nWARNING: {warning}\n"));
+    }
+    out.push_str(&format!("\n{}\n", headline(summary)));
     if let (Some(capacity), Some(table)) =
         (&summary.capacity, super::table::capacity_table(summary))
     {

@@ -59,6 +59,12 @@ impl Exporter for HtmlExporter {
             description = escape(&s.scenario.description),
             headline = escape(&headline(s)),
         );
+        for warning in &s.warnings {
+            html.push_str(&format!(
+                "<div class=\"verdict error\">WARNING: {}</div>\n",
+                escape(warning)
+            ));
+        }
         if !s.verdict.checks.is_empty() {
             html.push_str(&format!(
                 "<h2>SLOs</h2>{}\n",

@@ -53,6 +53,9 @@ impl Exporter for JunitExporter {
         case.set_classname(format!("surge.{}.trust", summary.scenario.name));
         suite.add_test_case(case);
 
+        for warning in &summary.warnings {
+            suite.add_property(("warning", warning.as_str()));
+        }
         let mut report = Report::new("surge");
         report.add_test_suite(suite);
         let xml = report.to_string().map_err(|e| e.to_string())?;

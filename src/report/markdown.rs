@@ -14,7 +14,11 @@ impl Exporter for MarkdownExporter {
 
     fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
         let s = &run.summary;
-        let mut md = format!("# surge: {}\n\n**{}**\n\n", s.scenario.name, headline(s));
+        let mut md = format!("# surge: {}\n\n", s.scenario.name);
+        for warning in &s.warnings {
+            md.push_str(&format!("> **WARNING:** {warning}\n\n"));
+        }
+        md.push_str(&format!("**{}**\n\n", headline(s)));
         md.push_str(&format!(
             "Run `{}` started {} on {} ({} cluster, {} brokers), {:.0} s.\n\n",
             s.run_id,

@@ -291,7 +291,7 @@ pub fn loss_lines(summary: &Summary) -> Vec<String> {
         .iter()
         .map(|g| {
             let o = &g.ordering;
-            if g.lost + o.duplicates + o.out_of_order + o.gaps == 0 {
+            if g.lost + g.unread + o.duplicates + o.out_of_order + o.gaps == 0 {
                 format!(
                     "{}: clean: 0 lost, 0 duplicates, 0 out of order, 0 gaps",
                     g.name
@@ -310,6 +310,12 @@ pub fn loss_lines(summary: &Summary) -> Vec<String> {
                     thousands(o.out_of_order),
                     thousands(o.gaps)
                 );
+                if g.unread > 0 {
+                    line.push_str(&format!(
+                        ", {} unread when the drain ended (not judged as lost)",
+                        thousands(g.unread)
+                    ));
+                }
                 if !examples.is_empty() {
                     line.push_str(&format!("; lost for example: {}", examples.join(", ")));
                 }

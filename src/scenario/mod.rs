@@ -13,7 +13,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use resolve::{Overrides, is_secret_property, resolve};
+pub use resolve::{
+    INSECURE_TLS_WARNING, Overrides, is_secret_property, merge as merge_properties, resolve,
+};
 pub use slo::{Comparison, Count, Metric, Slo, Stat};
 pub use units::{Rate, Size};
 
@@ -112,6 +114,8 @@ pub struct ClusterProfile {
     pub producer: Vec<(String, String)>,
     /// librdkafka consumer properties, defaults already merged.
     pub consumer: Vec<(String, String)>,
+    /// TLS certificate and host name verification were turned off (--insecure-skip-tls-verify).
+    pub insecure_tls: bool,
 }
 
 /// A topic surge creates if it is missing.

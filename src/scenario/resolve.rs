@@ -27,7 +27,28 @@ pub struct Overrides {
     pub rate_scale: Option<f64>,
     /// `--duration-scale`.
     pub duration_scale: Option<f64>,
+    /// `--insecure-skip-tls-verify`: the only way to turn TLS verification off.
+    pub insecure_skip_tls_verify: bool,
 }
+
+/// Properties that turn TLS verification off, with the values that do it.
+const INSECURE_TLS: &[(&str, &[&str])] = &[
+    ("ssl.endpoint.identification.algorithm", &["none", ""]),
+    (
+        "enable.ssl.certificate.verification",
+        &["false", "0", "no", "off"],
+    ),
+];
+
+/// Whether a property turns TLS verification off.
+fn turns_off_tls_checks(key: &str, value: &str) -> bool {
+    INSECURE_TLS.iter().any(|(k, values)| {
+        *k == key && values.contains(&value.trim().to_ascii_lowercase().as_str())
+    })
+}
+
+/// The warning every report shows for a run with TLS verification off.
+pub const INSECURE_TLS_WARNING: &str = "TLS verification was OFF for this run (--insecure-skip-tls-verify): the brokers' certificates and host names were not checked";
 
 /// The ADR's producer settings (acks=all, retries, snappy, 16 KiB batches, 10 ms linger).
 const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
@@ -190,7 +211,8 @@ fn scalar_map(map: Option<&BTreeMap<String, Scalar>>) -> Vec<(String, String)> {
 }
 
 /// Later entries win: defaults, then the scenario, then `-X`.
-fn merge(layers: &[Vec<(String, String)>]) -> Vec<(String, String)> {
+/// Merges property layers: each key once, in first-seen order, the last layer's value winning.
+pub fn merge(layers: &[Vec<(String, String)>]) -> Vec<(String, String)> {
     let mut merged: Vec<(String, String)> = Vec::new();
     for (key, value) in layers.iter().flatten() {
         match merged.iter_mut().find(|(k, _)| k == key) {
@@ -374,6 +396,29 @@ fn resolve_cluster(
         }
     }
 
+    for (section, pairs) in [
+        ("cluster.producer", &scenario_producer),
+        ("cluster.consumer", &scenario_consumer),
+        ("-X", &cli_producer),
+        ("-X", &cli_consumer),
+    ] {
+        if overrides.insecure_skip_tls_verify {
+            break;
+        }
+        if let Some((key, value)) = pairs.iter().find(|(k, v)| turns_off_tls_checks(k, v)) {
+            let name = if section == "-X" {
+                format!("-X {key}")
+            } else {
+                format!("{section}.\"{key}\"")
+            };
+            return Err(ctx.err(
+                name,
+                format!("`{key}={value}` turns off TLS certificate or host name verification"),
+                "remove it, or pass --insecure-skip-tls-verify to run without verification on purpose (every report will say so)",
+            ));
+        }
+    }
+
     let mut producer_defaults = defaults(PRODUCER_DEFAULTS);
     let mut consumer_defaults = defaults(CONSUMER_DEFAULTS);
     if !bootstrap.is_embedded() {
@@ -396,6 +441,15 @@ fn resolve_cluster(
             notes,
         );
     }
+    // The flag turns both checks off; the scenario and -X may still set them explicitly.
+    let insecure = if overrides.insecure_skip_tls_verify {
+        defaults(&[
+            ("enable.ssl.certificate.verification", "false"),
+            ("ssl.endpoint.identification.algorithm", "none"),
+        ])
+    } else {
+        Vec::new()
+    };
     let auth = resolve_auth(ctx, &raw, overrides)?;
     if matches!(bootstrap, Bootstrap::Embedded { .. }) && auth != Auth::None {
         return Err(ctx.err(
@@ -422,8 +476,14 @@ fn resolve_cluster(
         bootstrap,
         embedded_rtt,
         auth,
-        producer: merge(&[producer_defaults, scenario_producer, cli_producer]),
-        consumer: merge(&[consumer_defaults, scenario_consumer, cli_consumer]),
+        producer: merge(&[
+            producer_defaults,
+            insecure.clone(),
+            scenario_producer,
+            cli_producer,
+        ]),
+        consumer: merge(&[consumer_defaults, insecure, scenario_consumer, cli_consumer]),
+        insecure_tls: overrides.insecure_skip_tls_verify,
     })
 }
 

@@ -11,10 +11,23 @@ use surge::workload::{Decoded, decode};
 
 use super::repo;
 
-/// The script, with this checkout's defaults.
+/// The script, with this checkout's defaults; its warm-up drives the surge binary under test.
 pub fn script(args: &[&str]) -> Output {
+    script_with_warm_up(args, WARM_UP_EACH)
+}
+
+/// At most this many seconds of warm-up when the tests first start the cluster: enough for the
+/// brokers' JIT to finish most of its work (benches/README.md, section 5). The tests judge
+/// integrity, not latency, so they stop short of the script's full five minutes.
+const WARM_UP_FIRST: &str = "120";
+/// And before each test: one round, which ends the warm-up once the JIT has settled.
+const WARM_UP_EACH: &str = "15";
+
+fn script_with_warm_up(args: &[&str], warm_up: &str) -> Output {
     Command::new(repo("scripts/local-kafka.sh"))
         .args(args)
+        .env("SURGE_BIN", env!("CARGO_BIN_EXE_surge"))
+        .env("SURGE_KAFKA_WARM_UP", warm_up)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("scripts/local-kafka.sh runs")
@@ -22,7 +35,11 @@ pub fn script(args: &[&str]) -> Output {
 
 /// Runs the script and fails the test, with its output, when it fails.
 pub fn control(args: &[&str]) {
-    let output = script(args);
+    control_with_warm_up(args, WARM_UP_EACH)
+}
+
+fn control_with_warm_up(args: &[&str], warm_up: &str) {
+    let output = script_with_warm_up(args, warm_up);
     assert!(
         output.status.success(),
         "local-kafka.sh {args:?} failed:\n{}",
@@ -34,7 +51,7 @@ pub fn control(args: &[&str]) {
 /// plaintext bootstrap servers.
 pub fn cluster() -> String {
     static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| control(&["start"]));
+    STARTED.get_or_init(|| control_with_warm_up(&["ready"], WARM_UP_FIRST));
     plaintext()
 }
 
