@@ -421,6 +421,7 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
                 detail: "cannot tell the AWS region of the MSK cluster".into(),
                 fix: "set cluster.aws_region or AWS_REGION".into(),
             })?;
+        kafka::auth::reset_iam_health();
         let lifetime = kafka::auth::refresh_iam_token(&region, limits.connect_timeout).await?;
         refresher = Some(engine::keep_iam_token_fresh(
             region,
@@ -476,6 +477,10 @@ async fn run_async(
     let run_tag = String::from_utf8_lossy(&run_id);
     let mut summary = summarize(scenario, &record, &run_tag, target);
     summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
+    if let Some(fatal) = &record.fatal {
+        summary.verdict.status = Status::Error;
+        summary.verdict.reasons.insert(0, fatal.clone());
+    }
     let run = report::RunData {
         summary,
         histograms: record.histograms,

@@ -379,27 +379,14 @@ fn a_group_behind_at_the_drain_deadline_is_unread_and_inconclusive_not_lost() {
     let _machine = exclusive();
     // 2,000 events for a group that reads about 200 a second, and a 2 s drain: most of the
     // backlog is still unread when the drain ends. None of it is lost.
-    let text = r#"
-[[topics]]
-name = "orders"
-partitions = 2
-
-[[events]]
-name = "OrderCreated"
-topic = "orders"
-
-[[phases]]
-rate = "500/s"
-duration = "4s"
-
-[[consumer_groups]]
-name = "slow"
-topics = ["orders"]
-processing_time = "5ms"
-
-[run]
-drain_timeout = "2s"
-"#;
+    let text = format!(
+        "{}processing_time = \"5ms\"\n\n[run]\ndrain_timeout = \"2s\"\n",
+        BASE.replace(
+            "rate = \"100/s\"\nduration = \"2s\"",
+            "rate = \"500/s\"\nduration = \"4s\""
+        )
+        .replace("name = \"svc\"", "name = \"slow\"")
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = scenario_file(dir.path(), text.as_bytes());
     let out = dir.path().join("out");
@@ -495,4 +482,24 @@ fn tls_checks_turned_off_need_the_flag_and_every_report_says_so() {
     }
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert!(junit.contains("TLS verification was OFF"));
+}
+
+#[test]
+fn asking_the_embedded_broker_for_tls_or_sasl_is_named_at_once_not_a_join_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    rejected_in(
+        dir.path(),
+        BASE.as_bytes(),
+        &["-X", "security.protocol=sasl_ssl"],
+        &[
+            "-X security.protocol",
+            "embedded broker speaks plaintext only",
+        ],
+    );
+    rejected_in(
+        dir.path(),
+        BASE.as_bytes(),
+        &["-X", "consumer.security.protocol=SSL"],
+        &["-X security.protocol", "`security.protocol=SSL`"],
+    );
 }

@@ -88,8 +88,10 @@ fn assert_read_back_agrees(scenario: &str, dir: &Path, summary: &Summary, topic:
         assert_eq!(
             group.lost,
             read.lost(&ledger, &aggregates),
-            "group {}: surge's lost against the Java reader's",
-            group.name
+            "group {}: surge's lost against the Java reader's (surge unread {}, verdict {:?})",
+            group.name,
+            group.unread,
+            summary.verdict
         );
         assert_eq!(
             group.ordering.duplicates,

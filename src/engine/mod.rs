@@ -106,6 +106,8 @@ pub struct RunRecord {
     /// From the plan's start to the end of the drain.
     pub run_time: Duration,
     pub interrupted: bool,
+    /// Why the run had to end early as an error (an expired MSK IAM token).
+    pub fatal: Option<String>,
     /// The generator was still behind schedule when its grace period ran out.
     pub out_of_time: bool,
     /// Every group consumed everything acked before the drain deadline.
@@ -273,6 +275,8 @@ pub async fn run(
     let mut next_tick = Duration::from_secs(1);
     let mut drain_started: Option<Instant> = None;
     let mut max_lag = vec![0u64; groups.len()];
+    let iam = matches!(scenario.cluster.auth, crate::scenario::Auth::Iam { .. });
+    let mut fatal = None;
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let now = plan_start.elapsed();
@@ -292,6 +296,15 @@ pub async fn run(
                 point: Some(point.clone()),
             });
             next_tick += Duration::from_secs(1);
+        }
+        if let Some(cause) = iam.then(crate::kafka::auth::iam_token_expired).flatten() {
+            // Every client now fails to authenticate: stop at once, keep what was measured.
+            fatal = Some(format!(
+                "the MSK IAM token expired and could not be renewed: {cause}"
+            ));
+            stop.request();
+            stop.request();
+            break;
         }
         match drain_started {
             None if producer_tasks.iter().all(|t| t.is_finished()) => {
@@ -415,6 +428,7 @@ pub async fn run(
         group_join,
         run_time,
         interrupted: stop.is_requested(),
+        fatal,
         out_of_time,
         drained,
         plan,
@@ -535,8 +549,12 @@ pub fn keep_iam_token_fresh(
             tokio::time::sleep(wait.max(Duration::from_secs(5))).await;
             wait = match crate::kafka::auth::refresh_iam_token(&region, timeout).await {
                 Ok(lifetime) => lifetime.mul_f64(0.8),
-                // Keep the old token while it lasts and try again soon.
-                Err(_) => Duration::from_secs(10),
+                // Keep the old token while it lasts and try again soon; the failure goes on
+                // the timeline, and an expired token ends the run (see `run`).
+                Err(error) => {
+                    crate::kafka::auth::note_iam_refresh_failure(&error.to_string());
+                    Duration::from_secs(10)
+                }
             };
         }
     })

@@ -1,7 +1,7 @@
 //! Turns a [`RunRecord`] into the plain-data [`Summary`].
 
 use crate::kafka::librdkafka_version;
-use crate::metrics::LatencyStats;
+use crate::metrics::{LatencyStats, TimelinePoint};
 use crate::scenario::{Metric, Scenario, Shape, Stat, is_secret_property};
 use crate::summary::{
     ClusterSummary, Environment, GroupSummary, Latency, LostExample, Ordering, PhaseSummary,
@@ -33,6 +33,47 @@ pub fn redact_properties(properties: &[(String, String)]) -> Vec<(String, String
                 },
             )
         })
+        .collect()
+}
+
+/// The run's client errors, then what the timeline recorded (each with its second), at most
+/// ten of those.
+fn with_timeline_events(record: &RunRecord) -> Vec<String> {
+    let mut errors = record.errors.clone();
+    let events = record
+        .timeline
+        .iter()
+        .flat_map(|p| p.events.iter().map(move |e| format!("at {:.0}s: {e}", p.t)));
+    errors.extend(events.take(10));
+    errors
+}
+
+/// Environment variables whose values are credentials wherever they turn up.
+const SECRET_ENV: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "SURGE_SASL_PASSWORD",
+];
+
+/// Client error strings with every secret the run used replaced by `***`: the values of the
+/// secret client properties, and of the AWS and SASL secrets in the environment.
+pub fn redact_errors(errors: &[String], scenario: &Scenario) -> Vec<String> {
+    let mut secrets: Vec<(String, String)> = scenario
+        .cluster
+        .producer
+        .iter()
+        .chain(&scenario.cluster.consumer)
+        .filter(|(k, v)| is_secret_property(k) && !v.is_empty())
+        .cloned()
+        .collect();
+    for name in SECRET_ENV {
+        if let Ok(value) = std::env::var(name) {
+            secrets.push(((*name).to_ascii_lowercase().replace('_', "."), value));
+        }
+    }
+    errors
+        .iter()
+        .map(|error| crate::kafka::redact(error, &secrets))
         .collect()
 }
 
@@ -86,7 +127,9 @@ pub fn summarize(
     let measured_seconds = measured_time.as_secs_f64();
     let target_rate = measured_planned as f64 / measured_seconds.max(1e-9);
     let achieved_rate = target_rate * achieved_ratio;
-    let partial_reason = if record.interrupted {
+    let partial_reason = if let Some(fatal) = &record.fatal {
+        Some(fatal.clone())
+    } else if record.interrupted {
         Some(
             "interrupted (Ctrl-C or SIGTERM): production stopped early and the drain was bounded"
                 .to_string(),
@@ -139,7 +182,7 @@ pub fn summarize(
                 foreign: g.foreign,
                 max_lag: g.max_lag,
                 final_lag: g.final_lag,
-                errors: g.errors.clone(),
+                errors: redact_errors(&g.errors, scenario),
             }
         })
         .collect();
@@ -207,7 +250,14 @@ pub fn summarize(
         },
         groups,
         phases,
-        timeline: record.timeline.clone(),
+        timeline: record
+            .timeline
+            .iter()
+            .map(|point| TimelinePoint {
+                events: redact_errors(&point.events, scenario),
+                ..point.clone()
+            })
+            .collect(),
         startup: Startup {
             group_join_ms: record.group_join.as_millis() as u64,
             run_time_s: (record.run_time.as_secs_f64() * 1000.0).round() / 1000.0,
@@ -215,7 +265,7 @@ pub fn summarize(
         recovery: recovery(scenario, record),
         label: scenario.label.clone(),
         capacity: None,
-        errors: record.errors.clone(),
+        errors: redact_errors(&with_timeline_events(record), scenario),
     }
 }
 
@@ -320,4 +370,47 @@ fn notes(scenario: &Scenario, record: &RunRecord, target: &Target) -> Vec<String
         }
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Overrides;
+
+    #[test]
+    fn client_errors_lose_every_secret_the_run_used() {
+        let dir = std::env::temp_dir().join(format!("surge-redact-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        std::fs::write(
+            &path,
+            "[[topics]]\nname = \"t\"\n[[events]]\nname = \"E\"\ntopic = \"t\"\n[[phases]]\nrate = \"1/s\"\nduration = \"1s\"\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            bootstrap: Some("127.0.0.1:9092".into()),
+            properties: vec![
+                ("sasl.password".into(), "hunter2-not-shown".into()),
+                (
+                    "consumer.sasl.oauthbearer.client.secret".into(),
+                    "s3cr3t-value".into(),
+                ),
+            ],
+            ..Overrides::default()
+        };
+        let scenario = crate::validate(&path, &overrides).unwrap();
+        let errors = vec![
+            "SASL authentication error: user surge password hunter2-not-shown rejected".to_string(),
+            "token request with s3cr3t-value failed".to_string(),
+        ];
+        let clean = redact_errors(&errors, &scenario);
+        assert_eq!(
+            clean,
+            [
+                "SASL authentication error: user surge password *** rejected",
+                "token request with *** failed"
+            ]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -113,6 +113,7 @@ impl Ticker {
             generator_cpu,
             generator_memory_mib,
             groups: group_points,
+            events: crate::kafka::auth::take_iam_events(),
         };
         self.keep(start_s, length, PUBLISH.into(), publish);
         self.keep(start_s, length, SCHEDULE_LAG.into(), schedule_lag);

@@ -125,10 +125,64 @@ pub async fn refresh_iam_token(region: &str, timeout: Duration) -> Result<Durati
             fix: "check the AWS credentials and the region (cluster.aws_region or AWS_REGION)".into(),
         })?;
     store_token(token, expires_ms);
-    let now_ms = SystemTime::now()
+    health().expired = None;
+    Ok(Duration::from_millis((expires_ms - now_ms()).max(0) as u64))
+}
+
+/// What became of the token refreshes during a run.
+#[derive(Default)]
+struct IamHealth {
+    /// Failures not yet put on the timeline.
+    pending: Vec<String>,
+    /// Why the token expired without a successor, once it has.
+    expired: Option<String>,
+}
+
+static IAM_HEALTH: std::sync::Mutex<IamHealth> = std::sync::Mutex::new(IamHealth {
+    pending: Vec::new(),
+    expired: None,
+});
+
+fn health() -> std::sync::MutexGuard<'static, IamHealth> {
+    IAM_HEALTH.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Ok(Duration::from_millis((expires_ms - now_ms).max(0) as u64))
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Forgets what earlier runs of this process saw.
+pub fn reset_iam_health() {
+    *health() = IamHealth::default();
+}
+
+/// Records a failed refresh: it goes on the timeline, and once the current token has expired
+/// the run cannot go on (see [`iam_token_expired`]).
+pub fn note_iam_refresh_failure(cause: &str) {
+    let expired = cache()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_none_or(|cached| cached.expires_ms <= now_ms());
+    let mut health = health();
+    health
+        .pending
+        .push(format!("MSK IAM token refresh failed: {cause}"));
+    if expired {
+        health.expired = Some(cause.to_string());
+    }
+}
+
+/// Refresh failures since the last call, for the timeline.
+pub fn take_iam_events() -> Vec<String> {
+    std::mem::take(&mut health().pending)
+}
+
+/// The cause, once the token has expired and no refresh replaced it.
+pub fn iam_token_expired() -> Option<String> {
+    health().expired.clone()
 }
 
 /// Puts a signed token into the cache the clients read.
@@ -152,6 +206,29 @@ pub(crate) fn current_token() -> Result<OAuthToken, Box<dyn Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_refresh_is_an_event_and_an_expired_token_ends_the_run() {
+        reset_iam_health();
+        store_token("still valid".into(), now_ms() + 60_000);
+        note_iam_refresh_failure("no AWS credentials within 10s");
+        assert_eq!(
+            take_iam_events(),
+            ["MSK IAM token refresh failed: no AWS credentials within 10s"]
+        );
+        assert!(take_iam_events().is_empty());
+        assert_eq!(iam_token_expired(), None, "the old token still lasts");
+        store_token("expired".into(), now_ms() - 1);
+        note_iam_refresh_failure(
+            "ExpiredToken: the security token included in the request is expired",
+        );
+        assert_eq!(
+            iam_token_expired().as_deref(),
+            Some("ExpiredToken: the security token included in the request is expired")
+        );
+        reset_iam_health();
+        store_token(String::new(), 0);
+    }
 
     #[test]
     fn regions_come_from_msk_host_names() {

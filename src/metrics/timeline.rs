@@ -42,6 +42,9 @@ pub struct TimelinePoint {
     #[serde(default)]
     pub generator_memory_mib: Option<f64>,
     pub groups: Vec<GroupPoint>,
+    /// What went wrong during the second (a failed MSK IAM token refresh, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
 }
 
 impl TimelinePoint {

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use resolve::{
-    INSECURE_TLS_WARNING, Overrides, is_secret_property, merge as merge_properties, resolve,
+    INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES,
+    Overrides, is_secret_property, merge as merge_properties, resolve,
 };
 pub use slo::{Comparison, Count, Metric, Slo, Stat};
 pub use units::{Rate, Size};

@@ -40,6 +40,23 @@ const INSECURE_TLS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The first property of `layers` (section, pairs) that `matches`: how to name it in an error
+/// (`-X key` or `section."key"`), its key and its value.
+fn find_property<'a>(
+    layers: &[(&str, &'a Vec<(String, String)>)],
+    matches: impl Fn(&str, &str) -> bool,
+) -> Option<(String, &'a str, &'a str)> {
+    layers.iter().find_map(|(section, pairs)| {
+        let (key, value) = pairs.iter().find(|(k, v)| matches(k, v))?;
+        let name = if *section == "-X" {
+            format!("-X {key}")
+        } else {
+            format!("{section}.\"{key}\"")
+        };
+        Some((name, key.as_str(), value.as_str()))
+    })
+}
+
 /// Whether a property turns TLS verification off.
 fn turns_off_tls_checks(key: &str, value: &str) -> bool {
     INSECURE_TLS.iter().any(|(k, values)| {
@@ -271,6 +288,22 @@ pub fn resolve(
     let (aggregates, events) = resolve_events(&ctx, raw.events.unwrap_or_default(), &topics)?;
     let phases = resolve_phases(&ctx, raw.phases.unwrap_or_default(), overrides)?;
     let groups = resolve_groups(&ctx, raw.consumer_groups.unwrap_or_default(), &topics)?;
+    check_envelope(&ctx, &aggregates, &events, &groups)?;
+    let members: u64 = groups.iter().map(|g| g.members as u64).sum();
+    bound_client_buffers(
+        &ctx,
+        &mut cluster.producer,
+        "queue.buffering.max.kbytes",
+        1_048_576,
+        producer_instances as u64,
+    )?;
+    bound_client_buffers(
+        &ctx,
+        &mut cluster.consumer,
+        "queued.max.messages.kbytes",
+        65_536,
+        members,
+    )?;
     // Simulated work per event cannot outlast the drain, or stopping a member would wait on it.
     for (i, group) in groups.iter().enumerate() {
         if group.processing_time >= limits.drain_timeout {
@@ -396,27 +429,34 @@ fn resolve_cluster(
         }
     }
 
-    for (section, pairs) in [
+    let layers = [
         ("cluster.producer", &scenario_producer),
         ("cluster.consumer", &scenario_consumer),
         ("-X", &cli_producer),
         ("-X", &cli_consumer),
-    ] {
-        if overrides.insecure_skip_tls_verify {
-            break;
-        }
-        if let Some((key, value)) = pairs.iter().find(|(k, v)| turns_off_tls_checks(k, v)) {
-            let name = if section == "-X" {
-                format!("-X {key}")
-            } else {
-                format!("{section}.\"{key}\"")
-            };
-            return Err(ctx.err(
-                name,
-                format!("`{key}={value}` turns off TLS certificate or host name verification"),
-                "remove it, or pass --insecure-skip-tls-verify to run without verification on purpose (every report will say so)",
-            ));
-        }
+    ];
+    if !overrides.insecure_skip_tls_verify
+        && let Some((name, key, value)) = find_property(&layers, turns_off_tls_checks)
+    {
+        return Err(ctx.err(
+            name,
+            format!("`{key}={value}` turns off TLS certificate or host name verification"),
+            "remove it, or pass --insecure-skip-tls-verify to run without verification on purpose (every report will say so)",
+        ));
+    }
+    // The embedded broker speaks plaintext only: a client told to use TLS or SASL would wait out
+    // the group join and report a timeout instead of what is wrong. (sasl.* alone is ignored on
+    // a plaintext connection; the protocol decides.)
+    let speaks_other =
+        |k: &str, v: &str| k == "security.protocol" && !v.eq_ignore_ascii_case("plaintext");
+    if bootstrap.is_embedded()
+        && let Some((name, key, value)) = find_property(&layers, speaks_other)
+    {
+        return Err(ctx.err(
+            name,
+            format!("`{key}={value}` asks for TLS or SASL, and the embedded broker speaks plaintext only"),
+            "give --bootstrap (or cluster.bootstrap) a real cluster's TLS/SASL listeners, or drop the property",
+        ));
     }
 
     let mut producer_defaults = defaults(PRODUCER_DEFAULTS);
@@ -556,6 +596,103 @@ pub fn is_secret_property(key: &str) -> bool {
     ]
     .iter()
     .any(|needle| key.contains(needle))
+}
+
+/// The most key states surge holds: one per key for the sent ledger, plus one per key for each
+/// group that reads the key's topic (README, "Envelope": about 60 bytes each).
+pub const MAX_KEY_STATES: u64 = 20_000_000;
+/// The most memory [`MAX_KEY_STATES`] key states take, proven by `tests/envelope.rs`:
+/// 2.5 GiB (hash tables grow in powers of two, so a key state takes 60-115 bytes).
+pub const MAX_KEY_STATE_BYTES: u64 = 5 * 512 * 1024 * 1024;
+/// The most consumer groups one run holds.
+pub const MAX_GROUPS: usize = 16;
+
+/// Keeps the scenario inside the envelope the README states and `tests/envelope.rs` proves.
+fn check_envelope(
+    ctx: &Ctx,
+    aggregates: &[AggregateSpec],
+    events: &[EventSpec],
+    groups: &[GroupSpec],
+) -> Result<(), ScenarioError> {
+    if groups.len() > MAX_GROUPS {
+        return Err(ctx.err(
+            format!("consumer_groups[{MAX_GROUPS}]"),
+            format!(
+                "{} consumer groups are more than one run holds ({MAX_GROUPS})",
+                groups.len()
+            ),
+            "split the groups over several runs",
+        ));
+    }
+    let states = |a: &AggregateSpec| {
+        let readers = groups
+            .iter()
+            .filter(|g| g.topics.contains(&a.topic))
+            .count() as u64;
+        a.keys.saturating_mul(1 + readers)
+    };
+    let total = aggregates
+        .iter()
+        .map(states)
+        .fold(0u64, u64::saturating_add);
+    if total > MAX_KEY_STATES {
+        let (largest, _) = aggregates
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, a)| states(a))
+            .expect("a total above zero has an aggregate");
+        let event = events
+            .iter()
+            .position(|e| e.aggregate == largest)
+            .unwrap_or(0);
+        return Err(ctx.err(
+            format!("events[{event}].keys"),
+            format!(
+                "the scenario tracks {total} key states (each aggregate's keys, once for the producers and once per group that reads them), more than the {MAX_KEY_STATES} surge holds in memory"
+            ),
+            "use fewer keys (a few million distinct keys already spread any partition count evenly) or fewer groups; see the README's Envelope",
+        ));
+    }
+    Ok(())
+}
+
+/// What librdkafka may buffer, over all clients of one kind together (KiB): 4 GiB.
+pub const MAX_CLIENT_BUFFER_KIB: u64 = 4 * 1024 * 1024;
+
+/// librdkafka buffers up to `key` KiB per client (`default` when unset): 1 GiB of unsent events
+/// per producer, 64 MiB of prefetched records per consumer. Unless the scenario or -X sets it,
+/// the clients share [`MAX_CLIENT_BUFFER_KIB`]; a value set explicitly must fit in it.
+fn bound_client_buffers(
+    ctx: &Ctx,
+    properties: &mut Vec<(String, String)>,
+    key: &str,
+    default: u64,
+    clients: u64,
+) -> Result<(), ScenarioError> {
+    let clients = clients.max(1);
+    match properties.iter().rev().find(|(k, _)| k == key) {
+        Some((_, value)) => {
+            let per_client = value.trim().parse::<u64>().unwrap_or(0);
+            if per_client.saturating_mul(clients) > MAX_CLIENT_BUFFER_KIB {
+                return Err(ctx.err(
+                    key,
+                    format!(
+                        "{value} KiB for each of {clients} clients is more than the {} GiB surge lets librdkafka buffer",
+                        MAX_CLIENT_BUFFER_KIB / 1024 / 1024
+                    ),
+                    format!("set {key} to at most {}", MAX_CLIENT_BUFFER_KIB / clients),
+                ));
+            }
+        }
+        None if default.saturating_mul(clients) > MAX_CLIENT_BUFFER_KIB => {
+            properties.push((
+                key.to_string(),
+                (MAX_CLIENT_BUFFER_KIB / clients).to_string(),
+            ));
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// librdkafka keeps an unsent event for `message.timeout.ms` (300 s by default): a stalled
