@@ -143,13 +143,6 @@ pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
             format_number(limits.min_achieved_ratio * 100.0)
         ));
     }
-    for group in summary.groups.iter().filter(|g| g.unread > 0) {
-        reasons.push(format!(
-            "group `{}` had not read {} acked events when the drain ended (run.drain_timeout): they are neither seen nor lost, so loss cannot be judged; give the drain more time or the group more members",
-            group.name,
-            format_number(group.unread as f64)
-        ));
-    }
     let warmup: Vec<&str> = summary
         .phases
         .iter()
@@ -173,6 +166,22 @@ pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
     reasons
 }
 
+/// Groups that had not read every acked event when the drain ended. Their unread events have
+/// no e2e latency and may or may not be lost, so a run that otherwise passes cannot pass; a run
+/// that fails an SLO fails all the same (more late events only make it worse).
+pub fn unread_problems(summary: &Summary) -> Vec<String> {
+    summary
+        .groups
+        .iter()
+        .filter(|g| g.unread > 0)
+        .map(|group| format!(
+            "group `{}` had not read {} acked events when the drain ended (run.drain_timeout): they are neither seen nor lost, so loss cannot be judged; give the drain more time or the group more members",
+            group.name,
+            format_number(group.unread as f64)
+        ))
+        .collect()
+}
+
 /// A generator above this share of its host's CPU ...
 const SATURATED_CPU: f64 = 95.0;
 /// ... for this many measured seconds is not trusted.
@@ -181,11 +190,16 @@ const SATURATED_SECONDS: usize = 3;
 /// Judges every SLO and the generator's trustworthiness.
 pub fn judge(summary: &Summary, slos: &[Slo], limits: &RunLimits) -> Verdict {
     let checks: Vec<Check> = slos.iter().map(|slo| check(summary, slo)).collect();
-    let reasons = trust_problems(summary, limits);
+    let mut reasons = trust_problems(summary, limits);
+    let unread = unread_problems(summary);
     let status = if !reasons.is_empty() {
+        reasons.extend(unread);
         Status::Inconclusive
     } else if checks.iter().any(|c| !c.passed) {
         Status::Fail
+    } else if !unread.is_empty() {
+        reasons = unread;
+        Status::Inconclusive
     } else {
         Status::Pass
     };

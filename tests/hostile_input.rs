@@ -503,3 +503,21 @@ fn asking_the_embedded_broker_for_tls_or_sasl_is_named_at_once_not_a_join_timeou
         &["-X security.protocol", "`security.protocol=SSL`"],
     );
 }
+
+#[test]
+fn unread_events_stop_a_pass_but_not_a_fail() {
+    let text = std::fs::read_to_string(repo("tests/fixtures/smoke-run/summary.json")).unwrap();
+    let mut summary = surge::summary::Summary::from_json(&text).unwrap();
+    let scenario = surge::validate(&repo("scenarios/smoke.toml"), &Default::default()).unwrap();
+    let judge =
+        |s: &surge::summary::Summary| surge::verdict::judge(s, &scenario.slos, &scenario.limits);
+    assert_eq!(judge(&summary).status, Status::Pass);
+    // A backlog at the drain deadline: a pass can no longer be certified.
+    summary.groups[0].unread = 120;
+    let verdict = judge(&summary);
+    assert_eq!(verdict.status, Status::Inconclusive);
+    assert!(verdict.reasons[0].contains("had not read 120 acked events"));
+    // A failed SLO is a failure whatever the backlog: more late events only make it worse.
+    summary.produced.failed = 3;
+    assert_eq!(judge(&summary).status, Status::Fail);
+}
