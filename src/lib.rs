@@ -445,6 +445,22 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
     })
 }
 
+/// An existing topic keeps its partition count, whatever the scenario says: keys spread over
+/// the partitions it has, and the group join and the loss check must count those.
+fn use_existing_partitions(scenario: &mut Scenario, info: &kafka::ClusterInfo) {
+    for topic in &mut scenario.topics {
+        if let Some(actual) = info.partitions(&topic.name)
+            && actual != topic.partitions
+        {
+            scenario.notes.push(format!(
+                "topic `{}` already has {actual} partitions on the cluster (the scenario says {}); the run used {actual}",
+                topic.name, topic.partitions
+            ));
+            topic.partitions = actual;
+        }
+    }
+}
+
 async fn run_async(
     scenario: &Scenario,
     out_dir: &Path,
@@ -452,18 +468,20 @@ async fn run_async(
     stop: Arc<StopSignal>,
 ) -> Result<RunOutcome, SurgeError> {
     let connected = connect(scenario).await?;
-    let scenario = &connected.scenario;
-    let limits = &scenario.limits;
+    let mut scenario = connected.scenario.clone();
     if let Some(info) = &connected.info {
         kafka::ensure_topics(
             &connected.servers,
             &scenario.cluster.producer,
             &scenario.topics,
             info,
-            limits.connect_timeout,
+            scenario.limits.connect_timeout,
         )
         .await?;
+        use_existing_partitions(&mut scenario, info);
     }
+    let scenario = &scenario;
+    let limits = &scenario.limits;
     let (servers, target) = (&connected.servers, &connected.target);
 
     let interrupts = engine::watch_interrupts(stop.clone());

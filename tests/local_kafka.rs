@@ -569,3 +569,54 @@ fn check_compares_the_scenarios_topics_with_the_cluster() {
         "{text}"
     );
 }
+
+#[test]
+fn an_existing_topic_keeps_its_partition_count_and_nothing_is_called_lost() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |partitions: u32| {
+        let path = dir.path().join(format!("drift-{partitions}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[[topics]]\nname = \"partition-drift\"\npartitions = {partitions}\n\n[[events]]\nname = \"OrderCreated\"\ntopic = \"partition-drift\"\nkeys = 500\n\n[[phases]]\nrate = \"300/s\"\nduration = \"4s\"\n\n[[consumer_groups]]\nname = \"svc\"\ntopics = [\"partition-drift\"]\n\n[slo]\nchecks = []\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    // The first run makes the topic with 6 partitions (or finds it from an earlier test run);
+    // the second declares 2, and must still wait for and check all 6.
+    for partitions in [6, 2] {
+        let out = dir.path().join(format!("out-{partitions}"));
+        let output = surge(
+            &[
+                "run",
+                scenario(partitions).to_str().unwrap(),
+                "--bootstrap",
+                &bootstrap,
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let text = console(&output);
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        let summary = common::written_summary(&out);
+        assert_eq!(summary.groups[0].lost, 0, "{text}");
+        assert_eq!(summary.groups[0].unread, 0, "{text}");
+        assert_eq!(summary.groups[0].unique, summary.produced.acked, "{text}");
+        if partitions == 2 {
+            assert!(
+                summary
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("already has 6 partitions")),
+                "{:?}",
+                summary.notes
+            );
+        }
+    }
+}
