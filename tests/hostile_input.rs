@@ -41,6 +41,16 @@ fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process
     }
 }
 
+/// `surge run PATH FLAGS... --out OUT` on the embedded broker within 90 s, and what it printed.
+fn run_within(path: &Path, flags: &[&str], out: &Path) -> (Output, String) {
+    let mut args = vec!["run", path.to_str().unwrap()];
+    args.extend(flags);
+    args.extend(["--out", out.to_str().unwrap()]);
+    let output = surge_within(&args, Duration::from_secs(90));
+    let message = console(&output);
+    (output, message)
+}
+
 const BASE: &str = r#"
 [[topics]]
 name = "orders"
@@ -390,17 +400,7 @@ fn a_group_behind_at_the_drain_deadline_is_unread_and_inconclusive_not_lost() {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario_file(dir.path(), text.as_bytes());
     let out = dir.path().join("out");
-    let output = surge_within(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        Duration::from_secs(90),
-    );
-    let message = console(&output);
+    let (output, message) = run_within(&path, &["--quiet"], &out);
     assert_eq!(output.status.code(), Some(3), "{message}");
     let summary = common::written_summary(&out);
     let group = &summary.groups[0];
@@ -442,19 +442,7 @@ fn tls_checks_turned_off_need_the_flag_and_every_report_says_so() {
     // With it: the run goes ahead, each property appears once with the value that ran, and
     // every report carries the warning.
     let out = dir.path().join("out");
-    let output = surge_within(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "-X",
-            off,
-            "--insecure-skip-tls-verify",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        Duration::from_secs(90),
-    );
-    let message = console(&output);
+    let (output, message) = run_within(&path, &["-X", off, "--insecure-skip-tls-verify"], &out);
     assert_eq!(output.status.code(), Some(0), "{message}");
     assert!(
         message.contains("WARNING: TLS verification was OFF"),

@@ -110,8 +110,6 @@ pub struct RunRecord {
     pub fatal: Option<String>,
     /// The generator was still behind schedule when its grace period ran out.
     pub out_of_time: bool,
-    /// Every group consumed everything acked before the drain deadline.
-    pub drained: bool,
     pub plan: Arc<Plan>,
     pub sent: u64,
     pub acked: u64,
@@ -334,7 +332,6 @@ pub async fn run(
     }
     let final_lags: Vec<u64> = groups.iter().map(|g| lag_of(g, &instances)).collect();
     let acked_high = producer::acked_high(&instances);
-    let drained = groups.iter().all(|g| g.has_read_everything(&acked_high));
 
     let mut ledger = SentLedger::default();
     let (mut not_sent, mut out_of_time, mut errors) = (0, false, Vec::new());
@@ -430,7 +427,6 @@ pub async fn run(
         interrupted: stop.is_requested(),
         fatal,
         out_of_time,
-        drained,
         plan,
         sent,
         acked,

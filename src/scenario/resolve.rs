@@ -416,25 +416,19 @@ fn resolve_cluster(
     }
     let scenario_producer = scalar_map(raw.producer.as_ref());
     let scenario_consumer = scalar_map(raw.consumer.as_ref());
-    for (section, pairs) in [
-        ("cluster.producer", &scenario_producer),
-        ("cluster.consumer", &scenario_consumer),
-    ] {
-        if let Some((key, _)) = pairs.iter().find(|(k, _)| is_secret_property(k)) {
-            return Err(ctx.err(
-                format!("{section}.\"{key}\""),
-                "a secret is written in the scenario file",
-                "remove it from the file and pass it at run time (an environment variable read by -X, or a credentials file)",
-            ));
-        }
-    }
-
     let layers = [
         ("cluster.producer", &scenario_producer),
         ("cluster.consumer", &scenario_consumer),
         ("-X", &cli_producer),
         ("-X", &cli_consumer),
     ];
+    if let Some((name, _, _)) = find_property(&layers[..2], |k, _| is_secret_property(k)) {
+        return Err(ctx.err(
+            name,
+            "a secret is written in the scenario file",
+            "remove it from the file and pass it at run time (an environment variable read by -X, or a credentials file)",
+        ));
+    }
     if !overrides.insecure_skip_tls_verify
         && let Some((name, key, value)) = find_property(&layers, turns_off_tls_checks)
     {
