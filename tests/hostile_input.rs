@@ -509,3 +509,11 @@ fn unread_events_stop_a_pass_but_not_a_fail() {
     summary.produced.failed = 3;
     assert_eq!(judge(&summary).status, Status::Fail);
 }
+
+#[test]
+fn a_secret_written_in_the_scenario_is_an_error_naming_the_key() {
+    rejected(
+        &format!("[cluster]\nconsumer = {{ \"sasl.password\" = \"x\" }}\n{BASE}"),
+        "cluster.consumer.\"sasl.password\"",
+    );
+}
