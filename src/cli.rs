@@ -219,6 +219,11 @@ pub struct ScenarioArgs {
     /// properties that turn the checks off; every report then carries a warning.
     #[arg(long)]
     pub insecure_skip_tls_verify: bool,
+
+    /// Lets `command` faults run their shell commands. A scenario is data and may come from
+    /// someone else: without this flag, a scenario with commands is refused (and they are listed).
+    #[arg(long)]
+    pub allow_commands: bool,
 }
 
 impl ScenarioArgs {
@@ -239,6 +244,7 @@ impl ScenarioArgs {
             rate_scale: self.rate_scale,
             duration_scale: self.duration_scale,
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+            allow_commands: self.allow_commands,
         }
     }
 }

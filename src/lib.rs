@@ -223,6 +223,7 @@ pub fn regenerate(dir: &Path) -> Result<Vec<(PathBuf, String)>, SurgeError> {
 /// Runs a scenario end to end. `stop` lets a caller (Ctrl-C, a test) end it early.
 pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, SurgeError> {
     let scenario = validate(&options.scenario, &options.overrides)?;
+    scenario.check_commands_allowed()?;
     let out_dir = options
         .out
         .clone()
@@ -267,6 +268,20 @@ pub fn capacity(
     stop: Arc<StopSignal>,
 ) -> Result<RunOutcome, SurgeError> {
     let scenario = validate(&options.run.scenario, &options.run.overrides)?;
+    // A steady condition (at 0s, never undone, such as an injected round trip) holds for every
+    // probe; a timed fault would land at a different load in each.
+    if let Some(i) = scenario
+        .faults
+        .iter()
+        .position(|f| !f.at.is_zero() || f.duration.is_some())
+    {
+        return Err(SurgeError::Scenario(ScenarioError {
+            file: scenario.source.display().to_string(),
+            key: format!("faults[{i}]"),
+            problem: "a capacity search replaces the plan with its own probes, so a timed fault would hit each probe at a different load".into(),
+            fix: "keep only faults at \"0s\" without a duration (steady conditions) for surge capacity, or measure timed faults with surge run".into(),
+        }));
+    }
     let out_dir = options
         .run
         .out
@@ -358,7 +373,7 @@ struct Connected {
     scenario: Scenario,
     target: Target,
     info: Option<kafka::ClusterInfo>,
-    _embedded: Option<EmbeddedCluster>,
+    embedded: Option<EmbeddedCluster>,
     refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -376,13 +391,6 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
     let servers = match &scenario.cluster.bootstrap {
         Bootstrap::Embedded { brokers } => {
             let cluster = EmbeddedCluster::start(*brokers)?;
-            if let Some(rtt) = scenario.cluster.embedded_rtt {
-                for broker in 1..=*brokers {
-                    cluster
-                        .set_round_trip_time(broker, rtt)
-                        .map_err(SurgeError::Runtime)?;
-                }
-            }
             for topic in &scenario.topics {
                 cluster.create_topic(&topic.name, topic.partitions, topic.replication_factor)?;
             }
@@ -396,7 +404,7 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
                 scenario: scenario.clone(),
                 target,
                 info: None,
-                _embedded: Some(cluster),
+                embedded: Some(cluster),
                 refresher: None,
             });
         }
@@ -440,7 +448,7 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
         scenario,
         target,
         info: Some(info),
-        _embedded: None,
+        embedded: None,
         refresher,
     })
 }
@@ -487,7 +495,15 @@ async fn run_async(
     let interrupts = engine::watch_interrupts(stop.clone());
     let run_id = new_run_id();
     let mut line = progress::ProgressLine::new(quiet);
-    let record = engine::run(scenario, servers, run_id, stop, &mut |p| line.update(p)).await;
+    let record = engine::run(
+        scenario,
+        servers,
+        connected.embedded.as_ref(),
+        run_id,
+        stop,
+        &mut |p| line.update(p),
+    )
+    .await;
     line.finish();
     interrupts.abort();
     let record = record?;

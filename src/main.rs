@@ -19,6 +19,21 @@ fn main() -> ExitCode {
                     scenario.groups.len(),
                     scenario.slos.len()
                 );
+                for fault in &scenario.faults {
+                    println!(
+                        "  fault {} at {}: {}",
+                        fault.name,
+                        surge::scenario::units::format_duration(fault.at),
+                        fault.describe(&scenario.topics, &scenario.groups)
+                    );
+                }
+                let commands = scenario.commands();
+                if !commands.is_empty() {
+                    println!("shell commands this scenario runs (only with --allow-commands):");
+                    for (key, command) in commands {
+                        println!("  {key}: {command}");
+                    }
+                }
                 0
             })
         }

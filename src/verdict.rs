@@ -2,7 +2,8 @@
 
 use crate::metrics::LatencyStats;
 use crate::scenario::slo::{format_micros, format_number};
-use crate::scenario::{Count, Metric, RunLimits, Slo, Stat};
+use crate::scenario::{Count, FaultFigure, Metric, RunLimits, Slo, Stat};
+use crate::summary::FaultSummary;
 use crate::summary::{Check, GroupSummary, Status, Summary, Verdict};
 
 fn latency(stats: &LatencyStats, stat: Stat) -> Option<f64> {
@@ -63,6 +64,14 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
             .as_ref()
             .and_then(|r| r.p95_s)
             .map(|s| s * 1e6),
+        Metric::Fault { fault, figure } => {
+            let chosen: Vec<&FaultSummary> = summary
+                .faults
+                .iter()
+                .filter(|f| fault.as_ref().is_none_or(|name| &f.name == name))
+                .collect();
+            fault_figure(&chosen, *figure)
+        }
         Metric::LagMax { group: name } => match group(name) {
             None => summary
                 .groups
@@ -71,6 +80,36 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
                 .reduce(f64::max),
             Some(found) => found.map(|g| g.max_lag as f64),
         },
+    }
+}
+
+/// A figure of one fault, or over several: counts add up, recovery is the slowest (and
+/// missing when any fault did not recover), latencies are those of the one fault.
+fn fault_figure(faults: &[&FaultSummary], figure: FaultFigure) -> Option<f64> {
+    if faults.is_empty() {
+        return None;
+    }
+    let sum =
+        |pick: fn(&FaultSummary) -> u64| Some(faults.iter().map(|f| pick(f)).sum::<u64>() as f64);
+    match figure {
+        FaultFigure::Lost => sum(|f| f.lost),
+        FaultFigure::Failed => sum(|f| f.failed),
+        FaultFigure::Duplicates => sum(|f| f.duplicates),
+        FaultFigure::OutOfOrder => sum(|f| f.out_of_order),
+        FaultFigure::Recovery => faults
+            .iter()
+            .map(|f| f.recovery_s.map(|s| s * 1e6))
+            .try_fold(0.0f64, |slowest, r| r.map(|r| slowest.max(r))),
+        FaultFigure::PublishP99 => faults
+            .iter()
+            .filter_map(|f| f.publish_p99_us)
+            .max()
+            .map(|v| v as f64),
+        FaultFigure::E2eP99 => faults
+            .iter()
+            .filter_map(|f| f.e2e_p99_us)
+            .max()
+            .map(|v| v as f64),
     }
 }
 
@@ -103,8 +142,28 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
                     None => "no peak followed by a lower rate".into(),
                 }
             }
+            None if matches!(
+                slo.metric,
+                Metric::Fault {
+                    figure: FaultFigure::Recovery,
+                    ..
+                }
+            ) =>
+            {
+                "not recovered by the end of the run".into()
+            }
             None => "not measured".into(),
-            Some(value) if matches!(slo.metric, Metric::RecoveryLag | Metric::RecoveryP95) => {
+            Some(value)
+                if matches!(
+                    slo.metric,
+                    Metric::RecoveryLag
+                        | Metric::RecoveryP95
+                        | Metric::Fault {
+                            figure: FaultFigure::Recovery,
+                            ..
+                        }
+                ) =>
+            {
                 format!("{}s", format_number(value / 1e6))
             }
             Some(value) if is_latency => format_micros(value),
@@ -125,7 +184,9 @@ pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
                 .unwrap_or("it did not finish")
         ));
     }
-    let bound = limits.max_schedule_lag_p99.as_secs_f64() * 1e6;
+    // A producer_pause makes the events it holds late on purpose, by up to its length.
+    let pause = crate::engine::fault_figures::longest_pause(&summary.faults);
+    let bound = (limits.max_schedule_lag_p99 + pause).as_secs_f64() * 1e6;
     let lag_p99 = summary.latency.schedule_lag_us.p99 as f64;
     if lag_p99 > bound {
         reasons.push(format!(

@@ -517,3 +517,145 @@ fn a_secret_written_in_the_scenario_is_an_error_naming_the_key() {
         "cluster.consumer.\"sasl.password\"",
     );
 }
+
+/// BASE (a 2 s plan, group `svc`) with one `[[faults]]` entry.
+fn with_fault(fault: &str) -> String {
+    format!("{BASE}\n[[faults]]\n{fault}\n")
+}
+
+#[test]
+fn bad_faults_are_errors_that_name_the_key_and_the_fix() {
+    for (fault, expected) in [
+        // After the plan ends.
+        ("kind = \"producer_pause\"\nat = \"5s\"", "faults[0].at"),
+        (
+            "kind = \"producer_pause\"\nat = \"1s\"\nduration = \"5s\"",
+            "faults[0].duration",
+        ),
+        // An unknown kind, or none.
+        (
+            "kind = \"meteor\"\nat = \"1s\"",
+            "`meteor` is not a fault kind",
+        ),
+        ("at = \"1s\"", "faults[0].kind"),
+        // A broker the embedded cluster does not have (3 by default), or not a number.
+        (
+            "kind = \"broker_down\"\nbroker = 4\nat = \"1s\"",
+            "brokers 1 to 3",
+        ),
+        (
+            "kind = \"broker_down\"\nbroker = \"two\"\nat = \"1s\"",
+            "faults[0].broker",
+        ),
+        // A group that does not exist; a member it does not have; its only member.
+        (
+            "kind = \"member_crash\"\ngroup = \"nobody\"\nat = \"1s\"",
+            "`nobody` is not a consumer group",
+        ),
+        (
+            "kind = \"member_leave\"\ngroup = \"svc\"\nmember = 5\nat = \"1s\"",
+            "faults[0].member",
+        ),
+        (
+            "kind = \"member_leave\"\ngroup = \"svc\"\nat = \"1s\"",
+            "no member left to consume",
+        ),
+        // A key of another kind; a duration for a fault that happens once.
+        (
+            "kind = \"broker_down\"\nbroker = 1\nrtt = \"5ms\"\nat = \"1s\"",
+            "`rtt` does not apply",
+        ),
+        (
+            "kind = \"member_join\"\ngroup = \"svc\"\nat = \"1s\"\nduration = \"1s\"",
+            "faults[0].duration",
+        ),
+        // Unknown API or error names; a command with no command or a silly timeout.
+        (
+            "kind = \"request_errors\"\napi = \"Produce\"\nerror = \"OOPS\"\nat = \"1s\"",
+            "faults[0].error",
+        ),
+        ("kind = \"command\"\nat = \"1s\"", "faults[0].run"),
+        (
+            "kind = \"command\"\nrun = \"true\"\ntimeout = \"2h\"\nat = \"1s\"",
+            "faults[0].timeout",
+        ),
+        // A name an SLO could not address.
+        (
+            "name = \"a.b\"\nkind = \"producer_pause\"\nat = \"1s\"",
+            "faults[0].name",
+        ),
+    ] {
+        rejected(&with_fault(fault), expected);
+    }
+}
+
+#[test]
+fn slos_on_faults_name_faults_that_exist() {
+    rejected(
+        &format!(
+            "{}\n[slo]\nchecks = [\"fault.nope.recovery < 30s\"]\n",
+            with_fault("name = \"pause\"\nkind = \"producer_pause\"\nat = \"1s\"")
+        ),
+        "which is not in [[faults]]",
+    );
+    rejected(
+        &format!("{BASE}\n[slo]\nchecks = [\"faults.lost == 0\"]\n"),
+        "the scenario has none",
+    );
+}
+
+#[test]
+fn the_old_fault_keys_point_to_the_faults_table() {
+    rejected(
+        &BASE.replace(
+            "topics = [\"orders\"]",
+            "topics = [\"orders\"]\nmember_leaves_at = \"1s\"",
+        ),
+        "kind = \"member_leave\"",
+    );
+    rejected(
+        &format!("[cluster]\nembedded_rtt = \"2ms\"\n{BASE}"),
+        "kind = \"rtt\"",
+    );
+}
+
+#[test]
+fn broker_faults_on_a_real_cluster_point_to_command_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    rejected_in(
+        dir.path(),
+        with_fault("kind = \"broker_down\"\nbroker = 1\nat = \"1s\"").as_bytes(),
+        &["--bootstrap", "127.0.0.1:9"],
+        &["embedded broker", "kind = \"command\"", "--allow-commands"],
+    );
+}
+
+#[test]
+fn a_scenario_with_commands_runs_nothing_without_allow_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let path = scenario_file(
+        dir.path(),
+        with_fault(&format!(
+            "kind = \"command\"\nat = \"1s\"\nrun = \"touch {}\"",
+            marker.display()
+        ))
+        .as_bytes(),
+    );
+    let out = dir.path().join("out");
+    let (output, message) = run_within(&path, &[], &out);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("--allow-commands") && message.contains("touch"),
+        "{message}"
+    );
+    assert!(!marker.exists(), "the command ran without --allow-commands");
+    // `surge validate` lists the commands and does not run them either.
+    let listed = surge_within(
+        &["validate", path.to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    assert_eq!(listed.status.code(), Some(0));
+    assert!(console(&listed).contains("faults[0].run: touch"));
+    assert!(!marker.exists());
+}

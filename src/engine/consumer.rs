@@ -1,6 +1,6 @@
 //! Consumer groups: members poll, check ordering, record end-to-end latency, commit.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,12 +37,23 @@ pub struct GroupShared {
     pub state: Mutex<GroupState>,
     /// Members leave when this is set.
     pub stop: AtomicBool,
-    /// Member index that should leave early, and when (offset from plan start).
-    pub leave: Mutex<Option<(usize, Duration)>>,
+    /// Per member slot: [`STAY`], or a fault's [`LEAVE`] or [`CRASH`].
+    departures: Vec<AtomicU8>,
 }
 
+/// A member keeps consuming.
+pub const STAY: u8 = 0;
+/// A member leaves gracefully: commits, revokes, leaves the group.
+pub const LEAVE: u8 = 1;
+/// A member dies: no commit, no leave.
+pub const CRASH: u8 = 2;
+
 impl GroupShared {
-    pub fn new(spec: &GroupSpec, scenario: &Scenario, run_tag: &str) -> GroupShared {
+    /// The shared state of the scenario's group `index`, with a slot for every member it may
+    /// have (its own and those `member_join` faults add).
+    pub fn new(index: usize, scenario: &Scenario, run_tag: &str) -> GroupShared {
+        let spec = &scenario.groups[index];
+        let slots = scenario.member_slots(index);
         GroupShared {
             spec: spec.clone(),
             group_id: format!("surge-{}-{run_tag}", spec.name),
@@ -51,7 +62,7 @@ impl GroupShared {
                 .iter()
                 .map(|&t| scenario.topics[t].partitions as usize)
                 .sum(),
-            assigned: (0..spec.members).map(|_| AtomicUsize::new(0)).collect(),
+            assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
                 positions: spec
                     .topics
@@ -61,8 +72,21 @@ impl GroupShared {
                 ..GroupState::default()
             }),
             stop: AtomicBool::new(false),
-            leave: Mutex::new(None),
+            departures: (0..slots).map(|_| AtomicU8::new(STAY)).collect(),
         }
+    }
+
+    /// Tells a member to leave or crash at its next poll.
+    pub fn depart(&self, member: usize, how: u8) {
+        if let Some(slot) = self.departures.get(member) {
+            slot.store(how, Ordering::Release);
+        }
+    }
+
+    fn departure(&self, member: usize) -> u8 {
+        self.departures
+            .get(member)
+            .map_or(STAY, |d| d.load(Ordering::Acquire))
     }
 
     /// Whether the members hold every partition of the group's topics.
@@ -143,7 +167,7 @@ pub fn run_member(member: GroupMember, args: MemberArgs) {
     let processing = group.spec.processing_time;
     let mut debt = Duration::ZERO;
     let mut last_commit = Instant::now();
-    while !group.stop.load(Ordering::Acquire) && !should_leave(&args) {
+    while !group.stop.load(Ordering::Acquire) && group.departure(args.member) == STAY {
         let polled = member.poll(Duration::from_millis(50), |record| {
             handle(&args, &record);
             (record.topic, record.partition, record.offset)
@@ -170,19 +194,15 @@ pub fn run_member(member: GroupMember, args: MemberArgs) {
         }
     }
     group.assigned[args.member].store(0, Ordering::Release);
+    if group.departure(args.member) == CRASH {
+        member.crash();
+        return;
+    }
     let errors = member.recent_errors();
     if !errors.is_empty() && group.stop.load(Ordering::Acquire) {
         group.note_error(errors);
     }
     member.leave();
-}
-
-fn should_leave(args: &MemberArgs) -> bool {
-    let leave = *lock(&args.group.leave);
-    match (leave, args.start.get()) {
-        (Some((member, at)), Some((start, _))) => member == args.member && start.elapsed() >= at,
-        _ => false,
-    }
 }
 
 #[inline]

@@ -3,6 +3,8 @@
 //! The only module that spawns tasks.
 
 pub mod consumer;
+pub mod fault_figures;
+pub mod faults;
 pub mod monitor;
 pub mod pacer;
 pub mod producer;
@@ -15,7 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::kafka::{ConnectError, EventProducer, GroupMember, start_groups_at_end};
+use crate::kafka::{
+    ConnectError, EmbeddedCluster, EventProducer, GroupMember, start_groups_at_end,
+};
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
 use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint, new_histogram};
 use crate::scenario::{GroupStart, Scenario};
@@ -127,6 +131,19 @@ pub struct RunRecord {
     pub errors: Vec<String>,
     /// What every producer sent, per key, and which sends failed.
     pub ledger: SentLedger,
+    /// Per scenario fault, in the scenario's order.
+    pub faults: Vec<FaultRecord>,
+}
+
+/// What one fault did, as the engine saw it.
+#[derive(Debug, Clone)]
+pub struct FaultRecord {
+    pub log: faults::FaultLog,
+    /// Acked events intended in the fault's window that a group never consumed, summed over
+    /// groups (as the run's `lost` is).
+    pub lost: u64,
+    /// Sends intended in the fault's window that failed.
+    pub failed: u64,
 }
 
 fn unix_micros() -> u64 {
@@ -135,108 +152,187 @@ fn unix_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// What every stage of a run shares.
+struct Shared {
+    scenario: Arc<Scenario>,
+    servers: String,
+    run_id: [u8; RUN_ID_LEN],
+    plan: Arc<Plan>,
+    /// The plan's monotonic start and its wall-clock microseconds, set when it starts.
+    start: Arc<OnceLock<(Instant, u64)>>,
+    instances: Vec<Arc<InstanceShared>>,
+    groups: Vec<Arc<GroupShared>>,
+}
+
+/// What the run loop hands to the collection stage.
+struct Watched {
+    ticker: ticker::Ticker,
+    max_lag: Vec<u64>,
+    run_time: Duration,
+    fatal: Option<String>,
+    producer_tasks: Vec<tokio::task::JoinHandle<producer::InstanceOutcome>>,
+    fault_logs: Vec<faults::FaultLog>,
+}
+
 /// Runs the scenario against `servers` until the plan ends and the groups drain, or a stop.
+/// Faults of the embedded kinds are applied to `embedded`.
 pub async fn run(
     scenario: &Scenario,
     servers: &str,
+    embedded: Option<&EmbeddedCluster>,
     run_id: [u8; RUN_ID_LEN],
     stop: Arc<StopSignal>,
     on_progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunRecord, EngineError> {
-    let scenario = Arc::new(scenario.clone());
-    let plan = Arc::new(Plan::new(&scenario.phases));
-    let start = Arc::new(OnceLock::<(Instant, u64)>::new());
-    let run_tag = String::from_utf8_lossy(&run_id).into_owned();
-
-    // Create every client first, so a bad property fails before anyone waits.
-    let instances: Vec<Arc<InstanceShared>> = (0..scenario.producer_instances)
-        .map(|_| {
-            Arc::new(InstanceShared::new(
-                run_id,
-                plan.clone(),
-                start.clone(),
-                &scenario
-                    .topics
-                    .iter()
-                    .map(|t| t.partitions.max(0) as u32)
-                    .collect::<Vec<_>>(),
-            ))
-        })
-        .collect();
-    let producers = instances
-        .iter()
-        .map(|shared| EventProducer::create(servers, &scenario.cluster.producer, shared.clone()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let groups: Vec<Arc<GroupShared>> = scenario
-        .groups
-        .iter()
-        .map(|g| Arc::new(GroupShared::new(g, &scenario, &run_tag)))
-        .collect();
-    start_at_end(&scenario, servers, &groups).await?;
+    let (run, producers) = Shared::create(scenario, servers, run_id)?;
+    start_at_end(&run.scenario, servers, &run.groups).await?;
     let mut members = Vec::new();
-    for group in &groups {
-        let topics: Vec<String> = group
+    for (group, shared) in run.groups.iter().enumerate() {
+        for member in 0..shared.spec.members as usize {
+            members.push(run.spawn_member(group, member)?);
+        }
+    }
+    let group_join = match join(&run, &stop, on_progress).await {
+        Ok(waited) => waited,
+        Err(error) => {
+            stop_members(&run.groups, members).await;
+            return Err(error);
+        }
+    };
+    let started_unix_us = unix_micros();
+    let _ = run.start.set((Instant::now(), started_unix_us));
+    let producer_tasks = produce(&run, producers, &stop, started_unix_us);
+    let watched = watch(
+        &run,
+        embedded,
+        producer_tasks,
+        &mut members,
+        &stop,
+        on_progress,
+    )
+    .await;
+    Ok(collect(&run, watched, members, group_join, started_unix_us, &stop).await)
+}
+
+impl Shared {
+    /// Creates every client first, so a bad property fails before anyone waits.
+    fn create(
+        scenario: &Scenario,
+        servers: &str,
+        run_id: [u8; RUN_ID_LEN],
+    ) -> Result<(Shared, Vec<EventProducer<InstanceShared>>), EngineError> {
+        let scenario = Arc::new(scenario.clone());
+        let plan = Arc::new(Plan::new(&scenario.phases));
+        let start = Arc::new(OnceLock::<(Instant, u64)>::new());
+        let run_tag = String::from_utf8_lossy(&run_id).into_owned();
+        let partitions: Vec<u32> = scenario
+            .topics
+            .iter()
+            .map(|t| t.partitions.max(0) as u32)
+            .collect();
+        let instances: Vec<Arc<InstanceShared>> = (0..scenario.producer_instances)
+            .map(|_| {
+                Arc::new(InstanceShared::new(
+                    run_id,
+                    plan.clone(),
+                    start.clone(),
+                    &partitions,
+                ))
+            })
+            .collect();
+        let producers = instances
+            .iter()
+            .map(|shared| {
+                EventProducer::create(servers, &scenario.cluster.producer, shared.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let groups = (0..scenario.groups.len())
+            .map(|index| Arc::new(GroupShared::new(index, &scenario, &run_tag)))
+            .collect();
+        let shared = Shared {
+            scenario,
+            servers: servers.to_string(),
+            run_id,
+            plan,
+            start,
+            instances,
+            groups,
+        };
+        Ok((shared, producers))
+    }
+
+    /// Starts one member of a group polling on its own thread.
+    fn spawn_member(
+        &self,
+        group: usize,
+        member: usize,
+    ) -> Result<tokio::task::JoinHandle<()>, ConnectError> {
+        let shared = &self.groups[group];
+        let topics: Vec<String> = shared
             .spec
             .topics
             .iter()
-            .map(|&t| scenario.topics[t].name.clone())
+            .map(|&t| self.scenario.topics[t].name.clone())
             .collect();
-        if let Some(at) = group.spec.member_leaves_at {
-            *lock(&group.leave) = Some((group.spec.members as usize - 1, at));
-        }
-        for member in 0..group.spec.members as usize {
-            let client_id = format!("{}-{member}", group.group_id);
-            let joined = GroupMember::join(
-                servers,
-                &scenario.cluster.consumer,
-                &group.group_id,
-                &client_id,
-                &topics,
-            )?;
-            let args = MemberArgs {
-                group: group.clone(),
-                member,
-                run_id,
-                plan: plan.clone(),
-                start: start.clone(),
-            };
-            members.push(tokio::task::spawn_blocking(move || {
-                run_member(joined, args)
-            }));
-        }
+        let client_id = format!("{}-{member}", shared.group_id);
+        let joined = GroupMember::join(
+            &self.servers,
+            &self.scenario.cluster.consumer,
+            &shared.group_id,
+            &client_id,
+            &topics,
+        )?;
+        let args = MemberArgs {
+            group: shared.clone(),
+            member,
+            run_id: self.run_id,
+            plan: self.plan.clone(),
+            start: self.start.clone(),
+        };
+        Ok(tokio::task::spawn_blocking(move || {
+            run_member(joined, args)
+        }))
     }
+}
 
-    // Measurement starts once every group holds all its partitions; the wait is warmup.
-    let join_started = Instant::now();
+/// Stage one: waits until every group holds all its partitions. The wait is warmup, not
+/// measured; a group that does not get there in time is an error that says what it holds.
+async fn join(
+    run: &Shared,
+    stop: &StopSignal,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<Duration, EngineError> {
+    let started = Instant::now();
     let mut next_report = Duration::ZERO;
-    while !groups.iter().all(|g| g.is_ready()) && !stop.is_requested() {
-        let waited = join_started.elapsed();
-        if waited > scenario.limits.group_join_timeout {
-            let group = groups
+    let timeout = run.scenario.limits.group_join_timeout;
+    while !run.groups.iter().all(|g| g.is_ready()) && !stop.is_requested() {
+        let waited = started.elapsed();
+        if waited > timeout {
+            let group = run
+                .groups
                 .iter()
                 .find(|g| !g.is_ready())
                 .expect("one group is not ready");
             let held: Vec<String> = group
                 .assigned
                 .iter()
+                .take(group.spec.members as usize)
                 .map(|a| a.load(Ordering::Acquire).to_string())
                 .collect();
             let errors = lock(&group.state).errors.join("; ");
-            let detail = format!(
-                "members hold [{}] partitions; {}",
-                held.join(", "),
-                if errors.is_empty() {
-                    "no error reported by the client".to_string()
-                } else {
-                    errors
-                }
-            );
-            stop_members(&groups, members).await;
             return Err(EngineError::GroupJoin {
                 group: group.spec.name.clone(),
                 expected: group.expected_partitions,
-                timeout_s: scenario.limits.group_join_timeout.as_secs(),
-                detail,
+                timeout_s: timeout.as_secs(),
+                detail: format!(
+                    "members hold [{}] partitions; {}",
+                    held.join(", "),
+                    if errors.is_empty() {
+                        "no error reported by the client".to_string()
+                    } else {
+                        errors
+                    }
+                ),
             });
         }
         if waited >= next_report {
@@ -249,57 +345,95 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let group_join = join_started.elapsed();
+    Ok(started.elapsed())
+}
 
-    let plan_start = Instant::now();
-    let started_unix_us = unix_micros();
-    let _ = start.set((plan_start, started_unix_us));
-    let mut producer_tasks = Vec::new();
-    for (instance, (shared, producer)) in instances.iter().cloned().zip(producers).enumerate() {
-        let (scenario, stop) = (scenario.clone(), stop.clone());
-        producer_tasks.push(tokio::task::spawn_blocking(move || {
-            run_instance(
-                &scenario,
-                producer,
-                instance as u16,
-                shared,
-                &stop,
-                started_unix_us,
-            )
-        }));
-    }
+/// Stage two: every producer instance follows the plan on its own thread.
+fn produce(
+    run: &Shared,
+    producers: Vec<EventProducer<InstanceShared>>,
+    stop: &Arc<StopSignal>,
+    started_unix_us: u64,
+) -> Vec<tokio::task::JoinHandle<producer::InstanceOutcome>> {
+    run.instances
+        .iter()
+        .cloned()
+        .zip(producers)
+        .enumerate()
+        .map(|(instance, (shared, producer))| {
+            let (scenario, stop) = (run.scenario.clone(), stop.clone());
+            tokio::task::spawn_blocking(move || {
+                run_instance(
+                    &scenario,
+                    producer,
+                    instance as u16,
+                    shared,
+                    &stop,
+                    started_unix_us,
+                )
+            })
+        })
+        .collect()
+}
 
-    let mut ticker = ticker::Ticker::new(plan.clone(), groups.len());
+/// Stage three: while the producers run and then while the groups drain, ticks the timeline
+/// once a second and walks the fault schedule, until every group has read everything acked,
+/// the drain times out, or a stop.
+async fn watch(
+    run: &Shared,
+    embedded: Option<&EmbeddedCluster>,
+    producer_tasks: Vec<tokio::task::JoinHandle<producer::InstanceOutcome>>,
+    members: &mut Vec<tokio::task::JoinHandle<()>>,
+    stop: &StopSignal,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Watched {
+    let scenario = &run.scenario;
+    let plan_start = run.start.get().map_or_else(Instant::now, |(s, _)| *s);
+    let mut ticker = ticker::Ticker::new(run.plan.clone(), run.groups.len());
     let mut next_tick = Duration::from_secs(1);
     let mut drain_started: Option<Instant> = None;
-    let mut max_lag = vec![0u64; groups.len()];
+    let mut max_lag = vec![0u64; run.groups.len()];
     let iam = matches!(scenario.cluster.auth, crate::scenario::Auth::Iam { .. });
     let mut fatal = None;
+    let mut schedule = faults::FaultSchedule::new(&scenario.faults);
+    let mut handle = faults::FaultHandle::new(scenario, embedded, &run.groups, &run.instances);
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let now = plan_start.elapsed();
-        let stage = if drain_started.is_some() {
-            "draining"
-        } else {
-            "running"
-        };
+        for step in schedule.due(now) {
+            if let Some(faults::Action::JoinMember { group, member }) = handle.take(step, now) {
+                match run.spawn_member(group, member) {
+                    Ok(task) => members.push(task),
+                    Err(error) => {
+                        handle.logs[step.fault].error =
+                            Some(format!("a member could not join: {error}"))
+                    }
+                }
+            }
+        }
         if now >= next_tick {
-            let point = ticker.tick(now, &instances, &groups);
+            let point = ticker.tick(now, &run.instances, &run.groups);
             for (max, group) in max_lag.iter_mut().zip(&point.groups) {
                 *max = (*max).max(group.lag);
             }
             on_progress(&Progress {
-                stage,
+                stage: if drain_started.is_some() {
+                    "draining"
+                } else {
+                    "running"
+                },
                 elapsed: now,
                 point: Some(point.clone()),
             });
             next_tick += Duration::from_secs(1);
         }
-        if let Some(cause) = iam.then(crate::kafka::auth::iam_token_expired).flatten() {
-            // Every client now fails to authenticate: stop at once, keep what was measured.
-            fatal = Some(format!(
-                "the MSK IAM token expired and could not be renewed: {cause}"
-            ));
+        let failed_fault = handle.poll().await;
+        let expired = iam.then(crate::kafka::auth::iam_token_expired).flatten();
+        if let Some(cause) = failed_fault.or(expired
+            .map(|cause| format!("the MSK IAM token expired and could not be renewed: {cause}")))
+        {
+            // The run cannot mean what it says any more: stop at once, keep what was measured.
+            fatal = Some(cause);
             stop.request();
             stop.request();
             break;
@@ -314,8 +448,11 @@ pub async fn run(
                 // up when it has consumed past the highest acked offset of every partition it
                 // reads. (Acked minus consumed would not do: a send reported failed whose event
                 // the broker wrote all the same is consumed too.)
-                let acked_high = producer::acked_high(&instances);
-                let caught_up = groups.iter().all(|g| g.has_read_everything(&acked_high));
+                let acked_high = producer::acked_high(&run.instances);
+                let caught_up = run
+                    .groups
+                    .iter()
+                    .all(|g| g.has_read_everything(&acked_high));
                 if caught_up || drain.elapsed() > scenario.limits.drain_timeout || stop.is_aborted()
                 {
                     break;
@@ -325,17 +462,42 @@ pub async fn run(
     }
     let run_time = plan_start.elapsed();
     if run_time > ticker_last(&ticker) + Duration::from_millis(200) {
-        let point = ticker.tick(run_time, &instances, &groups);
+        let point = ticker.tick(run_time, &run.instances, &run.groups);
         for (max, group) in max_lag.iter_mut().zip(&point.groups) {
             *max = (*max).max(group.lag);
         }
     }
-    let final_lags: Vec<u64> = groups.iter().map(|g| lag_of(g, &instances)).collect();
-    let acked_high = producer::acked_high(&instances);
+    if let Some(failure) = handle.finish(run_time).await {
+        fatal.get_or_insert(failure);
+    }
+    Watched {
+        ticker,
+        max_lag,
+        run_time,
+        fatal,
+        producer_tasks,
+        fault_logs: handle.logs,
+    }
+}
+
+/// Stage four: the producers' outcomes, the members stopped, and every count reconciled into
+/// the record the summary is built from.
+async fn collect(
+    run: &Shared,
+    watched: Watched,
+    members: Vec<tokio::task::JoinHandle<()>>,
+    group_join: Duration,
+    started_unix_us: u64,
+    stop: &StopSignal,
+) -> RunRecord {
+    let scenario = &run.scenario;
+    let instances = &run.instances;
+    let final_lags: Vec<u64> = run.groups.iter().map(|g| lag_of(g, instances)).collect();
+    let acked_high = producer::acked_high(instances);
 
     let mut ledger = SentLedger::default();
     let (mut not_sent, mut out_of_time, mut errors) = (0, false, Vec::new());
-    for task in producer_tasks {
+    for task in watched.producer_tasks {
         match task.await {
             Ok(outcome) => {
                 not_sent += outcome.not_sent;
@@ -350,12 +512,12 @@ pub async fn run(
             )),
         }
     }
-    stop_members(&groups, members).await;
+    stop_members(&run.groups, members).await;
 
     let mut publish = new_histogram();
     let mut schedule_lag = new_histogram();
     let (mut sent, mut acked, mut failed, mut last_send_us) = (0, 0, 0, 0);
-    for instance in &instances {
+    for instance in instances {
         publish
             .add(lock(&instance.publish).total())
             .expect("same bounds");
@@ -376,9 +538,12 @@ pub async fn run(
         (PUBLISH.to_string(), publish.clone()),
         (SCHEDULE_LAG.to_string(), schedule_lag.clone()),
     ];
-    let group_records: Vec<GroupRecord> = groups
+    let windows = FaultWindows::new(&scenario.faults);
+    let mut lost_in = vec![0u64; scenario.faults.len()];
+    let group_records: Vec<GroupRecord> = run
+        .groups
         .iter()
-        .zip(final_lags.iter().zip(&max_lag))
+        .zip(final_lags.iter().zip(&watched.max_lag))
         .map(|(group, (&final_lag, &max_lag))| {
             let state = lock(&group.state);
             let aggregates: Vec<u16> = scenario
@@ -388,6 +553,17 @@ pub async fn run(
                 .filter(|(_, a)| group.spec.topics.contains(&a.topic))
                 .map(|(i, _)| i as u16)
                 .collect();
+            let loss = state.checker.reconcile_each(
+                &ledger,
+                &aggregates,
+                10,
+                |key, partition| {
+                    let topic = scenario.aggregates[key.aggregate() as usize].topic;
+                    let partition = partition.map(|p| p.partition());
+                    group.has_read(&state, &acked_high, topic, partition)
+                },
+                |key, sequence| windows.count(&mut lost_in, ledger.slot(key, sequence)),
+            );
             GroupRecord {
                 name: group.spec.name.clone(),
                 members: group.spec.members,
@@ -402,13 +578,7 @@ pub async fn run(
                 unique: state.checker.unique,
                 duplicates: state.checker.duplicates,
                 out_of_order: state.checker.out_of_order,
-                loss: state
-                    .checker
-                    .reconcile_read(&ledger, &aggregates, 10, |key, partition| {
-                        let topic = scenario.aggregates[key.aggregate() as usize].topic;
-                        let partition = partition.map(|p| p.partition());
-                        group.has_read(&state, &acked_high, topic, partition)
-                    }),
+                loss,
                 foreign: state.foreign,
                 max_lag,
                 final_lag,
@@ -419,22 +589,32 @@ pub async fn run(
     for group in &group_records {
         totals.push((e2e_tag(&group.name), group.e2e.clone()));
     }
+    let mut failed_in = vec![0u64; scenario.faults.len()];
+    for &(key, sequence) in &ledger.failed {
+        windows.count(&mut failed_in, ledger.slot(key, sequence));
+    }
+    let faults = watched
+        .fault_logs
+        .into_iter()
+        .zip(lost_in.into_iter().zip(failed_in))
+        .map(|(log, (lost, failed))| FaultRecord { log, lost, failed })
+        .collect();
 
-    Ok(RunRecord {
+    RunRecord {
         started_unix_us,
         group_join,
-        run_time,
+        run_time: watched.run_time,
         interrupted: stop.is_requested(),
-        fatal,
+        fatal: watched.fatal,
         out_of_time,
-        plan,
+        plan: run.plan.clone(),
         sent,
         acked,
         acked_by_topic: scenario
             .topics
             .iter()
             .map(|topic| topic.name.clone())
-            .zip(producer::acked_by_topic(&instances))
+            .zip(producer::acked_by_topic(instances))
             .collect(),
         failed,
         not_sent,
@@ -442,14 +622,44 @@ pub async fn run(
         publish,
         schedule_lag,
         groups: group_records,
-        timeline: ticker.timeline,
+        timeline: watched.ticker.timeline,
         histograms: Histograms {
-            intervals: ticker.intervals,
+            intervals: watched.ticker.intervals,
             totals,
         },
         errors,
         ledger,
-    })
+        faults,
+    }
+}
+
+/// Which ledger slots (see [`SentLedger::slot`]) fall in each fault's window: from its start
+/// to its end, or to the end of the run for a fault that is not undone.
+struct FaultWindows {
+    /// Per fault, the first and last slot of its window.
+    slots: Vec<(usize, usize)>,
+}
+
+impl FaultWindows {
+    fn new(faults: &[crate::scenario::FaultSpec]) -> FaultWindows {
+        let marks = crate::scenario::faults::boundaries(faults);
+        let index = |at: Duration| marks.iter().position(|&m| m == at).unwrap_or(marks.len());
+        FaultWindows {
+            slots: faults
+                .iter()
+                .map(|f| (index(f.at) + 1, f.end().map_or(usize::MAX, index)))
+                .collect(),
+        }
+    }
+
+    /// Adds one event of `slot` to the count of every fault whose window holds it.
+    fn count(&self, counts: &mut [u64], slot: usize) {
+        for (count, &(first, last)) in counts.iter_mut().zip(&self.slots) {
+            if (first..=last).contains(&slot) {
+                *count += 1;
+            }
+        }
+    }
 }
 
 fn ticker_last(ticker: &ticker::Ticker) -> Duration {

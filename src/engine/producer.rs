@@ -1,6 +1,6 @@
 //! One producer instance: the pacing loop, its event generator, and its delivery sink.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ pub struct InstanceShared {
     errors: Mutex<Vec<String>>,
     /// Offset of the last send, in microseconds since the plan start.
     pub last_send_us: AtomicU64,
+    /// Set by a `producer_pause` fault: the pacer holds its next send until it clears.
+    pub paused: AtomicBool,
 }
 
 impl InstanceShared {
@@ -67,6 +69,7 @@ impl InstanceShared {
             failures: Mutex::default(),
             errors: Mutex::default(),
             last_send_us: AtomicU64::new(0),
+            paused: AtomicBool::new(false),
         }
     }
 
@@ -189,6 +192,10 @@ pub fn run_instance(
     let deadline = plan.duration() + scenario.limits.send_grace;
     let mut sent_here = 0u64;
     let type_headers = scenario.type_headers;
+    // Per-key counts are marked at every fault's start and end, so that a lost or failed
+    // event can be told apart by the fault window it was intended in.
+    let marks = crate::scenario::faults::boundaries(&scenario.faults);
+    let mut next_mark = 0;
 
     let end = pace(
         &plan,
@@ -197,6 +204,17 @@ pub fn run_instance(
         deadline,
         || stop.is_requested(),
         |tick, now| {
+            while marks.get(next_mark).is_some_and(|&at| tick.intended >= at) {
+                generator.mark();
+                next_mark += 1;
+            }
+            // A paused producer owes its events; they go out late, as schedule lag.
+            while shared.paused.load(Ordering::Acquire)
+                && !stop.is_requested()
+                && plan_start.elapsed() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let intended_us = tick.intended.as_micros() as u64;
             let event = generator.next_event(tick.event, started_unix_us + intended_us);
             let token = token(intended_us, event.topic);

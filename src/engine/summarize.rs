@@ -77,6 +77,15 @@ pub fn redact_errors(errors: &[String], scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
+/// The last non-empty line of a text, for a one-line error.
+pub fn last_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
 /// Redacts secret-looking assignments in a scenario's text, line by line.
 pub fn redact_source(text: &str) -> String {
     text.lines()
@@ -266,6 +275,7 @@ pub fn summarize(
         label: scenario.label.clone(),
         capacity: None,
         errors: redact_errors(&with_timeline_events(record), scenario),
+        faults: super::fault_figures::fault_summaries(scenario, record),
     }
 }
 
@@ -277,9 +287,9 @@ fn peak_rate(shape: Shape) -> f64 {
 }
 
 /// The ADR's alert threshold for consumer lag, used when no `lag.max` SLO is set.
-const DEFAULT_LAG_THRESHOLD: u64 = 10_000;
+pub(crate) const DEFAULT_LAG_THRESHOLD: u64 = 10_000;
 /// The ADR's e2e p95 target, used when no `e2e.p95` SLO is set.
-const DEFAULT_P95_US: u64 = 100_000;
+pub(crate) const DEFAULT_P95_US: u64 = 100_000;
 
 /// Seconds from the end of the highest-rate phase (when a lower rate follows it) until the
 /// groups' lag, and then e2e p95, are back under their thresholds.

@@ -24,6 +24,8 @@ pub struct Ticker {
     last_sent: u64,
     last_acked: u64,
     last_consumed: Vec<u64>,
+    /// Per group: duplicates and out-of-order deliveries counted so far.
+    last_disorder: Vec<(u64, u64)>,
     pub timeline: Vec<TimelinePoint>,
     pub intervals: Vec<IntervalSample>,
     monitor: super::monitor::SelfMonitor,
@@ -37,6 +39,7 @@ impl Ticker {
             last_sent: 0,
             last_acked: 0,
             last_consumed: vec![0; groups],
+            last_disorder: vec![(0, 0); groups],
             timeline: Vec::new(),
             intervals: Vec::new(),
             monitor: super::monitor::SelfMonitor::new(),
@@ -69,14 +72,16 @@ impl Ticker {
         let mut e2e_all = new_histogram();
         let mut group_points = Vec::with_capacity(groups.len());
         for (index, group) in groups.iter().enumerate() {
-            let (e2e, consumed, unique) = {
+            let (e2e, consumed, unique, disorder) = {
                 let mut state = lock(&group.state);
                 (
                     state.e2e.take_interval(),
                     state.consumed,
                     state.checker.unique,
+                    (state.checker.duplicates, state.checker.out_of_order),
                 )
             };
+            let last = std::mem::replace(&mut self.last_disorder[index], disorder);
             group_points.push(GroupPoint {
                 name: group.spec.name.clone(),
                 consumed: consumed - self.last_consumed[index],
@@ -84,6 +89,18 @@ impl Ticker {
                 e2e_p50: some_if_recorded(&e2e, 0.50),
                 e2e_p95: some_if_recorded(&e2e, 0.95),
                 e2e_p99: some_if_recorded(&e2e, 0.99),
+                duplicates: disorder.0 - last.0,
+                out_of_order: disorder.1 - last.1,
+                members: group
+                    .assigned
+                    .iter()
+                    .filter(|a| a.load(Ordering::Acquire) > 0)
+                    .count() as u16,
+                partitions_held: group
+                    .assigned
+                    .iter()
+                    .map(|a| a.load(Ordering::Acquire) as u32)
+                    .sum(),
             });
             self.last_consumed[index] = consumed;
             e2e_all.add(&e2e).expect("same bounds");

@@ -185,4 +185,26 @@ impl GroupMember {
         // Serve the revocation so the group rebalances promptly rather than after a timeout.
         let _ = self.consumer.poll(Duration::from_millis(100));
     }
+
+    /// Dies the way a killed process does: no commit, no LeaveGroup. The client is destroyed
+    /// without closing the consumer (librdkafka's `RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE`), so
+    /// its heartbeats stop and the coordinator rebalances only after `session.timeout.ms`.
+    pub fn crash(self) {
+        let client = self.consumer.client().native_ptr() as usize;
+        // The Rust wrapper would close the consumer (and so leave the group) on drop: it is
+        // forgotten, and the native client destroyed without the close. Its small allocations
+        // leak, once per crash fault.
+        std::mem::forget(self);
+        // Destroying waits for librdkafka's threads; no part of the run waits for that.
+        std::thread::spawn(move || {
+            // SAFETY: the pointer comes from a live client whose Rust owner was forgotten
+            // above, so nothing else uses or destroys it.
+            unsafe {
+                rdkafka::bindings::rd_kafka_destroy_flags(
+                    client as *mut rdkafka::bindings::rd_kafka_t,
+                    rdkafka::bindings::RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,
+                )
+            }
+        });
+    }
 }

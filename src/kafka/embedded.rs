@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 use super::ConnectError;
 
@@ -62,5 +63,84 @@ impl EmbeddedCluster {
         self.mock
             .broker_round_trip_time(broker, delay)
             .map_err(|e| e.to_string())
+    }
+
+    /// Makes the next `count` requests of `api` fail with `error` (names as in
+    /// [`crate::scenario::faults::FAULT_APIS`] and [`crate::scenario::faults::FAULT_ERRORS`]).
+    pub fn request_errors(&self, api: &str, error: &str, count: u32) -> Result<(), String> {
+        let api = api_key(api).ok_or_else(|| format!("unknown API `{api}`"))?;
+        let error = error_code(error).ok_or_else(|| format!("unknown error `{error}`"))?;
+        self.mock.request_errors(api, &vec![error; count as usize]);
+        Ok(())
+    }
+
+    /// Drops the request errors still pending for `api`.
+    pub fn clear_request_errors(&self, api: &str) {
+        if let Some(api) = api_key(api) {
+            self.mock.clear_request_errors(api);
+        }
+    }
+
+    /// Moves a partition's leadership to `broker`.
+    pub fn move_leader(&self, topic: &str, partition: i32, broker: i32) -> Result<(), String> {
+        self.mock
+            .partition_leader(topic, partition, Some(broker))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn api_key(name: &str) -> Option<RDKafkaApiKey> {
+    use RDKafkaApiKey as K;
+    Some(match name {
+        "Produce" => K::Produce,
+        "Fetch" => K::Fetch,
+        "ListOffsets" => K::ListOffsets,
+        "Metadata" => K::Metadata,
+        "OffsetCommit" => K::OffsetCommit,
+        "OffsetFetch" => K::OffsetFetch,
+        "FindCoordinator" => K::FindCoordinator,
+        "JoinGroup" => K::JoinGroup,
+        "Heartbeat" => K::Heartbeat,
+        "LeaveGroup" => K::LeaveGroup,
+        "SyncGroup" => K::SyncGroup,
+        "InitProducerId" => K::InitProducerId,
+        _ => return None,
+    })
+}
+
+fn error_code(name: &str) -> Option<RDKafkaRespErr> {
+    use RDKafkaRespErr as E;
+    Some(match name {
+        "NOT_LEADER_OR_FOLLOWER" => E::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        "LEADER_NOT_AVAILABLE" => E::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        "REQUEST_TIMED_OUT" => E::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        "NOT_ENOUGH_REPLICAS" => E::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        "NOT_ENOUGH_REPLICAS_AFTER_APPEND" => E::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        "NETWORK_EXCEPTION" => E::RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION,
+        "BROKER_NOT_AVAILABLE" => E::RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE,
+        "KAFKA_STORAGE_ERROR" => E::RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR,
+        "UNKNOWN_TOPIC_OR_PARTITION" => E::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+        "COORDINATOR_NOT_AVAILABLE" => E::RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+        "NOT_COORDINATOR" => E::RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+        "COORDINATOR_LOAD_IN_PROGRESS" => E::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+        "REBALANCE_IN_PROGRESS" => E::RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+        "THROTTLING_QUOTA_EXCEEDED" => E::RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::faults::{FAULT_APIS, FAULT_ERRORS};
+
+    #[test]
+    fn every_fault_api_and_error_a_scenario_may_name_is_mapped() {
+        for api in FAULT_APIS {
+            assert!(api_key(api).is_some(), "{api}");
+        }
+        for error in FAULT_ERRORS {
+            assert!(error_code(error).is_some(), "{error}");
+        }
     }
 }

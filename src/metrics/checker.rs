@@ -158,6 +158,18 @@ impl OrderingChecker {
         examples: usize,
         read: impl Fn(KeyId, Option<Partition>) -> bool,
     ) -> LossReport {
+        self.reconcile_each(sent, aggregates, examples, read, |_, _| {})
+    }
+
+    /// [`OrderingChecker::reconcile_read`], telling `on_lost` of every lost event.
+    pub fn reconcile_each(
+        &self,
+        sent: &SentLedger,
+        aggregates: &[u16],
+        examples: usize,
+        read: impl Fn(KeyId, Option<Partition>) -> bool,
+        mut on_lost: impl FnMut(KeyId, u32),
+    ) -> LossReport {
         let mut report = LossReport::default();
         for (&key, &count) in &sent.counts {
             if !aggregates.contains(&key.aggregate()) {
@@ -183,6 +195,7 @@ impl OrderingChecker {
                     continue;
                 }
                 report.lost += 1;
+                on_lost(key, sequence);
                 if report.examples.len() < examples {
                     report.examples.push(LostEvent { key, sequence });
                 }
@@ -200,6 +213,8 @@ pub struct SentLedger {
     pub counts: FxHashMap<KeyId, u32>,
     /// Sends the producer reported as failed (never acked).
     pub failed: FxHashSet<(KeyId, u32)>,
+    /// Per-key counts at each fault boundary, in time order (keys with a count of 0 left out).
+    pub marks: Vec<FxHashMap<KeyId, u32>>,
 }
 
 impl SentLedger {
@@ -207,6 +222,22 @@ impl SentLedger {
     pub fn absorb(&mut self, other: SentLedger) {
         self.counts.extend(other.counts);
         self.failed.extend(other.failed);
+        if self.marks.len() < other.marks.len() {
+            self.marks
+                .resize_with(other.marks.len(), FxHashMap::default);
+        }
+        for (mine, theirs) in self.marks.iter_mut().zip(other.marks) {
+            mine.extend(theirs);
+        }
+    }
+
+    /// Between which marks a key's `sequence` was generated: 0 before the first mark, `n`
+    /// between mark `n - 1` and mark `n`, `marks.len()` after the last one.
+    pub fn slot(&self, key: KeyId, sequence: u32) -> usize {
+        self.marks
+            .iter()
+            .take_while(|mark| mark.get(&key).copied().unwrap_or(0) <= sequence)
+            .count()
     }
 
     /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not
@@ -294,7 +325,30 @@ mod tests {
         SentLedger {
             counts: entries.iter().map(|&(k, n)| (key(k), n)).collect(),
             failed: failed.iter().map(|&(k, s)| (key(k), s)).collect(),
+            marks: Vec::new(),
         }
+    }
+
+    #[test]
+    fn marks_tell_which_window_a_sequence_was_sent_in() {
+        let mut sent = ledger(&[(1, 10), (2, 3)], &[]);
+        // Key 1 had sent 4 at the first mark and 7 at the second; key 2 nothing, then 3.
+        sent.marks = vec![
+            [(key(1), 4)].into_iter().collect(),
+            [(key(1), 7), (key(2), 3)].into_iter().collect(),
+        ];
+        assert_eq!(sent.slot(key(1), 0), 0);
+        assert_eq!(sent.slot(key(1), 3), 0);
+        assert_eq!(sent.slot(key(1), 4), 1);
+        assert_eq!(sent.slot(key(1), 6), 1);
+        assert_eq!(sent.slot(key(1), 7), 2);
+        assert_eq!(sent.slot(key(2), 0), 1);
+        assert_eq!(sent.slot(key(2), 2), 1);
+        let mut other = ledger(&[(3, 1)], &[]);
+        other.marks = vec![[(key(3), 1)].into_iter().collect()];
+        sent.absorb(other);
+        assert_eq!(sent.marks[0].len(), 2);
+        assert_eq!(sent.slot(key(3), 0), 0);
     }
 
     #[test]

@@ -13,6 +13,19 @@ pub struct GroupPoint {
     pub e2e_p50: Option<u64>,
     pub e2e_p95: Option<u64>,
     pub e2e_p99: Option<u64>,
+    /// Deliveries during the second of events the group had consumed before.
+    #[serde(default)]
+    pub duplicates: u64,
+    /// First deliveries during the second that came after a higher sequence of their key.
+    #[serde(default)]
+    pub out_of_order: u64,
+    /// Members holding at least one partition at the end of the second.
+    #[serde(default)]
+    pub members: u16,
+    /// Partitions the group's live members held at the end of the second: fewer than the
+    /// group reads while a crashed member's partitions wait for a rebalance.
+    #[serde(default)]
+    pub partitions_held: u32,
 }
 
 /// The run during one second; latencies in microseconds, `None` when nothing was recorded.

@@ -45,6 +45,12 @@ pub fn render(summary: &Summary) -> String {
     if let Some(line) = super::table::recovery_line(summary) {
         out.push_str(&format!("\n{line}\n"));
     }
+    if let Some(table) = super::table::fault_table(summary) {
+        out.push_str(&format!("\n{}\n", table.to_text()));
+    }
+    for line in super::table::command_lines(summary) {
+        out.push_str(&format!("{line}\n"));
+    }
     for note in &summary.notes {
         out.push_str(&format!("note: {note}\n"));
     }

@@ -74,6 +74,20 @@ impl Exporter for HtmlExporter {
         if let Some(line) = super::table::recovery_line(s) {
             html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
         }
+        if let Some(table) = super::table::fault_table(s) {
+            html.push_str(&format!(
+                "<h2>Faults</h2>{}\n<p class=\"meta\">Failed and lost count events intended in the fault's window; duplicates, disorder and latency are counted from its start until the groups recovered. Recovery: seconds from the fault's end (its start, for a fault that is not undone) until every group's e2e p95 and lag are back under their limits.</p>\n",
+                table_html(&table, None)
+            ));
+            let lines = super::table::command_lines(s);
+            if !lines.is_empty() {
+                html.push_str("<ul>");
+                for line in lines {
+                    html.push_str(&format!("<li>{}</li>", escape(&line)));
+                }
+                html.push_str("</ul>\n");
+            }
+        }
         match render_charts(run) {
             Ok(charts) => {
                 html.push_str("<h2>Charts</h2>\n");

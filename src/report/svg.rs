@@ -181,6 +181,19 @@ fn time_chart(
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(err)?;
+        // Each fault's window, shaded and labelled at the foot of the chart.
+        for fault in summary.faults.iter().filter(|f| f.applied) {
+            let end = fault.end_s.max(fault.start_s + end * 0.004);
+            let shade = Rectangle::new(
+                [(fault.start_s, 0.0), (end, top)],
+                RGBColor(230, 120, 40).mix(0.15).filled(),
+            );
+            chart.draw_series(std::iter::once(shade)).map_err(err)?;
+            let style = (FONT, 12).into_font().color(&RGBColor(170, 80, 20));
+            let text = EmptyElement::at((fault.start_s, 0.0))
+                + Text::new(format!("fault: {}", fault.name), (4, -16), style);
+            chart.draw_series(std::iter::once(text)).map_err(err)?;
+        }
         let mut previous: Option<&str> = None;
         for phase in &summary.phases {
             // Shapes expand into several segments of one phase: mark where the phase starts.

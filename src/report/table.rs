@@ -156,6 +156,78 @@ pub fn recovery_line(summary: &Summary) -> Option<String> {
     ))
 }
 
+/// One row per fault: its window, what it cost, and how long the groups took to recover.
+pub fn fault_table(summary: &Summary) -> Option<Table> {
+    if summary.faults.is_empty() {
+        return None;
+    }
+    let mut table = Table::new(&[
+        "fault",
+        "what",
+        "window",
+        "failed",
+        "lost",
+        "dup",
+        "out of order",
+        "publish p99",
+        "e2e p99",
+        "recovery",
+    ]);
+    let micros = |v: Option<u64>| v.map_or("-".to_string(), |v| format_micros(v as f64));
+    for f in &summary.faults {
+        table.row(vec![
+            f.name.clone(),
+            f.description.clone(),
+            if f.applied {
+                format!("{:.1}-{:.1} s", f.start_s, f.end_s)
+            } else {
+                "not applied".into()
+            },
+            thousands(f.failed),
+            thousands(f.lost),
+            thousands(f.duplicates),
+            thousands(f.out_of_order),
+            micros(f.publish_p99_us),
+            micros(f.e2e_p99_us),
+            match f.recovery_s {
+                Some(s) => format!("{s:.0} s"),
+                None if summary.groups.is_empty() => "no group".into(),
+                None => "not recovered".into(),
+            },
+        ]);
+    }
+    Some(table)
+}
+
+/// What each `command` fault ran, with its exit code and the end of its output.
+pub fn command_lines(summary: &Summary) -> Vec<String> {
+    let mut lines = Vec::new();
+    for fault in &summary.faults {
+        for run in &fault.commands {
+            lines.push(format!(
+                "fault {} {}: `{}` {} after {:.1} s{}",
+                fault.name,
+                run.step,
+                run.command,
+                match (run.timed_out, run.exit_code) {
+                    (true, _) => "timed out".to_string(),
+                    (false, Some(code)) => format!("exited {code}"),
+                    (false, None) => "could not run".to_string(),
+                },
+                run.seconds,
+                match crate::engine::summarize::last_line(&run.output) {
+                    "" => String::new(),
+                    line => format!(": {line}"),
+                }
+            ));
+        }
+        if let Some(error) = &fault.error {
+            lines.push(format!("fault {}: {error}", fault.name));
+        }
+    }
+    lines
+}
+
 /// One row per capacity probe, when the run was a capacity search.
 pub fn capacity_table(summary: &Summary) -> Option<Table> {
     let capacity = summary.capacity.as_ref()?;

@@ -3,6 +3,7 @@
 //! Traffic (topics, events, phases, groups, SLOs) lives beside the cluster profile
 //! (`[cluster]`: bootstrap and client properties), so one workload runs against any cluster.
 
+pub mod faults;
 pub mod raw;
 mod resolve;
 pub mod shapes;
@@ -13,11 +14,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use faults::{Brokers, FaultKind, FaultSpec};
 pub use resolve::{
     INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES,
     Overrides, is_secret_property, merge as merge_properties, resolve,
 };
-pub use slo::{Comparison, Count, Metric, Slo, Stat};
+pub use slo::{Comparison, Count, FaultFigure, Metric, Slo, Stat};
 pub use units::{Rate, Size};
 
 /// A scenario problem a user can fix: the file, the key, what is wrong, and the fix.
@@ -108,8 +110,6 @@ impl Auth {
 #[derive(Debug, Clone)]
 pub struct ClusterProfile {
     pub bootstrap: Bootstrap,
-    /// Round-trip time injected on every embedded broker (fault injection).
-    pub embedded_rtt: Option<Duration>,
     pub auth: Auth,
     /// librdkafka producer properties, defaults already merged, in order of precedence.
     pub producer: Vec<(String, String)>,
@@ -213,8 +213,6 @@ pub struct GroupSpec {
     pub members: u16,
     pub processing_time: Duration,
     pub commit_interval: Duration,
-    /// When set, the last member leaves the group this long after the plan starts.
-    pub member_leaves_at: Option<Duration>,
     /// Where a new group starts reading.
     pub start: GroupStart,
 }
@@ -263,6 +261,10 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     pub groups: Vec<GroupSpec>,
     pub slos: Vec<Slo>,
+    /// Timed faults, in the order the file lists them.
+    pub faults: Vec<FaultSpec>,
+    /// `--allow-commands`: `command` faults may run.
+    pub allow_commands: bool,
     /// Which cluster option this run measures (`[label]` or --label and friends).
     pub label: Option<crate::summary::Label>,
     /// Adjustments the resolver made that a reader of the report should know about.
@@ -273,6 +275,51 @@ impl Scenario {
     /// Total planned duration of all phases.
     pub fn planned_duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// Members a group holds at most: its own plus every `member_join` fault's.
+    pub fn member_slots(&self, group: usize) -> usize {
+        self.groups[group].members as usize
+            + self
+                .faults
+                .iter()
+                .filter(|f| matches!(f.kind, FaultKind::MemberJoin { group: g, .. } if g == group))
+                .count()
+    }
+
+    /// The shell commands `command` faults run (`run`, then `undo`), with their keys.
+    pub fn commands(&self) -> Vec<(String, String)> {
+        let mut commands = Vec::new();
+        for (i, fault) in self.faults.iter().enumerate() {
+            if let FaultKind::Command { run, undo, .. } = &fault.kind {
+                commands.push((format!("faults[{i}].run"), run.clone()));
+                if let Some(undo) = undo {
+                    commands.push((format!("faults[{i}].undo"), undo.clone()));
+                }
+            }
+        }
+        commands
+    }
+
+    /// The error a run gives when the scenario runs commands and `--allow-commands` is absent.
+    pub fn check_commands_allowed(&self) -> Result<(), ScenarioError> {
+        let commands = self.commands();
+        if self.allow_commands || commands.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = commands
+            .iter()
+            .map(|(key, command)| format!("    {key}: {command}"))
+            .collect();
+        Err(ScenarioError {
+            file: self.source.display().to_string(),
+            key: commands[0].0.clone(),
+            problem: format!(
+                "the scenario runs shell commands, and surge runs them only when told to:\n{}",
+                list.join("\n")
+            ),
+            fix: "read the commands, then pass --allow-commands to run them".into(),
+        })
     }
 }
 

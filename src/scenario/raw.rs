@@ -22,6 +22,7 @@ pub struct RawScenario {
     pub consumer_groups: Option<Vec<RawGroup>>,
     pub slo: Option<RawSlo>,
     pub label: Option<RawLabel>,
+    pub faults: Option<Vec<super::faults::RawFault>>,
 }
 
 /// `[label]`: which cluster option this run measures.

@@ -29,6 +29,8 @@ pub struct Overrides {
     pub duration_scale: Option<f64>,
     /// `--insecure-skip-tls-verify`: the only way to turn TLS verification off.
     pub insecure_skip_tls_verify: bool,
+    /// `--allow-commands`: `command` faults may run shell commands.
+    pub allow_commands: bool,
 }
 
 /// Properties that turn TLS verification off, with the values that do it.
@@ -288,7 +290,6 @@ pub fn resolve(
     let (aggregates, events) = resolve_events(&ctx, raw.events.unwrap_or_default(), &topics)?;
     let phases = resolve_phases(&ctx, raw.phases.unwrap_or_default(), overrides)?;
     let groups = resolve_groups(&ctx, raw.consumer_groups.unwrap_or_default(), &topics)?;
-    check_envelope(&ctx, &aggregates, &events, &groups)?;
     let members: u64 = groups.iter().map(|g| g.members as u64).sum();
     bound_client_buffers(
         &ctx,
@@ -318,11 +319,30 @@ pub fn resolve(
             ));
         }
     }
+    let faults = super::faults::resolve_faults(
+        &super::faults::FaultContext {
+            file: &file,
+            bootstrap: &cluster.bootstrap,
+            topics: &topics,
+            groups: &groups,
+            planned: phases.iter().map(|p| p.duration).sum(),
+            duration_scale: overrides.duration_scale.unwrap_or(1.0),
+        },
+        raw.faults.unwrap_or_default(),
+    )?;
+    check_envelope(
+        &ctx,
+        &aggregates,
+        &events,
+        &groups,
+        super::faults::boundaries(&faults).len() as u64,
+    )?;
     let slos = resolve_slos(
         &ctx,
         raw.slo.and_then(|s| s.checks).unwrap_or_default(),
         overrides,
         &groups,
+        &faults,
     )?;
 
     if let Some(scale) = overrides.rate_scale {
@@ -366,6 +386,8 @@ pub fn resolve(
         phases,
         groups,
         slos,
+        faults,
+        allow_commands: overrides.allow_commands,
         notes,
     })
 }
@@ -495,20 +517,15 @@ fn resolve_cluster(
             "give --bootstrap (or cluster.bootstrap) the cluster's TLS/SASL listeners",
         ));
     }
-    let embedded_rtt = match raw.embedded_rtt.as_ref() {
-        None => None,
-        Some(_) if !bootstrap.is_embedded() => {
-            return Err(ctx.err(
-                "cluster.embedded_rtt",
-                "round-trip injection works on the embedded broker only",
-                "remove it, or run on the embedded broker",
-            ));
-        }
-        Some(text) => Some(ctx.duration("cluster.embedded_rtt", Some(text), Duration::ZERO)?),
-    };
+    if raw.embedded_rtt.is_some() {
+        return Err(ctx.err(
+            "cluster.embedded_rtt",
+            "round-trip injection is a fault now, on the scenario's timeline",
+            "replace it with\n  [[faults]]\n  kind = \"rtt\"\n  at = \"0s\"\n  rtt = \"2ms\"",
+        ));
+    }
     Ok(ClusterProfile {
         bootstrap,
-        embedded_rtt,
         auth,
         producer: merge(&[
             producer_defaults,
@@ -607,6 +624,7 @@ fn check_envelope(
     aggregates: &[AggregateSpec],
     events: &[EventSpec],
     groups: &[GroupSpec],
+    fault_marks: u64,
 ) -> Result<(), ScenarioError> {
     if groups.len() > MAX_GROUPS {
         return Err(ctx.err(
@@ -623,7 +641,8 @@ fn check_envelope(
             .iter()
             .filter(|g| g.topics.contains(&a.topic))
             .count() as u64;
-        a.keys.saturating_mul(1 + readers)
+        // Each fault boundary keeps a copy of the producers' per-key counts.
+        a.keys.saturating_mul(1 + readers + fault_marks)
     };
     let total = aggregates
         .iter()
@@ -642,9 +661,9 @@ fn check_envelope(
         return Err(ctx.err(
             format!("events[{event}].keys"),
             format!(
-                "the scenario tracks {total} key states (each aggregate's keys, once for the producers and once per group that reads them), more than the {MAX_KEY_STATES} surge holds in memory"
+                "the scenario tracks {total} key states (each aggregate's keys, once for the producers, once per group that reads them and once per fault start or end), more than the {MAX_KEY_STATES} surge holds in memory"
             ),
-            "use fewer keys (a few million distinct keys already spread any partition count evenly) or fewer groups; see the README's Envelope",
+            "use fewer keys (a few million distinct keys already spread any partition count evenly) or fewer groups or faults; see the README's Envelope",
         ));
     }
     Ok(())
@@ -1071,19 +1090,13 @@ fn resolve_groups(
             }
         }
         let members = ctx.positive(&key("members"), group.members, 1, 64)? as u16;
-        let member_leaves_at = match group.member_leaves_at.as_ref() {
-            None => None,
-            Some(_) if members < 2 => {
-                return Err(ctx.err(
-                    key("member_leaves_at"),
-                    "a group of one member cannot lose a member and keep consuming",
-                    "raise members to 2 or more, or remove member_leaves_at",
-                ));
-            }
-            Some(text) => {
-                Some(ctx.duration(&key("member_leaves_at"), Some(text), Duration::ZERO)?)
-            }
-        };
+        if group.member_leaves_at.is_some() {
+            return Err(ctx.err(
+                key("member_leaves_at"),
+                "a member leaving is a fault now, on the scenario's timeline",
+                format!("replace it with\n  [[faults]]\n  kind = \"member_leave\"\n  group = \"{name}\"\n  at = \"{}\"", group.member_leaves_at.as_deref().unwrap_or("10s")),
+            ));
+        }
         let start = match group.start.as_deref().unwrap_or("end") {
             "end" => GroupStart::End,
             "earliest" => GroupStart::Earliest,
@@ -1109,7 +1122,6 @@ fn resolve_groups(
                 group.commit_interval.as_ref(),
                 Duration::from_millis(500),
             )?,
-            member_leaves_at,
             start,
         });
     }
@@ -1121,6 +1133,7 @@ fn resolve_slos(
     raw: Vec<String>,
     overrides: &Overrides,
     groups: &[GroupSpec],
+    faults: &[FaultSpec],
 ) -> Result<Vec<Slo>, ScenarioError> {
     let mut slos: Vec<Slo> = Vec::new();
     for (i, text) in raw.iter().enumerate() {
@@ -1154,6 +1167,27 @@ fn resolve_slos(
             slo.metric,
             Metric::E2e { .. } | Metric::Count { .. } | Metric::LagMax { .. }
         );
+        if let Some(fault) = slo.metric.fault()
+            && !faults.iter().any(|f| f.name == fault)
+        {
+            let known: Vec<&str> = faults.iter().map(|f| f.name.as_str()).collect();
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` names fault `{fault}`, which is not in [[faults]]"),
+                if known.is_empty() {
+                    "add a [[faults]] entry with that name, or drop this SLO".to_string()
+                } else {
+                    format!("use one of: {}", known.join(", "))
+                },
+            ));
+        }
+        if matches!(slo.metric, Metric::Fault { fault: None, .. }) && faults.is_empty() {
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` judges faults, and the scenario has none"),
+                "add a [[faults]] entry or drop this SLO",
+            ));
+        }
         if let Some(group) = slo.metric.group() {
             if !groups.iter().any(|g| g.name == group) {
                 return Err(ctx.err(

@@ -49,6 +49,58 @@ pub enum Metric {
     RecoveryLag,
     /// Seconds after the peak until e2e p95 is back under its SLO.
     RecoveryP95,
+    /// A figure of one fault (`fault.NAME.figure`), or of all faults (`faults.figure`).
+    Fault {
+        fault: Option<String>,
+        figure: FaultFigure,
+    },
+}
+
+/// What an SLO can ask of a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultFigure {
+    /// Seconds from the fault's end until every group is back under its p95 and lag limits.
+    Recovery,
+    /// Acked events intended during the fault's window that a group never consumed.
+    Lost,
+    /// Sends intended during the window that failed.
+    Failed,
+    /// Deliveries consumed during the window that were seen before.
+    Duplicates,
+    /// First deliveries consumed during the window after a higher sequence of their key.
+    OutOfOrder,
+    /// Publish latency p99 over the window.
+    PublishP99,
+    /// End-to-end latency p99 over the window, all groups.
+    E2eP99,
+}
+
+impl FaultFigure {
+    fn text(self) -> &'static str {
+        match self {
+            FaultFigure::Recovery => "recovery",
+            FaultFigure::Lost => "lost",
+            FaultFigure::Failed => "failed",
+            FaultFigure::Duplicates => "duplicates",
+            FaultFigure::OutOfOrder => "out_of_order",
+            FaultFigure::PublishP99 => "publish.p99",
+            FaultFigure::E2eP99 => "e2e.p99",
+        }
+    }
+
+    fn parse(text: &str) -> Option<FaultFigure> {
+        [
+            FaultFigure::Recovery,
+            FaultFigure::Lost,
+            FaultFigure::Failed,
+            FaultFigure::Duplicates,
+            FaultFigure::OutOfOrder,
+            FaultFigure::PublishP99,
+            FaultFigure::E2eP99,
+        ]
+        .into_iter()
+        .find(|f| f.text() == text)
+    }
 }
 
 impl Metric {
@@ -61,7 +113,19 @@ impl Metric {
                 | Metric::ScheduleLag(_)
                 | Metric::RecoveryLag
                 | Metric::RecoveryP95
+                | Metric::Fault {
+                    figure: FaultFigure::Recovery | FaultFigure::PublishP99 | FaultFigure::E2eP99,
+                    ..
+                }
         )
+    }
+
+    /// The fault the metric is scoped to, if any.
+    pub fn fault(&self) -> Option<&str> {
+        match self {
+            Metric::Fault { fault, .. } => fault.as_deref(),
+            _ => None,
+        }
     }
 
     /// The consumer group the metric is scoped to, if any.
@@ -198,14 +262,34 @@ fn stat_text(stat: Stat) -> String {
 const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99, schedule_lag.p99, \
 (percentiles p50, p90, p95, p99, p99.9, and max), \
 lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, lag.max, recovery.lag, \
-recovery.p95, and per group \
-group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max ...";
+recovery.p95, per group \
+group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max ..., per fault fault.NAME.recovery, \
+fault.NAME.lost, fault.NAME.failed, fault.NAME.duplicates, fault.NAME.out_of_order, \
+fault.NAME.publish.p99, fault.NAME.e2e.p99, and over all faults faults.lost, faults.failed, \
+faults.duplicates, faults.out_of_order, faults.recovery";
 
 impl FromStr for Metric {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let unknown = || format!("unknown metric `{text}`; {METRIC_HELP}");
+        if let Some(scoped) = text.strip_prefix("fault.") {
+            let (name, figure) = scoped.split_once('.').ok_or_else(unknown)?;
+            let figure = FaultFigure::parse(figure).ok_or_else(unknown)?;
+            return Ok(Metric::Fault {
+                fault: Some(name.to_string()),
+                figure,
+            });
+        }
+        if let Some(figure) = text.strip_prefix("faults.") {
+            let figure = FaultFigure::parse(figure)
+                .filter(|f| !matches!(f, FaultFigure::PublishP99 | FaultFigure::E2eP99))
+                .ok_or_else(unknown)?;
+            return Ok(Metric::Fault {
+                fault: None,
+                figure,
+            });
+        }
         let (group, rest) = match text.strip_prefix("group.") {
             Some(scoped) => {
                 let (name, rest) = scoped.split_once('.').ok_or_else(unknown)?;
@@ -267,6 +351,14 @@ impl fmt::Display for Metric {
             Metric::LagMax { .. } => f.write_str("lag.max"),
             Metric::RecoveryLag => f.write_str("recovery.lag"),
             Metric::RecoveryP95 => f.write_str("recovery.p95"),
+            Metric::Fault {
+                fault: Some(name),
+                figure,
+            } => write!(f, "fault.{name}.{}", figure.text()),
+            Metric::Fault {
+                fault: None,
+                figure,
+            } => write!(f, "faults.{}", figure.text()),
         }
     }
 }

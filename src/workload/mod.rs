@@ -84,6 +84,8 @@ pub struct EventGenerator {
     samplers: Vec<KeySampler>,
     aggregate_topics: Vec<usize>,
     sequences: Vec<Vec<u32>>,
+    /// Copies of `sequences` taken by [`EventGenerator::mark`].
+    marks: Vec<Vec<Vec<u32>>>,
 }
 
 impl EventGenerator {
@@ -129,6 +131,7 @@ impl EventGenerator {
                 .iter()
                 .map(|a| vec![0; a.keys as usize])
                 .collect(),
+            marks: Vec::new(),
         }
     }
 
@@ -158,19 +161,32 @@ impl EventGenerator {
         }
     }
 
-    /// What this instance sent, per key (failed sends are added by the caller).
+    /// Remembers every key's count at this point: the events numbered below it were
+    /// generated before the mark.
+    pub fn mark(&mut self) {
+        self.marks.push(self.sequences.clone());
+    }
+
+    /// What this instance sent, per key, with its marks (failed sends are added by the caller).
     pub fn ledger(&self) -> SentLedger {
-        let mut ledger = SentLedger::default();
-        for (aggregate, counters) in self.sequences.iter().enumerate() {
-            for (index, &count) in counters.iter().enumerate() {
-                if count > 0 {
-                    ledger.counts.insert(
-                        KeyId::new(self.instance, aggregate as u16, index as u32),
-                        count,
-                    );
+        let sparse = |sequences: &Vec<Vec<u32>>| {
+            let mut counts = rustc_hash::FxHashMap::default();
+            for (aggregate, counters) in sequences.iter().enumerate() {
+                for (index, &count) in counters.iter().enumerate() {
+                    if count > 0 {
+                        counts.insert(
+                            KeyId::new(self.instance, aggregate as u16, index as u32),
+                            count,
+                        );
+                    }
                 }
             }
+            counts
+        };
+        SentLedger {
+            counts: sparse(&self.sequences),
+            marks: self.marks.iter().map(sparse).collect(),
+            ..SentLedger::default()
         }
-        ledger
     }
 }

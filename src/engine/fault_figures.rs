@@ -1,0 +1,172 @@
+//! Per-fault figures: what happened during each fault's window, and how long the groups took
+//! to recover from it. Built from the run's record after the run; no I/O.
+
+use std::time::Duration;
+
+use crate::metrics::histograms::PUBLISH;
+use crate::metrics::{TimelinePoint, new_histogram};
+use crate::scenario::{FaultKind, Metric, Scenario, Stat};
+use crate::summary::FaultSummary;
+
+use super::RunRecord;
+use super::summarize::{DEFAULT_LAG_THRESHOLD, DEFAULT_P95_US, redact_errors};
+
+/// The limits recovery is judged against, for one group: its own `group.NAME.e2e.p95` and
+/// `group.NAME.lag.max` SLOs, else the scenario's `e2e.p95` and `lag.max`, else the ADR's
+/// 100 ms and 10,000 events.
+fn limits(scenario: &Scenario, group: &str) -> (u64, u64) {
+    let find = |wanted: &dyn Fn(&Metric) -> bool| {
+        scenario
+            .slos
+            .iter()
+            .find(|s| wanted(&s.metric))
+            .map(|s| s.limit as u64)
+    };
+    let is_p95 = |stat: &Stat| matches!(stat, Stat::Percentile(p) if *p == 95.0);
+    let p95 =
+        find(&|m| matches!(m, Metric::E2e { group: Some(g), stat } if g == group && is_p95(stat)))
+            .or_else(|| find(&|m| matches!(m, Metric::E2e { group: None, stat } if is_p95(stat))))
+            .unwrap_or(DEFAULT_P95_US);
+    let lag = find(&|m| matches!(m, Metric::LagMax { group: Some(g) } if g == group))
+        .or_else(|| find(&|m| matches!(m, Metric::LagMax { group: None })))
+        .unwrap_or(DEFAULT_LAG_THRESHOLD);
+    (p95, lag)
+}
+
+/// Whether every group is within its limits during this second. A group that consumed
+/// nothing is within them only when it has nothing to consume.
+fn healthy(point: &TimelinePoint, limits: &[(String, (u64, u64))]) -> bool {
+    point.groups.iter().all(|g| {
+        let (p95, lag) = limits
+            .iter()
+            .find(|(name, _)| *name == g.name)
+            .map_or((DEFAULT_P95_US, DEFAULT_LAG_THRESHOLD), |(_, l)| *l);
+        g.lag <= lag
+            && match g.e2e_p95 {
+                Some(value) => value <= p95,
+                None => g.lag == 0,
+            }
+    })
+}
+
+/// Seconds from `from` until every group is healthy again: the start of the first whole
+/// timeline second after `from` in which every group is within its limits. A second that
+/// began before `from` still holds the fault, so it does not count.
+fn recovery(timeline: &[TimelinePoint], from: f64, limits: &[(String, (u64, u64))]) -> Option<f64> {
+    if limits.is_empty() {
+        return None;
+    }
+    let mut start = 0.0;
+    for point in timeline {
+        let second_start = std::mem::replace(&mut start, point.t);
+        // Ticks land within a few ms of whole seconds: allow for that.
+        if second_start >= from - 0.05 && healthy(point, limits) {
+            return Some((((second_start - from).max(0.0)) * 10.0).round() / 10.0);
+        }
+    }
+    None
+}
+
+/// The figures of every fault of the run, in the scenario's order.
+pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSummary> {
+    let run_end = record.run_time.as_secs_f64();
+    let group_limits: Vec<(String, (u64, u64))> = scenario
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), limits(scenario, &g.name)))
+        .collect();
+    let (p95_limit_us, lag_limit) = limits(scenario, "");
+    scenario
+        .faults
+        .iter()
+        .zip(&record.faults)
+        .map(|(spec, outcome)| {
+            let log = &outcome.log;
+            let start = log.started.unwrap_or(spec.at).as_secs_f64();
+            let end = match (spec.duration, log.ended) {
+                (Some(_), Some(ended)) => ended.as_secs_f64(),
+                (Some(duration), None) => (spec.at + duration).as_secs_f64().min(run_end),
+                (None, _) => run_end,
+            }
+            .max(start);
+            let recovery_from = if spec.duration.is_some() { end } else { start };
+            let recovery_s = recovery(&record.timeline, recovery_from, &group_limits);
+            // What was consumed and acked late because of the fault shows after it: latency
+            // and disorder are counted from its start until it recovered (or the run ended).
+            let impact_end = recovery_s.map_or(run_end, |r| recovery_from + r).max(end);
+            let overlaps = |t: f64, length: f64| t > start + 1e-3 && t - length < impact_end - 1e-3;
+            let mut duplicates = 0;
+            let mut out_of_order = 0;
+            for point in record.timeline.iter().filter(|p| overlaps(p.t, 1.0)) {
+                for group in &point.groups {
+                    duplicates += group.duplicates;
+                    out_of_order += group.out_of_order;
+                }
+            }
+            let mut publish = new_histogram();
+            let mut e2e = new_histogram();
+            for sample in &record.histograms.intervals {
+                if !overlaps(sample.start_s + sample.duration_s, sample.duration_s) {
+                    continue;
+                }
+                let target = if sample.tag == PUBLISH {
+                    &mut publish
+                } else if sample.tag.starts_with("e2e.") {
+                    &mut e2e
+                } else {
+                    continue;
+                };
+                let _ = target.add(sample.histogram());
+            }
+            let p99 = |h: &hdrhistogram::Histogram<u64>| {
+                (!h.is_empty()).then(|| h.value_at_quantile(0.99))
+            };
+            FaultSummary {
+                name: spec.name.clone(),
+                kind: spec.kind.name().into(),
+                description: spec.describe(&scenario.topics, &scenario.groups),
+                start_s: round(start),
+                end_s: round(end),
+                applied: log.started.is_some(),
+                failed: outcome.failed,
+                lost: outcome.lost,
+                duplicates,
+                out_of_order,
+                publish_p99_us: p99(&publish),
+                e2e_p99_us: p99(&e2e),
+                recovery_from_s: round(recovery_from),
+                recovery_s,
+                impact_end_s: round(impact_end),
+                p95_limit_us,
+                lag_limit,
+                commands: log
+                    .commands
+                    .iter()
+                    .map(|run| crate::engine::faults::CommandRun {
+                        output: redact_errors(std::slice::from_ref(&run.output), scenario).join(""),
+                        ..run.clone()
+                    })
+                    .collect(),
+                error: log
+                    .error
+                    .as_ref()
+                    .map(|e| redact_errors(std::slice::from_ref(e), scenario).join("")),
+            }
+        })
+        .collect()
+}
+
+fn round(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+/// The longest `producer_pause` of a scenario: its owed events are late by up to that much,
+/// on purpose, and the generator's schedule-lag bound allows for it.
+pub fn longest_pause(faults: &[FaultSummary]) -> Duration {
+    faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::ProducerPause.name())
+        .map(|f| Duration::from_secs_f64((f.end_s - f.start_s).max(0.0)))
+        .max()
+        .unwrap_or_default()
+}

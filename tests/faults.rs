@@ -1,0 +1,427 @@
+//! Faults on the embedded broker: each kind changes what it should, and the per-fault
+//! figures say so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::exclusive;
+use surge::engine::StopSignal;
+use surge::scenario::Overrides;
+use surge::summary::{FaultSummary, Status, Summary};
+use surge::{RunOptions, RunOutcome, SurgeError};
+
+/// One keyed topic of 6 partitions at 500 events/s (2 s warmup, then `seconds` measured),
+/// read by one group of `members`; `faults` is appended as written.
+fn scenario(dir: &Path, members: u32, seconds: u32, faults: &str) -> PathBuf {
+    let path = dir.join("fault.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "fault-test"
+[[topics]]
+name = "orders"
+partitions = 6
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+keys = 2000
+
+[[phases]]
+name = "warmup"
+rate = "500/s"
+duration = "2s"
+warmup = true
+
+[[phases]]
+name = "steady"
+rate = "500/s"
+duration = "{seconds}s"
+
+[[consumer_groups]]
+name = "reader"
+topics = ["orders"]
+members = {members}
+commit_interval = "500ms"
+
+{faults}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn run(path: &Path, overrides: Overrides, out: &Path) -> Result<RunOutcome, SurgeError> {
+    surge::run(
+        &RunOptions {
+            scenario: path.to_path_buf(),
+            overrides,
+            out: Some(out.to_path_buf()),
+            quiet: true,
+        },
+        Arc::new(StopSignal::default()),
+    )
+}
+
+fn fault<'a>(summary: &'a Summary, name: &str) -> &'a FaultSummary {
+    summary
+        .faults
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no fault {name} in {:#?}", summary.faults))
+}
+
+/// Nothing acked was lost or left unread, nothing failed, nothing out of order.
+fn assert_intact(summary: &Summary) {
+    assert_eq!(summary.produced.failed, 0, "{:#?}", summary.errors);
+    assert_eq!(summary.produced.acked, summary.produced.sent);
+    for group in &summary.groups {
+        assert_eq!(group.lost, 0, "group {}", group.name);
+        assert_eq!(group.unread, 0, "group {}", group.name);
+        assert_eq!(group.ordering.out_of_order, 0, "group {}", group.name);
+        assert_eq!(group.ordering.gaps, 0, "group {}", group.name);
+        assert_eq!(group.unique, summary.produced.acked, "group {}", group.name);
+    }
+}
+
+#[test]
+fn a_broker_down_delays_publishing_then_recovers_without_loss() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        2,
+        14,
+        "[[faults]]\nname = \"down\"\nkind = \"broker_down\"\nbroker = 2\nat = \"6s\"\nduration = \"3s\"\n\n[slo]\nchecks = [\"fault.down.lost == 0\", \"faults.lost == 0\", \"fault.down.recovery < 10s\"]\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_intact(summary);
+    let down = fault(summary, "down");
+    assert!(down.applied);
+    assert!(
+        (down.start_s - 6.0).abs() < 0.2 && (down.end_s - 9.0).abs() < 0.2,
+        "{down:#?}"
+    );
+    assert_eq!((down.lost, down.failed), (0, 0));
+    // Events for the partitions broker 2 leads wait for it: up to the 3 s it was down.
+    let window_p99 = down.publish_p99_us.unwrap();
+    assert!(
+        window_p99 > 1_000_000 && window_p99 > 10 * summary.latency.publish_us.p50,
+        "publish p99 over the fault {window_p99} us, run p50 {} us",
+        summary.latency.publish_us.p50
+    );
+    // ...and after it, publishing is back to normal.
+    let late: Vec<u64> = summary
+        .timeline
+        .iter()
+        .filter(|p| p.t > down.impact_end_s + 1.0 && p.phase == "steady")
+        .filter_map(|p| p.publish_p99)
+        .collect();
+    assert!(
+        !late.is_empty() && late.iter().all(|&p99| p99 < 500_000),
+        "{late:?}"
+    );
+    assert!(down.recovery_s.is_some_and(|s| s < 10.0), "{down:#?}");
+    assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("fault.down.recovery &lt; 10s")
+            || junit.contains("fault.down.recovery < 10s")
+    );
+    let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(markdown.contains("## Faults") && markdown.contains("broker 2 down"));
+    let chart = std::fs::read_to_string(dir.path().join("e2e-latency.svg")).unwrap();
+    assert!(chart.contains("fault: down"));
+}
+
+#[test]
+fn request_errors_are_retried_without_loss() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    // Two errors per Produce burst: fewer than the ADR's retries = 3, so every send lands.
+    let path = scenario(
+        dir.path(),
+        1,
+        8,
+        "[[faults]]\nname = \"errors\"\nkind = \"request_errors\"\napi = \"Produce\"\nerror = \"NOT_LEADER_OR_FOLLOWER\"\ncount = 2\nat = \"4s\"\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_intact(summary);
+    let errors = fault(summary, "errors");
+    assert!(errors.applied && errors.error.is_none(), "{errors:#?}");
+    // A retried batch waits for metadata and the retry backoff (100 ms): the slowest acks of
+    // the fault's window show it.
+    assert!(
+        summary.latency.publish_us.max >= 100_000,
+        "publish max {} us",
+        summary.latency.publish_us.max
+    );
+    assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
+}
+
+/// Seconds during which the group held fewer partitions than it reads.
+fn seconds_short(summary: &Summary, after: f64) -> usize {
+    summary
+        .timeline
+        .iter()
+        .filter(|p| p.t > after && p.phase != "drain")
+        .filter(|p| p.groups[0].partitions_held < 6)
+        .count()
+}
+
+#[test]
+fn a_crashed_member_is_noticed_after_the_session_timeout_and_nothing_is_lost() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        3,
+        16,
+        "[[faults]]\nname = \"crash\"\nkind = \"member_crash\"\ngroup = \"reader\"\nat = \"4s\"\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_intact(summary);
+    let crash = fault(summary, "crash");
+    assert!(crash.applied && crash.error.is_none(), "{crash:#?}");
+    // Its partitions wait for the coordinator to give up on it: session.timeout.ms is 6 s on
+    // the embedded broker (then the mock coordinator's own rebalance delay follows, see the
+    // README's Faults section).
+    let short = seconds_short(summary, crash.start_s);
+    let held: Vec<(f64, u32)> = summary
+        .timeline
+        .iter()
+        .map(|p| (p.t, p.groups[0].partitions_held))
+        .collect();
+    let first_short = held.iter().position(|&(t, n)| t > crash.start_s && n < 6);
+    let unowned_before_rebalance = first_short
+        .map(|i| {
+            held[i..]
+                .iter()
+                .take_while(|&&(_, n)| n > 0 && n < 6)
+                .count()
+        })
+        .unwrap_or(0);
+    assert!(
+        (4..=7).contains(&unowned_before_rebalance) && short >= unowned_before_rebalance,
+        "the crashed member's partitions were unowned for {unowned_before_rebalance} s before the rebalance: {held:?}"
+    );
+    // What it consumed and never committed is delivered again: duplicates, counted as such.
+    let group = &summary.groups[0];
+    assert!(crash.duplicates <= group.ordering.duplicates);
+    assert_eq!(crash.lost, 0);
+    // In the end the two survivors share every partition.
+    let last = summary
+        .timeline
+        .iter()
+        .rev()
+        .find(|p| p.phase != "drain")
+        .unwrap();
+    assert_eq!(
+        (last.groups[0].members, last.groups[0].partitions_held),
+        (2, 6),
+        "{held:?}"
+    );
+}
+
+#[test]
+fn a_leaving_member_hands_over_quickly_and_a_joining_member_takes_partitions() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        2,
+        22,
+        "[[faults]]\nname = \"leave\"\nkind = \"member_leave\"\ngroup = \"reader\"\nat = \"3s\"\n\n[[faults]]\nname = \"join\"\nkind = \"member_join\"\ngroup = \"reader\"\nat = \"12s\"\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_intact(summary);
+    let leave = fault(summary, "leave");
+    let join = fault(summary, "join");
+    assert!(leave.applied && join.applied);
+    let points = |from: f64, to: f64| -> Vec<(u16, u32)> {
+        summary
+            .timeline
+            .iter()
+            .filter(|p| p.t > from && p.t <= to)
+            .map(|p| (p.groups[0].members, p.groups[0].partitions_held))
+            .collect()
+    };
+    let all = points(0.0, 100.0);
+    // After the leave (and the embedded coordinator's rebalance delay), one member holds all
+    // six partitions; after the join, two share them.
+    assert!(
+        points(leave.start_s, join.start_s).contains(&(1, 6)),
+        "{all:?}"
+    );
+    assert!(points(join.start_s, 100.0).contains(&(2, 6)), "{all:?}");
+    assert_eq!(summary.groups[0].lost, 0);
+}
+
+#[test]
+fn a_producer_pause_owes_its_events_as_schedule_lag_not_as_a_slow_generator() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        1,
+        10,
+        "[[faults]]\nname = \"pause\"\nkind = \"producer_pause\"\nat = \"4s\"\nduration = \"2s\"\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_intact(summary);
+    let paused: Vec<u64> = summary
+        .timeline
+        .iter()
+        .filter(|p| p.t > 4.3 && p.t < 5.9)
+        .map(|p| p.produced)
+        .collect();
+    assert!(
+        !paused.is_empty() && paused.iter().all(|&n| n == 0),
+        "{paused:?}"
+    );
+    // Every event was sent: the ones owed went out late.
+    assert_eq!(summary.produced.not_sent, 0);
+    assert!(
+        summary.latency.schedule_lag_us.max > 1_500_000,
+        "{:?}",
+        summary.latency.schedule_lag_us
+    );
+    // The pause is on purpose: the generator is still trusted.
+    assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
+}
+
+#[test]
+fn twenty_ms_of_round_trip_raises_publish_p50_by_about_one_round_trip() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let plain = scenario(base.path(), 1, 10, "");
+    let slow = scenario(
+        dir.path(),
+        1,
+        10,
+        "[[faults]]\nname = \"rtt\"\nkind = \"rtt\"\nat = \"0s\"\nrtt = \"20ms\"\n",
+    );
+    let before = run(&plain, Overrides::default(), base.path()).unwrap();
+    let after = run(&slow, Overrides::default(), dir.path()).unwrap();
+    let p50 = |o: &RunOutcome| o.summary.latency.publish_us.p50 as f64 / 1000.0;
+    let rise = p50(&after) - p50(&before);
+    // One Produce request per ack, each answered 20 ms later (benches/README.md: +20.8 ms).
+    assert!(
+        (15.0..=30.0).contains(&rise),
+        "publish p50 {:.1} ms -> {:.1} ms",
+        p50(&before),
+        p50(&after)
+    );
+}
+
+#[test]
+fn a_leader_move_keeps_every_event() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        1,
+        8,
+        "[[faults]]\nname = \"move\"\nkind = \"leader_move\"\ntopic = \"orders\"\npartition = 0\nbroker = 3\nat = \"4s\"\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    assert_intact(&outcome.summary);
+    let moved = fault(&outcome.summary, "move");
+    assert!(moved.applied && moved.error.is_none(), "{moved:#?}");
+    assert_eq!(outcome.status, Status::Pass);
+}
+
+#[test]
+fn a_command_runs_with_its_output_in_the_summary_and_without_surges_secrets() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    // The variable is set for the whole test process; the command must not see it.
+    unsafe { std::env::set_var("SURGE_SASL_PASSWORD", "pw-never-shown-7781") };
+    let path = scenario(
+        dir.path(),
+        1,
+        5,
+        "[[faults]]\nname = \"hook\"\nkind = \"command\"\nat = \"2s\"\nduration = \"2s\"\nrun = \"echo started-$((40+2)); echo pw=${SURGE_SASL_PASSWORD:-unset}\"\nundo = \"echo undone\"\n",
+    );
+    let refused = run(&path, Overrides::default(), dir.path()).unwrap_err();
+    assert!(
+        refused.to_string().contains("--allow-commands")
+            && refused.to_string().contains("echo undone"),
+        "{refused}"
+    );
+    let outcome = run(
+        &path,
+        Overrides {
+            allow_commands: true,
+            ..Overrides::default()
+        },
+        dir.path(),
+    )
+    .unwrap();
+    let hook = fault(&outcome.summary, "hook");
+    assert_eq!(hook.commands.len(), 2, "{hook:#?}");
+    let (ran, undone) = (&hook.commands[0], &hook.commands[1]);
+    assert_eq!((ran.step.as_str(), ran.exit_code), ("run", Some(0)));
+    assert!(ran.output.contains("started-42"), "{ran:#?}");
+    assert!(ran.output.contains("pw=unset"), "{ran:#?}");
+    assert_eq!((undone.step.as_str(), undone.exit_code), ("undo", Some(0)));
+    assert!(undone.output.contains("undone"));
+    assert_eq!(
+        outcome.status,
+        Status::Pass,
+        "{:#?}",
+        outcome.summary.verdict
+    );
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let text = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&text).contains("pw-never-shown-7781"));
+    }
+}
+
+#[test]
+fn a_failing_or_hanging_command_makes_the_run_an_error_not_a_verdict() {
+    let _machine = exclusive();
+    for (command, expect) in [
+        ("echo broker not found >&2; exit 3", "exited with 3"),
+        ("sleep 30", "did not finish within its timeout"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = scenario(
+            dir.path(),
+            1,
+            6,
+            &format!(
+                "[[faults]]\nname = \"hook\"\nkind = \"command\"\nat = \"1s\"\nrun = \"{command}\"\ntimeout = \"2s\"\n"
+            ),
+        );
+        let outcome = run(
+            &path,
+            Overrides {
+                allow_commands: true,
+                ..Overrides::default()
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let summary = &outcome.summary;
+        assert_eq!(outcome.status, Status::Error, "{:#?}", summary.verdict);
+        assert_eq!(outcome.status.exit_code(), 2);
+        assert!(!summary.complete);
+        assert!(
+            summary.verdict.reasons[0].contains(expect),
+            "{:?}",
+            summary.verdict.reasons
+        );
+        // The run stopped when the command failed, not at the end of the plan.
+        assert!(summary.produced.not_sent > 0, "{:?}", summary.produced);
+    }
+}
