@@ -393,6 +393,14 @@ async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError> {
             let cluster = EmbeddedCluster::start(*brokers)?;
             for topic in &scenario.topics {
                 cluster.create_topic(&topic.name, topic.partitions, topic.replication_factor)?;
+                // The mock picks each partition's leader at random, so a broker may lead none
+                // of a topic's partitions in one run and half of them in the next. Kafka spreads
+                // leaders evenly: so does surge, so that runs (and broker faults) repeat.
+                for partition in 0..topic.partitions {
+                    cluster
+                        .move_leader(&topic.name, partition, partition % *brokers + 1)
+                        .map_err(SurgeError::Runtime)?;
+                }
             }
             let target = Target {
                 kind: "embedded".into(),

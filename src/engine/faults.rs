@@ -262,9 +262,14 @@ impl<'a> FaultHandle<'a> {
                 if let Some(failure) = run.failure()
                     && log.error.is_none()
                 {
+                    let fix = if run.timed_out {
+                        format!("raise faults[{fault}].timeout, or make the command return sooner")
+                    } else {
+                        format!("run `{}` by hand to see why it fails", run.command)
+                    };
                     log.error = Some(format!(
-                        "fault `{}`: {failure}",
-                        self.scenario.faults[fault].name
+                        "fault `{}` (faults[{fault}].{}): {failure}\n  fix: {fix}",
+                        self.scenario.faults[fault].name, run.step
                     ));
                 }
                 log.commands.push(run);
