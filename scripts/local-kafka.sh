@@ -386,11 +386,17 @@ surge_bin() {
 # cluster in rounds (Kafka's own producer and consumer, and surge through librdkafka when a
 # surge binary is at hand: each client's requests take their own paths through the broker)
 # until a round costs the compilers under a second of CPU, or the budget (SURGE_KAFKA_WARM_UP
-# seconds, default 300; 0 skips it) runs out.
+# seconds, default 300; 0 skips it) runs out. Brokers that settled and have not been restarted
+# since (the same processes) are still warm: they are not warmed again.
 warm_up() {
   local topic=__surge-warm-up budget=${SURGE_KAFKA_WARM_UP:-300} tck began before used round=0
-  local reader producer surge
+  local reader producer surge brokers
   ((budget > 0)) || return 0
+  brokers="$(pid_of 1) $(pid_of 2) $(pid_of 3)"
+  if [[ -f "$state/warm" && "$(cat "$state/warm")" == "$brokers" ]]; then
+    say "the brokers settled and have not been restarted since (pids $brokers): no warm-up"
+    return 0
+  fi
   tck=$(getconf CLK_TCK)
   surge="$(surge_bin)" || surge=""
   java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(list plain_port)" --create \
@@ -414,6 +420,7 @@ warm_up() {
     wait "$producer" || say "warm-up producer failed (continuing)"
     used=$(( ($(jit_ticks) - before) * 10 / tck ))
     if ((used < 10)); then
+      echo "$brokers" >"$state/warm"
       say "warm after $((SECONDS - began))s ($round rounds; the last cost the JIT compilers $((used / 10)).$((used % 10))s of CPU)"
       break
     fi
