@@ -89,7 +89,7 @@ pub struct FaultSummary {
     pub lag_limit: u64,
     /// `command` faults: what ran, its exit code and (redacted) output.
     #[serde(default)]
-    pub commands: Vec<crate::engine::faults::CommandRun>,
+    pub commands: Vec<CommandRun>,
     /// Why it could not be applied or undone.
     #[serde(default)]
     pub error: Option<String>,
@@ -335,4 +335,52 @@ pub struct Capacity {
     pub elapsed_s: f64,
     pub budget_s: f64,
     pub conclusion: String,
+}
+
+/// One run of a `command` fault's shell command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRun {
+    /// `run` or `undo`.
+    pub step: String,
+    pub command: String,
+    /// `None` when it was killed (timeout) or could not start.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub seconds: f64,
+    /// The end of its output (stdout, then stderr), redacted.
+    pub output: String,
+}
+
+impl CommandRun {
+    /// Why the run is an error because of this command, if it is.
+    pub fn failure(&self) -> Option<String> {
+        let what = if self.timed_out {
+            format!("did not finish within its timeout ({:.0}s)", self.seconds)
+        } else {
+            match self.exit_code {
+                Some(0) => return None,
+                Some(code) => format!("exited with {code}"),
+                None => "could not run".into(),
+            }
+        };
+        let output = self.output.trim();
+        Some(format!(
+            "`{}` {what}{}",
+            self.command,
+            if output.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", last_line(output))
+            }
+        ))
+    }
+}
+
+/// The last non-empty line of a text, for a one-line message.
+pub fn last_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }

@@ -113,6 +113,17 @@ fn fault_figure(faults: &[&FaultSummary], figure: FaultFigure) -> Option<f64> {
     }
 }
 
+/// The longest `producer_pause` of a run: its owed events are late by up to that much, on
+/// purpose, and the generator's schedule-lag bound allows for it.
+fn longest_pause(faults: &[FaultSummary]) -> std::time::Duration {
+    faults
+        .iter()
+        .filter(|f| f.kind == crate::scenario::FaultKind::ProducerPause.name())
+        .map(|f| std::time::Duration::from_secs_f64((f.end_s - f.start_s).max(0.0)))
+        .max()
+        .unwrap_or_default()
+}
+
 /// Judges one SLO.
 pub fn check(summary: &Summary, slo: &Slo) -> Check {
     let actual = actual(summary, &slo.metric);
@@ -185,7 +196,7 @@ pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
         ));
     }
     // A producer_pause makes the events it holds late on purpose, by up to its length.
-    let pause = crate::engine::fault_figures::longest_pause(&summary.faults);
+    let pause = longest_pause(&summary.faults);
     let bound = (limits.max_schedule_lag_p99 + pause).as_secs_f64() * 1e6;
     let lag_p99 = summary.latency.schedule_lag_us.p99 as f64;
     if lag_p99 > bound {

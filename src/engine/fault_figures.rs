@@ -1,11 +1,9 @@
 //! Per-fault figures: what happened during each fault's window, and how long the groups took
 //! to recover from it. Built from the run's record after the run; no I/O.
 
-use std::time::Duration;
-
 use crate::metrics::histograms::PUBLISH;
 use crate::metrics::{TimelinePoint, new_histogram};
-use crate::scenario::{FaultKind, Metric, Scenario, Stat};
+use crate::scenario::{Metric, Scenario, Stat};
 use crate::summary::FaultSummary;
 
 use super::RunRecord;
@@ -142,7 +140,7 @@ pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSumm
                 commands: log
                     .commands
                     .iter()
-                    .map(|run| crate::engine::faults::CommandRun {
+                    .map(|run| crate::summary::CommandRun {
                         output: redact_errors(std::slice::from_ref(&run.output), scenario).join(""),
                         ..run.clone()
                     })
@@ -158,15 +156,4 @@ pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSumm
 
 fn round(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
-}
-
-/// The longest `producer_pause` of a scenario: its owed events are late by up to that much,
-/// on purpose, and the generator's schedule-lag bound allows for it.
-pub fn longest_pause(faults: &[FaultSummary]) -> Duration {
-    faults
-        .iter()
-        .filter(|f| f.kind == FaultKind::ProducerPause.name())
-        .map(|f| Duration::from_secs_f64((f.end_s - f.start_s).max(0.0)))
-        .max()
-        .unwrap_or_default()
 }

@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::consumer::{CRASH, GroupShared, LEAVE};
 use super::producer::InstanceShared;
 use crate::kafka::EmbeddedCluster;
 use crate::scenario::{Brokers, FaultKind, FaultSpec, Scenario};
+use crate::summary::CommandRun;
 
 /// One thing to do at one time: apply a fault, or undo it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,45 +60,6 @@ impl FaultSchedule {
             self.next += 1;
         }
         self.steps[start..self.next].to_vec()
-    }
-}
-
-/// One run of a `command` fault's shell command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CommandRun {
-    /// `run` or `undo`.
-    pub step: String,
-    pub command: String,
-    /// `None` when it was killed (timeout) or could not start.
-    pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    pub seconds: f64,
-    /// The end of its output (stdout, then stderr), redacted.
-    pub output: String,
-}
-
-impl CommandRun {
-    /// Why the run is an error because of this command, if it is.
-    pub fn failure(&self) -> Option<String> {
-        let what = if self.timed_out {
-            format!("did not finish within its timeout ({:.0}s)", self.seconds)
-        } else {
-            match self.exit_code {
-                Some(0) => return None,
-                Some(code) => format!("exited with {code}"),
-                None => "could not run".into(),
-            }
-        };
-        let output = self.output.trim();
-        Some(format!(
-            "`{}` {what}{}",
-            self.command,
-            if output.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", super::summarize::last_line(output))
-            }
-        ))
     }
 }
 

@@ -77,15 +77,6 @@ pub fn redact_errors(errors: &[String], scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-/// The last non-empty line of a text, for a one-line error.
-pub fn last_line(text: &str) -> &str {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-}
-
 /// Redacts secret-looking assignments in a scenario's text, line by line.
 pub fn redact_source(text: &str) -> String {
     text.lines()

@@ -215,7 +215,7 @@ pub fn command_lines(summary: &Summary) -> Vec<String> {
                     (false, None) => "could not run".to_string(),
                 },
                 run.seconds,
-                match crate::engine::summarize::last_line(&run.output) {
+                match crate::summary::last_line(&run.output) {
                     "" => String::new(),
                     line => format!(": {line}"),
                 }
