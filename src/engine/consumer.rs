@@ -91,11 +91,15 @@ impl GroupShared {
 
     /// Whether the members hold every partition of the group's topics.
     pub fn is_ready(&self) -> bool {
+        self.partitions_held() >= self.expected_partitions
+    }
+
+    /// Partitions the members hold now.
+    pub fn partitions_held(&self) -> usize {
         self.assigned
             .iter()
             .map(|a| a.load(Ordering::Acquire))
-            .sum::<usize>()
-            >= self.expected_partitions
+            .sum()
     }
 
     /// Acked events on the group's topics that it has not consumed (`unique`) yet.

@@ -3,33 +3,11 @@
 
 use crate::metrics::histograms::PUBLISH;
 use crate::metrics::{TimelinePoint, new_histogram};
-use crate::scenario::{Metric, Scenario, Stat};
+use crate::scenario::Scenario;
 use crate::summary::FaultSummary;
 
 use super::RunRecord;
-use super::summarize::{DEFAULT_LAG_THRESHOLD, DEFAULT_P95_US, redact_errors};
-
-/// The limits recovery is judged against, for one group: its own `group.NAME.e2e.p95` and
-/// `group.NAME.lag.max` SLOs, else the scenario's `e2e.p95` and `lag.max`, else the ADR's
-/// 100 ms and 10,000 events.
-fn limits(scenario: &Scenario, group: &str) -> (u64, u64) {
-    let find = |wanted: &dyn Fn(&Metric) -> bool| {
-        scenario
-            .slos
-            .iter()
-            .find(|s| wanted(&s.metric))
-            .map(|s| s.limit as u64)
-    };
-    let is_p95 = |stat: &Stat| matches!(stat, Stat::Percentile(p) if *p == 95.0);
-    let p95 =
-        find(&|m| matches!(m, Metric::E2e { group: Some(g), stat } if g == group && is_p95(stat)))
-            .or_else(|| find(&|m| matches!(m, Metric::E2e { group: None, stat } if is_p95(stat))))
-            .unwrap_or(DEFAULT_P95_US);
-    let lag = find(&|m| matches!(m, Metric::LagMax { group: Some(g) } if g == group))
-        .or_else(|| find(&|m| matches!(m, Metric::LagMax { group: None })))
-        .unwrap_or(DEFAULT_LAG_THRESHOLD);
-    (p95, lag)
-}
+use super::summarize::{DEFAULT_LAG_THRESHOLD, DEFAULT_P95_US, recovery_limits};
 
 /// Whether every group is within its limits during this second. A group that consumed
 /// nothing is within them only when it has nothing to consume.
@@ -71,9 +49,9 @@ pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSumm
     let group_limits: Vec<(String, (u64, u64))> = scenario
         .groups
         .iter()
-        .map(|g| (g.name.clone(), limits(scenario, &g.name)))
+        .map(|g| (g.name.clone(), recovery_limits(scenario, Some(&g.name))))
         .collect();
-    let (p95_limit_us, lag_limit) = limits(scenario, "");
+    let (p95_limit_us, lag_limit) = recovery_limits(scenario, None);
     scenario
         .faults
         .iter()
@@ -137,18 +115,9 @@ pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSumm
                 impact_end_s: round(impact_end),
                 p95_limit_us,
                 lag_limit,
-                commands: log
-                    .commands
-                    .iter()
-                    .map(|run| crate::summary::CommandRun {
-                        output: redact_errors(std::slice::from_ref(&run.output), scenario).join(""),
-                        ..run.clone()
-                    })
-                    .collect(),
-                error: log
-                    .error
-                    .as_ref()
-                    .map(|e| redact_errors(std::slice::from_ref(e), scenario).join("")),
+                // Redacted where they were recorded (engine::faults).
+                commands: log.commands.clone(),
+                error: log.error.clone(),
             }
         })
         .collect()

@@ -82,7 +82,7 @@ pub enum Action {
 
 /// Applies faults to what the run owns.
 pub struct FaultHandle<'a> {
-    scenario: &'a Scenario,
+    scenario: Arc<Scenario>,
     embedded: Option<&'a EmbeddedCluster>,
     groups: &'a [Arc<GroupShared>],
     instances: &'a [Arc<InstanceShared>],
@@ -92,17 +92,17 @@ pub struct FaultHandle<'a> {
 
 impl<'a> FaultHandle<'a> {
     pub fn new(
-        scenario: &'a Scenario,
+        scenario: Arc<Scenario>,
         embedded: Option<&'a EmbeddedCluster>,
         groups: &'a [Arc<GroupShared>],
         instances: &'a [Arc<InstanceShared>],
     ) -> FaultHandle<'a> {
         FaultHandle {
+            logs: vec![FaultLog::default(); scenario.faults.len()],
             scenario,
             embedded,
             groups,
             instances,
-            logs: vec![FaultLog::default(); scenario.faults.len()],
             running: Vec::new(),
         }
     }
@@ -131,7 +131,7 @@ impl<'a> FaultHandle<'a> {
                         label,
                         command.clone(),
                         *timeout,
-                        scrubbed_env(self.scenario),
+                        scrubbed_env(&self.scenario),
                         self.scenario.clone(),
                     ));
                     self.running.push((step.fault, task));
@@ -304,7 +304,7 @@ async fn run_command(
     command: String,
     timeout: Duration,
     scrub: Vec<String>,
-    scenario: Scenario,
+    scenario: Arc<Scenario>,
 ) -> CommandRun {
     let started = Instant::now();
     let mut shell = tokio::process::Command::new("sh");

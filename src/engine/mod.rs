@@ -396,7 +396,8 @@ async fn watch(
     let iam = matches!(scenario.cluster.auth, crate::scenario::Auth::Iam { .. });
     let mut fatal = None;
     let mut schedule = faults::FaultSchedule::new(&scenario.faults);
-    let mut handle = faults::FaultHandle::new(scenario, embedded, &run.groups, &run.instances);
+    let mut handle =
+        faults::FaultHandle::new(scenario.clone(), embedded, &run.groups, &run.instances);
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let now = plan_start.elapsed();

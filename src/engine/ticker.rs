@@ -96,11 +96,7 @@ impl Ticker {
                     .iter()
                     .filter(|a| a.load(Ordering::Acquire) > 0)
                     .count() as u16,
-                partitions_held: group
-                    .assigned
-                    .iter()
-                    .map(|a| a.load(Ordering::Acquire) as u32)
-                    .sum(),
+                partitions_held: group.partitions_held() as u32,
             });
             self.last_consumed[index] = consumed;
             e2e_all.add(&e2e).expect("same bounds");

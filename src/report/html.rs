@@ -76,8 +76,9 @@ impl Exporter for HtmlExporter {
         }
         if let Some(table) = super::table::fault_table(s) {
             html.push_str(&format!(
-                "<h2>Faults</h2>{}\n<p class=\"meta\">Failed and lost count events intended in the fault's window; duplicates, disorder and latency are counted from its start until the groups recovered. Recovery: seconds from the fault's end (its start, for a fault that is not undone) until every group's e2e p95 and lag are back under their limits.</p>\n",
-                table_html(&table, None)
+                "<h2>Faults</h2>{}\n<p class=\"meta\">{}</p>\n",
+                table_html(&table, None),
+                escape(super::table::FAULT_TABLE_NOTE)
             ));
             let lines = super::table::command_lines(s);
             if !lines.is_empty() {

@@ -54,7 +54,7 @@ impl Exporter for MarkdownExporter {
         }
         if let Some(table) = super::table::fault_table(s) {
             md.push_str(&format!("## Faults\n\n{}\n\n", table.to_markdown()));
-            md.push_str("Failed and lost count events intended in the fault's window; duplicates, disorder and latency are counted from its start until the groups recovered. Recovery: seconds from the fault's end (its start, for a fault that is not undone) until every group's e2e p95 and lag are back under their limits.\n\n");
+            md.push_str(&format!("{}\n\n", super::table::FAULT_TABLE_NOTE));
             for line in super::table::command_lines(s) {
                 md.push_str(&format!("- {line}\n"));
             }

@@ -156,6 +156,9 @@ pub fn recovery_line(summary: &Summary) -> Option<String> {
     ))
 }
 
+/// How to read the fault table; every report prints it under the table.
+pub const FAULT_TABLE_NOTE: &str = "Failed and lost count events intended in the fault's window; duplicates, disorder and latency are counted from its start until the groups recovered. Recovery: seconds from the fault's end (its start, for a fault that is not undone) until every group's e2e p95 and lag are back under their limits.";
+
 /// One row per fault: its window, what it cost, and how long the groups took to recover.
 pub fn fault_table(summary: &Summary) -> Option<Table> {
     if summary.faults.is_empty() {
