@@ -532,6 +532,15 @@ fn bad_faults_are_errors_that_name_the_key_and_the_fix() {
             "kind = \"producer_pause\"\nat = \"1s\"\nduration = \"5s\"",
             "faults[0].duration",
         ),
+        // Far too large to represent.
+        (
+            "kind = \"producer_pause\"\nat = \"18446744073709551615s\"",
+            "faults[0].at",
+        ),
+        (
+            "kind = \"producer_pause\"\nat = \"1s\"\nduration = \"18446744073709551615s\"",
+            "faults[0].duration",
+        ),
         // An unknown kind, or none.
         (
             "kind = \"meteor\"\nat = \"1s\"",

@@ -348,7 +348,19 @@ fn resolve_one(
                 format!("write it as a quoted duration, e.g. {field} = \"20s\""),
             )
         })?;
-        Ok(parsed.mul_f64(cx.duration_scale))
+        // Any time that cannot be represented once scaled lies far past a plan's 7 days.
+        Duration::try_from_secs_f64(parsed.as_secs_f64() * cx.duration_scale).map_err(|_| {
+            cx.err(
+                key(field),
+                format!(
+                    "`{}` is far past the end of the plan ({}{})",
+                    super::shapes::cut(text),
+                    format_duration(cx.planned),
+                    scale_note(cx.duration_scale)
+                ),
+                format!("set {field} to a time within the plan"),
+            )
+        })
     };
     let at_text = fault.at.as_deref().ok_or_else(|| {
         cx.err(
@@ -388,12 +400,12 @@ fn resolve_one(
                     "give a duration above 0, or remove it to keep the fault until the run ends",
                 ));
             }
-            if at + duration > cx.planned {
+            if at.saturating_add(duration) > cx.planned {
                 return Err(cx.err(
                     key("duration"),
                     format!(
                         "the fault would end at {}, after the plan ends ({plan}{})",
-                        format_duration(at + duration),
+                        format_duration(at.saturating_add(duration)),
                         scale_note(cx.duration_scale)
                     ),
                     "shorten it, or remove duration to keep the fault until the run ends",
