@@ -240,10 +240,22 @@ impl Shared {
                 ))
             })
             .collect();
+        let topic_names: Vec<&str> = scenario.topics.iter().map(|t| t.name.as_str()).collect();
+        let type_names: Vec<&str> = if scenario.type_headers {
+            scenario.events.iter().map(|e| e.name.as_str()).collect()
+        } else {
+            Vec::new()
+        };
         let producers = instances
             .iter()
             .map(|shared| {
-                EventProducer::create(servers, &scenario.cluster.producer, shared.clone())
+                EventProducer::create(
+                    servers,
+                    &scenario.cluster.producer,
+                    shared.clone(),
+                    &topic_names,
+                    &type_names,
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         let groups = (0..scenario.groups.len())

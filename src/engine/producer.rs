@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::pacer::{MonotonicClock, PaceEnd, Pacer, Plan, pace};
+use super::pacer::{Clock, MonotonicClock, PaceEnd, Pacer, Plan, pace};
 use super::{StopSignal, lock};
 use crate::kafka::{Delivery, DeliverySink, EventProducer, SendOutcome};
 use crate::metrics::{KeyId, LatencyRecorder, SentLedger};
@@ -161,6 +161,29 @@ pub fn acked_high(instances: &[Arc<InstanceShared>]) -> Vec<Vec<i64>> {
     high
 }
 
+/// The pacer's clock while it sends: its waits serve delivery reports as they arrive.
+struct ServingClock<'a> {
+    clock: MonotonicClock,
+    producer: &'a EventProducer<InstanceShared>,
+}
+
+impl Clock for ServingClock<'_> {
+    fn elapsed(&self) -> Duration {
+        self.clock.elapsed()
+    }
+
+    fn wait_until(&mut self, at: Duration) {
+        // Wake at least every 50 ms so that a stop request is noticed promptly.
+        let remaining = at
+            .saturating_sub(self.elapsed())
+            .min(Duration::from_millis(50));
+        self.producer.wait(remaining);
+    }
+}
+
+/// While catching up (never waiting), the pacer serves delivery reports every this many sends.
+const SERVE_EVERY: u64 = 16;
+
 /// What an instance hands back when its loop ends.
 pub struct InstanceOutcome {
     pub end: PaceEnd,
@@ -181,14 +204,16 @@ pub fn run_instance(
     started_unix_us: u64,
 ) -> InstanceOutcome {
     let mut generator = EventGenerator::new(scenario, &shared.run_id, instance);
-    let topics: Vec<&str> = scenario.topics.iter().map(|t| t.name.as_str()).collect();
     let plan = shared.plan.clone();
     let mut pacer = Pacer::new(instance, scenario.producer_instances);
     let plan_start = shared
         .start
         .get()
         .map_or_else(Instant::now, |(start, _)| *start);
-    let mut clock = MonotonicClock::starting_at(plan_start);
+    let mut clock = ServingClock {
+        clock: MonotonicClock::starting_at(plan_start),
+        producer: &producer,
+    };
     let deadline = plan.duration() + scenario.limits.send_grace;
     let mut sent_here = 0u64;
     let type_headers = scenario.type_headers;
@@ -213,17 +238,17 @@ pub fn run_instance(
                 && !stop.is_requested()
                 && plan_start.elapsed() < deadline
             {
-                std::thread::sleep(Duration::from_millis(1));
+                producer.wait(Duration::from_millis(1));
             }
             let intended_us = tick.intended.as_micros() as u64;
             let event = generator.next_event(tick.event, started_unix_us + intended_us);
             let token = token(intended_us, event.topic);
             loop {
                 match producer.send(
-                    topics[event.topic],
+                    event.topic,
                     event.key,
                     event.payload,
-                    type_headers.then_some(event.event_type),
+                    type_headers.then_some(event.kind),
                     token,
                 ) {
                     SendOutcome::Queued => break,
@@ -231,7 +256,7 @@ pub fn run_instance(
                     // It never outlives a stop or the send deadline: the event then counts as a
                     // failed send, so its sequence is accounted for and never called lost.
                     SendOutcome::QueueFull => {
-                        producer.poll(Duration::from_millis(1));
+                        producer.wait(Duration::from_millis(1));
                         if stop.is_requested() || plan_start.elapsed() >= deadline {
                             shared.record_failure(
                                 Some(event.payload),
@@ -247,6 +272,9 @@ pub fn run_instance(
                 }
             }
             sent_here += 1;
+            if sent_here.is_multiple_of(SERVE_EVERY) {
+                producer.serve();
+            }
             shared.sent.fetch_add(1, Ordering::Relaxed);
             let lag = now.saturating_sub(tick.intended).as_micros() as u64;
             let mut schedule_lag = lock(&shared.schedule_lag);

@@ -67,6 +67,8 @@ impl KeySampler {
 /// One event ready to send; borrows the generator's buffers.
 pub struct OutgoingEvent<'a> {
     pub topic: usize,
+    /// The index of its event type in the scenario's `[[events]]`.
+    pub kind: usize,
     pub event_type: &'a str,
     pub key: &'a [u8],
     pub payload: &'a [u8],
@@ -153,6 +155,7 @@ impl EventGenerator {
             encoder.encode(event_number, index, sequence, intended_at_us, size as usize);
         OutgoingEvent {
             topic: self.aggregate_topics[*aggregate],
+            kind,
             event_type: &self.event_names[kind],
             key,
             payload,
