@@ -5,12 +5,26 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use surge::engine::pacer::{Pacer, Plan};
+use std::time::Duration;
+
+use surge::engine::pacer::{Clock, PaceEnd, Pacer, Plan, pace};
 use surge::metrics::{KeyId, LatencyRecorder, OrderingChecker};
 use surge::scenario::{Overrides, Scenario};
 use surge::workload::{EventGenerator, decode};
 
 const RUN_ID: &[u8; 8] = b"benchrun";
+
+/// A clock that jumps to each wake-up: the pacing loop's own cost, without sleeping.
+struct JumpClock(Duration);
+
+impl Clock for JumpClock {
+    fn elapsed(&self) -> Duration {
+        self.0
+    }
+    fn wait_until(&mut self, at: Duration) {
+        self.0 = self.0.max(at);
+    }
+}
 
 fn scenario() -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/black-friday.toml");
@@ -32,6 +46,38 @@ fn hot_paths(c: &mut Criterion) {
             black_box(tick)
         })
     });
+
+    // 10k/s for 100 ms with a wake-up every millisecond: 100 bursts of 10 due events each.
+    let paced = Plan::new(
+        &surge::validate(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/paced-10k.toml"),
+            &Overrides {
+                duration_scale: Some(0.01),
+                ..Overrides::default()
+            },
+        )
+        .expect("benches/paced-10k.toml is valid")
+        .phases,
+    );
+    assert_eq!(paced.total_events(), 1000);
+    c.bench_function(
+        "pacer: 100 bursts of 10 due events (10k/s, 1 ms wakes)",
+        |b| {
+            b.iter(|| {
+                let mut sent = 0u64;
+                let end = pace(
+                    &paced,
+                    &mut Pacer::new(0, 1),
+                    &mut JumpClock(Duration::ZERO),
+                    Duration::from_secs(1),
+                    || false,
+                    |tick, at| sent += black_box(tick.event) + black_box(at).subsec_nanos() as u64,
+                );
+                assert_eq!(end, PaceEnd::Finished);
+                black_box(sent)
+            })
+        },
+    );
 
     c.bench_function("encode: pick, number and template one event", |b| {
         let mut generator = EventGenerator::new(&scenario, RUN_ID, 0);
