@@ -81,7 +81,7 @@ pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSumm
             }
             let mut publish = new_histogram();
             let mut e2e = new_histogram();
-            for sample in &record.histograms.intervals {
+            for sample in record.histograms.intervals.iter() {
                 if !overlaps(sample.start_s + sample.duration_s, sample.duration_s) {
                     continue;
                 }

@@ -11,7 +11,7 @@ use super::lock;
 use super::pacer::Plan;
 use super::producer::InstanceShared;
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
-use crate::metrics::{GroupPoint, IntervalSample, TimelinePoint, new_histogram};
+use crate::metrics::{GroupPoint, IntervalSample, Intervals, TimelinePoint, new_histogram};
 
 fn some_if_recorded(histogram: &Histogram<u64>, quantile: f64) -> Option<u64> {
     (!histogram.is_empty()).then(|| histogram.value_at_quantile(quantile))
@@ -27,7 +27,7 @@ pub struct Ticker {
     /// Per group: duplicates and out-of-order deliveries counted so far.
     last_disorder: Vec<(u64, u64)>,
     pub timeline: Vec<TimelinePoint>,
-    pub intervals: Vec<IntervalSample>,
+    pub intervals: Intervals,
     monitor: super::monitor::SelfMonitor,
 }
 
@@ -41,7 +41,7 @@ impl Ticker {
             last_consumed: vec![0; groups],
             last_disorder: vec![(0, 0); groups],
             timeline: Vec::new(),
-            intervals: Vec::new(),
+            intervals: Intervals::spilling(),
             monitor: super::monitor::SelfMonitor::new(),
         }
     }

@@ -100,7 +100,7 @@ impl Exporter for HlogExporter {
             let bytes = write_log(
                 start,
                 &comment,
-                samples.map(|s| (s.start_s, s.duration_s, s.tag.as_str(), s.histogram())),
+                samples.map(|s| (s.start_s, s.duration_s, tag.as_str(), s.histogram())),
             )?;
             outputs.push(Output {
                 name: file_name(&tag),
@@ -179,15 +179,13 @@ pub fn read(dir: &Path) -> Result<Histograms, String> {
                 .totals
                 .extend(logged.into_iter().map(|(_, _, tag, h)| (tag, h)));
         } else {
-            histograms.intervals.extend(
-                logged
-                    .into_iter()
-                    .map(|(start, length, tag, h)| IntervalSample::new(start, length, tag, &h)),
-            );
+            for (start, length, tag, h) in logged {
+                histograms
+                    .intervals
+                    .push(IntervalSample::new(start, length, tag, &h));
+            }
         }
     }
-    histograms
-        .intervals
-        .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    histograms.intervals.sort_by_start();
     Ok(histograms)
 }
