@@ -224,6 +224,11 @@ pub fn regenerate(dir: &Path) -> Result<Vec<(PathBuf, String)>, SurgeError> {
 pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, SurgeError> {
     let scenario = validate(&options.scenario, &options.overrides)?;
     scenario.check_commands_allowed()?;
+    if let Some(warning) = scenario.embedded_soak_warning()
+        && !options.quiet
+    {
+        eprintln!("warning: {warning}");
+    }
     let out_dir = options
         .out
         .clone()

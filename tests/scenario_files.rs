@@ -174,3 +174,34 @@ fn other_mistakes_are_caught_before_any_load() {
         assert!(!error.contains("hunter2"), "secret leaked: {error}");
     }
 }
+
+#[test]
+fn a_soak_targets_a_real_cluster_and_a_long_embedded_run_is_warned_about() {
+    let soak = surge::validate(&repo("scenarios/soak.toml"), &Overrides::default()).unwrap();
+    assert!(!soak.cluster.bootstrap.is_embedded());
+    assert_eq!(soak.planned_duration().as_secs(), 61 * 60);
+    assert_eq!(soak.groups.len(), 3);
+    assert_eq!(soak.embedded_soak_warning(), None);
+    // The same hour on the embedded broker is warned about, naming the way out.
+    let embedded = Overrides {
+        bootstrap: Some("embedded".into()),
+        ..Overrides::default()
+    };
+    let on_mock = surge::validate(&repo("scenarios/soak.toml"), &embedded).unwrap();
+    let warning = on_mock
+        .embedded_soak_warning()
+        .expect("an hour on the mock is warned about");
+    assert!(warning.contains("1h 1m"), "{warning}");
+    assert!(
+        warning.contains("--bootstrap") && warning.contains("local-kafka.sh"),
+        "{warning}"
+    );
+    // Five minutes or less on the embedded broker is not.
+    let short = Overrides {
+        duration_scale: Some(300.0 / 3660.0),
+        ..embedded
+    };
+    let brief = surge::validate(&repo("scenarios/soak.toml"), &short).unwrap();
+    assert!(brief.planned_duration().as_secs() <= 300);
+    assert_eq!(brief.embedded_soak_warning(), None);
+}

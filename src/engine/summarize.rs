@@ -222,11 +222,13 @@ pub fn summarize(
             consumer_config: redact_properties(&scenario.cluster.consumer),
         },
         notes: notes(scenario, record, target),
-        warnings: if scenario.cluster.insecure_tls {
-            vec![crate::scenario::INSECURE_TLS_WARNING.to_string()]
-        } else {
-            Vec::new()
-        },
+        warnings: scenario
+            .cluster
+            .insecure_tls
+            .then(|| crate::scenario::INSECURE_TLS_WARNING.to_string())
+            .into_iter()
+            .chain(scenario.embedded_soak_warning())
+            .collect(),
         verdict: Verdict {
             status: Status::Error,
             reasons: vec!["not judged yet".into()],

@@ -271,10 +271,26 @@ pub struct Scenario {
     pub notes: Vec<String>,
 }
 
+/// A run planned longer than this on the embedded broker carries a warning.
+pub const EMBEDDED_SOAK_LIMIT: Duration = Duration::from_secs(300);
+
 impl Scenario {
     /// Total planned duration of all phases.
     pub fn planned_duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// The warning of a long run on the embedded broker: the mock cluster keeps every event in
+    /// memory and slows as it grows, so such a run measures the mock, not a cluster.
+    pub fn embedded_soak_warning(&self) -> Option<String> {
+        (self.cluster.bootstrap.is_embedded() && self.planned_duration() > EMBEDDED_SOAK_LIMIT)
+            .then(|| {
+                format!(
+                    "this {} run uses the embedded broker, which keeps every event in memory and slows as it fills (a 5-minute run at 10k/s stalled it for 50 s): past {} it measures librdkafka's mock cluster, not a Kafka cluster; run soaks against a real cluster (--bootstrap, or scripts/local-kafka.sh start)",
+                    units::format_duration(self.planned_duration()),
+                    units::format_duration(EMBEDDED_SOAK_LIMIT),
+                )
+            })
     }
 
     /// Members a group holds at most: its own plus every `member_join` fault's.
