@@ -227,6 +227,13 @@ impl MonotonicClock {
     pub fn starting_at(start: Instant) -> MonotonicClock {
         MonotonicClock { start }
     }
+
+    /// How long to wait for `at`: never more than 50 ms, so that a stop request is noticed
+    /// promptly.
+    pub fn wait_length(&self, at: Duration) -> Duration {
+        at.saturating_sub(self.elapsed())
+            .min(Duration::from_millis(50))
+    }
 }
 
 impl Clock for MonotonicClock {
@@ -237,11 +244,8 @@ impl Clock for MonotonicClock {
     fn wait_until(&mut self, at: Duration) {
         // Always sleep, never spin: a spinning generator steals the CPU the clients need.
         // Timer slack makes short sleeps overshoot a little; the events then due go out
-        // together, and their lateness is recorded as schedule lag. Wake at least every
-        // 50 ms so that a stop request is noticed promptly.
-        let remaining = at
-            .saturating_sub(self.elapsed())
-            .min(Duration::from_millis(50));
+        // together, and their lateness is recorded as schedule lag.
+        let remaining = self.wait_length(at);
         if !remaining.is_zero() {
             std::thread::sleep(remaining);
         }

@@ -173,11 +173,7 @@ impl Clock for ServingClock<'_> {
     }
 
     fn wait_until(&mut self, at: Duration) {
-        // Wake at least every 50 ms so that a stop request is noticed promptly.
-        let remaining = at
-            .saturating_sub(self.elapsed())
-            .min(Duration::from_millis(50));
-        self.producer.wait(remaining);
+        self.producer.wait(self.clock.wait_length(at));
     }
 }
 
@@ -221,6 +217,8 @@ pub fn run_instance(
     // event can be told apart by the fault window it was intended in.
     let marks = crate::scenario::faults::boundaries(&scenario.faults);
     let mut next_mark = 0;
+    // What librdkafka queued while the groups joined (client errors, an IAM token request).
+    producer.serve();
 
     let end = pace(
         &plan,
