@@ -130,6 +130,11 @@ impl Intervals {
         self.entries.len()
     }
 
+    /// Encoded bytes stored: in the temporary file, and in memory.
+    pub fn stored_bytes(&self) -> (u64, usize) {
+        (self.file_len, self.memory.len())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
