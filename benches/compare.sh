@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# surge against librdkafka's own C tools, on the same separate-process mock cluster with the same
+# client settings, C tool and surge interleaved, ROUNDS times (3 by default); prints one Markdown
+# table of medians and ratios (benches/README.md section 8 keeps the last one).
+#
+#   benches/compare.sh [ROUNDS [ROW ...]]
+#   rows: paced10k paced50k pair10k pair50k produce produce_typeid produce_none (default: all)
+#
+# It builds surge (cargo build --release) and, against the librdkafka.a that build leaves behind,
+# the C programs: benches/mock_cluster.c (the broker, 3 brokers in one process),
+# benches/paced_producer.c (a minimal paced producer: the floor for paced produce) and
+# librdkafka's examples/rdkafka_performance.c. Every run gets a fresh mock cluster with one
+# topic of 12 partitions, so no run pays for what an earlier one left in the broker's memory.
+# CPU is user + system time of the client processes (/usr/bin/time), start-up included.
+set -euo pipefail
+
+rounds=${1:-3}
+shift || true
+rows=("$@")
+all_rows="paced10k paced50k pair10k pair50k produce produce_typeid produce_none"
+# shellcheck disable=SC2206
+[ ${#rows[@]} -gt 0 ] || rows=($all_rows)
+case $rounds in '' | *[!0-9]* | 0)
+  echo "compare.sh: ROUNDS must be a positive whole number, not '$rounds'" >&2
+  exit 2
+  ;;
+esac
+for row in "${rows[@]}"; do
+  case " $all_rows " in *" $row "*) ;; *)
+    echo "compare.sh: unknown row '$row'; rows: $all_rows" >&2
+    exit 2
+    ;;
+  esac
+done
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+command -v gcc >/dev/null || { echo "compare.sh: needs gcc (apt-get install gcc)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "compare.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
+
+cargo build --release --locked -q
+surge=$here/target/release/surge
+bin=$here/target/bench-c
+mkdir -p "$bin"
+src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/rdkafka-sys-*/librdkafka | head -1)
+out=$(dirname "$(find target/release/build -name librdkafka.a | head -1)")
+zstd=$(find target/release/build -name libzstd.a | head -1)
+libs="$out/librdkafka.a $zstd -lpthread -lz -lssl -lcrypto -lm -ldl"
+# shellcheck disable=SC2086
+{
+  gcc -O2 -o "$bin/mock_cluster" benches/mock_cluster.c -I"$src/src" $libs
+  gcc -O2 -o "$bin/paced_producer" benches/paced_producer.c -I"$src/src" -I"$out" $libs
+  gcc -O2 -w -o "$bin/rdkafka_performance" "$src/examples/rdkafka_performance.c" -I"$src/src" -I"$out" $libs
+}
+
+work=$(mktemp -d)
+mock=
+stop_mock() {
+  if [ -n "$mock" ]; then kill "$mock" 2>/dev/null || true; wait "$mock" 2>/dev/null || true; fi
+  mock=
+}
+trap 'stop_mock; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# A fresh mock cluster; sets B to its bootstrap servers.
+fresh_mock() {
+  stop_mock
+  "$bin/mock_cluster" throughput:12 >"$work/boot" 2>/dev/null &
+  mock=$!
+  for _ in $(seq 50); do [ -s "$work/boot" ] && break; sleep 0.1; done
+  B=$(head -1 "$work/boot")
+  [ -n "$B" ] || { echo "compare.sh: the mock cluster did not start" >&2; exit 1; }
+}
+
+# CPU seconds (user + system) recorded by /usr/bin/time -o FILE.
+cpu() { awk '{ s += $1 + $2 } END { printf "%.3f", s }' "$@"; }
+timed() { local file=$1; shift; /usr/bin/time -f "%U %S" -o "$file" "$@"; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# sticky.partitioning.linger.ms=0: each keyless message to its own partition, as surge's keys
+# spread events over all partitions (the sticky default fills one partition per batch instead).
+C_PRODUCE="-X compression.type=snappy -X batch.size=16384 -X linger.ms=10 -X retries=3 -X sticky.partitioning.linger.ms=0"
+CONSUMER="-X fetch.min.bytes=1024 -X enable.auto.commit=false -X fetch.wait.max.ms=10"
+# The mock answers a fetch only when fetch.wait.max.ms runs out: both sides use 10 ms.
+SURGE_X="-X consumer.fetch.wait.max.ms=10"
+sed 's/^type_headers = false/type_headers = true/' scenarios/max-throughput.toml >"$work/typeid.toml"
+grep -q '^type_headers = true' "$work/typeid.toml"
+
+# Each function runs one round of one row and appends "c surge" figures to $work/ROW.
+paced() { # RATE
+  local rate=$1 events=$(($1 * 10))
+  fresh_mock
+  timed "$work/t" "$bin/paced_producer" "$B" throughput "$rate" 10 >/dev/null
+  local c; c=$(cpu "$work/t")
+  fresh_mock
+  # shellcheck disable=SC2086
+  timed "$work/t" "$surge" run benches/paced-10k.toml --bootstrap "$B" -q --out "$work/s" \
+    --rate-scale "$(python3 -c "print($rate / 10000)")" >/dev/null
+  local s; s=$(cpu "$work/t")
+  echo "$(python3 -c "print($c * 1e6 / $events, $s * 1e6 / $events)")"
+}
+
+pair() { # RATE
+  local rate=$1 events=$(($1 * 10))
+  fresh_mock
+  # shellcheck disable=SC2086
+  timed "$work/tc" "$bin/rdkafka_performance" -C -G "pair-$RANDOM" -t throughput -b "$B" -l \
+    -A "$work/c.lat" -c "$events" -X auto.offset.reset=latest $CONSUMER -q >/dev/null 2>&1 &
+  local consumer=$!
+  sleep 6 # the group join
+  timed "$work/tp" "$bin/paced_producer" "$B" throughput "$rate" 10 >/dev/null
+  timeout 60 tail --pid=$consumer -f /dev/null
+  wait $consumer
+  local c c_mean
+  c=$(cpu "$work/tc" "$work/tp")
+  c_mean=$(python3 -c "import sys; v=[int(l) for l in open(sys.argv[1])]; print(sum(v)/len(v)/1000)" "$work/c.lat")
+  fresh_mock
+  # shellcheck disable=SC2086
+  timed "$work/t" "$surge" run benches/pair-10k.toml --bootstrap "$B" $SURGE_X -q --out "$work/s" \
+    --rate-scale "$(python3 -c "print($rate / 10000)")" >/dev/null
+  local s s_mean s_lag
+  s=$(cpu "$work/t")
+  s_mean=$(json "$work/s/summary.json" "d['groups'][0]['e2e_latency_us']['mean'] / 1000")
+  s_lag=$(json "$work/s/summary.json" "d['latency']['schedule_lag_us']['mean'] / 1000")
+  echo "$(python3 -c "print($c * 1e6 / $events, $s * 1e6 / $events)") $c_mean $s_mean $s_lag"
+}
+
+produce() { # SCENARIO "C-ARGS" "SURGE-ARGS"
+  local scenario=$1 c_args=$2 surge_args=$3
+  fresh_mock
+  # shellcheck disable=SC2086
+  "$bin/rdkafka_performance" -P -t throughput -s 512 -c 2000000 -S 0 -a -1 -b "$B" $C_PRODUCE $c_args \
+    >"$work/c.out" 2>&1
+  local c
+  c=$(grep -o '[0-9]* msgs/s' "$work/c.out" | tail -1 | cut -d' ' -f1)
+  fresh_mock
+  # shellcheck disable=SC2086
+  "$surge" run "$scenario" --bootstrap "$B" --duration-scale 0.3 -q --out "$work/s" $surge_args >/dev/null || true
+  local s
+  s=$(json "$work/s/summary.json" "d['produced']['achieved_rate']")
+  echo "$c $s"
+}
+
+for round in $(seq "$rounds"); do
+  for row in "${rows[@]}"; do
+    echo "round $round: $row" >&2
+    case $row in
+      paced10k) paced 10000 >>"$work/$row" ;;
+      paced50k) paced 50000 >>"$work/$row" ;;
+      pair10k) pair 10000 >>"$work/$row" ;;
+      pair50k) pair 50000 >>"$work/$row" ;;
+      produce) produce scenarios/max-throughput.toml "" "" >>"$work/$row" ;;
+      produce_typeid) produce "$work/typeid.toml" "-H __TypeId__=OrderCreated" "" >>"$work/$row" ;;
+      produce_none)
+        produce scenarios/max-throughput.toml "-X compression.type=none" \
+          "-X producer.compression.type=none" >>"$work/$row"
+        ;;
+    esac
+  done
+done
+stop_mock
+
+python3 - "$work" "$rounds" "${rows[@]}" <<'EOF'
+import statistics, sys
+work, rounds, rows = sys.argv[1], sys.argv[2], sys.argv[3:]
+def cols(row):
+    runs = [list(map(float, line.split())) for line in open(f"{work}/{row}")]
+    return [statistics.median(c) for c in zip(*runs)], runs
+print(f"| comparison ({rounds} rounds, medians) | C tool | surge | surge / C | target |")
+print("| --- | ---: | ---: | ---: | --- |")
+for row in rows:
+    m, runs = cols(row)
+    if row.startswith("paced"):
+        rate = "10k/s" if row == "paced10k" else "50k/s"
+        print(f"| paced produce at {rate}, CPU per event (C: benches/paced_producer.c) | {m[0]:.1f} us | {m[1]:.1f} us | {m[1]/m[0]:.2f} | |")
+    elif row.startswith("pair"):
+        rate = "10k/s" if row == "pair10k" else "50k/s"
+        print(f"| producer + one group at {rate}, CPU per event (C: paced_producer + rdkafka_performance -C) | {m[0]:.1f} us | {m[1]:.1f} us | {m[1]/m[0]:.2f} | <= 1.5 |")
+        print(f"| the same pair, e2e latency mean (surge's from the intended send time, of which schedule lag {m[4]:.2f} ms) | {m[2]:.1f} ms | {m[3]:.1f} ms | {m[3]/m[2]:.2f} | <= 1.2 |")
+    elif row == "produce":
+        print(f"| produce-only, 512 B, msgs/s (C: rdkafka_performance -P -S 0) | {m[0]:,.0f} | {m[1]:,.0f} | {m[1]/m[0]:.2f} | >= 0.9 |")
+    elif row == "produce_typeid":
+        print(f"| the same with the `__TypeId__` header (C: -H __TypeId__=...) | {m[0]:,.0f} | {m[1]:,.0f} | {m[1]/m[0]:.2f} | >= 0.9 |")
+    else:
+        print(f"| the same without compression (payload content no longer matters) | {m[0]:,.0f} | {m[1]:,.0f} | {m[1]/m[0]:.2f} | |")
+print()
+for row in rows:
+    _, runs = cols(row)
+    print(f"{row}: " + "; ".join(" ".join(f"{v:g}" for v in run) for run in runs))
+EOF
