@@ -246,7 +246,7 @@ fn interval_logs_round_trip_with_the_same_percentiles() {
         assert_eq!(back.len(), original.len());
     }
     for (a, b) in read.intervals.iter().zip(run.histograms.intervals.iter()) {
-        assert_eq!((a.tag.as_str(), a.start_s), (b.tag.as_str(), b.start_s));
+        assert_eq!((a.tag, a.start_s), (b.tag, b.start_s));
         assert_eq!(
             a.histogram().value_at_quantile(0.99),
             b.histogram().value_at_quantile(0.99)

@@ -52,9 +52,49 @@ impl IntervalSample {
 
     /// Decodes the histogram.
     pub fn histogram(&self) -> Histogram<u64> {
-        Deserializer::new()
-            .deserialize(&mut self.encoded.as_slice())
-            .unwrap_or_else(|_| new_histogram())
+        decode(&self.encoded)
+    }
+}
+
+/// Decodes a V2-encoded histogram; an unreadable one reads as empty.
+fn decode(mut encoded: &[u8]) -> Histogram<u64> {
+    Deserializer::new()
+        .deserialize(&mut encoded)
+        .unwrap_or_else(|_| new_histogram())
+}
+
+/// One stored interval: its bytes are read from the store only when its histogram is asked
+/// for, so that picking intervals by tag or time reads nothing else.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredInterval<'a> {
+    pub start_s: f64,
+    pub duration_s: f64,
+    pub tag: &'a str,
+    place: Place,
+    store: &'a Intervals,
+}
+
+impl StoredInterval<'_> {
+    /// Reads and decodes the histogram (an unreadable one reads as empty).
+    pub fn histogram(&self) -> Histogram<u64> {
+        match self.place {
+            Place::Memory { offset, len } => {
+                decode(&self.store.memory[offset..offset + len as usize])
+            }
+            Place::File { offset, len } => {
+                let mut bytes = vec![0; len as usize];
+                let read = self
+                    .store
+                    .file
+                    .as_ref()
+                    .is_some_and(|file| file.read_exact_at(&mut bytes, offset).is_ok());
+                if read {
+                    decode(&bytes)
+                } else {
+                    new_histogram()
+                }
+            }
+        }
     }
 }
 
@@ -156,39 +196,15 @@ impl Intervals {
         self.entries.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     }
 
-    /// Every interval, read back (an unreadable one reads as an empty histogram).
-    pub fn iter(&self) -> impl Iterator<Item = IntervalSample> + '_ {
-        self.entries.iter().map(|entry| {
-            let encoded = match entry.place {
-                Place::Memory { offset, len } => {
-                    self.memory[offset..offset + len as usize].to_vec()
-                }
-                Place::File { offset, len } => {
-                    let mut bytes = vec![0; len as usize];
-                    let read = self
-                        .file
-                        .as_ref()
-                        .is_some_and(|file| file.read_exact_at(&mut bytes, offset).is_ok());
-                    if read { bytes } else { Vec::new() }
-                }
-            };
-            IntervalSample {
-                start_s: entry.start_s,
-                duration_s: entry.duration_s,
-                tag: self.tags[entry.tag as usize].clone(),
-                encoded,
-            }
+    /// Every interval, in order; each reads its bytes only when its histogram is asked for.
+    pub fn iter(&self) -> impl Iterator<Item = StoredInterval<'_>> + '_ {
+        self.entries.iter().map(|entry| StoredInterval {
+            start_s: entry.start_s,
+            duration_s: entry.duration_s,
+            tag: &self.tags[entry.tag as usize],
+            place: entry.place,
+            store: self,
         })
-    }
-}
-
-impl FromIterator<IntervalSample> for Intervals {
-    fn from_iter<I: IntoIterator<Item = IntervalSample>>(samples: I) -> Intervals {
-        let mut intervals = Intervals::default();
-        for sample in samples {
-            intervals.push(sample);
-        }
-        intervals
     }
 }
 
@@ -236,7 +252,7 @@ mod tests {
             .iter()
             .map(|s| {
                 let h = s.histogram();
-                (s.start_s, s.tag, h.len(), h.max())
+                (s.start_s, s.tag.to_string(), h.len(), h.max())
             })
             .collect();
         assert_eq!(

@@ -9,6 +9,6 @@ pub mod timeline;
 pub use checker::{
     KeyId, LedgerFile, LossReport, Observation, OrderingChecker, Partition, SentLedger,
 };
-pub use histograms::{Histograms, IntervalSample, Intervals};
+pub use histograms::{Histograms, IntervalSample, Intervals, StoredInterval};
 pub use latency::{LatencyRecorder, LatencyStats, new_histogram};
 pub use timeline::{GroupPoint, TimelinePoint};
