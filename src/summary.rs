@@ -184,6 +184,10 @@ pub struct Verdict {
 pub struct Check {
     /// The SLO as written, e.g. `e2e.p95 < 100ms`.
     pub name: String,
+    /// What it measures, without the limit (`e2e.p95`): a stable name for CI test histories
+    /// and baselines, which survives a change of threshold.
+    #[serde(default)]
+    pub metric: String,
     /// The limit, in `unit`.
     pub limit: f64,
     /// The measured value in `unit`; `None` when nothing was measured.
@@ -276,6 +280,25 @@ pub struct Startup {
     pub group_join_ms: u64,
     /// From the plan's start to the end of the drain.
     pub run_time_s: f64,
+}
+
+impl Check {
+    /// The stable name of what it measures (older summaries have only the SLO text).
+    pub fn metric_name(&self) -> String {
+        if !self.metric.is_empty() {
+            return self.metric.clone();
+        }
+        self.name
+            .parse::<crate::scenario::Slo>()
+            .map_or_else(|_| self.name.clone(), |slo| slo.metric.to_string())
+    }
+
+    /// The measured value as a share of the limit (`0.23` for 23 ms against 100 ms), where
+    /// that means something: a positive limit and a measured value.
+    pub fn share_of_limit(&self) -> Option<f64> {
+        let actual = self.actual?;
+        (self.limit > 0.0 && actual.is_finite()).then(|| actual / self.limit)
+    }
 }
 
 impl Summary {

@@ -130,6 +130,7 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
     let is_latency = slo.metric.is_latency();
     Check {
         name: slo.to_string(),
+        metric: slo.metric.to_string(),
         limit: slo.limit,
         actual,
         unit: if is_latency {

@@ -67,7 +67,117 @@ fn junit_report_is_pinned_and_carries_limit_and_actual_on_failure() {
     insta::assert_snapshot!("junit_xml_pass", files[0].1);
     let failing = render(&report::junit::JunitExporter, &failing_fixture());
     insta::assert_snapshot!("junit_xml_fail", failing[0].1);
-    assert!(failing[0].1.contains("lost == 0: limit 0, actual 2"));
+    assert!(failing[0].1.contains("limit 0, actual 2"));
+}
+
+/// Validates a JUnit file with xmllint against the Jenkins xUnit plugin's schema (fetched by
+/// scripts/junit-xsd.sh; xmllint is Debian's libxml2-utils, installed by .ci/run).
+fn validate_junit(xml: &str) {
+    let script = common::repo("scripts/junit-xsd.sh");
+    let fetched = std::process::Command::new(&script)
+        .output()
+        .expect("scripts/junit-xsd.sh runs");
+    assert!(
+        fetched.status.success(),
+        "the schema could not be fetched: {}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let xsd = String::from_utf8(fetched.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), xml).unwrap();
+    let checked = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema", &xsd])
+        .arg(file.path())
+        .output()
+        .expect("xmllint runs (apt-get install libxml2-utils)");
+    assert!(
+        checked.status.success(),
+        "junit.xml does not match {xsd}:\n{}\n{xml}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+fn junit_doc_cases(xml: &str) -> Vec<(String, Option<String>, String)> {
+    let doc = parse(xml);
+    doc.descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|case| {
+            let outcome = case.children().find(|c| c.is_element());
+            (
+                case.attribute("name").unwrap().to_string(),
+                outcome.map(|o| o.tag_name().name().to_string()),
+                outcome
+                    .and_then(|o| o.text())
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn junit_passes_the_xsd_and_names_cases_by_metric_with_the_reason_in_the_body() {
+    let passing = render(&report::junit::JunitExporter, &fixture());
+    validate_junit(&passing[0].1);
+    let failing = render(&report::junit::JunitExporter, &failing_fixture());
+    validate_junit(&failing[0].1);
+    let doc = parse(&failing[0].1);
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert!(suite.attribute("timestamp").unwrap().starts_with("20"));
+    assert!(suite.attribute("time").unwrap().parse::<f64>().unwrap() > 1.0);
+    let cases = junit_doc_cases(&failing[0].1);
+    // Names carry the metric only: a changed limit keeps the history.
+    let lost = cases
+        .iter()
+        .find(|c| c.0 == "lost")
+        .expect("a case named lost");
+    assert_eq!(lost.1.as_deref(), Some("failure"));
+    assert!(
+        lost.2.contains("lost == 0 failed: measured 2, limit 0"),
+        "{lost:?}"
+    );
+    assert!(
+        cases
+            .iter()
+            .all(|c| !c.0.contains('<') && !c.0.contains("=="))
+    );
+    let mut relaxed = failing_fixture();
+    relaxed.summary.verdict.checks[0].limit = 250_000.0;
+    relaxed.summary.verdict.checks[0].name = "e2e.p95 < 250ms".into();
+    let names = |run: &RunData| {
+        junit_doc_cases(&render(&report::junit::JunitExporter, run)[0].1)
+            .into_iter()
+            .map(|c| c.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&relaxed), names(&failing_fixture()));
+}
+
+#[test]
+fn an_inconclusive_run_skips_its_slo_cases_and_fails_only_the_trust_case() {
+    let mut run = failing_fixture();
+    run.summary.verdict.status = Status::Inconclusive;
+    run.summary.verdict.reasons =
+        vec!["the load generator fell behind its schedule: schedule lag p99 2.1s".into()];
+    let xml = &render(&report::junit::JunitExporter, &run)[0].1;
+    validate_junit(xml);
+    let cases = junit_doc_cases(xml);
+    let (trust, slos): (Vec<_>, Vec<_>) =
+        cases.iter().partition(|c| c.0 == report::junit::TRUST_CASE);
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0].1.as_deref(), Some("failure"));
+    assert!(trust[0].2.contains("fell behind its schedule"), "{trust:?}");
+    assert!(!slos.is_empty());
+    for case in &slos {
+        assert_eq!(case.1.as_deref(), Some("skipped"), "{case:?}");
+    }
+    assert!(!xml.contains("type=\"slo\""), "{xml}");
 }
 
 fn parse(text: &str) -> roxmltree::Document<'_> {
