@@ -216,7 +216,8 @@ fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
                 "target",
                 "produced",
                 "consumed by order-service",
-                "consumed by analytics",
+                "consumed by analytics (71% of",
+                "expected for analytics",
             ],
         ),
         (
@@ -241,7 +242,7 @@ fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
         (
             "generator.svg",
             &[
-                "CPU (% of the host)",
+                "CPU (% of the host's 2 cores)",
                 "saturated: the run is inconclusive above",
             ],
         ),
@@ -266,6 +267,91 @@ fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
             "{file} draws no series"
         );
     }
+}
+
+/// The largest number among a chart's axis labels matching `keep`.
+fn tick_values(doc: &roxmltree::Document, keep: impl Fn(&str) -> bool) -> Vec<f64> {
+    texts(doc)
+        .iter()
+        .filter(|t| keep(t))
+        .filter_map(|t| t.trim_end_matches('%').replace(',', "").parse::<f64>().ok())
+        .collect()
+}
+
+#[test]
+fn charts_fit_their_data_name_far_slos_off_scale_and_say_which_run_they_show() {
+    let mut run = fixture();
+    // A limit far above the data: named off scale, not drawn, and the axis still fits the data.
+    for check in &mut run.summary.verdict.checks {
+        if check.name == "e2e.p95 < 100ms" {
+            check.name = "e2e.p95 < 2s".into();
+            check.limit = 2_000_000.0;
+        }
+    }
+    // A CPU reading above 100% (sampling jitter) is drawn at 100%.
+    for point in &mut run.summary.timeline {
+        point.generator_cpu = Some(140.0);
+    }
+    let charts = report::svg::render_charts(&run).unwrap();
+    for (file, _, svg) in &charts {
+        let doc = parse(svg);
+        let root = doc.root_element();
+        let svg_title = root
+            .children()
+            .find(|n| n.has_tag_name("title"))
+            .and_then(|n| n.text())
+            .unwrap_or_else(|| panic!("{file} has no <title>"));
+        assert!(
+            svg_title.contains(" — surge · smoke · run "),
+            "{file}: {svg_title}"
+        );
+        assert!(
+            svg_title.contains(&run.summary.run_id),
+            "{file}: {svg_title}"
+        );
+        assert!(svg_title.contains("smoke"), "{file}: {svg_title}");
+        let desc = root
+            .children()
+            .find(|n| n.has_tag_name("desc"))
+            .and_then(|n| n.text())
+            .unwrap_or_else(|| panic!("{file} has no <desc>"));
+        assert!(desc.contains("2026-11-27T13:12"), "{file}: {desc}");
+    }
+    let e2e = parse(&charts[0].2);
+    let labels = texts(&e2e);
+    assert!(
+        labels
+            .iter()
+            .any(|t| t.contains("SLO e2e.p95 < 2s (off scale")),
+        "{labels:?}"
+    );
+    let peak_ms = run.summary.latency.e2e_us.max as f64 / 1000.0;
+    let top = tick_values(&e2e, |t| {
+        t.contains('.') || t.chars().all(|c| c.is_ascii_digit())
+    })
+    .into_iter()
+    .fold(0.0, f64::max);
+    assert!(
+        top < peak_ms * 3.0,
+        "the y axis reaches {top} ms for data up to {peak_ms} ms"
+    );
+    let generator = parse(&charts[5].2);
+    let percents = tick_values(&generator, |t| t.ends_with('%'));
+    assert_eq!(
+        percents.iter().copied().fold(0.0, f64::max),
+        100.0,
+        "{percents:?}"
+    );
+    // 30k-odd samples support p99.9 (30 above it) but not p99.99 (3 above it).
+    let distribution = texts(&parse(&charts[2].2));
+    assert!(
+        distribution.iter().any(|t| t == "p99.9"),
+        "{distribution:?}"
+    );
+    assert!(
+        !distribution.iter().any(|t| t == "p99.99"),
+        "{distribution:?}"
+    );
 }
 
 #[test]
