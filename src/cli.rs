@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use std::time::Duration;
 
-use crate::scenario::units::{parse_duration, parse_scale};
+use crate::scenario::units::{parse_duration, parse_percent, parse_scale};
 use crate::scenario::{Overrides, Slo};
 
 /// Load-testing and throughput benchmarks for Apache Kafka and Amazon MSK, judged against SLOs.
@@ -224,6 +224,16 @@ pub struct ScenarioArgs {
     /// someone else: without this flag, a scenario with commands is refused (and they are listed).
     #[arg(long)]
     pub allow_commands: bool,
+
+    /// An earlier run of this scenario to compare with: every report shows each SLO metric's
+    /// change against it (replaces run.baseline).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: fail when e2e or publish p95/p99 worsens by more than this, e.g. 10%,
+    /// even while under the SLO (replaces run.max_regression).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub max_regression: Option<f64>,
 }
 
 impl ScenarioArgs {
@@ -245,6 +255,8 @@ impl ScenarioArgs {
             duration_scale: self.duration_scale,
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             allow_commands: self.allow_commands,
+            baseline: self.baseline.clone(),
+            max_regression: self.max_regression,
         }
     }
 }

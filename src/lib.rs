@@ -2,6 +2,7 @@
 //!
 //! Orchestration only: load the scenario, run the engine, judge, write the reports.
 
+pub mod baseline;
 pub mod capacity;
 pub mod check;
 pub mod cli;
@@ -251,12 +252,34 @@ pub fn run_scenario(
     quiet: bool,
     stop: Arc<StopSignal>,
 ) -> Result<RunOutcome, SurgeError> {
-    // Create the output first, so a bad --out fails before any load is sent.
+    // A bad baseline and a bad --out fail before any load is sent.
+    let baseline = load_baseline(scenario)?;
     std::fs::create_dir_all(out_dir).map_err(|source| SurgeError::Output {
         path: out_dir.to_path_buf(),
         source,
     })?;
-    runtime()?.block_on(run_async(scenario, out_dir, quiet, stop))
+    runtime()?.block_on(run_async(scenario, out_dir, quiet, stop, baseline.as_ref()))
+}
+
+/// The baseline run's summary, when the scenario names one; it must be a run of this scenario.
+fn load_baseline(scenario: &Scenario) -> Result<Option<Summary>, SurgeError> {
+    let Some(dir) = &scenario.limits.baseline else {
+        return Ok(None);
+    };
+    let summary = report::load_summary(dir).map_err(|detail| SurgeError::RunDir {
+        path: dir.clone(),
+        detail,
+    })?;
+    if summary.scenario.name != scenario.name {
+        return Err(SurgeError::Runtime(format!(
+            "the baseline {} is a run of scenario `{}`, not `{}`: its figures compare nothing\n  fix: pass --baseline (or set run.baseline to) a run directory of `{}`",
+            dir.display(),
+            summary.scenario.name,
+            scenario.name,
+            scenario.name
+        )));
+    }
+    Ok(Some(summary))
 }
 
 /// What `surge capacity` needs besides the scenario.
@@ -302,7 +325,10 @@ pub fn capacity(
     let mut best: Option<(f64, PathBuf)> = None;
     let mut last: Option<PathBuf> = None;
     while let Some(rate) = search.next_rate() {
-        let probe = capacity::probe_scenario(&scenario, rate, search_options);
+        let mut probe = capacity::probe_scenario(&scenario, rate, search_options);
+        // Probes are judged on their SLOs alone; a baseline compares whole runs.
+        probe.limits.baseline = None;
+        probe.limits.max_regression = None;
         if started.elapsed() + capacity::probe_cost(search_options, &probe) > search_options.budget
             || stop.is_requested()
         {
@@ -487,6 +513,7 @@ async fn run_async(
     out_dir: &Path,
     quiet: bool,
     stop: Arc<StopSignal>,
+    baseline: Option<&Summary>,
 ) -> Result<RunOutcome, SurgeError> {
     let connected = connect(scenario).await?;
     let mut scenario = connected.scenario.clone();
@@ -527,6 +554,14 @@ async fn run_async(
     if let Some(fatal) = &record.fatal {
         summary.verdict.status = Status::Error;
         summary.verdict.reasons.insert(0, fatal.clone());
+    }
+    if let (Some(before), Some(dir)) = (baseline, &limits.baseline) {
+        baseline::apply(
+            &mut summary,
+            before,
+            &dir.display().to_string(),
+            limits.max_regression,
+        );
     }
     let run = report::RunData {
         summary,

@@ -92,6 +92,12 @@ fn finish(outcome: &surge::RunOutcome) -> u8 {
     for (path, error) in &outcome.report_failures {
         eprintln!("error: could not write {}: {error}", path.display());
     }
+    // The CI job summary is a convenience: failing to write it does not change the verdict.
+    if let Some(Err(error)) =
+        surge::report::step_summary::append_from_env(&outcome.summary, &outcome.out_dir)
+    {
+        eprintln!("warning: could not append to the CI job summary: {error}");
+    }
     if outcome.report_failures.is_empty() {
         outcome.status.exit_code()
     } else {

@@ -49,6 +49,65 @@ pub struct Summary {
     /// What each `[[faults]]` entry did, and what the cluster did about it.
     #[serde(default)]
     pub faults: Vec<FaultSummary>,
+    /// The git commit surge was built from, when it was built in a checkout.
+    #[serde(default)]
+    pub git_commit: Option<String>,
+    /// What the command line changed in the plan (scales, -X, --slo).
+    #[serde(default)]
+    pub settings: PlanSettings,
+    /// This run's figures against a baseline run's, when one was given.
+    #[serde(default)]
+    pub baseline: Option<BaselineComparison>,
+}
+
+/// What the command line changed in a scenario's plan. Two runs whose settings differ did not
+/// offer the same load, and a comparison says so.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanSettings {
+    pub rate_scale: f64,
+    pub duration_scale: f64,
+    /// `-X` properties (secret values redacted).
+    pub properties: Vec<(String, String)>,
+    /// `--slo` expressions.
+    pub slos: Vec<String>,
+}
+
+impl Default for PlanSettings {
+    fn default() -> PlanSettings {
+        PlanSettings {
+            rate_scale: 1.0,
+            duration_scale: 1.0,
+            properties: Vec::new(),
+            slos: Vec::new(),
+        }
+    }
+}
+
+/// A run against its baseline: each figure's change, and the regression limit if one was set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BaselineComparison {
+    /// The baseline's directory, as given.
+    pub dir: String,
+    pub run_id: String,
+    pub started_at: String,
+    /// Fail when a p95 or p99 worsens by more than this fraction.
+    pub max_regression: Option<f64>,
+    pub deltas: Vec<BaselineDelta>,
+    /// How the two runs' plans differ; empty when they offered the same load.
+    pub plan_differences: Vec<String>,
+}
+
+/// One figure in this run and in the baseline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BaselineDelta {
+    /// The metric (`e2e.p95`, `group.analytics.e2e.p99`, `lost`).
+    pub metric: String,
+    /// In `unit`.
+    pub baseline: f64,
+    pub actual: f64,
+    pub unit: String,
+    /// `actual / baseline - 1`; `None` when the baseline is 0.
+    pub change: Option<f64>,
 }
 
 /// One fault of the run. Its window runs from `start_s` to `end_s`: the fault's duration, or

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{exclusive, repo};
+use surge::summary::Status;
 
 fn surge() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_surge"));
@@ -72,4 +73,130 @@ fn bad_flags_exit_2_with_the_fix() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("linger.ms"), "{stderr}");
+}
+
+#[test]
+fn a_bad_baseline_or_a_limit_without_one_exits_2_before_any_load() {
+    let out = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--baseline", "/nonexistent/run"], "summary.json"),
+        (&["--max-regression", "10%"], "needs a baseline"),
+        (&["--max-regression", "10"], "with %"),
+        (
+            &["--baseline", "tests/fixtures/capacity-knee.toml"],
+            "summary.json",
+        ),
+    ];
+    for (flags, expected) in cases {
+        let started = Instant::now();
+        let output = surge()
+            .current_dir(repo(""))
+            .arg("run")
+            .args(flags)
+            .arg("--out")
+            .arg(out.path().join("run"))
+            .arg("scenarios/smoke.toml")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{flags:?}");
+        assert!(!out.path().join("run/summary.json").exists(), "{flags:?}");
+    }
+    // A run of another scenario is no baseline.
+    let other = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo("tests/fixtures/smoke-run")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, other.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let summary_path = other.path().join("summary.json");
+    let text = std::fs::read_to_string(&summary_path).unwrap().replacen(
+        "\"name\": \"smoke\"",
+        "\"name\": \"black-friday\"",
+        1,
+    );
+    std::fs::write(&summary_path, text).unwrap();
+    let output = surge()
+        .arg("run")
+        .arg("--baseline")
+        .arg(other.path())
+        .arg(repo("scenarios/smoke.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not `smoke`"), "{stderr}");
+}
+
+#[test]
+fn a_run_against_a_baseline_reports_changes_and_fills_the_ci_job_summary() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let job_summary = out.path().join("step-summary.md");
+    std::fs::write(&job_summary, "earlier step\n").unwrap();
+    let output = surge()
+        .env("GITHUB_STEP_SUMMARY", &job_summary)
+        .args([
+            "run",
+            "--quiet",
+            "--rate-scale",
+            "0.1",
+            "--duration-scale",
+            "0.3",
+        ])
+        .args(["--max-regression", "10%", "--baseline"])
+        .arg(repo("tests/fixtures/smoke-run"))
+        .arg("--out")
+        .arg(out.path().join("run"))
+        .arg(repo("scenarios/smoke.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = surge::report::load_summary(&out.path().join("run")).expect(&stderr);
+    let baseline = summary.baseline.as_ref().expect("a baseline comparison");
+    assert_eq!(baseline.run_id, "c3d21e2b");
+    assert_eq!(baseline.max_regression, Some(0.1));
+    // The baseline ran at full rate: the comparison says so, and warns.
+    assert!(
+        baseline.plan_differences[0].contains("--rate-scale 0.1 here, 1 in the baseline"),
+        "{:?}",
+        baseline.plan_differences
+    );
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("not like for like"))
+    );
+    let regressions: Vec<_> = summary
+        .verdict
+        .checks
+        .iter()
+        .filter(|c| c.metric.starts_with("baseline."))
+        .collect();
+    assert_eq!(regressions.len(), 4, "e2e and publish p95 and p99");
+    // The exit code follows the checks: a regression beyond 10% fails even under the SLOs.
+    let regressed = regressions.iter().any(|c| !c.passed);
+    let slo_failed = summary
+        .verdict
+        .checks
+        .iter()
+        .any(|c| !c.passed && !c.metric.starts_with("baseline."));
+    let expected = match summary.verdict.status {
+        Status::Inconclusive => 3,
+        _ if regressed || slo_failed => 1,
+        _ => 0,
+    };
+    assert_eq!(output.status.code(), Some(expected), "{stderr}");
+    // The job summary got the verdict and tables, without image links.
+    let appended = std::fs::read_to_string(&job_summary).unwrap();
+    assert!(
+        appended.starts_with("earlier step\n# surge: smoke"),
+        "{appended}"
+    );
+    assert!(appended.contains("| SLO "), "{appended}");
+    assert!(appended.contains("Against baseline run c3d21e2b"));
+    assert!(!appended.contains("!["), "{appended}");
+    assert!(appended.contains("report.html"));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use surge::summary::{Capacity, Label, Probe, Status, Summary};
+use surge::summary::{Capacity, Label, Status, Summary};
 
 fn copy_fixture(to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -24,18 +24,7 @@ fn edit(dir: &Path, change: impl FnOnce(&mut Summary)) {
 
 fn capacity(sustained: f64, p95_at: &[(f64, u64, Status)]) -> Capacity {
     Capacity {
-        probes: p95_at
-            .iter()
-            .map(|&(rate, p95, status)| Probe {
-                offered_rate: rate,
-                status,
-                achieved_rate: rate,
-                e2e_p95_us: p95,
-                e2e_p99_us: p95 * 2,
-                max_lag: 10,
-                reasons: vec![],
-            })
-            .collect(),
+        probes: common::probes(p95_at),
         sustained_rate: Some(sustained),
         target_peak: 100_000.0,
         headroom_percent: Some((sustained / 100_000.0 - 1.0) * 100.0),

@@ -392,11 +392,21 @@ fn the_html_report_is_self_contained_and_matches_the_summary() {
         .find(|n| n.attribute("class") == Some("verdict pass"))
         .expect("verdict line");
     assert_eq!(verdict.text().unwrap(), "PASS: smoke — all 7 SLOs met");
+    let context = verdict
+        .children()
+        .find(|n| n.attribute("class") == Some("context"))
+        .and_then(|n| n.text())
+        .unwrap();
+    assert_eq!(
+        context,
+        "3,000/s offered for 15s after 3s of warmup, on the embedded cluster (3 brokers)"
+    );
     let figures: Vec<_> = doc
         .descendants()
         .filter(|n| n.has_tag_name("figure"))
         .collect();
-    assert_eq!(figures.len(), 6);
+    // The ordering and loss chart stays a file: its facts are in one table on the page.
+    assert_eq!(figures.len(), 5);
     assert!(
         figures
             .iter()
@@ -408,7 +418,9 @@ fn the_html_report_is_self_contained_and_matches_the_summary() {
         .filter_map(|n| n.text())
         .map(String::from)
         .collect();
-    let p95 = surge::scenario::slo::format_micros(run.summary.latency.e2e_us.p95 as f64);
+    let p95 = surge::scenario::slo::format_micros(surge::report::table::significant(
+        run.summary.latency.e2e_us.p95 as f64,
+    ));
     assert!(
         cells.contains(&p95),
         "e2e p95 {p95} from summary.json is in the tables"
@@ -527,4 +539,136 @@ fn a_run_stopped_before_any_sample_still_writes_every_log_and_re_renders() {
     std::fs::remove_file(dir.path().join("publish.hlog")).unwrap();
     let error = report::load_run(dir.path()).unwrap_err();
     assert!(error.contains("publish.hlog is missing"), "{error}");
+}
+
+/// The page's text in document order, tags dropped.
+fn page_text(doc: &roxmltree::Document) -> String {
+    doc.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_page_holds_at_any_width_states_each_fact_once_and_links_its_raw_files() {
+    let run = fixture();
+    let html = &render(&report::html::HtmlExporter, &run)[0].1;
+    let doc = parse(html.trim_start_matches("<!DOCTYPE html>\n"));
+    assert!(html.contains("<meta name=\"viewport\" content=\"width=device-width"));
+    assert!(html.contains("@media print") && html.contains("@media (max-width:900px)"));
+    let headings: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("h2"))
+        .filter_map(|n| n.text())
+        .collect();
+    for once in [
+        "SLOs",
+        "Consumer groups",
+        "Ordering and loss",
+        "Producers",
+        "Raw files",
+    ] {
+        assert_eq!(
+            headings.iter().filter(|h| **h == once).count(),
+            1,
+            "{once}: {headings:?}"
+        );
+    }
+    // Ordering and loss: the table only, not the list and the chart as well.
+    assert!(!html.contains("clean: 0 lost"));
+    assert!(!html.contains("Ordering and loss per consumer group"));
+    // Every link points at a file the run wrote.
+    let dir = common::repo("tests/fixtures/smoke-run");
+    let links: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("a"))
+        .filter_map(|n| n.attribute("href"))
+        .collect();
+    for expected in [
+        "summary.json",
+        "junit.xml",
+        "report.md",
+        "e2e-order-service.hlog",
+    ] {
+        assert!(links.contains(&expected), "{expected}: {links:?}");
+    }
+    for link in links
+        .iter()
+        .filter(|l| l.ends_with(".hlog") || l.ends_with(".json"))
+    {
+        assert!(dir.join(link).is_file(), "{link} is not in the run dir");
+    }
+    let text = page_text(&doc);
+    // Headroom, expected against consumed, the version and the scenario in words.
+    assert!(text.contains("33%"), "e2e.p95 33.4ms of 100ms");
+    assert!(text.contains("reads order-events"), "{text}");
+    assert!(text.contains("34,228"));
+    assert!(text.contains("git commit"));
+    assert!(text.contains("Scenario smoke sends events to 2 topics"));
+}
+
+#[test]
+fn a_capacity_run_answers_first_with_its_conclusion_probes_and_chart() {
+    let mut run = fixture();
+    run.summary.capacity = Some(surge::summary::Capacity {
+        probes: common::probes(&[
+            (1000.0, 20_000, Status::Pass),
+            (4000.0, 300_000, Status::Fail),
+        ]),
+        sustained_rate: Some(1000.0),
+        target_peak: 3000.0,
+        headroom_percent: Some(-66.7),
+        generator_limit: None,
+        p95_limit_us: Some(100_000),
+        elapsed_s: 60.0,
+        budget_s: 600.0,
+        conclusion: "sustains 1,000 events/s at e2e p95 < 100ms: 66.7% short of the 3,000/s peak"
+            .into(),
+    });
+    let html = &render(&report::html::HtmlExporter, &run)[0].1;
+    let capacity = html.find("<h2>Capacity</h2>").expect("a capacity section");
+    let verdict = html.find("class=\"verdict pass\"").unwrap();
+    let slos = html.find("<h2>SLOs</h2>").unwrap();
+    assert!(
+        capacity < verdict && verdict < slos,
+        "the capacity answer comes first"
+    );
+    let section = &html[capacity..verdict];
+    assert!(section.contains("sustains 1,000 events/s"));
+    assert!(section.contains("<figure") && section.contains("knee: sustains 1,000 events/s"));
+    assert!(section.contains("<td>4,000</td>"), "the probe table");
+}
+
+#[test]
+fn a_run_with_a_baseline_shows_each_slo_metrics_change() {
+    let baseline = fixture().summary;
+    let mut run = fixture();
+    run.summary.latency.e2e_us.p95 = baseline.latency.e2e_us.p95 * 12 / 10;
+    for check in &mut run.summary.verdict.checks {
+        if check.metric_name() == "e2e.p95" {
+            check.actual = Some(run.summary.latency.e2e_us.p95 as f64);
+        }
+    }
+    surge::baseline::apply(&mut run.summary, &baseline, "reports/before", Some(0.1));
+    assert_eq!(run.summary.verdict.status, Status::Fail);
+    let md = &render(&report::markdown::MarkdownExporter, &run)[0].1;
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| e2e.p95 < 100ms"))
+        .unwrap();
+    assert!(row.contains("+20%") && row.contains("33.4ms"), "{row}");
+    assert!(md.contains("Against baseline run c3d21e2b (reports/before"));
+    assert!(md.contains("same offered plan"));
+    let regression = md
+        .lines()
+        .find(|l| l.starts_with("| e2e.p95 vs baseline"))
+        .unwrap();
+    assert!(regression.contains("FAIL"), "{regression}");
+    let html = &render(&report::html::HtmlExporter, &run)[0].1;
+    assert!(html.contains("<th>change</th>"));
+    let junit = &render(&report::junit::JunitExporter, &run)[0].1;
+    validate_junit(junit);
+    assert!(junit.contains("name=\"baseline.e2e.p95\""));
+    assert!(junit.contains("type=\"regression\""));
 }

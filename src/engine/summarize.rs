@@ -202,6 +202,9 @@ pub fn summarize(
     Summary {
         schema: SCHEMA.into(),
         surge_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: option_env!("VERGEN_GIT_SHA").map(String::from),
+        settings: scenario.settings.clone(),
+        baseline: None,
         run_id: run_id.into(),
         scenario: ScenarioInfo {
             name: scenario.name.clone(),

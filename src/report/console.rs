@@ -1,6 +1,8 @@
 //! The summary printed at the end of a run.
 
-use super::table::{group_table, headline, producer_table, slo_table};
+use super::table::{
+    group_table, headline, integrity_table, lost_example_lines, producer_table, run_line, slo_table,
+};
 use crate::summary::Summary;
 
 /// The final summary as plain text.
@@ -9,7 +11,7 @@ pub fn render(summary: &Summary) -> String {
     for warning in &summary.warnings {
         out.push_str(&format!("\nWARNING: {warning}\n"));
     }
-    out.push_str(&format!("\n{}\n", headline(summary)));
+    out.push_str(&format!("\n{}\n{}\n", headline(summary), run_line(summary)));
     if let (Some(capacity), Some(table)) =
         (&summary.capacity, super::table::capacity_table(summary))
     {
@@ -25,22 +27,10 @@ pub fn render(summary: &Summary) -> String {
     out.push_str(&format!("\n{}\n", producer_table(summary).to_text()));
     if !summary.groups.is_empty() {
         out.push_str(&format!("\n{}\n", group_table(summary).to_text()));
+        out.push_str(&format!("\n{}\n", integrity_table(summary).to_text()));
     }
-    for group in summary
-        .groups
-        .iter()
-        .filter(|g| !g.lost_examples.is_empty())
-    {
-        let examples: Vec<String> = group
-            .lost_examples
-            .iter()
-            .map(|e| format!("{}#{} (producer {})", e.key, e.sequence, e.producer))
-            .collect();
-        out.push_str(&format!(
-            "\nlost by {}, for example: {}\n",
-            group.name,
-            examples.join(", ")
-        ));
+    for line in lost_example_lines(summary) {
+        out.push_str(&format!("\n{line}\n"));
     }
     if let Some(line) = super::table::recovery_line(summary) {
         out.push_str(&format!("\n{line}\n"));

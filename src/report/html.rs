@@ -2,18 +2,25 @@
 //! front of a capacity review.
 
 use super::svg::render_charts;
-use super::table::{Table, group_table, headline, loss_lines, producer_table, slo_table};
+use super::table::{
+    Table, baseline_line, baseline_table, cluster_words, group_table, headline, integrity_table,
+    lost_example_lines, producer_table, run_line, scenario_words, slo_table,
+};
 use super::{Exporter, Output, RunData, escape};
 use crate::summary::Status;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}\
 h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
-.verdict{font-size:1.15rem;padding:.7rem 1rem;border-radius:6px;margin:1rem 0;font-weight:600}\
+.verdict{font-size:1.15rem;padding:.7rem 1rem;border-radius:6px;margin:1rem 0;font-weight:600}.verdict .context{display:block;font-size:.95rem;font-weight:400;margin-top:.25rem}\
 .pass{background:#e6f4ea;color:#1e6b34}.fail{background:#fce8e6;color:#a50e0e}.inconclusive,.error{background:#fef7e0;color:#7a4f01}\
-table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}th,td{padding:.3rem .7rem;border-bottom:1px solid #eee;text-align:right}\
+.capacity{font-size:1.1rem;font-weight:600;margin:.5rem 0}\
+.wide{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}th,td{padding:.3rem .6rem;border-bottom:1px solid #eee;text-align:right}\
 th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}td.ok{color:#1e6b34;font-weight:600}td.bad{color:#a50e0e;font-weight:700}\
-figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}pre{background:#f6f6f6;padding:.8rem;overflow-x:auto;font-size:.85rem}\
-.meta{color:#555;font-size:.92rem}ul{margin:.3rem 0}";
+figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}pre{background:#f6f6f6;padding:.8rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}\
+.meta{color:#555;font-size:.92rem}ul{margin:.3rem 0}td{white-space:nowrap}td:first-child,td.text{white-space:normal}\
+@media (max-width:900px){body{margin:1rem auto;padding:0 .5rem}table{font-size:.78rem}th,td{padding:.25rem .35rem}h1{font-size:1.35rem}}\
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}.links{display:none}figure,table,tr,.verdict{break-inside:avoid}h2{break-after:avoid}pre{font-size:8pt}\
+.wide{overflow:visible}figure svg{border:none}}";
 
 fn table_html(table: &Table, status_column: Option<usize>) -> String {
     let mut html = String::from("<table><thead><tr>");
@@ -25,8 +32,12 @@ fn table_html(table: &Table, status_column: Option<usize>) -> String {
         html.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
             let class = match status_column {
-                Some(column) if column == i && cell == "pass" => " class=\"ok\"",
+                Some(column) if column == i && (cell == "pass" || cell == "clean") => {
+                    " class=\"ok\""
+                }
                 Some(column) if column == i => " class=\"bad\"",
+                // Long text (topic lists, reasons) may wrap; figures never break.
+                _ if cell.chars().count() > 24 => " class=\"text\"",
                 _ => "",
             };
             html.push_str(&format!("<td{class}>{}</td>", escape(cell)));
@@ -35,6 +46,62 @@ fn table_html(table: &Table, status_column: Option<usize>) -> String {
     }
     html.push_str("</tbody></table>");
     html
+}
+
+/// A section with a heading and a table that may scroll sideways on a narrow screen only as a
+/// last resort.
+fn section(title: &str, table: &Table, status_column: Option<usize>) -> String {
+    format!(
+        "<h2>{}</h2><div class=\"wide\">{}</div>\n",
+        escape(title),
+        table_html(table, status_column)
+    )
+}
+
+fn list(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let items: String = lines
+        .iter()
+        .map(|l| format!("<li>{}</li>", escape(l)))
+        .collect();
+    format!("<ul>{items}</ul>\n")
+}
+
+/// The raw files of the run, linked relative to the page.
+fn links(run: &RunData) -> String {
+    let mut files = vec![
+        ("summary.json", "summary (JSON)".to_string()),
+        ("junit.xml", "JUnit".to_string()),
+        ("report.md", "Markdown report".to_string()),
+        (
+            super::hlog::TOTALS_FILE,
+            "histogram totals (hlog)".to_string(),
+        ),
+    ];
+    let tags = super::hlog::expected_tags(&run.summary);
+    let names: Vec<String> = tags.iter().map(|t| super::hlog::file_name(t)).collect();
+    for name in &names {
+        files.push((name.as_str(), format!("interval histograms {name}")));
+    }
+    for (file, title) in super::svg::CHARTS {
+        files.push((file, format!("chart: {title}")));
+    }
+    if run.summary.capacity.is_some() {
+        files.push(("capacity.svg", "chart: capacity".into()));
+    }
+    let items: String = files
+        .iter()
+        .map(|(file, title)| {
+            format!(
+                "<li><a href=\"{}\">{}</a></li>",
+                escape(file),
+                escape(title)
+            )
+        })
+        .collect();
+    format!("<h2>Raw files</h2><ul class=\"links\">{items}</ul>\n")
 }
 
 /// Writes `report.html`.
@@ -54,10 +121,10 @@ impl Exporter for HtmlExporter {
             Status::Error => "error",
         };
         let mut html = format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>surge: {name}</title><style>{STYLE}</style></head><body>\n<h1>surge: {name}</h1>\n<p class=\"meta\">{description}</p>\n<div class=\"verdict {class}\">{headline}</div>\n",
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>surge: {name} ({run_id})</title><style>{STYLE}</style></head><body>\n<h1>surge: {name}</h1>\n<p class=\"meta\">{description}</p>\n",
             name = escape(&s.scenario.name),
-            description = escape(&s.scenario.description),
-            headline = escape(&headline(s)),
+            run_id = escape(&s.run_id),
+            description = escape(&format!("{} {}", s.scenario.description, scenario_words(s))),
         );
         for warning in &s.warnings {
             html.push_str(&format!(
@@ -65,34 +132,78 @@ impl Exporter for HtmlExporter {
                 escape(warning)
             ));
         }
-        if !s.verdict.checks.is_empty() {
+        // A capacity search answers first: how far the cluster goes, and the headroom.
+        if let Some(capacity) = &s.capacity {
             html.push_str(&format!(
-                "<h2>SLOs</h2>{}\n",
-                table_html(&slo_table(s), Some(3))
+                "<h2>Capacity</h2><p class=\"capacity\">{}</p>\n",
+                escape(&capacity.conclusion)
             ));
+            if let Some(table) = super::table::capacity_table(s) {
+                html.push_str(&format!(
+                    "<div class=\"wide\">{}</div>\n",
+                    table_html(&table, None)
+                ));
+            }
+            match super::svg::capacity_chart(s) {
+                Some(Ok(svg)) => html.push_str(&format!(
+                    "<figure aria-label=\"Capacity: e2e latency against offered rate\">{}</figure>\n",
+                    svg.trim_start_matches(|c| c != '<')
+                )),
+                Some(Err(error)) => html.push_str(&format!(
+                    "<p class=\"bad\">the capacity chart could not be drawn: {}</p>",
+                    escape(&error)
+                )),
+                None => {}
+            }
+            html.push_str(
+                "<p class=\"meta\">Everything below is the probe at the sustained rate (or the last probe, when none passed).</p>\n",
+            );
+        }
+        html.push_str(&format!(
+            "<div class=\"verdict {class}\">{}<span class=\"context\">{}</span></div>\n",
+            escape(&headline(s)),
+            escape(&run_line(s))
+        ));
+        if !s.verdict.checks.is_empty() {
+            html.push_str(&section(
+                "SLOs",
+                &slo_table(s),
+                Some(super::table::slo_result_column(s)),
+            ));
+            html.push_str("<p class=\"meta\">Of limit: the measured value as a share of its limit; the rest is headroom.</p>\n");
+        }
+        if let Some(line) = baseline_line(s) {
+            html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
+            if let Some(table) = baseline_table(s).filter(|t| !t.rows.is_empty()) {
+                html.push_str(&section("Other figures against the baseline", &table, None));
+            }
         }
         if let Some(line) = super::table::recovery_line(s) {
             html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
         }
         if let Some(table) = super::table::fault_table(s) {
+            html.push_str(&section("Faults", &table, None));
             html.push_str(&format!(
-                "<h2>Faults</h2>{}\n<p class=\"meta\">{}</p>\n",
-                table_html(&table, None),
+                "<p class=\"meta\">{}</p>\n",
                 escape(super::table::FAULT_TABLE_NOTE)
             ));
-            let lines = super::table::command_lines(s);
-            if !lines.is_empty() {
-                html.push_str("<ul>");
-                for line in lines {
-                    html.push_str(&format!("<li>{}</li>", escape(&line)));
-                }
-                html.push_str("</ul>\n");
-            }
+            html.push_str(&list(&super::table::command_lines(s)));
         }
+        if !s.groups.is_empty() {
+            html.push_str(&section("Consumer groups", &group_table(s), None));
+            html.push_str("<p class=\"meta\">Expected: the events acked on the topics the group reads. Consumed: distinct events it read. Both include the warmup.</p>\n");
+            html.push_str(&section("Ordering and loss", &integrity_table(s), Some(6)));
+            html.push_str(&list(&lost_example_lines(s)));
+        }
+        html.push_str(&section("Producers", &producer_table(s), None));
         match render_charts(run) {
             Ok(charts) => {
                 html.push_str("<h2>Charts</h2>\n");
-                for (_, title, svg) in charts {
+                // The ordering and loss chart repeats the table above: it stays a file only.
+                for (_, title, svg) in charts
+                    .into_iter()
+                    .filter(|(file, _, _)| *file != "ordering-loss.svg")
+                {
                     let svg = svg.trim_start_matches(|c| c != '<').to_string();
                     html.push_str(&format!(
                         "<figure aria-label=\"{}\">{svg}</figure>\n",
@@ -105,51 +216,33 @@ impl Exporter for HtmlExporter {
                 escape(&error)
             )),
         }
-        html.push_str(&format!(
-            "<h2>Producers</h2>{}\n",
-            table_html(&producer_table(s), None)
-        ));
-        if !s.groups.is_empty() {
-            html.push_str(&format!(
-                "<h2>Consumer groups</h2>{}\n<ul>",
-                table_html(&group_table(s), None)
-            ));
-            for line in loss_lines(s) {
-                html.push_str(&format!("<li>{}</li>", escape(&line)));
-            }
-            html.push_str("</ul>\n");
-        }
         if !s.notes.is_empty() || !s.errors.is_empty() {
-            html.push_str("<h2>Notes</h2><ul>");
-            for line in s.notes.iter().chain(s.errors.iter().map(|e| e as &String)) {
-                html.push_str(&format!("<li>{}</li>", escape(line)));
-            }
-            html.push_str("</ul>\n");
+            html.push_str("<h2>Notes</h2>");
+            let lines: Vec<String> = s.notes.iter().chain(&s.errors).cloned().collect();
+            html.push_str(&list(&lines));
         }
+        html.push_str(&links(run));
         let mut environment = Table::new(&["environment", "value"]);
         let e = &s.environment;
         for (key, value) in [
             ("surge version", s.surge_version.clone()),
+            (
+                "git commit",
+                s.git_commit.clone().unwrap_or_else(|| "unknown".into()),
+            ),
             ("librdkafka version", e.librdkafka_version.clone()),
             ("host", e.host.clone()),
             ("OS", e.os.clone()),
             ("CPUs", e.cpus.to_string()),
             ("memory", format!("{} GiB", e.memory_gib)),
-            (
-                "cluster",
-                format!("{} ({})", s.cluster.kind, s.cluster.bootstrap),
-            ),
-            ("brokers", s.cluster.brokers.to_string()),
+            ("cluster", cluster_words(s)),
             ("started", s.started_at.clone()),
             ("run id", s.run_id.clone()),
             ("complete", s.complete.to_string()),
         ] {
             environment.row(vec![key.into(), value]);
         }
-        html.push_str(&format!(
-            "<h2>Environment</h2>{}\n",
-            table_html(&environment, None)
-        ));
+        html.push_str(&section("Environment", &environment, None));
         let mut config = Table::new(&["client property", "producer", "consumer"]);
         let mut keys: Vec<&String> = s
             .cluster
@@ -172,7 +265,10 @@ impl Exporter for HtmlExporter {
                 find(&s.cluster.consumer_config, key),
             ]);
         }
-        html.push_str(&table_html(&config, None));
+        html.push_str(&format!(
+            "<div class=\"wide\">{}</div>",
+            table_html(&config, None)
+        ));
         html.push_str(&format!(
             "<h2>Scenario as run</h2><p class=\"meta\">{}</p><pre>{}</pre>\n</body></html>\n",
             escape(&s.scenario.file),

@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod step_summary;
 pub mod svg;
 pub mod table;
 
@@ -81,11 +82,16 @@ pub fn write_all(dir: &Path, run: &RunData) -> Vec<(PathBuf, String)> {
     failures
 }
 
-/// Reads a run directory back: `summary.json` and the interval logs.
-pub fn load_run(dir: &Path) -> Result<RunData, String> {
+/// Reads a run directory's `summary.json`.
+pub fn load_summary(dir: &Path) -> Result<Summary, String> {
     let path = dir.join("summary.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let summary = Summary::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Summary::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads a run directory back: `summary.json` and the interval logs.
+pub fn load_run(dir: &Path) -> Result<RunData, String> {
+    let summary = load_summary(dir)?;
     // Every histogram the run recorded must be there: a chart drawn from less would be a
     // different run's picture.
     let mut expected: Vec<String> = hlog::expected_tags(&summary)

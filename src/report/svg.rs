@@ -6,7 +6,7 @@ use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
 use super::escape;
-use super::table::{loss_lines, thousands};
+use super::table::{expected_for, loss_lines, thousands};
 use super::{Exporter, Output, RunData};
 use crate::metrics::GroupPoint;
 use crate::scenario::slo::format_micros;
@@ -515,17 +515,6 @@ fn e2e_over_time(summary: &Summary) -> Result<String, String> {
         lines,
         YRange::Fit,
     )
-}
-
-/// The events a group should read, from the topics it reads: acked on those topics.
-pub fn expected_for(summary: &Summary, group: &crate::summary::GroupSummary) -> u64 {
-    summary
-        .produced
-        .acked_by_topic
-        .iter()
-        .filter(|(topic, _)| group.topics.contains(topic))
-        .map(|(_, acked)| acked)
-        .sum()
 }
 
 fn throughput(summary: &Summary) -> Result<String, String> {

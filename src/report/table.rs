@@ -106,13 +106,101 @@ pub fn thousands(value: u64) -> String {
     out
 }
 
-/// Microseconds as `850us` / `12.5ms`, or `-` when nothing was recorded.
+/// Microseconds as `850us` / `12.5ms`, or `-` when nothing was recorded: three significant
+/// digits, the precision the HDR histograms keep.
 pub fn micros(value: u64, count: u64) -> String {
     if count == 0 {
         "-".into()
     } else {
-        format_micros(value as f64)
+        format_micros(significant(value as f64))
     }
+}
+
+/// A value rounded to three significant digits.
+pub fn significant(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let scale = 10f64.powi(2 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
+}
+
+/// What was offered, for how long, against which cluster: the verdict's context in one line.
+pub fn run_line(summary: &Summary) -> String {
+    let warmup: f64 = summary
+        .phases
+        .iter()
+        .filter(|p| p.warmup)
+        .map(|p| p.end_s - p.start_s)
+        .sum();
+    let warmup = if warmup > 0.0 {
+        format!(" after {}s of warmup", format_number(warmup.round()))
+    } else {
+        String::new()
+    };
+    format!(
+        "{}/s offered for {}s{warmup}, on {}",
+        thousands(summary.produced.target_rate.round() as u64),
+        format_number(summary.produced.measured_seconds.round()),
+        cluster_words(summary)
+    )
+}
+
+/// `m5.xlarge x3 (external, 3 brokers at b-1...:9092)`, or `the embedded cluster (3 brokers)`.
+pub fn cluster_words(summary: &Summary) -> String {
+    let c = &summary.cluster;
+    let what = if c.kind == "embedded" {
+        format!("the embedded cluster ({} brokers)", c.brokers)
+    } else {
+        format!(
+            "a {} cluster ({} brokers at {})",
+            c.kind, c.brokers, c.bootstrap
+        )
+    };
+    match &summary.label {
+        Some(label) if !label.name.is_empty() => format!("{}: {what}", label.name),
+        _ => what,
+    }
+}
+
+/// The scenario in words: topics, groups and what each reads.
+pub fn scenario_words(summary: &Summary) -> String {
+    let topics: Vec<&str> = summary
+        .produced
+        .acked_by_topic
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .collect();
+    let groups: Vec<String> = summary
+        .groups
+        .iter()
+        .map(|g| {
+            format!(
+                "{} ({} member{}, reads {})",
+                g.name,
+                g.members,
+                if g.members == 1 { "" } else { "s" },
+                g.topics.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "Scenario {} sends events to {} topic{} ({}){}.",
+        summary.scenario.name,
+        topics.len(),
+        if topics.len() == 1 { "" } else { "s" },
+        topics.join(", "),
+        if groups.is_empty() {
+            ", with no consumer group".to_string()
+        } else {
+            format!(
+                " read by {} consumer group{}: {}",
+                groups.len(),
+                if groups.len() == 1 { "" } else { "s" },
+                groups.join("; ")
+            )
+        }
+    )
 }
 
 /// The verdict in one line.
@@ -257,26 +345,126 @@ pub fn capacity_table(summary: &Summary) -> Option<Table> {
     Some(table)
 }
 
-/// One row per SLO check.
+/// The column of the result in [`slo_table`].
+pub fn slo_result_column(summary: &Summary) -> usize {
+    if summary.baseline.is_some() { 6 } else { 4 }
+}
+
+/// One row per SLO check: the measured value as a share of its limit (the headroom), and its
+/// change against the baseline when there is one.
 pub fn slo_table(summary: &Summary) -> Table {
-    let mut table = Table::new(&["SLO", "limit", "actual", "result"]);
+    let mut header = vec!["SLO", "limit", "actual", "of limit"];
+    if summary.baseline.is_some() {
+        header.extend(["baseline", "change"]);
+    }
+    header.push("result");
+    let mut table = Table::new(&header);
     for check in &summary.verdict.checks {
-        table.row(vec![
+        let actual = match check.actual {
+            Some(value) if check.unit == "us" => format_micros(significant(value)),
+            _ => check.actual_text.clone(),
+        };
+        let share = match check.share_of_limit() {
+            Some(share) if check.unit != "percent" && check.name.contains('<') => {
+                if share > 0.0 && share < 0.01 {
+                    "<1%".into()
+                } else {
+                    format!("{:.0}%", share * 100.0)
+                }
+            }
+            _ => "-".into(),
+        };
+        let mut row = vec![
             if check.default {
                 format!("{} (default)", check.name)
             } else {
                 check.name.clone()
             },
             check.limit_text.clone(),
-            check.actual_text.clone(),
-            if check.passed {
-                "pass".into()
-            } else {
-                "FAIL".into()
-            },
-        ]);
+            actual,
+            share,
+        ];
+        if let Some(baseline) = &summary.baseline {
+            let metric = check.metric_name();
+            match baseline.deltas.iter().find(|d| d.metric == metric) {
+                Some(delta) => {
+                    row.push(if delta.unit == "us" {
+                        format_micros(significant(delta.baseline))
+                    } else {
+                        format_number(delta.baseline)
+                    });
+                    row.push(
+                        delta
+                            .change
+                            .map_or("-".into(), crate::baseline::percent_change),
+                    );
+                }
+                None => row.extend(["-".to_string(), "-".to_string()]),
+            }
+        }
+        row.push(if check.passed {
+            "pass".into()
+        } else {
+            "FAIL".into()
+        });
+        table.row(row);
     }
     table
+}
+
+/// The baseline figures that the SLO table does not already show (the headline latencies of a
+/// scenario without SLOs on them), with their change.
+pub fn baseline_table(summary: &Summary) -> Option<Table> {
+    let baseline = summary.baseline.as_ref()?;
+    let in_slos: Vec<String> = summary
+        .verdict
+        .checks
+        .iter()
+        .map(|c| c.metric_name())
+        .collect();
+    let mut table = Table::new(&["metric", "baseline", "this run", "change"]);
+    for delta in baseline
+        .deltas
+        .iter()
+        .filter(|d| !in_slos.contains(&d.metric))
+    {
+        let show = |v: f64| {
+            if delta.unit == "us" {
+                format_micros(significant(v))
+            } else {
+                format_number(v)
+            }
+        };
+        table.row(vec![
+            delta.metric.clone(),
+            show(delta.baseline),
+            show(delta.actual),
+            delta
+                .change
+                .map_or("-".into(), crate::baseline::percent_change),
+        ]);
+    }
+    Some(table)
+}
+
+/// Which run the baseline is, and whether its plan was the same, in one line.
+pub fn baseline_line(summary: &Summary) -> Option<String> {
+    let b = summary.baseline.as_ref()?;
+    let limit = b.max_regression.map_or(String::new(), |max| {
+        format!(
+            "; a p95 or p99 worse by more than {} fails the run",
+            crate::baseline::percent_change(max)
+        )
+    });
+    let plan = if b.plan_differences.is_empty() {
+        "same offered plan".to_string()
+    } else {
+        format!("DIFFERENT offered plan: {}", b.plan_differences.join("; "))
+    };
+    Some(format!(
+        "Against baseline run {} ({}, started {}): {plan}{limit}.",
+        b.run_id, b.dir, b.started_at
+    ))
 }
 
 /// Producer-side figures.
@@ -285,7 +473,7 @@ pub fn producer_table(summary: &Summary) -> Table {
     let l = &summary.latency;
     let mut table = Table::new(&["producer", "value"]);
     table.row(vec![
-        "sent / acked / failed".into(),
+        "sent / acked / failed (whole run, warmup included)".into(),
         format!(
             "{} / {} / {}",
             thousands(p.sent),
@@ -297,14 +485,14 @@ pub fn producer_table(summary: &Summary) -> Table {
         table.row(vec!["planned but not sent".into(), thousands(p.not_sent)]);
     }
     table.row(vec![
-        "target rate (measured phases)".into(),
-        format!("{}/s", format_number(p.target_rate)),
+        "target rate (measured phases, warmup excluded)".into(),
+        format!("{}/s", thousands(p.target_rate.round() as u64)),
     ]);
     table.row(vec![
-        "achieved rate".into(),
+        "achieved rate (measured phases)".into(),
         format!(
             "{}/s ({:.1}%)",
-            format_number(p.achieved_rate),
+            thousands(p.achieved_rate.round() as u64),
             p.achieved_ratio * 100.0
         ),
     ]);
@@ -323,40 +511,88 @@ pub fn producer_table(summary: &Summary) -> Table {
     table
 }
 
-/// One row per consumer group.
+/// The events a group should read: those acked on the topics it reads (warmup included).
+pub fn expected_for(summary: &Summary, group: &crate::summary::GroupSummary) -> u64 {
+    summary
+        .produced
+        .acked_by_topic
+        .iter()
+        .filter(|(topic, _)| group.topics.contains(topic))
+        .map(|(_, acked)| acked)
+        .sum()
+}
+
+/// One row per consumer group: what it should have read and did, its latency and lag.
+/// Ordering and loss are in [`integrity_table`].
 pub fn group_table(summary: &Summary) -> Table {
     let mut table = Table::new(&[
-        "group",
-        "members",
-        "consumed",
-        "e2e p50",
-        "p95",
-        "p99",
-        "max",
-        "lost",
-        "dup",
-        "out of order",
-        "gaps",
+        "group", "reads", "members", "expected", "consumed", "e2e p50", "p95", "p99", "max",
         "max lag",
     ]);
     for g in &summary.groups {
         let e = &g.e2e_latency_us;
         table.row(vec![
             g.name.clone(),
+            g.topics.join(", "),
             g.members.to_string(),
-            thousands(g.consumed),
+            thousands(expected_for(summary, g)),
+            thousands(g.unique),
             micros(e.p50, e.count),
             micros(e.p95, e.count),
             micros(e.p99, e.count),
             micros(e.max, e.count),
-            thousands(g.lost),
-            thousands(g.ordering.duplicates),
-            thousands(g.ordering.out_of_order),
-            thousands(g.ordering.gaps),
             thousands(g.max_lag),
         ]);
     }
     table
+}
+
+/// Ordering and loss, one row per group.
+pub fn integrity_table(summary: &Summary) -> Table {
+    let mut table = Table::new(&[
+        "group",
+        "lost",
+        "duplicates",
+        "out of order",
+        "gaps",
+        "unread at drain end",
+        "result",
+    ]);
+    for g in &summary.groups {
+        let o = &g.ordering;
+        let clean = g.lost + g.unread + o.duplicates + o.out_of_order + o.gaps == 0;
+        table.row(vec![
+            g.name.clone(),
+            thousands(g.lost),
+            thousands(o.duplicates),
+            thousands(o.out_of_order),
+            thousands(o.gaps),
+            thousands(g.unread),
+            if clean {
+                "clean".into()
+            } else {
+                "NOT CLEAN".into()
+            },
+        ]);
+    }
+    table
+}
+
+/// Examples of lost events, one line per group that lost any.
+pub fn lost_example_lines(summary: &Summary) -> Vec<String> {
+    summary
+        .groups
+        .iter()
+        .filter(|g| !g.lost_examples.is_empty())
+        .map(|g| {
+            let examples: Vec<String> = g
+                .lost_examples
+                .iter()
+                .map(|e| format!("{}#{} (producer {})", e.key, e.sequence, e.producer))
+                .collect();
+            format!("lost by {}, for example: {}", g.name, examples.join(", "))
+        })
+        .collect()
 }
 
 /// Ordering and loss per group, one line each: "clean" when every count is zero.

@@ -238,6 +238,11 @@ pub struct RunLimits {
     pub max_schedule_lag_p99: Duration,
     /// Below this achieved/target ratio the generator is not trusted: inconclusive.
     pub min_achieved_ratio: f64,
+    /// A earlier run's directory whose figures every report compares against
+    /// (`run.baseline`, relative to the scenario file, or `--baseline`).
+    pub baseline: Option<PathBuf>,
+    /// Fail the run when a p95 or p99 worsens against the baseline by more than this fraction.
+    pub max_regression: Option<f64>,
 }
 
 /// A resolved, validated scenario: no optional fields left.
@@ -269,6 +274,8 @@ pub struct Scenario {
     pub label: Option<crate::summary::Label>,
     /// Adjustments the resolver made that a reader of the report should know about.
     pub notes: Vec<String>,
+    /// What the command line changed in the plan, for comparisons between runs.
+    pub settings: crate::summary::PlanSettings,
 }
 
 /// A run planned longer than this on the embedded broker carries a warning.

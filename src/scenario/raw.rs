@@ -70,6 +70,8 @@ pub struct RawRun {
     pub send_grace: Option<String>,
     pub max_schedule_lag_p99: Option<String>,
     pub min_achieved_ratio: Option<f64>,
+    pub baseline: Option<String>,
+    pub max_regression: Option<String>,
 }
 
 /// `[[topics]]`.

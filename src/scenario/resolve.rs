@@ -31,6 +31,10 @@ pub struct Overrides {
     pub insecure_skip_tls_verify: bool,
     /// `--allow-commands`: `command` faults may run shell commands.
     pub allow_commands: bool,
+    /// `--baseline`: replaces `run.baseline`.
+    pub baseline: Option<std::path::PathBuf>,
+    /// `--max-regression`, as a fraction: replaces `run.max_regression`.
+    pub max_regression: Option<f64>,
 }
 
 /// Properties that turn TLS verification off, with the values that do it.
@@ -271,7 +275,7 @@ pub fn resolve(
     )?;
 
     let cluster = resolve_cluster(&ctx, raw.cluster.unwrap_or_default(), overrides, &mut notes)?;
-    let limits = resolve_limits(&ctx, raw.run.unwrap_or_default())?;
+    let limits = resolve_limits(&ctx, raw.run.unwrap_or_default(), path, overrides)?;
     let mut cluster = cluster;
     bound_message_timeout(&mut cluster.producer, &limits);
     let producer_instances = ctx.positive(
@@ -389,6 +393,23 @@ pub fn resolve(
         faults,
         allow_commands: overrides.allow_commands,
         notes,
+        settings: crate::summary::PlanSettings {
+            rate_scale: overrides.rate_scale.unwrap_or(1.0),
+            duration_scale: overrides.duration_scale.unwrap_or(1.0),
+            properties: overrides
+                .properties
+                .iter()
+                .map(|(k, v)| {
+                    let value = if is_secret_property(k) {
+                        "[redacted]".to_string()
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), value)
+                })
+                .collect(),
+            slos: overrides.slos.iter().map(|s| s.to_string()).collect(),
+        },
     })
 }
 
@@ -726,7 +747,36 @@ fn bound_message_timeout(producer: &mut Vec<(String, String)>, limits: &RunLimit
     producer.push(("message.timeout.ms".into(), bound.to_string()));
 }
 
-fn resolve_limits(ctx: &Ctx, raw: RawRun) -> Result<RunLimits, ScenarioError> {
+fn resolve_limits(
+    ctx: &Ctx,
+    raw: RawRun,
+    path: &Path,
+    overrides: &Overrides,
+) -> Result<RunLimits, ScenarioError> {
+    // A baseline written in the file is relative to the file; a flag, to the current directory.
+    let baseline = overrides.baseline.clone().or_else(|| {
+        raw.baseline
+            .as_ref()
+            .map(|dir| path.parent().unwrap_or_else(|| Path::new("")).join(dir))
+    });
+    let max_regression = match (overrides.max_regression, raw.max_regression.as_deref()) {
+        (Some(flag), _) => Some(flag),
+        (None, Some(text)) => Some(super::units::parse_percent(text).map_err(|problem| {
+            ctx.err(
+                "run.max_regression",
+                problem,
+                "write the largest tolerated worsening of p95 and p99 as a percentage, e.g. max_regression = \"10%\"",
+            )
+        })?),
+        (None, None) => None,
+    };
+    if max_regression.is_some() && baseline.is_none() {
+        return Err(ctx.err(
+            "run.max_regression",
+            "a regression limit needs a baseline run to compare with",
+            "set run.baseline = \"reports/<earlier run>\" or pass --baseline RUN_DIR",
+        ));
+    }
     let min_achieved_ratio = raw.min_achieved_ratio.unwrap_or(0.99);
     if !(0.0..=1.0).contains(&min_achieved_ratio) {
         return Err(ctx.err(
@@ -762,6 +812,8 @@ fn resolve_limits(ctx: &Ctx, raw: RawRun) -> Result<RunLimits, ScenarioError> {
             Duration::from_millis(50),
         )?,
         min_achieved_ratio,
+        baseline,
+        max_regression,
     })
 }
 

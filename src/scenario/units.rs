@@ -128,9 +128,38 @@ pub fn parse_scale(text: &str) -> Result<f64, String> {
     Ok(value)
 }
 
+/// A percentage written with its sign, `10%`, as a fraction (0.1). Above 0, at most 1000%.
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text
+        .trim()
+        .strip_suffix('%')
+        .ok_or_else(|| format!("`{text}` is not a percentage: write it with %, e.g. 10%"))?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a percentage: expected e.g. 10%"))?;
+    if !value.is_finite() || value <= 0.0 || value > 1000.0 {
+        return Err(format!(
+            "`{text}` must be above 0% and at most 1000%, e.g. 10%"
+        ));
+    }
+    Ok(value / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentages_need_their_sign_and_a_sane_value() {
+        assert_eq!(parse_percent("10%"), Ok(0.1));
+        assert_eq!(parse_percent(" 2.5 %"), Ok(0.025));
+        assert!(parse_percent("10").unwrap_err().contains("with %"));
+        assert!(parse_percent("0%").unwrap_err().contains("above 0%"));
+        assert!(parse_percent("-5%").is_err());
+        assert!(parse_percent("NaN%").is_err());
+        assert!(parse_percent("abc%").is_err());
+    }
 
     #[test]
     fn rates_parse_with_suffixes() {

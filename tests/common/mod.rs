@@ -16,6 +16,22 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Capacity probes at (offered rate, e2e p95, status), p99 twice the p95.
+pub fn probes(p95_at: &[(f64, u64, surge::summary::Status)]) -> Vec<surge::summary::Probe> {
+    p95_at
+        .iter()
+        .map(|&(rate, p95, status)| surge::summary::Probe {
+            offered_rate: rate,
+            status,
+            achieved_rate: rate,
+            e2e_p95_us: p95,
+            e2e_p99_us: p95 * 2,
+            max_lag: 10,
+            reasons: vec![],
+        })
+        .collect()
+}
+
 /// A path under the crate root.
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
