@@ -167,7 +167,7 @@ pub fn compare(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut warnings = Vec::new();
+    let mut warnings = report::compare::plan_warnings(&runs);
     let first = &runs[0].summary.scenario.name;
     for (dir, run) in dirs.iter().zip(&runs).skip(1) {
         if &run.summary.scenario.name != first {

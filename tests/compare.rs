@@ -121,3 +121,49 @@ fn different_scenarios_are_refused_unless_forced() {
             .contains("warning")
     );
 }
+
+#[test]
+fn runs_offered_different_plans_are_named_at_the_top_and_their_rows_marked() {
+    let root = tempfile::tempdir().unwrap();
+    let (full, half) = two_options(root.path());
+    // The same cluster at half the rate, as `--rate-scale 0.5` runs it: its achieved rate is
+    // half, which says nothing about the cluster.
+    edit(&half, |s| {
+        s.label = None;
+        s.capacity = None;
+        s.settings.rate_scale = 0.5;
+        s.produced.target_rate /= 2.0;
+        s.produced.achieved_rate /= 2.0;
+    });
+    edit(&full, |s| {
+        s.label = None;
+        s.capacity = None;
+    });
+    let out = root.path().join("out");
+    let warnings = surge::compare(&[full.clone(), half.clone()], &out, false, 0.3).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("--rate-scale 0.5 here, 1 in the first run"),
+        "{warnings:?}"
+    );
+    let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    let warning_at = markdown
+        .find("did not run the same plan")
+        .expect("a warning");
+    let table_at = markdown.find("| achieved rate").expect("the table");
+    assert!(warning_at < table_at, "the warning comes first");
+    let row = markdown
+        .lines()
+        .find(|l| l.starts_with("| achieved rate †"))
+        .expect("the achieved rate row is marked");
+    assert!(row.contains("-50.0%"), "{row}");
+    // Same plan, no marks.
+    edit(&half, |s| {
+        s.settings.rate_scale = 1.0;
+        s.produced.target_rate *= 2.0;
+    });
+    let warnings = surge::compare(&[full, half], &out, false, 0.3).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(!markdown.contains('†'), "{markdown}");
+}

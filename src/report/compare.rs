@@ -158,8 +158,48 @@ fn rows(runs: &[RunData], headroom: f64) -> Vec<Row> {
     rows
 }
 
-/// The side-by-side table: text cells with differences against the first run.
+/// The mark on rows that compare runs whose offered plans differ.
+pub const PLAN_MARK: &str = " †";
+
+/// How each run's offered plan differs from the first run's, one warning per run that differs:
+/// (warning, whether the load differs, not only the SLOs).
+fn plan_differences(runs: &[RunData]) -> Vec<(String, bool)> {
+    runs.iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, run)| {
+            let differences = crate::baseline::plan_differences(&run.summary, &runs[0].summary);
+            if differences.is_empty() {
+                return None;
+            }
+            let load = differences.iter().any(|d| !d.starts_with("--slo"));
+            let text = differences
+                .join("; ")
+                .replace("in the baseline", "in the first run");
+            Some((
+                format!(
+                    "{} did not run the same plan as {}: {text}. Rows marked † compare different offered loads (or, for SLO rows, different SLOs), not the clusters alone.",
+                    name(&run.summary, i),
+                    name(&runs[0].summary, 0)
+                ),
+                load,
+            ))
+        })
+        .collect()
+}
+
+/// The warnings a comparison of runs with different plans opens with.
+pub fn plan_warnings(runs: &[RunData]) -> Vec<String> {
+    plan_differences(runs).into_iter().map(|(w, _)| w).collect()
+}
+
+/// The side-by-side table: text cells with differences against the first run. Rows that the
+/// runs' different plans affect carry [`PLAN_MARK`].
 pub fn table(runs: &[RunData], headroom: f64) -> Table {
+    let differences = plan_differences(runs);
+    let slos_differ = !differences.is_empty();
+    let load_differs = differences.iter().any(|(_, load)| *load);
+    let mark = |affected: bool| if affected { PLAN_MARK } else { "" };
     let mut header = vec!["".to_string()];
     header.extend(runs.iter().enumerate().map(|(i, r)| name(&r.summary, i)));
     let mut table = Table {
@@ -189,24 +229,30 @@ pub fn table(runs: &[RunData], headroom: f64) -> Table {
             })
         }),
     );
-    let checks: Vec<String> = runs[0]
+    // Checks are matched by metric, so runs judged against different limits line up.
+    let checks: Vec<(String, String)> = runs[0]
         .summary
         .verdict
         .checks
         .iter()
-        .map(|c| c.name.clone())
+        .map(|c| (c.name.clone(), c.metric_name()))
         .collect();
-    for check in checks {
+    for (check, metric) in checks {
         push(
-            &check,
+            &format!("{check}{}", mark(slos_differ)),
             text(&|s| {
                 s.verdict
                     .checks
                     .iter()
-                    .find(|c| c.name == check)
+                    .find(|c| c.metric_name() == metric)
                     .map_or("-".into(), |c| {
+                        let limit = if c.name == check {
+                            String::new()
+                        } else {
+                            format!(" (limit {})", c.limit_text)
+                        };
                         format!(
-                            "{} {}",
+                            "{} {}{limit}",
                             c.actual_text,
                             if c.passed { "pass" } else { "FAIL" }
                         )
@@ -228,7 +274,7 @@ pub fn table(runs: &[RunData], headroom: f64) -> Table {
                 (Some(v), _) => (row.format)(*v),
             })
             .collect();
-        push(&row.name, cells);
+        push(&format!("{}{}", row.name, mark(load_differs)), cells);
     }
     table
 }
