@@ -74,6 +74,7 @@ impl RunArgs {
             overrides: self.scenario.overrides(),
             out: self.out.clone(),
             quiet: self.quiet,
+            metrics_addr: self.metrics_addr,
         }
     }
 }
@@ -273,6 +274,11 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Serve the live figures (rates, lag, latency percentiles, failed, duplicates) in the
+    /// Prometheus text format at http://ADDR/metrics while the run runs, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn parse_property(text: &str) -> Result<(String, String), String> {

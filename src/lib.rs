@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod kafka;
+pub mod live;
 pub mod metrics;
 pub mod progress;
 pub mod report;
@@ -56,6 +57,8 @@ pub struct RunOptions {
     /// Output directory; `reports/<scenario>-<UTC timestamp>/` when `None`.
     pub out: Option<PathBuf>,
     pub quiet: bool,
+    /// `--metrics-addr`: serve the live figures there in the Prometheus text format.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The result of a run that measured something.
@@ -234,7 +237,17 @@ pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, Su
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&scenario));
-    run_scenario(&scenario, &out_dir, options.quiet, stop)
+    let live = options
+        .metrics_addr
+        .map(live::LiveView::start)
+        .transpose()
+        .map_err(SurgeError::Runtime)?;
+    if let Some(live) = &live
+        && !options.quiet
+    {
+        eprintln!("live figures at http://{}/metrics", live.address());
+    }
+    run_scenario_live(&scenario, &out_dir, options.quiet, stop, live.as_ref())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, SurgeError> {
@@ -252,13 +265,31 @@ pub fn run_scenario(
     quiet: bool,
     stop: Arc<StopSignal>,
 ) -> Result<RunOutcome, SurgeError> {
+    run_scenario_live(scenario, out_dir, quiet, stop, None)
+}
+
+/// [`run_scenario`], publishing its figures to a live view while it runs.
+pub fn run_scenario_live(
+    scenario: &Scenario,
+    out_dir: &Path,
+    quiet: bool,
+    stop: Arc<StopSignal>,
+    live: Option<&live::LiveView>,
+) -> Result<RunOutcome, SurgeError> {
     // A bad baseline and a bad --out fail before any load is sent.
     let baseline = load_baseline(scenario)?;
     std::fs::create_dir_all(out_dir).map_err(|source| SurgeError::Output {
         path: out_dir.to_path_buf(),
         source,
     })?;
-    runtime()?.block_on(run_async(scenario, out_dir, quiet, stop, baseline.as_ref()))
+    runtime()?.block_on(run_async(
+        scenario,
+        out_dir,
+        quiet,
+        stop,
+        baseline.as_ref(),
+        live,
+    ))
 }
 
 /// The baseline run's summary, when the scenario names one; it must be a run of this scenario.
@@ -316,6 +347,12 @@ pub fn capacity(
         .clone()
         .unwrap_or_else(|| default_out_dir(&scenario));
     let search_options = &options.search;
+    let live = options
+        .run
+        .metrics_addr
+        .map(live::LiveView::start)
+        .transpose()
+        .map_err(SurgeError::Runtime)?;
     let started = std::time::Instant::now();
     let start = search_options
         .start
@@ -341,7 +378,7 @@ pub fn capacity(
                 scenario::slo::format_number(rate)
             );
         }
-        let outcome = run_scenario(&probe, &dir, true, stop.clone())?;
+        let outcome = run_scenario_live(&probe, &dir, true, stop.clone(), live.as_ref())?;
         let summary = &outcome.summary;
         let mut reasons = summary.verdict.reasons.clone();
         reasons.extend(
@@ -514,6 +551,7 @@ async fn run_async(
     quiet: bool,
     stop: Arc<StopSignal>,
     baseline: Option<&Summary>,
+    live: Option<&live::LiveView>,
 ) -> Result<RunOutcome, SurgeError> {
     let connected = connect(scenario).await?;
     let mut scenario = connected.scenario.clone();
@@ -535,13 +573,21 @@ async fn run_async(
     let interrupts = engine::watch_interrupts(stop.clone());
     let run_id = new_run_id();
     let mut line = progress::ProgressLine::new(quiet);
+    if let Some(live) = live {
+        live.describe(&scenario.name, &String::from_utf8_lossy(&run_id));
+    }
     let record = engine::run(
         scenario,
         servers,
         connected.embedded.as_ref(),
         run_id,
         stop,
-        &mut |p| line.update(p),
+        &mut |p| {
+            line.update(p);
+            if let Some(live) = live {
+                live.update(p);
+            }
+        },
     )
     .await;
     line.finish();
@@ -562,6 +608,9 @@ async fn run_async(
             &dir.display().to_string(),
             limits.max_regression,
         );
+    }
+    if let Some(live) = live {
+        live.finish(&summary);
     }
     let run = report::RunData {
         summary,

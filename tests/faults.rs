@@ -61,6 +61,7 @@ fn run(path: &Path, overrides: Overrides, out: &Path) -> Result<RunOutcome, Surg
             overrides,
             out: Some(out.to_path_buf()),
             quiet: true,
+            metrics_addr: None,
         },
         Arc::new(StopSignal::default()),
     )

@@ -23,6 +23,7 @@ pub struct Ticker {
     last: Duration,
     last_sent: u64,
     last_acked: u64,
+    last_failed: u64,
     last_consumed: Vec<u64>,
     /// Per group: duplicates and out-of-order deliveries counted so far.
     last_disorder: Vec<(u64, u64)>,
@@ -38,6 +39,7 @@ impl Ticker {
             last: Duration::ZERO,
             last_sent: 0,
             last_acked: 0,
+            last_failed: 0,
             last_consumed: vec![0; groups],
             last_disorder: vec![(0, 0); groups],
             timeline: Vec::new(),
@@ -57,7 +59,7 @@ impl Ticker {
         let start_s = self.last.as_secs_f64();
         let mut publish = new_histogram();
         let mut schedule_lag = new_histogram();
-        let (mut sent, mut acked) = (0, 0);
+        let (mut sent, mut acked, mut failed) = (0, 0, 0);
         let acked_by_topic = super::producer::acked_by_topic(instances);
         for instance in instances {
             publish
@@ -68,6 +70,7 @@ impl Ticker {
                 .expect("same bounds");
             sent += instance.sent.load(Ordering::Relaxed);
             acked += instance.acked.load(Ordering::Relaxed);
+            failed += instance.failed.load(Ordering::Relaxed);
         }
         let mut e2e_all = new_histogram();
         let mut group_points = Vec::with_capacity(groups.len());
@@ -117,6 +120,7 @@ impl Ticker {
             target_rate: (target / length * 10.0).round() / 10.0,
             produced: sent - self.last_sent,
             acked: acked - self.last_acked,
+            failed: failed - self.last_failed,
             consumed: group_points.iter().map(|g| g.consumed).sum(),
             e2e_p50: some_if_recorded(&e2e_all, 0.50),
             e2e_p95: some_if_recorded(&e2e_all, 0.95),
@@ -133,6 +137,7 @@ impl Ticker {
         self.last = now;
         self.last_sent = sent;
         self.last_acked = acked;
+        self.last_failed = failed;
         self.timeline.push(point);
         self.timeline.last().expect("just pushed")
     }

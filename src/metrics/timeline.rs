@@ -41,6 +41,9 @@ pub struct TimelinePoint {
     pub produced: u64,
     /// Events acked by the broker in this second.
     pub acked: u64,
+    /// Sends that failed in this second.
+    #[serde(default)]
+    pub failed: u64,
     /// Events consumed in this second, all groups together.
     pub consumed: u64,
     pub e2e_p50: Option<u64>,

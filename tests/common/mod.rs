@@ -63,6 +63,7 @@ pub fn run_with_stop(
         overrides,
         out: Some(out.to_path_buf()),
         quiet: true,
+        metrics_addr: None,
     };
     surge::run(&options, stop)
 }

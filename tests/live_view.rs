@@ -1,0 +1,187 @@
+//! The live view (`--metrics-addr`): scraped while an embedded run runs, its counters move and
+//! its gauges carry the run's figures; the Grafana dashboard asks only for what it serves.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use surge::engine::StopSignal;
+use surge::summary::Status;
+
+/// One scrape: sample name with labels, to value. `None` when nothing answers.
+fn scrape(address: SocketAddr) -> Option<BTreeMap<String, f64>> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: surge\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    assert!(head.contains("openmetrics-text"), "{head}");
+    Some(
+        body.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| {
+                let (name, value) = l.rsplit_once(' ')?;
+                Some((name.to_string(), value.parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The metric names a scrape holds (labels and the `_total` suffix of counters kept).
+fn names(samples: &BTreeMap<String, f64>) -> Vec<String> {
+    let mut names: Vec<String> = samples
+        .keys()
+        .map(|k| k.split('{').next().unwrap().to_string())
+        .collect();
+    names.dedup();
+    names
+}
+
+#[test]
+fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matches() {
+    let _machine = common::exclusive();
+    let address = free_port();
+    let out = tempfile::tempdir().unwrap();
+    let options = surge::RunOptions {
+        scenario: common::repo("scenarios/smoke.toml"),
+        overrides: common::overrides(0.2, 0.5, &[]),
+        out: Some(out.path().to_path_buf()),
+        quiet: true,
+        metrics_addr: Some(address),
+    };
+    let run = std::thread::spawn(move || surge::run(&options, Arc::new(StopSignal::default())));
+    let mut scrapes = Vec::new();
+    let started = Instant::now();
+    while !run.is_finished() && started.elapsed() < Duration::from_secs(120) {
+        if let Some(samples) = scrape(address) {
+            scrapes.push(samples);
+        }
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let outcome = run.join().unwrap().unwrap();
+    assert_eq!(
+        outcome.status,
+        Status::Pass,
+        "{:#?}",
+        outcome.summary.verdict
+    );
+    // The endpoint is gone with the run.
+    assert!(scrape(address).is_none(), "still serving after the run");
+
+    let sent: Vec<f64> = scrapes
+        .iter()
+        .filter_map(|s| s.get("surge_sent_total").copied())
+        .collect();
+    assert!(
+        sent.len() >= 5,
+        "{} scrapes with a sent counter",
+        sent.len()
+    );
+    assert!(sent.windows(2).all(|w| w[1] >= w[0]), "a counter: {sent:?}");
+    assert!(
+        sent.last().unwrap() > sent.first().unwrap(),
+        "it moved: {sent:?}"
+    );
+    // It ends at what the run sent (the last second may close after the last scrape).
+    let summary = &outcome.summary;
+    assert!(*sent.last().unwrap() <= summary.produced.sent as f64);
+    let last = scrapes.last().unwrap();
+    for group in &summary.groups {
+        let consumed = format!("surge_consumed_total{{group=\"{}\"}}", group.name);
+        assert!(
+            last.get(&consumed).is_some_and(|v| *v > 0.0),
+            "{consumed}: {last:?}"
+        );
+        let lag = format!("surge_consumer_lag{{group=\"{}\"}}", group.name);
+        assert!(last.contains_key(&lag), "{lag}");
+        let p95 = format!(
+            "surge_e2e_latency_seconds{{group=\"{}\",quantile=\"0.95\"}}",
+            group.name
+        );
+        assert!(
+            scrapes
+                .iter()
+                .any(|s| s.get(&p95).is_some_and(|v| *v > 0.0 && *v < 1.0)),
+            "{p95}"
+        );
+    }
+    assert_eq!(last.get("surge_failed_total"), Some(&0.0));
+    assert!(
+        scrapes
+            .iter()
+            .any(|s| s.get("surge_target_rate").is_some_and(|v| *v > 100.0)),
+        "the target rate"
+    );
+    assert!(last.contains_key("surge_duplicates_total{group=\"analytics\"}"));
+    let running = "surge_stage{stage=\"running\"}";
+    assert!(scrapes.iter().any(|s| s.get(running) == Some(&1.0)));
+    let info = format!(
+        "surge_run_info{{scenario=\"smoke\",run_id=\"{}\"}}",
+        summary.run_id
+    );
+    assert!(last.contains_key(&info), "{info}: {last:?}");
+
+    // Every metric the dashboard queries is one the endpoint serves.
+    let served: Vec<String> = scrapes.iter().flat_map(names).collect();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo("deploy/grafana/surge.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queried = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("surge_") {
+                    queried.push(word.to_string());
+                }
+            }
+        }
+    }
+    assert!(queried.len() >= 8, "{queried:?}");
+    // `surge_lost_events` appears only once the drain has ended: asked of the final state.
+    for name in queried.iter().filter(|n| *n != "surge_lost_events") {
+        assert!(
+            served.contains(name),
+            "the dashboard asks for {name}, not served"
+        );
+    }
+}
+
+#[test]
+fn an_address_in_use_or_unreadable_exits_2_before_any_load() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    for (value, expected) in [
+        (address.as_str(), "cannot listen there"),
+        ("nowhere:80", "invalid"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_surge"))
+            .args(["run", "--metrics-addr", value])
+            .arg(common::repo("scenarios/smoke.toml"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{value}: {stderr}");
+        assert!(stderr.contains(expected), "{value}: {stderr}");
+    }
+}
