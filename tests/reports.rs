@@ -627,15 +627,22 @@ fn a_capacity_run_answers_first_with_its_conclusion_probes_and_chart() {
             .into(),
     });
     let html = &render(&report::html::HtmlExporter, &run)[0].1;
-    let capacity = html.find("<h2>Capacity</h2>").expect("a capacity section");
     let verdict = html.find("class=\"verdict pass\"").unwrap();
+    let capacity = html.find("<h2>Capacity</h2>").expect("a capacity section");
+    let probe = html
+        .find("<h2>The probe at 3,000/s</h2>")
+        .expect("the probe's heading");
     let slos = html.find("<h2>SLOs</h2>").unwrap();
     assert!(
-        capacity < verdict && verdict < slos,
+        verdict < capacity && capacity < probe && probe < slos,
         "the capacity answer comes first"
     );
-    let section = &html[capacity..verdict];
-    assert!(section.contains("sustains 1,000 events/s"));
+    // The verdict line is the capacity answer, not the one probe's SLO count.
+    let line = &html[verdict..capacity];
+    assert!(line.contains("sustains 1,000 events/s"), "{line}");
+    assert!(line.contains("2 probes from 1,000/s to 4,000/s"), "{line}");
+    assert!(!line.contains("SLOs met"), "{line}");
+    let section = &html[capacity..probe];
     assert!(section.contains("<figure") && section.contains("knee: sustains 1,000 events/s"));
     assert!(section.contains("<td>4,000</td>"), "the probe table");
 }

@@ -48,6 +48,9 @@ fn table_html(table: &Table, status_column: Option<usize>) -> String {
     html
 }
 
+/// Under the capacity heading: how to read it.
+const CAPACITY_NOTE: &str = "Each probe offers the scenario's mix at one constant rate; a probe passes when every SLO holds. The knee is the highest rate that passed.";
+
 /// A section with a heading and a table that may scroll sideways on a narrow screen only as a
 /// last resort.
 fn section(title: &str, table: &Table, status_column: Option<usize>) -> String {
@@ -132,11 +135,16 @@ impl Exporter for HtmlExporter {
                 escape(warning)
             ));
         }
+        html.push_str(&format!(
+            "<div class=\"verdict {class}\">{}<span class=\"context\">{}</span></div>\n",
+            escape(&headline(s)),
+            escape(&run_line(s))
+        ));
         // A capacity search answers first: how far the cluster goes, and the headroom.
-        if let Some(capacity) = &s.capacity {
+        if s.capacity.is_some() {
             html.push_str(&format!(
-                "<h2>Capacity</h2><p class=\"capacity\">{}</p>\n",
-                escape(&capacity.conclusion)
+                "<h2>Capacity</h2><p class=\"meta\">{}</p>\n",
+                escape(CAPACITY_NOTE)
             ));
             if let Some(table) = super::table::capacity_table(s) {
                 html.push_str(&format!(
@@ -155,15 +163,11 @@ impl Exporter for HtmlExporter {
                 )),
                 None => {}
             }
-            html.push_str(
-                "<p class=\"meta\">Everything below is the probe at the sustained rate (or the last probe, when none passed).</p>\n",
-            );
+            html.push_str(&format!(
+                "<h2>The probe at {}/s</h2><p class=\"meta\">Everything below is this probe: the highest rate that passed, or the last probe when none did.</p>\n",
+                super::table::thousands(s.produced.target_rate.round() as u64)
+            ));
         }
-        html.push_str(&format!(
-            "<div class=\"verdict {class}\">{}<span class=\"context\">{}</span></div>\n",
-            escape(&headline(s)),
-            escape(&run_line(s))
-        ));
         if !s.verdict.checks.is_empty() {
             html.push_str(&section(
                 "SLOs",

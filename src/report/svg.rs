@@ -100,12 +100,19 @@ fn draw(
         let entries = build(&plot)?;
         draw_legend(&side, &entries)?;
         let footer = (FONT, 11).into_font().color(&RGBColor(120, 120, 120));
-        root.draw(&Text::new(
-            provenance(summary),
-            (size.0 as i32 - LEGEND_WIDTH as i32 + 8, size.1 as i32 - 16),
-            footer,
-        ))
-        .map_err(err)?;
+        let lines = wrap(&provenance(summary), 40);
+        for (index, line) in lines.iter().enumerate() {
+            let from_bottom = (lines.len() - index) as i32 * 14 + 4;
+            root.draw(&Text::new(
+                line.clone(),
+                (
+                    size.0 as i32 - LEGEND_WIDTH as i32 + 8,
+                    size.1 as i32 - from_bottom,
+                ),
+                footer.clone(),
+            ))
+            .map_err(err)?;
+        }
         root.present().map_err(err)?;
     }
     Ok(stamp(svg, title, summary))
@@ -403,6 +410,7 @@ fn time_chart(
             chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
         let mut previous: Option<&str> = None;
+        let mut last_label = f64::MIN;
         for phase in &summary.phases {
             // Shapes expand into several segments of one phase: mark where the phase starts.
             if previous == Some(phase.name.as_str()) {
@@ -419,6 +427,11 @@ fn time_chart(
             } else {
                 phase.name.clone()
             };
+            // A label too close to the previous one would print over it: the line stays.
+            if phase.start_s - last_label < end * 0.06 {
+                continue;
+            }
+            last_label = phase.start_s;
             let style = (FONT, 13).into_font().color(&RGBColor(90, 90, 90));
             let text = EmptyElement::at((phase.start_s, top)) + Text::new(label, (4, 3), style);
             chart.draw_series(std::iter::once(text)).map_err(err)?;
@@ -445,10 +458,12 @@ fn time_chart(
                 .map_err(err)?;
             // Labelled where it is drawn, at its right end.
             let font = (FONT, 12).into_font().color(&c);
+            // Above the line, or below it where the phase names run along the top.
+            let dy = if threshold.value > top * 0.85 { 4 } else { -15 };
             let text = EmptyElement::at((end, threshold.value))
                 + Text::new(
                     threshold.label.clone(),
-                    (-(threshold.label.len() as i32) * 7 - 4, -15),
+                    (-(threshold.label.len() as i32) * 7 - 4, dy),
                     font,
                 );
             chart.draw_series(std::iter::once(text)).map_err(err)?;
@@ -1013,7 +1028,13 @@ pub fn capacity_chart(summary: &Summary) -> Option<Result<String, String>> {
                 )))
                 .map_err(err)?;
             let font = (FONT, 12).into_font().color(&BLACK);
-            let text = EmptyElement::at((knee, peak * 1.5)) + Text::new(label, (6, 4), font);
+            // Right of the line, or left of it when the line is near the right edge.
+            let dx = if knee > max_rate * 0.6 {
+                -(label.len() as i32) * 7 - 6
+            } else {
+                6
+            };
+            let text = EmptyElement::at((knee, peak * 1.5)) + Text::new(label, (dx, 4), font);
             chart.draw_series(std::iter::once(text)).map_err(err)?;
         }
         Ok(entries)

@@ -138,6 +138,22 @@ pub fn run_line(summary: &Summary) -> String {
     } else {
         String::new()
     };
+    if let Some(capacity) = &summary.capacity {
+        let rates = capacity.probes.iter().map(|p| p.offered_rate);
+        let (low, high) = (
+            rates.clone().fold(f64::MAX, f64::min),
+            rates.fold(0.0, f64::max),
+        );
+        return format!(
+            "{} probes from {}/s to {}/s in {}s of a {}s budget, on {}",
+            capacity.probes.len(),
+            thousands(low.round() as u64),
+            thousands(high.round() as u64),
+            format_number(capacity.elapsed_s.round()),
+            format_number(capacity.budget_s.round()),
+            cluster_words(summary)
+        );
+    }
     format!(
         "{}/s offered for {}s{warmup}, on {}",
         thousands(summary.produced.target_rate.round() as u64),
@@ -209,6 +225,12 @@ pub fn headline(summary: &Summary) -> String {
     let failed = verdict.checks.iter().filter(|c| !c.passed).count();
     let total = verdict.checks.len();
     let detail = match verdict.status {
+        // A capacity search is judged on whether the peak is sustained, not on one probe.
+        _ if summary.capacity.is_some() => summary
+            .capacity
+            .as_ref()
+            .map(|c| c.conclusion.clone())
+            .unwrap_or_default(),
         Status::Pass if total == 0 => "no SLOs to check".to_string(),
         Status::Pass => format!("all {total} SLOs met"),
         Status::Fail => format!("{failed} of {total} SLOs failed"),
