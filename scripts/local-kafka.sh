@@ -160,6 +160,11 @@ transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
 unclean.leader.election.enable=false
 group.initial.rebalance.delay.ms=0
+# A test cluster: what the runs wrote is kept two hours, committed offsets of finished groups
+# one hour, so data (and a restarted broker's recovery) stays bounded across many sessions.
+log.retention.ms=7200000
+log.retention.check.interval.ms=60000
+offsets.retention.minutes=60
 # Two cores for four JVMs: fewer threads than the defaults.
 num.network.threads=2
 num.io.threads=4

@@ -164,6 +164,18 @@ fn other_mistakes_are_caught_before_any_load() {
             VALID.replace("topic = \"orders\"", "topic = \"orders\"\nsize = \"64B\""),
             "events[0].size",
         ),
+        (
+            format!("{VALID}\n[run]\nbaseline = \"reports/x\"\nmax_regression = \"ten%\"\n"),
+            "run.max_regression",
+        ),
+        (
+            format!("{VALID}\n[run]\nmax_regression = \"10%\"\n"),
+            "needs a baseline run",
+        ),
+        (
+            format!("{VALID}\n[run]\nbaseline = \"reports/x\"\nmax_regression = \"0.1\"\n"),
+            "with %",
+        ),
     ];
     for (text, expected) in cases {
         let error = error_for(&text);
@@ -204,4 +216,32 @@ fn a_soak_targets_a_real_cluster_and_a_long_embedded_run_is_warned_about() {
     let brief = surge::validate(&repo("scenarios/soak.toml"), &short).unwrap();
     assert!(brief.planned_duration().as_secs() <= 300);
     assert_eq!(brief.embedded_soak_warning(), None);
+}
+
+#[test]
+fn a_baseline_in_the_file_is_relative_to_the_file_and_a_flag_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        format!("{VALID}\n[run]\nbaseline = \"../runs/main\"\nmax_regression = \"12.5%\"\n"),
+    )
+    .unwrap();
+    let scenario = surge::validate(&path, &Overrides::default()).unwrap();
+    assert_eq!(
+        scenario.limits.baseline.as_deref(),
+        Some(dir.path().join("../runs/main").as_path())
+    );
+    assert_eq!(scenario.limits.max_regression, Some(0.125));
+    let flags = Overrides {
+        baseline: Some("other".into()),
+        max_regression: Some(0.05),
+        ..Overrides::default()
+    };
+    let scenario = surge::validate(&path, &flags).unwrap();
+    assert_eq!(
+        scenario.limits.baseline.as_deref(),
+        Some(std::path::Path::new("other"))
+    );
+    assert_eq!(scenario.limits.max_regression, Some(0.05));
 }

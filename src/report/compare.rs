@@ -367,11 +367,14 @@ pub fn distribution_chart(runs: &[RunData]) -> Result<String, String> {
                     merged.add(h).expect("same bounds");
                 }
             }
+            // Up to the percentile the run's count supports, as in its own report.
+            let last = merged.len() as f64 / super::svg::MIN_TAIL_SAMPLES;
             let points = if merged.is_empty() {
                 Vec::new()
             } else {
                 (0..=60)
                     .map(|step| 2.0 * 10f64.powf(step as f64 / 60.0 * 50_000f64.log10()))
+                    .take_while(|inv| *inv <= last)
                     .map(|inv| {
                         (
                             inv,
@@ -389,6 +392,31 @@ pub fn distribution_chart(runs: &[RunData]) -> Result<String, String> {
         true,
         series,
     )
+    .map(|svg| {
+        super::svg::titled(
+            svg,
+            "surge compare: end-to-end latency by percentile",
+            &runs_described(runs),
+        )
+    })
+}
+
+/// The compared runs in one line, for a chart's `<desc>`.
+fn runs_described(runs: &[RunData]) -> String {
+    let runs: Vec<String> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                "{} (scenario {}, run {}, started {})",
+                name(&r.summary, i),
+                r.summary.scenario.name,
+                r.summary.run_id,
+                r.summary.started_at
+            )
+        })
+        .collect();
+    format!("surge compare of {}", runs.join("; "))
 }
 
 /// Overlaid p95 against offered rate, for capacity searches.
@@ -415,6 +443,13 @@ pub fn capacity_chart(runs: &[RunData]) -> Option<Result<String, String>> {
             false,
             series,
         )
+        .map(|svg| {
+            super::svg::titled(
+                svg,
+                "surge compare: e2e p95 against offered rate",
+                &runs_described(runs),
+            )
+        })
     })
 }
 

@@ -132,12 +132,6 @@ fn provenance(summary: &Summary) -> String {
 
 /// Puts `<title>` and `<desc>` first inside the `<svg>` element.
 fn stamp(svg: String, title: &str, summary: &Summary) -> String {
-    let Some(open) = svg.find("<svg") else {
-        return svg;
-    };
-    let Some(close) = svg[open..].find('>').map(|at| open + at + 1) else {
-        return svg;
-    };
     let description = format!(
         "{title}. Scenario {} ({}), run {}, started {}, cluster {} ({}).",
         summary.scenario.name,
@@ -147,11 +141,26 @@ fn stamp(svg: String, title: &str, summary: &Summary) -> String {
         summary.cluster.kind,
         summary.cluster.bootstrap
     );
+    titled(
+        svg,
+        &format!("{title} — {}", provenance(summary)),
+        &description,
+    )
+}
+
+/// Puts a `<title>` and a `<desc>` first inside an `<svg>` element.
+pub fn titled(svg: String, title: &str, description: &str) -> String {
+    let Some(open) = svg.find("<svg") else {
+        return svg;
+    };
+    let Some(close) = svg[open..].find('>').map(|at| open + at + 1) else {
+        return svg;
+    };
     format!(
         "{}\n<title>{}</title>\n<desc>{}</desc>{}",
         &svg[..close],
-        escape(&format!("{title} — {}", provenance(summary))),
-        escape(&description),
+        escape(title),
+        escape(description),
         &svg[close..]
     )
 }
