@@ -286,7 +286,7 @@ pub fn fault_table(summary: &Summary) -> Option<Table> {
         "e2e p99",
         "recovery",
     ]);
-    let micros = |v: Option<u64>| v.map_or("-".to_string(), |v| format_micros(v as f64));
+    let latency = |v: Option<u64>| v.map_or("-".to_string(), |v| micros(v, 1));
     for f in &summary.faults {
         table.row(vec![
             f.name.clone(),
@@ -300,8 +300,8 @@ pub fn fault_table(summary: &Summary) -> Option<Table> {
             thousands(f.lost),
             thousands(f.duplicates),
             thousands(f.out_of_order),
-            micros(f.publish_p99_us),
-            micros(f.e2e_p99_us),
+            latency(f.publish_p99_us),
+            latency(f.e2e_p99_us),
             match f.recovery_s {
                 Some(s) => format!("{s:.0} s"),
                 None if summary.groups.is_empty() => "no group".into(),
