@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use surge::engine::StopSignal;
 use surge::summary::Status;
 
-/// One scrape: sample name with labels, to value. `None` when nothing answers.
-fn scrape(address: SocketAddr) -> Option<BTreeMap<String, f64>> {
+/// One scrape's body, in the OpenMetrics text format. `None` when nothing answers.
+fn scrape_text(address: SocketAddr) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
     stream
@@ -28,15 +28,56 @@ fn scrape(address: SocketAddr) -> Option<BTreeMap<String, f64>> {
         "{head}"
     );
     assert!(head.contains("openmetrics-text"), "{head}");
-    Some(
-        body.lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .filter_map(|l| {
-                let (name, value) = l.rsplit_once(' ')?;
-                Some((name.to_string(), value.parse().ok()?))
-            })
-            .collect(),
-    )
+    Some(body.to_string())
+}
+
+/// Sample name with labels, to value.
+fn samples(body: &str) -> BTreeMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// One scrape, parsed. `None` when nothing answers.
+fn scrape(address: SocketAddr) -> Option<BTreeMap<String, f64>> {
+    scrape_text(address).map(|body| samples(&body))
+}
+
+/// The same body read by a parser surge did not write: the Prometheus project's Python client
+/// (`prometheus-client` from PyPI, which `.ci/run` installs), strict about OpenMetrics.
+fn parsed_by_python(body: &str) -> BTreeMap<String, f64> {
+    let script = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        labels = ','.join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+        print(s.name + ('{' + labels + '}' if labels else ''), s.value)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the Python OpenMetrics parser refused the body (pip install prometheus-client): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    samples(&String::from_utf8(output.stdout).unwrap())
 }
 
 fn free_port() -> SocketAddr {
@@ -70,10 +111,12 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
     };
     let run = std::thread::spawn(move || surge::run(&options, Arc::new(StopSignal::default())));
     let mut scrapes = Vec::new();
+    let mut last_body = String::new();
     let started = Instant::now();
     while !run.is_finished() && started.elapsed() < Duration::from_secs(120) {
-        if let Some(samples) = scrape(address) {
-            scrapes.push(samples);
+        if let Some(body) = scrape_text(address) {
+            scrapes.push(samples(&body));
+            last_body = body;
         }
         std::thread::sleep(Duration::from_millis(700));
     }
@@ -139,6 +182,24 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
         summary.run_id
     );
     assert!(last.contains_key(&info), "{info}: {last:?}");
+
+    // A strict parser surge did not write reads the same samples from the last body.
+    let python = parsed_by_python(&last_body);
+    let ours = samples(&last_body);
+    for name in [
+        "surge_sent_total",
+        "surge_failed_total",
+        "surge_target_rate",
+        "surge_consumed_total{group=\"analytics\"}",
+    ] {
+        assert_eq!(python.get(name), ours.get(name), "{name}: {python:?}");
+    }
+    assert!(
+        python.len() >= ours.len(),
+        "{} of {} samples",
+        python.len(),
+        ours.len()
+    );
 
     // Every metric the dashboard queries is one the endpoint serves.
     let served: Vec<String> = scrapes.iter().flat_map(names).collect();
