@@ -34,23 +34,41 @@ fn is_tail_latency(metric: &Metric) -> bool {
     matches!(stat, Stat::Percentile(p) if p == 95.0 || p == 99.0)
 }
 
-/// How the offered plans of two runs differ, in words; empty when they offered the same load.
-pub fn plan_differences(run: &Summary, baseline: &Summary) -> Vec<String> {
+/// One way two runs' plans differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanDifference {
+    /// In words, naming both sides.
+    pub text: String,
+    /// Whether the offered load differs (every measured figure is affected), not only the SLOs.
+    pub changes_load: bool,
+}
+
+/// How the plan of `run` differs from that of `other` (named `other_name` in the text, e.g.
+/// "the baseline"); empty when they offered the same load against the same SLOs.
+pub fn plan_differences(run: &Summary, other: &Summary, other_name: &str) -> Vec<PlanDifference> {
     let mut differences = Vec::new();
-    let (a, b) = (&run.settings, &baseline.settings);
+    let mut differ =
+        |changes_load: bool, text: String| differences.push(PlanDifference { text, changes_load });
+    let (a, b) = (&run.settings, &other.settings);
     if a.rate_scale != b.rate_scale {
-        differences.push(format!(
-            "--rate-scale {} here, {} in the baseline",
-            format_number(a.rate_scale),
-            format_number(b.rate_scale)
-        ));
+        differ(
+            true,
+            format!(
+                "--rate-scale {} here, {} in {other_name}",
+                format_number(a.rate_scale),
+                format_number(b.rate_scale)
+            ),
+        );
     }
     if a.duration_scale != b.duration_scale {
-        differences.push(format!(
-            "--duration-scale {} here, {} in the baseline",
-            format_number(a.duration_scale),
-            format_number(b.duration_scale)
-        ));
+        differ(
+            true,
+            format!(
+                "--duration-scale {} here, {} in {other_name}",
+                format_number(a.duration_scale),
+                format_number(b.duration_scale)
+            ),
+        );
     }
     if a.properties != b.properties {
         let show = |p: &[(String, String)]| {
@@ -63,43 +81,58 @@ pub fn plan_differences(run: &Summary, baseline: &Summary) -> Vec<String> {
                     .join(" ")
             }
         };
-        differences.push(format!(
-            "-X properties {} here, {} in the baseline",
-            show(&a.properties),
-            show(&b.properties)
-        ));
+        differ(
+            true,
+            format!(
+                "-X properties {} here, {} in {other_name}",
+                show(&a.properties),
+                show(&b.properties)
+            ),
+        );
     }
     if a.slos != b.slos {
-        differences.push(format!(
-            "--slo overrides [{}] here, [{}] in the baseline",
-            a.slos.join(", "),
-            b.slos.join(", ")
-        ));
+        differ(
+            false,
+            format!(
+                "--slo overrides [{}] here, [{}] in {other_name}",
+                a.slos.join(", "),
+                b.slos.join(", ")
+            ),
+        );
     }
-    let (target, other) = (run.produced.target_rate, baseline.produced.target_rate);
-    if (target - other).abs() > 0.01 * target.max(other) {
-        differences.push(format!(
-            "target rate {}/s here, {}/s in the baseline",
-            format_number(target.round()),
-            format_number(other.round())
-        ));
+    let (target, theirs) = (run.produced.target_rate, other.produced.target_rate);
+    if (target - theirs).abs() > 0.01 * target.max(theirs) {
+        differ(
+            true,
+            format!(
+                "target rate {}/s here, {}/s in {other_name}",
+                format_number(target.round()),
+                format_number(theirs.round())
+            ),
+        );
     }
-    let (planned, other) = (
+    let (planned, theirs) = (
         run.scenario.planned_duration_s,
-        baseline.scenario.planned_duration_s,
+        other.scenario.planned_duration_s,
     );
-    if (planned - other).abs() > 0.5 {
-        differences.push(format!(
-            "planned duration {}s here, {}s in the baseline",
-            format_number(planned),
-            format_number(other)
-        ));
+    if (planned - theirs).abs() > 0.5 {
+        differ(
+            true,
+            format!(
+                "planned duration {}s here, {}s in {other_name}",
+                format_number(planned),
+                format_number(theirs)
+            ),
+        );
     }
-    if run.surge_version != baseline.surge_version {
-        differences.push(format!(
-            "surge {} here, {} in the baseline",
-            run.surge_version, baseline.surge_version
-        ));
+    if run.surge_version != other.surge_version {
+        differ(
+            true,
+            format!(
+                "surge {} here, {} in {other_name}",
+                run.surge_version, other.surge_version
+            ),
+        );
     }
     differences
 }
@@ -131,7 +164,10 @@ pub fn compare(
         started_at: baseline.started_at.clone(),
         max_regression,
         deltas,
-        plan_differences: plan_differences(run, baseline),
+        plan_differences: plan_differences(run, baseline, "the baseline")
+            .into_iter()
+            .map(|d| d.text)
+            .collect(),
     }
 }
 

@@ -237,6 +237,12 @@ pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, Su
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&scenario));
+    let live = start_live_view(options)?;
+    run_scenario(&scenario, &out_dir, options.quiet, stop, live.as_ref())
+}
+
+/// Binds `--metrics-addr`, when given, before any load is sent, and says where it listens.
+fn start_live_view(options: &RunOptions) -> Result<Option<live::LiveView>, SurgeError> {
     let live = options
         .metrics_addr
         .map(live::LiveView::start)
@@ -247,7 +253,7 @@ pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, Su
     {
         eprintln!("live figures at http://{}/metrics", live.address());
     }
-    run_scenario_live(&scenario, &out_dir, options.quiet, stop, live.as_ref())
+    Ok(live)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, SurgeError> {
@@ -258,18 +264,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, SurgeError> {
         .map_err(|e| SurgeError::Runtime(e.to_string()))
 }
 
-/// Runs a resolved scenario and writes its reports to `out_dir`.
+/// Runs a resolved scenario and writes its reports to `out_dir`, publishing its figures to the
+/// live view while it runs, when there is one.
 pub fn run_scenario(
-    scenario: &Scenario,
-    out_dir: &Path,
-    quiet: bool,
-    stop: Arc<StopSignal>,
-) -> Result<RunOutcome, SurgeError> {
-    run_scenario_live(scenario, out_dir, quiet, stop, None)
-}
-
-/// [`run_scenario`], publishing its figures to a live view while it runs.
-pub fn run_scenario_live(
     scenario: &Scenario,
     out_dir: &Path,
     quiet: bool,
@@ -347,12 +344,7 @@ pub fn capacity(
         .clone()
         .unwrap_or_else(|| default_out_dir(&scenario));
     let search_options = &options.search;
-    let live = options
-        .run
-        .metrics_addr
-        .map(live::LiveView::start)
-        .transpose()
-        .map_err(SurgeError::Runtime)?;
+    let live = start_live_view(&options.run)?;
     let started = std::time::Instant::now();
     let start = search_options
         .start
@@ -378,7 +370,7 @@ pub fn capacity(
                 scenario::slo::format_number(rate)
             );
         }
-        let outcome = run_scenario_live(&probe, &dir, true, stop.clone(), live.as_ref())?;
+        let outcome = run_scenario(&probe, &dir, true, stop.clone(), live.as_ref())?;
         let summary = &outcome.summary;
         let mut reasons = summary.verdict.reasons.clone();
         reasons.extend(

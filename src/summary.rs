@@ -341,6 +341,14 @@ pub struct Startup {
     pub run_time_s: f64,
 }
 
+impl GroupSummary {
+    /// Nothing lost, duplicated, out of order, missing from a key's sequence, or left unread.
+    pub fn is_clean(&self) -> bool {
+        let o = &self.ordering;
+        self.lost + self.unread + o.duplicates + o.out_of_order + o.gaps == 0
+    }
+}
+
 impl Check {
     /// The stable name of what it measures (older summaries have only the SLO text).
     pub fn metric_name(&self) -> String {

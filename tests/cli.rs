@@ -106,10 +106,7 @@ fn a_bad_baseline_or_a_limit_without_one_exits_2_before_any_load() {
     }
     // A run of another scenario is no baseline.
     let other = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo("tests/fixtures/smoke-run")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, other.path().join(path.file_name().unwrap())).unwrap();
-    }
+    common::copy_fixture(other.path());
     let summary_path = other.path().join("summary.json");
     let text = std::fs::read_to_string(&summary_path).unwrap().replacen(
         "\"name\": \"smoke\"",

@@ -7,14 +7,6 @@ use std::path::Path;
 
 use surge::summary::{Capacity, Label, Status, Summary};
 
-fn copy_fixture(to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(common::repo("tests/fixtures/smoke-run")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-    }
-}
-
 fn edit(dir: &Path, change: impl FnOnce(&mut Summary)) {
     let path = dir.join("summary.json");
     let mut summary = Summary::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -38,8 +30,8 @@ fn capacity(sustained: f64, p95_at: &[(f64, u64, Status)]) -> Capacity {
 
 fn two_options(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (small, large) = (root.join("m5-large-x2"), root.join("m5-xlarge-x3"));
-    copy_fixture(&small);
-    copy_fixture(&large);
+    common::copy_fixture(&small);
+    common::copy_fixture(&large);
     edit(&small, |s| {
         s.label = Some(Label {
             name: "m5.large x2".into(),

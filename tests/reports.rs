@@ -466,17 +466,10 @@ fn interval_logs_round_trip_with_the_same_percentiles() {
     assert_eq!(total.value_at_quantile(0.95), group.e2e_latency_us.p95);
 }
 
-fn copy_fixture(to: &Path) {
-    for entry in std::fs::read_dir(common::repo("tests/fixtures/smoke-run")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-    }
-}
-
 #[test]
 fn surge_report_regenerates_every_file_without_a_broker() {
     let dir = tempfile::tempdir().unwrap();
-    copy_fixture(dir.path());
+    common::copy_fixture(dir.path());
     let failures = surge::regenerate(dir.path()).unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     for file in [
@@ -501,7 +494,7 @@ fn surge_report_regenerates_every_file_without_a_broker() {
 #[test]
 fn one_failing_export_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    copy_fixture(dir.path());
+    common::copy_fixture(dir.path());
     std::fs::create_dir(dir.path().join("report.md")).unwrap();
     let failures = surge::regenerate(dir.path()).unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");

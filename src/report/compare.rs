@@ -168,14 +168,17 @@ fn plan_differences(runs: &[RunData]) -> Vec<(String, bool)> {
         .enumerate()
         .skip(1)
         .filter_map(|(i, run)| {
-            let differences = crate::baseline::plan_differences(&run.summary, &runs[0].summary);
+            let differences =
+                crate::baseline::plan_differences(&run.summary, &runs[0].summary, "the first run");
             if differences.is_empty() {
                 return None;
             }
-            let load = differences.iter().any(|d| !d.starts_with("--slo"));
+            let load = differences.iter().any(|d| d.changes_load);
             let text = differences
-                .join("; ")
-                .replace("in the baseline", "in the first run");
+                .iter()
+                .map(|d| d.text.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
             Some((
                 format!(
                     "{} did not run the same plan as {}: {text}. Rows marked † compare different offered loads (or, for SLO rows, different SLOs), not the clusters alone.",
@@ -368,7 +371,7 @@ pub fn distribution_chart(runs: &[RunData]) -> Result<String, String> {
                 }
             }
             // Up to the percentile the run's count supports, as in its own report.
-            let last = merged.len() as f64 / super::svg::MIN_TAIL_SAMPLES;
+            let last = super::svg::supported_inverse(merged.len());
             let points = if merged.is_empty() {
                 Vec::new()
             } else {

@@ -13,7 +13,6 @@ const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-se
 h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
 .verdict{font-size:1.15rem;padding:.7rem 1rem;border-radius:6px;margin:1rem 0;font-weight:600}.verdict .context{display:block;font-size:.95rem;font-weight:400;margin-top:.25rem}\
 .pass{background:#e6f4ea;color:#1e6b34}.fail{background:#fce8e6;color:#a50e0e}.inconclusive,.error{background:#fef7e0;color:#7a4f01}\
-.capacity{font-size:1.1rem;font-weight:600;margin:.5rem 0}\
 .wide{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}th,td{padding:.3rem .6rem;border-bottom:1px solid #eee;text-align:right}\
 th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}td.ok{color:#1e6b34;font-weight:600}td.bad{color:#a50e0e;font-weight:700}\
 figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}pre{background:#f6f6f6;padding:.8rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}\
@@ -22,7 +21,9 @@ figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}pre
 @media print{body{max-width:none;margin:0;padding:0;font-size:10pt}.links{display:none}figure,table,tr,.verdict{break-inside:avoid}h2{break-after:avoid}pre{font-size:8pt}\
 .wide{overflow:visible}figure svg{border:none}}";
 
-fn table_html(table: &Table, status_column: Option<usize>) -> String {
+/// A table; with `result_last`, its last column is a result, coloured good or bad.
+fn table_html(table: &Table, result_last: bool) -> String {
+    let status_column = result_last.then(|| table.header.len() - 1);
     let mut html = String::from("<table><thead><tr>");
     for cell in &table.header {
         html.push_str(&format!("<th>{}</th>", escape(cell)));
@@ -53,11 +54,11 @@ const CAPACITY_NOTE: &str = "Each probe offers the scenario's mix at one constan
 
 /// A section with a heading and a table that may scroll sideways on a narrow screen only as a
 /// last resort.
-fn section(title: &str, table: &Table, status_column: Option<usize>) -> String {
+fn section(title: &str, table: &Table, result_last: bool) -> String {
     format!(
         "<h2>{}</h2><div class=\"wide\">{}</div>\n",
         escape(title),
-        table_html(table, status_column)
+        table_html(table, result_last)
     )
 }
 
@@ -149,7 +150,7 @@ impl Exporter for HtmlExporter {
             if let Some(table) = super::table::capacity_table(s) {
                 html.push_str(&format!(
                     "<div class=\"wide\">{}</div>\n",
-                    table_html(&table, None)
+                    table_html(&table, false)
                 ));
             }
             match super::svg::capacity_chart(s) {
@@ -169,24 +170,24 @@ impl Exporter for HtmlExporter {
             ));
         }
         if !s.verdict.checks.is_empty() {
-            html.push_str(&section(
-                "SLOs",
-                &slo_table(s),
-                Some(super::table::slo_result_column(s)),
-            ));
+            html.push_str(&section("SLOs", &slo_table(s), true));
             html.push_str("<p class=\"meta\">Of limit: the measured value as a share of its limit; the rest is headroom.</p>\n");
         }
         if let Some(line) = baseline_line(s) {
             html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
             if let Some(table) = baseline_table(s).filter(|t| !t.rows.is_empty()) {
-                html.push_str(&section("Other figures against the baseline", &table, None));
+                html.push_str(&section(
+                    "Other figures against the baseline",
+                    &table,
+                    false,
+                ));
             }
         }
         if let Some(line) = super::table::recovery_line(s) {
             html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
         }
         if let Some(table) = super::table::fault_table(s) {
-            html.push_str(&section("Faults", &table, None));
+            html.push_str(&section("Faults", &table, false));
             html.push_str(&format!(
                 "<p class=\"meta\">{}</p>\n",
                 escape(super::table::FAULT_TABLE_NOTE)
@@ -194,12 +195,12 @@ impl Exporter for HtmlExporter {
             html.push_str(&list(&super::table::command_lines(s)));
         }
         if !s.groups.is_empty() {
-            html.push_str(&section("Consumer groups", &group_table(s), None));
+            html.push_str(&section("Consumer groups", &group_table(s), false));
             html.push_str("<p class=\"meta\">Expected: the events acked on the topics the group reads. Consumed: distinct events it read. Both include the warmup.</p>\n");
-            html.push_str(&section("Ordering and loss", &integrity_table(s), Some(6)));
+            html.push_str(&section("Ordering and loss", &integrity_table(s), true));
             html.push_str(&list(&lost_example_lines(s)));
         }
-        html.push_str(&section("Producers", &producer_table(s), None));
+        html.push_str(&section("Producers", &producer_table(s), false));
         match render_charts(run) {
             Ok(charts) => {
                 html.push_str("<h2>Charts</h2>\n");
@@ -246,7 +247,7 @@ impl Exporter for HtmlExporter {
         ] {
             environment.row(vec![key.into(), value]);
         }
-        html.push_str(&section("Environment", &environment, None));
+        html.push_str(&section("Environment", &environment, false));
         let mut config = Table::new(&["client property", "producer", "consumer"]);
         let mut keys: Vec<&String> = s
             .cluster
@@ -271,7 +272,7 @@ impl Exporter for HtmlExporter {
         }
         html.push_str(&format!(
             "<div class=\"wide\">{}</div>",
-            table_html(&config, None)
+            table_html(&config, false)
         ));
         html.push_str(&format!(
             "<h2>Scenario as run</h2><p class=\"meta\">{}</p><pre>{}</pre>\n</body></html>\n",

@@ -59,7 +59,12 @@ fn color(index: usize) -> RGBColor {
 
 /// Whether `count` samples support a percentile at `quantile` (0.99 for p99).
 pub fn supported(count: u64, quantile: f64) -> bool {
-    (1.0 - quantile) * count as f64 >= MIN_TAIL_SAMPLES
+    quantile < 1.0 && 1.0 / (1.0 - quantile) <= supported_inverse(count)
+}
+
+/// The highest `1/(1-p)` that `count` samples support: the end of a spectrum's x axis.
+pub fn supported_inverse(count: u64) -> f64 {
+    count as f64 / MIN_TAIL_SAMPLES
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
@@ -633,7 +638,7 @@ fn spectrum(histogram: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
     if histogram.is_empty() {
         return Vec::new();
     }
-    let last = (histogram.len() as f64 / MIN_TAIL_SAMPLES).min(100_000.0);
+    let last = supported_inverse(histogram.len()).min(100_000.0);
     (0..=80)
         .map(|step| 2.0 * 10f64.powf(step as f64 / 80.0 * (50_000f64).log10()))
         .take_while(|inverse| *inverse <= last)

@@ -127,17 +127,6 @@ pub fn significant(value: f64) -> f64 {
 
 /// What was offered, for how long, against which cluster: the verdict's context in one line.
 pub fn run_line(summary: &Summary) -> String {
-    let warmup: f64 = summary
-        .phases
-        .iter()
-        .filter(|p| p.warmup)
-        .map(|p| p.end_s - p.start_s)
-        .sum();
-    let warmup = if warmup > 0.0 {
-        format!(" after {}s of warmup", format_number(warmup.round()))
-    } else {
-        String::new()
-    };
     if let Some(capacity) = &summary.capacity {
         let rates = capacity.probes.iter().map(|p| p.offered_rate);
         let (low, high) = (
@@ -154,6 +143,17 @@ pub fn run_line(summary: &Summary) -> String {
             cluster_words(summary)
         );
     }
+    let warmup: f64 = summary
+        .phases
+        .iter()
+        .filter(|p| p.warmup)
+        .map(|p| p.end_s - p.start_s)
+        .sum();
+    let warmup = if warmup > 0.0 {
+        format!(" after {}s of warmup", format_number(warmup.round()))
+    } else {
+        String::new()
+    };
     format!(
         "{}/s offered for {}s{warmup}, on {}",
         thousands(summary.produced.target_rate.round() as u64),
@@ -226,11 +226,7 @@ pub fn headline(summary: &Summary) -> String {
     let total = verdict.checks.len();
     let detail = match verdict.status {
         // A capacity search is judged on whether the peak is sustained, not on one probe.
-        _ if summary.capacity.is_some() => summary
-            .capacity
-            .as_ref()
-            .map(|c| c.conclusion.clone())
-            .unwrap_or_default(),
+        _ if let Some(capacity) = &summary.capacity => capacity.conclusion.clone(),
         Status::Pass if total == 0 => "no SLOs to check".to_string(),
         Status::Pass => format!("all {total} SLOs met"),
         Status::Fail => format!("{failed} of {total} SLOs failed"),
@@ -365,11 +361,6 @@ pub fn capacity_table(summary: &Summary) -> Option<Table> {
         ]);
     }
     Some(table)
-}
-
-/// The column of the result in [`slo_table`].
-pub fn slo_result_column(summary: &Summary) -> usize {
-    if summary.baseline.is_some() { 6 } else { 4 }
 }
 
 /// One row per SLO check: the measured value as a share of its limit (the headroom), and its
@@ -582,7 +573,7 @@ pub fn integrity_table(summary: &Summary) -> Table {
     ]);
     for g in &summary.groups {
         let o = &g.ordering;
-        let clean = g.lost + g.unread + o.duplicates + o.out_of_order + o.gaps == 0;
+        let clean = g.is_clean();
         table.row(vec![
             g.name.clone(),
             thousands(g.lost),
@@ -624,7 +615,7 @@ pub fn loss_lines(summary: &Summary) -> Vec<String> {
         .iter()
         .map(|g| {
             let o = &g.ordering;
-            if g.lost + g.unread + o.duplicates + o.out_of_order + o.gaps == 0 {
+            if g.is_clean() {
                 format!(
                     "{}: clean: 0 lost, 0 duplicates, 0 out of order, 0 gaps",
                     g.name

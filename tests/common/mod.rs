@@ -32,6 +32,15 @@ pub fn probes(p95_at: &[(f64, u64, surge::summary::Status)]) -> Vec<surge::summa
         .collect()
 }
 
+/// Copies the fixed smoke run (tests/fixtures/smoke-run) into `to`, creating it.
+pub fn copy_fixture(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(repo("tests/fixtures/smoke-run")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
 /// A path under the crate root.
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
