@@ -4,7 +4,8 @@
 # table of medians and ratios (benches/README.md section 8 keeps the last one).
 #
 #   benches/compare.sh [ROUNDS [ROW ...]]
-#   rows: paced10k paced50k pair10k pair50k produce produce_typeid produce_none (default: all)
+#   rows: paced10k paced50k pair10k pair50k produce produce_keyed produce_typeid produce_none
+#   (default: all)
 #
 # It builds surge (cargo build --release) and, against the librdkafka.a that build leaves behind,
 # the C programs: benches/mock_cluster.c (the broker, 3 brokers in one process),
@@ -17,7 +18,7 @@ set -euo pipefail
 rounds=${1:-3}
 shift || true
 rows=("$@")
-all_rows="paced10k paced50k pair10k pair50k produce produce_typeid produce_none"
+all_rows="paced10k paced50k pair10k pair50k produce produce_keyed produce_typeid produce_none"
 # shellcheck disable=SC2206
 [ ${#rows[@]} -gt 0 ] || rows=($all_rows)
 case $rounds in '' | *[!0-9]* | 0)
@@ -124,6 +125,15 @@ pair() { # RATE
   echo "$(python3 -c "print($c * 1e6 / $events, $s * 1e6 / $events)") $c_mean $s_mean $s_lag"
 }
 
+# surge flat out on a fresh mock: SCENARIO "SURGE-ARGS"; sets s to produced.achieved_rate. Not
+# called in a $(...) subshell, which would keep the mock it starts out of stop_mock's reach.
+surge_produce() {
+  fresh_mock
+  # shellcheck disable=SC2086
+  "$surge" run "$1" --bootstrap "$B" --duration-scale 0.3 -q --out "$work/s" $2 >/dev/null || true
+  s=$(json "$work/s/summary.json" "d['produced']['achieved_rate']")
+}
+
 produce() { # SCENARIO "C-ARGS" "SURGE-ARGS"
   local scenario=$1 c_args=$2 surge_args=$3
   fresh_mock
@@ -132,11 +142,21 @@ produce() { # SCENARIO "C-ARGS" "SURGE-ARGS"
     >"$work/c.out" 2>&1
   local c
   c=$(grep -o '[0-9]* msgs/s' "$work/c.out" | tail -1 | cut -d' ' -f1)
-  fresh_mock
-  # shellcheck disable=SC2086
-  "$surge" run "$scenario" --bootstrap "$B" --duration-scale 0.3 -q --out "$work/s" $surge_args >/dev/null || true
   local s
-  s=$(json "$work/s/summary.json" "d['produced']['achieved_rate']")
+  surge_produce "$scenario" "$surge_args"
+  echo "$c $s"
+}
+
+# The C side sends what surge sends: benches/paced_producer.c offered 2M/s for 3 s (flat out),
+# keyed over 100,000 keys, 512-byte payloads of a short varying prefix and 'x' padding, as
+# surge's JSON envelope and padding are; its rate is acked / (first send to last ack).
+produce_keyed() {
+  fresh_mock
+  "$bin/paced_producer" "$B" throughput 2000000 3 >"$work/c.out"
+  local c
+  c=$(awk '/^sent/ { printf "%.0f", $4 / $8 }' "$work/c.out")
+  local s
+  surge_produce scenarios/max-throughput.toml ""
   echo "$c $s"
 }
 
@@ -149,6 +169,7 @@ for round in $(seq "$rounds"); do
       pair10k) pair 10000 >>"$work/$row" ;;
       pair50k) pair 50000 >>"$work/$row" ;;
       produce) produce scenarios/max-throughput.toml "" "" >>"$work/$row" ;;
+      produce_keyed) produce_keyed >>"$work/$row" ;;
       produce_typeid) produce "$work/typeid.toml" "-H __TypeId__=OrderCreated" "" >>"$work/$row" ;;
       produce_none)
         produce scenarios/max-throughput.toml "-X compression.type=none" \
@@ -178,6 +199,8 @@ for row in rows:
         print(f"| the same pair, e2e latency mean (surge's from the intended send time, of which schedule lag {m[4]:.2f} ms) | {m[2]:.1f} ms | {m[3]:.1f} ms | {m[3]/m[2]:.2f} | <= 1.2 |")
     elif row == "produce":
         print(f"| produce-only, 512 B, msgs/s (C: rdkafka_performance -P -S 0) | {m[0]:,.0f} | {m[1]:,.0f} | {m[1]/m[0]:.2f} | >= 0.9 |")
+    elif row == "produce_keyed":
+        print(f"| the same, the C side keyed like surge (C: benches/paced_producer.c flat out, 100k keys) | {m[0]:,.0f} | {m[1]:,.0f} | {m[1]/m[0]:.2f} | |")
     elif row == "produce_typeid":
         print(f"| the same with the `__TypeId__` header (C: -H __TypeId__=...) | {m[0]:,.0f} | {m[1]:,.0f} | {m[1]/m[0]:.2f} | >= 0.9 |")
     else:

@@ -22,8 +22,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario and judge it against its SLOs.
-    Run(RunArgs),
+    /// Run a scenario and judge it against its SLOs (or one worker's share of it).
+    Run(RunCommandArgs),
+    /// Merge the directories of a distributed run's workers into one run, judged as one.
+    Merge(MergeArgs),
     /// Find the highest rate at which every SLO holds: step up, then bisect, within a budget.
     Capacity(CapacityArgs),
     /// Put two or more runs (or capacity searches) side by side.
@@ -34,6 +36,45 @@ pub enum Command {
     Check(CheckArgs),
     /// Re-render every report of a run from its summary.json and *.hlog, without a broker.
     Report(ReportArgs),
+    /// Recovery drill: one group of a scenario reads its topics from the earliest retained
+    /// offset on an existing cluster; reports throughput and per-key order.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+
+    /// The consumer group of the scenario whose topics to replay.
+    #[arg(long, value_name = "NAME")]
+    pub group: String,
+
+    /// The most the reading may take; the report is partial (exit 3) past it.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Fail (exit 1) when fewer records per second than this were read.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub min_rate: Option<f64>,
+
+    /// Output directory for replay.json [default: reports/<scenario>-replay-<group>-<UTC>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl ReplayArgs {
+    /// What `surge replay` needs from these flags.
+    pub fn options(&self) -> crate::replay::ReplayOptions {
+        crate::replay::ReplayOptions {
+            scenario: self.scenario.scenario.clone(),
+            overrides: self.scenario.overrides(),
+            group: self.group.clone(),
+            timeout: self.timeout,
+            min_rate: self.min_rate,
+            out: self.out.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -75,8 +116,70 @@ impl RunArgs {
             out: self.out.clone(),
             quiet: self.quiet,
             metrics_addr: self.metrics_addr,
+            workers: crate::workers::WorkerFlags::default(),
         }
     }
+}
+
+/// `surge run`: a run's flags, and its part in a distributed run.
+#[derive(Debug, Args)]
+pub struct RunCommandArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// This worker's index in a distributed run, from 0 (Kubernetes Indexed Jobs set
+    /// JOB_COMPLETION_INDEX).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", value_name = "I")]
+    pub worker_index: Option<u16>,
+
+    /// Worker processes in the run: each sends 1/N of the plan with keys of its own, and
+    /// runs every N-th member of each group.
+    #[arg(long, env = "SURGE_WORKER_COUNT", value_name = "N")]
+    pub worker_count: Option<u16>,
+
+    /// When the plan starts, on the wall clock (RFC 3339, e.g. 2026-11-27T09:00:00Z): every
+    /// worker starts its share at the same moment.
+    #[arg(long, env = "SURGE_START_AT", value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<u64>,
+}
+
+impl RunCommandArgs {
+    /// What `surge run` needs from these flags.
+    pub fn options(&self) -> crate::RunOptions {
+        crate::RunOptions {
+            workers: crate::workers::WorkerFlags {
+                index: self.worker_index,
+                count: self.worker_count,
+                start_at_unix_us: self.start_at,
+            },
+            ..self.run.options()
+        }
+    }
+}
+
+/// An RFC 3339 time, as unix microseconds.
+fn parse_start_at(text: &str) -> Result<u64, String> {
+    let time = chrono::DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
+        format!("`{text}` is not an RFC 3339 time ({e}), e.g. 2026-11-27T09:00:00Z")
+    })?;
+    u64::try_from(time.timestamp_micros())
+        .map_err(|_| format!("`{text}` is before 1970: give the run's start"))
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Every worker's output directory (one per worker index).
+    #[arg(required = true, value_name = "WORKER_DIR")]
+    pub worker_dirs: Vec<PathBuf>,
+
+    /// Output directory of the merged run.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// The clock skew between workers allowed, as a percentage of the merged e2e p50; more
+    /// makes the run inconclusive.
+    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent)]
+    pub max_skew: f64,
 }
 
 impl CapacityArgs {
@@ -317,7 +420,7 @@ mod tests {
         let Command::Run(run) = cli.command else {
             panic!("expected run")
         };
-        let overrides = run.scenario.overrides();
+        let overrides = run.run.scenario.overrides();
         assert_eq!(
             overrides.properties,
             vec![("producer.linger.ms".to_string(), "5".to_string())]

@@ -9,13 +9,16 @@ pub mod cli;
 pub mod engine;
 pub mod kafka;
 pub mod live;
+pub mod merge;
 pub mod metrics;
 pub mod progress;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod sizing;
 pub mod summary;
 pub mod verdict;
+pub mod workers;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +62,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// `--metrics-addr`: serve the live figures there in the Prometheus text format.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `--worker-index`, `--worker-count`, `--start-at`.
+    pub workers: workers::WorkerFlags,
 }
 
 /// The result of a run that measured something.
@@ -226,7 +231,8 @@ pub fn regenerate(dir: &Path) -> Result<Vec<(PathBuf, String)>, SurgeError> {
 
 /// Runs a scenario end to end. `stop` lets a caller (Ctrl-C, a test) end it early.
 pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, SurgeError> {
-    let scenario = validate(&options.scenario, &options.overrides)?;
+    let mut scenario = validate(&options.scenario, &options.overrides)?;
+    workers::apply(&mut scenario, &options.workers, kafka::clock::unix_micros())?;
     scenario.check_commands_allowed()?;
     if let Some(warning) = scenario.embedded_soak_warning()
         && !options.quiet
@@ -287,6 +293,25 @@ pub fn run_scenario(
         baseline.as_ref(),
         live,
     ))
+}
+
+/// Writes every report of a run and its `ledger.json`; returns the files that failed.
+pub(crate) fn write_run(
+    out_dir: &Path,
+    run: &report::RunData,
+    ledger: &metrics::LedgerFile,
+) -> Vec<(PathBuf, String)> {
+    let mut failures = report::write_all(out_dir, run);
+    write_json(&out_dir.join("ledger.json"), ledger, &mut failures);
+    failures
+}
+
+/// Writes `value` as JSON to `path`, noting a failure.
+fn write_json(path: &Path, value: &impl serde::Serialize, failures: &mut Vec<(PathBuf, String)>) {
+    let bytes = serde_json::to_vec(value).map_err(std::io::Error::other);
+    if let Err(error) = bytes.and_then(|bytes| std::fs::write(path, bytes)) {
+        failures.push((path.to_path_buf(), error.to_string()));
+    }
 }
 
 /// The baseline run's summary, when the scenario names one; it must be a run of this scenario.
@@ -563,7 +588,25 @@ async fn run_async(
     let (servers, target) = (&connected.servers, &connected.target);
 
     let interrupts = engine::watch_interrupts(stop.clone());
-    let run_id = new_run_id();
+    let distributed = scenario.workers.is_distributed();
+    let run_id = if distributed {
+        workers::shared_run_id(scenario)
+    } else {
+        new_run_id()
+    };
+    let clock = match (&connected.info, distributed) {
+        (Some(info), true) => Some(
+            kafka::clock::measure(
+                servers,
+                &scenario.cluster.producer,
+                info,
+                limits.connect_timeout,
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        ),
+        _ => None,
+    };
     let mut line = progress::ProgressLine::new(quiet);
     if let Some(live) = live {
         live.describe(&scenario.name, &String::from_utf8_lossy(&run_id));
@@ -589,6 +632,9 @@ async fn run_async(
     let run_tag = String::from_utf8_lossy(&run_id);
     let mut summary = summarize(scenario, &record, &run_tag, target);
     summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
+    if distributed {
+        workers::judge_share(&mut summary, scenario);
+    }
     if let Some(fatal) = &record.fatal {
         summary.verdict.status = Status::Error;
         summary.verdict.reasons.insert(0, fatal.clone());
@@ -604,15 +650,21 @@ async fn run_async(
     if let Some(live) = live {
         live.finish(&summary);
     }
+    let worker_file = record
+        .share
+        .clone()
+        .map(|share| workers::worker_file(scenario, &record, &summary, &run_tag, clock, share));
     let run = report::RunData {
         summary,
         histograms: record.histograms,
     };
-    let mut report_failures = report::write_all(out_dir, &run);
-    let ledger_path = out_dir.join("ledger.json");
-    let ledger = serde_json::to_vec(&record.ledger.export(&run_tag)).map_err(std::io::Error::other);
-    if let Err(error) = ledger.and_then(|bytes| std::fs::write(&ledger_path, bytes)) {
-        report_failures.push((ledger_path, error.to_string()));
+    let mut report_failures = write_run(out_dir, &run, &record.ledger.export(&run_tag));
+    if let Some(file) = worker_file {
+        write_json(
+            &out_dir.join(workers::WORKER_FILE),
+            &file,
+            &mut report_failures,
+        );
     }
     Ok(RunOutcome {
         status: run.summary.verdict.status,

@@ -37,6 +37,8 @@ struct Metrics {
     consumed: Family<Labels, Counter>,
     duplicates: Family<Labels, Counter>,
     out_of_order: Family<Labels, Counter>,
+    retried: Family<Labels, Counter>,
+    dead_lettered: Family<Labels, Counter>,
     lag: Family<Labels, Gauge>,
     e2e: Family<Labels, FloatGauge>,
     publish: Family<Labels, FloatGauge>,
@@ -100,6 +102,16 @@ impl Metrics {
             "surge_out_of_order",
             "First deliveries that came after a higher sequence of their key",
             self.out_of_order.clone(),
+        );
+        r.register(
+            "surge_retried",
+            "Events a failing group retried in place before dead-lettering them",
+            self.retried.clone(),
+        );
+        r.register(
+            "surge_dead_lettered",
+            "Events a failing group published to its dead-letter topic",
+            self.dead_lettered.clone(),
         );
         r.register(
             "surge_consumer_lag",
@@ -273,6 +285,10 @@ impl LiveView {
             m.consumed.get_or_create(&g).inc_by(group.consumed);
             m.duplicates.get_or_create(&g).inc_by(group.duplicates);
             m.out_of_order.get_or_create(&g).inc_by(group.out_of_order);
+            m.retried.get_or_create(&g).inc_by(group.retried);
+            m.dead_lettered
+                .get_or_create(&g)
+                .inc_by(group.dead_lettered);
             m.lag
                 .get_or_create(&g)
                 .set(i64::try_from(group.lag).unwrap_or(i64::MAX));

@@ -53,6 +53,12 @@ fn main() -> ExitCode {
             println!("reports written to {}", args.run_dir.display());
             if failures.is_empty() { 0 } else { 2 }
         }),
+        Command::Replay(args) => {
+            surge::replay::replay(&args.options(), Arc::new(StopSignal::default())).map(|report| {
+                print!("{}", report.render());
+                report.exit_code()
+            })
+        }
         Command::Compare(args) => {
             let out = args.out.clone().unwrap_or_else(surge::default_compare_dir);
             surge::compare(&args.run_dirs, &out, args.force, args.headroom).map(|warnings| {
@@ -67,8 +73,10 @@ fn main() -> ExitCode {
             surge::capacity(&args.options(), Arc::new(StopSignal::default()))
                 .map(|outcome| finish(&outcome))
         }
+        Command::Merge(args) => surge::merge::merge(&args.worker_dirs, &args.out, args.max_skew)
+            .map(|outcome| finish(&outcome)),
         Command::Run(args) => {
-            if args.scenario.insecure_skip_tls_verify {
+            if args.run.scenario.insecure_skip_tls_verify {
                 eprintln!("WARNING: {}", surge::scenario::INSECURE_TLS_WARNING);
             }
             surge::run(&args.options(), Arc::new(StopSignal::default()))

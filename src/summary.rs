@@ -58,6 +58,51 @@ pub struct Summary {
     /// This run's figures against a baseline run's, when one was given.
     #[serde(default)]
     pub baseline: Option<BaselineComparison>,
+    /// A distributed run: this worker's place in it, or (merged) every worker and the skew
+    /// between their clocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<WorkersSummary>,
+}
+
+/// The workers of a distributed run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkersSummary {
+    pub count: u16,
+    /// In one worker's own summary: its index. `None` in the merged summary.
+    #[serde(default)]
+    pub index: Option<u16>,
+    /// In the merged summary: one row per worker directory given.
+    #[serde(default)]
+    pub rows: Vec<WorkerRow>,
+    /// Workers expected but not merged (missing or unreadable directories).
+    #[serde(default)]
+    pub missing: Vec<String>,
+    /// The largest difference between two workers' clocks, as each measured itself against
+    /// the brokers, in microseconds; `None` when a worker could not measure.
+    #[serde(default)]
+    pub clock_skew_us: Option<u64>,
+    /// How far the skew may be off: the two measurements' uncertainties added.
+    #[serde(default)]
+    pub clock_uncertainty_us: Option<u64>,
+    /// The skew allowed, as a fraction of the merged e2e p50.
+    #[serde(default)]
+    pub max_skew_fraction: f64,
+}
+
+/// One worker of a merged run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerRow {
+    pub index: u16,
+    pub dir: String,
+    pub host: String,
+    pub instances: u16,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub consumed: u64,
+    /// Broker clock minus this worker's clock, in microseconds.
+    pub clock_offset_us: Option<i64>,
+    pub complete: bool,
 }
 
 /// What the command line changed in a scenario's plan. Two runs whose settings differ did not
@@ -282,8 +327,12 @@ pub struct Produced {
 pub struct Latency {
     pub publish_us: LatencyStats,
     pub schedule_lag_us: LatencyStats,
-    /// All groups merged (histograms added, not percentiles averaged).
+    /// The groups that consume throughout merged (histograms added, not percentiles
+    /// averaged); groups paused by a fault or joining late are left out.
     pub e2e_us: LatencyStats,
+    /// Retry delays of every group that fails events, merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_us: Option<LatencyStats>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -322,6 +371,81 @@ pub struct GroupSummary {
     pub max_lag: u64,
     pub final_lag: u64,
     pub errors: Vec<String>,
+    /// Failure handling: retries and the dead-letter topic (groups that fail events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<FailureSummary>,
+    /// Backlog catch-up after a `group_pause` fault (the group's last pause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catchup: Option<CatchupSummary>,
+    /// The reading of a group that joined late (`starts_after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplaySummary>,
+    /// Paused by a fault or joined late: not in the run-wide e2e, `lag.max` and recovery.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub set_aside: bool,
+}
+
+/// What a group's failing events cost, and whether the dead-letter topic holds them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FailureSummary {
+    pub dlt_topic: String,
+    /// Events whose processing failed at least once.
+    pub failed: u64,
+    /// Events retried at least once, and retry attempts in all.
+    pub retried: u64,
+    pub retries: u64,
+    /// Events that failed with a non-retryable error (dead-lettered without retries).
+    pub non_retryable: u64,
+    /// Events of the poisoned keys.
+    pub poisoned: u64,
+    /// Dead-letter sends attempted, and those the broker acked.
+    pub dead_lettered: u64,
+    pub dlt_acked: u64,
+    /// Dead-letter records of this run found when the topic was read back after the drain
+    /// (`None`: it could not be read), those found more than once, and those whose origin
+    /// fields did not match what was dead-lettered.
+    pub dlt_found: Option<u64>,
+    pub dlt_duplicates: u64,
+    pub dlt_mismatched: u64,
+    /// Dead-letter sends not found exactly once with their origin intact.
+    pub dlt_lost: u64,
+    /// From an event's first failure to its outcome (the backoffs slept).
+    pub retry_delay_us: LatencyStats,
+    /// End-to-end latency of the events that failed, kept apart from the group's e2e.
+    pub e2e_failed_us: LatencyStats,
+    pub errors: Vec<String>,
+}
+
+/// How a paused group caught up after it resumed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CatchupSummary {
+    pub fault: String,
+    pub paused_s: f64,
+    pub resumed_s: f64,
+    /// Lag when the group resumed.
+    pub backlog: u64,
+    /// The lag under which the group counts as caught up: its `lag.max` limit, else the
+    /// scenario's, else the ADR's alert threshold (10,000).
+    pub threshold: u64,
+    /// Seconds from the resume until the lag was at or under the threshold (`None`: never).
+    pub catchup_time_s: Option<f64>,
+    /// Events/s drained above the produce rate until then: (backlog - lag then) / time.
+    pub catchup_rate: Option<f64>,
+    /// Events/s the group consumed while catching up, and the produce rate meanwhile.
+    pub consume_rate: Option<f64>,
+    pub produce_rate: Option<f64>,
+}
+
+/// What a late group read while it replayed its topics.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReplaySummary {
+    /// When its members were told to join, from the plan's start.
+    pub joined_s: f64,
+    /// When it had read every acked offset (`None`: not by the end of the drain).
+    pub caught_up_s: Option<f64>,
+    /// Records it read (this run's and earlier runs'), and events/s from join to caught up.
+    pub records: u64,
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

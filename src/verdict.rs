@@ -2,7 +2,7 @@
 
 use crate::metrics::LatencyStats;
 use crate::scenario::slo::{format_micros, format_number};
-use crate::scenario::{Count, FaultFigure, Metric, RunLimits, Slo, Stat};
+use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, RunLimits, Slo, Stat};
 use crate::summary::FaultSummary;
 use crate::summary::{Check, GroupSummary, Status, Summary, Verdict};
 
@@ -76,11 +76,88 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
             None => summary
                 .groups
                 .iter()
+                .filter(|g| !g.set_aside)
                 .map(|g| g.max_lag as f64)
                 .reduce(f64::max),
             Some(found) => found.map(|g| g.max_lag as f64),
         },
+        Metric::Failures {
+            group: name,
+            figure,
+        } => {
+            let pick = |g: &GroupSummary| {
+                g.failures.as_ref().map(|f| match figure {
+                    FailureFigure::Retried => f.retried,
+                    FailureFigure::DeadLettered => f.dead_lettered,
+                    FailureFigure::DltLost => f.dlt_lost,
+                })
+            };
+            match group(name) {
+                None => Some(summary.groups.iter().filter_map(pick).sum::<u64>() as f64),
+                // A group without failures fails nothing: zero, not "not measured".
+                Some(found) => found.map(|g| pick(g).unwrap_or(0) as f64),
+            }
+        }
+        Metric::RetryDelay { group: name, stat } => match group(name) {
+            None => summary
+                .latency
+                .retry_delay_us
+                .as_ref()
+                .and_then(|l| latency(l, *stat)),
+            Some(found) => found
+                .and_then(|g| g.failures.as_ref())
+                .and_then(|f| latency(&f.retry_delay_us, *stat)),
+        },
+        // Unscoped, the slowest group decides; a paused group that never caught up has none.
+        Metric::CatchupRate { group: name } => slowest(
+            summary,
+            name,
+            |g| g.catchup.as_ref().map(|c| c.catchup_rate),
+            f64::min,
+        ),
+        Metric::CatchupTime { group: name } => slowest(
+            summary,
+            name,
+            |g| {
+                g.catchup
+                    .as_ref()
+                    .map(|c| c.catchup_time_s.map(|s| s * 1e6))
+            },
+            f64::max,
+        ),
+        Metric::ReplayRate { group: name } => slowest(
+            summary,
+            name,
+            |g| g.replay.as_ref().map(|r| r.rate),
+            f64::min,
+        ),
     }
+}
+
+/// A figure of the named group, or the worst (`pick_worst`) over the groups that have it.
+/// `figure` gives `None` for a group without it and `Some(None)` for one that has it but did
+/// not get there (which makes the whole figure `None`).
+fn slowest(
+    summary: &Summary,
+    name: &Option<String>,
+    figure: impl Fn(&GroupSummary) -> Option<Option<f64>>,
+    pick_worst: fn(f64, f64) -> f64,
+) -> Option<f64> {
+    let chosen: Vec<Option<f64>> = summary
+        .groups
+        .iter()
+        .filter(|g| name.as_ref().is_none_or(|n| &g.name == n))
+        .filter_map(&figure)
+        .collect();
+    if chosen.is_empty() {
+        return None;
+    }
+    chosen
+        .into_iter()
+        .try_fold(None, |worst: Option<f64>, value| {
+            value.map(|v| Some(worst.map_or(v, |w| pick_worst(w, v))))
+        })
+        .flatten()
 }
 
 /// A figure of one fault, or over several: counts add up, recovery is the slowest (and
@@ -137,6 +214,11 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
             "us"
         } else if matches!(slo.metric, Metric::AchievedRatio) {
             "ratio"
+        } else if matches!(
+            slo.metric,
+            Metric::CatchupRate { .. } | Metric::ReplayRate { .. }
+        ) {
+            "events/s"
         } else {
             "count"
         }
@@ -164,12 +246,23 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
             {
                 "not recovered by the end of the run".into()
             }
+            None if matches!(
+                slo.metric,
+                Metric::CatchupRate { .. } | Metric::CatchupTime { .. }
+            ) =>
+            {
+                "not measured: no group_pause fault, not caught up by the end of the run, or the backlog was already under the lag limit at resume".into()
+            }
+            None if matches!(slo.metric, Metric::ReplayRate { .. }) => {
+                "no late group, or it did not finish its replay".into()
+            }
             None => "not measured".into(),
             Some(value)
                 if matches!(
                     slo.metric,
                     Metric::RecoveryLag
                         | Metric::RecoveryP95
+                        | Metric::CatchupTime { .. }
                         | Metric::Fault {
                             figure: FaultFigure::Recovery,
                             ..

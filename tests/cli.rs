@@ -197,3 +197,209 @@ fn a_run_against_a_baseline_reports_changes_and_fills_the_ci_job_summary() {
     assert!(!appended.contains("!["), "{appended}");
     assert!(appended.contains("report.html"));
 }
+
+#[test]
+fn replay_refuses_the_embedded_broker_an_unknown_group_and_an_unreachable_cluster() {
+    let smoke = repo("scenarios/smoke.toml");
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &[
+                "--group",
+                "analytics",
+                "--bootstrap",
+                "127.0.0.1:1",
+                "--timeout",
+                "99999999999999h",
+            ],
+            &["--timeout", "at most 24h"],
+        ),
+        (
+            &["--group", "order-service"],
+            &["--bootstrap", "embedded broker starts empty"],
+        ),
+        (
+            &["--group", "nobody", "--bootstrap", "127.0.0.1:1"],
+            &["--group", "`nobody`", "order-service, analytics"],
+        ),
+        (
+            &["--group", "analytics", "--bootstrap", "127.0.0.1:1"],
+            &["127.0.0.1:1", "fix:"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = tempfile::tempdir().unwrap();
+        let output = surge()
+            .arg("replay")
+            .arg(&smoke)
+            .args(args)
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        for text in expected {
+            assert!(stderr.contains(text), "{args:?}: `{text}` in {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Runs `surge` with `args`, expecting exit 2 with a message naming `names` and a fix.
+fn refused(args: &[&str], names: &[&str]) {
+    let output = surge().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    for name in names {
+        assert!(
+            stderr.contains(name),
+            "{args:?} should name {name}: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("fix:") || stderr.contains("e.g."),
+        "{args:?} gives no fix: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_worker_flags_exit_2_naming_the_flag() {
+    let smoke = repo("scenarios/smoke.toml");
+    let smoke = smoke.to_str().unwrap();
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(60))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let remote = ["--bootstrap", "127.0.0.1:1"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        ["run", "--quiet", smoke]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            with(&[
+                "--worker-index",
+                "3",
+                "--worker-count",
+                "3",
+                "--start-at",
+                &soon,
+                remote[0],
+                remote[1],
+            ]),
+            vec!["--worker-index", "0 to 2"],
+        ),
+        (with(&["--worker-count", "0"]), vec!["--worker-count"]),
+        (
+            with(&["--worker-index", "1"]),
+            vec!["--worker-count", "without"],
+        ),
+        (
+            with(&[
+                "--worker-count",
+                "3",
+                "--worker-index",
+                "0",
+                remote[0],
+                remote[1],
+            ]),
+            vec!["--start-at", "share"],
+        ),
+        (
+            with(&[
+                "--worker-count",
+                "3",
+                "--worker-index",
+                "0",
+                "--start-at",
+                &soon,
+            ]),
+            vec!["--bootstrap", "embedded"],
+        ),
+        (
+            with(&["--start-at", "next tuesday"]),
+            vec!["next tuesday", "RFC 3339"],
+        ),
+        (
+            with(&["--start-at", "2001-01-01T00:00:00Z"]),
+            vec!["--start-at", "ago"],
+        ),
+        (
+            with(&["--start-at", "2099-01-01T00:00:00Z"]),
+            vec!["--start-at", "minutes away"],
+        ),
+    ];
+    for (args, names) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&args, &names);
+    }
+    // A fault scenario cannot be split over workers.
+    let faults = repo("tests/fixtures/member-leaves.toml");
+    refused(
+        &[
+            "run",
+            "--quiet",
+            faults.to_str().unwrap(),
+            "--worker-count",
+            "2",
+            "--worker-index",
+            "0",
+            "--start-at",
+            &soon,
+            remote[0],
+            remote[1],
+        ],
+        &["faults", "distributed"],
+    );
+    // The Indexed Job's variable is read as the index.
+    let output = surge()
+        .args(["run", "--quiet", smoke, "--worker-count", "2"])
+        .env("JOB_COMPLETION_INDEX", "5")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("worker index 5"));
+}
+
+#[test]
+fn merge_refuses_what_is_not_a_distributed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing there at all.
+    refused(
+        &[
+            "merge",
+            dir.path().join("nowhere").to_str().unwrap(),
+            "--out",
+            "/tmp/x",
+        ],
+        &["nowhere"],
+    );
+    // A run of one process.
+    common::copy_fixture(dir.path());
+    refused(
+        &[
+            "merge",
+            dir.path().to_str().unwrap(),
+            "--out",
+            dir.path().join("m").to_str().unwrap(),
+        ],
+        &["one process", "worker.json"],
+    );
+    // A worker file that is not one.
+    let fake = dir.path().join("fake");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(fake.join("worker.json"), "{\"schema\": 7}").unwrap();
+    refused(
+        &[
+            "merge",
+            fake.to_str().unwrap(),
+            "--out",
+            dir.path().join("m2").to_str().unwrap(),
+        ],
+        &["worker.json", "not a worker file"],
+    );
+    let output = surge().args(["merge", "--out", "x"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -3,9 +3,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{exclusive, overrides, run, run_with_stop, written_summary};
+use common::live::{free_port, scrape};
+use common::{exclusive, overrides, run, written_summary};
 use surge::engine::StopSignal;
 use surge::summary::Status;
 
@@ -95,13 +96,19 @@ fn an_impossible_slo_fails_with_exit_code_one() {
 /// 13k/s spike) the embedded broker and surge share two cores with no margin left: on
 /// 2026-11-27 it passed 1 of 6 runs (e2e p95 0.42-0.94 s in the others, two of them with the
 /// previous release's binary), so a gate there would judge the host, not surge.
+///
+/// Its paused group then catches up a backlog of some 43,000 events at about 11,000/s, on the
+/// same two cores as the embedded broker and the producer: publish p95 rose to 1.8 s for the
+/// 10 s it took (2026-11-28). On a real cluster the brokers serve that read; here it judges the
+/// host, so the run-wide latency limits are widened to 5 s for this test. Everything else,
+/// and every consumer behaviour's figures, stay strict.
 #[test]
 fn black_friday_scaled_down_passes_on_two_cores() {
     let _machine = exclusive();
     let out = tempfile::tempdir().unwrap();
     let outcome = run(
         "scenarios/black-friday.toml",
-        overrides(0.05, 0.2, &[]),
+        overrides(0.05, 0.2, &["e2e.p95 < 5s", "publish.p95 < 5s"]),
         out.path(),
     )
     .unwrap();
@@ -113,7 +120,7 @@ fn black_friday_scaled_down_passes_on_two_cores() {
         summary.verdict,
         summary.latency
     );
-    assert_eq!(summary.groups.len(), 3);
+    assert_eq!(summary.groups.len(), 6);
     assert!(
         summary
             .timeline
@@ -123,8 +130,23 @@ fn black_friday_scaled_down_passes_on_two_cores() {
     );
     for group in &summary.groups {
         assert_eq!(group.lost, 0, "group {}", group.name);
+        assert_eq!(group.unread, 0, "group {}", group.name);
         assert_eq!(group.ordering.out_of_order, 0, "group {}", group.name);
     }
+    let group = |name: &str| summary.groups.iter().find(|g| g.name == name).unwrap();
+    // The dead letters are all on the topic; the paused group caught up; the late one replayed
+    // every event of its topics.
+    let failures = group("payment-reconciliation").failures.as_ref().unwrap();
+    assert_eq!(failures.dlt_found, Some(failures.dead_lettered));
+    let catchup = group("inventory-projection").catchup.as_ref().unwrap();
+    assert!(catchup.backlog > catchup.threshold, "{catchup:#?}");
+    assert!(catchup.catchup_time_s.is_some(), "{catchup:#?}");
+    let search = group("search-index");
+    assert!(search.replay.as_ref().unwrap().caught_up_s.is_some());
+    assert_eq!(
+        search.unique,
+        surge::report::table::expected_for(summary, search)
+    );
 }
 
 /// A broker down for 20 s (2 s scaled) at the peak: nothing lost, every SLO met, the fault's
@@ -164,16 +186,31 @@ fn an_interrupted_run_still_writes_a_partial_summary() {
     let _machine = exclusive();
     let out = tempfile::tempdir().unwrap();
     let stop = Arc::new(StopSignal::default());
-    let trigger = stop.clone();
-    // The plan is stretched to 72 s so that a stop at 15 s lands mid-run however long the
-    // consumer-group join takes on a loaded machine; `not_sent > 0` below proves it stopped early.
-    let interrupter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(15));
-        trigger.request();
-    });
-    let stretched = overrides(1.0, 4.0, &[]);
-    let outcome = run_with_stop("scenarios/smoke.toml", stretched, out.path(), stop).unwrap();
-    interrupter.join().unwrap();
+    // The stop comes 3 s after the live view first shows events sent, so that it lands mid-run
+    // however long the consumer-group join takes on a loaded machine (a fixed 15 s once landed
+    // before the first send on CI); `not_sent > 0` below proves it stopped early.
+    let address = free_port();
+    let mut options = common::options("scenarios/smoke.toml", overrides(1.0, 4.0, &[]), out.path());
+    options.metrics_addr = Some(address);
+    let running = {
+        let stop = stop.clone();
+        std::thread::spawn(move || surge::run(&options, stop))
+    };
+    let started = Instant::now();
+    let sending = |address| {
+        scrape(address)
+            .and_then(|s| s.get("surge_sent_total").copied())
+            .is_some_and(|sent| sent > 0.0)
+    };
+    while !running.is_finished() && started.elapsed() < Duration::from_secs(120) {
+        if sending(address) {
+            std::thread::sleep(Duration::from_secs(3));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.request();
+    let outcome = running.join().unwrap().unwrap();
     let summary = written_summary(out.path());
     assert!(!summary.complete);
     assert!(

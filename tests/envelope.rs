@@ -145,7 +145,7 @@ fn an_hour_of_per_second_figures_with_three_groups_grows_memory_by_a_few_mib_at_
         &[20],
     ));
     let groups: Vec<Arc<GroupShared>> = (0..3)
-        .map(|g| Arc::new(GroupShared::new(g, &scenario, "envelope")))
+        .map(|g| Arc::new(GroupShared::new(g, &scenario, "envelope", None)))
         .collect();
     let mut ticker = Ticker::new(plan, groups.len());
     let mut held_after_minute = Vec::new();

@@ -62,6 +62,7 @@ fn run(path: &Path, overrides: Overrides, out: &Path) -> Result<RunOutcome, Surg
             out: Some(out.to_path_buf()),
             quiet: true,
             metrics_addr: None,
+            workers: Default::default(),
         },
         Arc::new(StopSignal::default()),
     )

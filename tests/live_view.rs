@@ -4,8 +4,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,39 +13,7 @@ use std::time::{Duration, Instant};
 use surge::engine::StopSignal;
 use surge::summary::Status;
 
-/// One scrape's body, in the OpenMetrics text format. `None` when nothing answers.
-fn scrape_text(address: SocketAddr) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: surge\r\n\r\n")
-        .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{head}"
-    );
-    assert!(head.contains("openmetrics-text"), "{head}");
-    Some(body.to_string())
-}
-
-/// Sample name with labels, to value.
-fn samples(body: &str) -> BTreeMap<String, f64> {
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            Some((name.to_string(), value.parse().ok()?))
-        })
-        .collect()
-}
-
-/// One scrape, parsed. `None` when nothing answers.
-fn scrape(address: SocketAddr) -> Option<BTreeMap<String, f64>> {
-    scrape_text(address).map(|body| samples(&body))
-}
+use common::live::{free_port, samples, scrape, scrape_text};
 
 /// The same body read by a parser surge did not write: the Prometheus project's Python client
 /// (`prometheus-client` from PyPI, which `.ci/run` installs), strict about OpenMetrics.
@@ -80,13 +48,6 @@ for family in text_string_to_metric_families(sys.stdin.read()):
     samples(&String::from_utf8(output.stdout).unwrap())
 }
 
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// The metric names a scrape holds (labels and the `_total` suffix of counters kept).
 fn names(samples: &BTreeMap<String, f64>) -> Vec<String> {
     let mut names: Vec<String> = samples
@@ -102,13 +63,12 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
     let _machine = common::exclusive();
     let address = free_port();
     let out = tempfile::tempdir().unwrap();
-    let options = surge::RunOptions {
-        scenario: common::repo("scenarios/smoke.toml"),
-        overrides: common::overrides(0.2, 0.5, &[]),
-        out: Some(out.path().to_path_buf()),
-        quiet: true,
-        metrics_addr: Some(address),
-    };
+    let mut options = common::options(
+        "scenarios/smoke.toml",
+        common::overrides(0.2, 0.5, &[]),
+        out.path(),
+    );
+    options.metrics_addr = Some(address);
     let run = std::thread::spawn(move || surge::run(&options, Arc::new(StopSignal::default())));
     let mut scrapes = Vec::new();
     let mut last_body = String::new();
@@ -244,5 +204,36 @@ fn an_address_in_use_or_unreadable_exits_2_before_any_load() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{value}: {stderr}");
         assert!(stderr.contains(expected), "{value}: {stderr}");
+    }
+}
+
+#[test]
+fn retries_and_dead_letters_are_counted_per_group() {
+    let address = free_port();
+    let view = surge::live::LiveView::start(address).unwrap();
+    let second = |retried, dead_lettered| surge::engine::Progress {
+        stage: "running",
+        elapsed: Duration::from_secs(1),
+        point: Some(surge::metrics::TimelinePoint {
+            groups: vec![surge::metrics::GroupPoint {
+                name: "fulfilment".into(),
+                retried,
+                dead_lettered,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+    };
+    view.update(&second(3, 2));
+    view.update(&second(1, 4));
+    let body = scrape_text(address).expect("the view serves");
+    let ours = samples(&body);
+    let python = parsed_by_python(&body);
+    for (name, value) in [
+        ("surge_retried_total{group=\"fulfilment\"}", 4.0),
+        ("surge_dead_lettered_total{group=\"fulfilment\"}", 6.0),
+    ] {
+        assert_eq!(ours.get(name), Some(&value), "{name} in {body}");
+        assert_eq!(python.get(name), Some(&value), "{name}: {python:?}");
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -672,4 +672,595 @@ fn an_existing_topic_keeps_its_partition_count_and_nothing_is_called_lost() {
             );
         }
     }
+}
+
+/// A scenario of its own topics (fresh names, so no earlier test's records are in them): 6
+/// partitions at RF 3 / min ISR 2, 500 events/s for 6 s, read by a group that fails 2% of its
+/// events and dead-letters them to `dlt`, whose [[topics]] entry is `dlt_topic` as written.
+fn dead_letter_scenario(
+    dir: &Path,
+    bootstrap: &str,
+    orders: &str,
+    dlt: &str,
+    dlt_topic: &str,
+) -> std::path::PathBuf {
+    let path = dir.join("dead-letters.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "dead-letters"
+[cluster]
+bootstrap = "{bootstrap}"
+
+[[topics]]
+name = "{orders}"
+partitions = 6
+config = {{ "min.insync.replicas" = "2" }}
+
+{dlt_topic}
+
+[[events]]
+name = "OrderCreated"
+topic = "{orders}"
+keys = 500
+
+[[phases]]
+name = "steady"
+rate = "500/s"
+duration = "6s"
+
+[[consumer_groups]]
+name = "fulfilment"
+topics = ["{orders}"]
+members = 2
+failure_rate = 0.02
+retry_backoff = ["10ms", "20ms"]
+dlt_topic = "{dlt}"
+
+[slo]
+checks = ["e2e.p95 < 10s", "e2e.p99 < 20s", "publish.p99 < 20s"]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn fresh_name(stem: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{stem}-{nanos:x}")
+}
+
+#[test]
+fn dead_letters_reach_kafka_once_each_and_the_java_reader_and_replay_agree() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, dlt) = (fresh_name("dl-orders"), fresh_name("dl-dead"));
+    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, "");
+    let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
+    let f = summary.groups[0].failures.as_ref().unwrap();
+    assert!(f.dead_lettered > 20, "{f:#?}");
+    assert_eq!(f.dlt_found, Some(f.dead_lettered), "{:#?}", f.errors);
+    assert_eq!(
+        (f.dlt_lost, f.dlt_duplicates, f.dlt_acked),
+        (0, 0, f.dead_lettered)
+    );
+    // Kafka's Java consumer finds each of this run's FailedEvents, whose origin fields name a
+    // record of the orders topic that carries this run's event.
+    let failed_events: Vec<serde_json::Value> = kafka::console_values(&bootstrap, &dlt)
+        .iter()
+        .map(|v| serde_json::from_str(v).expect("a FailedEvent is JSON"))
+        .filter(|v: &serde_json::Value| v["surgeRun"] == summary.run_id.as_str())
+        .collect();
+    assert_eq!(failed_events.len() as u64, f.dead_lettered);
+    let run_id: [u8; 8] = summary.run_id.as_bytes().try_into().unwrap();
+    let mut origins = std::collections::BTreeSet::new();
+    for event in &failed_events {
+        assert_eq!(event["topic"], orders.as_str());
+        assert!(
+            event["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("after 2 retries")
+        );
+        let value = serde_json::to_string(&event["value"]).unwrap();
+        assert!(
+            matches!(
+                surge::workload::decode(value.as_bytes(), &run_id),
+                surge::workload::Decoded::Ours(_)
+            ) || event["value"]["runId"] == summary.run_id.as_str(),
+            "{event}"
+        );
+        origins.insert((
+            event["partition"].as_i64().unwrap(),
+            event["offset"].as_i64().unwrap(),
+        ));
+    }
+    assert_eq!(
+        origins.len() as u64,
+        f.dead_lettered,
+        "one record per origin"
+    );
+    // surge replay reads the orders topic back: every event, in per-key order.
+    let out = dir.path().join("replay");
+    let output = Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args([
+            "replay",
+            path.to_str().unwrap(),
+            "--group",
+            "fulfilment",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", console(&output));
+    let report: surge::replay::ReplayReport =
+        serde_json::from_str(&std::fs::read_to_string(out.join("replay.json")).unwrap()).unwrap();
+    assert_eq!(report.records, summary.produced.acked);
+    assert_eq!(report.retained, summary.produced.acked);
+    assert_eq!(
+        (report.runs, report.out_of_order, report.duplicates),
+        (1, 0, 0)
+    );
+    assert!(report.complete && report.rate > 0.0, "{report:#?}");
+}
+
+#[test]
+fn a_dead_letter_topic_that_refuses_the_records_fails_the_run() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, dlt) = (fresh_name("dl-orders"), fresh_name("dl-small"));
+    // The broker refuses any record batch over 200 bytes on this topic: every FailedEvent.
+    let topic = format!(
+        "[[topics]]\nname = \"{dlt}\"\npartitions = 1\nconfig = {{ \"max.message.bytes\" = \"200\" }}\n"
+    );
+    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, &topic);
+    let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_eq!(outcome.status, Status::Fail, "{:#?}", summary.verdict);
+    let f = summary.groups[0].failures.as_ref().unwrap();
+    assert!(f.dead_lettered > 20, "{f:#?}");
+    assert_eq!(f.dlt_acked, 0);
+    assert_eq!(f.dlt_lost, f.dead_lettered);
+    assert!(
+        f.errors
+            .iter()
+            .any(|e| e.contains(&dlt) && e.contains("too large")),
+        "{:#?}",
+        f.errors
+    );
+    let check = summary
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.metric == "dlt.lost")
+        .expect("dlt.lost judged");
+    assert!(!check.passed);
+    // Nothing else was lost: each failed event still counts as read.
+    assert_eq!(summary.groups[0].lost, 0);
+    assert_eq!(summary.groups[0].unique, summary.produced.acked);
+}
+
+#[test]
+fn a_group_paused_on_kafka_stops_fetching_then_catches_up_without_loss() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let orders = fresh_name("pause-orders");
+    // 2,500 events/s with one group paused for 6 s: a backlog of up to 15,000 (less when the
+    // brokers, sharing two cores, ack slower), over the 5,000 (the scenario's lag.max) under
+    // which it counts as caught up.
+    let path = dir.path().join("pause.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "pause-on-kafka"
+[cluster]
+bootstrap = "{bootstrap}"
+
+[[topics]]
+name = "{orders}"
+partitions = 6
+config = {{ "min.insync.replicas" = "2" }}
+
+[[events]]
+name = "OrderCreated"
+topic = "{orders}"
+keys = 1000
+
+[[phases]]
+name = "steady"
+rate = "2500/s"
+duration = "14s"
+
+[[consumer_groups]]
+name = "steady"
+topics = ["{orders}"]
+
+[[consumer_groups]]
+name = "paused"
+topics = ["{orders}"]
+members = 2
+
+[[faults]]
+name = "paused-down"
+kind = "group_pause"
+group = "paused"
+at = "3s"
+duration = "6s"
+
+[slo]
+checks = ["e2e.p95 < 10s", "e2e.p99 < 20s", "publish.p99 < 20s", "group.paused.catchup_time < 30s", "lag.max < 5000"]
+"#
+        ),
+    )
+    .unwrap();
+    let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
+    let group = |name: &str| summary.groups.iter().find(|g| g.name == name).unwrap();
+    for g in &summary.groups {
+        assert_eq!((g.lost, g.unread), (0, 0), "group {}", g.name);
+        assert_eq!(g.unique, summary.produced.acked, "group {}", g.name);
+        assert!(g.is_clean(), "group {}", g.name);
+    }
+    let catchup = group("paused").catchup.as_ref().expect("catch-up figures");
+    // The members really stopped fetching: the backlog is what the 6 s paused left acked.
+    let acked_while_paused: u64 = summary
+        .timeline
+        .iter()
+        .filter(|p| p.t > catchup.paused_s + 0.5 && p.t < catchup.resumed_s + 0.5)
+        .map(|p| p.acked)
+        .sum();
+    assert_eq!(catchup.threshold, 5000);
+    assert!(
+        (catchup.backlog as f64 - acked_while_paused as f64).abs()
+            < 0.25 * acked_while_paused as f64 + 1500.0
+            && catchup.backlog > 5000,
+        "acked while paused {acked_while_paused}: {catchup:#?}"
+    );
+    assert!(
+        catchup.catchup_time_s.is_some_and(|t| t > 0.0),
+        "{catchup:#?}"
+    );
+    assert!(
+        catchup.catchup_rate.is_some_and(|r| r > 0.0),
+        "{catchup:#?}"
+    );
+    // While paused it kept its partitions (no rebalance), and the other group did not wait.
+    assert!(
+        group("steady").max_lag < catchup.backlog / 2,
+        "{}",
+        group("steady").max_lag
+    );
+    assert!(group("paused").set_aside && !group("steady").set_aside);
+}
+
+/// A scenario two groups read, for the distributed-run tests; `instances` producer instances
+/// per process.
+fn distributed_scenario(dir: &Path, orders: &str, payments: &str, instances: u16) -> PathBuf {
+    let path = dir.join(format!("distributed-{instances}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "distributed"
+[cluster]
+bootstrap = "{bootstrap}"
+
+[producer]
+instances = {instances}
+
+[[topics]]
+name = "{orders}"
+partitions = 6
+config = {{ "min.insync.replicas" = "2" }}
+
+[[topics]]
+name = "{payments}"
+partitions = 3
+
+[[events]]
+name = "OrderCreated"
+topic = "{orders}"
+keys = 600
+
+[[events]]
+name = "PaymentAuthorized"
+topic = "{payments}"
+keys = 300
+
+[[phases]]
+name = "warmup"
+rate = "300/s"
+duration = "3s"
+warmup = true
+
+[[phases]]
+name = "steady"
+rate = "600/s"
+duration = "8s"
+
+[[consumer_groups]]
+name = "fulfilment"
+topics = ["{orders}"]
+members = 3
+
+[[consumer_groups]]
+name = "ledger"
+topics = ["{orders}", "{payments}"]
+members = 3
+
+# Three surge processes beside three brokers on two cores: the verdicts compared here are
+# about integrity and merging, not about this machine's latency.
+[run]
+max_schedule_lag_p99 = "1s"
+
+[slo]
+checks = ["e2e.p95 < 10s"]
+"#,
+            bootstrap = kafka::plaintext()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn surge_bin() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_surge"));
+    command.env_remove("KAFKA_BOOTSTRAP_SERVERS");
+    command
+}
+
+#[test]
+fn three_worker_processes_merge_into_the_run_one_process_makes() {
+    let _machine = exclusive();
+    kafka::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, payments) = (fresh_name("dist-orders"), fresh_name("dist-payments"));
+    let scenario = distributed_scenario(dir.path(), &orders, &payments, 1);
+    // Far enough ahead for three processes to connect, probe their clocks and join.
+    let start = chrono::Utc::now() + chrono::Duration::seconds(25);
+    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let workers: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("w{i}"))).collect();
+    let children: Vec<_> = workers
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            surge_bin()
+                .args([
+                    "run",
+                    "--quiet",
+                    "--worker-count",
+                    "3",
+                    "--start-at",
+                    &start,
+                ])
+                .arg("--worker-index")
+                .arg(i.to_string())
+                .arg("--out")
+                .arg(out)
+                .arg(&scenario)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "a worker: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let parts: Vec<Summary> = workers.iter().map(|w| common::written_summary(w)).collect();
+    let run_id = &parts[0].run_id;
+    assert!(parts.iter().all(|p| &p.run_id == run_id), "one run id");
+    // Each worker sent its third of the plan, with keys of its own.
+    let planned = 300 * 3 + 600 * 8;
+    for part in &parts {
+        let sent = part.produced.sent as i64;
+        assert!((sent - planned / 3).abs() <= 3, "a worker sent {sent}");
+    }
+
+    let merged = dir.path().join("merged");
+    let output = surge_bin()
+        .arg("merge")
+        .args(&workers)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    let summary = common::written_summary(&merged);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}\n{:#?}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        summary.verdict
+    );
+    // Counts: the sum of the parts, and nothing lost or repeated across workers.
+    let sum = |f: fn(&Summary) -> u64| parts.iter().map(f).sum::<u64>();
+    assert_eq!(summary.produced.sent, sum(|s| s.produced.sent));
+    assert_eq!(summary.produced.acked, sum(|s| s.produced.acked));
+    assert_eq!(summary.produced.acked, planned as u64);
+    for group in &summary.groups {
+        let consumed: u64 = parts
+            .iter()
+            .map(|p| {
+                p.groups
+                    .iter()
+                    .find(|g| g.name == group.name)
+                    .unwrap()
+                    .consumed
+            })
+            .sum();
+        assert_eq!(group.consumed, consumed, "{}", group.name);
+        assert_eq!(
+            (
+                group.lost,
+                group.unread,
+                group.ordering.duplicates,
+                group.ordering.gaps
+            ),
+            (0, 0, 0, 0),
+            "{}",
+            group.name
+        );
+        assert_eq!(group.ordering.out_of_order, 0);
+    }
+    let ledger_topics = summary.groups.iter().find(|g| g.name == "ledger").unwrap();
+    assert_eq!(ledger_topics.consumed, planned as u64);
+    // Kafka's own reader finds every acked event of the merged ledger, once.
+    let ledger = kafka::ledger(&merged);
+    let read = kafka::read_back(&kafka::plaintext(), &[&orders, &payments], run_id);
+    assert_eq!(read.records, planned as u64);
+    assert_eq!(read.lost(&ledger, &[0, 1]), 0);
+    assert_eq!(read.duplicates(), 0);
+
+    // Histograms: the merged ones are every worker's samples recorded together.
+    let totals = |dir: &Path| surge::report::hlog::read(dir).unwrap().totals;
+    let whole = totals(&merged);
+    for (tag, histogram) in &whole {
+        let mut together = surge::metrics::new_histogram();
+        for worker in &workers {
+            let part = totals(worker);
+            together
+                .add(&part.iter().find(|(t, _)| t == tag).unwrap().1)
+                .unwrap();
+        }
+        assert_eq!(histogram.len(), together.len(), "{tag}");
+        for q in [0.5, 0.95, 0.99, 1.0] {
+            assert_eq!(
+                histogram.value_at_quantile(q),
+                together.value_at_quantile(q),
+                "{tag} q{q}"
+            );
+        }
+    }
+    let e2e = &whole.iter().find(|(t, _)| t == "e2e.ledger").unwrap().1;
+    // Every event of the measured phase, read by the group once, on whichever worker.
+    assert_eq!(e2e.len(), 600 * 8);
+    // The timeline is aligned on the shared start: its seconds add up to what was sent.
+    let produced: u64 = summary.timeline.iter().map(|p| p.produced).sum();
+    assert_eq!(produced, summary.produced.sent);
+    // The worker table and the skew line: three rows, clocks measured on one host.
+    let workers_summary = summary.workers.as_ref().expect("worker table");
+    assert_eq!(workers_summary.rows.len(), 3);
+    assert!(workers_summary.missing.is_empty());
+    let skew = workers_summary.clock_skew_us.expect("skew measured");
+    assert!(skew < 20_000, "one host's clock against itself: {skew} us");
+
+    // One process at the same total rate, with the same three producer instances, gets the
+    // same verdict.
+    let single = distributed_scenario(
+        dir.path(),
+        &fresh_name("one-orders"),
+        &fresh_name("one-payments"),
+        3,
+    );
+    let one = dir.path().join("one");
+    let output = surge_bin()
+        .args(["run", "--quiet", "--out"])
+        .arg(&one)
+        .arg(&single)
+        .output()
+        .unwrap();
+    let alone = common::written_summary(&one);
+    assert_eq!(output.status.code(), Some(0), "{:#?}", alone.verdict);
+    assert_eq!(alone.verdict.status, summary.verdict.status);
+    assert_eq!(alone.produced.acked, summary.produced.acked);
+    assert_eq!(
+        alone
+            .verdict
+            .checks
+            .iter()
+            .map(|c| &c.name)
+            .collect::<Vec<_>>(),
+        summary
+            .verdict
+            .checks
+            .iter()
+            .map(|c| &c.name)
+            .collect::<Vec<_>>()
+    );
+
+    // A worker missing: inconclusive, naming it.
+    let output = surge_bin()
+        .arg("merge")
+        .args(&workers[..2])
+        .arg("--out")
+        .arg(dir.path().join("two"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let partial = common::written_summary(&dir.path().join("two"));
+    assert!(
+        partial
+            .verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("worker 2")),
+        "{:?}",
+        partial.verdict.reasons
+    );
+    // A worker that did not run its share to the end: inconclusive, naming it.
+    let cut = dir.path().join("w1-cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    for entry in std::fs::read_dir(&workers[1]).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, cut.join(path.file_name().unwrap())).unwrap();
+    }
+    let file = cut.join("worker.json");
+    let mut facts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    facts["complete"] = false.into();
+    facts["incomplete"] = "interrupted (SIGTERM)".into();
+    std::fs::write(&file, facts.to_string()).unwrap();
+    let output = surge_bin()
+        .arg("merge")
+        .args([&workers[0], &cut, &workers[2]])
+        .arg("--out")
+        .arg(dir.path().join("cut"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let reasons = common::written_summary(&dir.path().join("cut"))
+        .verdict
+        .reasons;
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("worker 1") && r.contains("SIGTERM")),
+        "{reasons:?}"
+    );
+    // A directory of another run: bad input.
+    let output = surge_bin()
+        .arg("merge")
+        .args(&workers)
+        .arg(&one)
+        .arg("--out")
+        .arg(dir.path().join("mixed"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("one") && stderr.contains("fix:"),
+        "{stderr}"
+    );
 }

@@ -245,3 +245,153 @@ fn a_baseline_in_the_file_is_relative_to_the_file_and_a_flag_replaces_it() {
     );
     assert_eq!(scenario.limits.max_regression, Some(0.05));
 }
+
+#[test]
+fn consumer_failure_pause_and_replay_mistakes_name_the_key() {
+    let group = |extra: &str| {
+        format!("{VALID}\n[[consumer_groups]]\nname = \"g\"\ntopics = [\"orders\"]\n{extra}\n")
+    };
+    let cases = [
+        (
+            group("failure_rate = 1.5"),
+            "consumer_groups[0].failure_rate",
+        ),
+        (group("failure_rate = -0.1"), "a fraction from 0 to 1"),
+        (
+            group("failure_rate = 0.6\nnon_retryable_rate = 0.6"),
+            "consumer_groups[0].non_retryable_rate",
+        ),
+        (group("poison_keys = 0"), "consumer_groups[0].poison_keys"),
+        (
+            group("retry_backoff = [\"1s\"]"),
+            "applies to failing events, and the group has none",
+        ),
+        (
+            group("dlt_topic = \"dead\""),
+            "consumer_groups[0].dlt_topic",
+        ),
+        (
+            group("failure_rate = 0.01\nretry_backoff = [\"1s\", \"soon\"]"),
+            "consumer_groups[0].retry_backoff[1]",
+        ),
+        (
+            group("failure_rate = 0.01\nretry_backoff = [\"2m\"]"),
+            "from 0s to 60s",
+        ),
+        (
+            group("failure_rate = 0.01\ndlt_topic = \"orders\""),
+            "`orders` is the dead-letter topic of group `g`",
+        ),
+        (
+            format!(
+                "{}\n[[consumer_groups]]\nname = \"dlt-reader\"\ntopics = [\"dead-letter-topic\"]\n",
+                group("failure_rate = 0.01").replace(
+                    "[[events]]",
+                    "[[topics]]\nname = \"dead-letter-topic\"\npartitions = 1\n\n[[events]]"
+                )
+            ),
+            "surge reads it back itself",
+        ),
+        (
+            group("starts_after = \"produce\""),
+            "add start = \"earliest\"",
+        ),
+        (
+            group("start = \"earliest\"\nstarts_after = \"later\""),
+            "consumer_groups[0].starts_after",
+        ),
+        (
+            format!(
+                "{}\n[[faults]]\nkind = \"group_pause\"\ngroup = \"g\"\nat = \"1s\"\n",
+                group("")
+            ),
+            "faults[0].duration",
+        ),
+        (
+            format!(
+                "{}\n[[faults]]\nkind = \"group_pause\"\nat = \"1s\"\nduration = \"1s\"\n",
+                group("")
+            ),
+            "needs a group",
+        ),
+        (
+            format!(
+                "{}\n[[faults]]\nkind = \"group_pause\"\ngroup = \"g\"\nat = \"1s\"\nduration = \"1s\"\n",
+                group("start = \"earliest\"\nstarts_after = \"produce\"")
+            ),
+            "joins late",
+        ),
+        (group("retry_backoff = \"1s\""), "retry_backoff"),
+        (
+            group("start = \"earliest\"\nstarts_after = \"9999h\""),
+            "not before the plan ends",
+        ),
+        (
+            format!(
+                "{}\n[slo]\nchecks = [\"group.h.catchup_time < 5s\"]\n",
+                group("")
+            ),
+            "names group `h`",
+        ),
+        (
+            format!("{}\n[slo]\nchecks = [\"catchup_rate > fast\"]\n", group("")),
+            "must be a number",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = error_for(&text);
+        assert!(
+            error.contains(expected),
+            "expected `{expected}` in: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_failing_group_gets_the_adr_backoff_a_dead_letter_topic_and_a_dlt_integrity_check() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(
+        format!(
+            "{VALID}\n[[consumer_groups]]\nname = \"g\"\ntopics = [\"orders\"]\nfailure_rate = 0.001\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let scenario = surge::validate(file.path(), &Overrides::default()).unwrap();
+    let failures = scenario.groups[0].failures.as_ref().unwrap();
+    assert_eq!(
+        failures.retry_backoff,
+        [1, 2, 4].map(std::time::Duration::from_secs)
+    );
+    let dlt = &scenario.topics[failures.dlt_topic];
+    assert_eq!(
+        (dlt.name.as_str(), dlt.partitions),
+        ("dead-letter-topic", 3)
+    );
+    assert!(
+        scenario
+            .notes
+            .iter()
+            .any(|n| n.contains("dead-letter-topic"))
+    );
+    let slos: Vec<String> = scenario.slos.iter().map(|s| s.to_string()).collect();
+    assert!(slos.contains(&"dlt.lost == 0".to_string()), "{slos:?}");
+    // A scenario relaxes it only by naming it.
+    let mut relaxed = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    relaxed
+        .write_all(
+            format!(
+                "{VALID}\n[[consumer_groups]]\nname = \"g\"\ntopics = [\"orders\"]\nfailure_rate = 0.001\n\n[slo]\nchecks = [\"dlt.lost <= 5\"]\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let scenario = surge::validate(relaxed.path(), &Overrides::default()).unwrap();
+    let dlt_checks: Vec<String> = scenario
+        .slos
+        .iter()
+        .map(|s| s.to_string())
+        .filter(|s| s.starts_with("dlt.lost"))
+        .collect();
+    assert_eq!(dlt_checks, ["dlt.lost <= 5"]);
+}

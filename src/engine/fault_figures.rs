@@ -12,7 +12,7 @@ use super::summarize::{DEFAULT_LAG_THRESHOLD, DEFAULT_P95_US, recovery_limits};
 /// Whether every group is within its limits during this second. A group that consumed
 /// nothing is within them only when it has nothing to consume.
 fn healthy(point: &TimelinePoint, limits: &[(String, (u64, u64))]) -> bool {
-    point.groups.iter().all(|g| {
+    point.groups.iter().filter(|g| !g.set_aside).all(|g| {
         let (p95, lag) = limits
             .iter()
             .find(|(name, _)| *name == g.name)
@@ -68,8 +68,13 @@ pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSumm
             let recovery_from = if spec.duration.is_some() { end } else { start };
             let recovery_s = recovery(&record.timeline, recovery_from, &group_limits);
             // What was consumed and acked late because of the fault shows after it: latency
-            // and disorder are counted from its start until it recovered (or the run ended).
-            let impact_end = recovery_s.map_or(run_end, |r| recovery_from + r).max(end);
+            // and disorder are counted from its start until it recovered (or the run ended),
+            // and at least through the second after its end, where the events it held are
+            // acked and read (whether they land before or after that tick is a matter of ms).
+            let impact_end = recovery_s
+                .map_or(run_end, |r| recovery_from + r)
+                .max(end)
+                .max((end + 1.0).min(run_end));
             let overlaps = |t: f64, length: f64| t > start + 1e-3 && t - length < impact_end - 1e-3;
             let mut duplicates = 0;
             let mut out_of_order = 0;

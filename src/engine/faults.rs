@@ -144,6 +144,10 @@ impl<'a> FaultHandle<'a> {
                 }
                 Ok(None)
             }
+            (FaultKind::GroupPause { group }, undo) => {
+                self.groups[*group].paused.store(!undo, Ordering::Release);
+                Ok(None)
+            }
             (FaultKind::MemberCrash { group, member }, false) => {
                 self.groups[*group].depart(*member as usize, CRASH);
                 Ok(None)

@@ -2,18 +2,22 @@
 //! groups drain, and everything measured comes back as a [`RunRecord`].
 //! The only module that spawns tasks.
 
+pub mod catchup;
 pub mod consumer;
 pub mod fault_figures;
 pub mod faults;
 pub mod monitor;
 pub mod pacer;
 pub mod producer;
+pub mod share;
 pub mod summarize;
 pub mod ticker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::kafka::clock::unix_micros;
 
 use hdrhistogram::Histogram;
 
@@ -22,7 +26,7 @@ use crate::kafka::{
 };
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
 use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint, new_histogram};
-use crate::scenario::{GroupStart, Scenario};
+use crate::scenario::{GroupStart, Scenario, StartsAfter};
 use crate::workload::RUN_ID_LEN;
 use consumer::{GroupShared, MemberArgs, run_member};
 use pacer::{PaceEnd, Plan};
@@ -100,6 +104,21 @@ pub struct GroupRecord {
     pub max_lag: u64,
     pub final_lag: u64,
     pub errors: Vec<String>,
+    /// For a group that fails events: its counts, and the histograms behind its latencies.
+    pub failures: Option<FailureRecord>,
+    /// For a late group: when it joined and when it had read everything.
+    pub replay: Option<crate::summary::ReplaySummary>,
+    /// For a group a `group_pause` fault paused: how it caught up after its last pause.
+    pub catchup: Option<crate::summary::CatchupSummary>,
+}
+
+/// A group's failure handling as the engine measured it.
+#[derive(Debug, Clone)]
+pub struct FailureRecord {
+    /// The counts; its latency fields are filled from the histograms by the summary.
+    pub counts: crate::summary::FailureSummary,
+    pub retry_delay: Histogram<u64>,
+    pub e2e_failed: Histogram<u64>,
 }
 
 /// Everything the engine measured; the summary is built from it.
@@ -133,6 +152,8 @@ pub struct RunRecord {
     pub ledger: SentLedger,
     /// Per scenario fault, in the scenario's order.
     pub faults: Vec<FaultRecord>,
+    /// For one worker of several: the raw facts `surge merge` adds up.
+    pub share: Option<share::ShareFacts>,
 }
 
 /// What one fault did, as the engine saw it.
@@ -146,12 +167,6 @@ pub struct FaultRecord {
     pub failed: u64,
 }
 
-fn unix_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
 /// What every stage of a run shares.
 struct Shared {
     scenario: Arc<Scenario>,
@@ -162,6 +177,9 @@ struct Shared {
     start: Arc<OnceLock<(Instant, u64)>>,
     instances: Vec<Arc<InstanceShared>>,
     groups: Vec<Arc<GroupShared>>,
+    /// Per dead-letter topic (index into the scenario's topics), its end offsets before the
+    /// run: where this run's dead-letter records begin.
+    dlt_starts: Vec<(usize, Vec<i64>)>,
 }
 
 /// What the run loop hands to the collection stage.
@@ -172,6 +190,8 @@ struct Watched {
     fatal: Option<String>,
     producer_tasks: Vec<tokio::task::JoinHandle<producer::InstanceOutcome>>,
     fault_logs: Vec<faults::FaultLog>,
+    /// Per paused group, its catch-up after its last pause.
+    catchups: Vec<catchup::CatchupWatch>,
 }
 
 /// Runs the scenario against `servers` until the plan ends and the groups drain, or a stop.
@@ -184,12 +204,18 @@ pub async fn run(
     stop: Arc<StopSignal>,
     on_progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunRecord, EngineError> {
-    let (run, producers) = Shared::create(scenario, servers, run_id)?;
+    let (mut run, producers) = Shared::create(scenario, servers, run_id)?;
     start_at_end(&run.scenario, servers, &run.groups).await?;
+    run.dlt_starts = dlt_starts(&run.scenario, servers).await?;
     let mut members = Vec::new();
     for (group, shared) in run.groups.iter().enumerate() {
+        if shared.spec.starts_after.is_some() {
+            continue;
+        }
         for member in 0..shared.spec.members as usize {
-            members.push(run.spawn_member(group, member)?);
+            if run.scenario.workers.runs_member(member) {
+                members.push(run.spawn_member(group, member)?);
+            }
         }
     }
     let group_join = match join(&run, &stop, on_progress).await {
@@ -199,8 +225,11 @@ pub async fn run(
             return Err(error);
         }
     };
-    let started_unix_us = unix_micros();
-    let _ = run.start.set((Instant::now(), started_unix_us));
+    let (start, started_unix_us) = match scenario.start_at_unix_us {
+        Some(at) => wait_for_start(at, &stop).await,
+        None => (Instant::now(), unix_micros()),
+    };
+    let _ = run.start.set((start, started_unix_us));
     let producer_tasks = produce(&run, producers, &stop, started_unix_us);
     let watched = watch(
         &run,
@@ -222,7 +251,7 @@ impl Shared {
         run_id: [u8; RUN_ID_LEN],
     ) -> Result<(Shared, Vec<EventProducer<InstanceShared>>), EngineError> {
         let scenario = Arc::new(scenario.clone());
-        let plan = Arc::new(Plan::new(&scenario.phases));
+        let plan = Arc::new(Plan::new(&scenario.phases).shared_by(scenario.workers.count));
         let start = Arc::new(OnceLock::<(Instant, u64)>::new());
         let run_tag = String::from_utf8_lossy(&run_id).into_owned();
         let partitions: Vec<u32> = scenario
@@ -259,8 +288,19 @@ impl Shared {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let groups = (0..scenario.groups.len())
-            .map(|index| Arc::new(GroupShared::new(index, &scenario, &run_tag)))
-            .collect();
+            .map(|index| {
+                let dlt = match &scenario.groups[index].failures {
+                    None => None,
+                    Some(failures) => Some(crate::kafka::DltProducer::create(
+                        servers,
+                        &scenario.cluster.producer,
+                        &scenario.topics[failures.dlt_topic].name,
+                        DLT_SEND_TIMEOUT.min(scenario.limits.drain_timeout),
+                    )?),
+                };
+                Ok(Arc::new(GroupShared::new(index, &scenario, &run_tag, dlt)))
+            })
+            .collect::<Result<Vec<_>, ConnectError>>()?;
         let shared = Shared {
             scenario,
             servers: servers.to_string(),
@@ -269,6 +309,7 @@ impl Shared {
             start,
             instances,
             groups,
+            dlt_starts: Vec::new(),
         };
         Ok((shared, producers))
     }
@@ -280,19 +321,14 @@ impl Shared {
         member: usize,
     ) -> Result<tokio::task::JoinHandle<()>, ConnectError> {
         let shared = &self.groups[group];
-        let topics: Vec<String> = shared
-            .spec
-            .topics
-            .iter()
-            .map(|&t| self.scenario.topics[t].name.clone())
-            .collect();
         let client_id = format!("{}-{member}", shared.group_id);
         let joined = GroupMember::join(
             &self.servers,
             &self.scenario.cluster.consumer,
             &shared.group_id,
             &client_id,
-            &topics,
+            &shared.topic_names,
+            shared.holding.load(Ordering::Acquire),
         )?;
         let args = MemberArgs {
             group: shared.clone(),
@@ -307,6 +343,82 @@ impl Shared {
     }
 }
 
+/// For one worker of several: a reader of each group's committed offsets. `None` in a run of
+/// one process, and for a worker that cannot make the reader (it then drains by time).
+fn committed_readers(run: &Shared) -> Option<Vec<(usize, crate::kafka::CommittedOffsets)>> {
+    let scenario = &run.scenario;
+    if !scenario.workers.is_distributed() {
+        return None;
+    }
+    run.groups
+        .iter()
+        .enumerate()
+        .map(|(index, group)| {
+            crate::kafka::CommittedOffsets::new(
+                &run.servers,
+                &scenario.cluster.consumer,
+                &group.group_id,
+                group_topics(scenario, group),
+            )
+            .map(|reader| (index, reader))
+            .ok()
+        })
+        .collect()
+}
+
+/// A group's topics with their partition counts.
+fn group_topics(scenario: &Scenario, group: &GroupShared) -> Vec<(String, i32)> {
+    group
+        .spec
+        .topics
+        .iter()
+        .map(|&t| {
+            (
+                scenario.topics[t].name.clone(),
+                scenario.topics[t].partitions,
+            )
+        })
+        .collect()
+}
+
+/// Whether a group, in whichever process its members run, has committed past every offset
+/// this worker's producers had acked on its topics.
+fn committed_past(
+    group: &GroupShared,
+    reader: &crate::kafka::CommittedOffsets,
+    acked_high: &[Vec<i64>],
+) -> bool {
+    let Some(committed) = tokio::task::block_in_place(|| reader.read(Duration::from_secs(2)))
+    else {
+        return false;
+    };
+    group.spec.topics.iter().zip(&committed).all(|(&t, next)| {
+        acked_high[t]
+            .iter()
+            .zip(next)
+            .all(|(&high, &next)| high < 0 || next > high)
+    })
+}
+
+/// Waits for the wall-clock start every worker shares (unix microseconds), or a stop, and
+/// anchors the plan on it: a worker that gets there late starts behind schedule, and its
+/// pacer catches up (the delay shows as schedule lag), so every worker's second `t` is the
+/// same wall-clock second.
+async fn wait_for_start(at_unix_us: u64, stop: &StopSignal) -> (Instant, u64) {
+    loop {
+        let now = unix_micros();
+        if now >= at_unix_us || stop.is_requested() {
+            let behind = Duration::from_micros(now.saturating_sub(at_unix_us));
+            let start = Instant::now()
+                .checked_sub(behind)
+                .unwrap_or_else(Instant::now);
+            return (start, at_unix_us);
+        }
+        let wait = Duration::from_micros(at_unix_us - now).min(Duration::from_millis(100));
+        tokio::time::sleep(wait).await;
+    }
+}
+
 /// Stage one: waits until every group holds all its partitions. The wait is warmup, not
 /// measured; a group that does not get there in time is an error that says what it holds.
 async fn join(
@@ -317,13 +429,22 @@ async fn join(
     let started = Instant::now();
     let mut next_report = Duration::ZERO;
     let timeout = run.scenario.limits.group_join_timeout;
-    while !run.groups.iter().all(|g| g.is_ready()) && !stop.is_requested() {
+    let workers = run.scenario.workers;
+    let ready = |g: &Arc<GroupShared>| {
+        g.spec.starts_after.is_some()
+            || if workers.is_distributed() {
+                g.members_placed(workers)
+            } else {
+                g.is_ready()
+            }
+    };
+    while !run.groups.iter().all(ready) && !stop.is_requested() {
         let waited = started.elapsed();
         if waited > timeout {
             let group = run
                 .groups
                 .iter()
-                .find(|g| !g.is_ready())
+                .find(|g| !ready(g))
                 .expect("one group is not ready");
             let held: Vec<String> = group
                 .assigned
@@ -378,7 +499,7 @@ fn produce(
                 run_instance(
                     &scenario,
                     producer,
-                    instance as u16,
+                    scenario.first_instance() + instance as u16,
                     shared,
                     &stop,
                     started_unix_us,
@@ -410,16 +531,70 @@ async fn watch(
     let mut schedule = faults::FaultSchedule::new(&scenario.faults);
     let mut handle =
         faults::FaultHandle::new(scenario.clone(), embedded, &run.groups, &run.instances);
+    let mut catchups: Vec<catchup::CatchupWatch> = Vec::new();
+    // One worker of several drains on what each group committed, across every process.
+    let committed = committed_readers(run);
+    let mut last_committed_check = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let now = plan_start.elapsed();
         for step in schedule.due(now) {
+            let spec = &scenario.faults[step.fault];
+            if let (crate::scenario::FaultKind::GroupPause { group }, true) =
+                (&spec.kind, step.undo)
+                && handle.logs[step.fault].ended.is_none()
+            {
+                let threshold =
+                    summarize::recovery_limits(scenario, Some(&scenario.groups[*group].name)).1;
+                catchups.retain(|w| w.group != *group);
+                catchups.push(catchup::CatchupWatch::resumed(
+                    *group,
+                    &run.groups[*group],
+                    &run.instances,
+                    &spec.name,
+                    handle.logs[step.fault].started.unwrap_or(spec.at),
+                    now,
+                    threshold,
+                ));
+            }
             if let Some(faults::Action::JoinMember { group, member }) = handle.take(step, now) {
                 match run.spawn_member(group, member) {
                     Ok(task) => members.push(task),
                     Err(error) => {
                         handle.logs[step.fault].error =
                             Some(format!("a member could not join: {error}"))
+                    }
+                }
+            }
+        }
+        for watch in &mut catchups {
+            watch.check(&run.groups[watch.group], &run.instances, now);
+        }
+        let produced = producer_tasks.iter().all(|t| t.is_finished());
+        for group in &run.groups {
+            // A late group fetches once its members have settled (or the join timeout passed:
+            // then it reads as it is, and any repeats are counted).
+            if let Some(&joined) = group.joined_at.get()
+                && group.holding.load(Ordering::Acquire)
+                && (group.settled() || now - joined > scenario.limits.group_join_timeout)
+            {
+                group.holding.store(false, Ordering::Release);
+            }
+        }
+        for (index, group) in run.groups.iter().enumerate() {
+            let due = match group.spec.starts_after {
+                None => false,
+                Some(StartsAfter::Produce) => produced,
+                Some(StartsAfter::At(at)) => now >= at,
+            };
+            if due && group.joined_at.get().is_none() && !stop.is_requested() {
+                let _ = group.joined_at.set(now);
+                for member in 0..group.spec.members as usize {
+                    match run.spawn_member(index, member) {
+                        Ok(task) => members.push(task),
+                        Err(error) => lock(&group.state)
+                            .errors
+                            .push(format!("a member could not join: {error}")),
                     }
                 }
             }
@@ -462,10 +637,31 @@ async fn watch(
                 // reads. (Acked minus consumed would not do: a send reported failed whose event
                 // the broker wrote all the same is consumed too.)
                 let acked_high = producer::acked_high(&run.instances);
-                let caught_up = run
-                    .groups
-                    .iter()
-                    .all(|g| g.has_read_everything(&acked_high));
+                let mut caught_up = true;
+                if let Some(readers) = &committed {
+                    if last_committed_check.elapsed() >= Duration::from_millis(500) {
+                        last_committed_check = Instant::now();
+                        caught_up = readers.iter().all(|(group, reader)| {
+                            committed_past(&run.groups[*group], reader, &acked_high)
+                        });
+                    } else {
+                        caught_up = false;
+                    }
+                }
+                for group in run.groups.iter().filter(|_| committed.is_none()) {
+                    // A late group a stop kept from joining reads nothing: the drain does not
+                    // wait for it (what it did not read is reported as unread).
+                    let never_joins = stop.is_requested()
+                        && group.spec.starts_after.is_some()
+                        && group.joined_at.get().is_none();
+                    if group.has_read_everything(&acked_high) {
+                        if group.joined_at.get().is_some() {
+                            let _ = group.caught_up_at.set(plan_start.elapsed());
+                        }
+                    } else if !never_joins {
+                        caught_up = false;
+                    }
+                }
                 if caught_up || drain.elapsed() > scenario.limits.drain_timeout || stop.is_aborted()
                 {
                     break;
@@ -490,6 +686,7 @@ async fn watch(
         fatal,
         producer_tasks,
         fault_logs: handle.logs,
+        catchups,
     }
 }
 
@@ -505,7 +702,17 @@ async fn collect(
 ) -> RunRecord {
     let scenario = &run.scenario;
     let instances = &run.instances;
-    let final_lags: Vec<u64> = run.groups.iter().map(|g| lag_of(g, instances)).collect();
+    // Per group, at the end: acked events on its topics, and distinct events it consumed.
+    let acked_now = producer::acked_by_topic(instances);
+    let final_terms: Vec<[u64; 2]> = run
+        .groups
+        .iter()
+        .map(|g| [g.acked_on_topics(&acked_now), lock(&g.state).checker.unique])
+        .collect();
+    let final_lags: Vec<u64> = final_terms
+        .iter()
+        .map(|[acked, unique]| acked.saturating_sub(*unique))
+        .collect();
     let acked_high = producer::acked_high(instances);
 
     let mut ledger = SentLedger::default();
@@ -526,6 +733,7 @@ async fn collect(
         }
     }
     stop_members(&run.groups, members).await;
+    let dlt_reads = read_dead_letters(run, &run_tag(&run.run_id)).await;
 
     let mut publish = new_histogram();
     let mut schedule_lag = new_histogram();
@@ -551,13 +759,40 @@ async fn collect(
         (PUBLISH.to_string(), publish.clone()),
         (SCHEDULE_LAG.to_string(), schedule_lag.clone()),
     ];
+    let share = scenario
+        .workers
+        .is_distributed()
+        .then(|| share::ShareFacts {
+            acked_high: acked_high.clone(),
+            lag_terms: watched.ticker.lag_terms.clone(),
+            groups: run
+                .groups
+                .iter()
+                .zip(&final_terms)
+                .map(|(group, &final_terms)| {
+                    let state = lock(&group.state);
+                    share::GroupFacts {
+                        name: group.spec.name.clone(),
+                        consumed: state.consumed,
+                        foreign: state.foreign,
+                        duplicates: state.checker.duplicates,
+                        out_of_order: state.checker.out_of_order,
+                        final_terms,
+                        positions: state.positions.clone(),
+                        keys: state.checker.export(),
+                        errors: state.errors.clone(),
+                    }
+                })
+                .collect(),
+        });
     let windows = FaultWindows::new(&scenario.faults);
     let mut lost_in = vec![0u64; scenario.faults.len()];
     let group_records: Vec<GroupRecord> = run
         .groups
         .iter()
         .zip(final_lags.iter().zip(&watched.max_lag))
-        .map(|(group, (&final_lag, &max_lag))| {
+        .enumerate()
+        .map(|(index, (group, (&final_lag, &max_lag)))| {
             let state = lock(&group.state);
             let aggregates: Vec<u16> = scenario
                 .aggregates
@@ -566,26 +801,53 @@ async fn collect(
                 .filter(|(_, a)| group.spec.topics.contains(&a.topic))
                 .map(|(i, _)| i as u16)
                 .collect();
-            let loss = state.checker.reconcile_each(
-                &ledger,
-                &aggregates,
-                10,
-                |key, partition| {
-                    let topic = scenario.aggregates[key.aggregate() as usize].topic;
-                    let partition = partition.map(|p| p.partition());
-                    group.has_read(&state, &acked_high, topic, partition)
-                },
-                |key, sequence| windows.count(&mut lost_in, ledger.slot(key, sequence)),
-            );
+            // One worker alone cannot tell loss: other workers' members read its events.
+            let loss = if scenario.workers.is_distributed() {
+                LossReport::default()
+            } else {
+                state.checker.reconcile_each(
+                    &ledger,
+                    &aggregates,
+                    10,
+                    |key, partition| {
+                        let topic = scenario.aggregates[key.aggregate() as usize].topic;
+                        let partition = partition.map(|p| p.partition());
+                        group.has_read(&state, &acked_high, topic, partition)
+                    },
+                    |key, sequence| windows.count(&mut lost_in, ledger.slot(key, sequence)),
+                )
+            };
+            let failures = state.failures.as_ref().map(|f| {
+                let dlt_topic = group.spec.failures.as_ref().map(|s| s.dlt_topic);
+                let read = dlt_reads
+                    .iter()
+                    .find(|(t, _)| Some(*t) == dlt_topic)
+                    .map(|(_, read)| read);
+                failure_record(group, f, read, scenario)
+            });
+            let replay = group
+                .joined_at
+                .get()
+                .map(|joined| crate::summary::ReplaySummary {
+                    joined_s: joined.as_secs_f64(),
+                    caught_up_s: group.caught_up_at.get().map(Duration::as_secs_f64),
+                    records: state.consumed + state.foreign,
+                    rate: group.caught_up_at.get().and_then(|done| {
+                        let took = done.saturating_sub(*joined).as_secs_f64();
+                        (took > 0.0).then(|| (state.consumed + state.foreign) as f64 / took)
+                    }),
+                });
             GroupRecord {
+                failures,
+                replay,
+                catchup: watched
+                    .catchups
+                    .iter()
+                    .find(|w| w.group == index)
+                    .map(catchup::CatchupWatch::summary),
                 name: group.spec.name.clone(),
                 members: group.spec.members,
-                topics: group
-                    .spec
-                    .topics
-                    .iter()
-                    .map(|&t| scenario.topics[t].name.clone())
-                    .collect(),
+                topics: group.topic_names.clone(),
                 e2e: state.e2e.total().clone(),
                 consumed: state.consumed,
                 unique: state.checker.unique,
@@ -643,6 +905,7 @@ async fn collect(
         errors,
         ledger,
         faults,
+        share,
     }
 }
 
@@ -696,20 +959,7 @@ async fn start_at_end(
     let plan: Vec<(String, Vec<(String, i32)>)> = groups
         .iter()
         .filter(|g| g.spec.start == GroupStart::End)
-        .map(|g| {
-            let topics = g
-                .spec
-                .topics
-                .iter()
-                .map(|&t| {
-                    (
-                        scenario.topics[t].name.clone(),
-                        scenario.topics[t].partitions,
-                    )
-                })
-                .collect();
-            (g.group_id.clone(), topics)
-        })
+        .map(|g| (g.group_id.clone(), group_topics(scenario, g)))
         .collect();
     if plan.is_empty() {
         return Ok(());
@@ -719,13 +969,16 @@ async fn start_at_end(
         scenario.cluster.consumer.clone(),
         scenario.limits.connect_timeout,
     );
-    tokio::task::spawn_blocking(move || start_groups_at_end(&servers, &properties, &plan, timeout))
-        .await
-        .unwrap_or_else(|e| {
-            Err(ConnectError::Embedded {
-                detail: e.to_string(),
-            })
+    let keep_committed = scenario.workers.is_distributed();
+    tokio::task::spawn_blocking(move || {
+        start_groups_at_end(&servers, &properties, &plan, timeout, keep_committed)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(ConnectError::Embedded {
+            detail: e.to_string(),
         })
+    })
 }
 
 /// Turns Ctrl-C (SIGINT) and SIGTERM, which a CI runner sends when it cancels a job, into stop
@@ -779,12 +1032,6 @@ pub fn keep_iam_token_fresh(
     })
 }
 
-/// Acked events on the group's topics that the group has not consumed yet.
-fn lag_of(group: &GroupShared, instances: &[Arc<InstanceShared>]) -> u64 {
-    let unique = lock(&group.state).checker.unique;
-    group.lag(&producer::acked_by_topic(instances), unique)
-}
-
 /// Tells members to commit and leave, waiting a bounded time for them.
 async fn stop_members(groups: &[Arc<GroupShared>], members: Vec<tokio::task::JoinHandle<()>>) {
     for group in groups {
@@ -797,4 +1044,334 @@ async fn stop_members(groups: &[Arc<GroupShared>], members: Vec<tokio::task::Joi
     };
     // A member stuck in a commit to a dead broker must not hold the run hostage.
     let _ = tokio::time::timeout(Duration::from_secs(15), all).await;
+}
+
+/// How long a dead-letter send may wait for its ack (bounded further by the drain timeout).
+const DLT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn run_tag(run_id: &[u8; RUN_ID_LEN]) -> String {
+    String::from_utf8_lossy(run_id).into_owned()
+}
+
+/// The end offsets of every dead-letter topic before the run.
+async fn dlt_starts(
+    scenario: &Arc<Scenario>,
+    servers: &str,
+) -> Result<Vec<(usize, Vec<i64>)>, ConnectError> {
+    let mut topics: Vec<usize> = scenario
+        .groups
+        .iter()
+        .filter_map(|g| g.failures.as_ref().map(|f| f.dlt_topic))
+        .collect();
+    topics.sort_unstable();
+    topics.dedup();
+    let mut starts = Vec::new();
+    for topic in topics {
+        let (servers, properties, name, partitions, timeout) = (
+            servers.to_string(),
+            scenario.cluster.consumer.clone(),
+            scenario.topics[topic].name.clone(),
+            scenario.topics[topic].partitions,
+            scenario.limits.connect_timeout,
+        );
+        let ends = tokio::task::spawn_blocking(move || {
+            crate::kafka::dlt::end_offsets(&servers, &properties, &name, partitions, timeout)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ConnectError::Embedded {
+                detail: e.to_string(),
+            })
+        })?;
+        starts.push((topic, ends));
+    }
+    Ok(starts)
+}
+
+/// One dead-letter record of this run, as read back.
+#[derive(Debug)]
+struct DltRecord {
+    group: String,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    /// The event it carries, when it is one of this run's.
+    meta: Option<crate::workload::EventMeta>,
+}
+
+/// Reads every dead-letter topic back from where this run's records begin to its end.
+async fn read_dead_letters(
+    run: &Shared,
+    run_tag: &str,
+) -> Vec<(usize, Result<Vec<DltRecord>, String>)> {
+    let mut reads = Vec::new();
+    for (topic, starts) in &run.dlt_starts {
+        let (servers, properties, name, starts, run_id, run_tag) = (
+            run.servers.clone(),
+            run.scenario.cluster.consumer.clone(),
+            run.scenario.topics[*topic].name.clone(),
+            starts.clone(),
+            run.run_id,
+            run_tag.to_string(),
+        );
+        let timeout = run
+            .scenario
+            .limits
+            .drain_timeout
+            .max(Duration::from_secs(10));
+        let read = tokio::task::spawn_blocking(move || {
+            let mut records = Vec::new();
+            crate::kafka::dlt::read_from(&servers, &properties, &name, &starts, timeout, |value| {
+                let Ok(event) = serde_json::from_slice::<consumer::FailedEventIn>(value) else {
+                    return;
+                };
+                if event.surge_run != run_tag {
+                    return;
+                }
+                let meta = match crate::workload::decode(event.value.get().as_bytes(), &run_id) {
+                    crate::workload::Decoded::Ours(meta) => Some(meta),
+                    crate::workload::Decoded::Foreign => None,
+                };
+                records.push(DltRecord {
+                    group: event.surge_group,
+                    topic: event.topic,
+                    partition: event.partition,
+                    offset: event.offset,
+                    meta,
+                });
+            })
+            .map(|()| records)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        reads.push((*topic, read));
+    }
+    reads
+}
+
+/// A group's failure counts, with its dead-letter sends matched against the read-back: each
+/// must be there exactly once, carrying the event it failed.
+fn failure_record(
+    group: &GroupShared,
+    state: &consumer::FailureState,
+    read: Option<&Result<Vec<DltRecord>, String>>,
+    scenario: &Scenario,
+) -> FailureRecord {
+    let dlt_topic = group
+        .spec
+        .failures
+        .as_ref()
+        .map_or(String::new(), |f| scenario.topics[f.dlt_topic].name.clone());
+    let dead_lettered = state.dead_lettered.len() as u64;
+    let mut errors = state.errors.clone();
+    let (mut found, mut duplicates, mut mismatched) = (0u64, 0u64, 0u64);
+    let dlt_found = match read {
+        Some(Ok(records)) => {
+            let mut seen: rustc_hash::FxHashMap<consumer::Origin, u32> = Default::default();
+            for record in records.iter().filter(|r| r.group == group.spec.name) {
+                let origin = group
+                    .topic_names
+                    .iter()
+                    .position(|t| *t == record.topic)
+                    .map(|local| (local, record.partition, record.offset));
+                let expected = origin.and_then(|o| state.dead_lettered.get(&o).map(|e| (o, e)));
+                let intact = expected.filter(|(_, (key, sequence))| {
+                    record.meta.is_some_and(|m| {
+                        crate::metrics::KeyId::new(m.producer, m.aggregate, m.index) == *key
+                            && m.sequence == *sequence
+                    })
+                });
+                match intact {
+                    Some((origin, _)) => {
+                        let count = seen.entry(origin).or_default();
+                        *count += 1;
+                        if *count == 1 {
+                            found += 1;
+                        } else {
+                            duplicates += 1;
+                        }
+                    }
+                    None => mismatched += 1,
+                }
+            }
+            Some(found)
+        }
+        Some(Err(reason)) => {
+            errors.push(format!(
+                "the dead-letter topic {dlt_topic} could not be read back, so no dead-letter send is verified: {reason}"
+            ));
+            None
+        }
+        None => None,
+    };
+    if mismatched > 0 {
+        errors.push(format!(
+            "{mismatched} dead-letter records on {dlt_topic} do not carry the event their origin fields name"
+        ));
+    }
+    FailureRecord {
+        counts: crate::summary::FailureSummary {
+            dlt_topic,
+            failed: state.failed,
+            retried: state.retried,
+            retries: state.retries,
+            non_retryable: state.non_retryable,
+            poisoned: state.poisoned,
+            dead_lettered,
+            dlt_acked: state.dlt_acked,
+            dlt_found,
+            dlt_duplicates: duplicates,
+            dlt_mismatched: mismatched,
+            dlt_lost: dead_lettered.saturating_sub(found),
+            errors,
+            ..Default::default()
+        },
+        retry_delay: state.retry_delay.clone(),
+        e2e_failed: state.e2e_failed.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::EventMeta;
+
+    fn scenario() -> Scenario {
+        let text = r#"
+[[topics]]
+name = "orders"
+partitions = 3
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+
+[[phases]]
+rate = "1k/s"
+duration = "5s"
+
+[[consumer_groups]]
+name = "g"
+topics = ["orders"]
+failure_rate = 0.01
+"#;
+        let raw = toml::from_str(text).unwrap();
+        crate::scenario::resolve(
+            raw,
+            std::path::Path::new("t.toml"),
+            text.into(),
+            &crate::scenario::Overrides::default(),
+        )
+        .unwrap()
+    }
+
+    fn meta(index: u32, sequence: u32) -> EventMeta {
+        EventMeta {
+            producer: 0,
+            aggregate: 0,
+            index,
+            sequence,
+            intended_at_us: 0,
+        }
+    }
+
+    fn record(partition: i32, offset: i64, carried: Option<EventMeta>) -> DltRecord {
+        DltRecord {
+            group: "g".into(),
+            topic: "orders".into(),
+            partition,
+            offset,
+            meta: carried,
+        }
+    }
+
+    #[test]
+    fn the_read_back_counts_each_dead_letter_once_and_names_missing_and_mismatched_ones() {
+        let scenario = scenario();
+        let group = GroupShared::new(0, &scenario, "run", None);
+        let mut state = consumer::FailureState::default();
+        for (offset, index) in [(10, 1), (11, 2), (12, 3), (13, 4)] {
+            state
+                .dead_lettered
+                .insert((0, 0, offset), (crate::metrics::KeyId::new(0, 0, index), 0));
+        }
+        state.dlt_acked = 4;
+        let read = Ok(vec![
+            record(0, 10, Some(meta(1, 0))),
+            // Written twice: found once, one duplicate.
+            record(0, 11, Some(meta(2, 0))),
+            record(0, 11, Some(meta(2, 0))),
+            // Origin fields that name offset 12, carrying another event: not intact.
+            record(0, 12, Some(meta(9, 0))),
+            // Another group's record is not this group's business.
+            DltRecord {
+                group: "other".into(),
+                ..record(0, 13, Some(meta(4, 0)))
+            },
+        ]);
+        let figures = failure_record(&group, &state, Some(&read), &scenario).counts;
+        assert_eq!(figures.dead_lettered, 4);
+        assert_eq!(figures.dlt_found, Some(2));
+        assert_eq!(figures.dlt_duplicates, 1);
+        assert_eq!(figures.dlt_mismatched, 1);
+        // Offsets 12 (mismatched) and 13 (never written by this group) are lost.
+        assert_eq!(figures.dlt_lost, 2);
+        assert!(
+            figures
+                .errors
+                .iter()
+                .any(|e| e.contains("1 dead-letter records"))
+        );
+        // A topic that could not be read verifies nothing.
+        let unread = Err("timed out".to_string());
+        let figures = failure_record(&group, &state, Some(&unread), &scenario).counts;
+        assert_eq!((figures.dlt_found, figures.dlt_lost), (None, 4));
+        assert!(figures.errors.iter().any(|e| e.contains("timed out")));
+    }
+
+    #[test]
+    fn the_failure_draw_matches_the_rates_and_repeats_for_a_redelivery() {
+        let spec = crate::scenario::FailureSpec {
+            rate: 0.01,
+            non_retryable_rate: 0.002,
+            poison_keys: 2,
+            retry_backoff: Vec::new(),
+            dlt_topic: 0,
+        };
+        let (mut always, mut non_retryable, mut poisoned) = (0, 0, 0);
+        let draws = 200_000u32;
+        for i in 0..draws {
+            let event = meta(2 + i % 1000, i / 1000);
+            let first = consumer::fate(&spec, 7, 0, &event);
+            assert_eq!(
+                first,
+                consumer::fate(&spec, 7, 0, &event),
+                "the same fate again"
+            );
+            match first {
+                consumer::Fate::FailsAlways { poisoned: true } => poisoned += 1,
+                consumer::Fate::FailsAlways { poisoned: false } => always += 1,
+                consumer::Fate::NonRetryable => non_retryable += 1,
+                consumer::Fate::Succeeds => {}
+            }
+        }
+        // 2,000 and 400 expected; standard deviations 44 and 20.
+        assert!((always as i64 - 2_000).abs() < 250, "{always}");
+        assert!((non_retryable as i64 - 400).abs() < 110, "{non_retryable}");
+        assert_eq!(poisoned, 0, "keys from 2 up are not poisoned");
+        for sequence in 0..50 {
+            assert_eq!(
+                consumer::fate(&spec, 7, 0, &meta(1, sequence)),
+                consumer::Fate::FailsAlways { poisoned: true }
+            );
+        }
+        // Another group (or seed) draws other events.
+        let differs = (0..1000u32)
+            .filter(|&i| {
+                let event = meta(2 + i, 0);
+                consumer::fate(&spec, 7, 0, &event) != consumer::fate(&spec, 7, 1, &event)
+            })
+            .count();
+        assert!(differs > 0);
+    }
 }

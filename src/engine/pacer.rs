@@ -57,6 +57,8 @@ pub struct Plan {
     warmup: Vec<bool>,
     total_events: u64,
     duration: Duration,
+    /// This process's share of the plan: 1 unless it is one of several workers.
+    share: f64,
 }
 
 /// One scheduled event.
@@ -101,7 +103,20 @@ impl Plan {
             warmup: phases.iter().map(|p| p.warmup).collect(),
             total_events: first_event,
             duration: start,
+            share: 1.0,
         }
+    }
+
+    /// The plan as one of `workers` workers sees it: it walks the same events (each worker's
+    /// pacers take their own share of them), but counts and rates are its share.
+    pub fn shared_by(mut self, workers: u16) -> Plan {
+        self.share = 1.0 / f64::from(workers.max(1));
+        self
+    }
+
+    /// Events this process plans to send: the whole plan, or a worker's share of it.
+    pub fn planned_events(&self) -> f64 {
+        self.total_events as f64 * self.share
     }
 
     /// Events in the whole plan.
@@ -149,7 +164,7 @@ impl Plan {
         self.phase_at(offset).is_some_and(|i| self.warmup[i])
     }
 
-    /// Events planned before `offset` (fractional).
+    /// Events planned before `offset` (fractional; this process's share).
     pub fn planned_before(&self, offset: Duration) -> f64 {
         self.segments
             .iter()
@@ -157,18 +172,21 @@ impl Plan {
                 let inside = offset.saturating_sub(s.start).min(s.duration);
                 s.integral(inside.as_secs_f64())
             })
-            .sum()
+            .sum::<f64>()
+            * self.share
     }
 
-    /// Events and seconds of the measured (non-warmup) phases.
-    pub fn measured(&self) -> (u64, Duration) {
-        self.segments
+    /// Events (this process's share) and seconds of the measured (non-warmup) phases.
+    pub fn measured(&self) -> (f64, Duration) {
+        let (events, time) = self
+            .segments
             .iter()
             .zip(&self.warmup)
             .filter(|(_, warmup)| !**warmup)
             .fold((0, Duration::ZERO), |(events, time), (s, _)| {
                 (events + s.events, time + s.duration)
-            })
+            });
+        (events as f64 * self.share, time)
     }
 
     /// Start and end offsets of each phase, with its name and warmup flag.
@@ -545,7 +563,7 @@ mod tests {
             phase("idle", constant(0.0), 500, false),
         ]);
         assert_eq!(plan.total_events(), 500);
-        assert_eq!(plan.measured(), (400, Duration::from_millis(2500)));
+        assert_eq!(plan.measured(), (400.0, Duration::from_millis(2500)));
         assert!(plan.is_warmup_at(Duration::from_millis(999)));
         assert!(!plan.is_warmup_at(Duration::from_millis(1000)));
         assert_eq!(plan.phase_at(Duration::from_millis(3200)), Some(2));

@@ -201,7 +201,7 @@ pub fn run_instance(
 ) -> InstanceOutcome {
     let mut generator = EventGenerator::new(scenario, &shared.run_id, instance);
     let plan = shared.plan.clone();
-    let mut pacer = Pacer::new(instance, scenario.producer_instances);
+    let mut pacer = Pacer::new(instance, scenario.total_instances());
     let plan_start = shared
         .start
         .get()
@@ -295,9 +295,8 @@ pub fn run_instance(
     }
     let mut ledger = generator.ledger();
     ledger.failed.extend(lock(&shared.failures).iter().copied());
-    let planned_here =
-        (plan.total_events() + scenario.producer_instances as u64 - 1 - instance as u64)
-            / scenario.producer_instances as u64;
+    let instances = scenario.total_instances() as u64;
+    let planned_here = (plan.total_events() + instances - 1 - instance as u64) / instances;
     InstanceOutcome {
         end,
         ledger,

@@ -4,8 +4,8 @@ use crate::kafka::librdkafka_version;
 use crate::metrics::{LatencyStats, TimelinePoint};
 use crate::scenario::{Metric, Scenario, Shape, Stat, is_secret_property};
 use crate::summary::{
-    ClusterSummary, Environment, GroupSummary, Latency, LostExample, Ordering, PhaseSummary,
-    Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
+    ClusterSummary, Environment, FailureSummary, GroupSummary, Latency, LostExample, Ordering,
+    PhaseSummary, Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
 };
 
 use super::RunRecord;
@@ -120,12 +120,12 @@ pub fn summarize(
 ) -> Summary {
     // The share of the plan sent on time: late sends stretch the time it took.
     let (measured_planned, measured_time) = record.plan.measured();
-    let planned = record.plan.total_events().max(1) as f64;
+    let planned = record.plan.planned_events().max(1.0);
     let plan_time = record.plan.duration();
     let stretch = plan_time.as_secs_f64() / record.last_send.max(plan_time).as_secs_f64().max(1e-9);
     let achieved_ratio = (record.sent as f64 / planned * stretch).min(1.0);
     let measured_seconds = measured_time.as_secs_f64();
-    let target_rate = measured_planned as f64 / measured_seconds.max(1e-9);
+    let target_rate = measured_planned / measured_seconds.max(1e-9);
     let achieved_rate = target_rate * achieved_ratio;
     let partial_reason = if let Some(fatal) = &record.fatal {
         Some(fatal.clone())
@@ -150,11 +150,22 @@ pub fn summarize(
         format!("{name}-{index:010}")
     };
     let mut e2e_all = crate::metrics::new_histogram();
+    let mut retry_delay_all: Option<hdrhistogram::Histogram<u64>> = None;
     let groups = record
         .groups
         .iter()
-        .map(|g| {
-            e2e_all.add(&g.e2e).expect("same bounds");
+        .enumerate()
+        .map(|(index, g)| {
+            let set_aside = scenario.is_set_aside(index);
+            if !set_aside {
+                e2e_all.add(&g.e2e).expect("same bounds");
+            }
+            if let Some(failures) = &g.failures {
+                retry_delay_all
+                    .get_or_insert_with(crate::metrics::new_histogram)
+                    .add(&failures.retry_delay)
+                    .expect("same bounds");
+            }
             GroupSummary {
                 name: g.name.clone(),
                 members: g.members,
@@ -183,6 +194,15 @@ pub fn summarize(
                 max_lag: g.max_lag,
                 final_lag: g.final_lag,
                 errors: redact_errors(&g.errors, scenario),
+                failures: g.failures.as_ref().map(|f| FailureSummary {
+                    retry_delay_us: LatencyStats::of(&f.retry_delay),
+                    e2e_failed_us: LatencyStats::of(&f.e2e_failed),
+                    errors: redact_errors(&f.counts.errors, scenario),
+                    ..f.counts.clone()
+                }),
+                catchup: g.catchup.clone(),
+                set_aside,
+                replay: g.replay.clone(),
             }
         })
         .collect();
@@ -205,6 +225,7 @@ pub fn summarize(
         git_commit: option_env!("VERGEN_GIT_SHA").map(String::from),
         settings: scenario.settings.clone(),
         baseline: None,
+        workers: None,
         run_id: run_id.into(),
         scenario: ScenarioInfo {
             name: scenario.name.clone(),
@@ -252,6 +273,7 @@ pub fn summarize(
             publish_us: LatencyStats::of(&record.publish),
             schedule_lag_us: LatencyStats::of(&record.schedule_lag),
             e2e_us: LatencyStats::of(&e2e_all),
+            retry_delay_us: retry_delay_all.as_ref().map(LatencyStats::of),
         },
         groups,
         phases,

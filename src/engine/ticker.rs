@@ -27,7 +27,13 @@ pub struct Ticker {
     last_consumed: Vec<u64>,
     /// Per group: duplicates and out-of-order deliveries counted so far.
     last_disorder: Vec<(u64, u64)>,
+    /// Per group, retried and dead-lettered events at the last tick.
+    last_failures: Vec<(u64, u64)>,
     pub timeline: Vec<TimelinePoint>,
+    /// Per point, per group: acked events on the group's topics and distinct events it
+    /// consumed. A worker's lag alone means little (other workers' members read its events);
+    /// `surge merge` adds these up across workers into the group's lag.
+    pub lag_terms: Vec<Vec<[u64; 2]>>,
     pub intervals: Intervals,
     monitor: super::monitor::SelfMonitor,
 }
@@ -42,7 +48,9 @@ impl Ticker {
             last_failed: 0,
             last_consumed: vec![0; groups],
             last_disorder: vec![(0, 0); groups],
+            last_failures: vec![(0, 0); groups],
             timeline: Vec::new(),
+            lag_terms: Vec::new(),
             intervals: Intervals::spilling(),
             monitor: super::monitor::SelfMonitor::new(),
         }
@@ -74,18 +82,30 @@ impl Ticker {
         }
         let mut e2e_all = new_histogram();
         let mut group_points = Vec::with_capacity(groups.len());
+        let mut lag_terms = Vec::with_capacity(groups.len());
         for (index, group) in groups.iter().enumerate() {
-            let (e2e, consumed, unique, disorder) = {
+            let (e2e, consumed, unique, disorder, failures) = {
                 let mut state = lock(&group.state);
+                let failures = state
+                    .failures
+                    .as_ref()
+                    .map_or((0, 0), |f| (f.retried, f.dead_lettered.len() as u64));
                 (
                     state.e2e.take_interval(),
                     state.consumed,
                     state.checker.unique,
                     (state.checker.duplicates, state.checker.out_of_order),
+                    failures,
                 )
             };
+            lag_terms.push([group.acked_on_topics(&acked_by_topic), unique]);
             let last = std::mem::replace(&mut self.last_disorder[index], disorder);
+            let last_failures = std::mem::replace(&mut self.last_failures[index], failures);
+            let set_aside = group.set_aside;
             group_points.push(GroupPoint {
+                set_aside,
+                retried: failures.0 - last_failures.0,
+                dead_lettered: failures.1 - last_failures.1,
                 name: group.spec.name.clone(),
                 consumed: consumed - self.last_consumed[index],
                 lag: group.lag(&acked_by_topic, unique),
@@ -102,7 +122,9 @@ impl Ticker {
                 partitions_held: group.partitions_held() as u32,
             });
             self.last_consumed[index] = consumed;
-            e2e_all.add(&e2e).expect("same bounds");
+            if !set_aside {
+                e2e_all.add(&e2e).expect("same bounds");
+            }
             self.keep(start_s, length, e2e_tag(&group.spec.name), e2e);
         }
         let target = self.plan.planned_before(now) - self.plan.planned_before(self.last);
@@ -139,6 +161,7 @@ impl Ticker {
         self.last_acked = acked;
         self.last_failed = failed;
         self.timeline.push(point);
+        self.lag_terms.push(lag_terms);
         self.timeline.last().expect("just pushed")
     }
 

@@ -205,35 +205,28 @@ pub async fn ensure_topics(
 }
 
 /// Commits, for each new group, the current end of every partition of its topics, so that
-/// its members start there instead of replaying the topic's whole retention.
+/// its members start there instead of replaying the topic's whole retention. With
+/// `keep_committed` (one worker of several), a partition the group already has an offset for
+/// keeps it: another worker started the group first, and may be reading already.
 pub fn start_groups_at_end(
     servers: &str,
     properties: &[(String, String)],
     groups: &[(String, Vec<(String, i32)>)],
     timeout: Duration,
+    keep_committed: bool,
 ) -> Result<(), ConnectError> {
+    let mut topics: Vec<(&str, i32)> = Vec::new();
+    for (topic, partitions) in groups.iter().flat_map(|(_, topics)| topics) {
+        if !topics.iter().any(|(seen, _)| seen == topic) {
+            topics.push((topic, *partitions));
+        }
+    }
+    let marks = super::reader::watermarks(servers, properties, &topics, timeout)?;
     let mut ends = TopicPartitionList::new();
-    let probe: BaseConsumer<ErrorLog> = client_config(servers, properties)
-        .create_with_context(ErrorLog::default())
-        .map_err(|e| config_error(e, properties))?;
-    let mut seen: Vec<&str> = Vec::new();
-    for (_, topics) in groups {
-        for (topic, partitions) in topics {
-            if seen.contains(&topic.as_str()) {
-                continue;
-            }
-            seen.push(topic);
-            for partition in 0..*partitions {
-                let (_, high) = probe
-                    .fetch_watermarks(topic, partition, timeout)
-                    .map_err(|e| ConnectError::Unreachable {
-                        servers: servers.to_string(),
-                        timeout_s: timeout.as_secs().max(1),
-                        detail: format!("end offset of {topic}/{partition}: {e}"),
-                    })?;
-                ends.add_partition_offset(topic, partition, Offset::Offset(high))
-                    .map_err(|e| config_error(e, properties))?;
-            }
+    for (&(topic, _), marks) in topics.iter().zip(marks) {
+        for (partition, (_, high)) in (0..).zip(marks) {
+            ends.add_partition_offset(topic, partition, Offset::Offset(high))
+                .map_err(|e| config_error(e, properties))?;
         }
     }
     for (group_id, topics) in groups {
@@ -253,22 +246,100 @@ pub fn start_groups_at_end(
         // A new cluster creates __consumer_offsets on the first group's first request, and
         // answers NOT_COORDINATOR (or loading) until its partitions have leaders: retry that.
         let deadline = Instant::now() + timeout;
-        loop {
-            match committer.commit(&offsets, CommitMode::Sync) {
-                Ok(()) => break,
-                Err(error) if coordinator_not_ready(&error) && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(error) => {
-                    return Err(ConnectError::GroupOffsets {
-                        group: group_id.clone(),
-                        detail: redact(&error.to_string(), properties),
-                    });
+        if keep_committed {
+            let committed = until_coordinator_ready(deadline, group_id, properties, || {
+                committer.committed_offsets(offsets.clone(), timeout)
+            })?;
+            let mut fresh = TopicPartitionList::new();
+            for element in offsets.elements() {
+                let kept = committed
+                    .find_partition(element.topic(), element.partition())
+                    .is_some_and(|c| matches!(c.offset(), Offset::Offset(_)));
+                if !kept {
+                    fresh
+                        .add_partition_offset(
+                            element.topic(),
+                            element.partition(),
+                            element.offset(),
+                        )
+                        .map_err(|e| config_error(e, properties))?;
                 }
             }
+            offsets = fresh;
+            if offsets.count() == 0 {
+                continue;
+            }
         }
+        until_coordinator_ready(deadline, group_id, properties, || {
+            committer.commit(&offsets, CommitMode::Sync)
+        })?;
     }
     Ok(())
+}
+
+/// Reads a group's committed offsets: what its members, in any process, have processed.
+pub struct CommittedOffsets {
+    consumer: BaseConsumer<ErrorLog>,
+    /// Per topic (in the given order), its partition count.
+    topics: Vec<(String, i32)>,
+}
+
+impl CommittedOffsets {
+    pub fn new(
+        servers: &str,
+        properties: &[(String, String)],
+        group_id: &str,
+        topics: Vec<(String, i32)>,
+    ) -> Result<CommittedOffsets, ConnectError> {
+        let mut config = client_config(servers, properties);
+        config.set("group.id", group_id);
+        let consumer = config
+            .create_with_context(ErrorLog::default())
+            .map_err(|e| config_error(e, properties))?;
+        Ok(CommittedOffsets { consumer, topics })
+    }
+
+    /// Per topic and partition, the next offset the group will read (-1: none committed);
+    /// `None` when the coordinator did not answer within `timeout`.
+    pub fn read(&self, timeout: Duration) -> Option<Vec<Vec<i64>>> {
+        let mut list = TopicPartitionList::new();
+        for (topic, partitions) in &self.topics {
+            for partition in 0..*partitions {
+                list.add_partition(topic, partition);
+            }
+        }
+        let committed = self.consumer.committed_offsets(list, timeout).ok()?;
+        Some(
+            self.topics
+                .iter()
+                .map(|(topic, partitions)| {
+                    (0..*partitions)
+                        .map(
+                            |p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+                                Some(Offset::Offset(next)) => next,
+                                _ => -1,
+                            },
+                        )
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Retries a group request while the coordinator moves or loads, until `deadline`.
+fn until_coordinator_ready<T>(
+    deadline: Instant,
+    group_id: &str,
+    properties: &[(String, String)],
+    request: impl FnMut() -> Result<T, KafkaError>,
+) -> Result<T, ConnectError> {
+    super::retry_while(deadline, coordinator_not_ready, request).map_err(|error| {
+        ConnectError::GroupOffsets {
+            group: group_id.to_string(),
+            detail: redact(&error.to_string(), properties),
+        }
+    })
 }
 
 /// Errors a group coordinator gives while it moves or loads: they pass by themselves.

@@ -1,7 +1,7 @@
 //! One consumer-group member: polls, and commits exactly the offsets it processed.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -18,6 +18,8 @@ type Processed = FxHashMap<(usize, i32), i64>;
 pub struct MemberContext {
     topics: Vec<String>,
     assigned: AtomicUsize,
+    /// While set, partitions are paused as they are assigned: nothing is fetched.
+    held: AtomicBool,
     processed: Mutex<Processed>,
     errors: ErrorLog,
 }
@@ -63,7 +65,13 @@ impl ConsumerContext for MemberContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(assigned) = rebalance
+            && self.held.load(Ordering::Acquire)
+        {
+            // Paused inside the callback, before any fetched record reaches the member.
+            let _ = consumer.pause(assigned);
+        }
         let count = consumer.assignment().map(|a| a.count()).unwrap_or(0);
         self.assigned.store(count, Ordering::Release);
     }
@@ -75,6 +83,7 @@ pub struct Record<'a> {
     pub topic: usize,
     pub partition: i32,
     pub offset: i64,
+    pub key: Option<&'a [u8]>,
     pub payload: Option<&'a [u8]>,
 }
 
@@ -91,13 +100,15 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
-    /// Creates the member and subscribes; the group join happens while it polls.
+    /// Creates the member and subscribes; the group join happens while it polls. A `held`
+    /// member joins but fetches nothing until [`GroupMember::release`].
     pub fn join(
         servers: &str,
         properties: &[(String, String)],
         group_id: &str,
         client_id: &str,
         topics: &[String],
+        held: bool,
     ) -> Result<GroupMember, ConnectError> {
         let mut config = client_config(servers, properties);
         config
@@ -108,6 +119,7 @@ impl GroupMember {
         let context = MemberContext {
             topics: topics.to_vec(),
             assigned: AtomicUsize::new(0),
+            held: AtomicBool::new(held),
             processed: Mutex::new(Processed::default()),
             errors: ErrorLog::default(),
         };
@@ -136,6 +148,7 @@ impl GroupMember {
                     topic,
                     partition: message.partition(),
                     offset: message.offset(),
+                    key: message.key(),
                     payload: message.payload(),
                 }))
             }
@@ -166,6 +179,24 @@ impl GroupMember {
             };
             let _ = self.consumer.commit(&offsets, mode);
         }
+    }
+
+    /// Stops (or restarts) fetching from every partition the member holds; it keeps polling,
+    /// so it stays in the group. Partitions assigned later are not paused: call again.
+    pub fn set_paused(&self, paused: bool) {
+        if let Ok(assignment) = self.consumer.assignment() {
+            let _ = if paused {
+                self.consumer.pause(&assignment)
+            } else {
+                self.consumer.resume(&assignment)
+            };
+        }
+    }
+
+    /// Lets a held member fetch what it holds and whatever it is assigned from now on.
+    pub fn release(&self) {
+        self.consumer.context().held.store(false, Ordering::Release);
+        self.set_paused(false);
     }
 
     /// Partitions currently assigned to this member.
@@ -206,5 +237,83 @@ impl GroupMember {
                 )
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::embedded::EmbeddedCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::collections::HashSet;
+    use std::time::Instant;
+
+    /// Polls every member for `period`, collecting (partition, offset) of what they read.
+    fn poll_all(members: &[GroupMember], period: Duration, read: &mut Vec<(i32, i64)>) {
+        let until = Instant::now() + period;
+        while Instant::now() < until {
+            for member in members {
+                if let Polled::Record(origin) =
+                    member.poll(Duration::from_millis(20), |r| (r.partition, r.offset))
+                {
+                    read.push(origin);
+                    member.mark_processed(0, origin.0, origin.1);
+                }
+            }
+        }
+    }
+
+    fn settle(members: &[GroupMember], partitions: usize, read: &mut Vec<(i32, i64)>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            poll_all(members, Duration::from_millis(200), read);
+            let counts: Vec<usize> = members.iter().map(|m| m.assigned_partitions()).collect();
+            if counts.iter().sum::<usize>() == partitions && counts.iter().all(|&c| c > 0) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never settled: {counts:?}");
+        }
+    }
+
+    #[test]
+    fn a_held_member_fetches_nothing_across_a_rebalance_until_released() {
+        let cluster = EmbeddedCluster::start(1).unwrap();
+        cluster.create_topic("held", 4, 1).unwrap();
+        let servers = cluster.bootstrap_servers();
+        let producer: BaseProducer = client_config(&servers, &[]).create().unwrap();
+        for i in 0..200u32 {
+            let key = (i % 16).to_string();
+            producer
+                .send(BaseRecord::to("held").key(&key).payload("x"))
+                .unwrap();
+        }
+        assert!(producer.flush(Duration::from_secs(10)).is_ok());
+        // A join into a stable group makes the mock wait the session timeout less 1 s.
+        let props = [
+            ("auto.offset.reset".to_string(), "earliest".to_string()),
+            ("session.timeout.ms".to_string(), "6000".to_string()),
+        ];
+        let topics = ["held".to_string()];
+        let join = |id: &str| GroupMember::join(&servers, &props, "g", id, &topics, true).unwrap();
+
+        // The first member gets every partition, then gives half up when the second joins.
+        let mut read = Vec::new();
+        let first = join("first");
+        settle(std::slice::from_ref(&first), 4, &mut read);
+        let second = join("second");
+        let members = [first, second];
+        settle(&members, 4, &mut read);
+        poll_all(&members, Duration::from_millis(500), &mut read);
+        assert!(read.is_empty(), "held members read {} records", read.len());
+
+        for member in &members {
+            member.release();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while read.len() < 200 && Instant::now() < deadline {
+            poll_all(&members, Duration::from_millis(200), &mut read);
+        }
+        let distinct: HashSet<_> = read.iter().collect();
+        assert_eq!((read.len(), distinct.len()), (200, 200));
     }
 }

@@ -2,20 +2,26 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clock;
 pub mod consumer;
+pub mod dlt;
 pub mod embedded;
 pub mod producer;
+pub mod reader;
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 
 pub use admin::{
-    BrokerInfo, ClusterInfo, TopicFacts, describe_topics, ensure_topics, probe, start_groups_at_end,
+    BrokerInfo, ClusterInfo, CommittedOffsets, TopicFacts, describe_topics, ensure_topics, probe,
+    start_groups_at_end,
 };
 pub use consumer::{GroupMember, Polled, Record};
+pub use dlt::DltProducer;
 pub use embedded::EmbeddedCluster;
 pub use producer::{Delivery, DeliverySink, EventProducer, SendOutcome};
 
@@ -59,6 +65,15 @@ pub enum ConnectError {
         "cannot set the starting offsets of consumer group `{group}`: {detail}\n  fix: check that every partition of __consumer_offsets has a leader, and that this client may commit for the group (ACLs; MSK IAM: kafka-cluster:AlterGroup)"
     )]
     GroupOffsets { group: String, detail: String },
+    /// The brokers answered a partition's offsets with an error.
+    #[error(
+        "the brokers would not give the offsets of {topic}/{partition}: {detail}\n  fix: check that `{topic}` exists and every partition of it has a leader (kafka-topics.sh --describe --topic {topic}) and that this client may describe it (ACLs; MSK IAM: kafka-cluster:DescribeTopic)"
+    )]
+    Offsets {
+        topic: String,
+        partition: i32,
+        detail: String,
+    },
     /// The embedded cluster could not start.
     #[error("the embedded broker could not start: {detail}")]
     Embedded { detail: String },
@@ -92,6 +107,24 @@ pub(crate) fn client_config(bootstrap: &str, properties: &[(String, String)]) ->
         config.set(key, value);
     }
     config
+}
+
+/// Asks again every 200 ms while the answer is an error that `passes` (one that goes away by
+/// itself: a coordinator loading, a new partition's leader not yet elected), until `deadline`;
+/// then, or on any other error, returns that error.
+pub(crate) fn retry_while<T, E>(
+    deadline: Instant,
+    passes: impl Fn(&E) -> bool,
+    mut request: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    loop {
+        match request() {
+            Err(error) if passes(&error) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            answer => return answer,
+        }
+    }
 }
 
 /// Replaces every secret property value found in `text` with `***`.

@@ -206,6 +206,86 @@ impl OrderingChecker {
     }
 }
 
+/// One key as a group's checker saw it: what one worker of a distributed run hands to
+/// `surge merge`, which adds the workers' checkers of a group into one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyFacts {
+    pub key: u64,
+    /// Every sequence below this was seen.
+    pub next: u32,
+    /// One past the highest sequence seen.
+    pub highest: u32,
+    /// Sequences seen above `next`, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub above: Vec<u32>,
+    /// Where the key was read from ([`Partition`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+}
+
+impl OrderingChecker {
+    /// Every key's state, sorted by key.
+    pub fn export(&self) -> Vec<KeyFacts> {
+        let mut keys: Vec<KeyFacts> = self
+            .keys
+            .iter()
+            .map(|(key, state)| KeyFacts {
+                key: key.0,
+                next: state.next,
+                highest: state.highest,
+                above: state.above.clone(),
+                partition: state.partition.map(|p| p.0),
+            })
+            .collect();
+        keys.sort_unstable_by_key(|k| k.key);
+        keys
+    }
+
+    /// Adds another process's checker of the same group: its own duplicate and out-of-order
+    /// counts, and its keys. A sequence both saw is one more duplicate. Out-of-order delivery
+    /// is judged within each process (a key is read by one member at a time).
+    pub fn absorb(&mut self, keys: &[KeyFacts], duplicates: u64, out_of_order: u64) {
+        self.duplicates += duplicates;
+        self.out_of_order += out_of_order;
+        for theirs in keys {
+            let seen = u64::from(theirs.next) + theirs.above.len() as u64;
+            let state = self.keys.entry(KeyId(theirs.key)).or_default();
+            let overlap = u64::from(state.next.min(theirs.next))
+                + theirs
+                    .above
+                    .iter()
+                    .filter(|&&s| s < state.next || state.above.binary_search(&s).is_ok())
+                    .count() as u64
+                + state.above.iter().filter(|&&s| s < theirs.next).count() as u64;
+            self.duplicates += overlap;
+            self.unique += seen - overlap;
+            let next = state.next.max(theirs.next);
+            let mut above: Vec<u32> = state
+                .above
+                .iter()
+                .chain(&theirs.above)
+                .copied()
+                .filter(|&s| s >= next)
+                .collect();
+            above.sort_unstable();
+            above.dedup();
+            state.next = next;
+            let filled = above
+                .iter()
+                .zip(next..)
+                .take_while(|(s, n)| *s == n)
+                .count();
+            state.next += filled as u32;
+            above.drain(..filled);
+            state.above = above;
+            state.highest = state.highest.max(theirs.highest);
+            if state.partition.is_none() {
+                state.partition = theirs.partition.map(Partition);
+            }
+        }
+    }
+}
+
 /// What the producers sent: per key, how many sequences, and which sends failed.
 #[derive(Debug, Default, Clone)]
 pub struct SentLedger {
@@ -238,6 +318,16 @@ impl SentLedger {
             .iter()
             .take_while(|mark| mark.get(&key).copied().unwrap_or(0) <= sequence)
             .count()
+    }
+
+    /// Reads a ledger back from `ledger.json`'s rows (fault marks are not kept there).
+    pub fn import(file: &LedgerFile) -> SentLedger {
+        let key = |row: &[u64; 4]| KeyId::new(row[0] as u16, row[1] as u16, row[2] as u32);
+        SentLedger {
+            counts: file.keys.iter().map(|r| (key(r), r[3] as u32)).collect(),
+            failed: file.failed.iter().map(|r| (key(r), r[3] as u32)).collect(),
+            marks: Vec::new(),
+        }
     }
 
     /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not
@@ -319,6 +409,42 @@ mod tests {
 
     fn key(index: u32) -> KeyId {
         KeyId::new(0, 0, index)
+    }
+
+    #[test]
+    fn checkers_of_several_processes_add_up_to_the_checker_of_one() {
+        // One process sees every delivery; three see a share each, overlapping on some.
+        let deliveries: Vec<(usize, u32, u32)> = vec![
+            (0, 0, 0),
+            (0, 0, 1),
+            (1, 0, 2),
+            (1, 0, 3),
+            (2, 0, 3),
+            (2, 0, 5),
+            (0, 1, 0),
+            (2, 1, 1),
+            (1, 1, 0),
+            (1, 2, 4),
+            (0, 2, 1),
+        ];
+        let mut whole = OrderingChecker::default();
+        let mut parts: Vec<OrderingChecker> = (0..3).map(|_| OrderingChecker::default()).collect();
+        for &(worker, k, sequence) in &deliveries {
+            whole.observe(key(k), sequence);
+            parts[worker].observe(key(k), sequence);
+        }
+        let mut merged = OrderingChecker::default();
+        for part in &parts {
+            merged.absorb(&part.export(), part.duplicates, 0);
+        }
+        assert_eq!(merged.unique, whole.unique);
+        assert_eq!(merged.duplicates, whole.duplicates);
+        assert_eq!(merged.export(), whole.export());
+        let sent = ledger(&[(0, 6), (1, 2), (2, 5)], &[]);
+        assert_eq!(
+            merged.reconcile(&sent, &[0], 10),
+            whole.reconcile(&sent, &[0], 10)
+        );
     }
 
     fn ledger(entries: &[(u32, u32)], failed: &[(u32, u32)]) -> SentLedger {

@@ -26,6 +26,20 @@ pub struct GroupPoint {
     /// group reads while a crashed member's partitions wait for a rebalance.
     #[serde(default)]
     pub partitions_held: u32,
+    /// Paused by a `group_pause` fault or joined late (`starts_after`): left out of the
+    /// run-wide e2e, lag and recovery figures, and judged by its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub set_aside: bool,
+    /// Events that needed a retry, and events published to the dead-letter topic, whose
+    /// handling ended during the second (groups that fail events).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retried: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dead_lettered: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The run during one second; latencies in microseconds, `None` when nothing was recorded.
@@ -64,8 +78,13 @@ pub struct TimelinePoint {
 }
 
 impl TimelinePoint {
-    /// Largest lag of any group at this second.
+    /// Largest lag at this second of any group that consumes throughout the run.
     pub fn max_lag(&self) -> u64 {
-        self.groups.iter().map(|g| g.lag).max().unwrap_or(0)
+        self.groups
+            .iter()
+            .filter(|g| !g.set_aside)
+            .map(|g| g.lag)
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -32,11 +32,23 @@ pub fn render(summary: &Summary) -> String {
     for line in lost_example_lines(summary) {
         out.push_str(&format!("\n{line}\n"));
     }
+    for table in super::table::consumer_tables(summary) {
+        out.push_str(&format!("\n{}\n", table.1.to_text()));
+    }
+    for line in super::table::failure_lines(summary) {
+        out.push_str(&format!("{line}\n"));
+    }
     if let Some(line) = super::table::recovery_line(summary) {
         out.push_str(&format!("\n{line}\n"));
     }
     if let Some(table) = super::table::fault_table(summary) {
         out.push_str(&format!("\n{}\n", table.to_text()));
+    }
+    if let Some(line) = super::table::worker_line(summary) {
+        out.push_str(&format!("\n{line}\n"));
+    }
+    if let Some(table) = super::table::worker_table(summary) {
+        out.push_str(&format!("{}\n", table.to_text()));
     }
     for line in super::table::command_lines(summary) {
         out.push_str(&format!("{line}\n"));

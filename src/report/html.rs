@@ -186,6 +186,12 @@ impl Exporter for HtmlExporter {
         if let Some(line) = super::table::recovery_line(s) {
             html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
         }
+        if let Some(line) = super::table::worker_line(s) {
+            html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
+        }
+        if let Some(table) = super::table::worker_table(s) {
+            html.push_str(&section("Workers", &table, true));
+        }
         if let Some(table) = super::table::fault_table(s) {
             html.push_str(&section("Faults", &table, false));
             html.push_str(&format!(
@@ -199,6 +205,11 @@ impl Exporter for HtmlExporter {
             html.push_str("<p class=\"meta\">Expected: the events acked on the topics the group reads. Consumed: distinct events it read. Both include the warmup.</p>\n");
             html.push_str(&section("Ordering and loss", &integrity_table(s), true));
             html.push_str(&list(&lost_example_lines(s)));
+            for (title, table) in super::table::consumer_tables(s) {
+                // The replay table ends with its order-and-completeness result.
+                html.push_str(&section(title, &table, title == "Replay"));
+            }
+            html.push_str(&list(&super::table::failure_lines(s)));
         }
         html.push_str(&section("Producers", &producer_table(s), false));
         match render_charts(run) {

@@ -58,6 +58,12 @@ pub fn render(s: &Summary, images: bool) -> String {
     if let Some(line) = super::table::recovery_line(s) {
         md.push_str(&format!("{line}\n\n"));
     }
+    if let Some(line) = super::table::worker_line(s) {
+        md.push_str(&format!("## Workers\n\n{line}\n\n"));
+    }
+    if let Some(table) = super::table::worker_table(s) {
+        md.push_str(&format!("{}\n\n", table.to_markdown()));
+    }
     if let Some(table) = super::table::fault_table(s) {
         md.push_str(&format!("## Faults\n\n{}\n\n", table.to_markdown()));
         md.push_str(&format!("{}\n\n", super::table::FAULT_TABLE_NOTE));
@@ -76,6 +82,12 @@ pub fn render(s: &Summary, images: bool) -> String {
             integrity_table(s).to_markdown()
         ));
         for line in lost_example_lines(s) {
+            md.push_str(&format!("- {line}\n"));
+        }
+        for (title, table) in super::table::consumer_tables(s) {
+            md.push_str(&format!("\n## {title}\n\n{}\n\n", table.to_markdown()));
+        }
+        for line in super::table::failure_lines(s) {
             md.push_str(&format!("- {line}\n"));
         }
     }

@@ -18,6 +18,10 @@ impl Table {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
@@ -520,7 +524,12 @@ pub fn producer_table(summary: &Summary) -> Table {
     };
     table.row(vec!["publish latency".into(), stats(&l.publish_us)]);
     table.row(vec!["schedule lag".into(), stats(&l.schedule_lag_us)]);
-    table.row(vec!["e2e latency, all groups".into(), stats(&l.e2e_us)]);
+    let which = if summary.groups.iter().any(|g| g.set_aside) {
+        "e2e latency, groups consuming throughout"
+    } else {
+        "e2e latency, all groups"
+    };
+    table.row(vec![which.into(), stats(&l.e2e_us)]);
     table
 }
 
@@ -647,6 +656,205 @@ pub fn loss_lines(summary: &Summary) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Failure handling, one row per group that fails events: what failed, was retried and
+/// dead-lettered, and whether the dead-letter topic holds every dead-lettered event.
+pub fn failure_table(summary: &Summary) -> Option<Table> {
+    let mut table = Table::new(&[
+        "group",
+        "dead-letter topic",
+        "failed",
+        "retried",
+        "non-retryable",
+        "poisoned",
+        "dead-lettered",
+        "acked",
+        "read back",
+        "dlt lost",
+        "retry delay p50",
+        "p99",
+        "failed e2e p99",
+    ]);
+    for g in &summary.groups {
+        let Some(f) = &g.failures else { continue };
+        table.row(vec![
+            g.name.clone(),
+            f.dlt_topic.clone(),
+            thousands(f.failed),
+            thousands(f.retried),
+            thousands(f.non_retryable),
+            thousands(f.poisoned),
+            thousands(f.dead_lettered),
+            thousands(f.dlt_acked),
+            f.dlt_found.map_or("not read".into(), thousands),
+            thousands(f.dlt_lost),
+            micros(f.retry_delay_us.p50, f.retry_delay_us.count),
+            micros(f.retry_delay_us.p99, f.retry_delay_us.count),
+            micros(f.e2e_failed_us.p99, f.e2e_failed_us.count),
+        ]);
+    }
+    (!table.is_empty()).then_some(table)
+}
+
+/// What went wrong with dead-letter sends and the read-back, one line per problem.
+pub fn failure_lines(summary: &Summary) -> Vec<String> {
+    summary
+        .groups
+        .iter()
+        .filter_map(|g| g.failures.as_ref().map(|f| (g, f)))
+        .flat_map(|(g, f)| f.errors.iter().map(move |e| format!("{}: {e}", g.name)))
+        .collect()
+}
+
+/// Backlog catch-up after a `group_pause`, one row per paused group.
+pub fn catchup_table(summary: &Summary) -> Option<Table> {
+    let mut table = Table::new(&[
+        "group",
+        "paused",
+        "backlog at resume",
+        "caught up at lag",
+        "catch-up time",
+        "drained above ingress",
+        "consumed",
+        "ingress",
+    ]);
+    let rate = |r: Option<f64>| r.map_or("-".into(), |r| format!("{}/s", thousands(r as u64)));
+    for g in &summary.groups {
+        let Some(c) = &g.catchup else { continue };
+        table.row(vec![
+            g.name.clone(),
+            format!("{:.1}-{:.1} s", c.paused_s, c.resumed_s),
+            thousands(c.backlog),
+            format!("<= {}", thousands(c.threshold)),
+            c.catchup_time_s
+                .map_or("not caught up".into(), |t| format!("{t:.1} s")),
+            rate(c.catchup_rate),
+            rate(c.consume_rate),
+            rate(c.produce_rate),
+        ]);
+    }
+    (!table.is_empty()).then_some(table)
+}
+
+/// The reading of late groups: when they joined, what they read, and how fast.
+pub fn replay_table(summary: &Summary) -> Option<Table> {
+    let mut table = Table::new(&[
+        "group",
+        "joined at",
+        "records read",
+        "this run's events",
+        "read everything at",
+        "rate",
+        "order and completeness",
+    ]);
+    for g in &summary.groups {
+        let Some(r) = &g.replay else { continue };
+        table.row(vec![
+            g.name.clone(),
+            format!("{:.1} s", r.joined_s),
+            thousands(r.records),
+            format!(
+                "{} of {}",
+                thousands(g.unique),
+                thousands(expected_for(summary, g))
+            ),
+            r.caught_up_s
+                .map_or("not by the drain's end".into(), |t| format!("{t:.1} s")),
+            r.rate
+                .map_or("-".into(), |r| format!("{}/s", thousands(r as u64))),
+            if g.is_clean() { "clean" } else { "NOT CLEAN" }.into(),
+        ]);
+    }
+    (!table.is_empty()).then_some(table)
+}
+
+/// The consumer-behaviour tables a run has, titled: failures, catch-up, replay.
+pub fn consumer_tables(summary: &Summary) -> Vec<(&'static str, Table)> {
+    [
+        ("Retries and dead letters", failure_table(summary)),
+        ("Backlog catch-up", catchup_table(summary)),
+        ("Replay", replay_table(summary)),
+    ]
+    .into_iter()
+    .filter_map(|(title, table)| table.map(|t| (title, t)))
+    .collect()
+}
+
+/// A merged distributed run: one row per worker.
+pub fn worker_table(summary: &Summary) -> Option<Table> {
+    let workers = summary.workers.as_ref().filter(|w| w.index.is_none())?;
+    let mut table = Table::new(&[
+        "worker",
+        "host",
+        "instances",
+        "sent",
+        "acked",
+        "failed",
+        "consumed",
+        "clock offset",
+        "result",
+    ]);
+    for row in &workers.rows {
+        table.row(vec![
+            row.index.to_string(),
+            row.host.clone(),
+            row.instances.to_string(),
+            thousands(row.sent),
+            thousands(row.acked),
+            thousands(row.failed),
+            thousands(row.consumed),
+            row.clock_offset_us.map_or_else(
+                || "not measured".into(),
+                |us| format!("{:+.2} ms", us as f64 / 1000.0),
+            ),
+            if row.complete {
+                "complete"
+            } else {
+                "incomplete"
+            }
+            .into(),
+        ]);
+    }
+    for missing in &workers.missing {
+        table.row(vec![
+            "-".into(),
+            missing.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "missing".into(),
+        ]);
+    }
+    Some(table)
+}
+
+/// A distributed run: how many workers, and how far apart their clocks were.
+pub fn worker_line(summary: &Summary) -> Option<String> {
+    let workers = summary.workers.as_ref()?;
+    if let Some(index) = workers.index {
+        return Some(format!(
+            "worker {index} of {}: this directory holds its share of the run; `surge merge` of every worker's directory judges the run",
+            workers.count
+        ));
+    }
+    let skew = match (workers.clock_skew_us, workers.clock_uncertainty_us) {
+        (Some(skew), Some(uncertainty)) => format!(
+            "clock skew between workers: {:.2} ms (±{:.2} ms), allowed {:.0}% of the e2e p50",
+            skew as f64 / 1000.0,
+            uncertainty as f64 / 1000.0,
+            workers.max_skew_fraction * 100.0
+        ),
+        _ => "clock skew between workers: not measured (see the verdict)".into(),
+    };
+    Some(format!(
+        "{} of {} workers merged; {skew}",
+        workers.rows.len(),
+        workers.count
+    ))
 }
 
 #[cfg(test)]

@@ -104,6 +104,9 @@ pub enum FaultKind {
     MemberJoin { group: usize, member: u16 },
     /// The producers stop sending; the events they owe are sent late, as schedule lag.
     ProducerPause,
+    /// A consumer group stops consuming (its members pause their partitions) while the
+    /// producers go on, then resumes and catches up.
+    GroupPause { group: usize },
     /// A shell command, outside surge (`--allow-commands`).
     Command {
         run: String,
@@ -124,12 +127,13 @@ impl FaultKind {
             FaultKind::MemberLeave { .. } => "member_leave",
             FaultKind::MemberJoin { .. } => "member_join",
             FaultKind::ProducerPause => "producer_pause",
+            FaultKind::GroupPause { .. } => "group_pause",
             FaultKind::Command { .. } => "command",
         }
     }
 }
 
-const KINDS: &str = "broker_down, rtt, request_errors, leader_move (embedded broker); member_crash, member_leave, member_join, producer_pause (any cluster); command (any cluster, with --allow-commands)";
+const KINDS: &str = "broker_down, rtt, request_errors, leader_move (embedded broker); member_crash, member_leave, member_join, producer_pause, group_pause (any cluster); command (any cluster, with --allow-commands)";
 
 /// One resolved fault.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +185,7 @@ impl FaultSpec {
                 format!("member {member} joins {}", groups[*group].name)
             }
             FaultKind::ProducerPause => "producers pause".into(),
+            FaultKind::GroupPause { group } => format!("{} stops consuming", groups[*group].name),
             FaultKind::Command { run, .. } => format!("command: {run}"),
         }
     }
@@ -194,7 +199,7 @@ fn allowed(kind: &str) -> Option<&'static [&'static str]> {
         "request_errors" => &["api", "error", "count"],
         "leader_move" => &["topic", "partition", "broker"],
         "member_crash" | "member_leave" => &["group", "member"],
-        "member_join" => &["group"],
+        "member_join" | "group_pause" => &["group"],
         "producer_pause" => &[],
         "command" => &["run", "undo", "timeout"],
         _ => return None,
@@ -205,7 +210,7 @@ fn allowed(kind: &str) -> Option<&'static [&'static str]> {
 fn takes_duration(kind: &str) -> bool {
     matches!(
         kind,
-        "broker_down" | "rtt" | "producer_pause" | "command" | "request_errors"
+        "broker_down" | "rtt" | "producer_pause" | "group_pause" | "command" | "request_errors"
     )
 }
 
@@ -639,6 +644,27 @@ fn resolve_one(
             FaultKind::MemberJoin { group, member }
         }
         "producer_pause" => FaultKind::ProducerPause,
+        "group_pause" => {
+            if duration.is_none() {
+                return Err(cx.err(
+                    key("duration"),
+                    "a group that stays paused never reads the rest of the run, and the drain waits for it in vain".into(),
+                    "add duration = \"60s\": the group resumes then and its catch-up is measured",
+                ));
+            }
+            let group = group_index()?;
+            if cx.groups[group].starts_after.is_some() {
+                return Err(cx.err(
+                    key("group"),
+                    format!(
+                        "group `{}` joins late (starts_after), so there is nothing to pause and its catch-up would be its replay",
+                        cx.groups[group].name
+                    ),
+                    "pause a group that consumes from the start, or drop starts_after",
+                ));
+            }
+            FaultKind::GroupPause { group }
+        }
         "command" => {
             let run = fault.run.as_deref().unwrap_or("").trim().to_string();
             if run.is_empty() {

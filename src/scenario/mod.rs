@@ -19,7 +19,7 @@ pub use resolve::{
     INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES,
     Overrides, is_secret_property, merge as merge_properties, resolve,
 };
-pub use slo::{Comparison, Count, FaultFigure, Metric, Slo, Stat};
+pub use slo::{Comparison, Count, FailureFigure, FaultFigure, Metric, Slo, Stat};
 pub use units::{Rate, Size};
 
 /// A scenario problem a user can fix: the file, the key, what is wrong, and the fix.
@@ -215,7 +215,40 @@ pub struct GroupSpec {
     pub commit_interval: Duration,
     /// Where a new group starts reading.
     pub start: GroupStart,
+    /// When its members join: with the run (`None`), or later, to replay.
+    pub starts_after: Option<StartsAfter>,
+    /// Simulated processing failures, retries and the dead-letter topic.
+    pub failures: Option<FailureSpec>,
 }
+
+/// When a late group joins the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartsAfter {
+    /// Once every producer has finished (and flushed).
+    Produce,
+    /// At this offset from the plan's start.
+    At(Duration),
+}
+
+/// How a group's processing fails, the way Spring's `DefaultErrorHandler` handles it: a
+/// failing record is retried in place (blocking its member) after each backoff, then
+/// published to the dead-letter topic, and the group commits past it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureSpec {
+    /// Share of events whose processing fails on every attempt (retried, then dead-lettered).
+    pub rate: f64,
+    /// Share of events that fail with a non-retryable error: dead-lettered at once.
+    pub non_retryable_rate: f64,
+    /// The first N keys of every aggregate type the group reads fail on every event.
+    pub poison_keys: u32,
+    /// The wait before each retry; its length is the number of retries.
+    pub retry_backoff: Vec<Duration>,
+    /// Index into [`Scenario::topics`] of the dead-letter topic.
+    pub dlt_topic: usize,
+}
+
+/// The dead-letter topic of Spring's `DeadLetterPublisher` in ADR-005.
+pub const DEFAULT_DLT_TOPIC: &str = "dead-letter-topic";
 
 /// Where a consumer group starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +290,10 @@ pub struct Scenario {
     pub seed: u64,
     pub cluster: ClusterProfile,
     pub producer_instances: u16,
+    /// Which share of the run this process sends and consumes.
+    pub workers: WorkerShare,
+    /// `--start-at`: the wall-clock start of the plan (unix microseconds), shared by workers.
+    pub start_at_unix_us: Option<u64>,
     /// Whether events carry Spring's `__TypeId__` header.
     pub type_headers: bool,
     pub limits: RunLimits,
@@ -298,6 +335,28 @@ impl Scenario {
                     units::format_duration(EMBEDDED_SOAK_LIMIT),
                 )
             })
+    }
+
+    /// Whether a group is set aside from the run-wide e2e, lag and recovery figures: a
+    /// `group_pause` fault pauses it on purpose, or it joins late (`starts_after`). Its own
+    /// figures (catch-up, replay) and group-scoped SLOs judge it.
+    pub fn is_set_aside(&self, group: usize) -> bool {
+        self.groups[group].starts_after.is_some()
+            || self
+                .faults
+                .iter()
+                .any(|f| matches!(f.kind, FaultKind::GroupPause { group: g } if g == group))
+    }
+
+    /// Producer instances across every worker: each has its own keys and its share of events.
+    pub fn total_instances(&self) -> u16 {
+        self.producer_instances * self.workers.count
+    }
+
+    /// The id of this process's first producer instance (instances are numbered across
+    /// workers, and the id is part of every key).
+    pub fn first_instance(&self) -> u16 {
+        self.producer_instances * self.workers.index
     }
 
     /// Members a group holds at most: its own plus every `member_join` fault's.
@@ -343,6 +402,32 @@ impl Scenario {
             ),
             fix: "read the commands, then pass --allow-commands to run them".into(),
         })
+    }
+}
+
+/// This process's part of a distributed run: worker `index` of `count` (`--worker-index`,
+/// `--worker-count`). One process alone is worker 0 of 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkerShare {
+    pub index: u16,
+    pub count: u16,
+}
+
+impl Default for WorkerShare {
+    fn default() -> WorkerShare {
+        WorkerShare { index: 0, count: 1 }
+    }
+}
+
+impl WorkerShare {
+    /// Whether the run is spread over more than one process.
+    pub fn is_distributed(&self) -> bool {
+        self.count > 1
+    }
+
+    /// Whether this worker runs member `member` of a group: members are dealt round-robin.
+    pub fn runs_member(&self, member: usize) -> bool {
+        member % self.count.max(1) as usize == self.index as usize
     }
 }
 

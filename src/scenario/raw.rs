@@ -129,6 +129,13 @@ pub struct RawGroup {
     pub commit_interval: Option<String>,
     pub member_leaves_at: Option<String>,
     pub start: Option<String>,
+    /// `produce` (after the producers finish) or a duration from the plan's start.
+    pub starts_after: Option<String>,
+    pub failure_rate: Option<f64>,
+    pub non_retryable_rate: Option<f64>,
+    pub poison_keys: Option<i64>,
+    pub retry_backoff: Option<Vec<String>>,
+    pub dlt_topic: Option<String>,
 }
 
 /// `[slo]`: thresholds the run is judged against.

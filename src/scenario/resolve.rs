@@ -293,7 +293,17 @@ pub fn resolve(
     )?;
     let (aggregates, events) = resolve_events(&ctx, raw.events.unwrap_or_default(), &topics)?;
     let phases = resolve_phases(&ctx, raw.phases.unwrap_or_default(), overrides)?;
-    let groups = resolve_groups(&ctx, raw.consumer_groups.unwrap_or_default(), &topics)?;
+    let mut topics = topics;
+    let groups = resolve_groups(
+        &ctx,
+        raw.consumer_groups.unwrap_or_default(),
+        &mut topics,
+        &cluster.bootstrap,
+        &mut notes,
+        phases.iter().map(|p| p.duration).sum(),
+        overrides.duration_scale.unwrap_or(1.0),
+    )?;
+    check_dead_letter_topics(&ctx, &groups, &events, &aggregates, &topics)?;
     let members: u64 = groups.iter().map(|g| g.members as u64).sum();
     bound_client_buffers(
         &ctx,
@@ -378,6 +388,8 @@ pub fn resolve(
         seed: raw.seed.unwrap_or(1),
         cluster,
         producer_instances,
+        workers: super::WorkerShare::default(),
+        start_at_unix_us: None,
         type_headers: raw
             .producer
             .as_ref()
@@ -1105,10 +1117,16 @@ fn resolve_phases(
 fn resolve_groups(
     ctx: &Ctx,
     raw: Vec<RawGroup>,
-    topics: &[TopicSpec],
+    topics: &mut Vec<TopicSpec>,
+    bootstrap: &Bootstrap,
+    notes: &mut Vec<String>,
+    planned: Duration,
+    duration_scale: f64,
 ) -> Result<Vec<GroupSpec>, ScenarioError> {
     let mut groups: Vec<GroupSpec> = Vec::new();
     for (i, group) in raw.into_iter().enumerate() {
+        let failures = resolve_failures(ctx, i, &group, topics, bootstrap, notes)?;
+        let topics: &[TopicSpec] = topics;
         let key = |field: &str| format!("consumer_groups[{i}].{field}");
         let name = ctx.name(&key("name"), group.name.as_ref(), "consumer group")?;
         if name.contains('.') {
@@ -1160,6 +1178,38 @@ fn resolve_groups(
                 ));
             }
         };
+        let starts_after = match group.starts_after.as_deref() {
+            None => None,
+            Some("produce") => Some(StartsAfter::Produce),
+            // A time on the plan's timeline, scaled with it by --duration-scale (as faults are).
+            Some(text) => Some(StartsAfter::At(parse_duration(text).ok().and_then(|at| Duration::try_from_secs_f64(at.as_secs_f64() * duration_scale).ok()).ok_or(()).map_err(|_| {
+                ctx.err(
+                    key("starts_after"),
+                    format!("`{}` is neither \"produce\" nor a duration", super::shapes::cut(text)),
+                    "write starts_after = \"produce\" (join once the producers finish) or a time from the plan's start, e.g. \"30s\"",
+                )
+            })?)),
+        };
+        if let Some(StartsAfter::At(at)) = starts_after
+            && at >= planned
+        {
+            return Err(ctx.err(
+                key("starts_after"),
+                format!(
+                    "{} is not before the plan ends ({})",
+                    super::units::format_duration(at),
+                    super::units::format_duration(planned)
+                ),
+                "join during the plan, or write starts_after = \"produce\" to join once the producers finish",
+            ));
+        }
+        if starts_after.is_some() && start != GroupStart::Earliest {
+            return Err(ctx.err(
+                key("starts_after"),
+                "a group that joins late and starts at the end of its topics reads only what is sent after it joins, and its loss check cannot tell that from loss",
+                "add start = \"earliest\" to replay what was sent before it joined",
+            ));
+        }
         groups.push(GroupSpec {
             name,
             topics: indices,
@@ -1175,9 +1225,189 @@ fn resolve_groups(
                 Duration::from_millis(500),
             )?,
             start,
+            starts_after,
+            failures,
         });
     }
     Ok(groups)
+}
+
+/// The most retries a group may take per event, and the longest single backoff.
+const MAX_RETRIES: usize = 10;
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// A group's failure model: failure_rate, non_retryable_rate, poison_keys, retry_backoff and
+/// dlt_topic. A dead-letter topic not listed in [[topics]] is added, so surge creates it.
+fn resolve_failures(
+    ctx: &Ctx,
+    i: usize,
+    group: &RawGroup,
+    topics: &mut Vec<TopicSpec>,
+    bootstrap: &Bootstrap,
+    notes: &mut Vec<String>,
+) -> Result<Option<FailureSpec>, ScenarioError> {
+    let key = |field: &str| format!("consumer_groups[{i}].{field}");
+    let share = |field: &str, value: Option<f64>| -> Result<f64, ScenarioError> {
+        match value {
+            None => Ok(0.0),
+            Some(v) if v.is_finite() && (0.0..=1.0).contains(&v) => Ok(v),
+            Some(v) => Err(ctx.err(
+                key(field),
+                format!("{v} is not a share of events"),
+                format!("write a fraction from 0 to 1, e.g. {field} = 0.001 for 0.1%"),
+            )),
+        }
+    };
+    let rate = share("failure_rate", group.failure_rate)?;
+    let non_retryable_rate = share("non_retryable_rate", group.non_retryable_rate)?;
+    if rate + non_retryable_rate > 1.0 {
+        return Err(ctx.err(
+            key("non_retryable_rate"),
+            format!(
+                "failure_rate and non_retryable_rate add up to {}, more than every event",
+                rate + non_retryable_rate
+            ),
+            "keep their sum at most 1",
+        ));
+    }
+    let poison_keys = match group.poison_keys {
+        None => 0,
+        Some(n) if (1..=1_000_000).contains(&n) => n as u32,
+        Some(n) => {
+            return Err(ctx.err(
+                key("poison_keys"),
+                format!("{n} is out of range"),
+                "use a whole number from 1 to 1000000 (the first N keys of every aggregate type the group reads always fail)",
+            ));
+        }
+    };
+    let fails = rate > 0.0 || non_retryable_rate > 0.0 || poison_keys > 0;
+    if !fails {
+        for (field, set) in [
+            ("retry_backoff", group.retry_backoff.is_some()),
+            ("dlt_topic", group.dlt_topic.is_some()),
+        ] {
+            if set {
+                return Err(ctx.err(
+                    key(field),
+                    format!("{field} applies to failing events, and the group has none"),
+                    "add failure_rate (e.g. 0.001), non_retryable_rate or poison_keys, or remove it",
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    let retry_backoff = match &group.retry_backoff {
+        None => vec![
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(4),
+        ],
+        Some(list) => {
+            if list.len() > MAX_RETRIES {
+                return Err(ctx.err(
+                    key("retry_backoff"),
+                    format!(
+                        "{} retries per event are more than surge runs ({MAX_RETRIES})",
+                        list.len()
+                    ),
+                    "list at most 10 backoffs, e.g. [\"1s\", \"2s\", \"4s\"]",
+                ));
+            }
+            let mut waits = Vec::new();
+            for (j, text) in list.iter().enumerate() {
+                let wait = parse_duration(text)
+                    .ok()
+                    .filter(|w| *w <= MAX_BACKOFF)
+                    .ok_or_else(|| {
+                        ctx.err(
+                            format!("consumer_groups[{i}].retry_backoff[{j}]"),
+                            format!("`{}` is not a backoff from 0s to 60s", super::shapes::cut(text)),
+                            "write durations such as retry_backoff = [\"1s\", \"2s\", \"4s\"], or [] for no retries",
+                        )
+                    })?;
+                waits.push(wait);
+            }
+            waits
+        }
+    };
+    let dlt_name = group
+        .dlt_topic
+        .clone()
+        .unwrap_or_else(|| super::DEFAULT_DLT_TOPIC.to_string());
+    let dlt_name = ctx.name(&key("dlt_topic"), Some(&dlt_name), "topic")?;
+    let dlt_topic = match topics.iter().position(|t| t.name == dlt_name) {
+        Some(index) => index,
+        None => {
+            let replication_factor = match bootstrap {
+                Bootstrap::Embedded { brokers } => (*brokers).min(3),
+                _ => 3,
+            };
+            notes.push(format!(
+                "dead-letter topic `{dlt_name}` is not in [[topics]]: surge creates it with 3 partitions and replication factor {replication_factor} when it does not exist"
+            ));
+            topics.push(TopicSpec {
+                name: dlt_name,
+                partitions: 3,
+                replication_factor,
+                config: Vec::new(),
+            });
+            topics.len() - 1
+        }
+    };
+    Ok(Some(FailureSpec {
+        rate,
+        non_retryable_rate,
+        poison_keys,
+        retry_backoff,
+        dlt_topic,
+    }))
+}
+
+/// A dead-letter topic holds what surge's groups publish and check after the drain: no event
+/// is sent there and no group reads it (its records carry the events they failed, which a
+/// group would count as duplicates).
+fn check_dead_letter_topics(
+    ctx: &Ctx,
+    groups: &[GroupSpec],
+    events: &[EventSpec],
+    aggregates: &[AggregateSpec],
+    topics: &[TopicSpec],
+) -> Result<(), ScenarioError> {
+    for (g, group) in groups.iter().enumerate() {
+        let Some(failures) = &group.failures else {
+            continue;
+        };
+        let name = &topics[failures.dlt_topic].name;
+        if let Some(e) = events
+            .iter()
+            .position(|e| aggregates[e.aggregate].topic == failures.dlt_topic)
+        {
+            return Err(ctx.err(
+                format!("events[{e}].topic"),
+                format!(
+                    "`{name}` is the dead-letter topic of group `{}`",
+                    group.name
+                ),
+                "send events to another topic, or give the group another dlt_topic",
+            ));
+        }
+        if let Some((r, reader)) = groups
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.topics.contains(&failures.dlt_topic))
+        {
+            return Err(ctx.err(
+                format!("consumer_groups[{r}].topics"),
+                format!(
+                    "group `{}` reads `{name}`, the dead-letter topic of group `{}`; surge reads it back itself after the drain",
+                    reader.name, groups[g].name
+                ),
+                "remove the dead-letter topic from the group's topics",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_slos(
@@ -1214,10 +1444,32 @@ fn resolve_slos(
             slos.push(integrity);
         }
     }
+    // Dead-letter sends are writes like any other: one the topic does not hold is lost.
+    let dlt_lost = Metric::Failures {
+        group: None,
+        figure: crate::scenario::FailureFigure::DltLost,
+    };
+    if groups.iter().any(|g| g.failures.is_some())
+        && !slos.iter().any(|s| s.metric.same_kind(&dlt_lost))
+    {
+        slos.push(Slo {
+            metric: dlt_lost,
+            comparison: Comparison::Equal,
+            limit: 0.0,
+            default: true,
+        });
+    }
     for slo in &slos {
         let needs_groups = matches!(
             slo.metric,
-            Metric::E2e { .. } | Metric::Count { .. } | Metric::LagMax { .. }
+            Metric::E2e { .. }
+                | Metric::Count { .. }
+                | Metric::LagMax { .. }
+                | Metric::Failures { .. }
+                | Metric::RetryDelay { .. }
+                | Metric::CatchupRate { .. }
+                | Metric::CatchupTime { .. }
+                | Metric::ReplayRate { .. }
         );
         if let Some(fault) = slo.metric.fault()
             && !faults.iter().any(|f| f.name == fault)

@@ -54,6 +54,41 @@ pub enum Metric {
         fault: Option<String>,
         figure: FaultFigure,
     },
+    /// A figure of the groups' failure handling; `None` means summed over groups.
+    Failures {
+        group: Option<String>,
+        figure: FailureFigure,
+    },
+    /// Time from the first failure of an event to its last retry's outcome.
+    RetryDelay { group: Option<String>, stat: Stat },
+    /// Events/s a paused group drained above the produce rate after it resumed (the slowest
+    /// group when unscoped).
+    CatchupRate { group: Option<String> },
+    /// Seconds from a group's resume until its lag is back under its limit (the slowest).
+    CatchupTime { group: Option<String> },
+    /// Events/s a late group read while it replayed (the slowest when unscoped).
+    ReplayRate { group: Option<String> },
+}
+
+/// A count of the failure handling, per group or summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureFigure {
+    /// Events that needed at least one retry.
+    Retried,
+    /// Events published to the dead-letter topic (sends attempted).
+    DeadLettered,
+    /// Dead-letter sends not found exactly once when the topic was read back.
+    DltLost,
+}
+
+impl FailureFigure {
+    fn text(self) -> &'static str {
+        match self {
+            FailureFigure::Retried => "retried",
+            FailureFigure::DeadLettered => "dead_lettered",
+            FailureFigure::DltLost => "dlt.lost",
+        }
+    }
 }
 
 /// What an SLO can ask of a fault.
@@ -113,6 +148,8 @@ impl Metric {
                 | Metric::ScheduleLag(_)
                 | Metric::RecoveryLag
                 | Metric::RecoveryP95
+                | Metric::RetryDelay { .. }
+                | Metric::CatchupTime { .. }
                 | Metric::Fault {
                     figure: FaultFigure::Recovery | FaultFigure::PublishP99 | FaultFigure::E2eP99,
                     ..
@@ -131,9 +168,14 @@ impl Metric {
     /// The consumer group the metric is scoped to, if any.
     pub fn group(&self) -> Option<&str> {
         match self {
-            Metric::E2e { group, .. } | Metric::Count { group, .. } | Metric::LagMax { group } => {
-                group.as_deref()
-            }
+            Metric::E2e { group, .. }
+            | Metric::Count { group, .. }
+            | Metric::LagMax { group }
+            | Metric::Failures { group, .. }
+            | Metric::RetryDelay { group, .. }
+            | Metric::CatchupRate { group }
+            | Metric::CatchupTime { group }
+            | Metric::ReplayRate { group } => group.as_deref(),
             _ => None,
         }
     }
@@ -206,6 +248,7 @@ impl Metric {
     pub fn same_kind(&self, other: &Metric) -> bool {
         match (self, other) {
             (Metric::Count { count: a, .. }, Metric::Count { count: b, .. }) => a == b,
+            (Metric::Failures { figure: a, .. }, Metric::Failures { figure: b, .. }) => a == b,
             _ => self == other,
         }
     }
@@ -262,8 +305,9 @@ fn stat_text(stat: Stat) -> String {
 const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99, schedule_lag.p99, \
 (percentiles p50, p90, p95, p99, p99.9, and max), \
 lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, lag.max, recovery.lag, \
-recovery.p95, per group \
-group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max ..., per fault fault.NAME.recovery, \
+recovery.p95, dead_lettered, retried, dlt.lost, retry_delay.p99, catchup_rate, catchup_time, \
+replay.rate, per group \
+group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max, group.NAME.catchup_time ..., per fault fault.NAME.recovery, \
 fault.NAME.lost, fault.NAME.failed, fault.NAME.duplicates, fault.NAME.out_of_order, \
 fault.NAME.publish.p99, fault.NAME.e2e.p99, and over all faults faults.lost, faults.failed, \
 faults.duplicates, faults.out_of_order, faults.recovery";
@@ -309,6 +353,23 @@ impl FromStr for Metric {
             "lag.max" => Metric::LagMax {
                 group: group.clone(),
             },
+            "retried" | "dead_lettered" | "dlt.lost" => Metric::Failures {
+                group: group.clone(),
+                figure: match rest {
+                    "retried" => FailureFigure::Retried,
+                    "dead_lettered" => FailureFigure::DeadLettered,
+                    _ => FailureFigure::DltLost,
+                },
+            },
+            "catchup_rate" => Metric::CatchupRate {
+                group: group.clone(),
+            },
+            "catchup_time" => Metric::CatchupTime {
+                group: group.clone(),
+            },
+            "replay.rate" => Metric::ReplayRate {
+                group: group.clone(),
+            },
             "failed" if group.is_none() => Metric::Failed,
             "rate.achieved_ratio" if group.is_none() => Metric::AchievedRatio,
             "recovery.lag" if group.is_none() => Metric::RecoveryLag,
@@ -322,6 +383,10 @@ impl FromStr for Metric {
                         stat,
                     },
                     ("publish", None) => Metric::Publish(stat),
+                    ("retry_delay", _) => Metric::RetryDelay {
+                        group: group.clone(),
+                        stat,
+                    },
                     ("schedule_lag", None) => Metric::ScheduleLag(stat),
                     _ => return Err(unknown()),
                 }
@@ -349,6 +414,11 @@ impl fmt::Display for Metric {
             Metric::Failed => f.write_str("failed"),
             Metric::AchievedRatio => f.write_str("rate.achieved_ratio"),
             Metric::LagMax { .. } => f.write_str("lag.max"),
+            Metric::Failures { figure, .. } => f.write_str(figure.text()),
+            Metric::RetryDelay { stat, .. } => write!(f, "retry_delay.{}", stat_text(*stat)),
+            Metric::CatchupRate { .. } => f.write_str("catchup_rate"),
+            Metric::CatchupTime { .. } => f.write_str("catchup_time"),
+            Metric::ReplayRate { .. } => f.write_str("replay.rate"),
             Metric::RecoveryLag => f.write_str("recovery.lag"),
             Metric::RecoveryP95 => f.write_str("recovery.p95"),
             Metric::Fault {
@@ -450,6 +520,14 @@ mod tests {
             "schedule_lag.p99 < 20ms",
             "recovery.lag < 60s",
             "recovery.p95 <= 30s",
+            "dlt.lost == 0",
+            "group.orders.dead_lettered < 100",
+            "retried <= 50",
+            "retry_delay.p99 < 8s",
+            "group.audit.retry_delay.max <= 10s",
+            "group.audit.catchup_rate >= 5000",
+            "catchup_time < 90s",
+            "group.replayer.replay.rate > 20000",
         ] {
             let slo: Slo = text.parse().unwrap();
             assert_eq!(slo.to_string(), text);

@@ -84,23 +84,28 @@ fn read_number(field: &[u8]) -> Option<u64> {
 /// Decodes the surge prefix of a payload, checking it belongs to `run_id`.
 #[inline]
 pub fn decode(payload: &[u8], run_id: &[u8; RUN_ID_LEN]) -> Decoded {
-    if payload.len() < PREFIX_LEN
-        || !payload.starts_with(MAGIC)
-        || &payload[RUN_ID_AT..RUN_ID_AT + RUN_ID_LEN] != run_id
-    {
+    if payload.len() < PREFIX_LEN || &payload[RUN_ID_AT..RUN_ID_AT + RUN_ID_LEN] != run_id {
         return Decoded::Foreign;
     }
+    decode_any(payload).map_or(Decoded::Foreign, |(_, meta)| Decoded::Ours(meta))
+}
+
+/// Decodes the surge prefix of a payload of any run: the run id and the event's fields.
+#[inline]
+pub fn decode_any(payload: &[u8]) -> Option<([u8; RUN_ID_LEN], EventMeta)> {
+    if payload.len() < PREFIX_LEN || !payload.starts_with(MAGIC) {
+        return None;
+    }
     let field = |at: usize, width: usize| read_number(&payload[at..at + width]);
-    let meta = (|| {
-        Some(EventMeta {
-            producer: u16::try_from(field(PRODUCER_AT, PRODUCER_WIDTH)?).ok()?,
-            aggregate: u16::try_from(field(AGGREGATE_AT, AGGREGATE_WIDTH)?).ok()?,
-            index: u32::try_from(field(INDEX_AT, INDEX_WIDTH)?).ok()?,
-            sequence: u32::try_from(field(SEQUENCE_AT, SEQUENCE_WIDTH)?).ok()?,
-            intended_at_us: field(INTENDED_AT, INTENDED_WIDTH)?,
-        })
-    })();
-    meta.map_or(Decoded::Foreign, Decoded::Ours)
+    let meta = EventMeta {
+        producer: u16::try_from(field(PRODUCER_AT, PRODUCER_WIDTH)?).ok()?,
+        aggregate: u16::try_from(field(AGGREGATE_AT, AGGREGATE_WIDTH)?).ok()?,
+        index: u32::try_from(field(INDEX_AT, INDEX_WIDTH)?).ok()?,
+        sequence: u32::try_from(field(SEQUENCE_AT, SEQUENCE_WIDTH)?).ok()?,
+        intended_at_us: field(INTENDED_AT, INTENDED_WIDTH)?,
+    };
+    let run: [u8; RUN_ID_LEN] = payload[RUN_ID_AT..RUN_ID_AT + RUN_ID_LEN].try_into().ok()?;
+    Some((run, meta))
 }
 
 /// A pre-built payload template for one event type, rewritten in place per event.

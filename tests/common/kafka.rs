@@ -169,36 +169,54 @@ pub fn ledger(dir: &Path) -> LedgerFile {
     serde_json::from_str(&text).expect("ledger.json parses")
 }
 
+/// Every record value of `topic`, from the earliest offset, as Kafka's Java console consumer
+/// prints it; it must say it processed exactly as many records as it printed.
+pub fn console_values(bootstrap: &str, topic: &str) -> Vec<String> {
+    static CLASSPATH: OnceLock<String> = OnceLock::new();
+    let classpath = CLASSPATH.get_or_init(|| {
+        let classpath = script(&["classpath"]);
+        assert!(classpath.status.success(), "{}", super::console(&classpath));
+        String::from_utf8_lossy(&classpath.stdout)
+            .trim()
+            .to_string()
+    });
+    let output = Command::new("java")
+        .args(["-Xmx512m", "-cp", classpath])
+        .arg("org.apache.kafka.tools.consumer.ConsoleConsumer")
+        .args(["--bootstrap-server", bootstrap, "--topic", topic])
+        .args(["--from-beginning", "--timeout-ms", "8000"])
+        .args(["--property", "print.partition=true"])
+        .args(["--property", "print.offset=true"])
+        .args(["--consumer-property", "isolation.level=read_uncommitted"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("java runs the console consumer");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // "Partition:N\tOffset:M\tVALUE" per record.
+    let values: Vec<String> = stdout
+        .lines()
+        .filter_map(|line| line.splitn(3, '\t').nth(2).map(String::from))
+        .collect();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Processed a total of"),
+        "the console consumer did not finish on {topic}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("Processed a total of {} messages", values.len())),
+        "the console consumer printed {} records on {topic}, but said:\n{stderr}",
+        values.len()
+    );
+    values
+}
+
 /// Reads every partition of `topics` from the earliest offset with Kafka's Java console
 /// consumer and keeps the events of run `run_id`.
 pub fn read_back(bootstrap: &str, topics: &[&str], run_id: &str) -> ReadBack {
-    let classpath = script(&["classpath"]);
-    assert!(classpath.status.success(), "{}", super::console(&classpath));
-    let classpath = String::from_utf8_lossy(&classpath.stdout)
-        .trim()
-        .to_string();
     let run_id: [u8; 8] = run_id.as_bytes().try_into().expect("an 8-byte run id");
     let mut found = ReadBack::default();
     for topic in topics {
-        let output = Command::new("java")
-            .args(["-Xmx512m", "-cp", &classpath])
-            .arg("org.apache.kafka.tools.consumer.ConsoleConsumer")
-            .args(["--bootstrap-server", bootstrap, "--topic", topic])
-            .args(["--from-beginning", "--timeout-ms", "8000"])
-            .args(["--property", "print.partition=true"])
-            .args(["--property", "print.offset=true"])
-            .args(["--consumer-property", "isolation.level=read_uncommitted"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("java runs the console consumer");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        // "Partition:N\tOffset:M\tVALUE" per record.
-        let mut lines = 0;
-        for line in stdout.lines() {
-            let Some(value) = line.splitn(3, '\t').nth(2) else {
-                continue;
-            };
-            lines += 1;
+        for value in console_values(bootstrap, topic) {
             if let Decoded::Ours(meta) = decode(value.as_bytes(), &run_id) {
                 found.records += 1;
                 *found
@@ -213,15 +231,6 @@ pub fn read_back(bootstrap: &str, topics: &[&str], run_id: &str) -> ReadBack {
                     .or_default() += 1;
             }
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("Processed a total of"),
-            "the console consumer did not finish on {topic}:\n{stderr}"
-        );
-        assert!(
-            stderr.contains(&format!("Processed a total of {lines} messages")),
-            "the console consumer printed {lines} records on {topic}, but said:\n{stderr}"
-        );
     }
     found
 }

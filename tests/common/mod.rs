@@ -67,14 +67,19 @@ pub fn run_with_stop(
     out: &Path,
     stop: Arc<StopSignal>,
 ) -> Result<RunOutcome, SurgeError> {
-    let options = RunOptions {
+    surge::run(&options(scenario, overrides, out), stop)
+}
+
+/// The options `surge run` would build for a scenario under the crate root, quiet.
+pub fn options(scenario: &str, overrides: Overrides, out: &Path) -> RunOptions {
+    RunOptions {
         scenario: repo(scenario),
         overrides,
         out: Some(out.to_path_buf()),
         quiet: true,
         metrics_addr: None,
-    };
-    surge::run(&options, stop)
+        workers: Default::default(),
+    }
 }
 
 /// Reads back the summary a run wrote.
@@ -92,3 +97,4 @@ pub fn console(output: &std::process::Output) -> String {
     )
 }
 pub mod kafka;
+pub mod live;

@@ -1,0 +1,298 @@
+//! Reading stretches of partitions without a consumer group: the dead-letter read-back and
+//! `surge replay`.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use rustc_hash::FxHashMap;
+
+use super::{ConnectError, ErrorLog, client_config, config_error, redact, retry_while};
+
+/// The offsets `from..to` of one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub topic: String,
+    pub partition: i32,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// The low and high watermark of every partition of each of `topics` (name, partition count),
+/// all within `timeout`, asked through one client. A topic created a moment ago may answer
+/// that a partition has no leader yet, or is unknown to the broker asked: those are asked
+/// again ([`retry_while`]) until `timeout` has passed.
+///
+/// The earliest and the latest offsets are asked for in two requests that name each
+/// partition's answer (`rd_kafka_offsets_for_times` with Kafka's -2 and -1), not with
+/// `rd_kafka_query_watermark_offsets`: that one files its two answers in the order they
+/// arrive, so an answer it retried after an error lands in the wrong place, and a partition
+/// of 18 records read as (18, 18) on the embedded broker.
+pub fn watermarks(
+    servers: &str,
+    properties: &[(String, String)],
+    topics: &[(&str, i32)],
+    timeout: Duration,
+) -> Result<Vec<Vec<(i64, i64)>>, ConnectError> {
+    let probe: BaseConsumer<ErrorLog> = client_config(servers, properties)
+        .create_with_context(ErrorLog::default())
+        .map_err(|e| config_error(e, properties))?;
+    let deadline = Instant::now() + timeout;
+    let asked = |topic: &str, partitions: i32, at: Offset| {
+        let request = || {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
+            offsets_at(&probe, topic, partitions, at, left)
+        };
+        retry_while(deadline, |(_, e)| settling(e), request).map_err(|(partition, e)| {
+            let detail = redact(&e.to_string(), properties);
+            if unanswered(&e) {
+                ConnectError::Unreachable {
+                    servers: servers.to_string(),
+                    timeout_s: timeout.as_secs().max(1),
+                    detail: format!("offsets of {topic}/{partition}: {detail}"),
+                }
+            } else {
+                ConnectError::Offsets {
+                    topic: topic.to_string(),
+                    partition,
+                    detail,
+                }
+            }
+        })
+    };
+    topics
+        .iter()
+        .map(|&(topic, partitions)| {
+            let low = asked(topic, partitions, Offset::Beginning)?;
+            let high = asked(topic, partitions, Offset::End)?;
+            Ok(low.into_iter().zip(high).collect())
+        })
+        .collect()
+}
+
+/// [`watermarks`] of one topic.
+pub fn topic_watermarks(
+    servers: &str,
+    properties: &[(String, String)],
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> Result<Vec<(i64, i64)>, ConnectError> {
+    let mut marks = watermarks(servers, properties, &[(topic, partitions)], timeout)?;
+    Ok(marks.pop().unwrap_or_default())
+}
+
+/// One ListOffsets round for every partition of `topic` at `at` (earliest or latest). An
+/// error names the partition it is about (0 when it is about the whole request).
+fn offsets_at(
+    probe: &BaseConsumer<ErrorLog>,
+    topic: &str,
+    partitions: i32,
+    at: Offset,
+    timeout: Duration,
+) -> Result<Vec<i64>, (i32, KafkaError)> {
+    let mut asked = TopicPartitionList::new();
+    for partition in 0..partitions {
+        asked
+            .add_partition_offset(topic, partition, at)
+            .map_err(|e| (partition, e))?;
+    }
+    let answer = probe
+        .offsets_for_times(asked, timeout)
+        .map_err(|e| (0, e))?;
+    let mut offsets = vec![None; partitions.max(0) as usize];
+    for element in answer.elements_for_topic(topic) {
+        let partition = element.partition();
+        element.error().map_err(|e| (partition, e))?;
+        if let (Offset::Offset(offset), Some(slot)) = (
+            element.offset(),
+            usize::try_from(partition)
+                .ok()
+                .and_then(|p| offsets.get_mut(p)),
+        ) {
+            *slot = Some(offset);
+        }
+    }
+    offsets
+        .into_iter()
+        .zip(0..)
+        .map(|(offset, partition)| {
+            offset.ok_or((
+                partition,
+                KafkaError::OffsetFetch(RDKafkaErrorCode::UnknownPartition),
+            ))
+        })
+        .collect()
+}
+
+/// No broker answered in time (librdkafka's own codes), as against a broker's error answer.
+fn unanswered(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        None | Some(
+            RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+        )
+    )
+}
+
+/// Answers about a partition that pass by themselves once a new topic's leaders are elected
+/// and every broker's metadata has caught up.
+fn settling(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::RequestTimedOut
+        )
+    )
+}
+
+/// Reads every record of the spans, handing each (span index, offset, value) to `each`, until
+/// all are read or `deadline` passes; then the error names the spans left and how far they got.
+pub fn read_spans(
+    servers: &str,
+    properties: &[(String, String)],
+    spans: &[Span],
+    deadline: Instant,
+    stopped: impl Fn() -> bool,
+    mut each: impl FnMut(usize, i64, Option<&[u8]>),
+) -> Result<(), String> {
+    let mut config = client_config(servers, properties);
+    config
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("group.id", "surge-reader");
+    let reader: BaseConsumer<ErrorLog> = config
+        .create_with_context(ErrorLog::default())
+        .map_err(|e| redact(&e.to_string(), properties))?;
+    let mut assignment = TopicPartitionList::new();
+    for span in spans.iter().filter(|s| s.to > s.from) {
+        assignment
+            .add_partition_offset(&span.topic, span.partition, Offset::Offset(span.from))
+            .map_err(|e| e.to_string())?;
+    }
+    if assignment.count() == 0 {
+        return Ok(());
+    }
+    reader.assign(&assignment).map_err(|e| e.to_string())?;
+    let mut read_to: Vec<i64> = spans.iter().map(|s| s.from).collect();
+    let index_of: FxHashMap<(&str, i32), usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.topic.as_str(), s.partition), i))
+        .collect();
+    // Spans not read to their end yet: counted down as each one finishes.
+    let mut unfinished = assignment.count();
+    while unfinished > 0 {
+        if stopped() {
+            return Err("stopped before the end (interrupted)".into());
+        }
+        if Instant::now() >= deadline {
+            let behind: Vec<String> = (0..spans.len())
+                .filter(|&i| read_to[i] < spans[i].to)
+                .take(5)
+                .map(|i| {
+                    let s = &spans[i];
+                    format!("{}/{} at {} of {}", s.topic, s.partition, read_to[i], s.to)
+                })
+                .collect();
+            return Err(format!(
+                "not read to the end in time ({}){}",
+                behind.join(", "),
+                match reader.context().summary() {
+                    errors if errors.is_empty() => String::new(),
+                    errors => format!(": {}", redact(&errors, properties)),
+                }
+            ));
+        }
+        match reader.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(error)) => reader.context().push(&error.to_string()),
+            Some(Ok(message)) => {
+                let index = index_of.get(&(message.topic(), message.partition()));
+                if let Some(&index) = index {
+                    let (offset, to) = (message.offset(), spans[index].to);
+                    if offset < to {
+                        each(index, offset, message.payload());
+                    }
+                    if read_to[index] < to && offset + 1 >= to {
+                        unfinished -= 1;
+                    }
+                    read_to[index] = read_to[index].max(offset + 1);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::embedded::EmbeddedCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    fn cluster_with(records: u32) -> (EmbeddedCluster, String) {
+        let cluster = EmbeddedCluster::start(1).unwrap();
+        cluster.create_topic("marks", 2, 1).unwrap();
+        let servers = cluster.bootstrap_servers();
+        let producer: BaseProducer = client_config(&servers, &[]).create().unwrap();
+        for i in 0..records {
+            let key = i.to_string();
+            producer
+                .send(BaseRecord::to("marks").key(&key).payload("x"))
+                .unwrap();
+        }
+        assert!(producer.flush(Duration::from_secs(10)).is_ok());
+        (cluster, servers)
+    }
+
+    #[test]
+    fn a_partition_without_a_leader_yet_is_asked_again() {
+        let (cluster, servers) = cluster_with(40);
+        // What a topic created a moment ago, or one whose leader is moving, answers.
+        cluster
+            .request_errors("ListOffsets", "NOT_LEADER_OR_FOLLOWER", 3)
+            .unwrap();
+        let marks = watermarks(&servers, &[], &[("marks", 2)], Duration::from_secs(20))
+            .unwrap()
+            .remove(0);
+        assert_eq!(marks.len(), 2);
+        assert_eq!(
+            marks.iter().map(|(low, high)| high - low).sum::<i64>(),
+            40,
+            "{marks:?}"
+        );
+    }
+
+    #[test]
+    fn an_error_that_does_not_pass_by_itself_is_not_retried() {
+        let (cluster, servers) = cluster_with(1);
+        cluster
+            .request_errors("ListOffsets", "KAFKA_STORAGE_ERROR", 1000)
+            .unwrap();
+        let error =
+            watermarks(&servers, &[], &[("marks", 2)], Duration::from_secs(20)).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("marks/0") && text.contains("Disk error"),
+            "{text}"
+        );
+        assert!(
+            matches!(error, ConnectError::Offsets { partition: 0, .. }),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! Reading the live view (`--metrics-addr`) from a test.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+/// One scrape's body, in the OpenMetrics text format. `None` when nothing answers.
+pub fn scrape_text(address: SocketAddr) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: surge\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    assert!(head.contains("openmetrics-text"), "{head}");
+    Some(body.to_string())
+}
+
+/// Sample name with labels, to value.
+pub fn samples(body: &str) -> BTreeMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// One scrape, parsed. `None` when nothing answers.
+pub fn scrape(address: SocketAddr) -> Option<BTreeMap<String, f64>> {
+    scrape_text(address).map(|body| samples(&body))
+}
+
+/// A loopback address nothing listens on (yet).
+pub fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
