@@ -209,6 +209,7 @@ pub fn regression_checks(comparison: &BaselineComparison) -> Vec<Check> {
                     format_micros(delta.baseline)
                 ),
                 default: false,
+                integrity: false,
             }
         })
         .collect()

@@ -278,7 +278,8 @@ impl Status {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Verdict {
     pub status: Status,
-    /// Why the run is inconclusive or an error; empty on pass and fail.
+    /// Why the run is inconclusive or an error; on a failed run, why its checks other than
+    /// the integrity ones were not judged (empty when every check was).
     pub reasons: Vec<String>,
     pub checks: Vec<Check>,
 }
@@ -304,6 +305,10 @@ pub struct Check {
     /// An integrity check surge added because the scenario set no limit for it.
     #[serde(default)]
     pub default: bool,
+    /// It counts facts of the log (failed, lost, duplicated, reordered or missing dead
+    /// letters), which stand even when the generator's timings are not trusted.
+    #[serde(default)]
+    pub integrity: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -470,6 +475,23 @@ impl GroupSummary {
     pub fn is_clean(&self) -> bool {
         let o = &self.ordering;
         self.lost + self.unread + o.duplicates + o.out_of_order + o.gaps == 0
+    }
+}
+
+impl Verdict {
+    /// Whether the generator's timings are trusted, so that every check was judged.
+    pub fn timings_trusted(&self) -> bool {
+        match self.status {
+            Status::Pass => true,
+            Status::Fail => self.reasons.is_empty(),
+            Status::Inconclusive | Status::Error => false,
+        }
+    }
+
+    /// Whether a check was judged: every one when the timings are trusted, and on a run
+    /// failed by its integrity checks while its timings were not, those checks only.
+    pub fn judged(&self, check: &Check) -> bool {
+        self.timings_trusted() || (self.status == Status::Fail && check.integrity)
     }
 }
 

@@ -225,6 +225,7 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
         .into(),
         passed: actual.is_some_and(|value| slo.comparison.holds(value, slo.limit)),
         default: slo.default,
+        integrity: slo.metric.is_integrity(),
         limit_text: slo.limit_text(),
         actual_text: match actual {
             None if matches!(slo.metric, Metric::RecoveryLag | Metric::RecoveryP95) => {
@@ -354,13 +355,23 @@ const SATURATED_CPU: f64 = 95.0;
 const SATURATED_SECONDS: usize = 3;
 
 /// Judges every SLO and the generator's trustworthiness.
+///
+/// A generator that fell behind makes its timings untrustworthy, so such a run is
+/// inconclusive, except that a failed integrity check still fails it: events that failed,
+/// were lost or came out of order are facts of the log whatever the generator's pace. An
+/// interrupted run stays inconclusive: what it did not drain is not known.
 pub fn judge(summary: &Summary, slos: &[Slo], limits: &RunLimits) -> Verdict {
     let checks: Vec<Check> = slos.iter().map(|slo| check(summary, slo)).collect();
     let mut reasons = trust_problems(summary, limits);
     let unread = unread_problems(summary);
+    let integrity_failed = checks.iter().any(|c| c.integrity && !c.passed);
     let status = if !reasons.is_empty() {
         reasons.extend(unread);
-        Status::Inconclusive
+        if integrity_failed && summary.complete {
+            Status::Fail
+        } else {
+            Status::Inconclusive
+        }
     } else if checks.iter().any(|c| !c.passed) {
         Status::Fail
     } else if !unread.is_empty() {
@@ -373,5 +384,97 @@ pub fn judge(summary: &Summary, slos: &[Slo], limits: &RunLimits) -> Verdict {
         status,
         reasons,
         checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Summary {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/smoke-run/summary.json"
+        ))
+        .unwrap();
+        Summary::from_json(&text).unwrap()
+    }
+
+    /// The default limits (a 50 ms schedule-lag bound), as smoke.toml resolves them.
+    fn limits() -> RunLimits {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml");
+        let overrides = crate::scenario::Overrides::default();
+        crate::scenario::load(std::path::Path::new(path), &overrides)
+            .unwrap()
+            .limits
+    }
+
+    fn slos(texts: &[&str]) -> Vec<Slo> {
+        texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
+    /// The fixture's generator fell 90 ms behind (over the 50 ms bound).
+    fn lagging(mut summary: Summary) -> Summary {
+        summary.latency.schedule_lag_us.p99 = 91_519;
+        summary
+    }
+
+    #[test]
+    fn a_lagging_generator_makes_a_run_with_clean_integrity_inconclusive() {
+        let verdict = judge(
+            &lagging(fixture()),
+            &slos(&["e2e.p95 < 1us", "lost == 0"]),
+            &limits(),
+        );
+        // The e2e check fails, but the generator's lag is inside it: not the cluster's fault.
+        assert_eq!(verdict.status, Status::Inconclusive);
+        assert!(verdict.reasons[0].contains("fell behind its schedule"));
+        assert!(!verdict.judged(&verdict.checks[0]) && !verdict.judged(&verdict.checks[1]));
+    }
+
+    #[test]
+    fn lost_failed_or_reordered_events_fail_the_run_whatever_the_generators_pace() {
+        type Spoil = fn(&mut Summary);
+        let cases: [(&str, Spoil); 4] = [
+            ("lost == 0", |s| s.groups[0].lost = 3),
+            ("failed == 0", |s| s.produced.failed = 7),
+            ("gaps == 0", |s| s.groups[0].ordering.gaps = 1),
+            ("ordering_violations == 0", |s| {
+                s.groups[0].ordering.out_of_order = 2
+            }),
+        ];
+        for (slo, spoil) in cases {
+            let mut summary = lagging(fixture());
+            spoil(&mut summary);
+            let verdict = judge(&summary, &slos(&["e2e.p95 < 1us", slo]), &limits());
+            assert_eq!(verdict.status, Status::Fail, "{slo}: {verdict:#?}");
+            // The reason the latency check is not judged stays with the verdict.
+            assert!(!verdict.timings_trusted());
+            assert!(verdict.reasons[0].contains("fell behind its schedule"));
+            let (e2e, integrity) = (&verdict.checks[0], &verdict.checks[1]);
+            assert!(integrity.integrity && !integrity.passed && verdict.judged(integrity));
+            assert!(!e2e.integrity && !verdict.judged(e2e), "{slo}");
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_stays_inconclusive_even_with_loss() {
+        let mut summary = fixture();
+        summary.complete = false;
+        summary.groups[0].lost = 3;
+        let verdict = judge(&summary, &slos(&["lost == 0"]), &limits());
+        assert_eq!(verdict.status, Status::Inconclusive);
+    }
+
+    #[test]
+    fn a_trusted_run_judges_every_check() {
+        let verdict = judge(
+            &fixture(),
+            &slos(&["e2e.p95 < 1us", "lost == 0"]),
+            &limits(),
+        );
+        assert_eq!(verdict.status, Status::Fail);
+        assert!(verdict.reasons.is_empty() && verdict.timings_trusted());
+        assert!(verdict.checks.iter().all(|c| verdict.judged(c)));
     }
 }

@@ -180,6 +180,56 @@ fn an_inconclusive_run_skips_its_slo_cases_and_fails_only_the_trust_case() {
     assert!(!xml.contains("type=\"slo\""), "{xml}");
 }
 
+#[test]
+fn a_run_that_lost_events_while_its_generator_lagged_fails_on_integrity_and_skips_latency() {
+    // Judged by the real verdict, not set by hand: the fixture's group lost 2 events and the
+    // generator fell 2.1 s behind its schedule.
+    let mut run = failing_fixture();
+    run.summary.latency.schedule_lag_us.p99 = 2_100_000;
+    let slos: Vec<surge::scenario::Slo> = run
+        .summary
+        .verdict
+        .checks
+        .iter()
+        .map(|c| c.name.parse().unwrap())
+        .collect();
+    // The default limits (a 50 ms schedule-lag bound), as the fixture's scenario resolves them.
+    let scenario = surge::scenario::load(
+        &common::repo("scenarios/smoke.toml"),
+        &surge::scenario::Overrides::default(),
+    )
+    .unwrap();
+    run.summary.verdict = surge::verdict::judge(&run.summary, &slos, &scenario.limits);
+    assert_eq!(run.summary.verdict.status, Status::Fail);
+    let xml = &render(&report::junit::JunitExporter, &run)[0].1;
+    validate_junit(xml);
+    let cases = junit_doc_cases(xml);
+    let outcome = |name: &str| {
+        cases
+            .iter()
+            .find(|c| c.0 == name)
+            .unwrap_or_else(|| panic!("a case named {name} in {xml}"))
+    };
+    assert_eq!(outcome("lost").1.as_deref(), Some("failure"));
+    assert_eq!(outcome("ordering_violations").1, None, "judged and passed");
+    assert_eq!(outcome("e2e.p95").1.as_deref(), Some("skipped"));
+    let trust = outcome(report::junit::TRUST_CASE);
+    assert_eq!(trust.1.as_deref(), Some("failure"));
+    assert!(
+        trust.2.contains("other than the integrity checks"),
+        "{trust:?}"
+    );
+    let headline = report::table::headline(&run.summary);
+    assert!(
+        headline.starts_with("FAIL")
+            && headline.contains("lost == 0")
+            && headline.contains("fell behind its schedule"),
+        "{headline}"
+    );
+    let md = &render(&report::markdown::MarkdownExporter, &run)[0].1;
+    assert!(md.contains("not judged"), "{md}");
+}
+
 fn parse(text: &str) -> roxmltree::Document<'_> {
     roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("not well-formed: {e}"))
 }

@@ -4,7 +4,8 @@
 //! test's history in Jenkins or GitLab. A failure carries limit, actual and the reason in its
 //! body, which is what GitLab shows. When the run itself cannot be trusted (inconclusive or
 //! error), the SLO cases are skipped with that reason and only the trust case fails: the
-//! generator's trouble is not blamed on the cluster.
+//! generator's trouble is not blamed on the cluster. A run failed by its integrity checks while
+//! the generator's timings were not trusted keeps those cases judged, and skips the rest.
 
 use std::time::Duration;
 
@@ -19,8 +20,8 @@ pub const TRUST_CASE: &str = "run is complete and the generator kept its schedul
 /// Writes `junit.xml`.
 pub struct JunitExporter;
 
-fn slo_case(summary: &Summary, check: &Check, trusted: bool) -> TestCase {
-    let status = if !trusted {
+fn slo_case(summary: &Summary, check: &Check) -> TestCase {
+    let status = if !summary.verdict.judged(check) {
         let mut skipped = TestCaseStatus::skipped();
         skipped.set_message(format!(
             "not judged: the run is {} ({})",
@@ -69,7 +70,7 @@ impl Exporter for JunitExporter {
 
     fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
         let summary = &run.summary;
-        let trusted = !matches!(summary.verdict.status, Status::Inconclusive | Status::Error);
+        let trusted = summary.verdict.timings_trusted();
         let mut suite = TestSuite::new(format!("surge.{}", summary.scenario.name));
         if let Ok(started) = chrono::DateTime::parse_from_rfc3339(&summary.started_at) {
             suite.set_timestamp(started);
@@ -77,7 +78,7 @@ impl Exporter for JunitExporter {
         let time = Duration::try_from_secs_f64(summary.startup.run_time_s).unwrap_or_default();
         suite.set_time(time);
         for check in &summary.verdict.checks {
-            suite.add_test_case(slo_case(summary, check, trusted));
+            suite.add_test_case(slo_case(summary, check));
         }
         // An untrustworthy run must not look green on a dashboard: this case fails.
         let status = if trusted {
@@ -88,8 +89,13 @@ impl Exporter for JunitExporter {
             failure.set_message(format!("{}: {reasons}", summary.verdict.status.as_str()));
             failure.set_type(summary.verdict.status.as_str());
             failure.set_description(format!(
-                "The run is {}, so its SLOs were not judged (they are skipped):\n- {}",
+                "The run is {}, so {} (they are skipped):\n- {}",
                 summary.verdict.status.as_str(),
+                if summary.verdict.status == Status::Fail {
+                    "its SLOs other than the integrity checks were not judged"
+                } else {
+                    "its SLOs were not judged"
+                },
                 summary.verdict.reasons.join("\n- ")
             ));
             failure

@@ -233,6 +233,19 @@ pub fn headline(summary: &Summary) -> String {
         _ if let Some(capacity) = &summary.capacity => capacity.conclusion.clone(),
         Status::Pass if total == 0 => "no SLOs to check".to_string(),
         Status::Pass => format!("all {total} SLOs met"),
+        Status::Fail if !verdict.timings_trusted() => {
+            let failed: Vec<&str> = verdict
+                .checks
+                .iter()
+                .filter(|c| c.integrity && !c.passed)
+                .map(|c| c.name.as_str())
+                .collect();
+            format!(
+                "integrity failed ({}); the other SLOs are not judged: {}",
+                failed.join(", "),
+                verdict.reasons.join("; ")
+            )
+        }
         Status::Fail => format!("{failed} of {total} SLOs failed"),
         Status::Inconclusive | Status::Error => verdict.reasons.join("; "),
     };
@@ -419,7 +432,9 @@ pub fn slo_table(summary: &Summary) -> Table {
                 None => row.extend(["-".to_string(), "-".to_string()]),
             }
         }
-        row.push(if check.passed {
+        row.push(if !summary.verdict.judged(check) {
+            "not judged".into()
+        } else if check.passed {
             "pass".into()
         } else {
             "FAIL".into()

@@ -157,6 +157,28 @@ impl Metric {
         )
     }
 
+    /// Whether it counts facts of the log: events that failed, were lost, came twice or out of
+    /// order, or dead letters missing. A generator that fell behind its schedule delays events
+    /// but cannot cause these, so such a check fails a run whose timings are not trusted.
+    pub fn is_integrity(&self) -> bool {
+        matches!(
+            self,
+            Metric::Count { .. }
+                | Metric::Failed
+                | Metric::Failures {
+                    figure: FailureFigure::DltLost,
+                    ..
+                }
+                | Metric::Fault {
+                    figure: FaultFigure::Lost
+                        | FaultFigure::Failed
+                        | FaultFigure::Duplicates
+                        | FaultFigure::OutOfOrder,
+                    ..
+                }
+        )
+    }
+
     /// The fault the metric is scoped to, if any.
     pub fn fault(&self) -> Option<&str> {
         match self {
