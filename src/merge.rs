@@ -24,7 +24,7 @@ use crate::metrics::{
     GroupPoint, Histograms, IntervalSample, Intervals, SentLedger, TimelinePoint,
 };
 use crate::report::{self, RunData};
-use crate::summary::{Status, WorkerRow, WorkersSummary};
+use crate::summary::{Status, Verdict, WorkerRow, WorkersSummary};
 use crate::workers::{WORKER_FILE, WORKER_SCHEMA, WorkerFile};
 use crate::{RunOutcome, SurgeError};
 
@@ -68,6 +68,20 @@ fn read_worker(dir: &Path) -> Result<Worker, String> {
         run,
         ledger: SentLedger::import(&ledger),
     })
+}
+
+/// Adds the merge's own reasons to the verdict: an incomplete run is inconclusive; clocks that
+/// cannot be compared leave a failed integrity check failing, as the verdict does for a
+/// generator that fell behind, and make anything else inconclusive.
+fn untrusted(verdict: &mut Verdict, incomplete: Vec<String>, clocks: Vec<String>) {
+    if verdict.status == Status::Error || (incomplete.is_empty() && clocks.is_empty()) {
+        return;
+    }
+    if !incomplete.is_empty() || !verdict.integrity_failed() {
+        verdict.status = Status::Inconclusive;
+    }
+    verdict.reasons.extend(incomplete);
+    verdict.reasons.extend(clocks);
 }
 
 fn bad_dirs(path: &Path, detail: String) -> SurgeError {
@@ -164,13 +178,14 @@ pub fn merge(
     };
     let mut summary = summarize(&scenario, &record, &run_id, &target);
     summary.verdict = crate::verdict::judge(&summary, &scenario.slos, &scenario.limits);
-    let mut inconclusive: Vec<String> = missing
+    // Part of the log unaccounted for: nothing, loss included, can be judged.
+    let mut incomplete: Vec<String> = missing
         .iter()
         .map(|m| format!("a worker is missing: {m}"))
         .collect();
     for worker in &workers {
         if !worker.file.complete {
-            inconclusive.push(format!(
+            incomplete.push(format!(
                 "worker {} ({}) did not run its share to the end: {}",
                 worker.file.index,
                 worker.dir.display(),
@@ -178,19 +193,21 @@ pub fn merge(
             ));
         }
     }
+    // Clocks that cannot be compared spoil the e2e latencies only, as a late generator does.
+    let mut clocks: Vec<String> = Vec::new();
     let (skew, uncertainty) = clock_skew(&workers);
     let p50 = summary.latency.e2e_us.p50 as f64;
     match skew {
         None => {
             for worker in workers.iter().filter(|w| w.file.clock.is_none()) {
-                inconclusive.push(format!(
+                clocks.push(format!(
                     "worker {} could not measure its clock against the brokers' ({}): its e2e latencies cannot be compared with the other workers'",
                     worker.file.index,
                     worker.file.clock_problem.as_deref().unwrap_or("not measured")
                 ));
             }
         }
-        Some(skew) if skew as f64 > max_skew_fraction * p50 => inconclusive.push(format!(
+        Some(skew) if skew as f64 > max_skew_fraction * p50 => clocks.push(format!(
             "the workers' clocks differ by up to {:.2} ms (±{:.2} ms), more than {:.0}% of the e2e p50 ({:.2} ms): end-to-end latency across hosts is not trustworthy; sync the hosts' clocks (chrony/NTP, Amazon Time Sync)",
             skew as f64 / 1000.0,
             uncertainty.unwrap_or(0) as f64 / 1000.0,
@@ -199,10 +216,7 @@ pub fn merge(
         )),
         Some(_) => {}
     }
-    if !inconclusive.is_empty() && summary.verdict.status != Status::Error {
-        summary.verdict.status = Status::Inconclusive;
-        summary.verdict.reasons.extend(inconclusive);
-    }
+    untrusted(&mut summary.verdict, incomplete, clocks);
     summary.workers = Some(WorkersSummary {
         count,
         index: None,
@@ -596,5 +610,57 @@ fn merged_record(scenario: &crate::scenario::Scenario, workers: &[Worker]) -> Ru
         ledger,
         faults: Vec::new(),
         share: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::Summary;
+
+    /// The fixture's verdict judged again, with `lost` events in its first group.
+    fn verdict(lost: u64) -> Verdict {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let text = std::fs::read_to_string(format!("{root}/tests/fixtures/smoke-run/summary.json"));
+        let mut summary = Summary::from_json(&text.unwrap()).unwrap();
+        summary.groups[0].lost = lost;
+        let scenario = crate::scenario::load(
+            Path::new(&format!("{root}/scenarios/smoke.toml")),
+            &Default::default(),
+        )
+        .unwrap();
+        crate::verdict::judge(&summary, &scenario.slos, &scenario.limits)
+    }
+
+    fn reason(text: &str) -> Vec<String> {
+        vec![text.to_string()]
+    }
+
+    #[test]
+    fn skewed_clocks_make_latency_inconclusive_but_loss_still_fails() {
+        let mut clean = verdict(0);
+        assert_eq!(clean.status, Status::Pass);
+        untrusted(&mut clean, Vec::new(), reason("clocks differ"));
+        assert_eq!(clean.status, Status::Inconclusive);
+
+        let mut lossy = verdict(3);
+        assert_eq!(lossy.status, Status::Fail);
+        untrusted(&mut lossy, Vec::new(), reason("clocks differ"));
+        assert_eq!(lossy.status, Status::Fail);
+        assert_eq!(lossy.reasons, reason("clocks differ"));
+        assert!(
+            !lossy.timings_trusted(),
+            "its latency checks are not judged"
+        );
+    }
+
+    #[test]
+    fn a_missing_worker_leaves_even_loss_unjudged() {
+        let mut lossy = verdict(3);
+        untrusted(&mut lossy, reason("a worker is missing: w2"), Vec::new());
+        assert_eq!(lossy.status, Status::Inconclusive);
+        let mut clean = verdict(0);
+        untrusted(&mut clean, Vec::new(), Vec::new());
+        assert_eq!((clean.status, clean.reasons.len()), (Status::Pass, 0));
     }
 }

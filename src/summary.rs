@@ -488,6 +488,12 @@ impl Verdict {
         }
     }
 
+    /// Whether an integrity check failed: such a run fails even when its timings are not
+    /// trusted, since a late generator or a skewed clock cannot lose or reorder events.
+    pub fn integrity_failed(&self) -> bool {
+        self.checks.iter().any(|c| c.integrity && !c.passed)
+    }
+
     /// Whether a check was judged: every one when the timings are trusted, and on a run
     /// failed by its integrity checks while its timings were not, those checks only.
     pub fn judged(&self, check: &Check) -> bool {

@@ -361,30 +361,28 @@ const SATURATED_SECONDS: usize = 3;
 /// were lost or came out of order are facts of the log whatever the generator's pace. An
 /// interrupted run stays inconclusive: what it did not drain is not known.
 pub fn judge(summary: &Summary, slos: &[Slo], limits: &RunLimits) -> Verdict {
-    let checks: Vec<Check> = slos.iter().map(|slo| check(summary, slo)).collect();
-    let mut reasons = trust_problems(summary, limits);
+    let mut verdict = Verdict {
+        status: Status::Pass,
+        reasons: trust_problems(summary, limits),
+        checks: slos.iter().map(|slo| check(summary, slo)).collect(),
+    };
     let unread = unread_problems(summary);
-    let integrity_failed = checks.iter().any(|c| c.integrity && !c.passed);
-    let status = if !reasons.is_empty() {
-        reasons.extend(unread);
-        if integrity_failed && summary.complete {
+    verdict.status = if !verdict.reasons.is_empty() {
+        verdict.reasons.extend(unread);
+        if verdict.integrity_failed() && summary.complete {
             Status::Fail
         } else {
             Status::Inconclusive
         }
-    } else if checks.iter().any(|c| !c.passed) {
+    } else if verdict.checks.iter().any(|c| !c.passed) {
         Status::Fail
     } else if !unread.is_empty() {
-        reasons = unread;
+        verdict.reasons = unread;
         Status::Inconclusive
     } else {
         Status::Pass
     };
-    Verdict {
-        status,
-        reasons,
-        checks,
-    }
+    verdict
 }
 
 #[cfg(test)]
