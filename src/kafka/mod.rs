@@ -30,7 +30,7 @@ pub use producer::{Delivery, DeliverySink, EventProducer, SendOutcome};
 pub enum ConnectError {
     /// No broker answered within the timeout.
     #[error(
-        "no broker at {servers} answered within {timeout_s}s ({detail})\n  fix: check --bootstrap / KAFKA_BOOTSTRAP_SERVERS, that the brokers run, and that this host can reach them; or omit the bootstrap to use the embedded broker"
+        "no broker at {servers} answered within {timeout_s}s ({detail})\n  fix: check --bootstrap / KAFKA_BOOTSTRAP_SERVERS, that the brokers run, and that this host can reach them (only a one-process `surge run` or `surge capacity` without a bootstrap uses the embedded broker)"
     )]
     Unreachable {
         servers: String,
