@@ -228,6 +228,14 @@ fn a_run_that_lost_events_while_its_generator_lagged_fails_on_integrity_and_skip
     );
     let md = &render(&report::markdown::MarkdownExporter, &run)[0].1;
     assert!(md.contains("not judged"), "{md}");
+    // The page shows it too, neither green nor red; the lost check stays red.
+    let html = render(&report::html::HtmlExporter, &run)
+        .into_iter()
+        .find(|(name, _)| name == "report.html")
+        .unwrap()
+        .1;
+    assert!(html.contains("<td>not judged</td>"), "{html}");
+    assert!(html.contains("<td class=\"bad\">FAIL</td>"), "{html}");
 }
 
 fn parse(text: &str) -> roxmltree::Document<'_> {

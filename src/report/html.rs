@@ -36,6 +36,8 @@ fn table_html(table: &Table, result_last: bool) -> String {
                 Some(column) if column == i && (cell == "pass" || cell == "clean") => {
                     " class=\"ok\""
                 }
+                // A check the verdict did not judge is neither good nor bad.
+                Some(column) if column == i && cell == "not judged" => "",
                 Some(column) if column == i => " class=\"bad\"",
                 // Long text (topic lists, reasons) may wrap; figures never break.
                 _ if cell.chars().count() > 24 => " class=\"text\"",
