@@ -543,7 +543,7 @@ fn merged_record(scenario: &crate::scenario::Scenario, workers: &[Worker]) -> Ru
                 errors,
                 failures: None,
                 replay: None,
-                catchup: None,
+                catchups: Vec::new(),
             }
         })
         .collect();

@@ -379,9 +379,15 @@ pub struct GroupSummary {
     /// Failure handling: retries and the dead-letter topic (groups that fail events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failures: Option<FailureSummary>,
-    /// Backlog catch-up after a `group_pause` fault (the group's last pause).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catchup: Option<CatchupSummary>,
+    /// Backlog catch-up after each `group_pause` fault of the group, in the order they ended.
+    /// A summary written before a group could report several reads its one `catchup`.
+    #[serde(
+        default,
+        alias = "catchup",
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub catchups: Vec<CatchupSummary>,
     /// The reading of a group that joined late (`starts_after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<ReplaySummary>,
@@ -421,6 +427,23 @@ pub struct FailureSummary {
     pub errors: Vec<String>,
 }
 
+/// Reads a list of catch-ups, or the single one (or `null`) of an older summary.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<CatchupSummary>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Many(Vec<CatchupSummary>),
+        One(Box<CatchupSummary>),
+    }
+    Ok(match Option::<Form>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(Form::Many(all)) => all,
+        Some(Form::One(one)) => vec![*one],
+    })
+}
+
 /// How a paused group caught up after it resumed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CatchupSummary {
@@ -439,6 +462,18 @@ pub struct CatchupSummary {
     /// Events/s the group consumed while catching up, and the produce rate meanwhile.
     pub consume_rate: Option<f64>,
     pub produce_rate: Option<f64>,
+    /// The fault that paused the group again before it had caught up (its catch-up time
+    /// and rate are then `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_again_by: Option<String>,
+}
+
+impl CatchupSummary {
+    /// Whether the lag was over the threshold at the resume, so that there was a backlog to
+    /// drain and a rate to measure (or the group never got under it).
+    pub fn had_backlog(&self) -> bool {
+        self.catchup_rate.is_some() || self.catchup_time_s.is_none()
+    }
 }
 
 /// What a late group read while it replayed its topics.
@@ -625,4 +660,41 @@ pub fn last_line(text: &str) -> &str {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Catchups {
+        #[serde(default, alias = "catchup", deserialize_with = "one_or_many")]
+        catchups: Vec<CatchupSummary>,
+    }
+
+    fn read(json: &str) -> Vec<String> {
+        serde_json::from_str::<Catchups>(json)
+            .unwrap()
+            .catchups
+            .into_iter()
+            .map(|c| c.fault)
+            .collect()
+    }
+
+    #[test]
+    fn an_older_summary_s_single_catchup_reads_as_a_list_of_one() {
+        let one = r#"{"catchup": {"fault": "down", "paused_s": 3.0, "resumed_s": 8.0,
+            "backlog": 15000, "threshold": 10000, "catchup_time_s": 2.0, "catchup_rate": 7000.0,
+            "consume_rate": 10000.0, "produce_rate": 3000.0}}"#;
+        assert_eq!(read(one), ["down"]);
+        assert!(read(r#"{"catchup": null}"#).is_empty());
+        assert!(read("{}").is_empty());
+        let many = r#"{"catchups": [{"fault": "a", "paused_s": 1.0, "resumed_s": 2.0,
+            "backlog": 1, "threshold": 10000, "catchup_time_s": 0.0, "catchup_rate": null,
+            "consume_rate": null, "produce_rate": null},
+            {"fault": "b", "paused_s": 3.0, "resumed_s": 4.0, "backlog": 1, "threshold": 10000,
+            "catchup_time_s": null, "catchup_rate": null, "consume_rate": null,
+            "produce_rate": null, "paused_again_by": "c"}]}"#;
+        assert_eq!(read(many), ["a", "b"]);
+    }
 }

@@ -108,46 +108,57 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
                 .and_then(|g| g.failures.as_ref())
                 .and_then(|f| latency(&f.retry_delay_us, *stat)),
         },
-        // Unscoped, the slowest group decides; a paused group that never caught up has none.
+        // The slowest pause of the slowest group decides; a pause the group never caught up
+        // from (or was paused again before) has none. A resume under the threshold left
+        // nothing to drain: it has no rate, and counts for the rate only when every pause did.
         Metric::CatchupRate { group: name } => slowest(
             summary,
             name,
-            |g| g.catchup.as_ref().map(|c| c.catchup_rate),
+            |g| {
+                let drained: Vec<_> = g.catchups.iter().filter(|c| c.had_backlog()).collect();
+                let pauses = if drained.is_empty() {
+                    g.catchups.iter().collect()
+                } else {
+                    drained
+                };
+                pauses.iter().map(|c| c.catchup_rate).collect()
+            },
             f64::min,
         ),
         Metric::CatchupTime { group: name } => slowest(
             summary,
             name,
             |g| {
-                g.catchup
-                    .as_ref()
+                g.catchups
+                    .iter()
                     .map(|c| c.catchup_time_s.map(|s| s * 1e6))
+                    .collect()
             },
             f64::max,
         ),
         Metric::ReplayRate { group: name } => slowest(
             summary,
             name,
-            |g| g.replay.as_ref().map(|r| r.rate),
+            |g| g.replay.iter().map(|r| r.rate).collect(),
             f64::min,
         ),
     }
 }
 
 /// A figure of the named group, or the worst (`pick_worst`) over the groups that have it.
-/// `figure` gives `None` for a group without it and `Some(None)` for one that has it but did
-/// not get there (which makes the whole figure `None`).
+/// `figure` gives a group's values (none for a group without it); a `None` value is one that
+/// did not get there, and makes the whole figure `None`.
 fn slowest(
     summary: &Summary,
     name: &Option<String>,
-    figure: impl Fn(&GroupSummary) -> Option<Option<f64>>,
+    figure: impl Fn(&GroupSummary) -> Vec<Option<f64>>,
     pick_worst: fn(f64, f64) -> f64,
 ) -> Option<f64> {
     let chosen: Vec<Option<f64>> = summary
         .groups
         .iter()
         .filter(|g| name.as_ref().is_none_or(|n| &g.name == n))
-        .filter_map(&figure)
+        .flat_map(&figure)
         .collect();
     if chosen.is_empty() {
         return None;

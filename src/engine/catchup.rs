@@ -27,6 +27,8 @@ pub struct CatchupWatch {
     at_resume: (u64, u64),
     /// When the lag was first at or under the threshold, with the counts then.
     caught_up: Option<(Duration, (u64, u64))>,
+    /// The fault that paused the group again before it caught up.
+    paused_again: Option<String>,
 }
 
 impl CatchupWatch {
@@ -48,9 +50,17 @@ impl CatchupWatch {
             threshold,
             at_resume: counts(shared, instances),
             caught_up: None,
+            paused_again: None,
         };
         watch.check(shared, instances, now);
         watch
+    }
+
+    /// Ends the watch unmeasured when `fault` pauses the group before it caught up.
+    pub fn paused_again(&mut self, fault: &str) {
+        if self.caught_up.is_none() && self.paused_again.is_none() {
+            self.paused_again = Some(fault.to_string());
+        }
     }
 
     /// Notes the moment the lag is back at or under the threshold.
@@ -60,7 +70,7 @@ impl CatchupWatch {
         instances: &[Arc<InstanceShared>],
         now: Duration,
     ) {
-        if self.caught_up.is_some() {
+        if self.caught_up.is_some() || self.paused_again.is_some() {
             return;
         }
         let (acked, unique) = counts(shared, instances);
@@ -80,6 +90,7 @@ impl CatchupWatch {
             resumed_s: self.resumed.as_secs_f64(),
             backlog,
             threshold: self.threshold,
+            paused_again_by: self.paused_again.clone(),
             ..CatchupSummary::default()
         };
         if let Some((at, (acked, unique))) = self.caught_up {
@@ -113,6 +124,7 @@ mod tests {
             at_resume: (20_000, 5_000),
             // 2 s later: 26,000 acked, 25,500 consumed (lag 500).
             caught_up: Some((Duration::from_secs(10), (26_000, 25_500))),
+            paused_again: None,
         };
         let summary = watch.summary();
         assert_eq!(summary.backlog, 15_000);
@@ -127,5 +139,56 @@ mod tests {
         };
         let summary = never.summary();
         assert_eq!((summary.catchup_time_s, summary.catchup_rate), (None, None));
+        assert_eq!(summary.paused_again_by, None);
+        assert!(summary.had_backlog());
+    }
+
+    #[test]
+    fn a_second_pause_before_the_catch_up_ends_the_first_unmeasured() {
+        let mut watch = CatchupWatch {
+            group: 0,
+            fault: "first".into(),
+            paused: Duration::from_secs(3),
+            resumed: Duration::from_secs(8),
+            threshold: 1_000,
+            at_resume: (20_000, 5_000),
+            caught_up: None,
+            paused_again: None,
+        };
+        watch.paused_again("second");
+        // A later pause does not rename it.
+        watch.paused_again("third");
+        let summary = watch.summary();
+        assert_eq!(summary.paused_again_by.as_deref(), Some("second"));
+        assert_eq!((summary.catchup_time_s, summary.catchup_rate), (None, None));
+        assert_eq!(summary.backlog, 15_000);
+        // One that had caught up keeps its figures.
+        let mut done = CatchupWatch {
+            caught_up: Some((Duration::from_secs(10), (26_000, 25_500))),
+            paused_again: None,
+            ..watch
+        };
+        done.paused_again("second");
+        let summary = done.summary();
+        assert_eq!(summary.paused_again_by, None);
+        assert_eq!(summary.catchup_time_s, Some(2.0));
+    }
+
+    #[test]
+    fn a_resume_under_the_threshold_has_no_backlog_to_drain() {
+        let watch = CatchupWatch {
+            group: 0,
+            fault: "blip".into(),
+            paused: Duration::from_secs(3),
+            resumed: Duration::from_secs(4),
+            threshold: 10_000,
+            at_resume: (8_000, 5_000),
+            caught_up: Some((Duration::from_secs(4), (8_000, 5_000))),
+            paused_again: None,
+        };
+        let summary = watch.summary();
+        assert_eq!(summary.catchup_time_s, Some(0.0));
+        assert_eq!(summary.catchup_rate, None);
+        assert!(!summary.had_backlog());
     }
 }

@@ -108,8 +108,8 @@ pub struct GroupRecord {
     pub failures: Option<FailureRecord>,
     /// For a late group: when it joined and when it had read everything.
     pub replay: Option<crate::summary::ReplaySummary>,
-    /// For a group a `group_pause` fault paused: how it caught up after its last pause.
-    pub catchup: Option<crate::summary::CatchupSummary>,
+    /// For a group `group_pause` faults paused: how it caught up after each pause.
+    pub catchups: Vec<crate::summary::CatchupSummary>,
 }
 
 /// A group's failure handling as the engine measured it.
@@ -190,7 +190,7 @@ struct Watched {
     fatal: Option<String>,
     producer_tasks: Vec<tokio::task::JoinHandle<producer::InstanceOutcome>>,
     fault_logs: Vec<faults::FaultLog>,
-    /// Per paused group, its catch-up after its last pause.
+    /// Every pause's catch-up, in the order the pauses ended.
     catchups: Vec<catchup::CatchupWatch>,
 }
 
@@ -540,13 +540,20 @@ async fn watch(
         let now = plan_start.elapsed();
         for step in schedule.due(now) {
             let spec = &scenario.faults[step.fault];
+            if let crate::scenario::FaultKind::GroupPause { group } = &spec.kind
+                && !step.undo
+            {
+                // Paused again before it caught up: that catch-up ends unmeasured.
+                for watch in catchups.iter_mut().filter(|w| w.group == *group) {
+                    watch.paused_again(&spec.name);
+                }
+            }
             if let (crate::scenario::FaultKind::GroupPause { group }, true) =
                 (&spec.kind, step.undo)
                 && handle.logs[step.fault].ended.is_none()
             {
                 let threshold =
                     summarize::recovery_limits(scenario, Some(&scenario.groups[*group].name)).1;
-                catchups.retain(|w| w.group != *group);
                 catchups.push(catchup::CatchupWatch::resumed(
                     *group,
                     &run.groups[*group],
@@ -840,11 +847,12 @@ async fn collect(
             GroupRecord {
                 failures,
                 replay,
-                catchup: watched
+                catchups: watched
                     .catchups
                     .iter()
-                    .find(|w| w.group == index)
-                    .map(catchup::CatchupWatch::summary),
+                    .filter(|w| w.group == index)
+                    .map(catchup::CatchupWatch::summary)
+                    .collect(),
                 name: group.spec.name.clone(),
                 members: group.spec.members,
                 topics: group.topic_names.clone(),

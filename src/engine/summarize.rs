@@ -200,7 +200,7 @@ pub fn summarize(
                     errors: redact_errors(&f.counts.errors, scenario),
                     ..f.counts.clone()
                 }),
-                catchup: g.catchup.clone(),
+                catchups: g.catchups.clone(),
                 set_aside,
                 replay: g.replay.clone(),
             }

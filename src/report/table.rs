@@ -722,10 +722,11 @@ pub fn failure_lines(summary: &Summary) -> Vec<String> {
         .collect()
 }
 
-/// Backlog catch-up after a `group_pause`, one row per paused group.
+/// Backlog catch-up after a `group_pause`, one row per pause.
 pub fn catchup_table(summary: &Summary) -> Option<Table> {
     let mut table = Table::new(&[
         "group",
+        "fault",
         "paused",
         "backlog at resume",
         "caught up at lag",
@@ -735,15 +736,23 @@ pub fn catchup_table(summary: &Summary) -> Option<Table> {
         "ingress",
     ]);
     let rate = |r: Option<f64>| r.map_or("-".into(), |r| format!("{}/s", thousands(r as u64)));
-    for g in &summary.groups {
-        let Some(c) = &g.catchup else { continue };
+    for (g, c) in summary
+        .groups
+        .iter()
+        .flat_map(|g| g.catchups.iter().map(move |c| (g, c)))
+    {
+        let not_caught_up = match &c.paused_again_by {
+            Some(fault) => format!("paused again by {fault} first"),
+            None => "not caught up".into(),
+        };
         table.row(vec![
             g.name.clone(),
+            c.fault.clone(),
             format!("{:.1}-{:.1} s", c.paused_s, c.resumed_s),
             thousands(c.backlog),
             format!("<= {}", thousands(c.threshold)),
             c.catchup_time_s
-                .map_or("not caught up".into(), |t| format!("{t:.1} s")),
+                .map_or(not_caught_up, |t| format!("{t:.1} s")),
             rate(c.catchup_rate),
             rate(c.consume_rate),
             rate(c.produce_rate),
