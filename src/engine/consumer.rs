@@ -99,6 +99,8 @@ pub struct GroupState {
     /// Per topic of the group (in `spec.topics` order) and partition, the highest offset
     /// consumed (-1: none).
     pub positions: Vec<Vec<i64>>,
+    /// The same, for the lowest offset consumed.
+    pub first_positions: Vec<Vec<i64>>,
     /// Present when the group fails events.
     pub failures: Option<FailureState>,
 }
@@ -171,6 +173,11 @@ impl GroupShared {
             assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
                 positions: spec
+                    .topics
+                    .iter()
+                    .map(|&t| vec![-1; scenario.topics[t].partitions as usize])
+                    .collect(),
+                first_positions: spec
                     .topics
                     .iter()
                     .map(|&t| vec![-1; scenario.topics[t].partitions as usize])
@@ -441,6 +448,14 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, failed: bool) {
         .and_then(|t| t.get_mut(partition as usize))
     {
         *at = (*at).max(offset);
+    }
+    if let Some(first) = state
+        .first_positions
+        .get_mut(local_topic)
+        .and_then(|t| t.get_mut(partition as usize))
+        && (*first < 0 || offset < *first)
+    {
+        *first = offset;
     }
     let meta = match decoded {
         Decoded::Foreign => {

@@ -786,6 +786,7 @@ async fn collect(
                         out_of_order: state.checker.out_of_order,
                         final_terms,
                         positions: state.positions.clone(),
+                        first_positions: state.first_positions.clone(),
                         keys: state.checker.export(),
                         errors: state.errors.clone(),
                     }

@@ -31,6 +31,10 @@ pub struct GroupFacts {
     pub final_terms: [u64; 2],
     /// Per group topic and partition, the highest offset consumed here (-1: none).
     pub positions: Vec<Vec<i64>>,
+    /// The same, for the lowest: with `positions`, the span of the partition read here, which
+    /// tells `surge merge` in what order workers read a partition that moved between them.
+    #[serde(default)]
+    pub first_positions: Vec<Vec<i64>>,
     /// Per key: the sequences consumed here.
     pub keys: Vec<KeyFacts>,
     pub errors: Vec<String>,

@@ -71,10 +71,16 @@ impl Partition {
     }
 }
 
+/// Out-of-order sequences a checker keeps by key, for `surge merge` (beyond it, a merge may
+/// count a violation on both sides of a partition's move twice, never miss one).
+pub const MAX_KEPT_VIOLATIONS: usize = 100_000;
+
 /// The checker of one consumer group.
 #[derive(Debug, Default)]
 pub struct OrderingChecker {
     keys: FxHashMap<KeyId, KeyState>,
+    /// Per key, the sequences counted out of order (the first [`MAX_KEPT_VIOLATIONS`]).
+    violations: FxHashMap<KeyId, Vec<u32>>,
     /// Deliveries of a sequence seen before.
     pub duplicates: u64,
     /// First deliveries that arrived after a higher sequence of the same key.
@@ -132,6 +138,9 @@ impl OrderingChecker {
         match observation {
             Observation::Duplicate => self.duplicates += 1,
             Observation::OutOfOrder => {
+                if (self.out_of_order as usize) < MAX_KEPT_VIOLATIONS {
+                    self.violations.entry(key).or_default().push(sequence);
+                }
                 self.out_of_order += 1;
                 self.unique += 1;
             }
@@ -221,6 +230,70 @@ pub struct KeyFacts {
     /// Where the key was read from ([`Partition`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<u32>,
+    /// The sequences counted out of order here, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_order: Vec<u32>,
+}
+
+impl KeyFacts {
+    /// Whether `sequence` was seen.
+    fn saw(&self, sequence: u32) -> bool {
+        sequence < self.next || self.above.binary_search(&sequence).is_ok()
+    }
+
+    /// How many sequences below `bound` were seen.
+    fn seen_below(&self, bound: u32) -> u64 {
+        u64::from(self.next.min(bound)) + self.above.partition_point(|&s| s < bound) as u64
+    }
+}
+
+/// The out-of-order deliveries of one key that the workers who read it counted wrongly, when
+/// its partition moved from worker to worker: `readers` in the order they read it (each from
+/// where the one before had got to). A sequence a later reader saw first, below the highest
+/// its earlier readers saw, was delivered out of order (unless that reader counted it so
+/// already); one it counted out of order that an earlier reader had seen was a re-delivery,
+/// a duplicate across workers, not a violation. Added to the readers' own counts, the result
+/// is what one process reading the partition throughout would have counted.
+pub fn crossed_out_of_order(readers: &[&KeyFacts]) -> i64 {
+    let Some((first, later)) = readers.split_first() else {
+        return 0;
+    };
+    let mut before = OrderingChecker::default();
+    before.absorb(std::slice::from_ref(*first), 0, 0);
+    let mut correction = 0i64;
+    for reader in later {
+        let prior = before.export().pop().unwrap_or_else(|| KeyFacts {
+            key: reader.key,
+            next: 0,
+            highest: 0,
+            above: Vec::new(),
+            partition: None,
+            out_of_order: Vec::new(),
+        });
+        let high = prior.highest;
+        // Seen here, not before, and below the highest seen before.
+        let range = reader.next.min(high);
+        let mut crossed = u64::from(range) - prior.seen_below(range);
+        crossed += reader
+            .above
+            .iter()
+            .filter(|&&s| s < high && !prior.saw(s))
+            .count() as u64;
+        // Of those, the ones this reader counted itself.
+        let counted = reader
+            .out_of_order
+            .iter()
+            .filter(|&&s| s < high && !prior.saw(s))
+            .count() as u64;
+        let redelivered = reader
+            .out_of_order
+            .iter()
+            .filter(|&&s| prior.saw(s))
+            .count() as u64;
+        correction += (crossed - counted) as i64 - redelivered as i64;
+        before.absorb(std::slice::from_ref(*reader), 0, 0);
+    }
+    correction
 }
 
 impl OrderingChecker {
@@ -235,6 +308,11 @@ impl OrderingChecker {
                 highest: state.highest,
                 above: state.above.clone(),
                 partition: state.partition.map(|p| p.0),
+                out_of_order: self.violations.get(key).map_or_else(Vec::new, |v| {
+                    let mut sorted = v.clone();
+                    sorted.sort_unstable();
+                    sorted
+                }),
             })
             .collect();
         keys.sort_unstable_by_key(|k| k.key);
@@ -439,7 +517,14 @@ mod tests {
         }
         assert_eq!(merged.unique, whole.unique);
         assert_eq!(merged.duplicates, whole.duplicates);
-        assert_eq!(merged.export(), whole.export());
+        // The seen sets agree; order across workers is crossed_out_of_order's (key 2's 1 came
+        // after worker 1's 4, on another worker), so the violations kept are left out here.
+        let seen = |checker: &OrderingChecker| {
+            let mut keys = checker.export();
+            keys.iter_mut().for_each(|k| k.out_of_order.clear());
+            keys
+        };
+        assert_eq!(seen(&merged), seen(&whole));
         let sent = ledger(&[(0, 6), (1, 2), (2, 5)], &[]);
         assert_eq!(
             merged.reconcile(&sent, &[0], 10),
@@ -587,5 +672,84 @@ mod tests {
         assert_eq!(checker.reconcile(&sent, &[0], 5).lost, 2);
         assert_eq!(checker.reconcile(&sent, &[0, 9], 5).lost, 6);
         assert_eq!(checker.reconcile(&sent, &[], 5).lost, 0);
+    }
+
+    /// One process reading `stream` (a key's sequences in offset order) as the consecutive
+    /// `readers` did, each from its start position to its end: its out-of-order count, and
+    /// the count the readers' checkers give when merged as `surge merge` merges them.
+    fn one_and_merged(stream: &[u32], readers: &[(usize, usize)]) -> (u64, u64) {
+        let k = key(1);
+        let mut one = OrderingChecker::default();
+        let mut parts = Vec::new();
+        for &(start, end) in readers {
+            let mut part = OrderingChecker::default();
+            for &sequence in &stream[start..end] {
+                one.observe(k, sequence);
+                part.observe(k, sequence);
+            }
+            parts.push(part);
+        }
+        let facts: Vec<Vec<KeyFacts>> = parts.iter().map(OrderingChecker::export).collect();
+        let internal: u64 = parts.iter().map(|p| p.out_of_order).sum();
+        let keyed: Vec<&KeyFacts> = facts.iter().map(|f| &f[0]).collect();
+        let merged = internal.saturating_add_signed(crossed_out_of_order(&keyed));
+        (one.out_of_order, merged)
+    }
+
+    #[test]
+    fn a_reordering_across_a_partition_s_move_between_workers_counts_once() {
+        let stream = [0, 1, 2, 5, 3, 4, 6, 7];
+        // Moved after 5: neither worker saw anything out of order by itself.
+        assert_eq!(one_and_merged(&stream, &[(0, 4), (4, 8)]), (2, 2));
+        // The second re-read from the last commit: 5 and 3 again.
+        assert_eq!(one_and_merged(&stream, &[(0, 5), (3, 8)]), (2, 2));
+        // A sequence the first counted out of order, re-read first by the second.
+        assert_eq!(
+            one_and_merged(&[0, 5, 1, 2, 3, 4, 6], &[(0, 3), (2, 7)]),
+            (4, 4)
+        );
+        // In order: nothing, wherever the move falls.
+        let sorted: Vec<u32> = (0..20).collect();
+        for cut in 1..19 {
+            assert_eq!(one_and_merged(&sorted, &[(0, cut), (cut - 1, 20)]), (0, 0));
+        }
+    }
+
+    #[test]
+    fn merged_workers_count_what_one_process_counts_for_any_moves() {
+        // xorshift: a fixed, dependency-free stream of cases.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        for _ in 0..2_000 {
+            let length = 2 + next(60);
+            let mut stream: Vec<u32> = (0..length as u32).collect();
+            // A few swaps near each other, as a retried batch lands behind a later one.
+            for _ in 0..next(4) {
+                let at = next(length - 1);
+                let with = (at + 1 + next(5)).min(length - 1);
+                stream.swap(at, with);
+            }
+            // Up to three readers, each starting at or before where the last stopped.
+            let mut readers = Vec::new();
+            let mut start = 0;
+            for _ in 0..1 + next(3) {
+                let end = (start + 1 + next(length)).min(length);
+                readers.push((start, end));
+                if end == length {
+                    break;
+                }
+                start = end - next(end - start + 1).min(end - start - 1);
+            }
+            if readers.last().unwrap().1 < length {
+                readers.push((start, length));
+            }
+            let (one, merged) = one_and_merged(&stream, &readers);
+            assert_eq!(one, merged, "{stream:?} read as {readers:?}");
+        }
     }
 }
