@@ -321,6 +321,13 @@ fn consumer_failure_pause_and_replay_mistakes_name_the_key() {
             ),
             "joins late",
         ),
+        (
+            format!(
+                "{}\n[[faults]]\nname = \"a\"\nkind = \"group_pause\"\ngroup = \"g\"\nat = \"1s\"\nduration = \"3s\"\n\n[[faults]]\nname = \"b\"\nkind = \"group_pause\"\ngroup = \"g\"\nat = \"2s\"\nduration = \"1s\"\n",
+                group("")
+            ),
+            "faults[1].at",
+        ),
         (group("retry_backoff = \"1s\""), "retry_backoff"),
         (
             group("start = \"earliest\"\nstarts_after = \"9999h\""),

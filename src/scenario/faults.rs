@@ -275,9 +275,40 @@ pub fn resolve_faults(
                 "give each fault its own name",
             ));
         }
+        if let Some(earlier) = faults.iter().find(|f| pause_overlap(f, &fault)) {
+            let end = |f: &FaultSpec| (f.at + f.duration.unwrap_or_default()).as_secs_f64();
+            return Err(cx.err(
+                format!("faults[{i}].at"),
+                format!(
+                    "fault `{}` pauses group `{}` from {:.3}s to {:.3}s, while fault `{}` pauses it from {:.3}s to {:.3}s: the first resume would end both pauses, and their catch-ups could not be told apart",
+                    fault.name,
+                    cx.groups[pause_group(&fault).unwrap_or(0)].name,
+                    fault.at.as_secs_f64(),
+                    end(&fault),
+                    earlier.name,
+                    earlier.at.as_secs_f64(),
+                    end(earlier)
+                ),
+                "start one pause after the other has ended, or make them one longer pause",
+            ));
+        }
         faults.push(fault);
     }
     Ok(faults)
+}
+
+fn pause_group(fault: &FaultSpec) -> Option<usize> {
+    match fault.kind {
+        FaultKind::GroupPause { group } => Some(group),
+        _ => None,
+    }
+}
+
+/// Whether two `group_pause` faults hold the same group at once.
+fn pause_overlap(a: &FaultSpec, b: &FaultSpec) -> bool {
+    let window = |f: &FaultSpec| (f.at, f.at + f.duration.unwrap_or_default());
+    let ((a_from, a_to), (b_from, b_to)) = (window(a), window(b));
+    pause_group(a).is_some() && pause_group(a) == pause_group(b) && a_from < b_to && b_from < a_to
 }
 
 fn resolve_one(
