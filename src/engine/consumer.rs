@@ -157,6 +157,12 @@ impl GroupShared {
     ) -> GroupShared {
         let spec = &scenario.groups[index];
         let slots = scenario.member_slots(index);
+        // Per topic of the group and partition: no offset read yet.
+        let unread: Vec<Vec<i64>> = spec
+            .topics
+            .iter()
+            .map(|&t| vec![-1; scenario.topics[t].partitions as usize])
+            .collect();
         GroupShared {
             spec: spec.clone(),
             group_id: format!("surge-{}-{run_tag}", spec.name),
@@ -172,16 +178,8 @@ impl GroupShared {
                 .sum(),
             assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
-                positions: spec
-                    .topics
-                    .iter()
-                    .map(|&t| vec![-1; scenario.topics[t].partitions as usize])
-                    .collect(),
-                first_positions: spec
-                    .topics
-                    .iter()
-                    .map(|&t| vec![-1; scenario.topics[t].partitions as usize])
-                    .collect(),
+                positions: unread.clone(),
+                first_positions: unread,
                 failures: spec.failures.as_ref().map(|_| FailureState::default()),
                 ..GroupState::default()
             }),

@@ -540,29 +540,25 @@ async fn watch(
         let now = plan_start.elapsed();
         for step in schedule.due(now) {
             let spec = &scenario.faults[step.fault];
-            if let crate::scenario::FaultKind::GroupPause { group } = &spec.kind
-                && !step.undo
-            {
-                // Paused again before it caught up: that catch-up ends unmeasured.
-                for watch in catchups.iter_mut().filter(|w| w.group == *group) {
-                    watch.paused_again(&spec.name);
+            if let crate::scenario::FaultKind::GroupPause { group } = spec.kind {
+                if !step.undo {
+                    // Paused again before it caught up: that catch-up ends unmeasured.
+                    for watch in catchups.iter_mut().filter(|w| w.group == group) {
+                        watch.paused_again(&spec.name);
+                    }
+                } else if handle.logs[step.fault].ended.is_none() {
+                    let threshold =
+                        summarize::recovery_limits(scenario, Some(&scenario.groups[group].name)).1;
+                    catchups.push(catchup::CatchupWatch::resumed(
+                        group,
+                        &run.groups[group],
+                        &run.instances,
+                        &spec.name,
+                        handle.logs[step.fault].started.unwrap_or(spec.at),
+                        now,
+                        threshold,
+                    ));
                 }
-            }
-            if let (crate::scenario::FaultKind::GroupPause { group }, true) =
-                (&spec.kind, step.undo)
-                && handle.logs[step.fault].ended.is_none()
-            {
-                let threshold =
-                    summarize::recovery_limits(scenario, Some(&scenario.groups[*group].name)).1;
-                catchups.push(catchup::CatchupWatch::resumed(
-                    *group,
-                    &run.groups[*group],
-                    &run.instances,
-                    &spec.name,
-                    handle.logs[step.fault].started.unwrap_or(spec.at),
-                    now,
-                    threshold,
-                ));
             }
             if let Some(faults::Action::JoinMember { group, member }) = handle.take(step, now) {
                 match run.spawn_member(group, member) {

@@ -262,29 +262,15 @@ pub fn crossed_out_of_order(readers: &[&KeyFacts]) -> i64 {
     before.absorb(std::slice::from_ref(*first), 0, 0);
     let mut correction = 0i64;
     for reader in later {
-        let prior = before.export().pop().unwrap_or_else(|| KeyFacts {
-            key: reader.key,
-            next: 0,
-            highest: 0,
-            above: Vec::new(),
-            partition: None,
-            out_of_order: Vec::new(),
-        });
+        let prior = before.export().pop().expect("the first reader's key");
         let high = prior.highest;
         // Seen here, not before, and below the highest seen before.
+        let crossing = |s: &&u32| **s < high && !prior.saw(**s);
         let range = reader.next.min(high);
         let mut crossed = u64::from(range) - prior.seen_below(range);
-        crossed += reader
-            .above
-            .iter()
-            .filter(|&&s| s < high && !prior.saw(s))
-            .count() as u64;
+        crossed += reader.above.iter().filter(crossing).count() as u64;
         // Of those, the ones this reader counted itself.
-        let counted = reader
-            .out_of_order
-            .iter()
-            .filter(|&&s| s < high && !prior.saw(s))
-            .count() as u64;
+        let counted = reader.out_of_order.iter().filter(crossing).count() as u64;
         let redelivered = reader
             .out_of_order
             .iter()

@@ -275,14 +275,17 @@ pub fn resolve_faults(
                 "give each fault its own name",
             ));
         }
-        if let Some(earlier) = faults.iter().find(|f| pause_overlap(f, &fault)) {
-            let end = |f: &FaultSpec| (f.at + f.duration.unwrap_or_default()).as_secs_f64();
+        if let Some((earlier, group)) = faults
+            .iter()
+            .find_map(|f| paused_together(f, &fault).map(|group| (f, group)))
+        {
+            let end = |f: &FaultSpec| f.end().unwrap_or(f.at).as_secs_f64();
             return Err(cx.err(
                 format!("faults[{i}].at"),
                 format!(
                     "fault `{}` pauses group `{}` from {:.3}s to {:.3}s, while fault `{}` pauses it from {:.3}s to {:.3}s: the first resume would end both pauses, and their catch-ups could not be told apart",
                     fault.name,
-                    cx.groups[pause_group(&fault).unwrap_or(0)].name,
+                    cx.groups[group].name,
                     fault.at.as_secs_f64(),
                     end(&fault),
                     earlier.name,
@@ -297,18 +300,18 @@ pub fn resolve_faults(
     Ok(faults)
 }
 
-fn pause_group(fault: &FaultSpec) -> Option<usize> {
-    match fault.kind {
-        FaultKind::GroupPause { group } => Some(group),
+/// The group two `group_pause` faults hold at once, if they do.
+fn paused_together(a: &FaultSpec, b: &FaultSpec) -> Option<usize> {
+    match (&a.kind, &b.kind) {
+        (FaultKind::GroupPause { group }, FaultKind::GroupPause { group: other })
+            if group == other
+                && a.at < b.end().unwrap_or(b.at)
+                && b.at < a.end().unwrap_or(a.at) =>
+        {
+            Some(*group)
+        }
         _ => None,
     }
-}
-
-/// Whether two `group_pause` faults hold the same group at once.
-fn pause_overlap(a: &FaultSpec, b: &FaultSpec) -> bool {
-    let window = |f: &FaultSpec| (f.at, f.at + f.duration.unwrap_or_default());
-    let ((a_from, a_to), (b_from, b_to)) = (window(a), window(b));
-    pause_group(a).is_some() && pause_group(a) == pause_group(b) && a_from < b_to && b_from < a_to
 }
 
 fn resolve_one(
