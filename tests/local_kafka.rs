@@ -274,21 +274,49 @@ fn a_graceful_member_leave_commits_on_revoke_so_nothing_is_read_twice() {
 fn two_brokers_down_fail_sends_with_not_enough_replicas_and_lose_nothing_acked() {
     let _machine = exclusive();
     let bootstrap = healthy_cluster();
+    // A broker answers one request per connection at a time, and a produce it appended before the
+    // ISR shrank waits for the dead replicas until its request timeout: every request queued
+    // behind it waits too. Restarting at a fixed time raced that wait (the brokers could be back
+    // in sync before a queued request was read, and nothing was refused). So the brokers stay
+    // down until the controller has shrunk every ISR to broker 1, and then longer than the
+    // produce request timeout (lowered to 5 s), so that the queued requests meet the short ISR.
+    let shrunk = {
+        let bootstrap = bootstrap.clone();
+        thread::spawn(move || {
+            let shrunk = wait_for_isr(&bootstrap, "durability-events", 1, Duration::from_secs(60));
+            thread::sleep(Duration::from_secs(6));
+            let restarts: Vec<_> = ["2", "3"]
+                .map(|n| thread::spawn(move || kafka::control(&["restart", n])))
+                .into_iter()
+                .collect();
+            for restart in restarts {
+                restart.join().unwrap();
+            }
+            shrunk
+        })
+    };
     let (outcome, out) = durability_run(
         &bootstrap,
-        &[],
-        &[
-            (10, &["kill", "2"]),
-            (10, &["kill", "3"]),
-            (26, &["restart", "2"]),
-            (26, &["restart", "3"]),
-        ],
+        &[("producer.request.timeout.ms", "5000")],
+        &[(6, &["kill", "2"]), (6, &["kill", "3"])],
     );
+    let shrunk = shrunk.join().unwrap();
     let summary = &outcome.summary;
+    let seconds: Vec<String> = summary
+        .timeline
+        .iter()
+        .map(|p| format!("{:.0}s {}/{}", p.t, p.acked, p.failed))
+        .collect();
+    assert!(
+        shrunk,
+        "the controller shrank every ISR to one broker within 60 s of the kills"
+    );
     assert!(
         summary.produced.failed > 0,
-        "min ISR 2 with one broker left refuses writes"
+        "min ISR 2 with one broker left refuses writes; acked/failed per second: {seconds:?}; errors: {:?}",
+        summary.errors
     );
+    eprintln!("two brokers down: acked/failed per second {seconds:?}");
     assert_eq!(outcome.status, Status::Fail, "{:#?}", summary.verdict);
     let failed = summary
         .verdict
@@ -320,6 +348,32 @@ fn two_brokers_down_fail_sends_with_not_enough_replicas_and_lose_nothing_acked()
         "nothing acked is missing from the log: {facts}"
     );
     assert_eq!(group.lost, 0, "failed sends are failed, not lost: {facts}");
+}
+
+/// Polls the cluster's metadata until every partition of `topic` has `size` replicas in sync;
+/// false when `timeout` passes first.
+fn wait_for_isr(bootstrap: &str, topic: &str, size: usize, timeout: Duration) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let shrunk = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .is_ok_and(|metadata| {
+                metadata.topics().iter().all(|t| {
+                    !t.partitions().is_empty()
+                        && t.partitions().iter().all(|p| p.isr().len() == size)
+                })
+            });
+        if shrunk {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+    false
 }
 
 /// The leader of partition 0 of `topic`, from the cluster's metadata.
