@@ -3,7 +3,9 @@
 //! line prints, so a war room can watch a peak test in Grafana (`deploy/grafana/`).
 //!
 //! Rates, lag and latency percentiles are gauges of the last second; sent, acked, failed,
-//! consumed, duplicates and out-of-order deliveries are counters. Lost events are known only
+//! consumed, duplicates and out-of-order deliveries are counters. A paused group's catch-up
+//! appears when it resumes, labelled by group and fault: its backlog and whether it is still
+//! draining, then its time and rate once its lag is under its limit. Lost events are known only
 //! once the drain has ended: `surge_lost_events` appears then, for the last scrapes.
 
 use std::net::SocketAddr;
@@ -40,6 +42,10 @@ struct Metrics {
     retried: Family<Labels, Counter>,
     dead_lettered: Family<Labels, Counter>,
     lag: Family<Labels, Gauge>,
+    catchup_backlog: Family<Labels, Gauge>,
+    catching_up: Family<Labels, Gauge>,
+    catchup_seconds: Family<Labels, FloatGauge>,
+    catchup_rate: Family<Labels, FloatGauge>,
     e2e: Family<Labels, FloatGauge>,
     publish: Family<Labels, FloatGauge>,
     schedule_lag: Family<Labels, FloatGauge>,
@@ -117,6 +123,26 @@ impl Metrics {
             "surge_consumer_lag",
             "Acked events on the group's topics it has not read yet",
             self.lag.clone(),
+        );
+        r.register(
+            "surge_catchup_backlog",
+            "A paused group's lag when it resumed (group, and the group_pause fault)",
+            self.catchup_backlog.clone(),
+        );
+        r.register(
+            "surge_catching_up",
+            "1 while a resumed group drains its backlog; 0 once its lag is under its limit, or it was paused again",
+            self.catching_up.clone(),
+        );
+        r.register(
+            "surge_catchup_seconds",
+            "Seconds from a paused group's resume until its lag was under its limit (once it was)",
+            self.catchup_seconds.clone(),
+        );
+        r.register(
+            "surge_catchup_rate",
+            "Events/s a resumed group drained above the produce rate until its lag was under its limit (once it was)",
+            self.catchup_rate.clone(),
         );
         r.register(
             "surge_e2e_latency_seconds",
@@ -301,6 +327,20 @@ impl LiveView {
                     ("0.99", group.e2e_p99),
                 ],
             );
+        }
+        for (group, catchup) in &progress.catchups {
+            let g = labels(&[("group", group), ("fault", &catchup.fault)]);
+            m.catchup_backlog
+                .get_or_create(&g)
+                .set(i64::try_from(catchup.backlog).unwrap_or(i64::MAX));
+            let draining = catchup.catchup_time_s.is_none() && catchup.paused_again_by.is_none();
+            m.catching_up.get_or_create(&g).set(i64::from(draining));
+            if let Some(seconds) = catchup.catchup_time_s {
+                m.catchup_seconds.get_or_create(&g).set(seconds);
+            }
+            if let Some(rate) = catchup.catchup_rate {
+                m.catchup_rate.get_or_create(&g).set(rate);
+            }
         }
     }
 

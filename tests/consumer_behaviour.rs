@@ -4,7 +4,9 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use common::exclusive;
 use surge::scenario::Overrides;
@@ -290,7 +292,7 @@ duration = "500ms"
 [slo]
 checks = ["group.reporting.catchup_time < 6s", "group.reporting.catchup_rate > 1000", "group.steady.lag.max < 10000"]"#,
     );
-    let outcome = run(&path, dir.path()).unwrap();
+    let (outcome, scraped) = run_scraped(&path, dir.path());
     let summary = &outcome.summary;
     assert_complete(summary);
     // One row per pause, in order, each with its own backlog.
@@ -358,7 +360,41 @@ checks = ["group.reporting.catchup_time < 6s", "group.reporting.catchup_rate > 1
         table.contains("reporting-down-again") && table.contains("reporting-blip"),
         "{table}"
     );
+    // The live view's last scrape carries each catch-up's figures, labelled by group and fault.
+    for catchup in catchups {
+        let sample = |name: &str| {
+            let key = format!("{name}{{group=\"reporting\",fault=\"{}\"}}", catchup.fault);
+            scraped.get(&key).copied()
+        };
+        assert_eq!(
+            sample("surge_catchup_backlog"),
+            Some(catchup.backlog as f64),
+            "{catchup:#?} {scraped:?}"
+        );
+        assert_eq!(sample("surge_catching_up"), Some(0.0), "{scraped:?}");
+        assert_eq!(sample("surge_catchup_seconds"), catchup.catchup_time_s);
+        assert_eq!(sample("surge_catchup_rate"), catchup.catchup_rate);
+    }
     assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
+}
+
+/// Runs a scenario file in-process with the live view on, scraping it until the run ends:
+/// the outcome and the last scrape.
+fn run_scraped(path: &Path, out: &Path) -> (RunOutcome, BTreeMap<String, f64>) {
+    let address = common::live::free_port();
+    let mut options = common::options(path.to_str().unwrap(), Overrides::default(), out);
+    options.metrics_addr = Some(address);
+    let run = std::thread::spawn(move || {
+        surge::run(&options, Arc::new(surge::engine::StopSignal::default()))
+    });
+    let mut last = BTreeMap::new();
+    while !run.is_finished() {
+        if let Some(scrape) = common::live::scrape(address) {
+            last = scrape;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    (run.join().unwrap().unwrap(), last)
 }
 
 #[test]

@@ -223,6 +223,7 @@ fn retries_and_dead_letters_are_counted_per_group() {
             }],
             ..Default::default()
         }),
+        catchups: Vec::new(),
     };
     view.update(&second(3, 2));
     view.update(&second(1, 4));
@@ -235,5 +236,60 @@ fn retries_and_dead_letters_are_counted_per_group() {
     ] {
         assert_eq!(ours.get(name), Some(&value), "{name} in {body}");
         assert_eq!(python.get(name), Some(&value), "{name}: {python:?}");
+    }
+}
+
+#[test]
+fn a_catch_up_is_served_while_it_drains_and_with_its_figures_once_done() {
+    let address = free_port();
+    let view = surge::live::LiveView::start(address).unwrap();
+    let second = |catchup_time_s, catchup_rate| surge::engine::Progress {
+        stage: "running",
+        elapsed: Duration::from_secs(9),
+        point: Some(surge::metrics::TimelinePoint::default()),
+        catchups: vec![(
+            "reporting".into(),
+            surge::summary::CatchupSummary {
+                fault: "reporting-down".into(),
+                backlog: 15_000,
+                threshold: 10_000,
+                catchup_time_s,
+                catchup_rate,
+                ..Default::default()
+            },
+        )],
+    };
+    let labels = "{group=\"reporting\",fault=\"reporting-down\"}";
+    let sample = |body: &str, name: &str| samples(body).get(&format!("{name}{labels}")).copied();
+    view.update(&second(None, None));
+    let draining = scrape_text(address).expect("the view serves");
+    assert_eq!(
+        sample(&draining, "surge_catchup_backlog"),
+        Some(15_000.0),
+        "{draining}"
+    );
+    assert_eq!(
+        sample(&draining, "surge_catching_up"),
+        Some(1.0),
+        "{draining}"
+    );
+    assert_eq!(
+        sample(&draining, "surge_catchup_seconds"),
+        None,
+        "{draining}"
+    );
+    view.update(&second(Some(2.0), Some(7_250.0)));
+    let done = scrape_text(address).expect("the view serves");
+    let python = parsed_by_python(&done);
+    for (name, value) in [
+        ("surge_catching_up", 0.0),
+        ("surge_catchup_seconds", 2.0),
+        ("surge_catchup_rate", 7_250.0),
+        ("surge_catchup_backlog", 15_000.0),
+    ] {
+        assert_eq!(sample(&done, name), Some(value), "{name} in {done}");
+        // The Python parser sorts the labels.
+        let key = format!("{name}{{fault=\"reporting-down\",group=\"reporting\"}}");
+        assert_eq!(python.get(&key), Some(&value), "{key}: {python:?}");
     }
 }

@@ -70,6 +70,9 @@ pub struct Progress {
     pub stage: &'static str,
     pub elapsed: Duration,
     pub point: Option<TimelinePoint>,
+    /// Each `group_pause` catch-up so far (group name and figures), in the order the pauses
+    /// ended: the backlog from the resume on, the time and rate once the lag is under its limit.
+    pub catchups: Vec<(String, crate::summary::CatchupSummary)>,
 }
 
 /// Why the run could not produce trustworthy measurements at all.
@@ -473,6 +476,7 @@ async fn join(
                 stage: "joining",
                 elapsed: waited,
                 point: None,
+                catchups: Vec::new(),
             });
             next_report += Duration::from_secs(1);
         }
@@ -615,6 +619,10 @@ async fn watch(
                 },
                 elapsed: now,
                 point: Some(point.clone()),
+                catchups: catchups
+                    .iter()
+                    .map(|w| (scenario.groups[w.group].name.clone(), w.summary()))
+                    .collect(),
             });
             next_tick += Duration::from_secs(1);
         }
