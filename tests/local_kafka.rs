@@ -376,6 +376,63 @@ fn wait_for_isr(bootstrap: &str, topic: &str, size: usize, timeout: Duration) ->
     false
 }
 
+/// The keys the dead-letter test's `poisoned` group always fails: about 30 of its 3,000 events.
+const POISONED: u64 = 5;
+
+/// The `poisoned` group failed every event of the first POISONED keys and nothing else: the
+/// ledger's count of those keys' events is its poisoned, retried and dead-lettered count, and
+/// Kafka's Java reader finds that many FailedEvents, one per origin record, each key's from one
+/// partition.
+fn assert_poisoned_keys_dead_lettered(dir: &Path, summary: &Summary, events: &[serde_json::Value]) {
+    let ledger = kafka::ledger(dir);
+    let expected: u64 = ledger
+        .keys
+        .iter()
+        .filter(|&&[_, _, index, _]| index < POISONED)
+        .map(|&[.., sent]| sent)
+        .sum();
+    let group = summary
+        .groups
+        .iter()
+        .find(|g| g.name == "poisoned")
+        .expect("the poisoned group");
+    let f = group.failures.as_ref().expect("its failures are counted");
+    assert!(expected >= 10, "the poisoned keys got {expected} events");
+    assert_eq!(
+        (
+            f.poisoned,
+            f.retried,
+            f.dead_lettered,
+            f.dlt_acked,
+            f.dlt_found
+        ),
+        (expected, expected, expected, expected, Some(expected)),
+        "{f:#?}"
+    );
+    assert_eq!(group.lost, 0);
+    assert_eq!(events.len() as u64, expected);
+    let mut partition_of = std::collections::BTreeMap::new();
+    let mut origins = std::collections::BTreeSet::new();
+    for event in events {
+        let key = event["key"].as_str().expect("a key").to_string();
+        let partition = event["partition"].as_i64().expect("a partition");
+        assert_eq!(
+            *partition_of.entry(key).or_insert(partition),
+            partition,
+            "one key, one partition: {event}"
+        );
+        assert!(
+            event["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("poisoned key")),
+            "{event}"
+        );
+        origins.insert((partition, event["offset"].as_i64().expect("an offset")));
+    }
+    assert!(partition_of.len() as u64 <= POISONED, "{partition_of:?}");
+    assert_eq!(origins.len() as u64, expected, "one record per origin");
+}
+
 /// The leader of partition 0 of `topic`, from the cluster's metadata.
 fn leader_of_partition_0(bootstrap: &str, topic: &str) -> i32 {
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -731,12 +788,13 @@ fn an_existing_topic_keeps_its_partition_count_and_nothing_is_called_lost() {
 /// A scenario of its own topics (fresh names, so no earlier test's records are in them): 6
 /// partitions at RF 3 / min ISR 2, 500 events/s for 6 s, read by a group that fails 2% of its
 /// events and dead-letters them to `dlt`, whose [[topics]] entry is `dlt_topic` as written.
+/// `more_groups` is appended as written.
 fn dead_letter_scenario(
     dir: &Path,
     bootstrap: &str,
     orders: &str,
     dlt: &str,
-    dlt_topic: &str,
+    (dlt_topic, more_groups): (&str, &str),
 ) -> std::path::PathBuf {
     let path = dir.join("dead-letters.toml");
     std::fs::write(
@@ -771,6 +829,7 @@ failure_rate = 0.02
 retry_backoff = ["10ms", "20ms"]
 dlt_topic = "{dlt}"
 
+{more_groups}
 [slo]
 checks = ["e2e.p95 < 10s", "e2e.p99 < 20s", "publish.p99 < 20s"]
 "#
@@ -794,7 +853,12 @@ fn dead_letters_reach_kafka_once_each_and_the_java_reader_and_replay_agree() {
     let bootstrap = healthy_cluster();
     let dir = tempfile::tempdir().unwrap();
     let (orders, dlt) = (fresh_name("dl-orders"), fresh_name("dl-dead"));
-    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, "");
+    // A second group fails every event of the first POISONED keys and dead-letters them to the
+    // same topic.
+    let poisoned = format!(
+        "[[consumer_groups]]\nname = \"poisoned\"\ntopics = [\"{orders}\"]\npoison_keys = {POISONED}\nretry_backoff = [\"10ms\", \"20ms\"]\ndlt_topic = \"{dlt}\"\n"
+    );
+    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, ("", &poisoned));
     let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir.path()).unwrap();
     let summary = &outcome.summary;
     assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
@@ -807,12 +871,14 @@ fn dead_letters_reach_kafka_once_each_and_the_java_reader_and_replay_agree() {
     );
     // Kafka's Java consumer finds each of this run's FailedEvents, whose origin fields name a
     // record of the orders topic that carries this run's event.
-    let failed_events: Vec<serde_json::Value> = kafka::console_values(&bootstrap, &dlt)
-        .iter()
-        .map(|v| serde_json::from_str(v).expect("a FailedEvent is JSON"))
-        .filter(|v: &serde_json::Value| v["surgeRun"] == summary.run_id.as_str())
-        .collect();
+    let (poisoned_events, failed_events): (Vec<serde_json::Value>, Vec<serde_json::Value>) =
+        kafka::console_values(&bootstrap, &dlt)
+            .iter()
+            .map(|v| serde_json::from_str(v).expect("a FailedEvent is JSON"))
+            .filter(|v: &serde_json::Value| v["surgeRun"] == summary.run_id.as_str())
+            .partition(|v| v["surgeGroup"] == "poisoned");
     assert_eq!(failed_events.len() as u64, f.dead_lettered);
+    assert_poisoned_keys_dead_lettered(dir.path(), summary, &poisoned_events);
     let run_id: [u8; 8] = summary.run_id.as_bytes().try_into().unwrap();
     let mut origins = std::collections::BTreeSet::new();
     for event in &failed_events {
@@ -878,7 +944,7 @@ fn a_dead_letter_topic_that_refuses_the_records_fails_the_run() {
     let topic = format!(
         "[[topics]]\nname = \"{dlt}\"\npartitions = 1\nconfig = {{ \"max.message.bytes\" = \"200\" }}\n"
     );
-    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, &topic);
+    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, (&topic, ""));
     let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir.path()).unwrap();
     let summary = &outcome.summary;
     assert_eq!(outcome.status, Status::Fail, "{:#?}", summary.verdict);
