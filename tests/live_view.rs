@@ -48,6 +48,31 @@ for family in text_string_to_metric_families(sys.stdin.read()):
     samples(&String::from_utf8(output.stdout).unwrap())
 }
 
+/// The metrics the Grafana dashboard (`deploy/grafana/surge.json`) queries.
+fn dashboard_metrics() -> Vec<String> {
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo("deploy/grafana/surge.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queried = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("surge_") {
+                    queried.push(word.to_string());
+                }
+            }
+        }
+    }
+    queried
+}
+
+/// A `group_pause` catch-up series, served from the group's resume on.
+fn is_catchup(name: &str) -> bool {
+    name.starts_with("surge_catchup_") || name == "surge_catching_up"
+}
+
 /// The metric names a scrape holds (labels and the `_total` suffix of counters kept).
 fn names(samples: &BTreeMap<String, f64>) -> Vec<String> {
     let mut names: Vec<String> = samples
@@ -163,24 +188,15 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
 
     // Every metric the dashboard queries is one the endpoint serves.
     let served: Vec<String> = scrapes.iter().flat_map(names).collect();
-    let dashboard: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::repo("deploy/grafana/surge.json")).unwrap(),
-    )
-    .unwrap();
-    let mut queried = Vec::new();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            let expr = target["expr"].as_str().unwrap();
-            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-                if word.starts_with("surge_") {
-                    queried.push(word.to_string());
-                }
-            }
-        }
-    }
+    let queried = dashboard_metrics();
     assert!(queried.len() >= 8, "{queried:?}");
-    // `surge_lost_events` appears only once the drain has ended: asked of the final state.
-    for name in queried.iter().filter(|n| *n != "surge_lost_events") {
+    // `surge_lost_events` appears only once the drain has ended: asked of the final state. The
+    // catch-up series appear once a paused group resumes (this run pauses none): the catch-up
+    // test below asks them of the view.
+    for name in queried
+        .iter()
+        .filter(|n| *n != "surge_lost_events" && !is_catchup(n))
+    {
         assert!(
             served.contains(name),
             "the dashboard asks for {name}, not served"
@@ -291,5 +307,18 @@ fn a_catch_up_is_served_while_it_drains_and_with_its_figures_once_done() {
         // The Python parser sorts the labels.
         let key = format!("{name}{{fault=\"reporting-down\",group=\"reporting\"}}");
         assert_eq!(python.get(&key), Some(&value), "{key}: {python:?}");
+    }
+    // Every catch-up series the dashboard queries is one the view serves.
+    let served = names(&samples(&done));
+    let queried: Vec<String> = dashboard_metrics()
+        .into_iter()
+        .filter(|n| is_catchup(n))
+        .collect();
+    assert!(queried.len() >= 3, "{queried:?}");
+    for name in &queried {
+        assert!(
+            served.contains(name),
+            "the dashboard asks for {name}, not served"
+        );
     }
 }
