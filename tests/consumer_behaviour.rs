@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use common::exclusive;
 use surge::scenario::Overrides;
@@ -381,20 +380,12 @@ checks = ["group.reporting.catchup_time < 6s", "group.reporting.catchup_rate > 1
 /// Runs a scenario file in-process with the live view on, scraping it until the run ends:
 /// the outcome and the last scrape.
 fn run_scraped(path: &Path, out: &Path) -> (RunOutcome, BTreeMap<String, f64>) {
-    let address = common::live::free_port();
     let mut options = common::options(path.to_str().unwrap(), Overrides::default(), out);
-    options.metrics_addr = Some(address);
-    let run = std::thread::spawn(move || {
-        surge::run(&options, Arc::new(surge::engine::StopSignal::default()))
-    });
-    let mut last = BTreeMap::new();
-    while !run.is_finished() {
-        if let Some(scrape) = common::live::scrape(address) {
-            last = scrape;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
-    (run.join().unwrap().unwrap(), last)
+    options.metrics_addr = Some(common::live::free_port());
+    let (outcome, bodies) =
+        common::live::run_scraping(options, std::time::Duration::from_millis(300));
+    let last = bodies.last().map(|b| common::live::samples(b));
+    (outcome.unwrap(), last.unwrap_or_default())
 }
 
 #[test]

@@ -7,13 +7,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use surge::engine::StopSignal;
 use surge::summary::Status;
 
-use common::live::{free_port, samples, scrape, scrape_text};
+use common::live::{free_port, run_scraping, samples, scrape, scrape_text};
 
 /// The same body read by a parser surge did not write: the Prometheus project's Python client
 /// (`prometheus-client` from PyPI, which `.ci/run` installs), strict about OpenMetrics.
@@ -94,18 +92,10 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
         out.path(),
     );
     options.metrics_addr = Some(address);
-    let run = std::thread::spawn(move || surge::run(&options, Arc::new(StopSignal::default())));
-    let mut scrapes = Vec::new();
-    let mut last_body = String::new();
-    let started = Instant::now();
-    while !run.is_finished() && started.elapsed() < Duration::from_secs(120) {
-        if let Some(body) = scrape_text(address) {
-            scrapes.push(samples(&body));
-            last_body = body;
-        }
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    let outcome = run.join().unwrap().unwrap();
+    let (outcome, bodies) = run_scraping(options, Duration::from_millis(700));
+    let outcome = outcome.unwrap();
+    let scrapes: Vec<BTreeMap<String, f64>> = bodies.iter().map(|b| samples(b)).collect();
+    let last_body = bodies.last().cloned().unwrap_or_default();
     assert_eq!(
         outcome.status,
         Status::Pass,

@@ -285,11 +285,10 @@ fn two_brokers_down_fail_sends_with_not_enough_replicas_and_lose_nothing_acked()
         thread::spawn(move || {
             let shrunk = wait_for_isr(&bootstrap, "durability-events", 1, Duration::from_secs(60));
             thread::sleep(Duration::from_secs(6));
-            let restarts: Vec<_> = ["2", "3"]
-                .map(|n| thread::spawn(move || kafka::control(&["restart", n])))
-                .into_iter()
-                .collect();
-            for restart in restarts {
+            // Both restart at once (an array's map spawns both before the first join).
+            for restart in
+                ["2", "3"].map(|n| thread::spawn(move || kafka::control(&["restart", n])))
+            {
                 restart.join().unwrap();
             }
             shrunk
@@ -353,11 +352,8 @@ fn two_brokers_down_fail_sends_with_not_enough_replicas_and_lose_nothing_acked()
 /// Polls the cluster's metadata until every partition of `topic` has `size` replicas in sync;
 /// false when `timeout` passes first.
 fn wait_for_isr(bootstrap: &str, topic: &str, size: usize, timeout: Duration) -> bool {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
+    use rdkafka::consumer::Consumer;
+    let consumer = metadata_reader(bootstrap);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         let shrunk = consumer
@@ -433,14 +429,18 @@ fn assert_poisoned_keys_dead_lettered(dir: &Path, summary: &Summary, events: &[s
     assert_eq!(origins.len() as u64, expected, "one record per origin");
 }
 
-/// The leader of partition 0 of `topic`, from the cluster's metadata.
-fn leader_of_partition_0(bootstrap: &str, topic: &str) -> i32 {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+/// A client that only asks the cluster for metadata.
+fn metadata_reader(bootstrap: &str) -> rdkafka::consumer::BaseConsumer {
+    rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
-        .unwrap();
-    let metadata = consumer
+        .unwrap()
+}
+
+/// The leader of partition 0 of `topic`, from the cluster's metadata.
+fn leader_of_partition_0(bootstrap: &str, topic: &str) -> i32 {
+    use rdkafka::consumer::Consumer;
+    let metadata = metadata_reader(bootstrap)
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .unwrap();
     metadata.topics()[0]
@@ -794,7 +794,8 @@ fn dead_letter_scenario(
     bootstrap: &str,
     orders: &str,
     dlt: &str,
-    (dlt_topic, more_groups): (&str, &str),
+    dlt_topic: &str,
+    more_groups: &str,
 ) -> std::path::PathBuf {
     let path = dir.join("dead-letters.toml");
     std::fs::write(
@@ -858,7 +859,7 @@ fn dead_letters_reach_kafka_once_each_and_the_java_reader_and_replay_agree() {
     let poisoned = format!(
         "[[consumer_groups]]\nname = \"poisoned\"\ntopics = [\"{orders}\"]\npoison_keys = {POISONED}\nretry_backoff = [\"10ms\", \"20ms\"]\ndlt_topic = \"{dlt}\"\n"
     );
-    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, ("", &poisoned));
+    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, "", &poisoned);
     let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir.path()).unwrap();
     let summary = &outcome.summary;
     assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
@@ -944,7 +945,7 @@ fn a_dead_letter_topic_that_refuses_the_records_fails_the_run() {
     let topic = format!(
         "[[topics]]\nname = \"{dlt}\"\npartitions = 1\nconfig = {{ \"max.message.bytes\" = \"200\" }}\n"
     );
-    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, (&topic, ""));
+    let path = dead_letter_scenario(dir.path(), &bootstrap, &orders, &dlt, &topic, "");
     let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir.path()).unwrap();
     let summary = &outcome.summary;
     assert_eq!(outcome.status, Status::Fail, "{:#?}", summary.verdict);

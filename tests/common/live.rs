@@ -3,7 +3,11 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+
+use surge::engine::StopSignal;
+use surge::{RunOptions, RunOutcome, SurgeError};
 
 /// One scrape's body, in the OpenMetrics text format. `None` when nothing answers.
 pub fn scrape_text(address: SocketAddr) -> Option<String> {
@@ -37,6 +41,22 @@ pub fn samples(body: &str) -> BTreeMap<String, f64> {
 /// One scrape, parsed. `None` when nothing answers.
 pub fn scrape(address: SocketAddr) -> Option<BTreeMap<String, f64>> {
     scrape_text(address).map(|body| samples(&body))
+}
+
+/// Runs surge in-process with the live view on (`options.metrics_addr`), scraping it every
+/// `every` until the run ends: the outcome and each scrape's body, in order.
+pub fn run_scraping(
+    options: RunOptions,
+    every: Duration,
+) -> (Result<RunOutcome, SurgeError>, Vec<String>) {
+    let address = options.metrics_addr.expect("a run with its live view on");
+    let run = std::thread::spawn(move || surge::run(&options, Arc::new(StopSignal::default())));
+    let mut bodies = Vec::new();
+    while !run.is_finished() {
+        bodies.extend(scrape_text(address));
+        std::thread::sleep(every);
+    }
+    (run.join().expect("the run does not panic"), bodies)
 }
 
 /// A loopback address nothing listens on (yet).
