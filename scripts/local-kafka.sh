@@ -36,7 +36,9 @@
 # Environment: SURGE_KAFKA_PORT, SURGE_KAFKA_DIR (data, logs, pids and TLS material; default
 # .kafka/ in the checkout), SURGE_CACHE_DIR (jars; default ~/.cache/surge), SURGE_KAFKA_HEAP
 # (per JVM, default 512m), SURGE_KAFKA_START_TIMEOUT (seconds, default 90), SURGE_KAFKA_WARM_UP
-# (seconds of warm-up at most, default 300; 0 skips it).
+# (seconds of warm-up at most, default 300; 0 skips it), SURGE_KAFKA_OWNER (a process id: when
+# this call starts the cluster, the cluster is stopped once that process ends, however it ends;
+# the tests pass their own).
 set -euo pipefail
 
 KAFKA_VERSION="4.4.0"
@@ -180,9 +182,29 @@ EOF
   done
 }
 
+# The JVM command line of Kafka's tools, as an array: a tool started in the background with
+# "${JAVA_TOOL[@]}" ... & is itself $!, so it can be stopped (a backgrounded shell function would
+# be a subshell, and killing it would leave the JVM running).
+JAVA_TOOL=()
+java_tool_command() {
+  JAVA_TOOL=(java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties"
+    -Dkafka.logs.dir="$logs" -Dsurge.node=tools -Dsurge.kafka.dir="$state" -cp "$libs/*")
+}
 java_tool() {
-  java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties" \
-    -Dkafka.logs.dir="$logs" -Dsurge.node=tools -cp "$libs/*" "$@"
+  java_tool_command
+  "${JAVA_TOOL[@]}" "$@"
+}
+
+# Stops a background helper (a tool JVM, a surge run) and waits for it, SIGKILL after 10 s.
+end_helper() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 format_storage() {
@@ -256,12 +278,65 @@ launch_missing() {
   return $launched
 }
 
+# The ports a node listens on.
+node_ports() {
+  if [[ $1 == controller ]]; then controller_port; else echo "$(plain_port "$1") $(ssl_port "$1") $(sasl_port "$1")"; fi
+}
+
+# Who listens on a loopback TCP port: "pid N (command line)", "an unknown process", or nothing.
+port_holder() {
+  local port=$1 line pid
+  if command -v ss >/dev/null; then
+    line="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
+    [[ -n "$line" ]] || return 0
+    pid="$(grep -o 'pid=[0-9]*' <<<"$line" | head -n 1 | cut -d= -f2)"
+    if [[ -n "$pid" ]]; then
+      echo "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c 1-160))"
+    else
+      echo "an unknown process"
+    fi
+  elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "an unknown process"
+  fi
+}
+
+# A node this state directory does not run must find its ports free: otherwise its JVM could not
+# bind, and the brokers answering would be someone else's (another checkout's cluster, say).
+check_ports_free() {
+  local node port holder
+  for node in controller $(seq 1 "$BROKERS"); do
+    alive "$node" && continue
+    for port in $(node_ports "$node"); do
+      holder="$(port_holder "$port")"
+      [[ -z "$holder" ]] ||
+        die "port $port (for $(node_name "$node")) is held by $holder, not by this cluster ($state); stop that process, or choose other ports with SURGE_KAFKA_PORT=BASE"
+    done
+  done
+}
+
+# Stops the cluster once process $SURGE_KAFKA_OWNER ends, however it ends (a test binary that
+# passed, failed or was interrupted): a detached watcher polls it once a second.
+watch_owner() {
+  local owner=${SURGE_KAFKA_OWNER:-}
+  [[ -n "$owner" ]] || return 0
+  [[ "$owner" =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null || die "SURGE_KAFKA_OWNER=$owner is not a running process id"
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" stop' \
+    owner-watch "$owner" "$repo/scripts/local-kafka.sh" </dev/null >>"$logs/owner-watch.out" 2>&1 &
+  echo $! >"$state/owner-watch.pid"
+  say "the cluster stops when process $owner ends"
+}
+
 start() {
   install
   write_configs
   format_storage
-  local began=$SECONDS
+  check_ports_free
+  local began=$SECONDS was_down=0
+  alive controller || was_down=1
   if launch_missing; then
+    # Only a call that brought the cluster up hands it to an owner: a cluster someone started
+    # by hand stays up when a test restarts one of its brokers.
+    ((was_down)) && watch_owner
     wait_until "every broker answering metadata" all_brokers_answer || exit 1
     balance
     warm_up
@@ -303,6 +378,13 @@ stop() {
   terminate controller
   # Any JVM of this cluster whose pid file was lost.
   pkill -KILL -f -- "-Dsurge.kafka.dir=$state " 2>/dev/null || true
+  # The owner's watcher, unless this is the watcher stopping the cluster.
+  if [[ -f "$state/owner-watch.pid" ]]; then
+    local watcher
+    watcher="$(cat "$state/owner-watch.pid")"
+    [[ "$watcher" == "$$" ]] || kill "$watcher" 2>/dev/null || true
+    rm -f "$state/owner-watch.pid"
+  fi
   say "stopped"
 }
 
@@ -407,17 +489,20 @@ warm_up() {
   java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(list plain_port)" --create \
     --if-not-exists --topic "$topic" --partitions 6 --replication-factor 3 >/dev/null 2>&1 || true
   say "warming up the brokers until their JIT compilers settle (at most ${budget}s${surge:+, with $surge})"
-  java_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$(list plain_port)" \
+  java_tool_command
+  "${JAVA_TOOL[@]}" org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$(list plain_port)" \
     --topic "$topic" --group __surge-warm-up --timeout-ms 60000 >/dev/null 2>&1 &
   reader=$!
+  HELPERS+=("$reader")
   began=$SECONDS
   while ((SECONDS - began < budget)); do
     round=$((round + 1))
     before=$(jit_ticks)
-    java_tool org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records 24000 \
+    "${JAVA_TOOL[@]}" org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records 24000 \
       --record-size 512 --throughput 4000 --command-property bootstrap.servers="$(list plain_port)" \
       acks=all linger.ms=10 compression.type=snappy >/dev/null 2>&1 &
     producer=$!
+    HELPERS+=("$producer")
     if [[ -n "$surge" ]]; then
       env -u KAFKA_BOOTSTRAP_SERVERS timeout 120 "$surge" run "$repo/deploy/local-kafka/warm-up.toml" \
         --bootstrap "$(list plain_port)" --quiet --out "$state/warm-up-run" >/dev/null 2>&1 || true
@@ -431,8 +516,7 @@ warm_up() {
     fi
     ((round % 5)) || say "still warming: $((SECONDS - began))s, the last round cost the JIT compilers $((used / 10)).$((used % 10))s of CPU"
   done
-  kill "$reader" 2>/dev/null || true
-  wait "$reader" 2>/dev/null || true
+  end_helper "$reader"
 }
 
 # After a start or a restart, the brokers that came up first lead every partition: one hot broker
@@ -455,6 +539,16 @@ export SURGE_TLS_BOOTSTRAP=$(list ssl_port)
 export SURGE_PLAINTEXT_BOOTSTRAP=$(list plain_port)
 EOF
 }
+
+# Background helpers (tool JVMs) are stopped when the script ends, however it ends.
+HELPERS=()
+end_helpers() {
+  local pid
+  for pid in "${HELPERS[@]}"; do end_helper "$pid"; done
+}
+trap end_helpers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 case "${1:-}" in
   install) install ;;

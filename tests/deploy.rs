@@ -1,5 +1,6 @@
 //! The Kubernetes manifests in deploy/k8s/: valid against the Kubernetes API schemas (by
-//! kubernetes-validate, a Python validator from PyPI, since no cluster runs here), and
+//! kubernetes-validate, a Python validator from PyPI that the tests fetch, since no cluster runs
+//! here), and
 //! consistent with surge: the ConfigMap's scenario is one surge accepts as a distributed run,
 //! and the Job, its worker count and the merge Job agree.
 
@@ -21,17 +22,17 @@ fn manifests() -> Vec<PathBuf> {
 }
 
 fn validate(files: &[PathBuf]) -> std::process::Output {
-    Command::new("python3")
+    common::python()
         .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
         .args(["--kubernetes-version", "1.33.0"])
         .args(files)
         .output()
-        .expect("kubernetes-validate is installed (.ci/run installs it)")
+        .expect("python3 runs kubernetes-validate")
 }
 
-/// A manifest as JSON, through PyYAML (installed with kubernetes-validate).
+/// A manifest as JSON, through PyYAML (fetched with kubernetes-validate).
 fn load(name: &str) -> serde_json::Value {
-    let output = Command::new("python3")
+    let output = common::python()
         .args([
             "-c",
             "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",

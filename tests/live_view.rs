@@ -14,7 +14,7 @@ use surge::summary::Status;
 use common::live::{free_port, run_scraping, samples, scrape, scrape_text};
 
 /// The same body read by a parser surge did not write: the Prometheus project's Python client
-/// (`prometheus-client` from PyPI, which `.ci/run` installs), strict about OpenMetrics.
+/// (`prometheus-client` from PyPI, fetched by the tests), strict about OpenMetrics.
 fn parsed_by_python(body: &str) -> BTreeMap<String, f64> {
     let script = r#"
 import sys
@@ -24,7 +24,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         labels = ','.join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
         print(s.name + ('{' + labels + '}' if labels else ''), s.value)
 "#;
-    let mut child = Command::new("python3")
+    let mut child = common::python()
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -40,7 +40,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "the Python OpenMetrics parser refused the body (pip install prometheus-client): {}",
+        "the Python OpenMetrics parser refused the body: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     samples(&String::from_utf8(output.stdout).unwrap())

@@ -28,6 +28,8 @@ fn script_with_warm_up(args: &[&str], warm_up: &str) -> Output {
         .args(args)
         .env("SURGE_BIN", env!("CARGO_BIN_EXE_surge"))
         .env("SURGE_KAFKA_WARM_UP", warm_up)
+        // A cluster this test binary starts is stopped when the binary ends, however it ends.
+        .env("SURGE_KAFKA_OWNER", std::process::id().to_string())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("scripts/local-kafka.sh runs")

@@ -98,3 +98,24 @@ pub fn console(output: &std::process::Output) -> String {
 }
 pub mod kafka;
 pub mod live;
+
+/// `python3` with the packages the tests use on its path (prometheus-client, kubernetes-validate,
+/// xmlschema), which scripts/test-python.sh fetches from PyPI into the cache the first time.
+pub fn python() -> std::process::Command {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        let output = std::process::Command::new(repo("scripts/test-python.sh"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("scripts/test-python.sh runs");
+        assert!(
+            output.status.success(),
+            "the tests' Python packages could not be fetched:\n{}",
+            console(&output)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    });
+    let mut command = std::process::Command::new("python3");
+    command.env("PYTHONPATH", path);
+    command
+}
