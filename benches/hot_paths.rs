@@ -7,7 +7,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::time::Duration;
 
-use surge::engine::pacer::{Clock, PaceEnd, Pacer, Plan, pace};
+use surge::engine::{Clock, PaceEnd, Pacer, Plan, pace};
 use surge::metrics::{KeyId, LatencyRecorder, OrderingChecker};
 use surge::scenario::{Overrides, Scenario};
 use surge::workload::{EventGenerator, decode};

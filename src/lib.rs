@@ -24,8 +24,8 @@ pub mod workload;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use engine::summarize::{Target, summarize};
 use engine::{EngineError, StopSignal};
+use engine::{Target, summarize};
 use kafka::{ConnectError, EmbeddedCluster};
 use scenario::{Bootstrap, Overrides, Scenario, ScenarioError};
 use summary::{Status, Summary};

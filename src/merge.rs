@@ -14,11 +14,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::engine::consumer::read_past;
-use crate::engine::pacer::Plan;
-use crate::engine::share::GroupFacts;
-use crate::engine::summarize::{Target, summarize};
-use crate::engine::{GroupRecord, RunRecord};
+use crate::engine::{
+    GroupFacts, GroupRecord, LagTerms, Plan, RunRecord, Target, read_past, summarize,
+};
 use crate::metrics::checker::{
     KeyFacts, KeyId, LedgerFile, OrderingChecker, Partition, crossed_out_of_order,
 };
@@ -383,8 +381,9 @@ fn merged_timeline(
                             .sum::<u64>()
                     };
                     // A worker that has ended keeps its final terms: its events stay acked.
-                    let (acked, unique) = workers.iter().fold((0u64, 0u64), |(a, u), w| {
-                        let terms = w
+                    let mut terms = LagTerms::default();
+                    for w in workers {
+                        terms += w
                             .file
                             .share
                             .lag_terms
@@ -392,15 +391,14 @@ fn merged_timeline(
                             .and_then(|t| t.get(g))
                             .copied()
                             .or_else(|| w.file.share.groups.get(g).map(|f| f.final_terms))
-                            .unwrap_or([0, 0]);
-                        (a + terms[0], u + terms[1])
-                    });
+                            .unwrap_or_default();
+                    }
                     let e2e = interval(i, &e2e_tag(&spec.name));
                     GroupPoint {
                         name: spec.name.clone(),
                         set_aside: false,
                         consumed: of(|p| p.consumed),
-                        lag: acked.saturating_sub(unique),
+                        lag: terms.lag(),
                         e2e_p50: quantile(e2e, 0.50),
                         e2e_p95: quantile(e2e, 0.95),
                         e2e_p99: quantile(e2e, 0.99),
@@ -554,7 +552,7 @@ fn merged_record(
         .iter()
         .enumerate()
         .map(|(g, spec)| {
-            let facts: Vec<&crate::engine::share::GroupFacts> = workers
+            let facts: Vec<&crate::engine::GroupFacts> = workers
                 .iter()
                 .filter_map(|w| w.file.share.groups.get(g))
                 .collect();
@@ -597,9 +595,10 @@ fn merged_record(
                     )
                 },
             );
-            let (acked, unique) = facts.iter().fold((0u64, 0u64), |(a, u), f| {
-                (a + f.final_terms[0], u + f.final_terms[1])
-            });
+            let mut terms = LagTerms::default();
+            for f in &facts {
+                terms += f.final_terms;
+            }
             GroupRecord {
                 name: spec.name.clone(),
                 members: spec.members,
@@ -621,7 +620,7 @@ fn merged_record(
                     .map(|p| p.lag)
                     .max()
                     .unwrap_or(0),
-                final_lag: acked.saturating_sub(unique),
+                final_lag: terms.lag(),
                 errors,
                 failures: None,
                 replay: None,
@@ -762,7 +761,7 @@ mod tests {
             foreign: 0,
             duplicates: 0,
             out_of_order: 0,
-            final_terms: [0, 0],
+            final_terms: LagTerms::default(),
             positions: last,
             first_positions: first,
             keys,

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::scenario::{Label, PlanSettings};
+
 use crate::metrics::{LatencyStats, TimelinePoint};
 
 /// The schema name written into every summary.
@@ -103,29 +105,6 @@ pub struct WorkerRow {
     /// Broker clock minus this worker's clock, in microseconds.
     pub clock_offset_us: Option<i64>,
     pub complete: bool,
-}
-
-/// What the command line changed in a scenario's plan. Two runs whose settings differ did not
-/// offer the same load, and a comparison says so.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PlanSettings {
-    pub rate_scale: f64,
-    pub duration_scale: f64,
-    /// `-X` properties (secret values redacted).
-    pub properties: Vec<(String, String)>,
-    /// `--slo` expressions.
-    pub slos: Vec<String>,
-}
-
-impl Default for PlanSettings {
-    fn default() -> PlanSettings {
-        PlanSettings {
-            rate_scale: 1.0,
-            duration_scale: 1.0,
-            properties: Vec::new(),
-            slos: Vec::new(),
-        }
-    }
 }
 
 /// A run against its baseline: each figure's change, and the regression limit if one was set.
@@ -569,15 +548,6 @@ impl Summary {
     pub fn total(&self, pick: impl Fn(&GroupSummary) -> u64) -> u64 {
         self.groups.iter().map(pick).sum()
     }
-}
-
-/// Which cluster, and what it costs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Label {
-    pub name: String,
-    pub brokers: Option<u32>,
-    pub instance_type: Option<String>,
-    pub monthly_cost_usd: Option<f64>,
 }
 
 /// One probe of a capacity search.

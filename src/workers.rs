@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::share::ShareFacts;
+use crate::engine::ShareFacts;
 use crate::kafka::clock::ClockOffset;
 use crate::scenario::{Bootstrap, Overrides, Scenario, ScenarioError, WorkerShare};
 use crate::workload::RUN_ID_LEN;
@@ -220,7 +220,7 @@ impl MergeInputs {
         let settings = &scenario.settings;
         MergeInputs {
             source_path: scenario.source.display().to_string(),
-            source_text: crate::engine::summarize::redact_source(&scenario.source_text),
+            source_text: crate::engine::redact_source(&scenario.source_text),
             rate_scale: (settings.rate_scale != 1.0).then_some(settings.rate_scale),
             duration_scale: (settings.duration_scale != 1.0).then_some(settings.duration_scale),
             slos: settings.slos.clone(),
@@ -349,7 +349,7 @@ pub fn worker_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::pacer::{Pacer, Plan};
+    use crate::engine::{Pacer, Plan};
 
     fn scenario() -> Scenario {
         let text = "name = \"w\"\n[cluster]\nbootstrap = \"127.0.0.1:9092\"\n[producer]\ninstances = 2\n\

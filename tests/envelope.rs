@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use surge::engine::consumer::GroupShared;
-use surge::engine::pacer::Plan;
-use surge::engine::producer::InstanceShared;
-use surge::engine::ticker::Ticker;
+use surge::engine::Plan;
+use surge::engine::parts::{GroupShared, InstanceShared, Ticker};
 use surge::metrics::{KeyId, OrderingChecker, Partition, SentLedger};
 use surge::scenario::{MAX_KEY_STATE_BYTES, MAX_KEY_STATES};
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use surge::engine::pacer::Plan;
+use surge::engine::Plan;
 use surge::scenario::Overrides;
 
 const HEAD: &str =

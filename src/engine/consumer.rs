@@ -639,6 +639,8 @@ pub struct FailedEventIn {
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
+    /// Never read, but required: a record without it is not a FailedEvent.
+    #[allow(dead_code)]
     pub key: String,
     pub value: Box<serde_json::value::RawValue>,
     pub surge_run: String,

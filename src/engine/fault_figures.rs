@@ -6,20 +6,20 @@ use crate::metrics::{TimelinePoint, new_histogram};
 use crate::scenario::Scenario;
 use crate::summary::FaultSummary;
 
-use super::RunRecord;
-use super::summarize::{DEFAULT_LAG_THRESHOLD, DEFAULT_P95_US, recovery_limits};
+use super::record::RunRecord;
+use crate::scenario::RecoveryLimits;
 
 /// Whether every group is within its limits during this second. A group that consumed
 /// nothing is within them only when it has nothing to consume.
-fn healthy(point: &TimelinePoint, limits: &[(String, (u64, u64))]) -> bool {
+fn healthy(point: &TimelinePoint, limits: &[(String, RecoveryLimits)]) -> bool {
     point.groups.iter().filter(|g| !g.set_aside).all(|g| {
-        let (p95, lag) = limits
+        let limit = limits
             .iter()
             .find(|(name, _)| *name == g.name)
-            .map_or((DEFAULT_P95_US, DEFAULT_LAG_THRESHOLD), |(_, l)| *l);
-        g.lag <= lag
+            .map_or(RecoveryLimits::ADR, |(_, l)| *l);
+        g.lag <= limit.lag
             && match g.e2e_p95 {
-                Some(value) => value <= p95,
+                Some(value) => value <= limit.e2e_p95_us,
                 None => g.lag == 0,
             }
     })
@@ -28,7 +28,11 @@ fn healthy(point: &TimelinePoint, limits: &[(String, (u64, u64))]) -> bool {
 /// Seconds from `from` until every group is healthy again: the start of the first whole
 /// timeline second after `from` in which every group is within its limits. A second that
 /// began before `from` still holds the fault, so it does not count.
-fn recovery(timeline: &[TimelinePoint], from: f64, limits: &[(String, (u64, u64))]) -> Option<f64> {
+fn recovery(
+    timeline: &[TimelinePoint],
+    from: f64,
+    limits: &[(String, RecoveryLimits)],
+) -> Option<f64> {
     if limits.is_empty() {
         return None;
     }
@@ -46,12 +50,13 @@ fn recovery(timeline: &[TimelinePoint], from: f64, limits: &[(String, (u64, u64)
 /// The figures of every fault of the run, in the scenario's order.
 pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSummary> {
     let run_end = record.run_time.as_secs_f64();
-    let group_limits: Vec<(String, (u64, u64))> = scenario
+    let group_limits: Vec<(String, RecoveryLimits)> = scenario
         .groups
         .iter()
-        .map(|g| (g.name.clone(), recovery_limits(scenario, Some(&g.name))))
+        .map(|g| (g.name.clone(), scenario.recovery_limits(Some(&g.name))))
         .collect();
-    let (p95_limit_us, lag_limit) = recovery_limits(scenario, None);
+    let limits = scenario.recovery_limits(None);
+    let (p95_limit_us, lag_limit) = (limits.e2e_p95_us, limits.lag);
     scenario
         .faults
         .iter()

@@ -4,10 +4,13 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::lock;
 use super::pacer::{Clock, MonotonicClock, PaceEnd, Pacer, Plan, pace};
-use super::{StopSignal, lock};
+use super::signals::StopSignal;
 use crate::kafka::{Delivery, DeliverySink, EventProducer, SendOutcome};
-use crate::metrics::{KeyId, LatencyRecorder, SentLedger};
+use hdrhistogram::Histogram;
+
+use crate::metrics::{KeyId, LatencyRecorder, SentLedger, new_histogram};
 use crate::scenario::Scenario;
 use crate::workload::{Decoded, EventGenerator, RUN_ID_LEN, decode};
 
@@ -159,6 +162,48 @@ pub fn acked_high(instances: &[Arc<InstanceShared>]) -> Vec<Vec<i64>> {
         }
     }
     high
+}
+
+/// Every producer instance's counters and latency histograms, added up: over the interval
+/// since the last tick (the ticker) or over the whole run (the collection).
+pub struct ProducerTotals {
+    pub publish: Histogram<u64>,
+    pub schedule_lag: Histogram<u64>,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    /// Offset of the last send from the plan start, in microseconds.
+    pub last_send_us: u64,
+}
+
+/// Adds up every instance; `histogram` picks what each recorder contributes (the interval it
+/// hands over, or its total).
+pub fn producer_totals(
+    instances: &[Arc<InstanceShared>],
+    histogram: impl Fn(&mut LatencyRecorder) -> Histogram<u64>,
+) -> ProducerTotals {
+    let mut totals = ProducerTotals {
+        publish: new_histogram(),
+        schedule_lag: new_histogram(),
+        sent: 0,
+        acked: 0,
+        failed: 0,
+        last_send_us: 0,
+    };
+    for instance in instances {
+        // Every recorder is built with the same bounds, so adding cannot fail.
+        let _ = totals.publish.add(histogram(&mut lock(&instance.publish)));
+        let _ = totals
+            .schedule_lag
+            .add(histogram(&mut lock(&instance.schedule_lag)));
+        totals.sent += instance.sent.load(Ordering::Relaxed);
+        totals.acked += instance.acked.load(Ordering::Relaxed);
+        totals.failed += instance.failed.load(Ordering::Relaxed);
+        totals.last_send_us = totals
+            .last_send_us
+            .max(instance.last_send_us.load(Ordering::Relaxed));
+    }
+    totals
 }
 
 /// The pacer's clock while it sends: its waits serve delivery reports as they arrive.

@@ -14,8 +14,46 @@ pub struct ShareFacts {
     pub acked_high: Vec<Vec<i64>>,
     /// Per scenario group.
     pub groups: Vec<GroupFacts>,
-    /// Per timeline point, per group: acked events on its topics, distinct events consumed.
-    pub lag_terms: Vec<Vec<[u64; 2]>>,
+    /// Per timeline point, per group.
+    pub lag_terms: Vec<Vec<LagTerms>>,
+}
+
+/// A group's lag on one worker, as the two terms `surge merge` adds up across workers: a
+/// worker's lag alone means little, since other workers' members read its events. Written as
+/// the pair `[acked, unique]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "[u64; 2]", into = "[u64; 2]")]
+pub struct LagTerms {
+    /// Events acked on the group's topics.
+    pub acked: u64,
+    /// Distinct events the group consumed.
+    pub unique: u64,
+}
+
+impl LagTerms {
+    /// Acked events not (yet) consumed.
+    pub fn lag(self) -> u64 {
+        self.acked.saturating_sub(self.unique)
+    }
+}
+
+impl From<[u64; 2]> for LagTerms {
+    fn from([acked, unique]: [u64; 2]) -> LagTerms {
+        LagTerms { acked, unique }
+    }
+}
+
+impl From<LagTerms> for [u64; 2] {
+    fn from(terms: LagTerms) -> [u64; 2] {
+        [terms.acked, terms.unique]
+    }
+}
+
+impl std::ops::AddAssign for LagTerms {
+    fn add_assign(&mut self, other: LagTerms) {
+        self.acked = self.acked.saturating_add(other.acked);
+        self.unique = self.unique.saturating_add(other.unique);
+    }
 }
 
 /// What this worker's members of one group consumed.
@@ -27,8 +65,8 @@ pub struct GroupFacts {
     pub foreign: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
-    /// At the end: acked events on the group's topics, and distinct events consumed.
-    pub final_terms: [u64; 2],
+    /// At the end.
+    pub final_terms: LagTerms,
     /// Per group topic and partition, the highest offset consumed here (-1: none).
     pub positions: Vec<Vec<i64>>,
     /// The same, for the lowest: with `positions`, the span of the partition read here, which

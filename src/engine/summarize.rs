@@ -2,13 +2,13 @@
 
 use crate::kafka::librdkafka_version;
 use crate::metrics::{LatencyStats, TimelinePoint};
-use crate::scenario::{Metric, Scenario, Shape, Stat, is_secret_property};
+use crate::scenario::{Scenario, Shape, is_secret_property};
 use crate::summary::{
     ClusterSummary, Environment, FailureSummary, GroupSummary, Latency, LostExample, Ordering,
     PhaseSummary, Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
 };
 
-use super::RunRecord;
+use super::record::RunRecord;
 
 /// Where the run went, for the summary.
 #[derive(Debug, Clone)]
@@ -304,33 +304,6 @@ fn peak_rate(shape: Shape) -> f64 {
     }
 }
 
-/// The ADR's alert threshold for consumer lag, used when no `lag.max` SLO is set.
-pub(crate) const DEFAULT_LAG_THRESHOLD: u64 = 10_000;
-/// The ADR's e2e p95 target, used when no `e2e.p95` SLO is set.
-pub(crate) const DEFAULT_P95_US: u64 = 100_000;
-
-/// The e2e p95 (us) and lag limits recovery is judged against: for a group, its own
-/// `group.NAME.e2e.p95` and `group.NAME.lag.max` SLOs first; then the scenario's `e2e.p95` and
-/// `lag.max`; then the ADR's 100 ms and 10,000 events.
-pub(crate) fn recovery_limits(scenario: &Scenario, group: Option<&str>) -> (u64, u64) {
-    let find = |wanted: &dyn Fn(&Metric) -> bool| {
-        scenario
-            .slos
-            .iter()
-            .find(|s| wanted(&s.metric))
-            .map(|s| s.limit as u64)
-    };
-    let is_p95 = |stat: &Stat| matches!(stat, Stat::Percentile(p) if *p == 95.0);
-    let own = |name: &Option<String>| group.is_some() && name.as_deref() == group;
-    let p95 = find(&|m| matches!(m, Metric::E2e { group: g, stat } if own(g) && is_p95(stat)))
-        .or_else(|| find(&|m| matches!(m, Metric::E2e { group: None, stat } if is_p95(stat))))
-        .unwrap_or(DEFAULT_P95_US);
-    let lag = find(&|m| matches!(m, Metric::LagMax { group: g } if own(g)))
-        .or_else(|| find(&|m| matches!(m, Metric::LagMax { group: None })))
-        .unwrap_or(DEFAULT_LAG_THRESHOLD);
-    (p95, lag)
-}
-
 /// Seconds from the end of the highest-rate phase (when a lower rate follows it) until the
 /// groups' lag, and then e2e p95, are back under their thresholds.
 fn recovery(scenario: &Scenario, record: &RunRecord) -> Option<Recovery> {
@@ -344,7 +317,8 @@ fn recovery(scenario: &Scenario, record: &RunRecord) -> Option<Recovery> {
     if peak_rate(next.shape) >= peak_rate(phase.shape) {
         return None;
     }
-    let (p95_threshold_us, lag_threshold) = recovery_limits(scenario, None);
+    let limits = scenario.recovery_limits(None);
+    let (p95_threshold_us, lag_threshold) = (limits.e2e_p95_us, limits.lag);
     let at = record.plan.phase_spans()[index].2.as_secs_f64();
     // Timeline points close one-second intervals: the first one ending at or after `at`
     // already covers the end of the peak, so being under the threshold there counts as 0.

@@ -9,9 +9,12 @@ use hdrhistogram::Histogram;
 use super::consumer::GroupShared;
 use super::lock;
 use super::pacer::Plan;
-use super::producer::InstanceShared;
+use super::producer::{InstanceShared, ProducerTotals, producer_totals};
+use super::share::LagTerms;
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
-use crate::metrics::{GroupPoint, IntervalSample, Intervals, TimelinePoint, new_histogram};
+use crate::metrics::{
+    GroupPoint, IntervalSample, Intervals, LatencyRecorder, TimelinePoint, new_histogram,
+};
 
 fn some_if_recorded(histogram: &Histogram<u64>, quantile: f64) -> Option<u64> {
     (!histogram.is_empty()).then(|| histogram.value_at_quantile(quantile))
@@ -33,7 +36,7 @@ pub struct Ticker {
     /// Per point, per group: acked events on the group's topics and distinct events it
     /// consumed. A worker's lag alone means little (other workers' members read its events);
     /// `surge merge` adds these up across workers into the group's lag.
-    pub lag_terms: Vec<Vec<[u64; 2]>>,
+    pub lag_terms: Vec<Vec<LagTerms>>,
     pub intervals: Intervals,
     monitor: super::monitor::SelfMonitor,
 }
@@ -65,21 +68,15 @@ impl Ticker {
     ) -> &TimelinePoint {
         let length = now.saturating_sub(self.last).as_secs_f64().max(1e-3);
         let start_s = self.last.as_secs_f64();
-        let mut publish = new_histogram();
-        let mut schedule_lag = new_histogram();
-        let (mut sent, mut acked, mut failed) = (0, 0, 0);
         let acked_by_topic = super::producer::acked_by_topic(instances);
-        for instance in instances {
-            publish
-                .add(lock(&instance.publish).take_interval())
-                .expect("same bounds");
-            schedule_lag
-                .add(lock(&instance.schedule_lag).take_interval())
-                .expect("same bounds");
-            sent += instance.sent.load(Ordering::Relaxed);
-            acked += instance.acked.load(Ordering::Relaxed);
-            failed += instance.failed.load(Ordering::Relaxed);
-        }
+        let ProducerTotals {
+            publish,
+            schedule_lag,
+            sent,
+            acked,
+            failed,
+            ..
+        } = producer_totals(instances, LatencyRecorder::take_interval);
         let mut e2e_all = new_histogram();
         let mut group_points = Vec::with_capacity(groups.len());
         let mut lag_terms = Vec::with_capacity(groups.len());
@@ -98,7 +95,10 @@ impl Ticker {
                     failures,
                 )
             };
-            lag_terms.push([group.acked_on_topics(&acked_by_topic), unique]);
+            lag_terms.push(LagTerms {
+                acked: group.acked_on_topics(&acked_by_topic),
+                unique,
+            });
             let last = std::mem::replace(&mut self.last_disorder[index], disorder);
             let last_failures = std::mem::replace(&mut self.last_failures[index], failures);
             let set_aside = group.set_aside;

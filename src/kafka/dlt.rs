@@ -140,6 +140,18 @@ pub fn end_offsets(
     Ok(marks.into_iter().map(|(_, high)| high).collect())
 }
 
+/// Why a dead-letter topic could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum DltReadError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The reader's own account: what it reached, and what it did not.
+    #[error("the dead-letter topic was {0}")]
+    Read(String),
+    #[error("the read-back stopped unexpectedly: {0}")]
+    Stopped(String),
+}
+
 /// Reads every record of `topic` from the offsets `from` (one per partition) to its current
 /// end, handing each value to `each`. Fails when the end is not reached within `timeout`.
 pub fn read_from(
@@ -149,11 +161,10 @@ pub fn read_from(
     from: &[i64],
     timeout: Duration,
     mut each: impl FnMut(&[u8]),
-) -> Result<(), String> {
+) -> Result<(), DltReadError> {
     let deadline = Instant::now() + timeout;
     let ends =
-        super::reader::topic_watermarks(servers, properties, topic, from.len() as i32, timeout)
-            .map_err(|e| e.to_string())?;
+        super::reader::topic_watermarks(servers, properties, topic, from.len() as i32, timeout)?;
     let spans: Vec<super::reader::Span> = from
         .iter()
         .zip(ends)
@@ -177,5 +188,5 @@ pub fn read_from(
             }
         },
     )
-    .map_err(|e| format!("the dead-letter topic was {e}"))
+    .map_err(DltReadError::Read)
 }

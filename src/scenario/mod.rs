@@ -4,6 +4,7 @@
 //! (`[cluster]`: bootstrap and client properties), so one workload runs against any cluster.
 
 pub mod faults;
+mod label;
 pub mod raw;
 mod resolve;
 pub mod shapes;
@@ -15,11 +16,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use faults::{Brokers, FaultKind, FaultSpec};
+pub use label::{Label, PlanSettings};
 pub use resolve::{
     INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES,
     Overrides, is_secret_property, merge as merge_properties, resolve,
 };
-pub use slo::{Comparison, Count, FailureFigure, FaultFigure, Metric, Slo, Stat};
+pub use slo::{Comparison, Count, FailureFigure, FaultFigure, Metric, RecoveryLimits, Slo, Stat};
 pub use units::{Rate, Size};
 
 /// A scenario problem a user can fix: the file, the key, what is wrong, and the fix.
@@ -308,11 +310,11 @@ pub struct Scenario {
     /// `--allow-commands`: `command` faults may run.
     pub allow_commands: bool,
     /// Which cluster option this run measures (`[label]` or --label and friends).
-    pub label: Option<crate::summary::Label>,
+    pub label: Option<Label>,
     /// Adjustments the resolver made that a reader of the report should know about.
     pub notes: Vec<String>,
     /// What the command line changed in the plan, for comparisons between runs.
-    pub settings: crate::summary::PlanSettings,
+    pub settings: PlanSettings,
 }
 
 /// A run planned longer than this on the embedded broker carries a warning.

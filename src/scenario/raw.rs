@@ -22,7 +22,7 @@ pub struct RawScenario {
     pub consumer_groups: Option<Vec<RawGroup>>,
     pub slo: Option<RawSlo>,
     pub label: Option<RawLabel>,
-    pub faults: Option<Vec<super::faults::RawFault>>,
+    pub faults: Option<Vec<RawFault>>,
 }
 
 /// `[label]`: which cluster option this run measures.
@@ -143,4 +143,26 @@ pub struct RawGroup {
 #[serde(deny_unknown_fields)]
 pub struct RawSlo {
     pub checks: Option<Vec<String>>,
+}
+
+/// `[[faults]]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub name: Option<String>,
+    pub at: Option<String>,
+    pub duration: Option<String>,
+    pub kind: Option<String>,
+    pub broker: Option<Scalar>,
+    pub rtt: Option<String>,
+    pub api: Option<String>,
+    pub error: Option<String>,
+    pub count: Option<i64>,
+    pub topic: Option<String>,
+    pub partition: Option<i64>,
+    pub group: Option<String>,
+    pub member: Option<i64>,
+    pub run: Option<String>,
+    pub undo: Option<String>,
+    pub timeout: Option<String>,
 }

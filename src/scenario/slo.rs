@@ -586,3 +586,44 @@ mod tests {
         assert!("group.x.publish.p99 < 1ms".parse::<Slo>().is_err());
     }
 }
+
+/// The e2e p95 and lag limits a recovery (after the peak, a fault or a pause) is judged
+/// against: back under both means recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryLimits {
+    pub e2e_p95_us: u64,
+    pub lag: u64,
+}
+
+impl RecoveryLimits {
+    /// ADR-005's numbers: e2e p95 under 100 ms, and its consumer-lag alert at 10,000 events.
+    pub const ADR: RecoveryLimits = RecoveryLimits {
+        e2e_p95_us: 100_000,
+        lag: 10_000,
+    };
+}
+
+impl super::Scenario {
+    /// For a group, its own `group.NAME.e2e.p95` and `group.NAME.lag.max` SLOs first; then the
+    /// scenario's `e2e.p95` and `lag.max`; then [`RecoveryLimits::ADR`].
+    pub fn recovery_limits(&self, group: Option<&str>) -> RecoveryLimits {
+        let find = |wanted: &dyn Fn(&Metric) -> bool| {
+            self.slos
+                .iter()
+                .find(|s| wanted(&s.metric))
+                .map(|s| s.limit as u64)
+        };
+        let is_p95 = |stat: &Stat| matches!(stat, Stat::Percentile(p) if *p == 95.0);
+        let own = |name: &Option<String>| group.is_some() && name.as_deref() == group;
+        let e2e_p95_us =
+            find(&|m| matches!(m, Metric::E2e { group: g, stat } if own(g) && is_p95(stat)))
+                .or_else(|| {
+                    find(&|m| matches!(m, Metric::E2e { group: None, stat } if is_p95(stat)))
+                })
+                .unwrap_or(RecoveryLimits::ADR.e2e_p95_us);
+        let lag = find(&|m| matches!(m, Metric::LagMax { group: g } if own(g)))
+            .or_else(|| find(&|m| matches!(m, Metric::LagMax { group: None })))
+            .unwrap_or(RecoveryLimits::ADR.lag);
+        RecoveryLimits { e2e_p95_us, lag }
+    }
+}

@@ -1,0 +1,322 @@
+//! Stage four: the producers' outcomes, the members stopped, the dead letters read back, and
+//! every count reconciled into the record the summary is built from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::catchup::CatchupWatch;
+use super::consumer::GroupShared;
+use super::dead_letters::{DeadLetterRead, failure_record, read_dead_letters};
+use super::lock;
+use super::pacer::PaceEnd;
+use super::producer::{self, InstanceOutcome, producer_totals};
+use super::record::{FaultRecord, GroupRecord, RunRecord};
+use super::setup::Run;
+use super::share::{GroupFacts, LagTerms, ShareFacts};
+use super::signals::StopSignal;
+use super::watch::WatchOutcome;
+use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
+use crate::metrics::{Histograms, LossReport, SentLedger};
+use crate::scenario::FaultSpec;
+use crate::summary::ReplaySummary;
+
+/// At most this many example keys per group in a loss report.
+const LOSS_EXAMPLES: usize = 10;
+/// How long members may take to commit and leave before the run goes on without them.
+const MEMBER_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the producer threads handed back when their loops ended.
+struct ProducerOutcomes {
+    ledger: SentLedger,
+    not_sent: u64,
+    out_of_time: bool,
+    errors: Vec<String>,
+}
+
+/// Builds the run's record once the watch has ended.
+pub(super) async fn collect(
+    run: &Run,
+    watched: WatchOutcome,
+    members: Vec<JoinHandle<()>>,
+    group_join: Duration,
+    started_unix_us: u64,
+    stop: &StopSignal,
+) -> RunRecord {
+    let scenario = &run.scenario;
+    let acked_now = producer::acked_by_topic(&run.instances);
+    let final_terms: Vec<LagTerms> = run
+        .groups
+        .iter()
+        .map(|g| LagTerms {
+            acked: g.acked_on_topics(&acked_now),
+            unique: lock(&g.state).checker.unique,
+        })
+        .collect();
+    let acked_high = producer::acked_high(&run.instances);
+    let mut outcomes = producer_outcomes(watched.producer_tasks).await;
+    stop_members(&run.groups, members).await;
+    let dlt_reads = read_dead_letters(run).await;
+
+    let totals = producer_totals(&run.instances, |recorder| recorder.total().clone());
+    for instance in run.instances.iter() {
+        for error in instance.errors() {
+            if !outcomes.errors.contains(&error) {
+                outcomes.errors.push(error);
+            }
+        }
+    }
+    let share = scenario.workers.is_distributed().then(|| ShareFacts {
+        acked_high: acked_high.clone(),
+        lag_terms: watched.ticker.lag_terms.clone(),
+        groups: run
+            .groups
+            .iter()
+            .zip(&final_terms)
+            .map(|(group, &terms)| group_facts(group, terms))
+            .collect(),
+    });
+    let windows = FaultWindows::new(&scenario.faults);
+    let mut lost_in = vec![0u64; scenario.faults.len()];
+    let groups: Vec<GroupRecord> = (0..run.groups.len())
+        .map(|index| {
+            let reconciled = Reconciled {
+                ledger: &outcomes.ledger,
+                acked_high: &acked_high,
+                windows: &windows,
+                dlt_reads: &dlt_reads,
+            };
+            let mut record = reconciled.group_record(run, index, &mut lost_in);
+            record.final_lag = final_terms[index].lag();
+            record.max_lag = watched.max_lag[index];
+            record.catchups = watched
+                .catchups
+                .iter()
+                .filter(|w| w.group == index)
+                .map(CatchupWatch::summary)
+                .collect();
+            record
+        })
+        .collect();
+    let mut failed_in = vec![0u64; scenario.faults.len()];
+    for &(key, sequence) in &outcomes.ledger.failed {
+        windows.count(&mut failed_in, outcomes.ledger.slot(key, sequence));
+    }
+    let faults = watched
+        .fault_logs
+        .into_iter()
+        .zip(lost_in.into_iter().zip(failed_in))
+        .map(|(log, (lost, failed))| FaultRecord { log, lost, failed })
+        .collect();
+    let mut histogram_totals = vec![
+        (PUBLISH.to_string(), totals.publish.clone()),
+        (SCHEDULE_LAG.to_string(), totals.schedule_lag.clone()),
+    ];
+    for group in &groups {
+        histogram_totals.push((e2e_tag(&group.name), group.e2e.clone()));
+    }
+    RunRecord {
+        started_unix_us,
+        group_join,
+        run_time: watched.run_time,
+        interrupted: stop.is_requested(),
+        fatal: watched.fatal,
+        out_of_time: outcomes.out_of_time,
+        plan: run.plan.clone(),
+        sent: totals.sent,
+        acked: totals.acked,
+        acked_by_topic: scenario
+            .topics
+            .iter()
+            .map(|topic| topic.name.clone())
+            .zip(producer::acked_by_topic(&run.instances))
+            .collect(),
+        failed: totals.failed,
+        not_sent: outcomes.not_sent,
+        last_send: Duration::from_micros(totals.last_send_us),
+        publish: totals.publish,
+        schedule_lag: totals.schedule_lag,
+        groups,
+        timeline: watched.ticker.timeline,
+        histograms: Histograms {
+            intervals: watched.ticker.intervals,
+            totals: histogram_totals,
+        },
+        errors: outcomes.errors,
+        ledger: outcomes.ledger,
+        faults,
+        share,
+    }
+}
+
+/// Waits for every producer thread and gathers what each hands back.
+async fn producer_outcomes(tasks: Vec<JoinHandle<InstanceOutcome>>) -> ProducerOutcomes {
+    let mut outcomes = ProducerOutcomes {
+        ledger: SentLedger::default(),
+        not_sent: 0,
+        out_of_time: false,
+        errors: Vec::new(),
+    };
+    for task in tasks {
+        match task.await {
+            Ok(outcome) => {
+                outcomes.not_sent += outcome.not_sent;
+                outcomes.out_of_time |= outcome.end == PaceEnd::OutOfTime;
+                if !outcome.flushed {
+                    outcomes.errors.push("the producer could not deliver everything before the drain timeout; the rest was purged and counted as failed".into());
+                }
+                outcomes.ledger.absorb(outcome.ledger);
+            }
+            Err(join_error) => outcomes.errors.push(format!(
+                "a producer instance stopped unexpectedly: {join_error}"
+            )),
+        }
+    }
+    outcomes
+}
+
+/// Tells members to commit and leave, waiting a bounded time for them.
+pub(super) async fn stop_members(groups: &[Arc<GroupShared>], members: Vec<JoinHandle<()>>) {
+    for group in groups {
+        group.stop.store(true, std::sync::atomic::Ordering::Release);
+    }
+    let all = async {
+        for member in members {
+            let _ = member.await;
+        }
+    };
+    // A member stuck in a commit to a dead broker must not hold the run hostage.
+    let _ = tokio::time::timeout(MEMBER_STOP_TIMEOUT, all).await;
+}
+
+/// What this process's members of one group read, for `surge merge`.
+fn group_facts(group: &GroupShared, final_terms: LagTerms) -> GroupFacts {
+    let state = lock(&group.state);
+    GroupFacts {
+        name: group.spec.name.clone(),
+        consumed: state.consumed,
+        foreign: state.foreign,
+        duplicates: state.checker.duplicates,
+        out_of_order: state.checker.out_of_order,
+        final_terms,
+        positions: state.positions.clone(),
+        first_positions: state.first_positions.clone(),
+        keys: state.checker.export(),
+        errors: state.errors.clone(),
+    }
+}
+
+/// What a group's figures are reconciled against: what was sent and acked, the fault
+/// windows, and the dead letters read back.
+struct Reconciled<'a> {
+    ledger: &'a SentLedger,
+    acked_high: &'a [Vec<i64>],
+    windows: &'a FaultWindows,
+    dlt_reads: &'a [DeadLetterRead],
+}
+
+impl Reconciled<'_> {
+    /// One group's record; its lag and catch-ups are the caller's to fill in. Its lost events
+    /// are added to the count of each fault whose window they fall in.
+    fn group_record(&self, run: &Run, index: usize, lost_in: &mut [u64]) -> GroupRecord {
+        let group = &run.groups[index];
+        let scenario = &run.scenario;
+        let loss = self.loss(run, group, lost_in);
+        let state = lock(&group.state);
+        let failures = state.failures.as_ref().map(|f| {
+            let dlt_topic = group.spec.failures.as_ref().map(|s| s.dlt_topic);
+            let read = self
+                .dlt_reads
+                .iter()
+                .find(|read| Some(read.topic) == dlt_topic)
+                .map(|read| &read.records);
+            failure_record(group, f, read, scenario)
+        });
+        let read = state.consumed + state.foreign;
+        let replay = group.joined_at.get().map(|joined| ReplaySummary {
+            joined_s: joined.as_secs_f64(),
+            caught_up_s: group.caught_up_at.get().map(Duration::as_secs_f64),
+            records: read,
+            rate: group.caught_up_at.get().and_then(|done| {
+                let took = done.saturating_sub(*joined).as_secs_f64();
+                (took > 0.0).then(|| read as f64 / took)
+            }),
+        });
+        GroupRecord {
+            failures,
+            replay,
+            catchups: Vec::new(),
+            name: group.spec.name.clone(),
+            members: group.spec.members,
+            topics: group.topic_names.clone(),
+            e2e: state.e2e.total().clone(),
+            consumed: state.consumed,
+            unique: state.checker.unique,
+            duplicates: state.checker.duplicates,
+            out_of_order: state.checker.out_of_order,
+            loss,
+            foreign: state.foreign,
+            max_lag: 0,
+            final_lag: 0,
+            errors: state.errors.clone(),
+        }
+    }
+
+    /// Acked events the group never read in partitions it read past. One worker alone cannot
+    /// tell loss (other workers' members read its events): `surge merge` does.
+    fn loss(&self, run: &Run, group: &GroupShared, lost_in: &mut [u64]) -> LossReport {
+        let scenario = &run.scenario;
+        if scenario.workers.is_distributed() {
+            return LossReport::default();
+        }
+        let state = lock(&group.state);
+        let aggregates: Vec<u16> = scenario
+            .aggregates
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| group.spec.topics.contains(&a.topic))
+            .map(|(i, _)| i as u16)
+            .collect();
+        state.checker.reconcile_each(
+            self.ledger,
+            &aggregates,
+            LOSS_EXAMPLES,
+            |key, partition| {
+                let topic = scenario.aggregates[key.aggregate() as usize].topic;
+                let partition = partition.map(|p| p.partition());
+                group.has_read(&state, self.acked_high, topic, partition)
+            },
+            |key, sequence| self.windows.count(lost_in, self.ledger.slot(key, sequence)),
+        )
+    }
+}
+
+/// Which ledger slots (see [`SentLedger::slot`]) fall in each fault's window: from its start
+/// to its end, or to the end of the run for a fault that is not undone.
+struct FaultWindows {
+    /// Per fault, the first and last slot of its window.
+    slots: Vec<(usize, usize)>,
+}
+
+impl FaultWindows {
+    fn new(faults: &[FaultSpec]) -> FaultWindows {
+        let marks = crate::scenario::faults::boundaries(faults);
+        let index = |at: Duration| marks.iter().position(|&m| m == at).unwrap_or(marks.len());
+        FaultWindows {
+            slots: faults
+                .iter()
+                .map(|f| (index(f.at) + 1, f.end().map_or(usize::MAX, index)))
+                .collect(),
+        }
+    }
+
+    /// Adds one event of `slot` to the count of every fault whose window holds it.
+    fn count(&self, counts: &mut [u64], slot: usize) {
+        for (count, &(first, last)) in counts.iter_mut().zip(&self.slots) {
+            if (first..=last).contains(&slot) {
+                *count += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The dead-letter read-back: every dead-letter topic read from where this run's records
+//! begin, and each group's dead-letter sends matched against what is there.
+
+use std::time::Duration;
+
+use super::consumer::{FailedEventIn, FailureState, GroupShared, Origin};
+use super::record::FailureRecord;
+use super::setup::{Run, run_tag};
+use crate::kafka::dlt::DltReadError;
+use crate::scenario::Scenario;
+use crate::summary::FailureSummary;
+
+/// One dead-letter topic's read-back.
+pub(super) struct DeadLetterRead {
+    /// Index into the scenario's topics.
+    pub topic: usize,
+    pub records: Result<Vec<DltRecord>, DltReadError>,
+}
+
+/// One dead-letter record of this run, as read back.
+#[derive(Debug)]
+pub(super) struct DltRecord {
+    group: String,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    /// The event it carries, when it is one of this run's.
+    meta: Option<crate::workload::EventMeta>,
+}
+
+/// Reads every dead-letter topic back from where this run's records begin to its end.
+pub(super) async fn read_dead_letters(run: &Run) -> Vec<DeadLetterRead> {
+    let run_tag = run_tag(&run.run_id);
+    let mut reads = Vec::new();
+    for (topic, starts) in &run.dlt_starts {
+        let (servers, properties, name, starts, run_id, run_tag) = (
+            run.servers.clone(),
+            run.scenario.cluster.consumer.clone(),
+            run.scenario.topics[*topic].name.clone(),
+            starts.clone(),
+            run.run_id,
+            run_tag.clone(),
+        );
+        let timeout = run
+            .scenario
+            .limits
+            .drain_timeout
+            .max(Duration::from_secs(10));
+        let read = tokio::task::spawn_blocking(move || {
+            let mut records = Vec::new();
+            crate::kafka::dlt::read_from(&servers, &properties, &name, &starts, timeout, |value| {
+                let Ok(event) = serde_json::from_slice::<FailedEventIn>(value) else {
+                    return;
+                };
+                if event.surge_run != run_tag {
+                    return;
+                }
+                let meta = match crate::workload::decode(event.value.get().as_bytes(), &run_id) {
+                    crate::workload::Decoded::Ours(meta) => Some(meta),
+                    crate::workload::Decoded::Foreign => None,
+                };
+                records.push(DltRecord {
+                    group: event.surge_group,
+                    topic: event.topic,
+                    partition: event.partition,
+                    offset: event.offset,
+                    meta,
+                });
+            })
+            .map(|()| records)
+        })
+        .await
+        .unwrap_or_else(|e| Err(DltReadError::Stopped(e.to_string())));
+        reads.push(DeadLetterRead {
+            topic: *topic,
+            records: read,
+        });
+    }
+    reads
+}
+
+/// A group's failure counts, with its dead-letter sends matched against the read-back: each
+/// must be there exactly once, carrying the event it failed.
+pub(super) fn failure_record(
+    group: &GroupShared,
+    state: &FailureState,
+    read: Option<&Result<Vec<DltRecord>, DltReadError>>,
+    scenario: &Scenario,
+) -> FailureRecord {
+    let dlt_topic = group
+        .spec
+        .failures
+        .as_ref()
+        .map_or(String::new(), |f| scenario.topics[f.dlt_topic].name.clone());
+    let dead_lettered = state.dead_lettered.len() as u64;
+    let mut errors = state.errors.clone();
+    let (mut found, mut duplicates, mut mismatched) = (0u64, 0u64, 0u64);
+    let dlt_found = match read {
+        Some(Ok(records)) => {
+            let mut seen: rustc_hash::FxHashMap<Origin, u32> = Default::default();
+            for record in records.iter().filter(|r| r.group == group.spec.name) {
+                let origin = group
+                    .topic_names
+                    .iter()
+                    .position(|t| *t == record.topic)
+                    .map(|local| (local, record.partition, record.offset));
+                let expected = origin.and_then(|o| state.dead_lettered.get(&o).map(|e| (o, e)));
+                let intact = expected.filter(|(_, (key, sequence))| {
+                    record.meta.is_some_and(|m| {
+                        crate::metrics::KeyId::new(m.producer, m.aggregate, m.index) == *key
+                            && m.sequence == *sequence
+                    })
+                });
+                match intact {
+                    Some((origin, _)) => {
+                        let count = seen.entry(origin).or_default();
+                        *count += 1;
+                        if *count == 1 {
+                            found += 1;
+                        } else {
+                            duplicates += 1;
+                        }
+                    }
+                    None => mismatched += 1,
+                }
+            }
+            Some(found)
+        }
+        Some(Err(reason)) => {
+            errors.push(format!(
+                "the dead-letter topic {dlt_topic} could not be read back, so no dead-letter send is verified: {reason}"
+            ));
+            None
+        }
+        None => None,
+    };
+    if mismatched > 0 {
+        errors.push(format!(
+            "{mismatched} dead-letter records on {dlt_topic} do not carry the event their origin fields name"
+        ));
+    }
+    FailureRecord {
+        counts: FailureSummary {
+            dlt_topic,
+            failed: state.failed,
+            retried: state.retried,
+            retries: state.retries,
+            non_retryable: state.non_retryable,
+            poisoned: state.poisoned,
+            dead_lettered,
+            dlt_acked: state.dlt_acked,
+            dlt_found,
+            dlt_duplicates: duplicates,
+            dlt_mismatched: mismatched,
+            dlt_lost: dead_lettered.saturating_sub(found),
+            errors,
+            ..Default::default()
+        },
+        retry_delay: state.retry_delay.clone(),
+        e2e_failed: state.e2e_failed.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::consumer;
+    use crate::workload::EventMeta;
+
+    fn scenario() -> Scenario {
+        let text = r#"
+[[topics]]
+name = "orders"
+partitions = 3
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+
+[[phases]]
+rate = "1k/s"
+duration = "5s"
+
+[[consumer_groups]]
+name = "g"
+topics = ["orders"]
+failure_rate = 0.01
+"#;
+        let raw = toml::from_str(text).unwrap();
+        crate::scenario::resolve(
+            raw,
+            std::path::Path::new("t.toml"),
+            text.into(),
+            &crate::scenario::Overrides::default(),
+        )
+        .unwrap()
+    }
+
+    fn meta(index: u32, sequence: u32) -> EventMeta {
+        EventMeta {
+            producer: 0,
+            aggregate: 0,
+            index,
+            sequence,
+            intended_at_us: 0,
+        }
+    }
+
+    fn record(partition: i32, offset: i64, carried: Option<EventMeta>) -> DltRecord {
+        DltRecord {
+            group: "g".into(),
+            topic: "orders".into(),
+            partition,
+            offset,
+            meta: carried,
+        }
+    }
+
+    #[test]
+    fn the_read_back_counts_each_dead_letter_once_and_names_missing_and_mismatched_ones() {
+        let scenario = scenario();
+        let group = GroupShared::new(0, &scenario, "run", None);
+        let mut state = consumer::FailureState::default();
+        for (offset, index) in [(10, 1), (11, 2), (12, 3), (13, 4)] {
+            state
+                .dead_lettered
+                .insert((0, 0, offset), (crate::metrics::KeyId::new(0, 0, index), 0));
+        }
+        state.dlt_acked = 4;
+        let read = Ok(vec![
+            record(0, 10, Some(meta(1, 0))),
+            // Written twice: found once, one duplicate.
+            record(0, 11, Some(meta(2, 0))),
+            record(0, 11, Some(meta(2, 0))),
+            // Origin fields that name offset 12, carrying another event: not intact.
+            record(0, 12, Some(meta(9, 0))),
+            // Another group's record is not this group's business.
+            DltRecord {
+                group: "other".into(),
+                ..record(0, 13, Some(meta(4, 0)))
+            },
+        ]);
+        let figures = failure_record(&group, &state, Some(&read), &scenario).counts;
+        assert_eq!(figures.dead_lettered, 4);
+        assert_eq!(figures.dlt_found, Some(2));
+        assert_eq!(figures.dlt_duplicates, 1);
+        assert_eq!(figures.dlt_mismatched, 1);
+        // Offsets 12 (mismatched) and 13 (never written by this group) are lost.
+        assert_eq!(figures.dlt_lost, 2);
+        assert!(
+            figures
+                .errors
+                .iter()
+                .any(|e| e.contains("1 dead-letter records"))
+        );
+        // A topic that could not be read verifies nothing.
+        let unread = Err(DltReadError::Read("timed out".to_string()));
+        let figures = failure_record(&group, &state, Some(&unread), &scenario).counts;
+        assert_eq!((figures.dlt_found, figures.dlt_lost), (None, 4));
+        assert!(figures.errors.iter().any(|e| e.contains("timed out")));
+    }
+
+    #[test]
+    fn the_failure_draw_matches_the_rates_and_repeats_for_a_redelivery() {
+        let spec = crate::scenario::FailureSpec {
+            rate: 0.01,
+            non_retryable_rate: 0.002,
+            poison_keys: 2,
+            retry_backoff: Vec::new(),
+            dlt_topic: 0,
+        };
+        let (mut always, mut non_retryable, mut poisoned) = (0, 0, 0);
+        let draws = 200_000u32;
+        for i in 0..draws {
+            let event = meta(2 + i % 1000, i / 1000);
+            let first = consumer::fate(&spec, 7, 0, &event);
+            assert_eq!(
+                first,
+                consumer::fate(&spec, 7, 0, &event),
+                "the same fate again"
+            );
+            match first {
+                consumer::Fate::FailsAlways { poisoned: true } => poisoned += 1,
+                consumer::Fate::FailsAlways { poisoned: false } => always += 1,
+                consumer::Fate::NonRetryable => non_retryable += 1,
+                consumer::Fate::Succeeds => {}
+            }
+        }
+        // 2,000 and 400 expected; standard deviations 44 and 20.
+        assert!((always as i64 - 2_000).abs() < 250, "{always}");
+        assert!((non_retryable as i64 - 400).abs() < 110, "{non_retryable}");
+        assert_eq!(poisoned, 0, "keys from 2 up are not poisoned");
+        for sequence in 0..50 {
+            assert_eq!(
+                consumer::fate(&spec, 7, 0, &meta(1, sequence)),
+                consumer::Fate::FailsAlways { poisoned: true }
+            );
+        }
+        // Another group (or seed) draws other events.
+        let differs = (0..1000u32)
+            .filter(|&i| {
+                let event = meta(2 + i, 0);
+                consumer::fate(&spec, 7, 0, &event) != consumer::fate(&spec, 7, 1, &event)
+            })
+            .count();
+        assert!(differs > 0);
+    }
+}

@@ -1,0 +1,120 @@
+//! What a run measured, as the engine hands it on: the summary is built from a [`RunRecord`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::faults::FaultLog;
+use super::pacer::Plan;
+use super::share::ShareFacts;
+use crate::kafka::ConnectError;
+use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint};
+use crate::summary::{CatchupSummary, FailureSummary, ReplaySummary};
+
+/// Where the run is, for the live progress line.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// `joining`, `running` or `draining`.
+    pub stage: &'static str,
+    pub elapsed: Duration,
+    pub point: Option<TimelinePoint>,
+    /// Each `group_pause` catch-up so far (group name and figures), in the order the pauses
+    /// ended: the backlog from the resume on, the time and rate once the lag is under its limit.
+    pub catchups: Vec<(String, CatchupSummary)>,
+}
+
+/// Why the run could not produce trustworthy measurements at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(
+        "consumer group `{group}` did not get all {expected} partitions within {timeout_s}s ({detail})\n  fix: check that the brokers run a group coordinator, or raise run.group_join_timeout"
+    )]
+    GroupJoin {
+        group: String,
+        expected: usize,
+        timeout_s: u64,
+        detail: String,
+    },
+}
+
+/// What one consumer group measured.
+#[derive(Debug, Clone)]
+pub struct GroupRecord {
+    pub name: String,
+    pub members: u16,
+    pub topics: Vec<String>,
+    pub e2e: Histogram<u64>,
+    pub consumed: u64,
+    pub unique: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    pub loss: LossReport,
+    pub foreign: u64,
+    pub max_lag: u64,
+    pub final_lag: u64,
+    pub errors: Vec<String>,
+    /// For a group that fails events: its counts, and the histograms behind its latencies.
+    pub failures: Option<FailureRecord>,
+    /// For a late group: when it joined and when it had read everything.
+    pub replay: Option<ReplaySummary>,
+    /// For a group `group_pause` faults paused: how it caught up after each pause.
+    pub catchups: Vec<CatchupSummary>,
+}
+
+/// A group's failure handling as the engine measured it.
+#[derive(Debug, Clone)]
+pub struct FailureRecord {
+    /// The counts; its latency fields are filled from the histograms by the summary.
+    pub counts: FailureSummary,
+    pub retry_delay: Histogram<u64>,
+    pub e2e_failed: Histogram<u64>,
+}
+
+/// Everything the engine measured; the summary is built from it.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub started_unix_us: u64,
+    pub group_join: Duration,
+    /// From the plan's start to the end of the drain.
+    pub run_time: Duration,
+    pub interrupted: bool,
+    /// Why the run had to end early as an error (an expired MSK IAM token).
+    pub fatal: Option<String>,
+    /// The generator was still behind schedule when its grace period ran out.
+    pub out_of_time: bool,
+    pub plan: Arc<Plan>,
+    pub sent: u64,
+    pub acked: u64,
+    pub acked_by_topic: Vec<(String, u64)>,
+    pub failed: u64,
+    pub not_sent: u64,
+    /// Offset of the last send from the plan start.
+    pub last_send: Duration,
+    pub publish: Histogram<u64>,
+    pub schedule_lag: Histogram<u64>,
+    pub groups: Vec<GroupRecord>,
+    pub timeline: Vec<TimelinePoint>,
+    /// Per-second and cumulative histograms, for the interval logs and charts.
+    pub histograms: Histograms,
+    pub errors: Vec<String>,
+    /// What every producer sent, per key, and which sends failed.
+    pub ledger: SentLedger,
+    /// Per scenario fault, in the scenario's order.
+    pub faults: Vec<FaultRecord>,
+    /// For one worker of several: the raw facts `surge merge` adds up.
+    pub share: Option<ShareFacts>,
+}
+
+/// What one fault did, as the engine saw it.
+#[derive(Debug, Clone)]
+pub struct FaultRecord {
+    pub log: FaultLog,
+    /// Acked events intended in the fault's window that a group never consumed, summed over
+    /// groups (as the run's `lost` is).
+    pub lost: u64,
+    /// Sends intended in the fault's window that failed.
+    pub failed: u64,
+}
