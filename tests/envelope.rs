@@ -1,4 +1,4 @@
-//! The envelope the README states: the largest key space a scenario may track, and the memory
+//! The envelope docs/measuring.md states: the largest key space a scenario may track, and the memory
 //! its per-key state takes at that size, counted by a global allocator (bytes, not time).
 
 use std::alloc::{GlobalAlloc, Layout, System};

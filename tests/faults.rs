@@ -190,7 +190,7 @@ fn a_crashed_member_is_noticed_after_the_session_timeout_and_nothing_is_lost() {
     assert!(crash.applied && crash.error.is_none(), "{crash:#?}");
     // Its partitions wait for the coordinator to give up on it: session.timeout.ms is 6 s on
     // the embedded broker (then the mock coordinator's own rebalance delay follows, see the
-    // README's Faults section).
+    // docs/scenarios.md, "Faults").
     let short = seconds_short(summary, crash.start_s);
     let held: Vec<(f64, u32)> = summary
         .timeline

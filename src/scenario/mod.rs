@@ -458,7 +458,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioErro
         file: file.clone(),
         key: String::new(),
         problem: err.to_string().trim_end().to_string(),
-        fix: "correct the key or value at that line; every key is listed in README.md \
+        fix: "correct the key or value at that line; every key is listed in docs/scenarios.md \
               under \"Scenario file\""
             .into(),
     })?;

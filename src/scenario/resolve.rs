@@ -643,7 +643,7 @@ pub fn is_secret_property(key: &str) -> bool {
 }
 
 /// The most key states surge holds: one per key for the sent ledger, plus one per key for each
-/// group that reads the key's topic (README, "Envelope": about 60 bytes each).
+/// group that reads the key's topic (docs/measuring.md, "Envelope": about 60 bytes each).
 pub const MAX_KEY_STATES: u64 = 20_000_000;
 /// The most memory [`MAX_KEY_STATES`] key states take, proven by `tests/envelope.rs`:
 /// 2.5 GiB (hash tables grow in powers of two, so a key state takes 60-115 bytes).
@@ -651,7 +651,7 @@ pub const MAX_KEY_STATE_BYTES: u64 = 5 * 512 * 1024 * 1024;
 /// The most consumer groups one run holds.
 pub const MAX_GROUPS: usize = 16;
 
-/// Keeps the scenario inside the envelope the README states and `tests/envelope.rs` proves.
+/// Keeps the scenario inside the envelope docs/measuring.md states and `tests/envelope.rs` proves.
 fn check_envelope(
     ctx: &Ctx,
     aggregates: &[AggregateSpec],
@@ -696,7 +696,7 @@ fn check_envelope(
             format!(
                 "the scenario tracks {total} key states (each aggregate's keys, once for the producers, once per group that reads them and once per fault start or end), more than the {MAX_KEY_STATES} surge holds in memory"
             ),
-            "use fewer keys (a few million distinct keys already spread any partition count evenly) or fewer groups or faults; see the README's Envelope",
+            "use fewer keys (a few million distinct keys already spread any partition count evenly) or fewer groups or faults; see docs/measuring.md, \"Envelope\"",
         ));
     }
     Ok(())
@@ -1423,7 +1423,7 @@ fn resolve_slos(
             ctx.err(
                 format!("slo.checks[{i}]"),
                 problem,
-                "see README.md, \"SLOs\"",
+                "see docs/scenarios.md, \"SLOs\"",
             )
         })?;
         slos.push(slo);
