@@ -2,7 +2,7 @@
 //! plans differ, and the regression limit (`--max-regression`) that fails a run whose p95 or p99
 //! worsened by more than it, even while under its SLO. Pure functions over summaries.
 
-use crate::scenario::slo::{format_micros, format_number};
+use crate::format::{format_micros, format_number, percent_change};
 use crate::scenario::{Metric, Stat};
 use crate::summary::{BaselineComparison, BaselineDelta, Check, Status, Summary};
 use crate::verdict;
@@ -169,12 +169,6 @@ pub fn compare(
             .map(|d| d.text)
             .collect(),
     }
-}
-
-/// `+12.3%`, `-4%`.
-pub fn percent_change(change: f64) -> String {
-    let sign = if change > 0.0 { "+" } else { "" };
-    format!("{sign}{}%", format_number((change * 1000.0).round() / 10.0))
 }
 
 /// One check per p95/p99 latency: its change against the baseline within the limit. Named

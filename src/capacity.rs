@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::slo::format_number;
+use crate::format::{format_micros, format_number};
 use crate::scenario::{Metric, Phase, Rate, Scenario, Shape, Stat};
 use crate::summary::{Capacity, Probe, Status};
 
@@ -160,10 +160,7 @@ pub fn conclude(
         .map(|s| s.limit as u64);
     let headroom_percent = sustained.map(|s| ((s / target - 1.0) * 1000.0).round() / 10.0);
     let slo = p95_limit_us.map_or("every SLO".to_string(), |l| {
-        format!(
-            "e2e p95 < {}",
-            crate::scenario::slo::format_micros(l as f64)
-        )
+        format!("e2e p95 < {}", format_micros(l as f64))
     });
     let mut conclusion = match (sustained, headroom_percent) {
         (Some(rate), Some(headroom)) => format!(

@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod check;
 pub mod cli;
 pub mod engine;
+pub mod format;
 pub mod kafka;
 pub mod live;
 pub mod merge;
@@ -48,6 +49,8 @@ pub enum SurgeError {
         "cannot read the run in {path}: {detail}\n  fix: point at a directory written by `surge run` (it holds summary.json and *.hlog)"
     )]
     RunDir { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
     #[error("{0}")]
     Runtime(String),
 }
@@ -169,9 +172,9 @@ pub fn compare(
     let runs = dirs
         .iter()
         .map(|dir| {
-            report::load_run(dir).map_err(|detail| SurgeError::RunDir {
+            report::load_run(dir).map_err(|error| SurgeError::RunDir {
                 path: dir.clone(),
-                detail,
+                detail: error.to_string(),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -207,11 +210,11 @@ pub fn compare(
         ),
         (
             "compare-distribution.svg",
-            report::compare::distribution_chart(&runs).map_err(SurgeError::Runtime)?,
+            report::compare::distribution_chart(&runs)?,
         ),
     ];
     if let Some(chart) = report::compare::capacity_chart(&runs) {
-        files.push(("compare-capacity.svg", chart.map_err(SurgeError::Runtime)?));
+        files.push(("compare-capacity.svg", chart?));
     }
     for (name, text) in files {
         let path = out.join(name);
@@ -222,9 +225,9 @@ pub fn compare(
 
 /// Re-renders every report of a saved run; returns the exports that failed.
 pub fn regenerate(dir: &Path) -> Result<Vec<(PathBuf, String)>, SurgeError> {
-    let run = report::load_run(dir).map_err(|detail| SurgeError::RunDir {
+    let run = report::load_run(dir).map_err(|error| SurgeError::RunDir {
         path: dir.to_path_buf(),
-        detail,
+        detail: error.to_string(),
     })?;
     Ok(report::write_all(dir, &run))
 }
@@ -319,9 +322,9 @@ fn load_baseline(scenario: &Scenario) -> Result<Option<Summary>, SurgeError> {
     let Some(dir) = &scenario.limits.baseline else {
         return Ok(None);
     };
-    let summary = report::load_summary(dir).map_err(|detail| SurgeError::RunDir {
+    let summary = report::load_summary(dir).map_err(|error| SurgeError::RunDir {
         path: dir.clone(),
-        detail,
+        detail: error.to_string(),
     })?;
     if summary.scenario.name != scenario.name {
         return Err(SurgeError::Runtime(format!(
@@ -390,10 +393,7 @@ pub fn capacity(
         }
         let dir = out_dir.join("probes").join(format!("{:09.0}", rate));
         if !options.run.quiet {
-            eprintln!(
-                "capacity: probing {} events/s",
-                scenario::slo::format_number(rate)
-            );
+            eprintln!("capacity: probing {} events/s", format::format_number(rate));
         }
         let outcome = run_scenario(&probe, &dir, true, stop.clone(), live.as_ref())?;
         let summary = &outcome.summary;
@@ -435,9 +435,9 @@ pub fn capacity(
             search_options.budget.as_secs()
         ))
     })?;
-    let mut run = report::load_run(&shown).map_err(|detail| SurgeError::RunDir {
+    let mut run = report::load_run(&shown).map_err(|error| SurgeError::RunDir {
         path: shown.clone(),
-        detail,
+        detail: error.to_string(),
     })?;
     run.summary.verdict.status = capacity::status(&result);
     run.summary.capacity = Some(result);

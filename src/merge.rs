@@ -57,7 +57,7 @@ fn read_worker(dir: &Path) -> Result<Worker, String> {
             file.schema
         ));
     }
-    let run = report::load_run(dir)?;
+    let run = report::load_run(dir).map_err(|e| e.to_string())?;
     let ledger_path = dir.join("ledger.json");
     let ledger: LedgerFile = std::fs::read_to_string(&ledger_path)
         .map_err(|e| e.to_string())

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use crate::engine::Progress;
-use crate::report::table::{micros, thousands};
+use crate::format::{micros, thousands};
 
 /// Prints progress: rewritten in place on a terminal, every few seconds otherwise.
 pub struct ProgressLine {

@@ -1,7 +1,7 @@
 //! SLOs against a summary: pure functions, no I/O.
 
+use crate::format::{format_micros, format_number};
 use crate::metrics::LatencyStats;
-use crate::scenario::slo::{format_micros, format_number};
 use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, RunLimits, Slo, Stat};
 use crate::summary::FaultSummary;
 use crate::summary::{Check, GroupSummary, Status, Summary, Verdict};

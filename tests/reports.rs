@@ -223,7 +223,7 @@ fn a_run_that_lost_events_while_its_generator_lagged_fails_on_integrity_and_skip
         trust.2.contains("other than the integrity checks"),
         "{trust:?}"
     );
-    let headline = report::table::headline(&run.summary);
+    let headline = report::lines::headline(&run.summary);
     assert!(
         headline.starts_with("FAIL")
             && headline.contains("lost == 0")
@@ -480,7 +480,7 @@ fn the_html_report_is_self_contained_and_matches_the_summary() {
         .filter_map(|n| n.text())
         .map(String::from)
         .collect();
-    let p95 = surge::scenario::slo::format_micros(surge::report::table::significant(
+    let p95 = surge::format::format_micros(surge::format::significant(
         run.summary.latency.e2e_us.p95 as f64,
     ));
     assert!(
@@ -592,7 +592,7 @@ fn a_run_stopped_before_any_sample_still_writes_every_log_and_re_renders() {
     let loaded = report::load_run(dir.path()).expect("an empty run dir loads back");
     assert_eq!(loaded.summary.groups.len(), run.summary.groups.len());
     std::fs::remove_file(dir.path().join("publish.hlog")).unwrap();
-    let error = report::load_run(dir.path()).unwrap_err();
+    let error = report::load_run(dir.path()).unwrap_err().to_string();
     assert!(error.contains("publish.hlog is missing"), "{error}");
 }
 

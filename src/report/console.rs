@@ -1,7 +1,12 @@
 //! The summary printed at the end of a run.
 
+use super::lines::{
+    command_lines, failure_lines, headline, lost_example_lines, recovery_line, run_line,
+    worker_line,
+};
 use super::table::{
-    group_table, headline, integrity_table, lost_example_lines, producer_table, run_line, slo_table,
+    capacity_table, consumer_tables, fault_table, group_table, integrity_table, producer_table,
+    slo_table, worker_table,
 };
 use crate::summary::Summary;
 
@@ -12,9 +17,7 @@ pub fn render(summary: &Summary) -> String {
         out.push_str(&format!("\nWARNING: {warning}\n"));
     }
     out.push_str(&format!("\n{}\n{}\n", headline(summary), run_line(summary)));
-    if let (Some(capacity), Some(table)) =
-        (&summary.capacity, super::table::capacity_table(summary))
-    {
+    if let (Some(capacity), Some(table)) = (&summary.capacity, capacity_table(summary)) {
         out.push_str(&format!(
             "\ncapacity: {}\n\n{}\n\nthe run at the sustained rate:\n",
             capacity.conclusion,
@@ -32,25 +35,25 @@ pub fn render(summary: &Summary) -> String {
     for line in lost_example_lines(summary) {
         out.push_str(&format!("\n{line}\n"));
     }
-    for table in super::table::consumer_tables(summary) {
+    for table in consumer_tables(summary) {
         out.push_str(&format!("\n{}\n", table.1.to_text()));
     }
-    for line in super::table::failure_lines(summary) {
+    for line in failure_lines(summary) {
         out.push_str(&format!("{line}\n"));
     }
-    if let Some(line) = super::table::recovery_line(summary) {
+    if let Some(line) = recovery_line(summary) {
         out.push_str(&format!("\n{line}\n"));
     }
-    if let Some(table) = super::table::fault_table(summary) {
+    if let Some(table) = fault_table(summary) {
         out.push_str(&format!("\n{}\n", table.to_text()));
     }
-    if let Some(line) = super::table::worker_line(summary) {
+    if let Some(line) = worker_line(summary) {
         out.push_str(&format!("\n{line}\n"));
     }
-    if let Some(table) = super::table::worker_table(summary) {
+    if let Some(table) = worker_table(summary) {
         out.push_str(&format!("{}\n", table.to_text()));
     }
-    for line in super::table::command_lines(summary) {
+    for line in command_lines(summary) {
         out.push_str(&format!("{line}\n"));
     }
     for note in &summary.notes {

@@ -12,7 +12,7 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
-use super::{Exporter, Output, RunData};
+use super::{Exporter, Output, ReportError, RunData};
 use crate::metrics::{Histograms, IntervalSample};
 
 /// The file of cumulative histograms.
@@ -40,11 +40,14 @@ fn start_time(started_at: &str) -> SystemTime {
         })
 }
 
+/// Encodes one interval log, the bytes of `file`.
 fn write_log<'h>(
+    file: &str,
     start: SystemTime,
     comment: &str,
     histograms: impl Iterator<Item = (f64, f64, &'h str, Histogram<u64>)>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ReportError> {
+    let failed = |error: &dyn std::fmt::Display| ReportError::encode(file, error);
     let mut bytes = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let mut builder = IntervalLogWriterBuilder::new();
@@ -56,9 +59,9 @@ fn write_log<'h>(
         .with_max_value_divisor(1.0);
     let mut writer = builder
         .begin_log_with(&mut bytes, &mut serializer)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| failed(&e))?;
     for (start_s, duration_s, tag, histogram) in histograms {
-        let tag = Tag::new(tag).ok_or_else(|| format!("`{tag}` cannot be an hlog tag"))?;
+        let tag = Tag::new(tag).ok_or_else(|| failed(&format!("`{tag}` cannot be an hlog tag")))?;
         writer
             .write_histogram(
                 &histogram,
@@ -66,7 +69,7 @@ fn write_log<'h>(
                 Duration::from_secs_f64(duration_s),
                 Some(tag),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(&e))?;
     }
     drop(writer);
     Ok(bytes)
@@ -80,7 +83,7 @@ impl Exporter for HlogExporter {
         "hdrhistogram interval logs"
     }
 
-    fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, ReportError> {
         let start = start_time(&run.summary.started_at);
         let mut outputs = Vec::new();
         // Every metric the run records gets its log, an empty one when it saw no sample (a run
@@ -97,15 +100,14 @@ impl Exporter for HlogExporter {
                 "surge {}: {tag}, one-second intervals",
                 run.summary.scenario.name
             );
+            let name = file_name(&tag);
             let bytes = write_log(
+                &name,
                 start,
                 &comment,
                 samples.map(|s| (s.start_s, s.duration_s, tag.as_str(), s.histogram())),
             )?;
-            outputs.push(Output {
-                name: file_name(&tag),
-                bytes,
-            });
+            outputs.push(Output { name, bytes });
         }
         let length = run.summary.startup.run_time_s;
         let comment = format!(
@@ -119,7 +121,7 @@ impl Exporter for HlogExporter {
             .map(|(tag, h)| (0.0, length, tag.as_str(), h.clone()));
         outputs.push(Output {
             name: TOTALS_FILE.into(),
-            bytes: write_log(start, &comment, totals)?,
+            bytes: write_log(TOTALS_FILE, start, &comment, totals)?,
         });
         Ok(outputs)
     }
@@ -128,15 +130,23 @@ impl Exporter for HlogExporter {
 /// One histogram read from a log: start, length, tag.
 type Logged = (f64, f64, String, Histogram<u64>);
 
-fn read_log(text: &[u8]) -> Result<Vec<Logged>, String> {
+/// The histograms of the log at `path`.
+fn read_log(path: &Path, text: &[u8]) -> Result<Vec<Logged>, ReportError> {
+    use base64::Engine;
+    let damaged = |detail: String| ReportError::Parse {
+        path: path.to_path_buf(),
+        detail,
+    };
     let mut deserializer = Deserializer::new();
     let mut histograms = Vec::new();
     for entry in IntervalLogIterator::new(text) {
-        if let LogEntry::Interval(interval) = entry.map_err(|e| format!("{e:?}"))? {
-            let compressed = base64_decode(interval.encoded_histogram())?;
+        if let LogEntry::Interval(interval) = entry.map_err(|e| damaged(format!("{e:?}")))? {
+            let compressed = base64::engine::general_purpose::STANDARD
+                .decode(interval.encoded_histogram())
+                .map_err(|e| damaged(e.to_string()))?;
             let histogram: Histogram<u64> = deserializer
                 .deserialize(&mut compressed.as_slice())
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| damaged(e.to_string()))?;
             let tag = interval
                 .tag()
                 .map(|t| t.as_str().to_string())
@@ -152,18 +162,14 @@ fn read_log(text: &[u8]) -> Result<Vec<Logged>, String> {
     Ok(histograms)
 }
 
-fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| e.to_string())
-}
-
 /// Reads back every `*.hlog` a run wrote.
-pub fn read(dir: &Path) -> Result<Histograms, String> {
+pub fn read(dir: &Path) -> Result<Histograms, ReportError> {
     let mut histograms = Histograms::default();
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| e.to_string())?
+        .map_err(|source| ReportError::ListDir {
+            path: dir.to_path_buf(),
+            source,
+        })?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .collect();
@@ -172,8 +178,11 @@ pub fn read(dir: &Path) -> Result<Histograms, String> {
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "hlog"))
     {
-        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let logged = read_log(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read(path).map_err(|source| ReportError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let logged = read_log(path, &text)?;
         if path.file_name().is_some_and(|n| n == TOTALS_FILE) {
             histograms
                 .totals

@@ -1,13 +1,18 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no network fetches) to put in
 //! front of a capacity review.
 
-use super::svg::render_charts;
-use super::table::{
-    Table, baseline_line, baseline_table, cluster_words, group_table, headline, integrity_table,
-    lost_example_lines, producer_table, run_line, scenario_words, slo_table,
+use super::lines::{
+    baseline_line, cluster_words, command_lines, failure_lines, headline, lost_example_lines,
+    recovery_line, run_line, scenario_words, worker_line,
 };
-use super::{Exporter, Output, RunData, escape};
-use crate::summary::Status;
+use super::svg::{CHARTS, capacity_chart, render_charts};
+use super::table::{
+    FAULT_TABLE_NOTE, Table, baseline_table, capacity_table, consumer_tables, fault_table,
+    group_table, integrity_table, producer_table, slo_table, worker_table,
+};
+use super::{Exporter, Output, ReportError, RunData, escape};
+use crate::format::thousands;
+use crate::summary::{Status, Summary};
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}\
 h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
@@ -64,6 +69,12 @@ fn section(title: &str, table: &Table, result_last: bool) -> String {
     )
 }
 
+/// A paragraph of secondary text.
+fn meta(text: &str) -> String {
+    format!("<p class=\"meta\">{}</p>\n", escape(text))
+}
+
+/// A bulleted list; nothing at all for no lines.
 fn list(lines: &[String]) -> String {
     if lines.is_empty() {
         return String::new();
@@ -91,7 +102,7 @@ fn links(run: &RunData) -> String {
     for name in &names {
         files.push((name.as_str(), format!("interval histograms {name}")));
     }
-    for (file, title) in super::svg::CHARTS {
+    for (file, title) in CHARTS {
         files.push((file, format!("chart: {title}")));
     }
     if run.summary.capacity.is_some() {
@@ -110,6 +121,221 @@ fn links(run: &RunData) -> String {
     format!("<h2>Raw files</h2><ul class=\"links\">{items}</ul>\n")
 }
 
+/// The page's opening: title, the scenario in words, warnings and the verdict.
+fn opening(s: &Summary) -> String {
+    let class = match s.verdict.status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Inconclusive => "inconclusive",
+        Status::Error => "error",
+    };
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>surge: {name} ({run_id})</title><style>{STYLE}</style></head><body>\n<h1>surge: {name}</h1>\n<p class=\"meta\">{description}</p>\n",
+        name = escape(&s.scenario.name),
+        run_id = escape(&s.run_id),
+        description = escape(&format!("{} {}", s.scenario.description, scenario_words(s))),
+    );
+    for warning in &s.warnings {
+        html.push_str(&format!(
+            "<div class=\"verdict error\">WARNING: {}</div>\n",
+            escape(warning)
+        ));
+    }
+    html.push_str(&format!(
+        "<div class=\"verdict {class}\">{}<span class=\"context\">{}</span></div>\n",
+        escape(&headline(s)),
+        escape(&run_line(s))
+    ));
+    html
+}
+
+/// A capacity search answers first: how far the cluster goes, and the headroom. Empty for
+/// any other run.
+fn capacity(s: &Summary) -> String {
+    if s.capacity.is_none() {
+        return String::new();
+    }
+    let mut html = format!(
+        "<h2>Capacity</h2><p class=\"meta\">{}</p>\n",
+        escape(CAPACITY_NOTE)
+    );
+    if let Some(table) = capacity_table(s) {
+        html.push_str(&format!(
+            "<div class=\"wide\">{}</div>\n",
+            table_html(&table, false)
+        ));
+    }
+    match capacity_chart(s) {
+        Some(Ok(svg)) => html.push_str(&format!(
+            "<figure aria-label=\"Capacity: e2e latency against offered rate\">{}</figure>\n",
+            svg.trim_start_matches(|c| c != '<')
+        )),
+        Some(Err(error)) => html.push_str(&format!(
+            "<p class=\"bad\">the capacity chart could not be drawn: {}</p>",
+            escape(&error.to_string())
+        )),
+        None => {}
+    }
+    html.push_str(&format!(
+        "<h2>The probe at {}/s</h2><p class=\"meta\">Everything below is this probe: the highest rate that passed, or the last probe when none did.</p>\n",
+        thousands(s.produced.target_rate.round() as u64)
+    ));
+    html
+}
+
+/// The SLO table, the baseline, recovery and the workers of a distributed run.
+fn judgement(s: &Summary) -> String {
+    let mut html = String::new();
+    if !s.verdict.checks.is_empty() {
+        html.push_str(&section("SLOs", &slo_table(s), true));
+        html.push_str("<p class=\"meta\">Of limit: the measured value as a share of its limit; the rest is headroom.</p>\n");
+    }
+    if let Some(line) = baseline_line(s) {
+        html.push_str(&meta(&line));
+        if let Some(table) = baseline_table(s).filter(|t| !t.rows.is_empty()) {
+            html.push_str(&section(
+                "Other figures against the baseline",
+                &table,
+                false,
+            ));
+        }
+    }
+    if let Some(line) = recovery_line(s) {
+        html.push_str(&meta(&line));
+    }
+    if let Some(line) = worker_line(s) {
+        html.push_str(&meta(&line));
+    }
+    if let Some(table) = worker_table(s) {
+        html.push_str(&section("Workers", &table, true));
+    }
+    html
+}
+
+/// The fault table, how to read it, and what each command fault ran.
+fn faults(s: &Summary) -> String {
+    let Some(table) = fault_table(s) else {
+        return String::new();
+    };
+    let mut html = section("Faults", &table, false);
+    html.push_str(&meta(FAULT_TABLE_NOTE));
+    html.push_str(&list(&command_lines(s)));
+    html
+}
+
+/// Each group's reading, its ordering and loss, and its consumer-behaviour tables.
+fn groups(s: &Summary) -> String {
+    if s.groups.is_empty() {
+        return String::new();
+    }
+    let mut html = section("Consumer groups", &group_table(s), false);
+    html.push_str("<p class=\"meta\">Expected: the events acked on the topics the group reads. Consumed: distinct events it read. Both include the warmup.</p>\n");
+    html.push_str(&section("Ordering and loss", &integrity_table(s), true));
+    html.push_str(&list(&lost_example_lines(s)));
+    for (title, table) in consumer_tables(s) {
+        // The replay table ends with its order-and-completeness result.
+        html.push_str(&section(title, &table, title == "Replay"));
+    }
+    html.push_str(&list(&failure_lines(s)));
+    html
+}
+
+/// The charts, inline.
+fn charts(run: &RunData) -> String {
+    let charts = match render_charts(run) {
+        Ok(charts) => charts,
+        Err(error) => {
+            return format!(
+                "<p class=\"bad\">charts could not be drawn: {}</p>",
+                escape(&error.to_string())
+            );
+        }
+    };
+    let mut html = String::from("<h2>Charts</h2>\n");
+    // The ordering and loss chart repeats the table above: it stays a file only.
+    for (_, title, svg) in charts
+        .into_iter()
+        .filter(|(file, _, _)| *file != "ordering-loss.svg")
+    {
+        let svg = svg.trim_start_matches(|c| c != '<').to_string();
+        html.push_str(&format!(
+            "<figure aria-label=\"{}\">{svg}</figure>\n",
+            escape(title)
+        ));
+    }
+    html
+}
+
+/// The run's notes and client errors.
+fn notes(s: &Summary) -> String {
+    if s.notes.is_empty() && s.errors.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = s.notes.iter().chain(&s.errors).cloned().collect();
+    format!("<h2>Notes</h2>{}", list(&lines))
+}
+
+/// Where and with what the run ran: versions, host and cluster.
+fn environment(s: &Summary) -> String {
+    let mut environment = Table::new(&["environment", "value"]);
+    let e = &s.environment;
+    for (key, value) in [
+        ("surge version", s.surge_version.clone()),
+        (
+            "git commit",
+            s.git_commit.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        ("librdkafka version", e.librdkafka_version.clone()),
+        ("host", e.host.clone()),
+        ("OS", e.os.clone()),
+        ("CPUs", e.cpus.to_string()),
+        ("memory", format!("{} GiB", e.memory_gib)),
+        ("cluster", cluster_words(s)),
+        ("started", s.started_at.clone()),
+        ("run id", s.run_id.clone()),
+        ("complete", s.complete.to_string()),
+    ] {
+        environment.row(vec![key.into(), value]);
+    }
+    section("Environment", &environment, false)
+}
+
+/// The producer's and consumer's client properties side by side, one row per key.
+fn client_config(s: &Summary) -> String {
+    let mut config = Table::new(&["client property", "producer", "consumer"]);
+    let mut keys: Vec<&String> = s
+        .cluster
+        .producer_config
+        .iter()
+        .chain(&s.cluster.consumer_config)
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let find = |list: &[(String, String)], key: &str| {
+        list.iter()
+            .find(|(k, _)| k == key)
+            .map_or("".to_string(), |(_, v)| v.clone())
+    };
+    for key in keys {
+        config.row(vec![
+            key.clone(),
+            find(&s.cluster.producer_config, key),
+            find(&s.cluster.consumer_config, key),
+        ]);
+    }
+    format!("<div class=\"wide\">{}</div>", table_html(&config, false))
+}
+
+/// The scenario file as it ran, and the page's end.
+fn scenario_as_run(s: &Summary) -> String {
+    format!(
+        "<h2>Scenario as run</h2><p class=\"meta\">{}</p><pre>{}</pre>\n</body></html>\n",
+        escape(&s.scenario.file),
+        escape(&s.scenario.source)
+    )
+}
+
 /// Writes `report.html`.
 pub struct HtmlExporter;
 
@@ -118,180 +344,23 @@ impl Exporter for HtmlExporter {
         "report.html"
     }
 
-    fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, ReportError> {
         let s = &run.summary;
-        let class = match s.verdict.status {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Inconclusive => "inconclusive",
-            Status::Error => "error",
-        };
-        let mut html = format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>surge: {name} ({run_id})</title><style>{STYLE}</style></head><body>\n<h1>surge: {name}</h1>\n<p class=\"meta\">{description}</p>\n",
-            name = escape(&s.scenario.name),
-            run_id = escape(&s.run_id),
-            description = escape(&format!("{} {}", s.scenario.description, scenario_words(s))),
-        );
-        for warning in &s.warnings {
-            html.push_str(&format!(
-                "<div class=\"verdict error\">WARNING: {}</div>\n",
-                escape(warning)
-            ));
-        }
-        html.push_str(&format!(
-            "<div class=\"verdict {class}\">{}<span class=\"context\">{}</span></div>\n",
-            escape(&headline(s)),
-            escape(&run_line(s))
-        ));
-        // A capacity search answers first: how far the cluster goes, and the headroom.
-        if s.capacity.is_some() {
-            html.push_str(&format!(
-                "<h2>Capacity</h2><p class=\"meta\">{}</p>\n",
-                escape(CAPACITY_NOTE)
-            ));
-            if let Some(table) = super::table::capacity_table(s) {
-                html.push_str(&format!(
-                    "<div class=\"wide\">{}</div>\n",
-                    table_html(&table, false)
-                ));
-            }
-            match super::svg::capacity_chart(s) {
-                Some(Ok(svg)) => html.push_str(&format!(
-                    "<figure aria-label=\"Capacity: e2e latency against offered rate\">{}</figure>\n",
-                    svg.trim_start_matches(|c| c != '<')
-                )),
-                Some(Err(error)) => html.push_str(&format!(
-                    "<p class=\"bad\">the capacity chart could not be drawn: {}</p>",
-                    escape(&error)
-                )),
-                None => {}
-            }
-            html.push_str(&format!(
-                "<h2>The probe at {}/s</h2><p class=\"meta\">Everything below is this probe: the highest rate that passed, or the last probe when none did.</p>\n",
-                super::table::thousands(s.produced.target_rate.round() as u64)
-            ));
-        }
-        if !s.verdict.checks.is_empty() {
-            html.push_str(&section("SLOs", &slo_table(s), true));
-            html.push_str("<p class=\"meta\">Of limit: the measured value as a share of its limit; the rest is headroom.</p>\n");
-        }
-        if let Some(line) = baseline_line(s) {
-            html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
-            if let Some(table) = baseline_table(s).filter(|t| !t.rows.is_empty()) {
-                html.push_str(&section(
-                    "Other figures against the baseline",
-                    &table,
-                    false,
-                ));
-            }
-        }
-        if let Some(line) = super::table::recovery_line(s) {
-            html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
-        }
-        if let Some(line) = super::table::worker_line(s) {
-            html.push_str(&format!("<p class=\"meta\">{}</p>\n", escape(&line)));
-        }
-        if let Some(table) = super::table::worker_table(s) {
-            html.push_str(&section("Workers", &table, true));
-        }
-        if let Some(table) = super::table::fault_table(s) {
-            html.push_str(&section("Faults", &table, false));
-            html.push_str(&format!(
-                "<p class=\"meta\">{}</p>\n",
-                escape(super::table::FAULT_TABLE_NOTE)
-            ));
-            html.push_str(&list(&super::table::command_lines(s)));
-        }
-        if !s.groups.is_empty() {
-            html.push_str(&section("Consumer groups", &group_table(s), false));
-            html.push_str("<p class=\"meta\">Expected: the events acked on the topics the group reads. Consumed: distinct events it read. Both include the warmup.</p>\n");
-            html.push_str(&section("Ordering and loss", &integrity_table(s), true));
-            html.push_str(&list(&lost_example_lines(s)));
-            for (title, table) in super::table::consumer_tables(s) {
-                // The replay table ends with its order-and-completeness result.
-                html.push_str(&section(title, &table, title == "Replay"));
-            }
-            html.push_str(&list(&super::table::failure_lines(s)));
-        }
-        html.push_str(&section("Producers", &producer_table(s), false));
-        match render_charts(run) {
-            Ok(charts) => {
-                html.push_str("<h2>Charts</h2>\n");
-                // The ordering and loss chart repeats the table above: it stays a file only.
-                for (_, title, svg) in charts
-                    .into_iter()
-                    .filter(|(file, _, _)| *file != "ordering-loss.svg")
-                {
-                    let svg = svg.trim_start_matches(|c| c != '<').to_string();
-                    html.push_str(&format!(
-                        "<figure aria-label=\"{}\">{svg}</figure>\n",
-                        escape(title)
-                    ));
-                }
-            }
-            Err(error) => html.push_str(&format!(
-                "<p class=\"bad\">charts could not be drawn: {}</p>",
-                escape(&error)
-            )),
-        }
-        if !s.notes.is_empty() || !s.errors.is_empty() {
-            html.push_str("<h2>Notes</h2>");
-            let lines: Vec<String> = s.notes.iter().chain(&s.errors).cloned().collect();
-            html.push_str(&list(&lines));
-        }
-        html.push_str(&links(run));
-        let mut environment = Table::new(&["environment", "value"]);
-        let e = &s.environment;
-        for (key, value) in [
-            ("surge version", s.surge_version.clone()),
-            (
-                "git commit",
-                s.git_commit.clone().unwrap_or_else(|| "unknown".into()),
-            ),
-            ("librdkafka version", e.librdkafka_version.clone()),
-            ("host", e.host.clone()),
-            ("OS", e.os.clone()),
-            ("CPUs", e.cpus.to_string()),
-            ("memory", format!("{} GiB", e.memory_gib)),
-            ("cluster", cluster_words(s)),
-            ("started", s.started_at.clone()),
-            ("run id", s.run_id.clone()),
-            ("complete", s.complete.to_string()),
-        ] {
-            environment.row(vec![key.into(), value]);
-        }
-        html.push_str(&section("Environment", &environment, false));
-        let mut config = Table::new(&["client property", "producer", "consumer"]);
-        let mut keys: Vec<&String> = s
-            .cluster
-            .producer_config
-            .iter()
-            .chain(&s.cluster.consumer_config)
-            .map(|(k, _)| k)
-            .collect();
-        keys.sort();
-        keys.dedup();
-        let find = |list: &[(String, String)], key: &str| {
-            list.iter()
-                .find(|(k, _)| k == key)
-                .map_or("".to_string(), |(_, v)| v.clone())
-        };
-        for key in keys {
-            config.row(vec![
-                key.clone(),
-                find(&s.cluster.producer_config, key),
-                find(&s.cluster.consumer_config, key),
-            ]);
-        }
-        html.push_str(&format!(
-            "<div class=\"wide\">{}</div>",
-            table_html(&config, false)
-        ));
-        html.push_str(&format!(
-            "<h2>Scenario as run</h2><p class=\"meta\">{}</p><pre>{}</pre>\n</body></html>\n",
-            escape(&s.scenario.file),
-            escape(&s.scenario.source)
-        ));
+        let html = [
+            opening(s),
+            capacity(s),
+            judgement(s),
+            faults(s),
+            groups(s),
+            section("Producers", &producer_table(s), false),
+            charts(run),
+            notes(s),
+            links(run),
+            environment(s),
+            client_config(s),
+            scenario_as_run(s),
+        ]
+        .concat();
         Ok(vec![Output::text("report.html", html)])
     }
 }

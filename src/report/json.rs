@@ -1,6 +1,6 @@
 //! `summary.json`: the summary itself, pretty-printed.
 
-use super::{Exporter, Output, RunData};
+use super::{Exporter, Output, ReportError, RunData};
 
 /// Writes `summary.json`.
 pub struct JsonExporter;
@@ -10,8 +10,9 @@ impl Exporter for JsonExporter {
         "summary.json"
     }
 
-    fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
-        let mut bytes = serde_json::to_vec_pretty(&run.summary).map_err(|e| e.to_string())?;
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, ReportError> {
+        let mut bytes = serde_json::to_vec_pretty(&run.summary)
+            .map_err(|e| ReportError::encode("summary.json", e))?;
         bytes.push(b'\n');
         Ok(vec![Output {
             name: "summary.json".into(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{Exporter, Output, RunData};
+use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::{Check, Status, Summary};
 
 /// The trust case's name.
@@ -68,7 +68,7 @@ impl Exporter for JunitExporter {
         "junit.xml"
     }
 
-    fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, ReportError> {
         let summary = &run.summary;
         let trusted = summary.verdict.timings_trusted();
         let mut suite = TestSuite::new(format!("surge.{}", summary.scenario.name));
@@ -113,7 +113,9 @@ impl Exporter for JunitExporter {
         let mut report = Report::new("surge");
         report.set_time(time);
         report.add_test_suite(suite);
-        let xml = report.to_string().map_err(|e| e.to_string())?;
+        let xml = report
+            .to_string()
+            .map_err(|e| ReportError::encode("junit.xml", e))?;
         Ok(vec![Output::text("junit.xml", without_root_skipped(xml))])
     }
 }

@@ -2,12 +2,16 @@
 //! same text, without the chart images (relative links break there), is what a CI job summary
 //! gets (`GITHUB_STEP_SUMMARY`).
 
+use super::lines::{
+    baseline_line, command_lines, failure_lines, headline, lost_example_lines, recovery_line,
+    run_line, scenario_words, worker_line,
+};
 use super::svg::CHARTS;
 use super::table::{
-    baseline_line, baseline_table, group_table, headline, integrity_table, lost_example_lines,
-    producer_table, run_line, scenario_words, slo_table,
+    FAULT_TABLE_NOTE, baseline_table, capacity_table, consumer_tables, fault_table, group_table,
+    integrity_table, producer_table, slo_table, worker_table,
 };
-use super::{Exporter, Output, RunData};
+use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::Summary;
 
 /// Writes `report.md`.
@@ -15,6 +19,21 @@ pub struct MarkdownExporter;
 
 /// The Markdown report; `images` links the SVG charts beside it.
 pub fn render(s: &Summary, images: bool) -> String {
+    [
+        opening(s),
+        capacity(s, images),
+        judgement(s),
+        faults(s),
+        groups(s),
+        format!("## Producers\n\n{}\n\n", producer_table(s).to_markdown()),
+        charts(images),
+        notes(s),
+    ]
+    .concat()
+}
+
+/// The title, warnings, the verdict and what ran where.
+fn opening(s: &Summary) -> String {
     let mut md = format!("# surge: {}\n\n", s.scenario.name);
     for warning in &s.warnings {
         md.push_str(&format!("> **WARNING:** {warning}\n\n"));
@@ -32,17 +51,29 @@ pub fn render(s: &Summary, images: bool) -> String {
             .as_ref()
             .map_or(String::new(), |c| format!(" ({c})"))
     ));
-    if let (Some(capacity), Some(table)) = (&s.capacity, super::table::capacity_table(s)) {
-        md.push_str(&format!(
-            "## Capacity\n\n**{}**\n\n{}\n\n",
-            capacity.conclusion,
-            table.to_markdown()
-        ));
-        if images {
-            md.push_str("![Latency against offered rate](capacity.svg)\n\n");
-        }
-        md.push_str("The sections below show the probe at the sustained rate.\n\n");
+    md
+}
+
+/// A capacity search's conclusion and probes; empty for any other run.
+fn capacity(s: &Summary, images: bool) -> String {
+    let (Some(capacity), Some(table)) = (&s.capacity, capacity_table(s)) else {
+        return String::new();
+    };
+    let mut md = format!(
+        "## Capacity\n\n**{}**\n\n{}\n\n",
+        capacity.conclusion,
+        table.to_markdown()
+    );
+    if images {
+        md.push_str("![Latency against offered rate](capacity.svg)\n\n");
     }
+    md.push_str("The sections below show the probe at the sustained rate.\n\n");
+    md
+}
+
+/// The SLO table, the baseline, recovery and the workers of a distributed run.
+fn judgement(s: &Summary) -> String {
+    let mut md = String::new();
     if !s.verdict.checks.is_empty() {
         md.push_str(&format!(
             "## SLOs\n\n{}\n\nOf limit: the measured value as a share of its limit.\n\n",
@@ -55,57 +86,77 @@ pub fn render(s: &Summary, images: bool) -> String {
             md.push_str(&format!("{}\n\n", table.to_markdown()));
         }
     }
-    if let Some(line) = super::table::recovery_line(s) {
+    if let Some(line) = recovery_line(s) {
         md.push_str(&format!("{line}\n\n"));
     }
-    if let Some(line) = super::table::worker_line(s) {
+    if let Some(line) = worker_line(s) {
         md.push_str(&format!("## Workers\n\n{line}\n\n"));
     }
-    if let Some(table) = super::table::worker_table(s) {
+    if let Some(table) = worker_table(s) {
         md.push_str(&format!("{}\n\n", table.to_markdown()));
     }
-    if let Some(table) = super::table::fault_table(s) {
-        md.push_str(&format!("## Faults\n\n{}\n\n", table.to_markdown()));
-        md.push_str(&format!("{}\n\n", super::table::FAULT_TABLE_NOTE));
-        for line in super::table::command_lines(s) {
-            md.push_str(&format!("- {line}\n"));
-        }
-        md.push('\n');
+    md
+}
+
+/// The fault table, how to read it, and what each command fault ran.
+fn faults(s: &Summary) -> String {
+    let Some(table) = fault_table(s) else {
+        return String::new();
+    };
+    let mut md = format!("## Faults\n\n{}\n\n", table.to_markdown());
+    md.push_str(&format!("{FAULT_TABLE_NOTE}\n\n"));
+    for line in command_lines(s) {
+        md.push_str(&format!("- {line}\n"));
     }
-    if !s.groups.is_empty() {
-        md.push_str(&format!(
-            "## Consumer groups\n\n{}\n\nExpected: the events acked on the topics the group reads; consumed: distinct events it read (both include the warmup).\n\n",
-            group_table(s).to_markdown()
-        ));
-        md.push_str(&format!(
-            "## Ordering and loss\n\n{}\n\n",
-            integrity_table(s).to_markdown()
-        ));
-        for line in lost_example_lines(s) {
-            md.push_str(&format!("- {line}\n"));
-        }
-        for (title, table) in super::table::consumer_tables(s) {
-            md.push_str(&format!("\n## {title}\n\n{}\n\n", table.to_markdown()));
-        }
-        for line in super::table::failure_lines(s) {
-            md.push_str(&format!("- {line}\n"));
-        }
+    md.push('\n');
+    md
+}
+
+/// Each group's reading, its ordering and loss, and its consumer-behaviour tables.
+fn groups(s: &Summary) -> String {
+    if s.groups.is_empty() {
+        return String::new();
     }
+    let mut md = format!(
+        "## Consumer groups\n\n{}\n\nExpected: the events acked on the topics the group reads; consumed: distinct events it read (both include the warmup).\n\n",
+        group_table(s).to_markdown()
+    );
     md.push_str(&format!(
-        "## Producers\n\n{}\n\n",
-        producer_table(s).to_markdown()
+        "## Ordering and loss\n\n{}\n\n",
+        integrity_table(s).to_markdown()
     ));
-    if images {
-        md.push_str("## Charts\n\n");
-        for (file, title) in CHARTS {
-            md.push_str(&format!("![{title}]({file})\n\n"));
-        }
+    for line in lost_example_lines(s) {
+        md.push_str(&format!("- {line}\n"));
     }
-    if !s.notes.is_empty() {
-        md.push_str("## Notes\n\n");
-        for note in &s.notes {
-            md.push_str(&format!("- {note}\n"));
-        }
+    for (title, table) in consumer_tables(s) {
+        md.push_str(&format!("\n## {title}\n\n{}\n\n", table.to_markdown()));
+    }
+    for line in failure_lines(s) {
+        md.push_str(&format!("- {line}\n"));
+    }
+    md
+}
+
+/// Links to the chart files beside the report; none without `images`.
+fn charts(images: bool) -> String {
+    if !images {
+        return String::new();
+    }
+    let mut md = String::from("## Charts\n\n");
+    for (file, title) in CHARTS {
+        md.push_str(&format!("![{title}]({file})\n\n"));
+    }
+    md
+}
+
+/// The run's notes, as a list.
+fn notes(s: &Summary) -> String {
+    if s.notes.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from("## Notes\n\n");
+    for note in &s.notes {
+        md.push_str(&format!("- {note}\n"));
     }
     md
 }
@@ -115,7 +166,7 @@ impl Exporter for MarkdownExporter {
         "report.md"
     }
 
-    fn render(&self, run: &RunData) -> Result<Vec<Output>, String> {
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, ReportError> {
         Ok(vec![Output::text("report.md", render(&run.summary, true))])
     }
 }

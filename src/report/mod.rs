@@ -3,16 +3,20 @@
 
 pub mod compare;
 pub mod console;
+mod error;
 pub mod hlog;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod lines;
 pub mod markdown;
 pub mod step_summary;
 pub mod svg;
 pub mod table;
 
 use std::path::{Path, PathBuf};
+
+pub use error::ReportError;
 
 use crate::metrics::Histograms;
 use crate::summary::Summary;
@@ -46,7 +50,7 @@ pub trait Exporter {
     /// What it writes, for error messages.
     fn name(&self) -> &'static str;
     /// The files' bytes.
-    fn render(&self, run: &RunData) -> Result<Vec<Output>, String>;
+    fn render(&self, run: &RunData) -> Result<Vec<Output>, ReportError>;
 }
 
 /// Every exporter, in the order they are written (the summary first).
@@ -83,14 +87,17 @@ pub fn write_all(dir: &Path, run: &RunData) -> Vec<(PathBuf, String)> {
 }
 
 /// Reads a run directory's `summary.json`.
-pub fn load_summary(dir: &Path) -> Result<Summary, String> {
+pub fn load_summary(dir: &Path) -> Result<Summary, ReportError> {
     let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Summary::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(source) => return Err(ReportError::Read { path, source }),
+    };
+    Summary::from_json(&text).map_err(|detail| ReportError::Parse { path, detail })
 }
 
 /// Reads a run directory back: `summary.json` and the interval logs.
-pub fn load_run(dir: &Path) -> Result<RunData, String> {
+pub fn load_run(dir: &Path) -> Result<RunData, ReportError> {
     let summary = load_summary(dir)?;
     // Every histogram the run recorded must be there: a chart drawn from less would be a
     // different run's picture.
@@ -100,10 +107,9 @@ pub fn load_run(dir: &Path) -> Result<RunData, String> {
         .collect();
     expected.push(hlog::TOTALS_FILE.to_string());
     if let Some(missing) = expected.iter().find(|name| !dir.join(name).is_file()) {
-        return Err(format!(
-            "{} is missing (the run recorded it; without it the charts would show less than was measured)",
-            dir.join(missing).display()
-        ));
+        return Err(ReportError::Missing {
+            path: dir.join(missing),
+        });
     }
     let histograms = hlog::read(dir)?;
     Ok(RunData {

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::ReportError;
 use crate::summary::Summary;
 
 /// The environment variable GitHub Actions sets to the job summary's file.
@@ -20,16 +21,15 @@ pub fn render(summary: &Summary, out_dir: &Path) -> String {
 }
 
 /// Appends the run to the file `GITHUB_STEP_SUMMARY` names; `None` when it is not set.
-pub fn append_from_env(summary: &Summary, out_dir: &Path) -> Option<Result<PathBuf, String>> {
+pub fn append_from_env(summary: &Summary, out_dir: &Path) -> Option<Result<PathBuf, ReportError>> {
     let path = PathBuf::from(std::env::var_os(VARIABLE).filter(|v| !v.is_empty())?);
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .and_then(|mut file| file.write_all(render(summary, out_dir).as_bytes()));
-    Some(
-        written
-            .map(|_| path.clone())
-            .map_err(|e| format!("{}: {e}", path.display())),
-    )
+    Some(match written {
+        Ok(()) => Ok(path),
+        Err(source) => Err(ReportError::Write { path, source }),
+    })
 }

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::units::parse_duration;
+use crate::format::{format_micros, format_number};
 
 /// A statistic of a latency distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -285,23 +286,6 @@ impl Slo {
             format_number(self.limit)
         }
     }
-}
-
-/// Formats microseconds as `850us`, `12.5ms` or `1.2s`.
-pub fn format_micros(micros: f64) -> String {
-    if micros < 1_000.0 {
-        format!("{}us", format_number(micros))
-    } else if micros < 1_000_000.0 {
-        format!("{}ms", format_number(micros / 1_000.0))
-    } else {
-        format!("{}s", format_number(micros / 1_000_000.0))
-    }
-}
-
-/// Formats a number with at most three decimals and no trailing zeros.
-pub fn format_number(value: f64) -> String {
-    let text = format!("{:.3}", value);
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Percentiles a summary keeps, and so the ones an SLO may name.
