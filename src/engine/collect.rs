@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use super::catchup::CatchupWatch;
 use super::consumer::GroupShared;
 use super::dead_letters::{DeadLetterRead, failure_record, read_dead_letters};
+use super::faults::FaultLog;
 use super::lock;
 use super::pacer::PaceEnd;
 use super::producer::{self, InstanceOutcome, producer_totals};
@@ -45,15 +46,7 @@ pub(super) async fn collect(
     stop: &StopSignal,
 ) -> RunRecord {
     let scenario = &run.scenario;
-    let acked_now = producer::acked_by_topic(&run.instances);
-    let final_terms: Vec<LagTerms> = run
-        .groups
-        .iter()
-        .map(|g| LagTerms {
-            acked: g.acked_on_topics(&acked_now),
-            unique: lock(&g.state).checker.unique,
-        })
-        .collect();
+    let final_terms = final_lag_terms(run);
     let acked_high = producer::acked_high(&run.instances);
     let mut outcomes = producer_outcomes(watched.producer_tasks).await;
     stop_members(&run.groups, members).await;
@@ -67,55 +60,29 @@ pub(super) async fn collect(
             }
         }
     }
-    let share = scenario.workers.is_distributed().then(|| ShareFacts {
-        acked_high: acked_high.clone(),
-        lag_terms: watched.ticker.lag_terms.clone(),
-        groups: run
-            .groups
-            .iter()
-            .zip(&final_terms)
-            .map(|(group, &terms)| group_facts(group, terms))
-            .collect(),
-    });
+    let share = scenario
+        .workers
+        .is_distributed()
+        .then(|| share_facts(run, &acked_high, &watched.ticker.lag_terms, &final_terms));
     let windows = FaultWindows::new(&scenario.faults);
+    let reconciled = Reconciled {
+        ledger: &outcomes.ledger,
+        acked_high: &acked_high,
+        windows: &windows,
+        dlt_reads: &dlt_reads,
+    };
     let mut lost_in = vec![0u64; scenario.faults.len()];
-    let groups: Vec<GroupRecord> = (0..run.groups.len())
-        .map(|index| {
-            let reconciled = Reconciled {
-                ledger: &outcomes.ledger,
-                acked_high: &acked_high,
-                windows: &windows,
-                dlt_reads: &dlt_reads,
-            };
-            let mut record = reconciled.group_record(run, index, &mut lost_in);
-            record.final_lag = final_terms[index].lag();
-            record.max_lag = watched.max_lag[index];
-            record.catchups = watched
-                .catchups
-                .iter()
-                .filter(|w| w.group == index)
-                .map(CatchupWatch::summary)
-                .collect();
-            record
-        })
+    let groups = reconciled.group_records(
+        run,
+        (&watched.max_lag, &watched.catchups),
+        &final_terms,
+        &mut lost_in,
+    );
+    let faults = reconciled.fault_records(watched.fault_logs, lost_in);
+    let histogram_totals = std::iter::once((PUBLISH.to_string(), totals.publish.clone()))
+        .chain([(SCHEDULE_LAG.to_string(), totals.schedule_lag.clone())])
+        .chain(groups.iter().map(|g| (e2e_tag(&g.name), g.e2e.clone())))
         .collect();
-    let mut failed_in = vec![0u64; scenario.faults.len()];
-    for &(key, sequence) in &outcomes.ledger.failed {
-        windows.count(&mut failed_in, outcomes.ledger.slot(key, sequence));
-    }
-    let faults = watched
-        .fault_logs
-        .into_iter()
-        .zip(lost_in.into_iter().zip(failed_in))
-        .map(|(log, (lost, failed))| FaultRecord { log, lost, failed })
-        .collect();
-    let mut histogram_totals = vec![
-        (PUBLISH.to_string(), totals.publish.clone()),
-        (SCHEDULE_LAG.to_string(), totals.schedule_lag.clone()),
-    ];
-    for group in &groups {
-        histogram_totals.push((e2e_tag(&group.name), group.e2e.clone()));
-    }
     RunRecord {
         started_unix_us,
         group_join,
@@ -147,6 +114,37 @@ pub(super) async fn collect(
         ledger: outcomes.ledger,
         faults,
         share,
+    }
+}
+
+/// Per group at the end: acked events on its topics, and distinct events it consumed.
+fn final_lag_terms(run: &Run) -> Vec<LagTerms> {
+    let acked_now = producer::acked_by_topic(&run.instances);
+    run.groups
+        .iter()
+        .map(|g| LagTerms {
+            acked: g.acked_on_topics(&acked_now),
+            unique: lock(&g.state).checker.unique,
+        })
+        .collect()
+}
+
+/// For one worker of several: the raw facts `surge merge` adds up.
+fn share_facts(
+    run: &Run,
+    acked_high: &[Vec<i64>],
+    lag_terms: &[Vec<LagTerms>],
+    final_terms: &[LagTerms],
+) -> ShareFacts {
+    ShareFacts {
+        acked_high: acked_high.to_vec(),
+        lag_terms: lag_terms.to_vec(),
+        groups: run
+            .groups
+            .iter()
+            .zip(final_terms)
+            .map(|(group, &terms)| group_facts(group, terms))
+            .collect(),
     }
 }
 
@@ -217,6 +215,42 @@ struct Reconciled<'a> {
 }
 
 impl Reconciled<'_> {
+    /// Every group's record, with its highest lag and its catch-ups from the watch.
+    fn group_records(
+        &self,
+        run: &Run,
+        (max_lag, catchups): (&[u64], &[CatchupWatch]),
+        final_terms: &[LagTerms],
+        lost_in: &mut [u64],
+    ) -> Vec<GroupRecord> {
+        (0..run.groups.len())
+            .map(|index| {
+                let mut record = self.group_record(run, index, lost_in);
+                record.final_lag = final_terms[index].lag();
+                record.max_lag = max_lag[index];
+                record.catchups = catchups
+                    .iter()
+                    .filter(|w| w.group == index)
+                    .map(CatchupWatch::summary)
+                    .collect();
+                record
+            })
+            .collect()
+    }
+
+    /// What each fault did, with the events lost and the sends failed in its window.
+    fn fault_records(&self, logs: Vec<FaultLog>, lost_in: Vec<u64>) -> Vec<FaultRecord> {
+        let mut failed_in = vec![0u64; lost_in.len()];
+        for &(key, sequence) in &self.ledger.failed {
+            self.windows
+                .count(&mut failed_in, self.ledger.slot(key, sequence));
+        }
+        logs.into_iter()
+            .zip(lost_in.into_iter().zip(failed_in))
+            .map(|(log, (lost, failed))| FaultRecord { log, lost, failed })
+            .collect()
+    }
+
     /// One group's record; its lag and catch-ups are the caller's to fill in. Its lost events
     /// are added to the count of each fault whose window they fall in.
     fn group_record(&self, run: &Run, index: usize, lost_in: &mut [u64]) -> GroupRecord {

@@ -81,50 +81,12 @@ impl Ticker {
         let mut group_points = Vec::with_capacity(groups.len());
         let mut lag_terms = Vec::with_capacity(groups.len());
         for (index, group) in groups.iter().enumerate() {
-            let (e2e, consumed, unique, disorder, failures) = {
-                let mut state = lock(&group.state);
-                let failures = state
-                    .failures
-                    .as_ref()
-                    .map_or((0, 0), |f| (f.retried, f.dead_lettered.len() as u64));
-                (
-                    state.e2e.take_interval(),
-                    state.consumed,
-                    state.checker.unique,
-                    (state.checker.duplicates, state.checker.out_of_order),
-                    failures,
-                )
-            };
-            lag_terms.push(LagTerms {
-                acked: group.acked_on_topics(&acked_by_topic),
-                unique,
-            });
-            let last = std::mem::replace(&mut self.last_disorder[index], disorder);
-            let last_failures = std::mem::replace(&mut self.last_failures[index], failures);
-            let set_aside = group.set_aside;
-            group_points.push(GroupPoint {
-                set_aside,
-                retried: failures.0 - last_failures.0,
-                dead_lettered: failures.1 - last_failures.1,
-                name: group.spec.name.clone(),
-                consumed: consumed - self.last_consumed[index],
-                lag: group.lag(&acked_by_topic, unique),
-                e2e_p50: some_if_recorded(&e2e, 0.50),
-                e2e_p95: some_if_recorded(&e2e, 0.95),
-                e2e_p99: some_if_recorded(&e2e, 0.99),
-                duplicates: disorder.0 - last.0,
-                out_of_order: disorder.1 - last.1,
-                members: group
-                    .assigned
-                    .iter()
-                    .filter(|a| a.load(Ordering::Acquire) > 0)
-                    .count() as u16,
-                partitions_held: group.partitions_held() as u32,
-            });
-            self.last_consumed[index] = consumed;
-            if !set_aside {
+            let (point, terms, e2e) = self.group_point(index, group, &acked_by_topic);
+            if !point.set_aside {
                 e2e_all.add(&e2e).expect("same bounds");
             }
+            group_points.push(point);
+            lag_terms.push(terms);
             self.keep(start_s, length, e2e_tag(&group.spec.name), e2e);
         }
         let target = self.plan.planned_before(now) - self.plan.planned_before(self.last);
@@ -163,6 +125,56 @@ impl Ticker {
         self.timeline.push(point);
         self.lag_terms.push(lag_terms);
         self.timeline.last().expect("just pushed")
+    }
+
+    /// One group's counts since the last tick, its lag terms, and its interval's e2e latency.
+    fn group_point(
+        &mut self,
+        index: usize,
+        group: &GroupShared,
+        acked_by_topic: &[u64],
+    ) -> (GroupPoint, LagTerms, Histogram<u64>) {
+        let (e2e, consumed, unique, disorder, failures) = {
+            let mut state = lock(&group.state);
+            let failures = state
+                .failures
+                .as_ref()
+                .map_or((0, 0), |f| (f.retried, f.dead_lettered.len() as u64));
+            (
+                state.e2e.take_interval(),
+                state.consumed,
+                state.checker.unique,
+                (state.checker.duplicates, state.checker.out_of_order),
+                failures,
+            )
+        };
+        let terms = LagTerms {
+            acked: group.acked_on_topics(acked_by_topic),
+            unique,
+        };
+        let last = std::mem::replace(&mut self.last_disorder[index], disorder);
+        let last_failures = std::mem::replace(&mut self.last_failures[index], failures);
+        let point = GroupPoint {
+            set_aside: group.set_aside,
+            retried: failures.0 - last_failures.0,
+            dead_lettered: failures.1 - last_failures.1,
+            name: group.spec.name.clone(),
+            consumed: consumed - self.last_consumed[index],
+            lag: group.lag(acked_by_topic, unique),
+            e2e_p50: some_if_recorded(&e2e, 0.50),
+            e2e_p95: some_if_recorded(&e2e, 0.95),
+            e2e_p99: some_if_recorded(&e2e, 0.99),
+            duplicates: disorder.0 - last.0,
+            out_of_order: disorder.1 - last.1,
+            members: group
+                .assigned
+                .iter()
+                .filter(|a| a.load(Ordering::Acquire) > 0)
+                .count() as u16,
+            partitions_held: group.partitions_held() as u32,
+        };
+        self.last_consumed[index] = consumed;
+        (point, terms, e2e)
     }
 
     fn keep(&mut self, start_s: f64, duration_s: f64, tag: String, histogram: Histogram<u64>) {
