@@ -196,6 +196,17 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 
 const STAGES: [&str; 4] = ["joining", "running", "draining", "done"];
 
+/// Why the live view could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveViewError {
+    #[error(
+        "--metrics-addr {address}: cannot listen there: {detail}\n  fix: pick a free port on an address of this host, e.g. --metrics-addr 127.0.0.1:9464"
+    )]
+    Bind { address: SocketAddr, detail: String },
+    #[error("--metrics-addr: cannot start its thread: {0}")]
+    Thread(std::io::Error),
+}
+
 /// The endpoint and what it serves. Dropping it stops the server.
 pub struct LiveView {
     metrics: Metrics,
@@ -207,11 +218,10 @@ pub struct LiveView {
 
 impl LiveView {
     /// Binds the endpoint; an address that cannot be bound is an error before any load is sent.
-    pub fn start(address: SocketAddr) -> Result<LiveView, String> {
-        let server = tiny_http::Server::http(address).map_err(|e| {
-            format!(
-                "--metrics-addr {address}: cannot listen there: {e}\n  fix: pick a free port on an address of this host, e.g. --metrics-addr 127.0.0.1:9464"
-            )
+    pub fn start(address: SocketAddr) -> Result<LiveView, LiveViewError> {
+        let server = tiny_http::Server::http(address).map_err(|e| LiveViewError::Bind {
+            address,
+            detail: e.to_string(),
         })?;
         let server = Arc::new(server);
         let address = server.server_addr().to_ip().unwrap_or(address);
@@ -225,7 +235,7 @@ impl LiveView {
             std::thread::Builder::new()
                 .name("surge-metrics".into())
                 .spawn(move || serve(&server, &registry, &stop))
-                .map_err(|e| format!("--metrics-addr: cannot start its thread: {e}"))?
+                .map_err(LiveViewError::Thread)?
         };
         Ok(LiveView {
             metrics,

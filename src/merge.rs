@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::commands::RunOutcome;
 use crate::engine::{
     GroupFacts, GroupRecord, LagTerms, Plan, RunRecord, Target, read_past, summarize,
 };
+use crate::error::SurgeError;
 use crate::metrics::checker::{
     KeyFacts, KeyId, LedgerFile, OrderingChecker, Partition, crossed_out_of_order,
 };
@@ -27,7 +29,6 @@ use crate::metrics::{
 use crate::report::{self, RunData};
 use crate::summary::{Status, Verdict, WorkerRow, WorkersSummary};
 use crate::workers::{WORKER_FILE, WORKER_SCHEMA, WorkerFile};
-use crate::{RunOutcome, SurgeError};
 
 /// The skew allowed by default: a tenth of the merged e2e p50.
 pub const DEFAULT_MAX_SKEW_FRACTION: f64 = 0.1;
@@ -236,7 +237,7 @@ pub fn merge(
         summary,
         histograms: record.histograms,
     };
-    let report_failures = crate::write_run(out, &run, &record.ledger.export(&run_id));
+    let report_failures = crate::run_dir::write_run(out, &run, &record.ledger.export(&run_id));
     Ok(RunOutcome {
         status: run.summary.verdict.status,
         out_dir: out.to_path_buf(),

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::commands::validate;
+use crate::connect::{connect, runtime};
 use crate::engine::StopSignal;
+use crate::error::SurgeError;
 use crate::kafka::reader::{Span, read_spans, watermarks};
 use crate::metrics::{KeyId, OrderingChecker};
 use crate::scenario::{Overrides, ScenarioError};
 use crate::workload::{RUN_ID_LEN, codec::decode_any};
-use crate::{SurgeError, connect, runtime, validate};
 
 /// What `surge replay` was asked.
 #[derive(Debug, Clone)]
@@ -349,8 +351,10 @@ fn write(report: &ReplayReport, options: &ReplayOptions, scenario: &str) -> Resu
         PathBuf::from("reports").join(format!("{scenario}-replay-{}-{stamp}", report.group))
     });
     let path = dir.join("replay.json");
-    let text =
-        serde_json::to_string_pretty(report).map_err(|e| SurgeError::Runtime(e.to_string()))?;
+    let text = serde_json::to_string_pretty(report).map_err(|e| SurgeError::Output {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&path, text))
         .map_err(|source| SurgeError::Output {

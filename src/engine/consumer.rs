@@ -646,3 +646,60 @@ pub struct FailedEventIn {
     pub surge_run: String,
     pub surge_group: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(index: u32, sequence: u32) -> EventMeta {
+        EventMeta {
+            producer: 0,
+            aggregate: 0,
+            index,
+            sequence,
+            intended_at_us: 0,
+        }
+    }
+
+    #[test]
+    fn the_failure_draw_matches_the_rates_and_repeats_for_a_redelivery() {
+        let spec = crate::scenario::FailureSpec {
+            rate: 0.01,
+            non_retryable_rate: 0.002,
+            poison_keys: 2,
+            retry_backoff: Vec::new(),
+            dlt_topic: 0,
+        };
+        let (mut always, mut non_retryable, mut poisoned) = (0, 0, 0);
+        let draws = 200_000u32;
+        for i in 0..draws {
+            let event = meta(2 + i % 1000, i / 1000);
+            let first = fate(&spec, 7, 0, &event);
+            assert_eq!(first, fate(&spec, 7, 0, &event), "the same fate again");
+            match first {
+                Fate::FailsAlways { poisoned: true } => poisoned += 1,
+                Fate::FailsAlways { poisoned: false } => always += 1,
+                Fate::NonRetryable => non_retryable += 1,
+                Fate::Succeeds => {}
+            }
+        }
+        // 2,000 and 400 expected; standard deviations 44 and 20.
+        assert!((always as i64 - 2_000).abs() < 250, "{always}");
+        assert!((non_retryable as i64 - 400).abs() < 110, "{non_retryable}");
+        assert_eq!(poisoned, 0, "keys from 2 up are not poisoned");
+        for sequence in 0..50 {
+            assert_eq!(
+                fate(&spec, 7, 0, &meta(1, sequence)),
+                Fate::FailsAlways { poisoned: true }
+            );
+        }
+        // Another group (or seed) draws other events.
+        let differs = (0..1000u32)
+            .filter(|&i| {
+                let event = meta(2 + i, 0);
+                fate(&spec, 7, 0, &event) != fate(&spec, 7, 1, &event)
+            })
+            .count();
+        assert!(differs > 0);
+    }
+}

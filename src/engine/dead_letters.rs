@@ -164,7 +164,6 @@ pub(super) fn failure_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::consumer;
     use crate::workload::EventMeta;
 
     fn scenario() -> Scenario {
@@ -220,7 +219,7 @@ failure_rate = 0.01
     fn the_read_back_counts_each_dead_letter_once_and_names_missing_and_mismatched_ones() {
         let scenario = scenario();
         let group = GroupShared::new(0, &scenario, "run", None);
-        let mut state = consumer::FailureState::default();
+        let mut state = FailureState::default();
         for (offset, index) in [(10, 1), (11, 2), (12, 3), (13, 4)] {
             state
                 .dead_lettered
@@ -258,51 +257,5 @@ failure_rate = 0.01
         let figures = failure_record(&group, &state, Some(&unread), &scenario).counts;
         assert_eq!((figures.dlt_found, figures.dlt_lost), (None, 4));
         assert!(figures.errors.iter().any(|e| e.contains("timed out")));
-    }
-
-    #[test]
-    fn the_failure_draw_matches_the_rates_and_repeats_for_a_redelivery() {
-        let spec = crate::scenario::FailureSpec {
-            rate: 0.01,
-            non_retryable_rate: 0.002,
-            poison_keys: 2,
-            retry_backoff: Vec::new(),
-            dlt_topic: 0,
-        };
-        let (mut always, mut non_retryable, mut poisoned) = (0, 0, 0);
-        let draws = 200_000u32;
-        for i in 0..draws {
-            let event = meta(2 + i % 1000, i / 1000);
-            let first = consumer::fate(&spec, 7, 0, &event);
-            assert_eq!(
-                first,
-                consumer::fate(&spec, 7, 0, &event),
-                "the same fate again"
-            );
-            match first {
-                consumer::Fate::FailsAlways { poisoned: true } => poisoned += 1,
-                consumer::Fate::FailsAlways { poisoned: false } => always += 1,
-                consumer::Fate::NonRetryable => non_retryable += 1,
-                consumer::Fate::Succeeds => {}
-            }
-        }
-        // 2,000 and 400 expected; standard deviations 44 and 20.
-        assert!((always as i64 - 2_000).abs() < 250, "{always}");
-        assert!((non_retryable as i64 - 400).abs() < 110, "{non_retryable}");
-        assert_eq!(poisoned, 0, "keys from 2 up are not poisoned");
-        for sequence in 0..50 {
-            assert_eq!(
-                consumer::fate(&spec, 7, 0, &meta(1, sequence)),
-                consumer::Fate::FailsAlways { poisoned: true }
-            );
-        }
-        // Another group (or seed) draws other events.
-        let differs = (0..1000u32)
-            .filter(|&i| {
-                let event = meta(2 + i, 0);
-                consumer::fate(&spec, 7, 0, &event) != consumer::fate(&spec, 7, 1, &event)
-            })
-            .count();
-        assert!(differs > 0);
     }
 }

@@ -1,0 +1,131 @@
+//! `surge capacity`: the probes a search asks for, each a run of its own, and the result
+//! written with the best probe's reports.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::engine::StopSignal;
+use crate::error::SurgeError;
+use crate::run_dir::default_out_dir;
+use crate::scenario::ScenarioError;
+use crate::summary::{self, Status};
+use crate::{capacity, format, report};
+
+use super::run::{RunOptions, RunOutcome, run_scenario, start_live_view};
+use super::validate;
+
+/// What `surge capacity` needs besides the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct CapacityOptions {
+    pub run: RunOptions,
+    pub search: capacity::SearchOptions,
+}
+
+/// Searches the highest rate at which every SLO holds; writes each probe's reports under
+/// `probes/` and the capacity result with the best probe's reports to the out dir.
+pub fn capacity_search(
+    options: &CapacityOptions,
+    stop: Arc<StopSignal>,
+) -> Result<RunOutcome, SurgeError> {
+    let scenario = validate(&options.run.scenario, &options.run.overrides)?;
+    // A steady condition (at 0s, never undone, such as an injected round trip) holds for every
+    // probe; a timed fault would land at a different load in each.
+    if let Some(i) = scenario
+        .faults
+        .iter()
+        .position(|f| !f.at.is_zero() || f.duration.is_some())
+    {
+        return Err(SurgeError::Scenario(ScenarioError {
+            file: scenario.source.display().to_string(),
+            key: format!("faults[{i}]"),
+            problem: "a capacity search replaces the plan with its own probes, so a timed fault would hit each probe at a different load".into(),
+            fix: "keep only faults at \"0s\" without a duration (steady conditions) for surge capacity, or measure timed faults with surge run".into(),
+        }));
+    }
+    let out_dir = options
+        .run
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&scenario));
+    let search_options = &options.search;
+    let live = start_live_view(&options.run)?;
+    let started = std::time::Instant::now();
+    let start = search_options
+        .start
+        .unwrap_or_else(|| (capacity::target_peak(&scenario) / 10.0).round().max(1.0));
+    let mut search = capacity::Search::new(start, search_options.precision, search_options.max);
+    let mut probes = Vec::new();
+    let mut best: Option<(f64, PathBuf)> = None;
+    let mut last: Option<PathBuf> = None;
+    while let Some(rate) = search.next_rate() {
+        let mut probe = capacity::probe_scenario(&scenario, rate, search_options);
+        // Probes are judged on their SLOs alone; a baseline compares whole runs.
+        probe.limits.baseline = None;
+        probe.limits.max_regression = None;
+        if started.elapsed() + capacity::probe_cost(search_options, &probe) > search_options.budget
+            || stop.is_requested()
+        {
+            break;
+        }
+        let dir = out_dir.join("probes").join(format!("{:09.0}", rate));
+        if !options.run.quiet {
+            eprintln!("capacity: probing {} events/s", format::format_number(rate));
+        }
+        let outcome = run_scenario(&probe, &dir, true, stop.clone(), live.as_ref())?;
+        let summary = &outcome.summary;
+        let mut reasons = summary.verdict.reasons.clone();
+        reasons.extend(
+            summary
+                .verdict
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.name, c.actual_text)),
+        );
+        probes.push(summary::Probe {
+            offered_rate: rate,
+            status: outcome.status,
+            achieved_rate: summary.produced.achieved_rate,
+            e2e_p95_us: summary.latency.e2e_us.p95,
+            e2e_p99_us: summary.latency.e2e_us.p99,
+            max_lag: summary.groups.iter().map(|g| g.max_lag).max().unwrap_or(0),
+            reasons,
+        });
+        if outcome.status == Status::Pass && best.as_ref().is_none_or(|(r, _)| rate > *r) {
+            best = Some((rate, dir.clone()));
+        }
+        last = Some(dir);
+        search.record(rate, outcome.status);
+    }
+    probes.sort_by(|a, b| a.offered_rate.total_cmp(&b.offered_rate));
+    let result = capacity::conclude(
+        &scenario,
+        probes,
+        &search,
+        started.elapsed(),
+        search_options.budget,
+    );
+    let shown = best
+        .map(|(_, dir)| dir)
+        .or(last)
+        .ok_or_else(|| SurgeError::Usage {
+            problem: format!(
+                "the budget of {}s does not fit one probe",
+                search_options.budget.as_secs()
+            ),
+            fix: "raise --budget".into(),
+        })?;
+    let mut run = report::load_run(&shown).map_err(|error| SurgeError::RunDir {
+        path: shown.clone(),
+        detail: error.to_string(),
+    })?;
+    run.summary.verdict.status = capacity::status(&result);
+    run.summary.capacity = Some(result);
+    let report_failures = report::write_all(&out_dir, &run);
+    Ok(RunOutcome {
+        status: run.summary.verdict.status,
+        out_dir,
+        summary: run.summary,
+        report_failures,
+    })
+}

@@ -1,0 +1,75 @@
+//! `surge compare`: two or more runs side by side.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::SurgeError;
+use crate::report;
+
+/// Puts two or more runs side by side; refuses runs of different scenarios unless `force`.
+/// Returns the warnings it wrote into the comparison.
+pub fn compare(
+    dirs: &[PathBuf],
+    out: &Path,
+    force: bool,
+    headroom: f64,
+) -> Result<Vec<String>, SurgeError> {
+    if dirs.len() < 2 {
+        return Err(SurgeError::Usage {
+            problem: "compare needs two or more run directories".into(),
+            fix: "surge compare RUN_DIR RUN_DIR...".into(),
+        });
+    }
+    let runs = dirs
+        .iter()
+        .map(|dir| {
+            report::load_run(dir).map_err(|error| SurgeError::RunDir {
+                path: dir.clone(),
+                detail: error.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut warnings = report::compare::plan_warnings(&runs);
+    let first = &runs[0].summary.scenario.name;
+    for (dir, run) in dirs.iter().zip(&runs).skip(1) {
+        if &run.summary.scenario.name != first {
+            let message = format!(
+                "{} ran scenario `{}`, not `{first}`",
+                dir.display(),
+                run.summary.scenario.name
+            );
+            if !force {
+                return Err(SurgeError::Usage {
+                    problem: format!("{message}: comparing different scenarios compares nothing"),
+                    fix: "compare runs of one scenario, or pass --force".into(),
+                });
+            }
+            warnings.push(format!("{message} (compared anyway, --force)"));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|source| SurgeError::Output {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut files = vec![
+        (
+            "compare.md",
+            report::compare::markdown(&runs, headroom, &warnings),
+        ),
+        (
+            "compare.html",
+            report::compare::html(&runs, headroom, &warnings),
+        ),
+        (
+            "compare-distribution.svg",
+            report::compare::distribution_chart(&runs)?,
+        ),
+    ];
+    if let Some(chart) = report::compare::capacity_chart(&runs) {
+        files.push(("compare-capacity.svg", chart?));
+    }
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|source| SurgeError::Output { path, source })?;
+    }
+    Ok(warnings)
+}

@@ -1,0 +1,240 @@
+//! `surge run`: a scenario run end to end, judged, and written to its directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::connect::{connect, runtime, use_existing_partitions};
+use crate::engine::{self, StopSignal, summarize};
+use crate::error::SurgeError;
+use crate::run_dir::{default_out_dir, write_json, write_run};
+use crate::scenario::{Overrides, Scenario};
+use crate::summary::{Status, Summary};
+use crate::{baseline, kafka, live, progress, report, verdict, workers, workload};
+
+use super::validate;
+
+/// What `surge run` needs besides the scenario file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub scenario: PathBuf,
+    pub overrides: Overrides,
+    /// Output directory; `reports/<scenario>-<UTC timestamp>/` when `None`.
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+    /// `--metrics-addr`: serve the live figures there in the Prometheus text format.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `--worker-index`, `--worker-count`, `--start-at`.
+    pub workers: workers::WorkerFlags,
+}
+
+/// The result of a run that measured something.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub status: Status,
+    pub out_dir: PathBuf,
+    pub summary: Summary,
+    /// Exports that could not be written (the others were).
+    pub report_failures: Vec<(PathBuf, String)>,
+}
+
+fn new_run_id() -> [u8; workload::RUN_ID_LEN] {
+    let value: u32 = rand::random();
+    let mut id = [0u8; workload::RUN_ID_LEN];
+    id.copy_from_slice(format!("{value:08x}").as_bytes());
+    id
+}
+
+/// Runs a scenario end to end. `stop` lets a caller (Ctrl-C, a test) end it early.
+pub fn run(options: &RunOptions, stop: Arc<StopSignal>) -> Result<RunOutcome, SurgeError> {
+    let mut scenario = validate(&options.scenario, &options.overrides)?;
+    workers::apply(&mut scenario, &options.workers, kafka::clock::unix_micros())?;
+    scenario.check_commands_allowed()?;
+    if let Some(warning) = scenario.embedded_soak_warning()
+        && !options.quiet
+    {
+        eprintln!("warning: {warning}");
+    }
+    let out_dir = options
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&scenario));
+    let live = start_live_view(options)?;
+    run_scenario(&scenario, &out_dir, options.quiet, stop, live.as_ref())
+}
+
+/// Binds `--metrics-addr`, when given, before any load is sent, and says where it listens.
+pub(super) fn start_live_view(options: &RunOptions) -> Result<Option<live::LiveView>, SurgeError> {
+    let live = options
+        .metrics_addr
+        .map(live::LiveView::start)
+        .transpose()?;
+    if let Some(live) = &live
+        && !options.quiet
+    {
+        eprintln!("live figures at http://{}/metrics", live.address());
+    }
+    Ok(live)
+}
+
+/// Runs a resolved scenario and writes its reports to `out_dir`, publishing its figures to the
+/// live view while it runs, when there is one.
+pub fn run_scenario(
+    scenario: &Scenario,
+    out_dir: &Path,
+    quiet: bool,
+    stop: Arc<StopSignal>,
+    live: Option<&live::LiveView>,
+) -> Result<RunOutcome, SurgeError> {
+    // A bad baseline and a bad --out fail before any load is sent.
+    let baseline = load_baseline(scenario)?;
+    std::fs::create_dir_all(out_dir).map_err(|source| SurgeError::Output {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    runtime()?.block_on(run_async(
+        scenario,
+        out_dir,
+        quiet,
+        stop,
+        baseline.as_ref(),
+        live,
+    ))
+}
+
+/// The baseline run's summary, when the scenario names one; it must be a run of this scenario.
+fn load_baseline(scenario: &Scenario) -> Result<Option<Summary>, SurgeError> {
+    let Some(dir) = &scenario.limits.baseline else {
+        return Ok(None);
+    };
+    let summary = report::load_summary(dir).map_err(|error| SurgeError::RunDir {
+        path: dir.clone(),
+        detail: error.to_string(),
+    })?;
+    if summary.scenario.name != scenario.name {
+        return Err(SurgeError::Usage {
+            problem: format!(
+                "the baseline {} is a run of scenario `{}`, not `{}`: its figures compare nothing",
+                dir.display(),
+                summary.scenario.name,
+                scenario.name
+            ),
+            fix: format!(
+                "pass --baseline (or set run.baseline to) a run directory of `{}`",
+                scenario.name
+            ),
+        });
+    }
+    Ok(Some(summary))
+}
+
+async fn run_async(
+    scenario: &Scenario,
+    out_dir: &Path,
+    quiet: bool,
+    stop: Arc<StopSignal>,
+    baseline: Option<&Summary>,
+    live: Option<&live::LiveView>,
+) -> Result<RunOutcome, SurgeError> {
+    let connected = connect(scenario).await?;
+    let mut scenario = connected.scenario.clone();
+    if let Some(info) = &connected.info {
+        kafka::ensure_topics(
+            &connected.servers,
+            &scenario.cluster.producer,
+            &scenario.topics,
+            info,
+            scenario.limits.connect_timeout,
+        )
+        .await?;
+        use_existing_partitions(&mut scenario, info);
+    }
+    let scenario = &scenario;
+    let limits = &scenario.limits;
+    let (servers, target) = (&connected.servers, &connected.target);
+
+    let interrupts = engine::watch_interrupts(stop.clone());
+    let distributed = scenario.workers.is_distributed();
+    let run_id = if distributed {
+        workers::shared_run_id(scenario)
+    } else {
+        new_run_id()
+    };
+    let clock = match (&connected.info, distributed) {
+        (Some(info), true) => Some(
+            kafka::clock::measure(
+                servers,
+                &scenario.cluster.producer,
+                info,
+                limits.connect_timeout,
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        ),
+        _ => None,
+    };
+    let mut line = progress::ProgressLine::new(quiet);
+    if let Some(live) = live {
+        live.describe(&scenario.name, &String::from_utf8_lossy(&run_id));
+    }
+    let record = engine::run(
+        scenario,
+        servers,
+        connected.embedded.as_ref(),
+        run_id,
+        stop,
+        &mut |p| {
+            line.update(p);
+            if let Some(live) = live {
+                live.update(p);
+            }
+        },
+    )
+    .await;
+    line.finish();
+    interrupts.abort();
+    let record = record?;
+
+    let run_tag = String::from_utf8_lossy(&run_id);
+    let mut summary = summarize(scenario, &record, &run_tag, target);
+    summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
+    if distributed {
+        workers::judge_share(&mut summary, scenario);
+    }
+    if let Some(fatal) = &record.fatal {
+        summary.verdict.status = Status::Error;
+        summary.verdict.reasons.insert(0, fatal.clone());
+    }
+    if let (Some(before), Some(dir)) = (baseline, &limits.baseline) {
+        baseline::apply(
+            &mut summary,
+            before,
+            &dir.display().to_string(),
+            limits.max_regression,
+        );
+    }
+    if let Some(live) = live {
+        live.finish(&summary);
+    }
+    let worker_file = record
+        .share
+        .clone()
+        .map(|share| workers::worker_file(scenario, &record, &summary, &run_tag, clock, share));
+    let run = report::RunData {
+        summary,
+        histograms: record.histograms,
+    };
+    let mut report_failures = write_run(out_dir, &run, &record.ledger.export(&run_tag));
+    if let Some(file) = worker_file {
+        write_json(
+            &out_dir.join(workers::WORKER_FILE),
+            &file,
+            &mut report_failures,
+        );
+    }
+    Ok(RunOutcome {
+        status: run.summary.verdict.status,
+        out_dir: out_dir.to_path_buf(),
+        summary: run.summary,
+        report_failures,
+    })
+}
