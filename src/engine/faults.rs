@@ -331,7 +331,7 @@ async fn run_command(
         timed_out,
         seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         output: tail(
-            &super::summarize::redact_errors(&[output], &scenario).join(""),
+            &super::redact::redact_errors(&[output], &scenario).join(""),
             OUTPUT_LIMIT,
         ),
     };

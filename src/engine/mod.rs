@@ -15,6 +15,7 @@ mod monitor;
 mod pacer;
 mod producer;
 mod record;
+mod redact;
 mod setup;
 mod share;
 mod signals;
@@ -30,9 +31,10 @@ use tokio::task::JoinHandle;
 pub use consumer::read_past;
 pub use pacer::{Clock, PaceEnd, Pacer, Plan, pace};
 pub use record::{EngineError, FailureRecord, FaultRecord, GroupRecord, Progress, RunRecord};
+pub use redact::redact_source;
 pub use share::{GroupFacts, LagTerms, ShareFacts};
 pub use signals::{StopSignal, keep_iam_token_fresh, watch_interrupts};
-pub use summarize::{Target, redact_source, summarize};
+pub use summarize::{Target, summarize};
 
 /// The shared state the timeline is built from, for the envelope test and benches that
 /// measure the ticker alone.

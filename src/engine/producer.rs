@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 
 use crate::metrics::{KeyId, LatencyRecorder, SentLedger, new_histogram};
 use crate::scenario::Scenario;
-use crate::workload::{Decoded, EventGenerator, RUN_ID_LEN, decode};
+use crate::workload::{Decoded, EventGenerator, OutgoingEvent, RUN_ID_LEN, decode};
 
 /// Packs an intended offset (microseconds since the plan start) and a topic index.
 fn token(intended_us: u64, topic: usize) -> usize {
@@ -235,6 +235,59 @@ pub struct InstanceOutcome {
     pub flushed: bool,
 }
 
+/// Queues one event. Back-pressure (a full local queue) is waited out, and the wait shows up
+/// as schedule lag of the following events; it never outlives a stop or the send deadline
+/// (`gives_up`): the event then counts as a failed send, so its sequence is accounted for and
+/// never called lost.
+#[inline]
+fn send_event(
+    producer: &EventProducer<InstanceShared>,
+    shared: &InstanceShared,
+    event: &OutgoingEvent<'_>,
+    type_headers: bool,
+    token: usize,
+    gives_up: impl Fn() -> bool,
+) {
+    loop {
+        match producer.send(
+            event.topic,
+            event.key,
+            event.payload,
+            type_headers.then_some(event.kind),
+            token,
+        ) {
+            SendOutcome::Queued => return,
+            SendOutcome::QueueFull => {
+                producer.wait(Duration::from_millis(1));
+                if gives_up() {
+                    shared.record_failure(
+                        Some(event.payload),
+                        "not sent: the producer's local queue was still full when the run stopped or reached its send deadline (run.send_grace)",
+                    );
+                    return;
+                }
+            }
+            SendOutcome::Failed(reason) => {
+                shared.record_failure(Some(event.payload), &reason);
+                return;
+            }
+        }
+    }
+}
+
+/// How late a send went out against its intended time; warmup sends count only in the
+/// per-second view.
+#[inline]
+fn record_schedule_lag(shared: &InstanceShared, plan: &Plan, intended: Duration, now: Duration) {
+    let lag = now.saturating_sub(intended).as_micros() as u64;
+    let mut schedule_lag = lock(&shared.schedule_lag);
+    if plan.is_warmup_at(intended) {
+        schedule_lag.record_interval_only(lag);
+    } else {
+        schedule_lag.record(lag);
+    }
+}
+
 /// Runs one instance to the end of the plan, a stop, or the send deadline; then flushes.
 pub fn run_instance(
     scenario: &Scenario,
@@ -286,47 +339,14 @@ pub fn run_instance(
             let intended_us = tick.intended.as_micros() as u64;
             let event = generator.next_event(tick.event, started_unix_us + intended_us);
             let token = token(intended_us, event.topic);
-            loop {
-                match producer.send(
-                    event.topic,
-                    event.key,
-                    event.payload,
-                    type_headers.then_some(event.kind),
-                    token,
-                ) {
-                    SendOutcome::Queued => break,
-                    // Back-pressure: the wait shows up as schedule lag of the following events.
-                    // It never outlives a stop or the send deadline: the event then counts as a
-                    // failed send, so its sequence is accounted for and never called lost.
-                    SendOutcome::QueueFull => {
-                        producer.wait(Duration::from_millis(1));
-                        if stop.is_requested() || plan_start.elapsed() >= deadline {
-                            shared.record_failure(
-                                Some(event.payload),
-                                "not sent: the producer's local queue was still full when the run stopped or reached its send deadline (run.send_grace)",
-                            );
-                            break;
-                        }
-                    }
-                    SendOutcome::Failed(reason) => {
-                        shared.record_failure(Some(event.payload), &reason);
-                        break;
-                    }
-                }
-            }
+            let gives_up = || stop.is_requested() || plan_start.elapsed() >= deadline;
+            send_event(&producer, &shared, &event, type_headers, token, gives_up);
             sent_here += 1;
             if sent_here.is_multiple_of(SERVE_EVERY) {
                 producer.serve();
             }
             shared.sent.fetch_add(1, Ordering::Relaxed);
-            let lag = now.saturating_sub(tick.intended).as_micros() as u64;
-            let mut schedule_lag = lock(&shared.schedule_lag);
-            if plan.is_warmup_at(tick.intended) {
-                schedule_lag.record_interval_only(lag);
-            } else {
-                schedule_lag.record(lag);
-            }
-            drop(schedule_lag);
+            record_schedule_lag(&shared, &plan, tick.intended, now);
             shared
                 .last_send_us
                 .store(now.as_micros() as u64, Ordering::Relaxed);

@@ -2,13 +2,14 @@
 
 use crate::kafka::librdkafka_version;
 use crate::metrics::{LatencyStats, TimelinePoint};
-use crate::scenario::{Scenario, Shape, is_secret_property};
+use crate::scenario::{Scenario, Shape};
 use crate::summary::{
     ClusterSummary, Environment, FailureSummary, GroupSummary, Latency, LostExample, Ordering,
     PhaseSummary, Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
 };
 
 use super::record::RunRecord;
+use super::redact::{redact_errors, redact_properties, redact_source};
 
 /// Where the run went, for the summary.
 #[derive(Debug, Clone)]
@@ -17,23 +18,6 @@ pub struct Target {
     pub kind: String,
     pub bootstrap: String,
     pub brokers: usize,
-}
-
-/// Replaces the values of secret properties.
-pub fn redact_properties(properties: &[(String, String)]) -> Vec<(String, String)> {
-    properties
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                if is_secret_property(k) {
-                    "***".into()
-                } else {
-                    v.clone()
-                },
-            )
-        })
-        .collect()
 }
 
 /// The run's client errors, then what the timeline recorded (each with its second), at most
@@ -46,48 +30,6 @@ fn with_timeline_events(record: &RunRecord) -> Vec<String> {
         .flat_map(|p| p.events.iter().map(move |e| format!("at {:.0}s: {e}", p.t)));
     errors.extend(events.take(10));
     errors
-}
-
-/// Environment variables whose values are credentials wherever they turn up.
-const SECRET_ENV: &[&str] = &[
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "SURGE_SASL_PASSWORD",
-];
-
-/// Client error strings with every secret the run used replaced by `***`: the values of the
-/// secret client properties, and of the AWS and SASL secrets in the environment.
-pub fn redact_errors(errors: &[String], scenario: &Scenario) -> Vec<String> {
-    let mut secrets: Vec<(String, String)> = scenario
-        .cluster
-        .producer
-        .iter()
-        .chain(&scenario.cluster.consumer)
-        .filter(|(k, v)| is_secret_property(k) && !v.is_empty())
-        .cloned()
-        .collect();
-    for name in SECRET_ENV {
-        if let Ok(value) = std::env::var(name) {
-            secrets.push(((*name).to_ascii_lowercase().replace('_', "."), value));
-        }
-    }
-    errors
-        .iter()
-        .map(|error| crate::kafka::redact(error, &secrets))
-        .collect()
-}
-
-/// Redacts secret-looking assignments in a scenario's text, line by line.
-pub fn redact_source(text: &str) -> String {
-    text.lines()
-        .map(|line| match line.split_once('=') {
-            Some((key, _)) if is_secret_property(key.trim().trim_matches('"')) => {
-                format!("{} = \"***\"", key.trim_end())
-            }
-            _ => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Facts about the load-generator host.
@@ -118,107 +60,7 @@ pub fn summarize(
     run_id: &str,
     target: &Target,
 ) -> Summary {
-    // The share of the plan sent on time: late sends stretch the time it took.
-    let (measured_planned, measured_time) = record.plan.measured();
-    let planned = record.plan.planned_events().max(1.0);
-    let plan_time = record.plan.duration();
-    let stretch = plan_time.as_secs_f64() / record.last_send.max(plan_time).as_secs_f64().max(1e-9);
-    let achieved_ratio = (record.sent as f64 / planned * stretch).min(1.0);
-    let measured_seconds = measured_time.as_secs_f64();
-    let target_rate = measured_planned / measured_seconds.max(1e-9);
-    let achieved_rate = target_rate * achieved_ratio;
-    let partial_reason = if let Some(fatal) = &record.fatal {
-        Some(fatal.clone())
-    } else if record.interrupted {
-        Some(
-            "interrupted (Ctrl-C or SIGTERM): production stopped early and the drain was bounded"
-                .to_string(),
-        )
-    } else if record.out_of_time {
-        Some(format!(
-            "the generator was still behind schedule {:.0}s after the plan ended (run.send_grace)",
-            scenario.limits.send_grace.as_secs_f64()
-        ))
-    } else {
-        None
-    };
-    let key_name = |aggregate: u16, index: u32| {
-        let name = scenario
-            .aggregates
-            .get(aggregate as usize)
-            .map_or("unknown", |a| a.name.as_str());
-        format!("{name}-{index:010}")
-    };
-    let mut e2e_all = crate::metrics::new_histogram();
-    let mut retry_delay_all: Option<hdrhistogram::Histogram<u64>> = None;
-    let groups = record
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(index, g)| {
-            let set_aside = scenario.is_set_aside(index);
-            if !set_aside {
-                e2e_all.add(&g.e2e).expect("same bounds");
-            }
-            if let Some(failures) = &g.failures {
-                retry_delay_all
-                    .get_or_insert_with(crate::metrics::new_histogram)
-                    .add(&failures.retry_delay)
-                    .expect("same bounds");
-            }
-            GroupSummary {
-                name: g.name.clone(),
-                members: g.members,
-                topics: g.topics.clone(),
-                consumed: g.consumed,
-                unique: g.unique,
-                e2e_latency_us: LatencyStats::of(&g.e2e),
-                ordering: Ordering {
-                    out_of_order: g.out_of_order,
-                    duplicates: g.duplicates,
-                    gaps: g.loss.gaps,
-                },
-                lost: g.loss.lost,
-                unread: g.loss.unread,
-                lost_examples: g
-                    .loss
-                    .examples
-                    .iter()
-                    .map(|e| LostExample {
-                        key: key_name(e.key.aggregate(), e.key.index()),
-                        producer: e.key.producer(),
-                        sequence: e.sequence,
-                    })
-                    .collect(),
-                foreign: g.foreign,
-                max_lag: g.max_lag,
-                final_lag: g.final_lag,
-                errors: redact_errors(&g.errors, scenario),
-                failures: g.failures.as_ref().map(|f| FailureSummary {
-                    retry_delay_us: LatencyStats::of(&f.retry_delay),
-                    e2e_failed_us: LatencyStats::of(&f.e2e_failed),
-                    errors: redact_errors(&f.counts.errors, scenario),
-                    ..f.counts.clone()
-                }),
-                catchups: g.catchups.clone(),
-                set_aside,
-                replay: g.replay.clone(),
-            }
-        })
-        .collect();
-    let phases = record
-        .plan
-        .phase_spans()
-        .into_iter()
-        .zip(&scenario.phases)
-        .map(|((name, start, end, warmup), phase)| PhaseSummary {
-            name,
-            start_s: start.as_secs_f64(),
-            end_s: end.as_secs_f64(),
-            warmup,
-            target_rate: phase.shape.mean_rate(),
-        })
-        .collect();
+    let partial_reason = partial_reason(scenario, record);
     Summary {
         schema: SCHEMA.into(),
         surge_version: env!("CARGO_PKG_VERSION").into(),
@@ -258,25 +100,12 @@ pub fn summarize(
             reasons: vec!["not judged yet".into()],
             checks: Vec::new(),
         },
-        produced: Produced {
-            sent: record.sent,
-            acked: record.acked,
-            acked_by_topic: record.acked_by_topic.clone(),
-            failed: record.failed,
-            not_sent: record.not_sent,
-            target_rate: (target_rate * 10.0).round() / 10.0,
-            achieved_rate: (achieved_rate * 10.0).round() / 10.0,
-            achieved_ratio: (achieved_ratio * 10_000.0).round() / 10_000.0,
-            measured_seconds,
-        },
-        latency: Latency {
-            publish_us: LatencyStats::of(&record.publish),
-            schedule_lag_us: LatencyStats::of(&record.schedule_lag),
-            e2e_us: LatencyStats::of(&e2e_all),
-            retry_delay_us: retry_delay_all.as_ref().map(LatencyStats::of),
-        },
-        groups,
-        phases,
+        produced: produced(record),
+        latency: latency(scenario, record),
+        groups: (0..record.groups.len())
+            .map(|index| group_summary(scenario, record, index))
+            .collect(),
+        phases: phase_summaries(scenario, record),
         timeline: record
             .timeline
             .iter()
@@ -295,6 +124,138 @@ pub fn summarize(
         errors: redact_errors(&with_timeline_events(record), scenario),
         faults: super::fault_figures::fault_summaries(scenario, record),
     }
+}
+
+/// Why the run's figures are partial, when they are.
+fn partial_reason(scenario: &Scenario, record: &RunRecord) -> Option<String> {
+    if let Some(fatal) = &record.fatal {
+        Some(fatal.clone())
+    } else if record.interrupted {
+        Some(
+            "interrupted (Ctrl-C or SIGTERM): production stopped early and the drain was bounded"
+                .to_string(),
+        )
+    } else if record.out_of_time {
+        Some(format!(
+            "the generator was still behind schedule {:.0}s after the plan ended (run.send_grace)",
+            scenario.limits.send_grace.as_secs_f64()
+        ))
+    } else {
+        None
+    }
+}
+
+/// What was sent, and the rate achieved: the share of the plan sent on time (late sends
+/// stretch the time it took) applied to the measured phases' target rate.
+fn produced(record: &RunRecord) -> Produced {
+    let (measured_planned, measured_time) = record.plan.measured();
+    let planned = record.plan.planned_events().max(1.0);
+    let plan_time = record.plan.duration();
+    let stretch = plan_time.as_secs_f64() / record.last_send.max(plan_time).as_secs_f64().max(1e-9);
+    let achieved_ratio = (record.sent as f64 / planned * stretch).min(1.0);
+    let measured_seconds = measured_time.as_secs_f64();
+    let target_rate = measured_planned / measured_seconds.max(1e-9);
+    let achieved_rate = target_rate * achieved_ratio;
+    Produced {
+        sent: record.sent,
+        acked: record.acked,
+        acked_by_topic: record.acked_by_topic.clone(),
+        failed: record.failed,
+        not_sent: record.not_sent,
+        target_rate: (target_rate * 10.0).round() / 10.0,
+        achieved_rate: (achieved_rate * 10.0).round() / 10.0,
+        achieved_ratio: (achieved_ratio * 10_000.0).round() / 10_000.0,
+        measured_seconds,
+    }
+}
+
+/// The run's latencies: e2e merged over the groups that are not set aside, retry delays over
+/// the groups that fail events.
+fn latency(scenario: &Scenario, record: &RunRecord) -> Latency {
+    let mut e2e_all = crate::metrics::new_histogram();
+    let mut retry_delay_all: Option<hdrhistogram::Histogram<u64>> = None;
+    for (index, g) in record.groups.iter().enumerate() {
+        // Every histogram is built with the same bounds, so adding cannot fail.
+        if !scenario.is_set_aside(index) {
+            let _ = e2e_all.add(&g.e2e);
+        }
+        if let Some(failures) = &g.failures {
+            let _ = retry_delay_all
+                .get_or_insert_with(crate::metrics::new_histogram)
+                .add(&failures.retry_delay);
+        }
+    }
+    Latency {
+        publish_us: LatencyStats::of(&record.publish),
+        schedule_lag_us: LatencyStats::of(&record.schedule_lag),
+        e2e_us: LatencyStats::of(&e2e_all),
+        retry_delay_us: retry_delay_all.as_ref().map(LatencyStats::of),
+    }
+}
+
+fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> GroupSummary {
+    let g = &record.groups[index];
+    let key_name = |aggregate: u16, index: u32| {
+        let name = scenario
+            .aggregates
+            .get(aggregate as usize)
+            .map_or("unknown", |a| a.name.as_str());
+        format!("{name}-{index:010}")
+    };
+    GroupSummary {
+        name: g.name.clone(),
+        members: g.members,
+        topics: g.topics.clone(),
+        consumed: g.consumed,
+        unique: g.unique,
+        e2e_latency_us: LatencyStats::of(&g.e2e),
+        ordering: Ordering {
+            out_of_order: g.out_of_order,
+            duplicates: g.duplicates,
+            gaps: g.loss.gaps,
+        },
+        lost: g.loss.lost,
+        unread: g.loss.unread,
+        lost_examples: g
+            .loss
+            .examples
+            .iter()
+            .map(|e| LostExample {
+                key: key_name(e.key.aggregate(), e.key.index()),
+                producer: e.key.producer(),
+                sequence: e.sequence,
+            })
+            .collect(),
+        foreign: g.foreign,
+        max_lag: g.max_lag,
+        final_lag: g.final_lag,
+        errors: redact_errors(&g.errors, scenario),
+        failures: g.failures.as_ref().map(|f| FailureSummary {
+            retry_delay_us: LatencyStats::of(&f.retry_delay),
+            e2e_failed_us: LatencyStats::of(&f.e2e_failed),
+            errors: redact_errors(&f.counts.errors, scenario),
+            ..f.counts.clone()
+        }),
+        catchups: g.catchups.clone(),
+        set_aside: scenario.is_set_aside(index),
+        replay: g.replay.clone(),
+    }
+}
+
+fn phase_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<PhaseSummary> {
+    record
+        .plan
+        .phase_spans()
+        .into_iter()
+        .zip(&scenario.phases)
+        .map(|((name, start, end, warmup), phase)| PhaseSummary {
+            name,
+            start_s: start.as_secs_f64(),
+            end_s: end.as_secs_f64(),
+            warmup,
+            target_rate: phase.shape.mean_rate(),
+        })
+        .collect()
 }
 
 fn peak_rate(shape: Shape) -> f64 {

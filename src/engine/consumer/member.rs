@@ -1,0 +1,204 @@
+//! One member of a group: poll, check each event, commit what it processed.
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::super::lock;
+use super::super::pacer::Plan;
+use super::failures::{FailingEvent, Fate, Origin, fate, recover};
+use super::{CRASH, GroupShared, STAY};
+use crate::kafka::{GroupMember, Polled, Record};
+use crate::metrics::{KeyId, Partition};
+use crate::workload::{Decoded, RUN_ID_LEN, decode};
+
+/// Everything one member loop needs.
+pub struct MemberArgs {
+    pub group: Arc<GroupShared>,
+    pub member: usize,
+    pub run_id: [u8; RUN_ID_LEN],
+    pub plan: Arc<Plan>,
+    /// Set once the plan starts: the monotonic start and its wall-clock microseconds.
+    pub start: Arc<std::sync::OnceLock<(Instant, u64)>>,
+}
+
+/// Polls until the group is told to stop, then commits and leaves.
+pub fn run_member(member: GroupMember, args: MemberArgs) {
+    let group = &args.group;
+    let processing = group.spec.processing_time;
+    let mut debt = Duration::ZERO;
+    let mut last_commit = Instant::now();
+    // Whether this member paused its partitions, and when it last did (partitions assigned
+    // since then are paused again).
+    let mut paused: Option<Instant> = None;
+    let mut held = group.holding.load(Ordering::Acquire);
+    while !group.stop.load(Ordering::Acquire) && group.departure(args.member) == STAY {
+        if held && !group.holding.load(Ordering::Acquire) {
+            member.release();
+            held = false;
+        }
+        match (group.paused.load(Ordering::Acquire), paused) {
+            (true, None) => {
+                member.set_paused(true);
+                paused = Some(Instant::now());
+            }
+            (true, Some(at)) if at.elapsed() >= Duration::from_secs(1) => {
+                member.set_paused(true);
+                paused = Some(Instant::now());
+            }
+            (false, Some(_)) => {
+                member.set_paused(false);
+                paused = None;
+            }
+            _ => {}
+        }
+        let polled = member.poll(Duration::from_millis(50), |record| handle(&args, &record));
+        match polled {
+            Polled::Record(handled) => {
+                if !processing.is_zero() {
+                    // Simulated work, slept in slices of at least 1 ms to stay accurate.
+                    debt += processing;
+                    if debt >= Duration::from_millis(1) {
+                        std::thread::sleep(debt);
+                        debt = Duration::ZERO;
+                    }
+                }
+                let (topic, partition, offset) = match handled {
+                    Handled::Done(origin) => origin,
+                    Handled::Failing(failing) => {
+                        let origin = (failing.topic, failing.partition, failing.offset);
+                        if !recover(&args, failing) {
+                            // Stopped or departing mid-retry: not processed, not committed.
+                            break;
+                        }
+                        origin
+                    }
+                };
+                member.mark_processed(topic, partition, offset);
+            }
+            Polled::Idle => {}
+            Polled::Error(reason) => group.note_error(reason),
+        }
+        group.assigned[args.member].store(member.assigned_partitions(), Ordering::Release);
+        if last_commit.elapsed() >= group.spec.commit_interval {
+            member.commit(false);
+            last_commit = Instant::now();
+        }
+    }
+    group.assigned[args.member].store(0, Ordering::Release);
+    if group.departure(args.member) == CRASH {
+        member.crash();
+        return;
+    }
+    let errors = member.recent_errors();
+    if !errors.is_empty() && group.stop.load(Ordering::Acquire) {
+        group.note_error(errors);
+    }
+    member.leave();
+}
+
+/// What the member must do with a record after [`handle`].
+enum Handled {
+    /// Processed: commit past it.
+    Done(Origin),
+    /// Its processing fails: retry, then dead-letter it.
+    Failing(Box<FailingEvent>),
+}
+
+#[inline]
+fn handle(args: &MemberArgs, record: &Record<'_>) -> Handled {
+    let origin = (record.topic, record.partition, record.offset);
+    let decoded = record
+        .payload
+        .map_or(Decoded::Foreign, |p| decode(p, &args.run_id));
+    if let (Decoded::Ours(meta), Some(failures)) = (decoded, &args.group.spec.failures) {
+        let fate = fate(failures, args.group.seed, args.group.index, &meta);
+        if fate != Fate::Succeeds {
+            return Handled::Failing(Box::new(FailingEvent {
+                topic: record.topic,
+                partition: record.partition,
+                offset: record.offset,
+                key: record.key.unwrap_or_default().to_vec(),
+                value: record.payload.unwrap_or_default().to_vec(),
+                meta,
+                fate,
+            }));
+        }
+    }
+    observe(args, origin, decoded, false);
+    Handled::Done(origin)
+}
+
+/// Counts a delivered event: position, ordering, and e2e latency (kept apart when the event
+/// `failed`).
+pub(super) fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, failed: bool) {
+    let (local_topic, partition, offset) = origin;
+    let mut state = lock(&args.group.state);
+    if let Some(at) = state
+        .positions
+        .get_mut(local_topic)
+        .and_then(|t| t.get_mut(partition as usize))
+    {
+        *at = (*at).max(offset);
+    }
+    if let Some(first) = state
+        .first_positions
+        .get_mut(local_topic)
+        .and_then(|t| t.get_mut(partition as usize))
+        && (*first < 0 || offset < *first)
+    {
+        *first = offset;
+    }
+    let meta = match decoded {
+        Decoded::Foreign => {
+            state.foreign += 1;
+            return;
+        }
+        Decoded::Ours(meta) => meta,
+    };
+    state.consumed += 1;
+    let topic = args
+        .group
+        .spec
+        .topics
+        .get(local_topic)
+        .copied()
+        .unwrap_or(0);
+    state.checker.observe_in(
+        KeyId::new(meta.producer, meta.aggregate, meta.index),
+        meta.sequence,
+        Some(Partition::new(topic, partition)),
+    );
+    // A late group reads late on purpose: its figures are its replay's rate and completeness.
+    if args.group.spec.starts_after.is_some() {
+        return;
+    }
+    if let Some((start, start_unix_us)) = args.start.get() {
+        let now_us = start_unix_us + start.elapsed().as_micros() as u64;
+        let e2e = now_us.saturating_sub(meta.intended_at_us);
+        let intended = Duration::from_micros(meta.intended_at_us.saturating_sub(*start_unix_us));
+        if failed {
+            if let Some(failures) = state.failures.as_mut() {
+                failures.e2e_failed.saturating_record(e2e.max(1));
+            }
+        } else if args.plan.is_warmup_at(intended) {
+            state.e2e.record_interval_only(e2e);
+        } else {
+            state.e2e.record(e2e);
+        }
+    }
+}
+
+/// Sleeps `wait` in short slices; false when the group stops or this member departs first.
+pub(super) fn sleep_unless_stopped(args: &MemberArgs, wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        if args.group.stop.load(Ordering::Acquire) || args.group.departure(args.member) != STAY {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}

@@ -1,0 +1,239 @@
+//! Consumer groups: members poll, check ordering, record end-to-end latency, commit. The
+//! group's shared state is here; a member's loop in `member.rs`; failing events, their retries
+//! and dead letters in `failures.rs`.
+
+mod failures;
+mod member;
+
+pub use failures::{FailedEventIn, FailureState, Origin};
+pub use member::{MemberArgs, run_member};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use super::lock;
+use crate::kafka::DltProducer;
+use crate::metrics::{LatencyRecorder, OrderingChecker};
+use crate::scenario::{GroupSpec, Scenario};
+
+/// What every member of a group writes to, behind one lock: the checker must see the
+/// whole group, because partitions move between members on a rebalance.
+#[derive(Default)]
+pub struct GroupState {
+    pub checker: OrderingChecker,
+    pub e2e: LatencyRecorder,
+    /// Deliveries of this run's events, duplicates included.
+    pub consumed: u64,
+    /// Records that were not this run's events.
+    pub foreign: u64,
+    pub errors: Vec<String>,
+    /// Per topic of the group (in `spec.topics` order) and partition, the highest offset
+    /// consumed (-1: none).
+    pub positions: Vec<Vec<i64>>,
+    /// The same, for the lowest offset consumed.
+    pub first_positions: Vec<Vec<i64>>,
+    /// Present when the group fails events.
+    pub failures: Option<FailureState>,
+}
+
+/// A group as the engine and the ticker share it.
+pub struct GroupShared {
+    pub spec: GroupSpec,
+    pub group_id: String,
+    /// Names of the group's topics, in `spec.topics` order.
+    pub topic_names: Vec<String>,
+    /// Partitions of the group's topics: the group is ready when members hold all of them.
+    pub expected_partitions: usize,
+    pub assigned: Vec<AtomicUsize>,
+    pub state: Mutex<GroupState>,
+    /// Members leave when this is set.
+    pub stop: AtomicBool,
+    /// Per member slot: [`STAY`], or a fault's [`LEAVE`] or [`CRASH`].
+    departures: Vec<AtomicU8>,
+    /// Set by a `group_pause` fault: members stop fetching until it is cleared.
+    pub paused: AtomicBool,
+    /// A late group's members join holding their partitions paused, and fetch only once
+    /// every member has its share ([`GroupShared::settled`]). Otherwise the first member
+    /// reads partitions that the next join moves, and unless the revoking member's commit
+    /// is accepted mid-rebalance (Kafka accepts it, librdkafka's mock cluster does not) the
+    /// new owner reads them again.
+    pub holding: AtomicBool,
+    /// Where failed events go, for a group that fails events.
+    pub dlt: Option<DltProducer>,
+    /// Left out of the run-wide figures (see [`Scenario::is_set_aside`]).
+    pub set_aside: bool,
+    /// The scenario's seed and this group's index, for [`fate`].
+    seed: u64,
+    index: usize,
+    /// For a late group: when its members were started, and when it had read everything.
+    pub joined_at: OnceLock<Duration>,
+    pub caught_up_at: OnceLock<Duration>,
+}
+
+/// A member keeps consuming.
+pub const STAY: u8 = 0;
+/// A member leaves gracefully: commits, revokes, leaves the group.
+pub const LEAVE: u8 = 1;
+/// A member dies: no commit, no leave.
+pub const CRASH: u8 = 2;
+
+impl GroupShared {
+    /// The shared state of the scenario's group `index`, with a slot for every member it may
+    /// have (its own and those `member_join` faults add).
+    pub fn new(
+        index: usize,
+        scenario: &Scenario,
+        run_tag: &str,
+        dlt: Option<DltProducer>,
+    ) -> GroupShared {
+        let spec = &scenario.groups[index];
+        let slots = scenario.member_slots(index);
+        // Per topic of the group and partition: no offset read yet.
+        let unread: Vec<Vec<i64>> = spec
+            .topics
+            .iter()
+            .map(|&t| vec![-1; scenario.topics[t].partitions as usize])
+            .collect();
+        GroupShared {
+            spec: spec.clone(),
+            group_id: format!("surge-{}-{run_tag}", spec.name),
+            topic_names: spec
+                .topics
+                .iter()
+                .map(|&t| scenario.topics[t].name.clone())
+                .collect(),
+            expected_partitions: spec
+                .topics
+                .iter()
+                .map(|&t| scenario.topics[t].partitions as usize)
+                .sum(),
+            assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
+            state: Mutex::new(GroupState {
+                positions: unread.clone(),
+                first_positions: unread,
+                failures: spec.failures.as_ref().map(|_| FailureState::default()),
+                ..GroupState::default()
+            }),
+            stop: AtomicBool::new(false),
+            departures: (0..slots).map(|_| AtomicU8::new(STAY)).collect(),
+            paused: AtomicBool::new(false),
+            holding: AtomicBool::new(spec.starts_after.is_some()),
+            set_aside: scenario.is_set_aside(index),
+            dlt,
+            seed: scenario.seed,
+            index,
+            joined_at: OnceLock::new(),
+            caught_up_at: OnceLock::new(),
+        }
+    }
+
+    /// Tells a member to leave or crash at its next poll.
+    pub fn depart(&self, member: usize, how: u8) {
+        if let Some(slot) = self.departures.get(member) {
+            slot.store(how, Ordering::Release);
+        }
+    }
+
+    fn departure(&self, member: usize) -> u8 {
+        self.departures
+            .get(member)
+            .map_or(STAY, |d| d.load(Ordering::Acquire))
+    }
+
+    /// Whether the members hold every partition of the group's topics.
+    pub fn is_ready(&self) -> bool {
+        self.partitions_held() >= self.expected_partitions
+    }
+
+    /// Whether the group's own members hold every partition between them, each its share
+    /// (a member holds none only when there are more members than partitions).
+    pub fn settled(&self) -> bool {
+        let members = &self.assigned[..(self.spec.members as usize).min(self.assigned.len())];
+        let holding = members
+            .iter()
+            .filter(|a| a.load(Ordering::Acquire) > 0)
+            .count();
+        let held: usize = members.iter().map(|a| a.load(Ordering::Acquire)).sum();
+        held == self.expected_partitions && holding == members.len().min(held)
+    }
+
+    /// For one worker of several: whether each of its own members of the group holds a
+    /// partition (the group's partitions are shared with other workers' members, so no
+    /// worker can see the whole group hold them all).
+    pub fn members_placed(&self, workers: crate::scenario::WorkerShare) -> bool {
+        let members = self.spec.members as usize;
+        let partitions = self.expected_partitions;
+        (0..members.min(self.assigned.len()))
+            .filter(|&m| workers.runs_member(m))
+            // With more members than partitions, some members rightly hold none.
+            .all(|m| members > partitions || self.assigned[m].load(Ordering::Acquire) > 0)
+    }
+
+    /// Partitions the members hold now.
+    pub fn partitions_held(&self) -> usize {
+        self.assigned
+            .iter()
+            .map(|a| a.load(Ordering::Acquire))
+            .sum()
+    }
+
+    /// Acked events on the group's topics (`acked_by_topic`: per scenario topic).
+    pub fn acked_on_topics(&self, acked_by_topic: &[u64]) -> u64 {
+        self.spec
+            .topics
+            .iter()
+            .map(|&t| acked_by_topic.get(t).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// Acked events on the group's topics that it has not consumed (`unique`) yet.
+    pub fn lag(&self, acked_by_topic: &[u64], unique: u64) -> u64 {
+        self.acked_on_topics(acked_by_topic).saturating_sub(unique)
+    }
+
+    /// Whether the group has consumed at or past every acked offset (`acked_high`, per
+    /// scenario topic and partition) of `partition`, or of every partition of `topic` when the
+    /// partition is not known.
+    pub fn has_read(
+        &self,
+        state: &GroupState,
+        acked_high: &[Vec<i64>],
+        topic: usize,
+        partition: Option<usize>,
+    ) -> bool {
+        let Some(local) = self.spec.topics.iter().position(|&t| t == topic) else {
+            return true;
+        };
+        read_past(&acked_high[topic], &state.positions[local], partition)
+    }
+
+    /// Whether the group has consumed past every acked offset of every partition it reads.
+    pub fn has_read_everything(&self, acked_high: &[Vec<i64>]) -> bool {
+        let state = lock(&self.state);
+        self.spec
+            .topics
+            .iter()
+            .all(|&t| self.has_read(&state, acked_high, t, None))
+    }
+
+    fn note_error(&self, reason: String) {
+        let mut state = lock(&self.state);
+        if state.errors.len() < 10 && !state.errors.contains(&reason) {
+            state.errors.push(reason);
+        }
+    }
+}
+
+/// Whether `read` (highest offset consumed per partition of a topic) is at or past `acked`
+/// (highest acked offset per partition) for `partition`, or for every partition.
+pub fn read_past(acked: &[i64], read: &[i64], partition: Option<usize>) -> bool {
+    let read_to = |p: usize| {
+        acked
+            .get(p)
+            .is_none_or(|&high| read.get(p).is_some_and(|&at| at >= high))
+    };
+    match partition {
+        Some(p) => read_to(p),
+        None => (0..acked.len()).all(read_to),
+    }
+}

@@ -1,0 +1,63 @@
+//! Secrets kept out of everything a run writes: client properties, client errors, and the
+//! scenario's text as the summary quotes it.
+
+use crate::scenario::{Scenario, is_secret_property};
+
+/// Replaces the values of secret properties.
+pub fn redact_properties(properties: &[(String, String)]) -> Vec<(String, String)> {
+    properties
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if is_secret_property(k) {
+                    "***".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect()
+}
+
+/// Environment variables whose values are credentials wherever they turn up.
+const SECRET_ENV: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "SURGE_SASL_PASSWORD",
+];
+
+/// Client error strings with every secret the run used replaced by `***`: the values of the
+/// secret client properties, and of the AWS and SASL secrets in the environment.
+pub fn redact_errors(errors: &[String], scenario: &Scenario) -> Vec<String> {
+    let mut secrets: Vec<(String, String)> = scenario
+        .cluster
+        .producer
+        .iter()
+        .chain(&scenario.cluster.consumer)
+        .filter(|(k, v)| is_secret_property(k) && !v.is_empty())
+        .cloned()
+        .collect();
+    for name in SECRET_ENV {
+        if let Ok(value) = std::env::var(name) {
+            secrets.push(((*name).to_ascii_lowercase().replace('_', "."), value));
+        }
+    }
+    errors
+        .iter()
+        .map(|error| crate::kafka::redact(error, &secrets))
+        .collect()
+}
+
+/// Redacts secret-looking assignments in a scenario's text, line by line.
+pub fn redact_source(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once('=') {
+            Some((key, _)) if is_secret_property(key.trim().trim_matches('"')) => {
+                format!("{} = \"***\"", key.trim_end())
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
