@@ -15,7 +15,7 @@ use crate::engine::StopSignal;
 use crate::error::SurgeError;
 use crate::kafka::reader::{Span, read_spans, watermarks};
 use crate::metrics::{KeyId, OrderingChecker};
-use crate::scenario::{Overrides, ScenarioError};
+use crate::scenario::{GroupSpec, Overrides, Scenario, ScenarioError};
 use crate::workload::{RUN_ID_LEN, codec::decode_any};
 
 /// What `surge replay` was asked.
@@ -122,6 +122,71 @@ fn replay_error(key: &str, problem: String, fix: &str) -> SurgeError {
 /// readers as the group has members (partitions dealt round-robin, as a group's assignor
 /// would), and judges order per key.
 pub fn replay(options: &ReplayOptions, stop: Arc<StopSignal>) -> Result<ReplayReport, SurgeError> {
+    let (scenario, group) = replayed_group(options)?;
+    let rt = runtime()?;
+    let interrupts = {
+        let _entered = rt.enter();
+        crate::engine::watch_interrupts(stop.clone())
+    };
+    let connected = rt.block_on(connect(&scenario))?;
+    let Some(info) = connected.info.clone() else {
+        return Err(replay_error(
+            "--bootstrap",
+            "no cluster was probed".into(),
+            "pass --bootstrap host:port of a running cluster",
+        ));
+    };
+    let servers = connected.servers.clone();
+    let properties = connected.scenario.cluster.consumer.clone();
+    let spans = retained_spans(&scenario, &group, &info, &servers, &properties)?;
+    let members = group.members.max(1) as usize;
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let started = Instant::now();
+    let deadline = started + options.timeout;
+    let reader = Reader {
+        servers: &servers,
+        properties: &properties,
+        deadline,
+        stop: &stop,
+    };
+    let tallies = reader.read_all(&spans, members);
+    interrupts.abort();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut report = ReplayReport {
+        schema: REPLAY_SCHEMA.into(),
+        scenario: scenario.name.clone(),
+        group: group.name.clone(),
+        bootstrap: servers.clone(),
+        members: members as u16,
+        started_at,
+        retained: spans.iter().map(|s| (s.to - s.from).max(0) as u64).sum(),
+        records: 0,
+        surge_events: 0,
+        foreign: 0,
+        runs: 0,
+        out_of_order: 0,
+        duplicates: 0,
+        seconds: (seconds * 1000.0).round() / 1000.0,
+        rate: 0.0,
+        complete: true,
+        partial_reason: None,
+        min_rate: options.min_rate,
+        verdict: String::new(),
+        reasons: Vec::new(),
+    };
+    add_up(&mut report, tallies);
+    report.rate = if seconds > 0.0 {
+        (report.records as f64 / seconds).round()
+    } else {
+        0.0
+    };
+    judge(&mut report);
+    write(&report, options, &scenario.name)?;
+    Ok(report)
+}
+
+/// The scenario and the group to replay, once the options are checked.
+fn replayed_group(options: &ReplayOptions) -> Result<(Scenario, GroupSpec), SurgeError> {
     if options.timeout > MAX_TIMEOUT {
         return Err(replay_error(
             "--timeout",
@@ -140,39 +205,34 @@ pub fn replay(options: &ReplayOptions, stop: Arc<StopSignal>) -> Result<ReplayRe
             "pass --bootstrap host:port (or set KAFKA_BOOTSTRAP_SERVERS); in a run, a group with start = \"earliest\" and starts_after = \"produce\" replays on any cluster",
         ));
     }
-    let group = scenario
-        .groups
-        .iter()
-        .find(|g| g.name == options.group)
-        .ok_or_else(|| {
-            let known: Vec<&str> = scenario.groups.iter().map(|g| g.name.as_str()).collect();
-            replay_error(
-                "--group",
-                format!(
-                    "`{}` is not a consumer group of {}",
-                    options.group,
-                    options.scenario.display()
-                ),
-                &if known.is_empty() {
-                    "add a [[consumer_groups]] entry to the scenario".to_string()
-                } else {
-                    format!("use one of: {}", known.join(", "))
-                },
-            )
-        })?
-        .clone();
-    let rt = runtime()?;
-    let interrupts = {
-        let _entered = rt.enter();
-        crate::engine::watch_interrupts(stop.clone())
+    let Some(group) = scenario.groups.iter().find(|g| g.name == options.group) else {
+        let known: Vec<&str> = scenario.groups.iter().map(|g| g.name.as_str()).collect();
+        return Err(replay_error(
+            "--group",
+            format!(
+                "`{}` is not a consumer group of {}",
+                options.group,
+                options.scenario.display()
+            ),
+            &if known.is_empty() {
+                "add a [[consumer_groups]] entry to the scenario".to_string()
+            } else {
+                format!("use one of: {}", known.join(", "))
+            },
+        ));
     };
-    let connected = rt.block_on(connect(&scenario))?;
-    let info = connected.info.clone().expect("a real cluster was probed");
-    let (servers, properties) = (
-        connected.servers.clone(),
-        connected.scenario.cluster.consumer.clone(),
-    );
-    let timeout = scenario.limits.connect_timeout;
+    let group = group.clone();
+    Ok((scenario, group))
+}
+
+/// Every partition of the group's topics, from its earliest retained offset to its end now.
+fn retained_spans(
+    scenario: &Scenario,
+    group: &GroupSpec,
+    info: &crate::kafka::ClusterInfo,
+    servers: &str,
+    properties: &[(String, String)],
+) -> Result<Vec<Span>, SurgeError> {
     let mut topics: Vec<(&str, i32)> = Vec::new();
     for &t in &group.topics {
         let name = &scenario.topics[t].name;
@@ -185,11 +245,11 @@ pub fn replay(options: &ReplayOptions, stop: Arc<StopSignal>) -> Result<ReplayRe
         })?;
         topics.push((name, partitions));
     }
+    let timeout = scenario.limits.connect_timeout;
     let mut spans = Vec::new();
-    for (&(topic, _), marks) in
-        topics
-            .iter()
-            .zip(watermarks(&servers, &properties, &topics, timeout)?)
+    for (&(topic, _), marks) in topics
+        .iter()
+        .zip(watermarks(servers, properties, &topics, timeout)?)
     {
         for (partition, (low, high)) in (0..).zip(marks) {
             spans.push(Span {
@@ -200,82 +260,74 @@ pub fn replay(options: &ReplayOptions, stop: Arc<StopSignal>) -> Result<ReplayRe
             });
         }
     }
-    let retained: u64 = spans.iter().map(|s| (s.to - s.from).max(0) as u64).sum();
-    let members = group.members.max(1) as usize;
-    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let started = Instant::now();
-    let deadline = started + options.timeout;
-    let tallies: Vec<Tally> = std::thread::scope(|scope| {
-        let readers: Vec<_> = (0..members)
-            .map(|member| {
-                let mine: Vec<Span> = spans
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| i % members == member)
-                    .map(|(_, s)| s.clone())
-                    .collect();
-                let (servers, properties, stop) = (&servers, &properties, &stop);
-                scope.spawn(move || {
-                    let mut tally = Tally::default();
-                    let outcome = read_spans(
-                        servers,
-                        properties,
-                        &mine,
-                        deadline,
-                        || stop.is_requested(),
-                        |_, _, value| {
-                            tally.records += 1;
-                            match value.and_then(decode_any) {
-                                Some((run, meta)) => {
-                                    tally.surge_events += 1;
-                                    tally.checkers.entry(run).or_default().observe(
-                                        KeyId::new(meta.producer, meta.aggregate, meta.index),
-                                        meta.sequence,
-                                    );
-                                }
-                                None => tally.foreign += 1,
-                            }
-                        },
-                    );
-                    tally.error = outcome.err();
-                    tally
+    Ok(spans)
+}
+
+/// What the readers share: where to read, until when, and the stop.
+struct Reader<'a> {
+    servers: &'a str,
+    properties: &'a [(String, String)],
+    deadline: Instant,
+    stop: &'a StopSignal,
+}
+
+impl Reader<'_> {
+    /// One reader per member, each over its round-robin share of the spans.
+    fn read_all(&self, spans: &[Span], members: usize) -> Vec<Tally> {
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..members)
+                .map(|member| {
+                    let mine: Vec<Span> = spans
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % members == member)
+                        .map(|(_, s)| s.clone())
+                        .collect();
+                    scope.spawn(move || self.read(&mine))
                 })
-            })
-            .collect();
-        readers
-            .into_iter()
-            .map(|r| {
-                r.join().unwrap_or_else(|_| Tally {
-                    error: Some("a reader stopped unexpectedly".into()),
-                    ..Tally::default()
+                .collect();
+            readers
+                .into_iter()
+                .map(|r| {
+                    r.join().unwrap_or_else(|_| Tally {
+                        error: Some("a reader stopped unexpectedly".into()),
+                        ..Tally::default()
+                    })
                 })
-            })
-            .collect()
-    });
-    interrupts.abort();
-    let seconds = started.elapsed().as_secs_f64();
-    let mut report = ReplayReport {
-        schema: REPLAY_SCHEMA.into(),
-        scenario: scenario.name.clone(),
-        group: group.name.clone(),
-        bootstrap: servers.clone(),
-        members: members as u16,
-        started_at,
-        retained,
-        records: 0,
-        surge_events: 0,
-        foreign: 0,
-        runs: 0,
-        out_of_order: 0,
-        duplicates: 0,
-        seconds: (seconds * 1000.0).round() / 1000.0,
-        rate: 0.0,
-        complete: true,
-        partial_reason: None,
-        min_rate: options.min_rate,
-        verdict: String::new(),
-        reasons: Vec::new(),
-    };
+                .collect()
+        })
+    }
+
+    /// Reads some spans, checking every surge event's order per key within its run.
+    fn read(&self, spans: &[Span]) -> Tally {
+        let mut tally = Tally::default();
+        let outcome = read_spans(
+            self.servers,
+            self.properties,
+            spans,
+            self.deadline,
+            || self.stop.is_requested(),
+            |_, _, value| {
+                tally.records += 1;
+                match value.and_then(decode_any) {
+                    Some((run, meta)) => {
+                        tally.surge_events += 1;
+                        tally.checkers.entry(run).or_default().observe(
+                            KeyId::new(meta.producer, meta.aggregate, meta.index),
+                            meta.sequence,
+                        );
+                    }
+                    None => tally.foreign += 1,
+                }
+            },
+        );
+        tally.error = outcome.err();
+        tally
+    }
+}
+
+/// The readers' tallies added into the report; runs are counted once across readers.
+fn add_up(report: &mut ReplayReport, tallies: Vec<Tally>) {
     let mut runs: Vec<[u8; RUN_ID_LEN]> = Vec::new();
     for tally in tallies {
         report.records += tally.records;
@@ -294,14 +346,6 @@ pub fn replay(options: &ReplayOptions, stop: Arc<StopSignal>) -> Result<ReplayRe
         }
     }
     report.runs = runs.len() as u64;
-    report.rate = if seconds > 0.0 {
-        (report.records as f64 / seconds).round()
-    } else {
-        0.0
-    };
-    judge(&mut report);
-    write(&report, options, &scenario.name)?;
-    Ok(report)
 }
 
 /// PASS when every record was read, in per-key order, without repeats, at the rate asked.

@@ -72,25 +72,7 @@ pub fn capacity_search(
             eprintln!("capacity: probing {} events/s", format::format_number(rate));
         }
         let outcome = run_scenario(&probe, &dir, true, stop.clone(), live.as_ref())?;
-        let summary = &outcome.summary;
-        let mut reasons = summary.verdict.reasons.clone();
-        reasons.extend(
-            summary
-                .verdict
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| format!("{}: {}", c.name, c.actual_text)),
-        );
-        probes.push(summary::Probe {
-            offered_rate: rate,
-            status: outcome.status,
-            achieved_rate: summary.produced.achieved_rate,
-            e2e_p95_us: summary.latency.e2e_us.p95,
-            e2e_p99_us: summary.latency.e2e_us.p99,
-            max_lag: summary.groups.iter().map(|g| g.max_lag).max().unwrap_or(0),
-            reasons,
-        });
+        probes.push(probe_figures(rate, &outcome));
         if outcome.status == Status::Pass && best.as_ref().is_none_or(|(r, _)| rate > *r) {
             best = Some((rate, dir.clone()));
         }
@@ -128,4 +110,27 @@ pub fn capacity_search(
         summary: run.summary,
         report_failures,
     })
+}
+
+/// What one probe measured, and why it failed when it did.
+fn probe_figures(rate: f64, outcome: &RunOutcome) -> summary::Probe {
+    let summary = &outcome.summary;
+    let mut reasons = summary.verdict.reasons.clone();
+    reasons.extend(
+        summary
+            .verdict
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {}", c.name, c.actual_text)),
+    );
+    summary::Probe {
+        offered_rate: rate,
+        status: outcome.status,
+        achieved_rate: summary.produced.achieved_rate,
+        e2e_p95_us: summary.latency.e2e_us.p95,
+        e2e_p99_us: summary.latency.e2e_us.p99,
+        max_lag: summary.groups.iter().map(|g| g.max_lag).max().unwrap_or(0),
+        reasons,
+    }
 }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::connect::{connect, runtime, use_existing_partitions};
-use crate::engine::{self, StopSignal, summarize};
+use crate::connect::{Connected, connect, runtime, use_existing_partitions};
+use crate::engine::{self, RunRecord, StopSignal, Target, summarize};
 use crate::error::SurgeError;
 use crate::run_dir::{default_out_dir, write_json, write_run};
 use crate::scenario::{Overrides, Scenario};
@@ -135,83 +135,31 @@ async fn run_async(
     baseline: Option<&Summary>,
     live: Option<&live::LiveView>,
 ) -> Result<RunOutcome, SurgeError> {
-    let connected = connect(scenario).await?;
-    let mut scenario = connected.scenario.clone();
-    if let Some(info) = &connected.info {
-        kafka::ensure_topics(
-            &connected.servers,
-            &scenario.cluster.producer,
-            &scenario.topics,
-            info,
-            scenario.limits.connect_timeout,
-        )
-        .await?;
-        use_existing_partitions(&mut scenario, info);
-    }
+    let (connected, scenario) = prepare(scenario).await?;
     let scenario = &scenario;
-    let limits = &scenario.limits;
-    let (servers, target) = (&connected.servers, &connected.target);
-
-    let interrupts = engine::watch_interrupts(stop.clone());
     let distributed = scenario.workers.is_distributed();
     let run_id = if distributed {
         workers::shared_run_id(scenario)
     } else {
         new_run_id()
     };
+    // One worker of several measures its clock against the brokers', for `surge merge`.
     let clock = match (&connected.info, distributed) {
         (Some(info), true) => Some(
             kafka::clock::measure(
-                servers,
+                &connected.servers,
                 &scenario.cluster.producer,
                 info,
-                limits.connect_timeout,
+                scenario.limits.connect_timeout,
             )
             .await
             .map_err(|e| e.to_string()),
         ),
         _ => None,
     };
-    let mut line = progress::ProgressLine::new(quiet);
-    if let Some(live) = live {
-        live.describe(&scenario.name, &String::from_utf8_lossy(&run_id));
-    }
-    let record = engine::run(
-        scenario,
-        servers,
-        connected.embedded.as_ref(),
-        run_id,
-        stop,
-        &mut |p| {
-            line.update(p);
-            if let Some(live) = live {
-                live.update(p);
-            }
-        },
-    )
-    .await;
-    line.finish();
-    interrupts.abort();
-    let record = record?;
-
+    let record = measure(scenario, &connected, run_id, stop, quiet, live).await?;
     let run_tag = String::from_utf8_lossy(&run_id);
-    let mut summary = summarize(scenario, &record, &run_tag, target);
-    summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
-    if distributed {
-        workers::judge_share(&mut summary, scenario);
-    }
-    if let Some(fatal) = &record.fatal {
-        summary.verdict.status = Status::Error;
-        summary.verdict.reasons.insert(0, fatal.clone());
-    }
-    if let (Some(before), Some(dir)) = (baseline, &limits.baseline) {
-        baseline::apply(
-            &mut summary,
-            before,
-            &dir.display().to_string(),
-            limits.max_regression,
-        );
-    }
+    let summary = judge(scenario, &record, &run_tag, &connected.target, baseline);
     if let Some(live) = live {
         live.finish(&summary);
     }
@@ -237,4 +185,86 @@ async fn run_async(
         summary: run.summary,
         report_failures,
     })
+}
+
+/// Connects, and on a real cluster creates the topics that are missing and takes the partition
+/// counts of those that exist.
+async fn prepare(scenario: &Scenario) -> Result<(Connected, Scenario), SurgeError> {
+    let connected = connect(scenario).await?;
+    let mut scenario = connected.scenario.clone();
+    if let Some(info) = &connected.info {
+        kafka::ensure_topics(
+            &connected.servers,
+            &scenario.cluster.producer,
+            &scenario.topics,
+            info,
+            scenario.limits.connect_timeout,
+        )
+        .await?;
+        use_existing_partitions(&mut scenario, info);
+    }
+    Ok((connected, scenario))
+}
+
+/// The engine's run, with the progress line and the live view following it, and interrupts
+/// turned into stop requests while it lasts.
+async fn measure(
+    scenario: &Scenario,
+    connected: &Connected,
+    run_id: [u8; workload::RUN_ID_LEN],
+    stop: Arc<StopSignal>,
+    quiet: bool,
+    live: Option<&live::LiveView>,
+) -> Result<RunRecord, SurgeError> {
+    let interrupts = engine::watch_interrupts(stop.clone());
+    let mut line = progress::ProgressLine::new(quiet);
+    if let Some(live) = live {
+        live.describe(&scenario.name, &String::from_utf8_lossy(&run_id));
+    }
+    let record = engine::run(
+        scenario,
+        &connected.servers,
+        connected.embedded.as_ref(),
+        run_id,
+        stop,
+        &mut |p| {
+            line.update(p);
+            if let Some(live) = live {
+                live.update(p);
+            }
+        },
+    )
+    .await;
+    line.finish();
+    interrupts.abort();
+    Ok(record?)
+}
+
+/// The summary with its verdict: the SLOs, a worker's share, a fatal stop, and the baseline.
+fn judge(
+    scenario: &Scenario,
+    record: &RunRecord,
+    run_tag: &str,
+    target: &Target,
+    baseline: Option<&Summary>,
+) -> Summary {
+    let limits = &scenario.limits;
+    let mut summary = summarize(scenario, record, run_tag, target);
+    summary.verdict = verdict::judge(&summary, &scenario.slos, limits);
+    if scenario.workers.is_distributed() {
+        workers::judge_share(&mut summary, scenario);
+    }
+    if let Some(fatal) = &record.fatal {
+        summary.verdict.status = Status::Error;
+        summary.verdict.reasons.insert(0, fatal.clone());
+    }
+    if let (Some(before), Some(dir)) = (baseline, &limits.baseline) {
+        baseline::apply(
+            &mut summary,
+            before,
+            &dir.display().to_string(),
+            limits.max_regression,
+        );
+    }
+    summary
 }

@@ -185,162 +185,176 @@ pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, String> {
 
 /// Expands one `[[phases]]` entry into segments; `base` resolves a relative CSV path.
 pub fn expand(name: &str, raw: &RawPhase, base: &Path) -> Result<Vec<Phase>, ShapeError> {
-    let warmup = raw.warmup.unwrap_or(false);
-    let phase = |name: &str, shape: Shape, duration: Duration| Phase {
-        name: name.to_string(),
-        shape,
-        duration,
-        warmup,
-    };
     let kind = raw.shape.as_deref().unwrap_or(if raw.from.is_some() {
         "ramp"
     } else {
         "constant"
     });
     check_keys_apply(kind, raw)?;
-    let phases = match kind {
-        "constant" => vec![phase(
+    let entry = Entry {
+        name,
+        raw,
+        warmup: raw.warmup.unwrap_or(false),
+    };
+    match kind {
+        "constant" => Ok(vec![entry.phase(
             name,
             Shape::Constant(rate("rate", raw.rate.as_ref())?),
             duration("duration", raw.duration.as_ref())?,
-        )],
+        )]),
         "ramp" => {
             let shape = Shape::Ramp {
                 from: rate("from", raw.from.as_ref())?,
                 to: rate("to", raw.to.as_ref())?,
             };
-            vec![phase(
-                name,
-                shape,
-                duration("duration", raw.duration.as_ref())?,
-            )]
+            let length = duration("duration", raw.duration.as_ref())?;
+            Ok(vec![entry.phase(name, shape, length)])
         }
-        "step" => {
-            let rates = raw
-                .rates
-                .as_ref()
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| {
-                    err(
-                        "rates",
-                        "a step phase needs its rates",
-                        "add rates = [\"10k/s\", \"20k/s\", \"40k/s\"]",
-                    )
-                })?;
-            let total = duration("duration", raw.duration.as_ref())?;
-            let each = total / u32::try_from(rates.len()).unwrap_or(u32::MAX);
-            if each < MIN_STEP {
-                return Err(err(
+        "step" => entry.steps(),
+        "spike" => entry.spike(),
+        "replay" => entry.replay(base),
+        other => Err(err(
+            "shape",
+            format!("`{other}` is not a load shape"),
+            "use constant, ramp, step, spike or replay",
+        )),
+    }
+}
+
+/// One `[[phases]]` entry being expanded.
+struct Entry<'a> {
+    name: &'a str,
+    raw: &'a RawPhase,
+    warmup: bool,
+}
+
+impl Entry<'_> {
+    fn phase(&self, name: &str, shape: Shape, duration: Duration) -> Phase {
+        Phase {
+            name: name.to_string(),
+            shape,
+            duration,
+            warmup: self.warmup,
+        }
+    }
+
+    /// `step`: the duration split evenly over the rates, one constant segment each.
+    fn steps(&self) -> Result<Vec<Phase>, ShapeError> {
+        let raw = self.raw;
+        let rates = raw
+            .rates
+            .as_ref()
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                err(
                     "rates",
-                    format!(
-                        "{} steps in {} leave less than 1 ms per step",
-                        rates.len(),
-                        crate::scenario::units::format_duration(total)
-                    ),
-                    "use fewer rates or a longer duration (each step at least 1 ms)",
-                ));
-            }
-            rates
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    Ok(phase(
-                        name,
-                        Shape::Constant(rate(&format!("rates[{i}]"), Some(r))?),
-                        each,
-                    ))
-                })
-                .collect::<Result<_, ShapeError>>()?
-        }
-        "spike" => {
-            let base_rate = rate("rate", raw.rate.as_ref())?;
-            let total = duration("duration", raw.duration.as_ref())?;
-            let factor = raw
-                .factor
-                .filter(|f| f.is_finite() && *f > 0.0)
-                .ok_or_else(|| {
-                    err(
-                        "factor",
-                        "a spike phase needs a factor above 0",
-                        "add factor = 3 (the burst is 3 times the base rate)",
-                    )
-                })?;
-            let at = raw
-                .spike_at
-                .as_ref()
-                .map_or(Ok(Duration::ZERO), |t| bounded_duration("spike_at", t))?;
-            let length = duration("spike_duration", raw.spike_duration.as_ref())?;
-            let spiked = bounded_rate("factor", Rate(base_rate.0 * factor))?;
-            if at.saturating_add(length) > total {
-                return Err(err(
-                    "spike_duration",
-                    "the spike runs past the end of the phase",
-                    "keep spike_at + spike_duration within duration",
-                ));
-            }
-            let mut parts = Vec::new();
-            if !at.is_zero() {
-                parts.push(phase(name, Shape::Constant(base_rate), at));
-            }
-            parts.push(phase(
-                &format!("{name}:spike"),
-                Shape::Constant(spiked),
-                length,
-            ));
-            if at + length < total {
-                parts.push(phase(name, Shape::Constant(base_rate), total - at - length));
-            }
-            parts
-        }
-        "replay" => {
-            let file = raw.csv.as_ref().ok_or_else(|| {
-                err(
-                    "csv",
-                    "a replay phase needs its traffic curve",
-                    "add csv = \"last-black-friday.csv\" (rows: seconds,events_per_second)",
+                    "a step phase needs its rates",
+                    "add rates = [\"10k/s\", \"20k/s\", \"40k/s\"]",
                 )
             })?;
-            let path = base.join(file);
-            let scale = raw.scale.unwrap_or(1.0);
-            if !(scale.is_finite() && scale > 0.0) {
-                return Err(err(
-                    "scale",
-                    format!("{scale} is not a scale"),
-                    "use a number above 0, e.g. 1.2",
-                ));
-            }
-            let points = read_curve(&path).map_err(|problem| {
-                err(
-                    "csv",
-                    problem,
-                    "fix the CSV: rows of seconds,events_per_second starting at 0",
-                )
-            })?;
-            let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
-            bounded_rate("scale", Rate(peak * scale))?;
-            points
-                .windows(2)
-                .map(|pair| {
-                    let ((t0, r0), (t1, r1)) = (pair[0], pair[1]);
-                    let shape = if r0 == r1 {
-                        Shape::Constant(Rate(r0 * scale))
-                    } else {
-                        Shape::Ramp {
-                            from: Rate(r0 * scale),
-                            to: Rate(r1 * scale),
-                        }
-                    };
-                    phase(name, shape, Duration::from_secs_f64(t1 - t0))
-                })
-                .collect()
-        }
-        other => {
+        let total = duration("duration", raw.duration.as_ref())?;
+        let each = total / u32::try_from(rates.len()).unwrap_or(u32::MAX);
+        if each < MIN_STEP {
             return Err(err(
-                "shape",
-                format!("`{other}` is not a load shape"),
-                "use constant, ramp, step, spike or replay",
+                "rates",
+                format!(
+                    "{} steps in {} leave less than 1 ms per step",
+                    rates.len(),
+                    crate::scenario::units::format_duration(total)
+                ),
+                "use fewer rates or a longer duration (each step at least 1 ms)",
             ));
         }
-    };
-    Ok(phases)
+        rates
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let shape = Shape::Constant(rate(&format!("rates[{i}]"), Some(r))?);
+                Ok(self.phase(self.name, shape, each))
+            })
+            .collect()
+    }
+
+    /// `spike`: the base rate, a burst of `factor` times it, then the base rate again.
+    fn spike(&self) -> Result<Vec<Phase>, ShapeError> {
+        let (raw, name) = (self.raw, self.name);
+        let base_rate = rate("rate", raw.rate.as_ref())?;
+        let total = duration("duration", raw.duration.as_ref())?;
+        let factor = raw
+            .factor
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .ok_or_else(|| {
+                err(
+                    "factor",
+                    "a spike phase needs a factor above 0",
+                    "add factor = 3 (the burst is 3 times the base rate)",
+                )
+            })?;
+        let at = raw
+            .spike_at
+            .as_ref()
+            .map_or(Ok(Duration::ZERO), |t| bounded_duration("spike_at", t))?;
+        let length = duration("spike_duration", raw.spike_duration.as_ref())?;
+        let spiked = bounded_rate("factor", Rate(base_rate.0 * factor))?;
+        if at.saturating_add(length) > total {
+            return Err(err(
+                "spike_duration",
+                "the spike runs past the end of the phase",
+                "keep spike_at + spike_duration within duration",
+            ));
+        }
+        let mut parts = Vec::new();
+        if !at.is_zero() {
+            parts.push(self.phase(name, Shape::Constant(base_rate), at));
+        }
+        parts.push(self.phase(&format!("{name}:spike"), Shape::Constant(spiked), length));
+        if at + length < total {
+            parts.push(self.phase(name, Shape::Constant(base_rate), total - at - length));
+        }
+        Ok(parts)
+    }
+
+    /// `replay`: a recorded traffic curve (CSV), scaled, as ramps between its points.
+    fn replay(&self, base: &Path) -> Result<Vec<Phase>, ShapeError> {
+        let raw = self.raw;
+        let file = raw.csv.as_ref().ok_or_else(|| {
+            err(
+                "csv",
+                "a replay phase needs its traffic curve",
+                "add csv = \"last-black-friday.csv\" (rows: seconds,events_per_second)",
+            )
+        })?;
+        let scale = raw.scale.unwrap_or(1.0);
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(err(
+                "scale",
+                format!("{scale} is not a scale"),
+                "use a number above 0, e.g. 1.2",
+            ));
+        }
+        let points = read_curve(&base.join(file)).map_err(|problem| {
+            err(
+                "csv",
+                problem,
+                "fix the CSV: rows of seconds,events_per_second starting at 0",
+            )
+        })?;
+        let peak = points.iter().map(|p| p.1).fold(0.0, f64::max);
+        bounded_rate("scale", Rate(peak * scale))?;
+        Ok(points
+            .windows(2)
+            .map(|pair| {
+                let ((t0, r0), (t1, r1)) = (pair[0], pair[1]);
+                let shape = if r0 == r1 {
+                    Shape::Constant(Rate(r0 * scale))
+                } else {
+                    Shape::Ramp {
+                        from: Rate(r0 * scale),
+                        to: Rate(r1 * scale),
+                    }
+                };
+                self.phase(self.name, shape, Duration::from_secs_f64(t1 - t0))
+            })
+            .collect())
+    }
 }
