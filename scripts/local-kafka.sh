@@ -328,9 +328,9 @@ watch_owner() {
 
 start() {
   install
+  check_ports_free
   write_configs
   format_storage
-  check_ports_free
   local began=$SECONDS was_down=0
   alive controller || was_down=1
   if launch_missing; then

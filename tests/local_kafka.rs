@@ -1385,3 +1385,44 @@ fn three_worker_processes_merge_into_the_run_one_process_makes() {
         "{stderr}"
     );
 }
+
+/// A cluster of another state directory (another checkout's, say) on the same ports must not
+/// take this cluster's brokers for its own: `start` refuses with exit 2, naming the port and the
+/// process that holds it, and launches nothing.
+#[test]
+fn a_second_cluster_on_the_same_ports_is_refused_naming_the_holder() {
+    let bootstrap = kafka::cluster();
+    let base: u16 = bootstrap
+        .split(',')
+        .next()
+        .and_then(|server| server.rsplit(':').next())
+        .and_then(|port| port.parse().ok())
+        .expect("a port in the bootstrap servers");
+    let other = tempfile::tempdir().unwrap();
+    let output = Command::new(repo("scripts/local-kafka.sh"))
+        .arg("start")
+        .env("SURGE_KAFKA_DIR", other.path())
+        .env("SURGE_KAFKA_WARM_UP", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = console(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    // The controller's port is checked first.
+    let controller_port = format!("port {} (for controller) is held by pid ", base + 300);
+    assert!(text.contains(&controller_port), "{text}");
+    assert!(text.contains("java"), "the holder's command line: {text}");
+    let launched = Command::new("pgrep")
+        .args([
+            "-f",
+            "--",
+            &format!("-Dsurge.kafka.dir={} ", other.path().display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        launched.stdout.is_empty(),
+        "nothing launched for the other directory"
+    );
+    kafka::control(&["status"]);
+}
