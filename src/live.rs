@@ -58,7 +58,13 @@ struct Metrics {
 
 impl Metrics {
     fn register(&self, registry: &mut Registry) {
-        let r = registry;
+        self.register_rates(registry);
+        self.register_groups(registry);
+        self.register_latency_and_run(registry);
+    }
+
+    /// The producers' and groups' rates and counts.
+    fn register_rates(&self, r: &mut Registry) {
         r.register(
             "surge_target_rate",
             "Events the plan offered in the last second",
@@ -119,6 +125,10 @@ impl Metrics {
             "Events a failing group published to its dead-letter topic",
             self.dead_lettered.clone(),
         );
+    }
+
+    /// Each group's lag and its catch-ups after pauses.
+    fn register_groups(&self, r: &mut Registry) {
         r.register(
             "surge_consumer_lag",
             "Acked events on the group's topics it has not read yet",
@@ -144,6 +154,10 @@ impl Metrics {
             "Events/s a resumed group drained above the produce rate until its lag was under its limit (once it was)",
             self.catchup_rate.clone(),
         );
+    }
+
+    /// Latency percentiles, the generator's health, and the run itself.
+    fn register_latency_and_run(&self, r: &mut Registry) {
         r.register(
             "surge_e2e_latency_seconds",
             "End-to-end latency from the intended send time, percentile over the last second (group=\"all\": every group merged)",

@@ -84,20 +84,7 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
         Metric::Failures {
             group: name,
             figure,
-        } => {
-            let pick = |g: &GroupSummary| {
-                g.failures.as_ref().map(|f| match figure {
-                    FailureFigure::Retried => f.retried,
-                    FailureFigure::DeadLettered => f.dead_lettered,
-                    FailureFigure::DltLost => f.dlt_lost,
-                })
-            };
-            match group(name) {
-                None => Some(summary.groups.iter().filter_map(pick).sum::<u64>() as f64),
-                // A group without failures fails nothing: zero, not "not measured".
-                Some(found) => found.map(|g| pick(g).unwrap_or(0) as f64),
-            }
-        }
+        } => failures_figure(summary, name, *figure),
         Metric::RetryDelay { group: name, stat } => match group(name) {
             None => summary
                 .latency
@@ -108,23 +95,7 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
                 .and_then(|g| g.failures.as_ref())
                 .and_then(|f| latency(&f.retry_delay_us, *stat)),
         },
-        // The slowest pause of the slowest group decides; a pause the group never caught up
-        // from (or was paused again before) has none. A resume under the threshold left
-        // nothing to drain: it has no rate, and counts for the rate only when every pause did.
-        Metric::CatchupRate { group: name } => slowest(
-            summary,
-            name,
-            |g| {
-                let drained: Vec<_> = g.catchups.iter().filter(|c| c.had_backlog()).collect();
-                let pauses = if drained.is_empty() {
-                    g.catchups.iter().collect()
-                } else {
-                    drained
-                };
-                pauses.iter().map(|c| c.catchup_rate).collect()
-            },
-            f64::min,
-        ),
+        Metric::CatchupRate { group: name } => catchup_rate(summary, name),
         Metric::CatchupTime { group: name } => slowest(
             summary,
             name,
@@ -143,6 +114,46 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
             f64::min,
         ),
     }
+}
+
+/// A failure count of the named group, or summed over the groups.
+fn failures_figure(summary: &Summary, name: &Option<String>, figure: FailureFigure) -> Option<f64> {
+    let pick = |g: &GroupSummary| {
+        g.failures.as_ref().map(|f| match figure {
+            FailureFigure::Retried => f.retried,
+            FailureFigure::DeadLettered => f.dead_lettered,
+            FailureFigure::DltLost => f.dlt_lost,
+        })
+    };
+    match name {
+        None => Some(summary.groups.iter().filter_map(pick).sum::<u64>() as f64),
+        // A group without failures fails nothing: zero, not "not measured".
+        Some(n) => summary
+            .groups
+            .iter()
+            .find(|g| &g.name == n)
+            .map(|g| pick(g).unwrap_or(0) as f64),
+    }
+}
+
+/// The slowest pause of the slowest group decides; a pause the group never caught up from (or
+/// was paused again before) has none. A resume under the threshold left nothing to drain: it
+/// has no rate, and counts for the rate only when every pause did.
+fn catchup_rate(summary: &Summary, name: &Option<String>) -> Option<f64> {
+    slowest(
+        summary,
+        name,
+        |g| {
+            let drained: Vec<_> = g.catchups.iter().filter(|c| c.had_backlog()).collect();
+            let pauses = if drained.is_empty() {
+                g.catchups.iter().collect()
+            } else {
+                drained
+            };
+            pauses.iter().map(|c| c.catchup_rate).collect()
+        },
+        f64::min,
+    )
 }
 
 /// A figure of the named group, or the worst (`pick_worst`) over the groups that have it.

@@ -85,30 +85,7 @@ pub fn apply(
         ));
     }
     if let Some(at) = flags.start_at_unix_us {
-        let ahead = at.saturating_sub(now_unix_us);
-        if ahead > MAX_START_WAIT.as_micros() as u64 {
-            return Err(flag_error(
-                "--start-at",
-                format!(
-                    "the start is {:.0} minutes away; a run waits at most {} minutes for it",
-                    ahead as f64 / 60e6,
-                    MAX_START_WAIT.as_secs() / 60
-                ),
-                "set --start-at a few minutes ahead: time for every worker to start and join",
-            ));
-        }
-        let behind = now_unix_us.saturating_sub(at);
-        if behind > scenario.planned_duration().as_micros() as u64 {
-            return Err(flag_error(
-                "--start-at",
-                format!(
-                    "the start was {:.0}s ago, longer than the whole {:.0}s plan",
-                    behind as f64 / 1e6,
-                    scenario.planned_duration().as_secs_f64()
-                ),
-                "set --start-at in the future (RFC 3339, e.g. 2026-11-27T09:00:00Z)",
-            ));
-        }
+        check_start(scenario, at, now_unix_us)?;
     }
     let share = WorkerShare { index, count };
     scenario.workers = share;
@@ -130,6 +107,40 @@ pub fn apply(
             "pass --bootstrap (or KAFKA_BOOTSTRAP_SERVERS) naming the cluster every worker loads",
         ));
     }
+    check_distributable(scenario, count)
+}
+
+/// The shared start must be near: not far ahead, and not so far behind that the plan is over.
+fn check_start(scenario: &Scenario, at: u64, now_unix_us: u64) -> Result<(), ScenarioError> {
+    let ahead = at.saturating_sub(now_unix_us);
+    if ahead > MAX_START_WAIT.as_micros() as u64 {
+        return Err(flag_error(
+            "--start-at",
+            format!(
+                "the start is {:.0} minutes away; a run waits at most {} minutes for it",
+                ahead as f64 / 60e6,
+                MAX_START_WAIT.as_secs() / 60
+            ),
+            "set --start-at a few minutes ahead: time for every worker to start and join",
+        ));
+    }
+    let behind = now_unix_us.saturating_sub(at);
+    if behind > scenario.planned_duration().as_micros() as u64 {
+        return Err(flag_error(
+            "--start-at",
+            format!(
+                "the start was {:.0}s ago, longer than the whole {:.0}s plan",
+                behind as f64 / 1e6,
+                scenario.planned_duration().as_secs_f64()
+            ),
+            "set --start-at in the future (RFC 3339, e.g. 2026-11-27T09:00:00Z)",
+        ));
+    }
+    Ok(())
+}
+
+/// What a scenario must not hold to be spread over `count` workers.
+fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioError> {
     if (scenario.producer_instances as u32) * (count as u32) > u16::MAX as u32 {
         return Err(scenario_error(
             scenario,
