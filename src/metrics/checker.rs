@@ -4,31 +4,11 @@
 //! A group's checker keeps, per key, the contiguous prefix it has seen (`next`) and the few
 //! sequences seen above it. At the end it is compared with what the producers sent.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-/// Identity of one key's sequence space, packed into a `u64`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(pub u64);
-
-impl KeyId {
-    /// Packs producer instance (16 bits), aggregate (16 bits) and aggregate index (32 bits).
-    pub fn new(producer: u16, aggregate: u16, index: u32) -> KeyId {
-        KeyId(((producer as u64) << 48) | ((aggregate as u64) << 32) | index as u64)
-    }
-
-    pub fn producer(self) -> u16 {
-        (self.0 >> 48) as u16
-    }
-
-    pub fn aggregate(self) -> u16 {
-        (self.0 >> 32) as u16
-    }
-
-    pub fn index(self) -> u32 {
-        self.0 as u32
-    }
-}
+pub use super::key::{KeyId, Partition};
+pub use super::ledger::{LEDGER_SCHEMA, LedgerFile, LossReport, LostEvent, SentLedger};
 
 /// How one consumed event relates to what the group saw before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,24 +31,6 @@ struct KeyState {
     above: Vec<u32>,
     /// Where the key's events were read from ([`Partition`]); `None` until one is.
     partition: Option<Partition>,
-}
-
-/// A topic index and a partition packed into a `u32` (16 bits each).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Partition(pub u32);
-
-impl Partition {
-    pub fn new(topic: usize, partition: i32) -> Partition {
-        Partition(((topic as u32 & 0xffff) << 16) | (partition as u32 & 0xffff))
-    }
-
-    pub fn topic(self) -> usize {
-        (self.0 >> 16) as usize
-    }
-
-    pub fn partition(self) -> usize {
-        (self.0 & 0xffff) as usize
-    }
 }
 
 /// Out-of-order sequences a checker keeps by key, for `surge merge` (beyond it, a merge may
@@ -348,123 +310,6 @@ impl OrderingChecker {
             }
         }
     }
-}
-
-/// What the producers sent: per key, how many sequences, and which sends failed.
-#[derive(Debug, Default, Clone)]
-pub struct SentLedger {
-    /// Sequences `0..count` were handed to the producer for each key.
-    pub counts: FxHashMap<KeyId, u32>,
-    /// Sends the producer reported as failed (never acked).
-    pub failed: FxHashSet<(KeyId, u32)>,
-    /// Per-key counts at each fault boundary, in time order (keys with a count of 0 left out).
-    pub marks: Vec<FxHashMap<KeyId, u32>>,
-}
-
-impl SentLedger {
-    /// Adds another instance's ledger (instances own disjoint keys).
-    pub fn absorb(&mut self, other: SentLedger) {
-        self.counts.extend(other.counts);
-        self.failed.extend(other.failed);
-        if self.marks.len() < other.marks.len() {
-            self.marks
-                .resize_with(other.marks.len(), FxHashMap::default);
-        }
-        for (mine, theirs) in self.marks.iter_mut().zip(other.marks) {
-            mine.extend(theirs);
-        }
-    }
-
-    /// Between which marks a key's `sequence` was generated: 0 before the first mark, `n`
-    /// between mark `n - 1` and mark `n`, `marks.len()` after the last one.
-    pub fn slot(&self, key: KeyId, sequence: u32) -> usize {
-        self.marks
-            .iter()
-            .take_while(|mark| mark.get(&key).copied().unwrap_or(0) <= sequence)
-            .count()
-    }
-
-    /// Reads a ledger back from `ledger.json`'s rows (fault marks are not kept there).
-    pub fn import(file: &LedgerFile) -> SentLedger {
-        let key = |row: &[u64; 4]| KeyId::new(row[0] as u16, row[1] as u16, row[2] as u32);
-        SentLedger {
-            counts: file.keys.iter().map(|r| (key(r), r[3] as u32)).collect(),
-            failed: file.failed.iter().map(|r| (key(r), r[3] as u32)).collect(),
-            marks: Vec::new(),
-        }
-    }
-
-    /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not
-    /// write needs to recount loss from the topics alone.
-    pub fn export(&self, run_id: &str) -> LedgerFile {
-        let mut keys: Vec<[u64; 4]> = self
-            .counts
-            .iter()
-            .map(|(k, &n)| {
-                [
-                    k.producer().into(),
-                    k.aggregate().into(),
-                    k.index().into(),
-                    n.into(),
-                ]
-            })
-            .collect();
-        keys.sort_unstable();
-        let mut failed: Vec<[u64; 4]> = self
-            .failed
-            .iter()
-            .map(|(k, s)| {
-                [
-                    k.producer().into(),
-                    k.aggregate().into(),
-                    k.index().into(),
-                    (*s).into(),
-                ]
-            })
-            .collect();
-        failed.sort_unstable();
-        LedgerFile {
-            schema: LEDGER_SCHEMA.into(),
-            run_id: run_id.into(),
-            keys,
-            failed,
-        }
-    }
-}
-
-/// The schema name of `ledger.json`.
-pub const LEDGER_SCHEMA: &str = "surge.ledger/v1";
-
-/// `ledger.json`: per key `[producer, aggregate, index, sent]` (sequences `0..sent` were
-/// handed to the producer), and per failed send `[producer, aggregate, index, sequence]`.
-/// Every other sequence below `sent` was acked by the broker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LedgerFile {
-    pub schema: String,
-    pub run_id: String,
-    pub keys: Vec<[u64; 4]>,
-    pub failed: Vec<[u64; 4]>,
-}
-
-/// An acked event that the group never consumed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LostEvent {
-    pub key: KeyId,
-    pub sequence: u32,
-}
-
-/// The end-of-run comparison for one group.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LossReport {
-    /// Acked events never consumed, in partitions the group read past them.
-    pub lost: u64,
-    /// Acked events never consumed, in partitions the group had not read to the end.
-    #[serde(default)]
-    pub unread: u64,
-    /// Sequences below the highest seen that never arrived (failed sends included).
-    pub gaps: u64,
-    #[serde(skip)]
-    pub examples: Vec<LostEvent>,
 }
 
 #[cfg(test)]

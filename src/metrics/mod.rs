@@ -3,7 +3,9 @@
 
 pub mod checker;
 pub mod histograms;
+pub mod key;
 pub mod latency;
+pub mod ledger;
 pub mod timeline;
 
 pub use checker::{

@@ -1,15 +1,12 @@
 //! Events whose processing fails: which ones (a seeded draw), their retries with backoff, and
 //! their dead-letter records.
-use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 
-use super::super::lock;
-use super::member::{MemberArgs, observe, sleep_unless_stopped};
 use crate::metrics::{KeyId, new_histogram};
 use crate::scenario::FailureSpec;
-use crate::workload::{Decoded, EventMeta};
+use crate::workload::EventMeta;
 
 /// One dead-lettered event, by its origin (group topic index, partition, offset).
 pub type Origin = (usize, i32, i64);
@@ -93,92 +90,9 @@ pub(super) struct FailingEvent {
     pub(super) fate: Fate,
 }
 
-/// Retries a failing event in place after each backoff (blocking this member and so its
-/// partitions, as Spring's `DefaultErrorHandler` does), then publishes it to the dead-letter
-/// topic and counts it. False when the member must stop before it is done.
-pub(super) fn recover(args: &MemberArgs, failing: Box<FailingEvent>) -> bool {
-    let group = &args.group;
-    let (Some(spec), Some(dlt)) = (&group.spec.failures, &group.dlt) else {
-        return true;
-    };
-    let first_failure = Instant::now();
-    let retries = match failing.fate {
-        Fate::NonRetryable => 0,
-        _ => spec.retry_backoff.len(),
-    };
-    for wait in &spec.retry_backoff[..retries] {
-        if !sleep_unless_stopped(args, *wait) {
-            return false;
-        }
-        // The retry fails again: the event's fate does not change.
-    }
-    let retry_delay = first_failure.elapsed();
-    let error = match failing.fate {
-        Fate::NonRetryable => {
-            "surge: simulated non-retryable failure (like a DeserializationException)".to_string()
-        }
-        Fate::FailsAlways { poisoned: true } => {
-            format!("surge: poisoned key, failed after {retries} retries")
-        }
-        _ => format!("surge: simulated processing failure after {retries} retries"),
-    };
-    let topic_name = group
-        .topic_names
-        .get(failing.topic)
-        .map_or("", String::as_str);
-    let value = failed_event(
-        topic_name,
-        &failing,
-        &error,
-        &String::from_utf8_lossy(&args.run_id),
-        &group.spec.name,
-    );
-    let sent = dlt.publish(&failing.key, &value);
-    let origin = (failing.topic, failing.partition, failing.offset);
-    {
-        let mut state = lock(&group.state);
-        if let Some(failures) = state.failures.as_mut() {
-            failures.failed += 1;
-            match failing.fate {
-                Fate::NonRetryable => failures.non_retryable += 1,
-                Fate::FailsAlways { poisoned } => {
-                    failures.poisoned += u64::from(poisoned);
-                }
-                Fate::Succeeds => {}
-            }
-            if retries > 0 {
-                failures.retried += 1;
-                failures.retries += retries as u64;
-                failures
-                    .retry_delay
-                    .saturating_record((retry_delay.as_micros() as u64).max(1));
-            }
-            let key = KeyId::new(
-                failing.meta.producer,
-                failing.meta.aggregate,
-                failing.meta.index,
-            );
-            failures
-                .dead_lettered
-                .insert(origin, (key, failing.meta.sequence));
-            match &sent {
-                Ok(_) => failures.dlt_acked += 1,
-                Err(reason) => {
-                    let reason = format!("a dead-letter send to {} failed: {reason}", dlt.topic());
-                    if failures.errors.len() < 10 && !failures.errors.contains(&reason) {
-                        failures.errors.push(reason);
-                    }
-                }
-            }
-        }
-    }
-    observe(args, origin, Decoded::Ours(failing.meta), true);
-    true
-}
-
 /// The dead-letter record: ADR-005's `FailedEvent` as JSON (origin topic, partition, offset,
 /// key, the event itself, the error and when it failed), plus the run and group it came from.
-fn failed_event(
+pub(super) fn failed_event(
     topic: &str,
     failing: &FailingEvent,
     error: &str,

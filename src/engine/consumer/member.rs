@@ -1,11 +1,12 @@
 //! One member of a group: poll, check each event, commit what it processed.
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::super::lock;
 use super::super::pacer::Plan;
-use super::failures::{FailingEvent, Fate, Origin, fate, recover};
+use super::failures::{FailingEvent, Fate, Origin, failed_event, fate};
 use super::{CRASH, GroupShared, STAY};
 use crate::kafka::{GroupMember, Polled, Record};
 use crate::metrics::{KeyId, Partition};
@@ -130,7 +131,7 @@ fn handle(args: &MemberArgs, record: &Record<'_>) -> Handled {
 
 /// Counts a delivered event: position, ordering, and e2e latency (kept apart when the event
 /// `failed`).
-pub(super) fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, failed: bool) {
+fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, failed: bool) {
     let (local_topic, partition, offset) = origin;
     let mut state = lock(&args.group.state);
     if let Some(at) = state
@@ -189,7 +190,7 @@ pub(super) fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, faile
 }
 
 /// Sleeps `wait` in short slices; false when the group stops or this member departs first.
-pub(super) fn sleep_unless_stopped(args: &MemberArgs, wait: Duration) -> bool {
+fn sleep_unless_stopped(args: &MemberArgs, wait: Duration) -> bool {
     let until = Instant::now() + wait;
     loop {
         if args.group.stop.load(Ordering::Acquire) || args.group.departure(args.member) != STAY {
@@ -201,4 +202,87 @@ pub(super) fn sleep_unless_stopped(args: &MemberArgs, wait: Duration) -> bool {
         }
         std::thread::sleep(left.min(Duration::from_millis(20)));
     }
+}
+
+/// Retries a failing event in place after each backoff (blocking this member and so its
+/// partitions, as Spring's `DefaultErrorHandler` does), then publishes it to the dead-letter
+/// topic and counts it. False when the member must stop before it is done.
+fn recover(args: &MemberArgs, failing: Box<FailingEvent>) -> bool {
+    let group = &args.group;
+    let (Some(spec), Some(dlt)) = (&group.spec.failures, &group.dlt) else {
+        return true;
+    };
+    let first_failure = Instant::now();
+    let retries = match failing.fate {
+        Fate::NonRetryable => 0,
+        _ => spec.retry_backoff.len(),
+    };
+    for wait in &spec.retry_backoff[..retries] {
+        if !sleep_unless_stopped(args, *wait) {
+            return false;
+        }
+        // The retry fails again: the event's fate does not change.
+    }
+    let retry_delay = first_failure.elapsed();
+    let error = match failing.fate {
+        Fate::NonRetryable => {
+            "surge: simulated non-retryable failure (like a DeserializationException)".to_string()
+        }
+        Fate::FailsAlways { poisoned: true } => {
+            format!("surge: poisoned key, failed after {retries} retries")
+        }
+        _ => format!("surge: simulated processing failure after {retries} retries"),
+    };
+    let topic_name = group
+        .topic_names
+        .get(failing.topic)
+        .map_or("", String::as_str);
+    let value = failed_event(
+        topic_name,
+        &failing,
+        &error,
+        &String::from_utf8_lossy(&args.run_id),
+        &group.spec.name,
+    );
+    let sent = dlt.publish(&failing.key, &value);
+    let origin = (failing.topic, failing.partition, failing.offset);
+    {
+        let mut state = lock(&group.state);
+        if let Some(failures) = state.failures.as_mut() {
+            failures.failed += 1;
+            match failing.fate {
+                Fate::NonRetryable => failures.non_retryable += 1,
+                Fate::FailsAlways { poisoned } => {
+                    failures.poisoned += u64::from(poisoned);
+                }
+                Fate::Succeeds => {}
+            }
+            if retries > 0 {
+                failures.retried += 1;
+                failures.retries += retries as u64;
+                failures
+                    .retry_delay
+                    .saturating_record((retry_delay.as_micros() as u64).max(1));
+            }
+            let key = KeyId::new(
+                failing.meta.producer,
+                failing.meta.aggregate,
+                failing.meta.index,
+            );
+            failures
+                .dead_lettered
+                .insert(origin, (key, failing.meta.sequence));
+            match &sent {
+                Ok(_) => failures.dlt_acked += 1,
+                Err(reason) => {
+                    let reason = format!("a dead-letter send to {} failed: {reason}", dlt.topic());
+                    if failures.errors.len() < 10 && !failures.errors.contains(&reason) {
+                        failures.errors.push(reason);
+                    }
+                }
+            }
+        }
+    }
+    observe(args, origin, Decoded::Ours(failing.meta), true);
+    true
 }

@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use super::resolve::Entry;
 use super::{
-    Brokers, DEFAULT_COMMAND_TIMEOUT, FAULT_APIS, FAULT_ERRORS, FaultKind, MAX_COMMAND_TIMEOUT,
+    Brokers, DEFAULT_COMMAND_TIMEOUT, FAULT_APIS, FAULT_ERRORS, FaultContext, FaultKind,
+    MAX_COMMAND_TIMEOUT,
 };
 use crate::scenario::ScenarioError;
+use crate::scenario::raw::RawFault;
 use crate::scenario::units::{Scalar, format_duration, parse_duration};
 
 /// The most members a group can have once `member_join` faults have added theirs.
@@ -100,6 +101,28 @@ pub(super) fn listed() -> String {
         names(true).join(", "),
         names(false).join(", ")
     )
+}
+
+/// One `[[faults]]` entry as its kind's resolver sees it.
+pub(super) struct Entry<'a> {
+    pub cx: &'a FaultContext<'a>,
+    /// Its position in the file.
+    pub index: usize,
+    pub kind: &'a str,
+    pub fault: &'a RawFault,
+    /// How many brokers the embedded cluster has (0 on a real cluster).
+    pub brokers: i32,
+    pub duration: Option<Duration>,
+}
+
+impl Entry<'_> {
+    pub fn key(&self, field: &str) -> String {
+        format!("faults[{}].{field}", self.index)
+    }
+
+    pub fn err(&self, field: &str, problem: String, fix: impl Into<String>) -> ScenarioError {
+        self.cx.err(self.key(field), problem, fix)
+    }
 }
 
 /// Members that left or crashed, and members added, per group: who is left to fault, in

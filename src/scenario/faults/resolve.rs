@@ -3,33 +3,11 @@
 
 use std::time::Duration;
 
-use super::kinds::{self, KindDef, Members};
+use super::kinds::{self, Entry, KindDef, Members};
 use super::{Bootstrap, FaultContext, FaultKind, FaultSpec, MAX_FAULTS};
 use crate::scenario::ScenarioError;
 use crate::scenario::raw::RawFault;
 use crate::scenario::units::{format_duration, parse_duration};
-
-/// One `[[faults]]` entry as its kind's resolver sees it.
-pub(super) struct Entry<'a> {
-    pub cx: &'a FaultContext<'a>,
-    /// Its position in the file.
-    pub index: usize,
-    pub kind: &'a str,
-    pub fault: &'a RawFault,
-    /// How many brokers the embedded cluster has (0 on a real cluster).
-    pub brokers: i32,
-    pub duration: Option<Duration>,
-}
-
-impl Entry<'_> {
-    pub fn key(&self, field: &str) -> String {
-        format!("faults[{}].{field}", self.index)
-    }
-
-    pub fn err(&self, field: &str, problem: String, fix: impl Into<String>) -> ScenarioError {
-        self.cx.err(self.key(field), problem, fix)
-    }
-}
 
 /// Resolves and checks every `[[faults]]` entry.
 pub fn resolve_faults(

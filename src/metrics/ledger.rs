@@ -1,0 +1,124 @@
+//! What the producers sent, per key, and what a group is found to have lost of it: the
+//! ledger the checker is reconciled against, and the `ledger.json` a run writes.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use super::key::KeyId;
+
+/// What the producers sent: per key, how many sequences, and which sends failed.
+#[derive(Debug, Default, Clone)]
+pub struct SentLedger {
+    /// Sequences `0..count` were handed to the producer for each key.
+    pub counts: FxHashMap<KeyId, u32>,
+    /// Sends the producer reported as failed (never acked).
+    pub failed: FxHashSet<(KeyId, u32)>,
+    /// Per-key counts at each fault boundary, in time order (keys with a count of 0 left out).
+    pub marks: Vec<FxHashMap<KeyId, u32>>,
+}
+
+impl SentLedger {
+    /// Adds another instance's ledger (instances own disjoint keys).
+    pub fn absorb(&mut self, other: SentLedger) {
+        self.counts.extend(other.counts);
+        self.failed.extend(other.failed);
+        if self.marks.len() < other.marks.len() {
+            self.marks
+                .resize_with(other.marks.len(), FxHashMap::default);
+        }
+        for (mine, theirs) in self.marks.iter_mut().zip(other.marks) {
+            mine.extend(theirs);
+        }
+    }
+
+    /// Between which marks a key's `sequence` was generated: 0 before the first mark, `n`
+    /// between mark `n - 1` and mark `n`, `marks.len()` after the last one.
+    pub fn slot(&self, key: KeyId, sequence: u32) -> usize {
+        self.marks
+            .iter()
+            .take_while(|mark| mark.get(&key).copied().unwrap_or(0) <= sequence)
+            .count()
+    }
+
+    /// Reads a ledger back from `ledger.json`'s rows (fault marks are not kept there).
+    pub fn import(file: &LedgerFile) -> SentLedger {
+        let key = |row: &[u64; 4]| KeyId::new(row[0] as u16, row[1] as u16, row[2] as u32);
+        SentLedger {
+            counts: file.keys.iter().map(|r| (key(r), r[3] as u32)).collect(),
+            failed: file.failed.iter().map(|r| (key(r), r[3] as u32)).collect(),
+            marks: Vec::new(),
+        }
+    }
+
+    /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not
+    /// write needs to recount loss from the topics alone.
+    pub fn export(&self, run_id: &str) -> LedgerFile {
+        let mut keys: Vec<[u64; 4]> = self
+            .counts
+            .iter()
+            .map(|(k, &n)| {
+                [
+                    k.producer().into(),
+                    k.aggregate().into(),
+                    k.index().into(),
+                    n.into(),
+                ]
+            })
+            .collect();
+        keys.sort_unstable();
+        let mut failed: Vec<[u64; 4]> = self
+            .failed
+            .iter()
+            .map(|(k, s)| {
+                [
+                    k.producer().into(),
+                    k.aggregate().into(),
+                    k.index().into(),
+                    (*s).into(),
+                ]
+            })
+            .collect();
+        failed.sort_unstable();
+        LedgerFile {
+            schema: LEDGER_SCHEMA.into(),
+            run_id: run_id.into(),
+            keys,
+            failed,
+        }
+    }
+}
+
+/// The schema name of `ledger.json`.
+pub const LEDGER_SCHEMA: &str = "surge.ledger/v1";
+
+/// `ledger.json`: per key `[producer, aggregate, index, sent]` (sequences `0..sent` were
+/// handed to the producer), and per failed send `[producer, aggregate, index, sequence]`.
+/// Every other sequence below `sent` was acked by the broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerFile {
+    pub schema: String,
+    pub run_id: String,
+    pub keys: Vec<[u64; 4]>,
+    pub failed: Vec<[u64; 4]>,
+}
+
+/// An acked event that the group never consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LostEvent {
+    pub key: KeyId,
+    pub sequence: u32,
+}
+
+/// The end-of-run comparison for one group.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossReport {
+    /// Acked events never consumed, in partitions the group read past them.
+    pub lost: u64,
+    /// Acked events never consumed, in partitions the group had not read to the end.
+    #[serde(default)]
+    pub unread: u64,
+    /// Sequences below the highest seen that never arrived (failed sends included).
+    pub gaps: u64,
+    #[serde(skip)]
+    pub examples: Vec<LostEvent>,
+}
