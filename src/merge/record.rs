@@ -1,0 +1,147 @@
+//! The record one process would have made of the whole run, from every worker's raw facts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::engine::{GroupRecord, Plan, RunRecord};
+use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
+use crate::metrics::{Histograms, SentLedger};
+use crate::scenario::Scenario;
+use crate::summary::Produced;
+use crate::workers::WorkerFile;
+
+use super::group::RunFacts;
+use super::intervals::MergedIntervals;
+use super::read::Worker;
+use super::timeline::merged_timeline;
+use super::{max_offsets, saturating_sum, total};
+
+/// The record one process would have made of the whole run, and notes on what the merge
+/// could not check.
+pub(super) fn merged_record(scenario: &Scenario, workers: &[Worker]) -> (RunRecord, Vec<String>) {
+    let mut ledger = SentLedger::default();
+    for worker in workers {
+        ledger.absorb(worker.ledger.clone());
+    }
+    let mut acked_high: Vec<Vec<i64>> = Vec::new();
+    for worker in workers {
+        max_offsets(&mut acked_high, &worker.file.share.acked_high);
+    }
+    let intervals = MergedIntervals::of(workers);
+    let timeline = merged_timeline(scenario, workers, &intervals);
+    let (groups, notes) = group_records(&RunFacts {
+        scenario,
+        workers,
+        ledger: &ledger,
+        acked_high: &acked_high,
+        timeline: &timeline,
+    });
+    let totals = totals(workers, &groups);
+    let produced = |count: fn(&Produced) -> u64| {
+        saturating_sum(workers.iter().map(|w| count(&w.run.summary.produced)))
+    };
+    let record = RunRecord {
+        started_unix_us: workers[0].file.start_at_unix_us,
+        group_join: latest(workers, |f| f.group_join_us),
+        run_time: latest(workers, |f| f.run_time_us),
+        interrupted: workers.iter().any(|w| !w.file.complete && !behind(w)),
+        fatal: None,
+        out_of_time: workers.iter().any(behind),
+        plan: Arc::new(Plan::new(&scenario.phases)),
+        sent: produced(|p| p.sent),
+        acked: produced(|p| p.acked),
+        acked_by_topic: acked_by_topic(scenario, workers),
+        failed: produced(|p| p.failed),
+        not_sent: produced(|p| p.not_sent),
+        last_send: latest(workers, |f| f.last_send_us),
+        publish: totals[0].1.clone(),
+        schedule_lag: totals[1].1.clone(),
+        groups,
+        timeline,
+        histograms: Histograms {
+            intervals: intervals.stored(),
+            totals,
+        },
+        errors: errors(workers),
+        ledger,
+        faults: Vec::new(),
+        share: None,
+    };
+    (record, notes)
+}
+
+/// Every group's record, and the notes on partitions whose order could not be told.
+fn group_records(run: &RunFacts) -> (Vec<GroupRecord>, Vec<String>) {
+    let mut notes: Vec<String> = Vec::new();
+    let groups = run
+        .scenario
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, spec)| {
+            let (record, unordered) = run.group_record(g, spec);
+            notes.extend(unordered);
+            record
+        })
+        .collect();
+    (groups, notes)
+}
+
+/// The cumulative histograms by tag: publish, schedule lag, then each group's e2e.
+fn totals(workers: &[Worker], groups: &[GroupRecord]) -> Vec<(String, Histogram<u64>)> {
+    let mut totals: Vec<(String, Histogram<u64>)> = vec![
+        (PUBLISH.to_string(), total(workers, PUBLISH)),
+        (SCHEDULE_LAG.to_string(), total(workers, SCHEDULE_LAG)),
+    ];
+    for group in groups {
+        totals.push((e2e_tag(&group.name), group.e2e.clone()));
+    }
+    totals
+}
+
+/// Acked events per scenario topic, added across workers.
+fn acked_by_topic(scenario: &Scenario, workers: &[Worker]) -> Vec<(String, u64)> {
+    let mut acked_by_topic: Vec<(String, u64)> = scenario
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), 0))
+        .collect();
+    for worker in workers {
+        for (name, acked) in &worker.run.summary.produced.acked_by_topic {
+            if let Some(entry) = acked_by_topic.iter_mut().find(|(n, _)| n == name) {
+                entry.1 = entry.1.saturating_add(*acked);
+            }
+        }
+    }
+    acked_by_topic
+}
+
+/// Every worker's distinct errors, by worker index.
+fn errors(workers: &[Worker]) -> Vec<String> {
+    let mut errors: Vec<String> = Vec::new();
+    for worker in workers {
+        for error in &worker.run.summary.errors {
+            if !errors.contains(error) {
+                errors.push(error.clone());
+            }
+        }
+    }
+    errors
+}
+
+/// The worker's generator ran out of time behind schedule.
+fn behind(worker: &Worker) -> bool {
+    worker
+        .run
+        .summary
+        .partial_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("behind schedule"))
+}
+
+/// The latest of a time every worker recorded, in microseconds.
+fn latest(workers: &[Worker], micros: fn(&WorkerFile) -> u64) -> Duration {
+    Duration::from_micros(workers.iter().map(|w| micros(&w.file)).max().unwrap_or(0))
+}
