@@ -493,7 +493,7 @@ warm_up() {
   "${JAVA_TOOL[@]}" org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$(list plain_port)" \
     --topic "$topic" --group __surge-warm-up --timeout-ms 60000 >/dev/null 2>&1 &
   reader=$!
-  HELPERS+=("$reader")
+  HELPERS=("$reader")
   began=$SECONDS
   while ((SECONDS - began < budget)); do
     round=$((round + 1))
@@ -502,12 +502,13 @@ warm_up() {
       --record-size 512 --throughput 4000 --command-property bootstrap.servers="$(list plain_port)" \
       acks=all linger.ms=10 compression.type=snappy >/dev/null 2>&1 &
     producer=$!
-    HELPERS+=("$producer")
+    HELPERS=("$reader" "$producer")
     if [[ -n "$surge" ]]; then
       env -u KAFKA_BOOTSTRAP_SERVERS timeout 120 "$surge" run "$repo/deploy/local-kafka/warm-up.toml" \
         --bootstrap "$(list plain_port)" --quiet --out "$state/warm-up-run" >/dev/null 2>&1 || true
     fi
     wait "$producer" || say "warm-up producer failed (continuing)"
+    HELPERS=("$reader")
     used=$(( ($(jit_ticks) - before) * 10 / tck ))
     if ((used < 10)); then
       echo "$brokers" >"$state/warm"
@@ -517,6 +518,7 @@ warm_up() {
     ((round % 5)) || say "still warming: $((SECONDS - began))s, the last round cost the JIT compilers $((used / 10)).$((used % 10))s of CPU"
   done
   end_helper "$reader"
+  HELPERS=()
 }
 
 # After a start or a restart, the brokers that came up first lead every partition: one hot broker
@@ -540,7 +542,8 @@ export SURGE_PLAINTEXT_BOOTSTRAP=$(list plain_port)
 EOF
 }
 
-# Background helpers (tool JVMs) are stopped when the script ends, however it ends.
+# Background helpers (tool JVMs) still running are stopped when the script ends, however it
+# ends. Only live helpers are listed: a reaped pid may since belong to another process.
 HELPERS=()
 end_helpers() {
   local pid
