@@ -400,7 +400,7 @@ fn write(report: &ReplayReport, options: &ReplayOptions, scenario: &str) -> Resu
         source: std::io::Error::other(e),
     })?;
     std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, text))
+        .and_then(|()| crate::output::write(&path, text.as_bytes()))
         .map_err(|source| SurgeError::Output {
             path: path.clone(),
             source,

@@ -38,7 +38,7 @@ pub fn write_json(
     failures: &mut Vec<(PathBuf, String)>,
 ) {
     let bytes = serde_json::to_vec(value).map_err(std::io::Error::other);
-    if let Err(error) = bytes.and_then(|bytes| std::fs::write(path, bytes)) {
+    if let Err(error) = bytes.and_then(|bytes| crate::output::write(path, &bytes)) {
         failures.push((path.to_path_buf(), error.to_string()));
     }
 }

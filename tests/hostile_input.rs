@@ -9,37 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{console, exclusive, repo};
+use common::{console, exclusive, repo, surge_within, wait_within};
 use surge::summary::Status;
-
-/// Runs surge with a hard limit; a run still going after `limit` is killed and fails the test.
-fn surge_within(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args(args)
-        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("surge starts");
-    wait_within(&mut child, limit);
-    child.wait_with_output().unwrap()
-}
-
-/// Waits for a child to end; one still running after `limit` is killed and fails the test.
-fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("surge did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `surge run PATH FLAGS... --out OUT` on the embedded broker within 90 s, and what it printed.
 fn run_within(path: &Path, flags: &[&str], out: &Path) -> (Output, String) {
@@ -209,14 +180,29 @@ fn a_step_phase_with_steps_shorter_than_a_millisecond_is_an_error() {
 }
 
 #[test]
-fn a_duration_scale_of_1e300_is_an_error() {
+fn scales_beyond_a_millionfold_are_refused_by_the_flag_parser() {
     let dir = tempfile::tempdir().unwrap();
-    rejected_in(
-        dir.path(),
-        BASE.as_bytes(),
-        &["--duration-scale", "1e300"],
-        &["--duration-scale"],
-    );
+    let path = scenario_file(dir.path(), BASE.as_bytes());
+    for (flag, value) in [
+        ("--duration-scale", "1e300"),
+        ("--rate-scale", "1e-300"),
+        ("--rate-scale", "1e300"),
+    ] {
+        let output = surge_within(
+            &["validate", path.to_str().unwrap(), flag, value],
+            Duration::from_secs(20),
+        );
+        let message = console(&output);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        assert!(
+            message.contains(flag) && message.contains("from 0.000001 to 1000000"),
+            "{message}"
+        );
+        assert!(
+            message.len() < 600,
+            "the value is not echoed at length: {message}"
+        );
+    }
 }
 
 #[test]

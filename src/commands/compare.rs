@@ -69,7 +69,8 @@ pub fn compare(
     }
     for (name, text) in files {
         let path = out.join(name);
-        std::fs::write(&path, text).map_err(|source| SurgeError::Output { path, source })?;
+        crate::output::write(&path, text.as_bytes())
+            .map_err(|source| SurgeError::Output { path, source })?;
     }
     Ok(warnings)
 }

@@ -7,7 +7,7 @@ use crate::connect::{Connected, connect, runtime, use_existing_partitions};
 use crate::engine::{self, RunRecord, StopSignal, Target, summarize};
 use crate::error::SurgeError;
 use crate::run_dir::{default_out_dir, write_json, write_run};
-use crate::scenario::{Overrides, Scenario};
+use crate::scenario::{self, Overrides, Scenario};
 use crate::summary::{Status, Summary};
 use crate::{baseline, kafka, live, progress, report, verdict, workers, workload};
 
@@ -135,7 +135,13 @@ async fn run_async(
     baseline: Option<&Summary>,
     live: Option<&live::LiveView>,
 ) -> Result<RunOutcome, SurgeError> {
-    let (connected, scenario) = prepare(scenario).await?;
+    let (connected, scenario) = match prepare(scenario).await {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            write_not_started(scenario, out_dir, &error);
+            return Err(error);
+        }
+    };
     let scenario = &scenario;
     let distributed = scenario.workers.is_distributed();
     let run_id = if distributed {
@@ -185,6 +191,40 @@ async fn run_async(
         summary: run.summary,
         report_failures,
     })
+}
+
+/// The directory of a run that could not start: `summary.json` (status error, with the
+/// reason) and the empty files a run writes, as every run directory has them.
+fn write_not_started(scenario: &Scenario, out_dir: &Path, error: &SurgeError) {
+    let reason = format!("the run could not start: {error}");
+    let record = RunRecord::not_started(scenario, reason);
+    let target = match &scenario.cluster.bootstrap {
+        scenario::Bootstrap::Embedded { .. } => Target {
+            kind: "embedded".into(),
+            bootstrap: "embedded".into(),
+            brokers: 0,
+        },
+        scenario::Bootstrap::Servers(servers) => Target {
+            kind: "external".into(),
+            bootstrap: servers.clone(),
+            brokers: 0,
+        },
+    };
+    let run_id = new_run_id();
+    let summary = judge(
+        scenario,
+        &record,
+        &String::from_utf8_lossy(&run_id),
+        &target,
+        None,
+    );
+    let run = report::RunData {
+        summary,
+        histograms: record.histograms,
+    };
+    for (path, failure) in write_run(out_dir, &run, &record.ledger.export("")) {
+        eprintln!("warning: {}: {failure}", path.display());
+    }
 }
 
 /// Connects, and on a real cluster creates the topics that are missing and takes the partition

@@ -108,6 +108,45 @@ pub struct RunRecord {
     pub share: Option<ShareFacts>,
 }
 
+impl RunRecord {
+    /// The record of a run that could not start (no connection, no topics): nothing measured,
+    /// and `reason` as the error that ended it, so that its directory still says what happened.
+    pub fn not_started(scenario: &crate::scenario::Scenario, reason: String) -> RunRecord {
+        use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG};
+        let empty = crate::metrics::new_histogram();
+        RunRecord {
+            started_unix_us: crate::kafka::clock::unix_micros(),
+            group_join: Duration::ZERO,
+            run_time: Duration::ZERO,
+            interrupted: false,
+            fatal: Some(reason),
+            out_of_time: false,
+            plan: Arc::new(Plan::new(&scenario.phases)),
+            sent: 0,
+            acked: 0,
+            acked_by_topic: Vec::new(),
+            failed: 0,
+            not_sent: 0,
+            last_send: Duration::ZERO,
+            publish: empty.clone(),
+            schedule_lag: empty.clone(),
+            groups: Vec::new(),
+            timeline: Vec::new(),
+            histograms: Histograms {
+                intervals: Default::default(),
+                totals: vec![
+                    (PUBLISH.into(), empty.clone()),
+                    (SCHEDULE_LAG.into(), empty),
+                ],
+            },
+            errors: Vec::new(),
+            ledger: SentLedger::default(),
+            faults: Vec::new(),
+            share: None,
+        }
+    }
+}
+
 /// What one fault did, as the engine saw it.
 #[derive(Debug, Clone)]
 pub struct FaultRecord {

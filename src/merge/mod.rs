@@ -7,6 +7,7 @@
 //! The merged record then goes through the same summary, verdict and reports as a run of one
 //! process.
 
+mod check;
 mod group;
 mod intervals;
 mod judge;
@@ -39,6 +40,7 @@ pub fn merge(
 ) -> Result<RunOutcome, SurgeError> {
     let set = WorkerSet::read(dirs)?;
     let scenario = set.scenario()?;
+    check::check_workers(&scenario, &set.workers)?;
     let (record, notes) = record::merged_record(&scenario, &set.workers);
     let mut summary = summarize(&scenario, &record, &set.run_id, &set.target());
     summary.notes.extend(notes);

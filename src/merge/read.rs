@@ -42,10 +42,11 @@ impl WorkerSet {
             refuse_one_process_run(dir)?;
             match read_worker(dir) {
                 Ok(worker) => workers.push(worker),
-                Err(detail) => unreadable.push(Unreadable {
+                Err(Unread::Missing(detail)) => unreadable.push(Unreadable {
                     dir: dir.clone(),
                     detail,
                 }),
+                Err(Unread::Invalid(detail)) => return Err(bad_dirs(dir, detail)),
             }
         }
         workers.sort_by_key(|w| w.file.index);
@@ -101,34 +102,71 @@ impl WorkerSet {
     }
 }
 
-fn read_worker(dir: &Path) -> Result<Worker, String> {
+/// Why a directory is not read as a worker's: its files are missing or damaged (the worker
+/// counts as missing: the run is inconclusive), or they contradict each other (exit 2).
+enum Unread {
+    Missing(String),
+    Invalid(String),
+}
+
+impl From<String> for Unread {
+    fn from(detail: String) -> Unread {
+        Unread::Missing(detail)
+    }
+}
+
+fn read_worker(dir: &Path) -> Result<Worker, Unread> {
     let path = dir.join(WORKER_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "{} cannot be read ({e}): the worker did not finish, or this is not a worker's directory",
-            path.display()
-        )
+    let text = crate::input::read_text(&path, crate::input::SUMMARY).map_err(|e| {
+        format!("{e}: the worker did not finish, or this is not a worker's directory")
     })?;
     let file: WorkerFile = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a worker file: {e}", path.display()))?;
     if file.schema != WORKER_SCHEMA {
-        return Err(format!(
+        return Err(Unread::Missing(format!(
             "{} has schema {}, not {WORKER_SCHEMA}",
             path.display(),
-            file.schema
-        ));
+            crate::input::quote(&file.schema, 60)
+        )));
+    }
+    if file.count == 0 || file.index >= file.count {
+        return Err(Unread::Invalid(format!(
+            "{}: `index` {} and `count` {} do not name a worker (the index is below the count, which is at least 1)",
+            path.display(),
+            file.index,
+            file.count
+        )));
     }
     let run = report::load_run(dir).map_err(|e| e.to_string())?;
+    if run.summary.run_id != file.run_id {
+        return Err(Unread::Invalid(format!(
+            "{}: `run_id` {} is not the run {} its summary.json names: the directory mixes two runs' files",
+            path.display(),
+            crate::input::quote(&file.run_id, 60),
+            crate::input::quote(&run.summary.run_id, 60)
+        )));
+    }
     let ledger_path = dir.join("ledger.json");
-    let ledger: LedgerFile = std::fs::read_to_string(&ledger_path)
+    let ledger: LedgerFile = crate::input::read_text(&ledger_path, crate::input::LEDGER)
         .map_err(|e| e.to_string())
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
-        .map_err(|e| format!("{}: {e}", ledger_path.display()))?;
+        .and_then(|text| {
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", ledger_path.display()))
+        })?;
+    if ledger.run_id != file.run_id {
+        return Err(Unread::Invalid(format!(
+            "{}: `run_id` {} is not the run {} its worker.json names: the directory mixes two runs' files",
+            ledger_path.display(),
+            crate::input::quote(&ledger.run_id, 60),
+            crate::input::quote(&file.run_id, 60)
+        )));
+    }
+    let ledger = SentLedger::import(&ledger)
+        .map_err(|e| Unread::Invalid(format!("{}: {e}", ledger_path.display())))?;
     Ok(Worker {
         dir: dir.to_path_buf(),
         file,
         run,
-        ledger: SentLedger::import(&ledger),
+        ledger,
     })
 }
 

@@ -103,8 +103,9 @@ impl TimelineMerge<'_> {
             out_of_order: of(|p| p.out_of_order),
             retried: 0,
             dead_lettered: 0,
-            members: of(|p| u64::from(p.members)) as u16,
-            partitions_held: of(|p| u64::from(p.partitions_held)) as u32,
+            members: u16::try_from(of(|p| u64::from(p.members))).unwrap_or(u16::MAX),
+            partitions_held: u32::try_from(of(|p| u64::from(p.partitions_held)))
+                .unwrap_or(u32::MAX),
         }
     }
 

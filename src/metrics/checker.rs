@@ -271,8 +271,9 @@ impl OrderingChecker {
     /// counts, and its keys. A sequence both saw is one more duplicate. Out-of-order delivery
     /// is judged within each process (a key is read by one member at a time).
     pub fn absorb(&mut self, keys: &[KeyFacts], duplicates: u64, out_of_order: u64) {
-        self.duplicates += duplicates;
-        self.out_of_order += out_of_order;
+        // Counts can come from files (`surge merge`): they add with saturation.
+        self.duplicates = self.duplicates.saturating_add(duplicates);
+        self.out_of_order = self.out_of_order.saturating_add(out_of_order);
         for theirs in keys {
             let seen = u64::from(theirs.next) + theirs.above.len() as u64;
             let state = self.keys.entry(KeyId(theirs.key)).or_default();
@@ -283,8 +284,8 @@ impl OrderingChecker {
                     .filter(|&&s| s < state.next || state.above.binary_search(&s).is_ok())
                     .count() as u64
                 + state.above.iter().filter(|&&s| s < theirs.next).count() as u64;
-            self.duplicates += overlap;
-            self.unique += seen - overlap;
+            self.duplicates = self.duplicates.saturating_add(overlap);
+            self.unique = self.unique.saturating_add(seen.saturating_sub(overlap));
             let next = state.next.max(theirs.next);
             let mut above: Vec<u32> = state
                 .above

@@ -41,13 +41,36 @@ impl SentLedger {
     }
 
     /// Reads a ledger back from `ledger.json`'s rows (fault marks are not kept there).
-    pub fn import(file: &LedgerFile) -> SentLedger {
-        let key = |row: &[u64; 4]| KeyId::new(row[0] as u16, row[1] as u16, row[2] as u32);
-        SentLedger {
-            counts: file.keys.iter().map(|r| (key(r), r[3] as u32)).collect(),
-            failed: file.failed.iter().map(|r| (key(r), r[3] as u32)).collect(),
+    pub fn import(file: &LedgerFile) -> Result<SentLedger, String> {
+        let row = |what: &str, r: &[u64; 4]| -> Result<(KeyId, u32), String> {
+            let fits = |v: u64, max: u64| (v <= max).then_some(v);
+            match (
+                fits(r[0], u16::MAX.into()),
+                fits(r[1], u16::MAX.into()),
+                fits(r[2], u32::MAX.into()),
+                fits(r[3], u32::MAX.into()),
+            ) {
+                (Some(p), Some(a), Some(i), Some(n)) => {
+                    Ok((KeyId::new(p as u16, a as u16, i as u32), n as u32))
+                }
+                _ => Err(format!(
+                    "the {what} row {r:?} does not fit a key (producer and aggregate below 65,536, key index and count below 2^32)"
+                )),
+            }
+        };
+        Ok(SentLedger {
+            counts: file
+                .keys
+                .iter()
+                .map(|r| row("keys", r))
+                .collect::<Result<_, _>>()?,
+            failed: file
+                .failed
+                .iter()
+                .map(|r| row("failed", r))
+                .collect::<Result<_, _>>()?,
             marks: Vec::new(),
-        }
+        })
     }
 
     /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not

@@ -14,6 +14,9 @@ pub enum ReportError {
     /// The run dir itself could not be listed.
     #[error("{source}")]
     ListDir { path: PathBuf, source: io::Error },
+    /// A file was too large to be one surge wrote, or not text.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// A file was read but does not hold what surge wrote.
     #[error("{}: {detail}", path.display())]
     Parse { path: PathBuf, detail: String },

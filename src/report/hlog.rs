@@ -127,44 +127,192 @@ impl Exporter for HlogExporter {
     }
 }
 
+/// The longest line an interval log may have. One of surge's histograms (1 µs to an hour,
+/// 3 digits: 23,552 counts) encodes to at most about 210 KB, 280 KB in base64.
+const MAX_LINE: usize = 1 << 20;
+
+/// The most intervals a run directory's logs may hold in all: eight days of seconds for six
+/// metrics. Each costs about 40 bytes of index in memory (its histogram goes to a temporary
+/// file), so a crafted directory stays under 170 MB.
+pub const MAX_INTERVALS: usize = 8 * 86_400 * 6;
+
 /// One histogram read from a log: start, length, tag.
 type Logged = (f64, f64, String, Histogram<u64>);
 
-/// The histograms of the log at `path`.
-fn read_log(path: &Path, text: &[u8]) -> Result<Vec<Logged>, ReportError> {
-    use base64::Engine;
-    let damaged = |detail: String| ReportError::Parse {
+/// Reads the log at `path` line by line, handing each histogram to `each` as it is decoded:
+/// memory holds one line and one histogram, however long the run was.
+fn read_log(
+    path: &Path,
+    each: &mut dyn FnMut(Logged) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let damaged = |line: usize, detail: String| ReportError::Parse {
         path: path.to_path_buf(),
-        detail,
+        detail: format!("line {line}: {detail}"),
     };
-    let mut deserializer = Deserializer::new();
-    let mut histograms = Vec::new();
-    for entry in IntervalLogIterator::new(text) {
-        if let LogEntry::Interval(interval) = entry.map_err(|e| damaged(format!("{e:?}")))? {
-            let compressed = base64::engine::general_purpose::STANDARD
-                .decode(interval.encoded_histogram())
-                .map_err(|e| damaged(e.to_string()))?;
-            let histogram: Histogram<u64> = deserializer
-                .deserialize(&mut compressed.as_slice())
-                .map_err(|e| damaged(e.to_string()))?;
-            let tag = interval
-                .tag()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default();
-            histograms.push((
-                interval.start_timestamp().as_secs_f64(),
-                interval.duration().as_secs_f64(),
-                tag,
-                histogram,
-            ));
+    let file = std::fs::File::open(path).map_err(|source| ReportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    for number in 1.. {
+        let read = crate::input::read_line(&mut reader, &mut line, MAX_LINE).map_err(|source| {
+            ReportError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        match read {
+            Ok(false) => return Ok(()),
+            Err(()) => {
+                return Err(damaged(
+                    number,
+                    format!("longer than {MAX_LINE} bytes, which no surge histogram needs"),
+                ));
+            }
+            Ok(true) => {}
+        }
+        for entry in IntervalLogIterator::new(&line) {
+            let entry = entry.map_err(|e| damaged(number, format!("{e:?}")))?;
+            if let LogEntry::Interval(interval) = entry {
+                let histogram = decode_line(interval.encoded_histogram())
+                    .map_err(|detail| damaged(number, detail))?;
+                let tag = interval
+                    .tag()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default();
+                each((
+                    interval.start_timestamp().as_secs_f64(),
+                    interval.duration().as_secs_f64(),
+                    tag,
+                    histogram,
+                ))?;
+            }
         }
     }
-    Ok(histograms)
+    Ok(())
 }
 
-/// Reads back every `*.hlog` a run wrote.
+/// Decodes one base64 V2 histogram, compressed or not, checking what its header claims
+/// before anything is allocated for it: a payload no longer than a histogram of surge's
+/// bounds can need, and bounds within surge's. The result has surge's bounds.
+pub fn decode_line(encoded: &str) -> Result<Histogram<u64>, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| format!("the histogram is not base64: {e}"))?;
+    let plain = plain_v2(&bytes)?;
+    let header = V2Header::parse(&plain)?;
+    header.check()?;
+    let decoded: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut plain.as_slice())
+        .map_err(|e| format!("the histogram does not decode: {e}"))?;
+    let mut histogram = crate::metrics::latency::new_histogram();
+    histogram
+        .add(&decoded)
+        .map_err(|e| format!("the histogram holds values surge does not record: {e:?}"))?;
+    Ok(histogram)
+}
+
+/// The V2 cookies, plain and deflate-compressed, with the word size bits (0x10) set as every
+/// V2 writer sets them.
+const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304 | 0x10;
+
+/// The bytes of a plain V2 histogram: `bytes` itself, or `bytes` inflated, reading no more
+/// than a histogram of surge's bounds can take.
+fn plain_v2(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cookie = |b: &[u8]| {
+        b.get(..4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+    };
+    match cookie(bytes) {
+        Some(V2_COOKIE) => Ok(bytes.to_vec()),
+        Some(V2_COMPRESSED_COOKIE) => {
+            let body = bytes
+                .get(8..)
+                .ok_or("the compressed histogram is cut short")?;
+            let mut plain = Vec::new();
+            flate2::read::ZlibDecoder::new(body)
+                .take(V2Header::LEN as u64 + max_payload() as u64 + 1)
+                .read_to_end(&mut plain)
+                .map_err(|e| format!("the compressed histogram does not inflate: {e}"))?;
+            if cookie(&plain) != Some(V2_COOKIE) {
+                return Err("the compressed histogram holds no V2 histogram".into());
+            }
+            Ok(plain)
+        }
+        _ => Err("not an HdrHistogram V2 histogram (unknown cookie)".into()),
+    }
+}
+
+/// The most payload bytes a histogram of surge's bounds encodes to: 9 bytes a count.
+fn max_payload() -> usize {
+    crate::metrics::latency::new_histogram().distinct_values() * 9
+}
+
+/// What a plain V2 histogram's header declares.
+struct V2Header {
+    payload_len: u32,
+    digits: u32,
+    low: u64,
+    high: u64,
+    available: usize,
+}
+
+impl V2Header {
+    /// Cookie, payload length, normalizing offset, digits, lowest, highest, ratio.
+    const LEN: usize = 4 + 4 + 4 + 4 + 8 + 8 + 8;
+
+    fn parse(plain: &[u8]) -> Result<V2Header, String> {
+        if plain.len() < Self::LEN {
+            return Err("the histogram's header is cut short".into());
+        }
+        let u32_at =
+            |at: usize| u32::from_be_bytes(plain[at..at + 4].try_into().unwrap_or_default());
+        let u64_at =
+            |at: usize| u64::from_be_bytes(plain[at..at + 8].try_into().unwrap_or_default());
+        Ok(V2Header {
+            payload_len: u32_at(4),
+            digits: u32_at(12),
+            low: u64_at(16),
+            high: u64_at(24),
+            available: plain.len() - Self::LEN,
+        })
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let max = crate::metrics::latency::MAX_TRACKABLE_US;
+        if self.payload_len as usize > self.available || self.payload_len as usize > max_payload() {
+            return Err(format!(
+                "the histogram claims {} bytes of counts, and {} follow (at most {} for surge's histograms)",
+                self.payload_len,
+                self.available,
+                max_payload()
+            ));
+        }
+        if self.digits > 3
+            || self.low == 0
+            || self.high > max
+            || self.low.saturating_mul(2) > self.high
+        {
+            return Err(format!(
+                "the histogram's bounds ({} to {} µs, {} digits) are not within surge's (1 to {max} µs, 3 digits)",
+                self.low, self.high, self.digits
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads back every `*.hlog` a run wrote, at most [`MAX_INTERVALS`] intervals in all. The
+/// intervals go to a temporary file as they are read (see [`crate::metrics::Intervals`]).
 pub fn read(dir: &Path) -> Result<Histograms, ReportError> {
-    let mut histograms = Histograms::default();
+    let mut histograms = Histograms {
+        intervals: crate::metrics::Intervals::spilling(),
+        totals: Vec::new(),
+    };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|source| ReportError::ListDir {
             path: dir.to_path_buf(),
@@ -178,23 +326,33 @@ pub fn read(dir: &Path) -> Result<Histograms, ReportError> {
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "hlog"))
     {
-        let text = std::fs::read(path).map_err(|source| ReportError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let logged = read_log(path, &text)?;
-        if path.file_name().is_some_and(|n| n == TOTALS_FILE) {
-            histograms
-                .totals
-                .extend(logged.into_iter().map(|(_, _, tag, h)| (tag, h)));
-        } else {
-            for (start, length, tag, h) in logged {
+        let totals = path.file_name().is_some_and(|n| n == TOTALS_FILE);
+        read_log(path, &mut |(start, length, tag, h)| {
+            if totals {
+                if histograms.totals.len() >= MAX_INTERVALS {
+                    return Err(too_many(path));
+                }
+                histograms.totals.push((tag, h));
+            } else {
+                if histograms.intervals.len() >= MAX_INTERVALS {
+                    return Err(too_many(path));
+                }
                 histograms
                     .intervals
                     .push(IntervalSample::new(start, length, tag, &h));
             }
-        }
+            Ok(())
+        })?;
     }
     histograms.intervals.sort_by_start();
     Ok(histograms)
+}
+
+fn too_many(path: &Path) -> ReportError {
+    ReportError::Parse {
+        path: path.to_path_buf(),
+        detail: format!(
+            "the run directory's logs hold more than {MAX_INTERVALS} intervals, more than eight days of every metric: it is not a run surge wrote"
+        ),
+    }
 }

@@ -76,7 +76,7 @@ pub fn write_all(dir: &Path, run: &RunData) -> Vec<(PathBuf, String)> {
             Ok(outputs) => {
                 for output in outputs {
                     let path = dir.join(&output.name);
-                    if let Err(error) = std::fs::write(&path, &output.bytes) {
+                    if let Err(error) = crate::output::write(&path, &output.bytes) {
                         failures.push((path, error.to_string()));
                     }
                 }
@@ -89,10 +89,7 @@ pub fn write_all(dir: &Path, run: &RunData) -> Vec<(PathBuf, String)> {
 /// Reads a run directory's `summary.json`.
 pub fn load_summary(dir: &Path) -> Result<Summary, ReportError> {
     let path = dir.join("summary.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(source) => return Err(ReportError::Read { path, source }),
-    };
+    let text = crate::input::read_text(&path, crate::input::SUMMARY)?;
     Summary::from_json(&text).map_err(|detail| ReportError::Parse { path, detail })
 }
 

@@ -136,8 +136,7 @@ fn check_keys_apply(kind: &str, raw: &RawPhase) -> Result<(), ShapeError> {
 
 /// A CSV of `offset_seconds,events_per_second` rows (a header line is allowed).
 pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = crate::input::read_text(path, crate::input::CURVE).map_err(|e| e.to_string())?;
     let mut points: Vec<(f64, f64)> = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use surge::engine::StopSignal;
 use surge::scenario::{Overrides, Slo};
@@ -118,4 +119,33 @@ pub fn python() -> std::process::Command {
     let mut command = std::process::Command::new("python3");
     command.env("PYTHONPATH", path);
     command
+}
+
+/// Runs surge with a hard limit; a run still going after `limit` is killed and fails the test.
+pub fn surge_within(args: &[&str], limit: Duration) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args(args)
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("surge starts");
+    wait_within(&mut child, limit);
+    child.wait_with_output().unwrap()
+}
+
+/// Waits for a child to end; one still running after `limit` is killed and fails the test.
+pub fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("surge did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -1,0 +1,356 @@
+//! Run directories as they arrive as CI artifacts, damaged or crafted: opening one with
+//! `surge report` or `surge compare` must end in a clear error (exit 2, the file named), never
+//! an abort, a panic, a hang or a write outside the directory.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use common::{console, copy_fixture, surge_within};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+
+/// The V2 cookies with the word-size bits every writer sets.
+const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304 | 0x10;
+
+/// A plain V2 histogram header declaring `payload_len` bytes of counts, and no counts.
+fn header(payload_len: u32, low: u64, high: u64, digits: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    bytes.extend(V2_COOKIE.to_be_bytes());
+    bytes.extend(payload_len.to_be_bytes());
+    bytes.extend(0u32.to_be_bytes());
+    bytes.extend(digits.to_be_bytes());
+    bytes.extend(low.to_be_bytes());
+    bytes.extend(high.to_be_bytes());
+    bytes.extend(1.0f64.to_be_bytes());
+    bytes
+}
+
+/// `plain` deflated inside a compressed V2 envelope, in base64.
+fn compressed(plain: &[u8]) -> String {
+    let mut deflater = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    deflater.write_all(plain).unwrap();
+    let deflated = deflater.finish().unwrap();
+    let mut bytes = Vec::new();
+    bytes.extend(V2_COMPRESSED_COOKIE.to_be_bytes());
+    bytes.extend((deflated.len() as u32).to_be_bytes());
+    bytes.extend(deflated);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A histogram in base64, as surge's writer encodes it.
+fn encoded(histogram: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(histogram, &mut bytes)
+        .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn append(path: &Path, line: &str) {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    writeln!(file, "{line}").unwrap();
+}
+
+/// `surge report DIR` refuses the directory: exit 2, naming `file` and `detail`.
+fn report_refuses(dir: &Path, file: &str, detail: &str) {
+    let output = surge_within(&["report", dir.to_str().unwrap()], Duration::from_secs(60));
+    let message = console(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains(file) && message.contains(detail),
+        "expected {file} and `{detail}` in: {message}"
+    );
+}
+
+#[test]
+fn a_line_claiming_a_4gib_histogram_is_refused_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    let line = format!(
+        "Tag=publish,20.000,1.000,1.000,{}",
+        compressed(&header(0xFFFF_FFF0, 1, 3_600_000_000, 3))
+    );
+    assert!(line.len() < 200, "a short line: {}", line.len());
+    append(&dir.path().join("publish.hlog"), &line);
+    report_refuses(
+        dir.path(),
+        "publish.hlog",
+        "claims 4294967280 bytes of counts",
+    );
+    // compare opens the same reader.
+    compare_refuses(dir.path());
+}
+
+/// `surge compare` of the intact fixture against `dir` refuses it: exit 2, no panic.
+fn compare_refuses(dir: &Path) {
+    let baseline = tempfile::tempdir().unwrap();
+    copy_fixture(baseline.path());
+    let out = tempfile::tempdir().unwrap();
+    let output = surge_within(
+        &[
+            "compare",
+            baseline.path().to_str().unwrap(),
+            dir.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let message = console(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn a_histogram_wider_than_surges_is_refused_by_report_and_compare_alike() {
+    // A value of 1.5 hours, in a histogram whose bounds reach 2 hours: `report` read it, and
+    // `compare` panicked adding it to one of surge's (1 hour at most).
+    let mut wide = Histogram::<u64>::new_with_bounds(1, 7_200_000_000, 3).unwrap();
+    wide.record(5_400_000_000).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    append(
+        &dir.path().join("totals.hlog"),
+        &format!("Tag=e2e.analytics,0.000,18.000,1.000,{}", encoded(&wide)),
+    );
+    report_refuses(dir.path(), "totals.hlog", "not within surge's");
+    compare_refuses(dir.path());
+}
+
+#[test]
+fn damaged_histograms_name_their_file_and_line() {
+    let cases = [
+        ("not base64 at all!", "not base64"),
+        ("AAAA", "unknown cookie"),
+        (
+            compressed(&header(8, 1, 3_600_000_000, 3)).as_str(),
+            "8 bytes of counts, and 0 follow",
+        ),
+        (
+            compressed(&header(0, 0, 3_600_000_000, 3)).as_str(),
+            "bounds",
+        ),
+        (
+            compressed(&header(0, 1, 3_600_000_000, 9)).as_str(),
+            "bounds",
+        ),
+        (compressed(&header(0, 1, u64::MAX, 3)).as_str(), "bounds"),
+        (compressed(&[1, 2, 3]).as_str(), "no V2 histogram"),
+    ]
+    .map(|(payload, detail)| (payload.to_string(), detail));
+    for (payload, detail) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_fixture(dir.path());
+        append(
+            &dir.path().join("schedule-lag.hlog"),
+            &format!("Tag=schedule_lag,30.000,1.000,1.000,{payload}"),
+        );
+        let error = surge::report::load_run(dir.path())
+            .err()
+            .map(|e| e.to_string());
+        let error = error.unwrap_or_else(|| panic!("`{payload}` was read"));
+        assert!(
+            error.contains("schedule-lag.hlog: line ") && error.contains(detail),
+            "expected `{detail}` in: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_line_longer_than_any_histogram_and_an_endless_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    append(
+        &dir.path().join("publish.hlog"),
+        &format!("Tag=publish,20.000,1.000,1.000,{}", "A".repeat(2 << 20)),
+    );
+    report_refuses(dir.path(), "publish.hlog", "longer than 1048576 bytes");
+    // A summary.json that never ends (/dev/zero) stops at the cap.
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    std::fs::remove_file(dir.path().join("summary.json")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("summary.json")).unwrap();
+    report_refuses(dir.path(), "summary.json", "is larger than 256 MiB");
+}
+
+#[test]
+fn report_replaces_a_planted_symlink_and_leaves_its_target_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let planted = dir.path().join("throughput.svg");
+    std::os::unix::fs::symlink(&target, &planted).unwrap();
+    let output = surge_within(
+        &["report", dir.path().to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", console(&output));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    let written = std::fs::symlink_metadata(&planted).unwrap();
+    assert!(
+        written.is_file(),
+        "the link itself was replaced by the chart"
+    );
+    assert!(std::fs::read_to_string(&planted).unwrap().contains("<svg"));
+}
+
+/// A copy of the worker set of a two-worker run (tests/fixtures/worker-set), with `edit`
+/// applied to worker `index`'s `file` (parsed as JSON).
+fn worker_set(
+    index: usize,
+    file: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for w in ["w0", "w1"] {
+        let to = dir.path().join(w);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(common::repo("tests/fixtures/worker-set").join(w)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let path = dir.path().join(format!("w{index}")).join(file);
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut value);
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    dir
+}
+
+/// `surge merge` of the set: its exit code and what it printed.
+fn merge(set: &Path) -> (Option<i32>, String) {
+    let out = set.join("merged");
+    let output = surge_within(
+        &[
+            "merge",
+            set.join("w0").to_str().unwrap(),
+            set.join("w1").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    (output.status.code(), console(&output))
+}
+
+#[test]
+fn the_intact_worker_set_merges() {
+    let set = worker_set(0, "ledger.json", |_| {});
+    let (code, message) = merge(set.path());
+    assert_eq!(code, Some(0), "{message}");
+    let summary = common::written_summary(&set.path().join("merged"));
+    assert_eq!(summary.produced.sent, 350);
+    assert_eq!(summary.groups[0].lost, 0);
+}
+
+#[test]
+fn crafted_worker_files_are_refused_naming_the_file_and_the_field() {
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(usize, &str, Edit, &str)> = vec![
+        // These panicked (an index out of bounds) or hung (four billion sequences to check).
+        (
+            0,
+            "worker.json",
+            Box::new(|v| v["share"]["acked_high"] = serde_json::json!([])),
+            "share.acked_high",
+        ),
+        (
+            1,
+            "ledger.json",
+            Box::new(|v| v["keys"][0][3] = serde_json::json!(4_294_967_295u64)),
+            "more than the",
+        ),
+        (
+            1,
+            "ledger.json",
+            Box::new(|v| v["keys"][0][3] = serde_json::json!(4_294_967_296u64)),
+            "does not fit",
+        ),
+        (
+            0,
+            "ledger.json",
+            Box::new(|v| v["keys"][0][1] = serde_json::json!(7)),
+            "not one of the scenario's",
+        ),
+        // These were accepted, and the merge passed.
+        (
+            1,
+            "worker.json",
+            Box::new(|v| v["index"] = serde_json::json!(5)),
+            "`index` 5 and `count` 2",
+        ),
+        (
+            0,
+            "worker.json",
+            Box::new(|v| v["count"] = serde_json::json!(0)),
+            "`count` 0",
+        ),
+        (
+            1,
+            "ledger.json",
+            Box::new(|v| v["run_id"] = serde_json::json!("deadbeef")),
+            "`run_id` deadbeef",
+        ),
+        (
+            0,
+            "summary.json",
+            Box::new(|v| v["run_id"] = serde_json::json!("deadbeef")),
+            "`run_id`",
+        ),
+        (
+            0,
+            "worker.json",
+            Box::new(|v| v["share"]["groups"][0]["positions"] = serde_json::json!([])),
+            "share.groups[0]",
+        ),
+    ];
+    for (index, file, edit, expected) in cases {
+        let set = worker_set(index, file, edit);
+        let (code, message) = merge(set.path());
+        assert_eq!(code, Some(2), "{file} ({expected}): {message}");
+        assert!(
+            message.contains(&format!("w{index}")) && message.contains(expected),
+            "expected w{index} and `{expected}` in: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_run_that_cannot_connect_still_writes_its_summary_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "[cluster]\nbootstrap = \"127.0.0.1:1\"\n[run]\nconnect_timeout = \"2s\"\n[[topics]]\nname = \"t\"\n[[events]]\nname = \"E\"\ntopic = \"t\"\n[[phases]]\nrate = \"10/s\"\nduration = \"1s\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = surge_within(
+        &[
+            "run",
+            "--quiet",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", console(&output));
+    let summary = common::written_summary(&out);
+    assert_eq!(summary.verdict.status, surge::summary::Status::Error);
+    assert!(!summary.complete);
+    let reason = summary.partial_reason.unwrap_or_default();
+    assert!(
+        reason.contains("could not start") && reason.contains("127.0.0.1:1"),
+        "{reason}"
+    );
+    assert!(out.join("report.html").is_file() && out.join("publish.hlog").is_file());
+}
