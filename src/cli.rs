@@ -199,6 +199,28 @@ impl CapacityArgs {
     }
 }
 
+/// A headroom fraction: finite, from 0 to 10 (1000%).
+fn parse_headroom(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && (0.0..=10.0).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "{} is not a headroom: a fraction from 0 to 10, e.g. 0.3 for 30%",
+            shown_value(text)
+        )),
+    }
+}
+
+/// A monthly cost in US dollars: finite, at least 0.
+fn parse_cost(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if (0.0..1e12).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "{} is not a monthly cost: dollars, at least 0, e.g. 1450",
+            shown_value(text)
+        )),
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     text.parse::<crate::scenario::Rate>().map(|r| r.0)
 }
@@ -218,7 +240,7 @@ pub struct CompareArgs {
     pub force: bool,
 
     /// Headroom the sizing estimate keeps above the peak, e.g. 0.3 for 30%.
-    #[arg(long, value_name = "F", default_value = "0.3")]
+    #[arg(long, value_name = "F", default_value = "0.3", value_parser = parse_headroom)]
     pub headroom: f64,
 }
 
@@ -308,7 +330,7 @@ pub struct ScenarioArgs {
     pub instance_type: Option<String>,
 
     /// The labelled cluster's monthly cost in USD.
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = parse_cost)]
     pub monthly_cost: Option<f64>,
 
     /// Multiplies every rate of the plan, e.g. 0.1 for a CI-sized copy.
@@ -389,8 +411,51 @@ fn parse_property(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_string(), value.to_string()))
         }
-        _ => Err(format!("`{text}` is not KEY=VALUE, e.g. -X linger.ms=5")),
+        _ => Err(format!(
+            "{} is not KEY=VALUE, e.g. -X linger.ms=5",
+            shown_value(text)
+        )),
     }
+}
+
+/// How an error shows a value given on the command line: quoted, at most 100 characters,
+/// and not at all when it may hold a secret (`-X "sasl.password hunter2"` has no `=`, so no
+/// key to tell a secret by: any secret property's name in it keeps it out).
+fn shown_value(text: &str) -> String {
+    if crate::scenario::is_secret_property(text) {
+        "the argument (not shown: it names a secret property)".into()
+    } else {
+        format!("`{}`", crate::input::quote(text, 100))
+    }
+}
+
+/// The command line, parsed; a usage error exits 2 with clap's message, except that a value
+/// that may hold a secret, or a long one, is not echoed back.
+pub fn parse() -> Cli {
+    use clap::error::{ContextKind, ContextValue};
+    let error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(error) => error,
+    };
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => value.clone(),
+        _ => error.exit(),
+    };
+    if !crate::scenario::is_secret_property(&value) && value.chars().count() <= 100 {
+        error.exit();
+    }
+    let arg = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.clone(),
+        _ => "an argument".into(),
+    };
+    let why = std::error::Error::source(&error)
+        .map(|source| format!(": {}", crate::input::quote(&source.to_string(), 300)))
+        .unwrap_or_default();
+    eprintln!(
+        "error: invalid value {} for '{arg}'{why}",
+        shown_value(&value)
+    );
+    std::process::exit(2)
 }
 
 fn parse_slo(text: &str) -> Result<Slo, String> {
@@ -439,7 +504,7 @@ mod tests {
         let error = Cli::try_parse_from(["surge", "run", "s.toml", "--rate-scale=0"])
             .unwrap_err()
             .to_string();
-        assert!(error.contains("above 0"), "{error}");
+        assert!(error.contains("from 0.000001 to 1000000"), "{error}");
         let error = Cli::try_parse_from(["surge", "run", "s.toml", "-X", "novalue"])
             .unwrap_err()
             .to_string();

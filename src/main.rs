@@ -1,12 +1,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-use surge::cli::{Cli, Command};
+use surge::cli::Command;
 use surge::engine::StopSignal;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = surge::cli::parse();
     let result = match cli.command {
         Command::Validate(args) => {
             surge::validate(&args.scenario, &args.overrides()).map(|scenario| {

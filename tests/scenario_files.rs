@@ -221,7 +221,14 @@ fn a_soak_targets_a_real_cluster_and_a_long_embedded_run_is_warned_about() {
 #[test]
 fn a_baseline_in_the_file_is_relative_to_the_file_and_a_flag_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.toml");
+    let scenarios = dir.path().join("scenarios");
+    // A baseline must be a run directory: each holds a summary.json.
+    for run in [dir.path().join("runs/main"), dir.path().join("other")] {
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("summary.json"), "{}").unwrap();
+    }
+    std::fs::create_dir_all(&scenarios).unwrap();
+    let path = scenarios.join("s.toml");
     std::fs::write(
         &path,
         format!("{VALID}\n[run]\nbaseline = \"../runs/main\"\nmax_regression = \"12.5%\"\n"),
@@ -230,19 +237,30 @@ fn a_baseline_in_the_file_is_relative_to_the_file_and_a_flag_replaces_it() {
     let scenario = surge::validate(&path, &Overrides::default()).unwrap();
     assert_eq!(
         scenario.limits.baseline.as_deref(),
-        Some(dir.path().join("../runs/main").as_path())
+        Some(scenarios.join("../runs/main").as_path())
     );
     assert_eq!(scenario.limits.max_regression, Some(0.125));
     let flags = Overrides {
-        baseline: Some("other".into()),
+        baseline: Some(dir.path().join("other")),
         max_regression: Some(0.05),
         ..Overrides::default()
     };
     let scenario = surge::validate(&path, &flags).unwrap();
     assert_eq!(
         scenario.limits.baseline.as_deref(),
-        Some(std::path::Path::new("other"))
+        Some(dir.path().join("other").as_path())
     );
+    // An empty baseline, and one that is no run directory, are refused.
+    for (written, expected) in [("", "empty path"), ("../nothing", "holds no summary.json")] {
+        std::fs::write(&path, format!("{VALID}\n[run]\nbaseline = \"{written}\"\n")).unwrap();
+        let error = surge::validate(&path, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(expected) && error.contains("run.baseline"),
+            "{error}"
+        );
+    }
     assert_eq!(scenario.limits.max_regression, Some(0.05));
 }
 

@@ -61,3 +61,38 @@ pub fn redact_source(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kafka::redact_values;
+
+    #[test]
+    fn short_secrets_are_redacted_as_values_only() {
+        let error = "Connect to ipv4#127.0.0.1:9092 failed: sasl.password=1, user: 1";
+        let clean = redact_values(error, &["1"]);
+        assert_eq!(
+            clean,
+            "Connect to ipv4#127.0.0.1:9092 failed: sasl.password=***, user: ***"
+        );
+        for secret in [" ", ".", "7", "a"] {
+            let text = format!("broker 127.0.0.7:9092 a. b. password=\"{secret}\" x");
+            let clean = redact_values(&text, &[secret]);
+            assert!(clean.contains("password=\"***\""), "{secret:?}: {clean}");
+            assert!(
+                clean.starts_with("broker 127.0.0.7:9092 a. b. "),
+                "{secret:?}: {clean}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_secrets_are_redacted_wherever_they_appear() {
+        let clean = redact_values(
+            "prefixhunter2-longpasssuffix and 'hunter2-longpass'",
+            &["hunter2-longpass"],
+        );
+        assert_eq!(clean, "prefix***suffix and '***'");
+        let clean = redact_values("a=abcdefgh12 b=12", &["12", "abcdefgh12"]);
+        assert_eq!(clean, "a=*** b=***");
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::kafka::librdkafka_version;
 use crate::metrics::{LatencyStats, TimelinePoint};
-use crate::scenario::{Scenario, Shape};
+use crate::scenario::Scenario;
 use crate::summary::{
     ClusterSummary, Environment, FailureSummary, GroupSummary, Latency, LostExample, Ordering,
     PhaseSummary, Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
@@ -93,6 +93,7 @@ pub fn summarize(
             .insecure_tls
             .then(|| crate::scenario::INSECURE_TLS_WARNING.to_string())
             .into_iter()
+            .chain(scenario.cluster.protocol_override.clone())
             .chain(scenario.embedded_soak_warning())
             .collect(),
         verdict: Verdict {
@@ -258,26 +259,11 @@ fn phase_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<PhaseSummary>
         .collect()
 }
 
-fn peak_rate(shape: Shape) -> f64 {
-    match shape {
-        Shape::Constant(rate) => rate.0,
-        Shape::Ramp { from, to } => from.0.max(to.0),
-    }
-}
-
 /// Seconds from the end of the highest-rate phase (when a lower rate follows it) until the
 /// groups' lag, and then e2e p95, are back under their thresholds.
 fn recovery(scenario: &Scenario, record: &RunRecord) -> Option<Recovery> {
-    let (index, phase) = scenario
-        .phases
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.warmup)
-        .max_by(|a, b| peak_rate(a.1.shape).total_cmp(&peak_rate(b.1.shape)))?;
-    let next = scenario.phases.get(index + 1)?;
-    if peak_rate(next.shape) >= peak_rate(phase.shape) {
-        return None;
-    }
+    let index = crate::scenario::recovery_peak(&scenario.phases)?;
+    let phase = &scenario.phases[index];
     let limits = scenario.recovery_limits(None);
     let (p95_threshold_us, lag_threshold) = (limits.e2e_p95_us, limits.lag);
     let at = record.plan.phase_spans()[index].2.as_secs_f64();
@@ -364,10 +350,7 @@ mod tests {
             bootstrap: Some("127.0.0.1:9092".into()),
             properties: vec![
                 ("sasl.password".into(), "hunter2-not-shown".into()),
-                (
-                    "consumer.sasl.oauthbearer.client.secret".into(),
-                    "s3cr3t-value".into(),
-                ),
+                ("consumer.ssl.key.password".into(), "s3cr3t-value".into()),
             ],
             ..Overrides::default()
         };

@@ -16,11 +16,14 @@ use crate::scenario::{Auth, SecretSource};
 pub fn read_secret(source: &SecretSource) -> Result<String, ConnectError> {
     match source {
         SecretSource::Env(name) => std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| ConnectError::Credentials {
-            detail: format!("the environment variable {name} is not set"),
+            detail: match std::env::var_os(name) {
+                Some(_) => format!("the environment variable {name} is set but empty"),
+                None => format!("the environment variable {name} is not set"),
+            },
             fix: format!("export {name}, or name another variable with cluster.username_env / cluster.password_env"),
         }),
-        SecretSource::File(path) => std::fs::read_to_string(path).map(|text| text.trim().to_string()).map_err(|e| ConnectError::Credentials {
-            detail: format!("cannot read the password file {}: {e}", path.display()),
+        SecretSource::File(path) => crate::input::read_text(path, crate::input::SECRET).map(|text| text.trim().to_string()).map_err(|e| ConnectError::Credentials {
+            detail: format!("cannot read the password file: {e}"),
             fix: "check cluster.password_file and its permissions".into(),
         }),
     }

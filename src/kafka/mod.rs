@@ -127,15 +127,63 @@ pub(crate) fn retry_while<T, E>(
     }
 }
 
-/// Replaces every secret property value found in `text` with `***`.
+/// Replaces the values of the secret properties in `text` with `***` (see [`redact_values`]).
 pub(crate) fn redact(text: &str, properties: &[(String, String)]) -> String {
+    let secrets: Vec<&str> = properties
+        .iter()
+        .filter(|(key, value)| crate::scenario::is_secret_property(key) && !value.is_empty())
+        .map(|(_, value)| value.as_str())
+        .collect();
+    redact_values(text, &secrets)
+}
+
+/// Secrets at least this long are replaced wherever they appear: a match is the secret.
+/// Shorter ones would match inside addresses and words ("1" in "127.0.0.1"), corrupting the
+/// message and telling which characters the secret has.
+const ANYWHERE_FROM: usize = 8;
+
+/// Replaces each secret with `***`: a long one wherever it appears, a short one only where it
+/// stands as a value (quoted whole, or whole after `=`, `= ` or `: `).
+pub(crate) fn redact_values(text: &str, secrets: &[&str]) -> String {
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    // The longest first, so that a secret holding another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut clean = text.to_string();
-    for (key, value) in properties {
-        if crate::scenario::is_secret_property(key) && !value.is_empty() {
-            clean = clean.replace(value.as_str(), "***");
-        }
+    for secret in secrets {
+        clean = if secret.chars().count() >= ANYWHERE_FROM {
+            clean.replace(secret, "***")
+        } else {
+            replace_as_value(&clean, secret)
+        };
     }
     clean
+}
+
+/// `text` with `secret` replaced where it stands as a whole value.
+fn replace_as_value(text: &str, secret: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, _) in text.match_indices(secret) {
+        if at < copied {
+            continue;
+        }
+        let (before, after) = (&text[..at], &text[at + secret.len()..]);
+        let quoted = ['"', '\'']
+            .iter()
+            .any(|&q| before.ends_with(q) && after.starts_with(q));
+        let assigned = (before.ends_with('=') || before.ends_with("= ") || before.ends_with(": "))
+            && after
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || ",;)]}".contains(c));
+        if quoted || assigned {
+            out.push_str(&text[copied..at]);
+            out.push_str("***");
+            copied = at + secret.len();
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Maps a client-creation error to a [`ConnectError`], with secrets redacted.

@@ -38,11 +38,17 @@ pub struct ScenarioError {
 }
 
 impl fmt::Display for ScenarioError {
+    /// Every part is shown short: a problem quoting a megabyte value shows its first
+    /// characters and its length.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::input::quote;
+        let problem: Vec<String> = self.problem.lines().map(|l| quote(l, 300)).collect();
+        let problem = problem.join("\n");
+        let file = quote(&self.file, 300);
         if self.key.is_empty() {
-            write!(f, "{}: {}", self.file, self.problem)?;
+            write!(f, "{file}: {problem}")?;
         } else {
-            write!(f, "{}: `{}`: {}", self.file, self.key, self.problem)?;
+            write!(f, "{file}: `{}`: {problem}", quote(&self.key, 200))?;
         }
         if !self.fix.is_empty() {
             write!(f, "\n  fix: {}", self.fix)?;
@@ -106,6 +112,16 @@ impl Auth {
             Auth::Iam { .. } => "iam",
         }
     }
+
+    /// The `security.protocol` the mode speaks (as librdkafka spells it); `None` leaves it
+    /// to the client properties.
+    pub fn protocol(&self) -> Option<&'static str> {
+        match self {
+            Auth::None => None,
+            Auth::Tls { .. } => Some("ssl"),
+            Auth::Scram { .. } | Auth::Iam { .. } => Some("sasl_ssl"),
+        }
+    }
 }
 
 /// The cluster profile: where, and with which client properties.
@@ -119,6 +135,9 @@ pub struct ClusterProfile {
     pub consumer: Vec<(String, String)>,
     /// TLS certificate and host name verification were turned off (--insecure-skip-tls-verify).
     pub insecure_tls: bool,
+    /// The client properties set a security protocol other than the auth mode's, which
+    /// --insecure-skip-tls-verify allowed: the warning every report carries.
+    pub protocol_override: Option<String>,
 }
 
 /// A topic surge creates if it is missing.
@@ -204,6 +223,18 @@ pub struct Phase {
     pub duration: Duration,
     /// Measurements of events intended in a warmup phase are discarded.
     pub warmup: bool,
+}
+
+/// The phase recovery is measured after: the highest-rate measured phase, when a phase of a
+/// lower rate follows it. `None`: the plan has no recovery to measure.
+pub fn recovery_peak(phases: &[Phase]) -> Option<usize> {
+    let (index, peak) = phases
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.warmup)
+        .max_by(|a, b| a.1.shape.peak_rate().total_cmp(&b.1.shape.peak_rate()))?;
+    let next = phases.get(index + 1)?;
+    (next.shape.peak_rate() < peak.shape.peak_rate()).then_some(index)
 }
 
 /// A consumer group surge runs.
@@ -433,10 +464,59 @@ impl WorkerShare {
     }
 }
 
+/// The TOML parser's message, each line quoted short (it quotes the offending line, which
+/// can be a megabyte), with a position added where the parser gives none (nesting too deep).
+fn toml_problem(err: &toml::de::Error, text: &str) -> String {
+    let message: Vec<String> = err
+        .to_string()
+        .trim_end()
+        .lines()
+        .map(|line| crate::input::quote(line, 160))
+        .collect();
+    let mut problem = message.join("\n");
+    if err.span().is_none()
+        && let Some(line) = too_deep_at(text)
+    {
+        problem.push_str(&format!(
+            " (line {line}: arrays or tables nested more than {MAX_NESTING} deep)"
+        ));
+    }
+    problem
+}
+
+/// How deep a scenario's brackets may nest before the position is named.
+const MAX_NESTING: usize = 64;
+
+/// The line where `[` and `{` (outside strings and comments) first nest deeper than
+/// [`MAX_NESTING`].
+fn too_deep_at(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (number, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(number + 1);
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// Reads and resolves a scenario file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|err| ScenarioError {
+    let bytes = crate::input::read(path, crate::input::SCENARIO).map_err(|err| ScenarioError {
         file: file.clone(),
         key: String::new(),
         problem: format!("cannot read the scenario file: {err}"),
@@ -457,10 +537,45 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioErro
     let raw: raw::RawScenario = toml::from_str(&text).map_err(|err| ScenarioError {
         file: file.clone(),
         key: String::new(),
-        problem: err.to_string().trim_end().to_string(),
+        problem: toml_problem(&err, &text),
         fix: "correct the key or value at that line; every key is listed in docs/scenarios.md \
               under \"Scenario file\""
             .into(),
     })?;
+    if let Some(key) = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|table| non_finite(&table, ""))
+    {
+        return Err(ScenarioError {
+            file,
+            key,
+            problem: "the number is not finite (nan or inf)".into(),
+            fix: "write a finite number".into(),
+        });
+    }
     resolve(raw, path, text, overrides)
+}
+
+/// The key of the first float in `table` that is NaN or infinite: no number of a scenario
+/// means anything as one, and a NaN compares false with every limit.
+fn non_finite(table: &toml::Table, prefix: &str) -> Option<String> {
+    fn walk(value: &toml::Value, key: String) -> Option<String> {
+        match value {
+            toml::Value::Float(f) if !f.is_finite() => Some(key),
+            toml::Value::Table(table) => non_finite(table, &key),
+            toml::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| walk(item, format!("{key}[{i}]"))),
+            _ => None,
+        }
+    }
+    table.iter().find_map(|(name, value)| {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        walk(value, key)
+    })
 }

@@ -215,6 +215,18 @@ pub enum Comparison {
 }
 
 impl Comparison {
+    /// Whether `actual <op> limit` can hold for some value from `low` to `high` (whole
+    /// numbers only when `whole`).
+    pub fn can_hold(self, limit: f64, (low, high, whole): (f64, f64, bool)) -> bool {
+        match self {
+            Comparison::Less => limit > low,
+            Comparison::LessOrEqual => limit >= low,
+            Comparison::Greater => limit < high,
+            Comparison::GreaterOrEqual => limit <= high,
+            Comparison::Equal => (low..=high).contains(&limit) && (!whole || limit.fract() == 0.0),
+        }
+    }
+
     /// Whether `actual <op> limit` holds.
     pub fn holds(self, actual: f64, limit: f64) -> bool {
         match self {
@@ -267,6 +279,26 @@ pub fn integrity_defaults() -> Vec<Slo> {
 }
 
 impl Metric {
+    /// The values the metric can take: lowest, highest, and whether only whole numbers.
+    /// Latencies are in microseconds; a histogram's go up to an hour.
+    pub fn range(&self) -> (f64, f64, bool) {
+        let histogram_max = crate::metrics::latency::MAX_TRACKABLE_US as f64;
+        match self {
+            Metric::AchievedRatio => (0.0, 1.0, false),
+            Metric::E2e { .. }
+            | Metric::Publish(_)
+            | Metric::ScheduleLag(_)
+            | Metric::RetryDelay { .. }
+            | Metric::Fault {
+                figure: FaultFigure::PublishP99 | FaultFigure::E2eP99,
+                ..
+            } => (0.0, histogram_max, false),
+            Metric::CatchupRate { .. } | Metric::ReplayRate { .. } => (0.0, f64::INFINITY, false),
+            metric if metric.is_latency() => (0.0, f64::INFINITY, false),
+            _ => (0.0, f64::INFINITY, true),
+        }
+    }
+
     /// The same measurement, whichever group it names: `lost` and `group.a.lost` are one kind.
     pub fn same_kind(&self, other: &Metric) -> bool {
         match (self, other) {

@@ -107,8 +107,12 @@ impl fmt::Display for Size {
 
 /// Parses `30s`, `2m`, `100ms`, `1us`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|_| format!("`{text}` is not a duration: expected e.g. 30s, 2m, 100ms or 50us"))
+    humantime::parse_duration(text.trim()).map_err(|_| {
+        format!(
+            "`{}` is not a duration: expected e.g. 30s, 2m, 100ms or 50us",
+            crate::input::quote(text, 40)
+        )
+    })
 }
 
 /// Formats a duration the way a scenario file writes it.
@@ -118,12 +122,15 @@ pub fn format_duration(duration: Duration) -> String {
 
 /// A multiplier given on the command line, such as `--rate-scale 0.1`.
 pub fn parse_scale(text: &str) -> Result<f64, String> {
+    let shown = crate::input::quote(text, 40);
     let value: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a number: expected e.g. 0.1 or 2"))?;
-    if !value.is_finite() || value <= 0.0 {
-        return Err(format!("`{text}` must be a number above 0, e.g. 0.1 or 2"));
+        .map_err(|_| format!("`{shown}` is not a number: expected e.g. 0.1 or 2"))?;
+    if !value.is_finite() || !(1e-6..=1e6).contains(&value) {
+        return Err(format!(
+            "`{shown}` must be a number from 0.000001 to 1000000, e.g. 0.1 or 2"
+        ));
     }
     Ok(value)
 }

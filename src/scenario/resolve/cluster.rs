@@ -21,16 +21,17 @@ pub(super) fn resolve_cluster(
         consumer: scalar_map(raw.consumer.as_ref()),
     };
     let flags = ClientProperties::from_flags(&overrides.properties);
-    check_properties(
+    let auth = resolve_auth(ctx, &raw, overrides)?;
+    let protocol_override = check_properties(
         ctx,
         &written,
         &flags,
         &bootstrap,
+        &auth,
         overrides.insecure_skip_tls_verify,
     )?;
     let defaults = client_defaults(&bootstrap, &written, &flags, notes);
     let insecure = insecure_defaults(overrides.insecure_skip_tls_verify);
-    let auth = resolve_auth(ctx, &raw, overrides)?;
     if bootstrap.is_embedded() && auth != Auth::None {
         return Err(ctx.err(
             "cluster.auth",
@@ -64,6 +65,7 @@ pub(super) fn resolve_cluster(
             flags.consumer,
         ]),
         insecure_tls: overrides.insecure_skip_tls_verify,
+        protocol_override,
     })
 }
 

@@ -1,6 +1,8 @@
 //! `[[topics]]` and `[[events]]`: the topics surge creates, the event types it sends, and the
 //! aggregates whose keys the events share.
 
+use std::collections::{HashMap, HashSet};
+
 use super::{Ctx, scalar_map};
 use crate::scenario::raw::{RawEvent, RawTopic};
 use crate::scenario::shapes::cut;
@@ -28,9 +30,10 @@ pub(super) fn resolve_topics(
         ));
     }
     let mut topics: Vec<TopicSpec> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for (i, topic) in raw.into_iter().enumerate() {
         let name = ctx.name(&format!("topics[{i}].name"), topic.name.as_ref(), "topic")?;
-        if topics.iter().any(|t| t.name == name) {
+        if !seen.insert(name.clone()) {
             return Err(ctx.err(
                 format!("topics[{i}].name"),
                 format!("topic `{name}` is listed twice"),
@@ -74,17 +77,35 @@ pub(super) fn topic_index(
     name: &str,
     topics: &[TopicSpec],
 ) -> Result<usize, ScenarioError> {
-    topics.iter().position(|t| t.name == name).ok_or_else(|| {
-        let known: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
-        ctx.err(
-            key,
-            format!(
-                "`{name}` is not one of the [[topics]] ({})",
-                known.join(", ")
-            ),
-            "name a topic listed under [[topics]], or add it there",
-        )
-    })
+    topics
+        .iter()
+        .position(|t| t.name == name)
+        .ok_or_else(|| unknown_topic(ctx, key, name, topics))
+}
+
+/// The error for a topic name not under `[[topics]]`, listing the first few there are.
+fn unknown_topic(ctx: &Ctx, key: &str, name: &str, topics: &[TopicSpec]) -> ScenarioError {
+    let mut known: Vec<&str> = topics.iter().take(10).map(|t| t.name.as_str()).collect();
+    if topics.len() > known.len() {
+        known.push("...");
+    }
+    ctx.err(
+        key,
+        format!(
+            "`{name}` is not one of the [[topics]] ({})",
+            known.join(", ")
+        ),
+        "name a topic listed under [[topics]], or add it there",
+    )
+}
+
+/// What resolving `[[events]]` looks names up in: each found by hashing, so that validation
+/// stays linear in the file however many topics and events it lists.
+struct Names<'a> {
+    topics: &'a [TopicSpec],
+    topic_at: HashMap<&'a str, usize>,
+    events: HashSet<String>,
+    aggregate_at: HashMap<String, usize>,
 }
 
 /// `[[events]]`, each checked against the topics, and the aggregates they name.
@@ -102,9 +123,27 @@ pub(super) fn resolve_events(
     }
     let mut aggregates: Vec<AggregateSpec> = Vec::new();
     let mut events: Vec<EventSpec> = Vec::new();
+    let mut names = Names {
+        topics,
+        topic_at: topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect(),
+        events: HashSet::new(),
+        aggregate_at: HashMap::new(),
+    };
     for (i, event) in raw.iter().enumerate() {
-        let spec = resolve_event(ctx, i, event, topics, &events, &mut aggregates)?;
+        let spec = resolve_event(ctx, i, event, &mut names, &mut aggregates)?;
         events.push(spec);
+    }
+    let total: f64 = events.iter().map(|e| e.weight).sum();
+    if !total.is_finite() {
+        return Err(ctx.err(
+            "events",
+            "the events' weights add up to more than a number can hold",
+            "weights are relative shares of the mix: use small numbers, e.g. 1 to 100",
+        ));
     }
     Ok((aggregates, events))
 }
@@ -114,13 +153,12 @@ fn resolve_event(
     ctx: &Ctx,
     i: usize,
     event: &RawEvent,
-    topics: &[TopicSpec],
-    events: &[EventSpec],
+    names: &mut Names,
     aggregates: &mut Vec<AggregateSpec>,
 ) -> Result<EventSpec, ScenarioError> {
     let key = |field: &str| format!("events[{i}].{field}");
     let name = ctx.name(&key("name"), event.name.as_ref(), "event")?;
-    if events.iter().any(|e| e.name == name) {
+    if !names.events.insert(name.clone()) {
         return Err(ctx.err(
             key("name"),
             format!("event `{name}` is listed twice"),
@@ -134,7 +172,10 @@ fn resolve_event(
             "add topic = \"...\" naming one of the [[topics]]",
         )
     })?;
-    let topic = topic_index(ctx, &key("topic"), topic_name, topics)?;
+    let topic = *names
+        .topic_at
+        .get(topic_name.as_str())
+        .ok_or_else(|| unknown_topic(ctx, &key("topic"), topic_name, names.topics))?;
     let weight = event.weight.unwrap_or(1.0);
     if !(weight.is_finite() && weight > 0.0) {
         return Err(ctx.err(
@@ -144,7 +185,15 @@ fn resolve_event(
         ));
     }
     let (size_min, size_max) = resolve_size(ctx, &key("size"), event.size.as_ref())?;
-    let aggregate = resolve_aggregate(ctx, i, event, &name, topic, aggregates)?;
+    let aggregate = resolve_aggregate(
+        ctx,
+        i,
+        event,
+        &name,
+        topic,
+        aggregates,
+        &mut names.aggregate_at,
+    )?;
     Ok(EventSpec {
         name,
         aggregate,
@@ -201,6 +250,7 @@ fn resolve_aggregate(
     event_name: &str,
     topic: usize,
     aggregates: &mut Vec<AggregateSpec>,
+    aggregate_at: &mut HashMap<String, usize>,
 ) -> Result<usize, ScenarioError> {
     let keys = ctx.positive(
         &format!("events[{i}].keys"),
@@ -213,7 +263,8 @@ fn resolve_aggregate(
         .aggregate
         .clone()
         .unwrap_or_else(|| event_name.to_lowercase());
-    let Some(index) = aggregates.iter().position(|a| a.name == aggregate_name) else {
+    let Some(&index) = aggregate_at.get(&aggregate_name) else {
+        aggregate_at.insert(aggregate_name.clone(), aggregates.len());
         aggregates.push(AggregateSpec {
             name: aggregate_name,
             topic,

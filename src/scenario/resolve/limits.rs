@@ -31,8 +31,11 @@ pub(super) fn resolve_limits(
     path: &Path,
     overrides: &Overrides,
 ) -> Result<RunLimits, ScenarioError> {
-    let baseline = baseline(&raw, path, overrides);
-    let max_regression = max_regression(ctx, &raw, overrides, baseline.as_ref())?;
+    let baseline = baseline(ctx, &raw, path, overrides)?;
+    let max_regression = max_regression(ctx, &raw, overrides, baseline.as_ref().map(|b| &b.1))?;
+    let baseline = baseline
+        .map(|(key, dir)| run_dir(ctx, key, dir))
+        .transpose()?;
     let min_achieved_ratio = raw.min_achieved_ratio.unwrap_or(0.99);
     if !(0.0..=1.0).contains(&min_achieved_ratio) {
         return Err(ctx.err(
@@ -42,15 +45,19 @@ pub(super) fn resolve_limits(
         ));
     }
     Ok(RunLimits {
-        connect_timeout: ctx.duration(
+        connect_timeout: at_least(
+            ctx,
             "run.connect_timeout",
             raw.connect_timeout.as_ref(),
             Duration::from_secs(10),
+            Duration::from_millis(100),
         )?,
-        group_join_timeout: ctx.duration(
+        group_join_timeout: at_least(
+            ctx,
             "run.group_join_timeout",
             raw.group_join_timeout.as_ref(),
             Duration::from_secs(60),
+            Duration::from_millis(100),
         )?,
         drain_timeout: ctx.duration(
             "run.drain_timeout",
@@ -62,10 +69,12 @@ pub(super) fn resolve_limits(
             raw.send_grace.as_ref(),
             Duration::from_secs(5),
         )?,
-        max_schedule_lag_p99: ctx.duration(
+        max_schedule_lag_p99: at_least(
+            ctx,
             "run.max_schedule_lag_p99",
             raw.max_schedule_lag_p99.as_ref(),
             Duration::from_millis(50),
+            Duration::from_micros(1),
         )?,
         min_achieved_ratio,
         baseline,
@@ -73,13 +82,72 @@ pub(super) fn resolve_limits(
     })
 }
 
+/// A duration of `[run]` that is at least `minimum`: a connect timeout of 0s would fail every
+/// run with a timeout that says nothing of the cluster.
+fn at_least(
+    ctx: &Ctx,
+    key: &str,
+    value: Option<&String>,
+    default: Duration,
+    minimum: Duration,
+) -> Result<Duration, ScenarioError> {
+    let duration = ctx.duration(key, value, default)?;
+    if duration < minimum {
+        return Err(ctx.err(
+            key,
+            format!(
+                "{} is shorter than {}, which no run can work within",
+                crate::scenario::units::format_duration(duration),
+                crate::scenario::units::format_duration(minimum)
+            ),
+            format!(
+                "set {key} to at least \"{}\"",
+                crate::scenario::units::format_duration(minimum)
+            ),
+        ));
+    }
+    Ok(duration)
+}
+
 /// A baseline written in the file is relative to the file; a flag, to the current directory.
-fn baseline(raw: &RawRun, path: &Path, overrides: &Overrides) -> Option<PathBuf> {
-    overrides.baseline.clone().or_else(|| {
-        raw.baseline
-            .as_ref()
-            .map(|dir| path.parent().unwrap_or_else(|| Path::new("")).join(dir))
-    })
+/// Returns the key that named it, and the directory.
+fn baseline(
+    ctx: &Ctx,
+    raw: &RawRun,
+    path: &Path,
+    overrides: &Overrides,
+) -> Result<Option<(&'static str, PathBuf)>, ScenarioError> {
+    let (key, dir) = match (&overrides.baseline, &raw.baseline) {
+        (Some(flag), _) => ("--baseline", flag.clone()),
+        (None, Some(written)) if written.trim().is_empty() => {
+            return Err(ctx.err(
+                "run.baseline",
+                "the baseline is an empty path",
+                "name the run directory of an earlier run of this scenario, or remove run.baseline",
+            ));
+        }
+        (None, Some(written)) => (
+            "run.baseline",
+            path.parent().unwrap_or_else(|| Path::new("")).join(written),
+        ),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some((key, dir)))
+}
+
+/// A baseline must name a run directory: one with a `summary.json`.
+fn run_dir(ctx: &Ctx, key: &str, dir: PathBuf) -> Result<PathBuf, ScenarioError> {
+    if dir.as_os_str().is_empty() || !dir.join("summary.json").is_file() {
+        return Err(ctx.err(
+            key,
+            format!(
+                "`{}` is not a run directory (it holds no summary.json)",
+                crate::input::quote(&dir.display().to_string(), 100)
+            ),
+            "name the directory an earlier `surge run` of this scenario wrote",
+        ));
+    }
+    Ok(dir)
 }
 
 /// The tolerated worsening of p95 and p99 against the baseline, as a fraction.

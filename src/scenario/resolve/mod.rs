@@ -11,6 +11,8 @@ mod ctx;
 mod events;
 mod failures;
 mod groups;
+mod judgeable;
+mod librdkafka;
 mod limits;
 mod phases;
 mod properties;
@@ -108,6 +110,12 @@ pub fn resolve(
     check_envelope(&ctx, &aggregates, &events, &groups, &faults)?;
     let raw_slos = raw.slo.and_then(|s| s.checks).unwrap_or_default();
     let slos = resolve_slos(&ctx, raw_slos, overrides, &groups, &faults)?;
+    let produces = judgeable::Produces {
+        phases: &phases,
+        groups: &groups,
+        faults: &faults,
+    };
+    judgeable::check_judgeable(&ctx, &slos, &produces)?;
     note_scales(overrides, &mut notes);
 
     Ok(Scenario {

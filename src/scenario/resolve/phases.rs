@@ -62,6 +62,16 @@ impl Scale {
                     "use a smaller --duration-scale or a shorter phase",
                 )
             })?;
+        if duration < Duration::from_millis(1) {
+            return Err(ctx.err(
+                format!("phases[{i}].duration"),
+                format!(
+                    "scaled by {duration_scale} (--duration-scale), a step of the phase lasts {}, under the 1ms the pacer can hold",
+                    crate::scenario::units::format_duration(duration)
+                ),
+                "use a larger --duration-scale, or longer steps",
+            ));
+        }
         let shape = phase.shape.scaled(rate_scale);
         if shape.peak_rate() > MAX_RATE || !shape.peak_rate().is_finite() {
             return Err(ctx.err(
@@ -74,7 +84,7 @@ impl Scale {
         }
         Ok(Phase {
             shape,
-            duration: duration.max(Duration::from_millis(1)),
+            duration,
             ..phase
         })
     }
@@ -101,6 +111,20 @@ fn check_plan(ctx: &Ctx, phases: &[Phase]) -> Result<(), ScenarioError> {
             "phases",
             "every phase is warmup or has rate 0, so nothing would be measured",
             "add a phase with warmup = false and a rate above 0",
+        ));
+    }
+    let measured: f64 = phases
+        .iter()
+        .filter(|p| !p.warmup)
+        .map(|p| p.shape.mean_rate() * p.duration.as_secs_f64())
+        .sum();
+    if measured < 1.0 {
+        return Err(ctx.err(
+            "phases",
+            format!(
+                "the measured phases plan {measured:.3} events in all (rate times duration, after --rate-scale and --duration-scale), so not one would be sent"
+            ),
+            "raise the rate or lengthen the measured phases so that they plan at least one event",
         ));
     }
     Ok(())

@@ -3,16 +3,9 @@
 //! turns it off), and how the layers merge.
 
 use super::Ctx;
-use crate::scenario::{Bootstrap, ScenarioError};
-
-/// Properties that turn TLS verification off, with the values that do it.
-const INSECURE_TLS: &[(&str, &[&str])] = &[
-    ("ssl.endpoint.identification.algorithm", &["none", ""]),
-    (
-        "enable.ssl.certificate.verification",
-        &["false", "0", "no", "off"],
-    ),
-];
+use super::librdkafka;
+use crate::input::quote;
+use crate::scenario::{Auth, Bootstrap, ScenarioError};
 
 /// The warning every report shows for a run with TLS verification off.
 pub const INSECURE_TLS_WARNING: &str = "TLS verification was OFF for this run (--insecure-skip-tls-verify): the brokers' certificates and host names were not checked";
@@ -98,31 +91,22 @@ fn find_property<'a>(
 ) -> Option<(String, &'a str, &'a str)> {
     layers.iter().find_map(|(section, pairs)| {
         let (key, value) = pairs.iter().find(|(k, v)| matches(k, v))?;
-        let name = if *section == "-X" {
-            format!("-X {key}")
-        } else {
-            format!("{section}.\"{key}\"")
-        };
-        Some((name, key.as_str(), value.as_str()))
+        Some((property_name(section, key), key.as_str(), value.as_str()))
     })
 }
 
-/// Whether a property turns TLS verification off.
-fn turns_off_tls_checks(key: &str, value: &str) -> bool {
-    INSECURE_TLS.iter().any(|(k, values)| {
-        *k == key && values.contains(&value.trim().to_ascii_lowercase().as_str())
-    })
-}
-
-/// Rejects a secret written in the file, TLS verification turned off without the flag, and
-/// TLS or SASL asked of the embedded broker.
+/// Rejects a secret written in the file, a property librdkafka would refuse, TLS
+/// verification turned off or a security protocol other than `--auth`'s without the flag, and
+/// TLS or SASL asked of the embedded broker. Returns the warning every report carries when the
+/// flag let the protocol be overridden.
 pub(super) fn check_properties(
     ctx: &Ctx,
     written: &ClientProperties,
     flags: &ClientProperties,
     bootstrap: &Bootstrap,
+    auth: &Auth,
     insecure_skip_tls_verify: bool,
-) -> Result<(), ScenarioError> {
+) -> Result<Option<String>, ScenarioError> {
     let layers = [
         ("cluster.producer", &written.producer),
         ("cluster.consumer", &written.consumer),
@@ -136,30 +120,103 @@ pub(super) fn check_properties(
             "remove it from the file and pass it at run time (an environment variable read by -X, or a credentials file)",
         ));
     }
-    if !insecure_skip_tls_verify
-        && let Some((name, key, value)) = find_property(&layers, turns_off_tls_checks)
-    {
-        return Err(ctx.err(
-            name,
-            format!("`{key}={value}` turns off TLS certificate or host name verification"),
-            "remove it, or pass --insecure-skip-tls-verify to run without verification on purpose (every report will say so)",
-        ));
+    for (section, pairs) in &layers {
+        for (key, value) in pairs.iter() {
+            if let Err(problem) = librdkafka::check(key, value) {
+                return Err(ctx.err(
+                    property_name(section, key),
+                    problem,
+                    "correct the property; librdkafka's CONFIGURATION.md lists every one and the values it takes",
+                ));
+            }
+        }
+    }
+    let mut warning = None;
+    for (client, which) in [("producer", 0), ("consumer", 1)] {
+        let own = [layers[which], layers[which + 2]];
+        if let Some(found) = check_security(ctx, client, &own, auth, insecure_skip_tls_verify)? {
+            warning = Some(found);
+        }
     }
     // The embedded broker speaks plaintext only: a client told to use TLS or SASL would wait out
     // the group join and report a timeout instead of what is wrong. (sasl.* alone is ignored on
     // a plaintext connection; the protocol decides.)
-    let speaks_other =
-        |k: &str, v: &str| k == "security.protocol" && !v.eq_ignore_ascii_case("plaintext");
+    let speaks_other = |k: &str, v: &str| {
+        k == "security.protocol"
+            && librdkafka::Reading::of(&[(k.into(), v.into())]).protocol() != "plaintext"
+    };
     if bootstrap.is_embedded()
         && let Some((name, key, value)) = find_property(&layers, speaks_other)
     {
         return Err(ctx.err(
             name,
-            format!("`{key}={value}` asks for TLS or SASL, and the embedded broker speaks plaintext only"),
+            format!("`{key}={}` asks for TLS or SASL, and the embedded broker speaks plaintext only", quote(value, 40)),
             "give --bootstrap (or cluster.bootstrap) a real cluster's TLS/SASL listeners, or drop the property",
         ));
     }
-    Ok(())
+    Ok(warning)
+}
+
+/// One client's TLS verification and security protocol, as librdkafka reads its merged
+/// properties (`own`: the scenario's, then -X): verification off, or a protocol other than
+/// the auth mode's, is an error without `--insecure-skip-tls-verify`. Returns the warning for
+/// a protocol the flag let through.
+fn check_security(
+    ctx: &Ctx,
+    client: &str,
+    own: &[(&str, &Vec<(String, String)>)],
+    auth: &Auth,
+    insecure_skip_tls_verify: bool,
+) -> Result<Option<String>, ScenarioError> {
+    let merged = merge(&[own[0].1.clone(), own[1].1.clone()]);
+    let read = librdkafka::Reading::of(&merged);
+    if !insecure_skip_tls_verify && let Some(key) = read.tls_unverified() {
+        let (name, value) = last_setting(own, key);
+        return Err(ctx.err(
+            name,
+            format!("`{key}={}` turns off TLS certificate or host name verification (for librdkafka's {client})", quote(&value, 100)),
+            "remove it, or pass --insecure-skip-tls-verify to run without verification on purpose (every report will say so)",
+        ));
+    }
+    let (Some(wanted), Some(set)) = (auth.protocol(), read.protocol_set(&merged)) else {
+        return Ok(None);
+    };
+    if set == wanted {
+        return Ok(None);
+    }
+    let (name, value) = last_setting(own, "security.protocol");
+    if !insecure_skip_tls_verify {
+        return Err(ctx.err(
+            name,
+            format!("`security.protocol={}` contradicts auth `{}`, which speaks {wanted}", quote(&value, 40), auth.name()),
+            "drop it (--auth sets the protocol), choose the auth mode that speaks it, or pass --insecure-skip-tls-verify to downgrade on purpose (every report will say so)",
+        ));
+    }
+    Ok(Some(format!(
+        "security.protocol was {set} for this run's {client}s although auth `{}` speaks {wanted} ({name}, allowed by --insecure-skip-tls-verify)",
+        auth.name()
+    )))
+}
+
+/// How an error names a property: `-X key` or `section."key"`.
+fn property_name(section: &str, key: &str) -> String {
+    if section == "-X" {
+        format!("-X {}", quote(key, 100))
+    } else {
+        format!("{section}.\"{}\"", quote(key, 100))
+    }
+}
+
+/// Where `key` was set last among `layers` (the setting that wins), and its value.
+fn last_setting(layers: &[(&str, &Vec<(String, String)>)], key: &str) -> (String, String) {
+    layers
+        .iter()
+        .rev()
+        .find_map(|(section, pairs)| {
+            let (_, value) = pairs.iter().rev().find(|(k, _)| k == key)?;
+            Some((property_name(section, key), value.clone()))
+        })
+        .unwrap_or_else(|| (key.to_string(), String::new()))
 }
 
 /// The defaults under the scenario's and the flags' properties: the ADR's settings, then

@@ -1,0 +1,103 @@
+//! Every SLO can be judged: its limit is a value its metric can take, and the scenario
+//! produces the figure it names. A check that can never pass, or that would find nothing to
+//! judge after the whole load has run, is refused before any load is sent.
+
+use super::Ctx;
+use crate::scenario::faults::FaultKind;
+use crate::scenario::{FaultSpec, GroupSpec, Metric, Phase, ScenarioError, Slo, recovery_peak};
+
+/// What the scenario produces that SLOs may name.
+pub(super) struct Produces<'a> {
+    pub(super) phases: &'a [Phase],
+    pub(super) groups: &'a [GroupSpec],
+    pub(super) faults: &'a [FaultSpec],
+}
+
+/// Refuses an SLO whose limit its metric cannot meet, or whose figure the scenario never
+/// produces, naming what would produce it.
+pub(super) fn check_judgeable(
+    ctx: &Ctx,
+    slos: &[Slo],
+    produces: &Produces,
+) -> Result<(), ScenarioError> {
+    for slo in slos {
+        if !slo.limit.is_finite() {
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` has a limit that is not a number"),
+                "write a finite limit, e.g. 0 or 100ms",
+            ));
+        }
+        if !slo.comparison.can_hold(slo.limit, slo.metric.range()) {
+            let (low, high, whole) = slo.metric.range();
+            let range = match (high.is_finite(), whole) {
+                (false, true) => "a whole number of at least 0".to_string(),
+                (false, false) => format!("at least {low}"),
+                (true, _) if slo.metric.is_latency() => {
+                    format!("from 0 to {}", crate::format::format_micros(high))
+                }
+                (true, _) => format!("from {low} to {high}"),
+            };
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` can never pass: the figure is {range}"),
+                "give a limit the figure can meet, e.g. `lost == 0`, `rate.achieved_ratio >= 0.99`, `e2e.p95 < 100ms`",
+            ));
+        }
+        if let Some(missing) = produces.missing(&slo.metric) {
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` judges a figure this scenario never produces: {missing}"),
+                "add what produces it, or drop this SLO",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Produces<'_> {
+    /// What the scenario lacks to produce `metric`'s figure, if anything.
+    fn missing(&self, metric: &Metric) -> Option<&'static str> {
+        let named =
+            |group: &Option<String>, g: &GroupSpec| group.as_ref().is_none_or(|n| *n == g.name);
+        let pauses = |group: &Option<String>| {
+            self.faults.iter().any(|f| match f.kind {
+                FaultKind::GroupPause { group: g } => named(group, &self.groups[g]),
+                _ => false,
+            })
+        };
+        match metric {
+            Metric::RecoveryLag | Metric::RecoveryP95 if recovery_peak(self.phases).is_none() => {
+                Some(
+                    "recovery is measured after the highest-rate phase, and no phase of a lower rate follows it",
+                )
+            }
+            Metric::CatchupRate { group } | Metric::CatchupTime { group } if !pauses(group) => {
+                Some(
+                    "catch-up is measured after a `group_pause` fault of the group, and there is none",
+                )
+            }
+            Metric::ReplayRate { group }
+                if !self
+                    .groups
+                    .iter()
+                    .any(|g| named(group, g) && g.starts_after.is_some()) =>
+            {
+                Some(
+                    "replay is measured on a group that joins late (`starts_after`), and there is none",
+                )
+            }
+            Metric::RetryDelay { group, .. } | Metric::Failures { group, .. }
+                if !self
+                    .groups
+                    .iter()
+                    .any(|g| named(group, g) && g.failures.is_some()) =>
+            {
+                Some(
+                    "retries and dead letters come from a group with `failure_rate` or `poison_keys`, and there is none",
+                )
+            }
+            _ => None,
+        }
+    }
+}

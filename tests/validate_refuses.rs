@@ -1,0 +1,294 @@
+//! `surge validate` refuses what cannot be judged or run, and the TLS and secret guards cannot
+//! be walked around: each case is a scenario or a flag that validation once accepted, and
+//! that then failed after the whole load, crashed, or quietly ran insecure.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{console, surge_within};
+use surge::scenario::Overrides;
+
+const BASE: &str = r#"
+[cluster]
+bootstrap = "127.0.0.1:9092"
+
+[[topics]]
+name = "orders"
+partitions = 2
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+
+[[phases]]
+name = "steady"
+rate = "100/s"
+duration = "2s"
+
+[[consumer_groups]]
+name = "svc"
+topics = ["orders"]
+"#;
+
+/// The error `surge::validate` gives for `text` with `overrides`.
+fn refused(text: &str, overrides: &Overrides) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    match surge::validate(&path, overrides) {
+        Ok(_) => panic!("accepted:\n{text}\nwith {overrides:?}"),
+        Err(error) => {
+            let message = error.to_string();
+            assert!(message.contains("s.toml"), "no file named: {message}");
+            assert!(message.contains("fix:"), "no fix: {message}");
+            message
+        }
+    }
+}
+
+fn with_slo(slo: &str) -> String {
+    format!("{BASE}\n[slo]\nchecks = [\"{slo}\"]\n")
+}
+
+fn flags(properties: &[(&str, &str)]) -> Overrides {
+    Overrides {
+        properties: properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Overrides::default()
+    }
+}
+
+#[test]
+fn slos_that_can_never_pass_are_refused() {
+    for slo in [
+        "lost == -1",
+        "lost == 0.5",
+        "rate.achieved_ratio >= 2",
+        "e2e.p95 < 0ms",
+        "publish.p99 > 2h",
+    ] {
+        let error = refused(&with_slo(slo), &Overrides::default());
+        assert!(error.contains("can never pass"), "{slo}: {error}");
+    }
+}
+
+#[test]
+fn slos_on_figures_the_scenario_never_produces_are_refused_naming_what_would() {
+    for (slo, needs) in [
+        ("group.svc.catchup_time < 30s", "group_pause"),
+        ("replay.rate > 100", "starts_after"),
+        ("recovery.lag < 30s", "lower rate"),
+        ("retry_delay.p99 < 1s", "failure_rate"),
+        ("group.svc.retried == 0", "failure_rate"),
+    ] {
+        let error = refused(&with_slo(slo), &Overrides::default());
+        assert!(
+            error.contains("never produces") && error.contains(needs),
+            "{slo}: {error}"
+        );
+    }
+    // With what produces it, the same SLO is accepted.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    let text = format!(
+        "{}\n[[phases]]\nname = \"calm\"\nrate = \"10/s\"\nduration = \"2s\"\n",
+        with_slo("recovery.lag < 30s")
+    );
+    std::fs::write(&path, text).unwrap();
+    surge::validate(&path, &Overrides::default()).expect("a peak then a calm phase recovers");
+}
+
+#[test]
+fn numbers_that_are_not_finite_or_add_up_to_infinity_are_refused() {
+    let zipf = BASE.replace(
+        "topic = \"orders\"\n",
+        "topic = \"orders\"\ndistribution = \"zipf\"\nzipf_exponent = nan\n",
+    );
+    let error = refused(&zipf, &Overrides::default());
+    assert!(
+        error.contains("events[0].zipf_exponent") && error.contains("not finite"),
+        "{error}"
+    );
+    let weights = format!(
+        "{}\n[[events]]\nname = \"B\"\ntopic = \"orders\"\nweight = 1e308\n",
+        BASE.replace(
+            "topic = \"orders\"\n\n[[phases]]",
+            "topic = \"orders\"\nweight = 1e308\n\n[[phases]]"
+        )
+    );
+    let error = refused(&weights, &Overrides::default());
+    assert!(error.contains("weights add up"), "{error}");
+}
+
+#[test]
+fn plans_that_send_nothing_or_steps_under_a_millisecond_are_refused() {
+    let error = refused(
+        &BASE.replace("duration = \"2s\"", "duration = \"1ns\""),
+        &Overrides::default(),
+    );
+    assert!(
+        error.contains("phases[0].duration") && error.contains("1ms"),
+        "{error}"
+    );
+    let scaled = Overrides {
+        duration_scale: Some(1e-6),
+        ..Overrides::default()
+    };
+    let error = refused(BASE, &scaled);
+    assert!(
+        error.contains("--duration-scale") && error.contains("1ms"),
+        "{error}"
+    );
+    let starved = Overrides {
+        rate_scale: Some(1e-6),
+        ..Overrides::default()
+    };
+    let error = refused(BASE, &starved);
+    assert!(error.contains("not one would be sent"), "{error}");
+}
+
+#[test]
+fn client_properties_librdkafka_refuses_are_refused_at_validation() {
+    for (key, value) in [
+        ("acks", "constant"),
+        ("linger.ms", "abc"),
+        ("no.such.thing", "1"),
+    ] {
+        let error = refused(BASE, &flags(&[(key, value)]));
+        assert!(
+            error.contains(&format!("-X {key}")) && error.contains("librdkafka"),
+            "{error}"
+        );
+        let written = format!("{BASE}\n[cluster.producer]\n\"{key}\" = \"{value}\"\n");
+        let error = refused(&written, &Overrides::default());
+        assert!(
+            error.contains(&format!("cluster.producer.\"{key}\"")),
+            "{error}"
+        );
+    }
+    let error = refused(
+        &format!("{BASE}\n[cluster.consumer]\n\"\" = \"1\"\n"),
+        &Overrides::default(),
+    );
+    assert!(error.contains("empty name"), "{error}");
+    let error = refused(
+        &format!("{BASE}\n[run]\nconnect_timeout = \"0s\"\n"),
+        &Overrides::default(),
+    );
+    assert!(error.contains("run.connect_timeout"), "{error}");
+}
+
+#[test]
+fn every_spelling_of_false_for_tls_verification_needs_the_flag() {
+    // librdkafka reads these as false (and refuses "no" and "off" outright).
+    for value in ["f", "F", "false", "0", "FALSE", "False"] {
+        let error = refused(
+            BASE,
+            &flags(&[("enable.ssl.certificate.verification", value)]),
+        );
+        assert!(error.contains("turns off TLS"), "{value}: {error}");
+        let written = format!(
+            "{BASE}\n[cluster.producer]\n\"enable.ssl.certificate.verification\" = \"{value}\"\n"
+        );
+        let error = refused(&written, &Overrides::default());
+        assert!(error.contains("turns off TLS"), "{value}: {error}");
+    }
+    for value in ["no", "off"] {
+        let error = refused(
+            BASE,
+            &flags(&[("enable.ssl.certificate.verification", value)]),
+        );
+        assert!(error.contains("librdkafka refuses"), "{value}: {error}");
+    }
+    let error = refused(
+        BASE,
+        &flags(&[("consumer.ssl.endpoint.identification.algorithm", "NONE")]),
+    );
+    assert!(error.contains("turns off TLS"), "{error}");
+}
+
+#[test]
+fn a_flag_cannot_downgrade_the_protocol_auth_chose_without_the_insecure_flag() {
+    for (auth, protocol) in [
+        ("tls", "PLAINTEXT"),
+        ("tls", "sasl_plaintext"),
+        ("scram-sha-512", "SASL_PLAINTEXT"),
+        ("iam", "ssl"),
+    ] {
+        let overrides = Overrides {
+            auth: Some(auth.into()),
+            ..flags(&[("security.protocol", protocol)])
+        };
+        let error = refused(BASE, &overrides);
+        assert!(
+            error.contains("contradicts auth"),
+            "{auth} {protocol}: {error}"
+        );
+        // With the flag the run may downgrade, and every report says so.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, BASE).unwrap();
+        let insecure = Overrides {
+            insecure_skip_tls_verify: true,
+            ..overrides
+        };
+        let scenario = surge::validate(&path, &insecure).unwrap();
+        let warning = scenario.cluster.protocol_override.expect("a warning");
+        assert!(
+            warning.contains(&protocol.to_ascii_lowercase()),
+            "{warning}"
+        );
+    }
+    // Saying what auth says is fine.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, BASE).unwrap();
+    let same = Overrides {
+        auth: Some("tls".into()),
+        ..flags(&[("security.protocol", "SSL")])
+    };
+    surge::validate(&path, &same).unwrap();
+}
+
+#[test]
+fn long_values_deep_nesting_and_secret_looking_arguments_are_not_echoed() {
+    let long = "x".repeat(1 << 20);
+    let error = refused(
+        &BASE.replace("name = \"svc\"", &format!("name = \"{long}\"")),
+        &Overrides::default(),
+    );
+    assert!(error.len() < 2_000, "{} bytes", error.len());
+    let deep = format!(
+        "{BASE}\nnested = {}1{}\n",
+        "[".repeat(2_000),
+        "]".repeat(2_000)
+    );
+    let error = refused(&deep, &Overrides::default());
+    assert!(error.contains("line "), "{error}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, BASE).unwrap();
+    let path = path.to_str().unwrap();
+    for args in [
+        vec!["validate", path, "-X", "sasl.password hunter2"],
+        vec!["validate", path, "-X", "ssl.key.password:hunter2"],
+    ] {
+        let output = surge_within(&args, Duration::from_secs(20));
+        let message = console(&output);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+    for (flag, value) in [
+        ("--monthly-cost", "NaN"),
+        ("--rate-scale", &*"9".repeat(400)),
+    ] {
+        let output = surge_within(&["validate", path, flag, value], Duration::from_secs(20));
+        let message = console(&output);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        assert!(message.contains(flag) && message.len() < 800, "{message}");
+    }
+}
