@@ -23,15 +23,16 @@ pub const CURVE: Cap = Cap {
     what: "curve",
     bytes: 64 << 20,
 };
-/// `summary.json` and `worker.json`: per-second figures of a week-long run stay under this.
+/// `summary.json` and `worker.json`: a second of the timeline is about 450 bytes and 250 a
+/// group, pretty-printed, so a week-long run with 16 groups writes about 2.7 GB.
 pub const SUMMARY: Cap = Cap {
     what: "summary",
-    bytes: 256 << 20,
+    bytes: 4 << 30,
 };
 /// `ledger.json`: one row per key, about 30 bytes each.
 pub const LEDGER: Cap = Cap {
     what: "ledger",
-    bytes: 512 << 20,
+    bytes: 2 << 30,
 };
 /// A password or token file.
 pub const SECRET: Cap = Cap {
@@ -57,6 +58,8 @@ pub enum InputError {
         what: &'static str,
         cap: u64,
     },
+    #[error("{} is not a regular file (a device, a FIFO or a directory): surge reads files", path.display())]
+    NotAFile { path: PathBuf },
     #[error("{} is not UTF-8 text (at byte {at}): a {what} file is text", path.display())]
     NotText {
         path: PathBuf,
@@ -80,6 +83,21 @@ pub fn read(path: &Path, cap: Cap) -> Result<Vec<u8>, InputError> {
         path: path.to_path_buf(),
         source,
     };
+    // A FIFO would block the open, a device never end: only regular files are read (a
+    // symlink to one is followed), and one larger than the cap is refused unread.
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if !metadata.is_file() {
+        return Err(InputError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if metadata.len() > cap.bytes {
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            what: cap.what,
+            cap: cap.bytes,
+        });
+    }
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     file.take(cap.bytes + 1)
@@ -141,16 +159,29 @@ mod tests {
             what: "scenario",
             bytes: 1 << 20,
         };
-        // /dev/zero never ends: the read stops one byte past the cap.
+        // /dev/zero never ends, and a FIFO blocks its reader: neither is read.
         let error = read(Path::new("/dev/zero"), cap).unwrap_err().to_string();
-        assert!(
-            error.contains("/dev/zero is larger than 1 MiB") && error.contains("scenario"),
-            "{error}"
-        );
+        assert!(error.contains("/dev/zero is not a regular file"), "{error}");
         let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("summary.json");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let error = read(&fifo, cap).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{error}");
         let path = dir.path().join("s.toml");
         std::fs::write(&path, vec![b'#'; 1 << 20]).unwrap();
         assert_eq!(read(&path, cap).unwrap().len(), 1 << 20);
+        std::fs::write(&path, vec![b'#'; (1 << 20) + 1]).unwrap();
+        let error = read(&path, cap).unwrap_err().to_string();
+        assert!(
+            error.contains("larger than 1 MiB") && error.contains("scenario"),
+            "{error}"
+        );
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         let error = read_text(&path, cap).unwrap_err().to_string();
         assert!(error.contains("not UTF-8 text (at byte 0)"), "{error}");

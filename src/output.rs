@@ -16,6 +16,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".part")
         .tempfile_in(dir)?;
     file.write_all(bytes)?;
+    // A temporary file is private (0600); a report is not: readable by all, as any file
+    // written with the usual umask.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     file.as_file().sync_data()?;
     file.persist(path).map_err(|error| error.error)?;
     Ok(())
@@ -37,6 +44,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
         assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
         assert_eq!(std::fs::read(&link).unwrap(), b"<svg/>");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&link).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
         let left: Vec<_> = std::fs::read_dir(run.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
     }

@@ -539,9 +539,40 @@ impl Summary {
     pub fn from_json(text: &str) -> Result<Summary, String> {
         let summary: Summary = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if summary.schema != SCHEMA {
-            return Err(format!("schema `{}` is not `{SCHEMA}`", summary.schema));
+            return Err(format!(
+                "schema `{}` is not `{SCHEMA}`",
+                crate::input::quote(&summary.schema, 60)
+            ));
         }
+        summary.check_times()?;
         Ok(summary)
+    }
+
+    /// The run's length and every timeline point's time are seconds a run can have lasted,
+    /// and each point holds figures a second can have: the reports draw their axes from them.
+    fn check_times(&self) -> Result<(), String> {
+        // A week of plan, and a day of joining, grace and drain at most.
+        const LONGEST_S: f64 = 8.0 * 86_400.0;
+        let run_time = self.startup.run_time_s;
+        if !(0.0..=LONGEST_S).contains(&run_time) {
+            return Err(format!(
+                "`startup.run_time_s` is {run_time}: not the length of a run (0 to {LONGEST_S} s)"
+            ));
+        }
+        for (i, point) in self.timeline.iter().enumerate() {
+            if !(0.0..=run_time + 60.0).contains(&point.t) {
+                return Err(format!(
+                    "`timeline[{i}].t` is {}: not a second of this {run_time} s run",
+                    point.t
+                ));
+            }
+            if let Some(field) = point.implausible() {
+                return Err(format!(
+                    "`timeline[{i}]` has {field} that no second of a run can have"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// All groups' counts summed.

@@ -170,12 +170,62 @@ fn a_line_longer_than_any_histogram_and_an_endless_file_are_refused() {
         &format!("Tag=publish,20.000,1.000,1.000,{}", "A".repeat(2 << 20)),
     );
     report_refuses(dir.path(), "publish.hlog", "longer than 1048576 bytes");
-    // A summary.json that never ends (/dev/zero) stops at the cap.
+    // A summary.json that never ends (/dev/zero) is not read at all.
     let dir = tempfile::tempdir().unwrap();
     copy_fixture(dir.path());
     std::fs::remove_file(dir.path().join("summary.json")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", dir.path().join("summary.json")).unwrap();
-    report_refuses(dir.path(), "summary.json", "is larger than 256 MiB");
+    report_refuses(dir.path(), "summary.json", "is not a regular file");
+}
+
+#[test]
+fn a_tag_that_names_a_path_or_a_time_beyond_a_run_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let escaped = outside.path().join("ESCAPED");
+    let valid =
+        std::fs::read_to_string(common::repo("tests/fixtures/smoke-run/publish.hlog")).unwrap();
+    let histogram = valid
+        .lines()
+        .find(|l| l.starts_with("Tag="))
+        .and_then(|l| l.rsplit_once(','))
+        .map(|(_, h)| h.to_string())
+        .unwrap();
+    let cases = [
+        (
+            format!("Tag={},3.000,1.000,10.0,{histogram}", escaped.display()),
+            "is not one of surge's metrics",
+        ),
+        (
+            format!("Tag=sub/x,3.000,1.000,10.0,{histogram}"),
+            "is not one of surge's metrics",
+        ),
+        (
+            format!("Tag=e2e.<img src=x>,3.000,1.000,10.0,{histogram}"),
+            "is not one of surge's metrics",
+        ),
+        (
+            format!("Tag=publish,18446744073709551615.000,1.000,10.0,{histogram}"),
+            "not within a run",
+        ),
+    ];
+    for (line, detail) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_fixture(dir.path());
+        append(&dir.path().join("publish.hlog"), &line);
+        report_refuses(dir.path(), "publish.hlog", detail);
+        assert!(
+            !escaped.with_extension("hlog").exists(),
+            "written outside: {line}"
+        );
+    }
+    // One totals line too many is refused before each decodes to a full histogram.
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    let total = format!("Tag=publish,0.000,18.000,1.000,{histogram}");
+    for _ in 0..40 {
+        append(&dir.path().join("totals.hlog"), &total);
+    }
+    report_refuses(dir.path(), "totals.hlog", "more histograms than a run");
 }
 
 #[test]
@@ -210,12 +260,8 @@ fn worker_set(
 ) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for w in ["w0", "w1"] {
-        let to = dir.path().join(w);
-        std::fs::create_dir_all(&to).unwrap();
-        for entry in std::fs::read_dir(common::repo("tests/fixtures/worker-set").join(w)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
+        let from = common::repo("tests/fixtures/worker-set").join(w);
+        common::copy_dir(&from, &dir.path().join(w));
     }
     let path = dir.path().join(format!("w{index}")).join(file);
     let mut value: serde_json::Value =

@@ -1254,7 +1254,7 @@ fn three_worker_processes_merge_into_the_run_one_process_makes() {
     assert_eq!(read.duplicates(), 0);
 
     // Histograms: the merged ones are every worker's samples recorded together.
-    let totals = |dir: &Path| surge::report::hlog::read(dir).unwrap().totals;
+    let totals = |dir: &Path| surge::report::load_run(dir).unwrap().histograms.totals;
     let whole = totals(&merged);
     for (tag, histogram) in &whole {
         let mut together = surge::metrics::new_histogram();

@@ -502,7 +502,7 @@ fn interval_logs_round_trip_with_the_same_percentiles() {
     for output in report::hlog::HlogExporter.render(&run).unwrap() {
         std::fs::write(dir.path().join(&output.name), output.bytes).unwrap();
     }
-    let read = report::hlog::read(dir.path()).unwrap();
+    let read = report::hlog::read(dir.path(), run.summary.startup.run_time_s).unwrap();
     assert_eq!(read.intervals.len(), run.histograms.intervals.len());
     for (tag, original) in &run.histograms.totals {
         let back = read.total(tag).unwrap_or_else(|| panic!("{tag} read back"));

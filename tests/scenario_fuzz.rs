@@ -2,7 +2,8 @@
 //! run: each case mutates a file of the corpus (tests/fuzz-corpus, built from scenarios/*.toml)
 //! with hostile values, deleted, repeated or misplaced lines, flipped bytes and truncation. The
 //! loader must never panic, and must answer with either a bounded scenario or an error that names
-//! the file and a key or a position. `SURGE_FUZZ_CASES=N` runs more cases, `SURGE_FUZZ_SEED` others.
+//! the file and a key or a position. `SURGE_FUZZ_SCENARIO=N` (or `SURGE_FUZZ_CASES`) runs more
+//! cases, `SURGE_FUZZ_SEED` others; scripts/fuzz.sh runs a million across every reader.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -162,9 +163,9 @@ fn mutate(rng: &mut StdRng, text: &str) -> Vec<u8> {
 
 #[test]
 fn the_loader_never_panics_and_always_names_a_key_or_a_position() {
-    let cases: usize = std::env::var("SURGE_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    let cases: usize = ["SURGE_FUZZ_SCENARIO", "SURGE_FUZZ_CASES"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.parse().ok())
         .unwrap_or(1500);
     let seed: u64 = std::env::var("SURGE_FUZZ_SEED")
         .ok()

@@ -69,10 +69,28 @@ fn slos_that_can_never_pass_are_refused() {
         "rate.achieved_ratio >= 2",
         "e2e.p95 < 0ms",
         "publish.p99 > 2h",
+        "e2e.p95 <= 0us",
+        "lost > 18446744073709551615",
     ] {
         let error = refused(&with_slo(slo), &Overrides::default());
         assert!(error.contains("can never pass"), "{slo}: {error}");
     }
+}
+
+#[test]
+fn slos_that_contradict_each_other_are_refused() {
+    let text = format!("{BASE}\n[slo]\nchecks = [\"e2e.p95 < 100ms\", \"e2e.p95 > 200ms\"]\n");
+    let error = refused(&text, &Overrides::default());
+    assert!(error.contains("can never both pass"), "{error}");
+    let text = format!("{BASE}\n[slo]\nchecks = [\"lost < 5\", \"lost > 4\"]\n");
+    let error = refused(&text, &Overrides::default());
+    assert!(error.contains("can never both pass"), "{error}");
+    let checks = vec!["\"lost == 0\""; 501].join(", ");
+    let error = refused(
+        &format!("{BASE}\n[slo]\nchecks = [{checks}]\n"),
+        &Overrides::default(),
+    );
+    assert!(error.contains("slo.checks[500]"), "{error}");
 }
 
 #[test]
@@ -240,6 +258,22 @@ fn a_flag_cannot_downgrade_the_protocol_auth_chose_without_the_insecure_flag() {
         assert!(
             warning.contains(&protocol.to_ascii_lowercase()),
             "{warning}"
+        );
+    }
+    // Nor the SASL mechanism: PLAIN would send the password itself.
+    for (auth, key, mechanism) in [
+        ("scram-sha-512", "sasl.mechanism", "PLAIN"),
+        ("scram-sha-512", "sasl.mechanisms", "SCRAM-SHA-256"),
+        ("iam", "producer.sasl.mechanism", "PLAIN"),
+    ] {
+        let overrides = Overrides {
+            auth: Some(auth.into()),
+            ..flags(&[(key, mechanism)])
+        };
+        let error = refused(BASE, &overrides);
+        assert!(
+            error.contains("contradicts auth"),
+            "{auth} {mechanism}: {error}"
         );
     }
     // Saying what auth says is fine.

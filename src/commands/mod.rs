@@ -30,5 +30,5 @@ pub fn regenerate(dir: &Path) -> Result<Vec<(PathBuf, String)>, SurgeError> {
         path: dir.to_path_buf(),
         detail: error.to_string(),
     })?;
-    Ok(report::write_all(dir, &run))
+    Ok(report::write_reports(dir, &run))
 }

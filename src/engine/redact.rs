@@ -86,6 +86,19 @@ mod tests {
     }
 
     #[test]
+    fn the_parts_of_a_structured_secret_are_secrets_too() {
+        let properties = [(
+            "sasl.oauthbearer.config".to_string(),
+            "principal=admin bogus_hunter2SECRETpart".to_string(),
+        )];
+        let clean = crate::kafka::redact(
+            "Unrecognized sasl.oauthbearer.config beginning at: bogus_hunter2SECRETpart",
+            &properties,
+        );
+        assert!(!clean.contains("hunter2"), "{clean}");
+    }
+
+    #[test]
     fn long_secrets_are_redacted_wherever_they_appear() {
         let clean = redact_values(
             "prefixhunter2-longpasssuffix and 'hunter2-longpass'",

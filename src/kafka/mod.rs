@@ -129,11 +129,20 @@ pub(crate) fn retry_while<T, E>(
 
 /// Replaces the values of the secret properties in `text` with `***` (see [`redact_values`]).
 pub(crate) fn redact(text: &str, properties: &[(String, String)]) -> String {
-    let secrets: Vec<&str> = properties
-        .iter()
-        .filter(|(key, value)| crate::scenario::is_secret_property(key) && !value.is_empty())
-        .map(|(_, value)| value.as_str())
-        .collect();
+    let mut secrets: Vec<&str> = Vec::new();
+    for (key, value) in properties {
+        if crate::scenario::is_secret_property(key) && !value.is_empty() {
+            secrets.push(value);
+            // librdkafka quotes part of a structured value (sasl.oauthbearer.config's
+            // `principal=admin extension_x=...`) from where it stopped parsing: each long part
+            // is a secret of its own.
+            secrets.extend(
+                value
+                    .split(|c: char| c.is_whitespace() || ",;=:".contains(c))
+                    .filter(|part| part.chars().count() >= ANYWHERE_FROM),
+            );
+        }
+    }
     redact_values(text, &secrets)
 }
 

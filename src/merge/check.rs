@@ -6,6 +6,8 @@ use std::path::Path;
 
 use crate::engine::Plan;
 use crate::error::SurgeError;
+use crate::metrics::KeyId;
+use crate::metrics::checker::KeyFacts;
 use crate::scenario::Scenario;
 
 use super::read::Worker;
@@ -18,7 +20,8 @@ pub(super) fn check_workers(scenario: &Scenario, workers: &[Worker]) -> Result<(
     let most = planned.saturating_add(u64::from(scenario.producer_instances));
     let mut sent: u64 = 0;
     for worker in workers {
-        check_share(scenario, worker).map_err(|detail| bad(&worker.dir, "worker.json", detail))?;
+        check_share(scenario, worker, most)
+            .map_err(|detail| bad(&worker.dir, "worker.json", detail))?;
         let ledger = check_ledger(scenario, worker)
             .map_err(|detail| bad(&worker.dir, "ledger.json", detail))?;
         sent = sent.saturating_add(ledger);
@@ -43,7 +46,21 @@ fn bad(dir: &Path, file: &str, detail: String) -> SurgeError {
 }
 
 /// The share's shape is the scenario's: one entry per topic and group, in its order.
-fn check_share(scenario: &Scenario, worker: &Worker) -> Result<(), String> {
+fn check_share(scenario: &Scenario, worker: &Worker, most: u64) -> Result<(), String> {
+    // A week of plan and a day of joining, grace and drain at most, in microseconds.
+    const LONGEST_US: u64 = 8 * 86_400 * 1_000_000;
+    let file = &worker.file;
+    for (field, value) in [
+        ("run_time_us", file.run_time_us),
+        ("last_send_us", file.last_send_us),
+        ("group_join_us", file.group_join_us),
+    ] {
+        if value > LONGEST_US {
+            return Err(format!(
+                "`{field}` is {value}: longer than a run can last (8 days)"
+            ));
+        }
+    }
     let share = &worker.file.share;
     if share.acked_high.len() != scenario.topics.len() {
         return Err(format!(
@@ -72,15 +89,20 @@ fn check_share(scenario: &Scenario, worker: &Worker) -> Result<(), String> {
                 spec.topics.len()
             ));
         }
-        if let Some(key) = facts
+        let partitions = |p: &[Vec<i64>]| p.iter().all(|t| t.len() <= 1 << 16);
+        let first_ok =
+            facts.first_positions.is_empty() || facts.first_positions.len() == spec.topics.len();
+        if !partitions(&facts.positions) || !partitions(&facts.first_positions) || !first_ok {
+            return Err(format!(
+                "`share.groups[{g}]` has positions for more partitions or topics than the group reads"
+            ));
+        }
+        if let Some((key, problem)) = facts
             .keys
             .iter()
-            .find(|k| !k.above.is_sorted_by(|a, b| a < b))
+            .find_map(|k| key_problem(scenario, k, most).map(|p| (k.key, p)))
         {
-            return Err(format!(
-                "`share.groups[{g}].keys` has key {} whose `above` sequences are not strictly ascending",
-                key.key
-            ));
+            return Err(format!("`share.groups[{g}].keys` has key {key}: {problem}"));
         }
     }
     if let Some(second) = share
@@ -94,6 +116,32 @@ fn check_share(scenario: &Scenario, worker: &Worker) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// What is wrong with one key's facts, if anything: a key the scenario cannot have, or
+/// sequences out of their order or beyond what the plan sends.
+fn key_problem(scenario: &Scenario, facts: &KeyFacts, most: u64) -> Option<&'static str> {
+    let key = KeyId(facts.key);
+    let known = key.producer() < scenario.producer_instances
+        && scenario
+            .aggregates
+            .get(usize::from(key.aggregate()))
+            .is_some_and(|a| u64::from(key.index()) < a.keys);
+    let (next, highest) = (facts.next, facts.highest);
+    let within = |s: &u32| *s < highest;
+    if !known {
+        Some("not one of the scenario's keys")
+    } else if next > highest || u64::from(highest) > most {
+        Some("its `next` and `highest` are not sequences the plan sends")
+    } else if !facts.above.is_sorted_by(|a, b| a < b)
+        || !facts.above.iter().all(|s| *s >= next && within(s))
+    {
+        Some("its `above` sequences are not strictly ascending between `next` and `highest`")
+    } else if !facts.out_of_order.iter().all(within) {
+        Some("its `out_of_order` sequences are not below `highest`")
+    } else {
+        None
+    }
 }
 
 /// Every ledger key is one the scenario has; returns the events the ledger counts sent.

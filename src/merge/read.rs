@@ -17,6 +17,9 @@ pub(super) struct Worker {
     pub(super) ledger: SentLedger,
 }
 
+/// The most workers a run has: each is a generator host or pod.
+const MAX_WORKERS: u16 = 1024;
+
 /// A directory given that could not be read as a worker's, and why.
 struct Unreadable {
     dir: PathBuf,
@@ -129,9 +132,9 @@ fn read_worker(dir: &Path) -> Result<Worker, Unread> {
             crate::input::quote(&file.schema, 60)
         )));
     }
-    if file.count == 0 || file.index >= file.count {
+    if file.count == 0 || file.count > MAX_WORKERS || file.index >= file.count {
         return Err(Unread::Invalid(format!(
-            "{}: `index` {} and `count` {} do not name a worker (the index is below the count, which is at least 1)",
+            "{}: `index` {} and `count` {} do not name a worker (the index is below the count, which is from 1 to {MAX_WORKERS})",
             path.display(),
             file.index,
             file.count
@@ -152,6 +155,14 @@ fn read_worker(dir: &Path) -> Result<Worker, Unread> {
         .and_then(|text| {
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", ledger_path.display()))
         })?;
+    if ledger.schema != crate::metrics::checker::LEDGER_SCHEMA {
+        return Err(Unread::Invalid(format!(
+            "{}: `schema` is {}, not {}",
+            ledger_path.display(),
+            crate::input::quote(&ledger.schema, 60),
+            crate::metrics::checker::LEDGER_SCHEMA
+        )));
+    }
     if ledger.run_id != file.run_id {
         return Err(Unread::Invalid(format!(
             "{}: `run_id` {} is not the run {} its worker.json names: the directory mixes two runs' files",

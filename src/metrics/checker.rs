@@ -229,7 +229,7 @@ pub fn crossed_out_of_order(readers: &[&KeyFacts]) -> i64 {
         // Seen here, not before, and below the highest seen before.
         let crossing = |s: &&u32| **s < high && !prior.saw(**s);
         let range = reader.next.min(high);
-        let mut crossed = u64::from(range) - prior.seen_below(range);
+        let mut crossed = u64::from(range).saturating_sub(prior.seen_below(range));
         crossed += reader.above.iter().filter(crossing).count() as u64;
         // Of those, the ones this reader counted itself.
         let counted = reader.out_of_order.iter().filter(crossing).count() as u64;
@@ -238,7 +238,11 @@ pub fn crossed_out_of_order(readers: &[&KeyFacts]) -> i64 {
             .iter()
             .filter(|&&s| prior.saw(s))
             .count() as u64;
-        correction += (crossed - counted) as i64 - redelivered as i64;
+        // Facts read from worker files can disagree: no count goes below zero.
+        let own = i64::try_from(crossed.saturating_sub(counted)).unwrap_or(i64::MAX);
+        correction = correction
+            .saturating_add(own)
+            .saturating_sub(i64::try_from(redelivered).unwrap_or(i64::MAX));
         before.absorb(std::slice::from_ref(*reader), 0, 0);
     }
     correction

@@ -58,12 +58,16 @@ impl SentLedger {
                 )),
             }
         };
+        let counts: FxHashMap<KeyId, u32> = file
+            .keys
+            .iter()
+            .map(|r| row("keys", r))
+            .collect::<Result<_, _>>()?;
+        if counts.len() != file.keys.len() {
+            return Err("a key is listed twice under `keys`".into());
+        }
         Ok(SentLedger {
-            counts: file
-                .keys
-                .iter()
-                .map(|r| row("keys", r))
-                .collect::<Result<_, _>>()?,
+            counts,
             failed: file
                 .failed
                 .iter()

@@ -78,6 +78,50 @@ pub struct TimelinePoint {
 }
 
 impl TimelinePoint {
+    /// The first field that holds what no run can have recorded in a second (a latency above
+    /// the histograms' hour, a count or rate beyond any cluster's, a rate that is not a
+    /// number): the reports draw axes from these, so a summary holding one is refused.
+    pub fn implausible(&self) -> Option<&'static str> {
+        const MOST_US: u64 = crate::metrics::latency::MAX_TRACKABLE_US;
+        const MOST_EVENTS: u64 = 1 << 50;
+        let latency = |v: Option<u64>| v.is_some_and(|v| v > MOST_US);
+        let rate = |v: Option<f64>| v.is_some_and(|v| !(0.0..=1e12).contains(&v));
+        let own: [(&'static str, bool); 10] = [
+            ("target_rate", rate(Some(self.target_rate))),
+            ("produced", self.produced > MOST_EVENTS),
+            ("acked", self.acked > MOST_EVENTS),
+            ("failed", self.failed > MOST_EVENTS),
+            ("consumed", self.consumed > MOST_EVENTS),
+            (
+                "e2e percentiles",
+                [self.e2e_p50, self.e2e_p95, self.e2e_p99]
+                    .into_iter()
+                    .any(latency),
+            ),
+            ("publish_p99", latency(self.publish_p99)),
+            ("schedule_lag_p99", latency(self.schedule_lag_p99)),
+            ("generator_cpu", rate(self.generator_cpu)),
+            ("generator_memory_mib", rate(self.generator_memory_mib)),
+        ];
+        let group = |g: &GroupPoint| {
+            [
+                g.consumed,
+                g.lag,
+                g.duplicates,
+                g.out_of_order,
+                g.retried,
+                g.dead_lettered,
+            ]
+            .into_iter()
+            .any(|v| v > MOST_EVENTS)
+                || [g.e2e_p50, g.e2e_p95, g.e2e_p99].into_iter().any(latency)
+        };
+        own.iter()
+            .find(|(_, bad)| *bad)
+            .map(|(field, _)| *field)
+            .or_else(|| self.groups.iter().any(group).then_some("groups"))
+    }
+
     /// Largest lag at this second of any group that consumes throughout the run.
     pub fn max_lag(&self) -> u64 {
         self.groups

@@ -17,13 +17,14 @@ pub enum ReportError {
     /// A file was too large to be one surge wrote, or not text.
     #[error(transparent)]
     Input(#[from] crate::input::InputError),
-    /// A file was read but does not hold what surge wrote.
-    #[error("{}: {detail}", path.display())]
+    /// A file was read but does not hold what surge wrote. The detail (which can quote the
+    /// file) is shown short.
+    #[error("{}: {}", path.display(), crate::input::quote(detail, 300))]
     Parse { path: PathBuf, detail: String },
     /// A file the run recorded is not in its directory.
     #[error(
         "{} is missing (the run recorded it; without it the charts would show less than was measured)",
-        path.display()
+        crate::input::quote(&path.display().to_string(), 300)
     )]
     Missing { path: PathBuf },
     /// A chart could not be drawn.

@@ -131,10 +131,15 @@ impl Exporter for HlogExporter {
 /// 3 digits: 23,552 counts) encodes to at most about 210 KB, 280 KB in base64.
 const MAX_LINE: usize = 1 << 20;
 
-/// The most intervals a run directory's logs may hold in all: eight days of seconds for six
-/// metrics. Each costs about 40 bytes of index in memory (its histogram goes to a temporary
-/// file), so a crafted directory stays under 170 MB.
-pub const MAX_INTERVALS: usize = 8 * 86_400 * 6;
+/// The most interval logs a run directory may hold: publish, schedule lag and one per group
+/// (16 at most), with room to spare. Each holds one interval a second of the run at most.
+pub const MAX_LOGS: usize = 32;
+
+/// Seconds an interval log may hold beyond the run's length (its last interval, rounding).
+const SPARE_SECONDS: f64 = 120.0;
+
+/// The longest run a log's timestamps may reach: a week of plan and a day of joining and drain.
+const LONGEST_S: f64 = 8.0 * 86_400.0;
 
 /// One histogram read from a log: start, length, tag.
 type Logged = (f64, f64, String, Histogram<u64>);
@@ -149,6 +154,11 @@ fn read_log(
         path: path.to_path_buf(),
         detail: format!("line {line}: {detail}"),
     };
+    if !path.is_file() {
+        return Err(ReportError::Input(crate::input::InputError::NotAFile {
+            path: path.to_path_buf(),
+        }));
+    }
     let file = std::fs::File::open(path).map_err(|source| ReportError::Read {
         path: path.to_path_buf(),
         source,
@@ -172,8 +182,17 @@ fn read_log(
             }
             Ok(true) => {}
         }
+        // The parser wants every line ended, the last one too.
+        if !line.ends_with(b"\n") {
+            line.push(b'\n');
+        }
         for entry in IntervalLogIterator::new(&line) {
-            let entry = entry.map_err(|e| damaged(number, format!("{e:?}")))?;
+            let entry = entry.map_err(|_| {
+                damaged(
+                    number,
+                    "not an interval-log line (a `#` comment or `Tag=NAME,start,length,max,histogram`)".into(),
+                )
+            })?;
             if let LogEntry::Interval(interval) = entry {
                 let histogram = decode_line(interval.encoded_histogram())
                     .map_err(|detail| damaged(number, detail))?;
@@ -181,14 +200,38 @@ fn read_log(
                     .tag()
                     .map(|t| t.as_str().to_string())
                     .unwrap_or_default();
-                each((
+                check_tag(&tag).map_err(|detail| damaged(number, detail))?;
+                let (start, length) = (
                     interval.start_timestamp().as_secs_f64(),
                     interval.duration().as_secs_f64(),
-                    tag,
-                    histogram,
-                ))?;
+                );
+                if !(0.0..=LONGEST_S).contains(&start) || !(0.0..=LONGEST_S).contains(&length) {
+                    return Err(damaged(
+                        number,
+                        format!(
+                            "the interval starts at {start} s and lasts {length} s: not within a run (0 to {LONGEST_S} s)"
+                        ),
+                    ));
+                }
+                each((start, length, tag, histogram))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A tag is a metric surge records: `publish`, `schedule_lag` or `e2e.GROUP`, whose names
+/// are letters, digits, `-`, `_` and `.`. Logs are written under names made of tags, so a tag
+/// read back may not name a path (`/tmp/x`, `sub/x`) or anything else.
+fn check_tag(tag: &str) -> Result<(), String> {
+    let plain = tag
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if tag.is_empty() || tag.len() > 200 || !plain {
+        return Err(format!(
+            "the tag `{}` is not one of surge's metrics (letters, digits, `-`, `_` and `.`)",
+            crate::input::quote(tag, 60)
+        ));
     }
     Ok(())
 }
@@ -306,9 +349,11 @@ impl V2Header {
     }
 }
 
-/// Reads back every `*.hlog` a run wrote, at most [`MAX_INTERVALS`] intervals in all. The
-/// intervals go to a temporary file as they are read (see [`crate::metrics::Intervals`]).
-pub fn read(dir: &Path) -> Result<Histograms, ReportError> {
+/// Reads back every `*.hlog` a run of `seconds` wrote: at most [`MAX_LOGS`] logs, each with
+/// at most one interval a second of the run, and as many totals. The intervals go to a
+/// temporary file as they are read (see [`crate::metrics::Intervals`]), so memory holds about
+/// 40 bytes an interval: 1.6 MB for an hour of four metrics.
+pub fn read(dir: &Path, seconds: f64) -> Result<Histograms, ReportError> {
     let mut histograms = Histograms {
         intervals: crate::metrics::Intervals::spilling(),
         totals: Vec::new(),
@@ -320,23 +365,30 @@ pub fn read(dir: &Path) -> Result<Histograms, ReportError> {
         })?
         .filter_map(Result::ok)
         .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hlog"))
         .collect();
     entries.sort();
-    for path in entries
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "hlog"))
-    {
+    if entries.len() > MAX_LOGS {
+        return Err(ReportError::Parse {
+            path: dir.to_path_buf(),
+            detail: format!(
+                "{} interval logs, more than a run writes ({MAX_LOGS} at most)",
+                entries.len()
+            ),
+        });
+    }
+    let per_log = (seconds.clamp(0.0, LONGEST_S) + SPARE_SECONDS) as usize;
+    for path in &entries {
         let totals = path.file_name().is_some_and(|n| n == TOTALS_FILE);
+        let mut count = 0usize;
         read_log(path, &mut |(start, length, tag, h)| {
+            count += 1;
+            if count > if totals { MAX_LOGS } else { per_log } {
+                return Err(too_many(path, seconds));
+            }
             if totals {
-                if histograms.totals.len() >= MAX_INTERVALS {
-                    return Err(too_many(path));
-                }
                 histograms.totals.push((tag, h));
             } else {
-                if histograms.intervals.len() >= MAX_INTERVALS {
-                    return Err(too_many(path));
-                }
                 histograms
                     .intervals
                     .push(IntervalSample::new(start, length, tag, &h));
@@ -348,11 +400,11 @@ pub fn read(dir: &Path) -> Result<Histograms, ReportError> {
     Ok(histograms)
 }
 
-fn too_many(path: &Path) -> ReportError {
+fn too_many(path: &Path, seconds: f64) -> ReportError {
     ReportError::Parse {
         path: path.to_path_buf(),
         detail: format!(
-            "the run directory's logs hold more than {MAX_INTERVALS} intervals, more than eight days of every metric: it is not a run surge wrote"
+            "more histograms than a run of {seconds:.0} s writes (one a second of each metric, one total of each): it is not this run's log"
         ),
     }
 }

@@ -67,8 +67,26 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
 
 /// Writes every export; one failing does not stop the others. Returns the failures.
 pub fn write_all(dir: &Path, run: &RunData) -> Vec<(PathBuf, String)> {
+    write_exports(dir, run, exporters())
+}
+
+/// Writes every export but the interval logs, which a run directory read back already holds
+/// (`surge report`): rewriting them from themselves would hold each whole log in memory.
+pub fn write_reports(dir: &Path, run: &RunData) -> Vec<(PathBuf, String)> {
+    let reports = exporters()
+        .into_iter()
+        .filter(|e| e.name() != hlog::HlogExporter.name())
+        .collect();
+    write_exports(dir, run, reports)
+}
+
+fn write_exports(
+    dir: &Path,
+    run: &RunData,
+    exporters: Vec<Box<dyn Exporter>>,
+) -> Vec<(PathBuf, String)> {
     let mut failures = Vec::new();
-    for exporter in exporters() {
+    for exporter in exporters {
         match exporter.render(run) {
             Err(error) => {
                 failures.push((dir.to_path_buf(), format!("{}: {error}", exporter.name())))
@@ -108,7 +126,7 @@ pub fn load_run(dir: &Path) -> Result<RunData, ReportError> {
             path: dir.join(missing),
         });
     }
-    let histograms = hlog::read(dir)?;
+    let histograms = hlog::read(dir, summary.startup.run_time_s)?;
     Ok(RunData {
         summary,
         histograms,

@@ -113,6 +113,15 @@ impl Auth {
         }
     }
 
+    /// The SASL mechanism the mode uses; `None` for modes without SASL.
+    pub fn mechanism(&self) -> Option<&'static str> {
+        match self {
+            Auth::None | Auth::Tls { .. } => None,
+            Auth::Scram { .. } => Some("SCRAM-SHA-512"),
+            Auth::Iam { .. } => Some("OAUTHBEARER"),
+        }
+    }
+
     /// The `security.protocol` the mode speaks (as librdkafka spells it); `None` leaves it
     /// to the client properties.
     pub fn protocol(&self) -> Option<&'static str> {

@@ -280,7 +280,7 @@ pub fn integrity_defaults() -> Vec<Slo> {
 
 impl Metric {
     /// The values the metric can take: lowest, highest, and whether only whole numbers.
-    /// Latencies are in microseconds; a histogram's go up to an hour.
+    /// Latencies are in microseconds; a histogram's go from 1 µs up to an hour.
     pub fn range(&self) -> (f64, f64, bool) {
         let histogram_max = crate::metrics::latency::MAX_TRACKABLE_US as f64;
         match self {
@@ -292,10 +292,10 @@ impl Metric {
             | Metric::Fault {
                 figure: FaultFigure::PublishP99 | FaultFigure::E2eP99,
                 ..
-            } => (0.0, histogram_max, false),
+            } => (1.0, histogram_max, false),
             Metric::CatchupRate { .. } | Metric::ReplayRate { .. } => (0.0, f64::INFINITY, false),
             metric if metric.is_latency() => (0.0, f64::INFINITY, false),
-            _ => (0.0, f64::INFINITY, true),
+            _ => (0.0, u64::MAX as f64, true),
         }
     }
 

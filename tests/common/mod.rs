@@ -35,8 +35,13 @@ pub fn probes(p95_at: &[(f64, u64, surge::summary::Status)]) -> Vec<surge::summa
 
 /// Copies the fixed smoke run (tests/fixtures/smoke-run) into `to`, creating it.
 pub fn copy_fixture(to: &Path) {
+    copy_dir(&repo("tests/fixtures/smoke-run"), to);
+}
+
+/// Copies the files of `from` into `to` (made if missing).
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(repo("tests/fixtures/smoke-run")).unwrap() {
+    for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
     }

@@ -42,6 +42,7 @@ pub(super) fn resolve_groups(
     notes: &mut Vec<String>,
     timeline: Timeline,
 ) -> Result<Vec<GroupSpec>, ScenarioError> {
+    super::limits::check_group_count(ctx, raw.len())?;
     let mut groups: Vec<GroupSpec> = Vec::new();
     for (i, group) in raw.into_iter().enumerate() {
         let failures = resolve_failures(ctx, i, &group, topics, bootstrap, notes)?;

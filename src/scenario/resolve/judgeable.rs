@@ -44,6 +44,16 @@ pub(super) fn check_judgeable(
                 "give a limit the figure can meet, e.g. `lost == 0`, `rate.achieved_ratio >= 0.99`, `e2e.p95 < 100ms`",
             ));
         }
+        if let Some(other) = slos
+            .iter()
+            .find(|o| o.metric == slo.metric && !jointly_possible(slo, o))
+        {
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` and `{other}` can never both pass"),
+                "keep one limit per figure, or limits that leave room between them",
+            ));
+        }
         if let Some(missing) = produces.missing(&slo.metric) {
             return Err(ctx.err(
                 "slo",
@@ -53,6 +63,28 @@ pub(super) fn check_judgeable(
         }
     }
     Ok(())
+}
+
+/// Whether some value of the two SLOs' metric passes both: tried at both limits, just beside
+/// them, between them and at the metric's ends (whole numbers only, for counts).
+fn jointly_possible(a: &Slo, b: &Slo) -> bool {
+    let (low, high, whole) = a.metric.range();
+    let step = |v: f64| {
+        if whole {
+            1.0
+        } else {
+            (v.abs() * 1e-9).max(1e-9)
+        }
+    };
+    let mut candidates = vec![low, high, (a.limit + b.limit) / 2.0];
+    for limit in [a.limit, b.limit] {
+        candidates.extend([limit, limit - step(limit), limit + step(limit)]);
+    }
+    candidates
+        .into_iter()
+        .filter(|v| v.is_finite() && (low..=high).contains(v))
+        .map(|v| if whole { v.round() } else { v })
+        .any(|v| a.comparison.holds(v, a.limit) && b.comparison.holds(v, b.limit))
 }
 
 impl Produces<'_> {

@@ -71,6 +71,14 @@ impl Reading {
             .to_ascii_lowercase()
     }
 
+    /// `sasl.mechanisms` (or its alias `sasl.mechanism`), when `pairs` set it.
+    pub(super) fn mechanism_set(&self, pairs: &[(String, String)]) -> Option<String> {
+        pairs
+            .iter()
+            .any(|(k, _)| k == "sasl.mechanisms" || k == "sasl.mechanism")
+            .then(|| self.get("sasl.mechanisms").unwrap_or_default())
+    }
+
     /// The protocol, when `pairs` set it.
     pub(super) fn protocol_set(&self, pairs: &[(String, String)]) -> Option<String> {
         pairs

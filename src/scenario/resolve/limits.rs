@@ -265,16 +265,7 @@ pub(super) fn check_envelope(
     faults: &[FaultSpec],
 ) -> Result<(), ScenarioError> {
     let fault_marks = boundaries(faults).len() as u64;
-    if groups.len() > MAX_GROUPS {
-        return Err(ctx.err(
-            format!("consumer_groups[{MAX_GROUPS}]"),
-            format!(
-                "{} consumer groups are more than one run holds ({MAX_GROUPS})",
-                groups.len()
-            ),
-            "split the groups over several runs",
-        ));
-    }
+    check_group_count(ctx, groups.len())?;
     let states = |a: &AggregateSpec| {
         let readers = groups
             .iter()
@@ -303,6 +294,19 @@ pub(super) fn check_envelope(
                 "the scenario tracks {total} key states (each aggregate's keys, once for the producers, once per group that reads them and once per fault start or end), more than the {MAX_KEY_STATES} surge holds in memory"
             ),
             "use fewer keys (a few million distinct keys already spread any partition count evenly) or fewer groups or faults; see docs/measuring.md, \"Envelope\"",
+        ));
+    }
+    Ok(())
+}
+
+/// At most [`MAX_GROUPS`] consumer groups: checked before any is resolved, so that a file
+/// listing a hundred thousand costs nothing.
+pub(super) fn check_group_count(ctx: &Ctx, groups: usize) -> Result<(), ScenarioError> {
+    if groups > MAX_GROUPS {
+        return Err(ctx.err(
+            format!("consumer_groups[{MAX_GROUPS}]"),
+            format!("{groups} consumer groups are more than one run holds ({MAX_GROUPS})"),
+            "split the groups over several runs",
         ));
     }
     Ok(())

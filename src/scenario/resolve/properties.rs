@@ -178,24 +178,52 @@ fn check_security(
             "remove it, or pass --insecure-skip-tls-verify to run without verification on purpose (every report will say so)",
         ));
     }
-    let (Some(wanted), Some(set)) = (auth.protocol(), read.protocol_set(&merged)) else {
-        return Ok(None);
-    };
-    if set == wanted {
-        return Ok(None);
-    }
-    let (name, value) = last_setting(own, "security.protocol");
-    if !insecure_skip_tls_verify {
-        return Err(ctx.err(
-            name,
-            format!("`security.protocol={}` contradicts auth `{}`, which speaks {wanted}", quote(&value, 40), auth.name()),
-            "drop it (--auth sets the protocol), choose the auth mode that speaks it, or pass --insecure-skip-tls-verify to downgrade on purpose (every report will say so)",
+    let settings = [
+        (
+            "security.protocol",
+            auth.protocol(),
+            read.protocol_set(&merged),
+        ),
+        (
+            "sasl.mechanisms",
+            auth.mechanism(),
+            read.mechanism_set(&merged),
+        ),
+    ];
+    let mut warning = None;
+    for (key, wanted, set) in settings {
+        let (Some(wanted), Some(set)) = (wanted, set) else {
+            continue;
+        };
+        if set.eq_ignore_ascii_case(wanted) {
+            continue;
+        }
+        // librdkafka takes `sasl.mechanism` for `sasl.mechanisms`: name the one written.
+        let written = [key, "sasl.mechanism"]
+            .into_iter()
+            .find(|k| {
+                own.iter()
+                    .any(|(_, pairs)| pairs.iter().any(|(p, _)| p == k))
+            })
+            .unwrap_or(key);
+        let (name, value) = last_setting(own, written);
+        if !insecure_skip_tls_verify {
+            return Err(ctx.err(
+                name,
+                format!(
+                    "`{written}={}` contradicts auth `{}`, which uses {wanted}",
+                    quote(&value, 40),
+                    auth.name()
+                ),
+                "drop it (--auth sets it), choose the auth mode that uses it, or pass --insecure-skip-tls-verify to downgrade on purpose (every report will say so)",
+            ));
+        }
+        warning = Some(format!(
+            "{key} was {set} for this run's {client}s although auth `{}` uses {wanted} ({name}, allowed by --insecure-skip-tls-verify)",
+            auth.name()
         ));
     }
-    Ok(Some(format!(
-        "security.protocol was {set} for this run's {client}s although auth `{}` speaks {wanted} ({name}, allowed by --insecure-skip-tls-verify)",
-        auth.name()
-    )))
+    Ok(warning)
 }
 
 /// How an error names a property: `-X key` or `section."key"`.

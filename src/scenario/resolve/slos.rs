@@ -30,8 +30,21 @@ pub(super) fn resolve_slos(
     Ok(slos)
 }
 
+/// The most checks a scenario lists: every figure, per group and per fault, fits.
+const MAX_CHECKS: usize = 500;
+
 /// `slo.checks`, each parsed.
 fn parse_slos(ctx: &Ctx, raw: &[String]) -> Result<Vec<Slo>, ScenarioError> {
+    if raw.len() > MAX_CHECKS {
+        return Err(ctx.err(
+            format!("slo.checks[{MAX_CHECKS}]"),
+            format!(
+                "{} checks are more than a run is judged on ({MAX_CHECKS})",
+                raw.len()
+            ),
+            "keep one check per figure",
+        ));
+    }
     let mut slos: Vec<Slo> = Vec::new();
     for (i, text) in raw.iter().enumerate() {
         let slo: Slo = text.parse().map_err(|problem: String| {
