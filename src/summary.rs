@@ -559,6 +559,21 @@ impl Summary {
                 "`startup.run_time_s` is {run_time}: not the length of a run (0 to {LONGEST_S} s)"
             ));
         }
+        // Phases are planned: they may end after a run that was stopped early, not after
+        // the longest plan.
+        for (i, phase) in self.phases.iter().enumerate() {
+            let within = |t: f64| (0.0..=LONGEST_S).contains(&t);
+            if !within(phase.start_s)
+                || !within(phase.end_s)
+                || phase.start_s > phase.end_s
+                || !(0.0..=1e12).contains(&phase.target_rate)
+            {
+                return Err(format!(
+                    "`phases[{i}]` runs from {} s to {} s at {}/s: not a phase of a plan",
+                    phase.start_s, phase.end_s, phase.target_rate
+                ));
+            }
+        }
         for (i, point) in self.timeline.iter().enumerate() {
             if !(0.0..=run_time + 60.0).contains(&point.t) {
                 return Err(format!(
@@ -577,7 +592,7 @@ impl Summary {
 
     /// All groups' counts summed.
     pub fn total(&self, pick: impl Fn(&GroupSummary) -> u64) -> u64 {
-        self.groups.iter().map(pick).sum()
+        self.groups.iter().map(pick).fold(0, u64::saturating_add)
     }
 }
 

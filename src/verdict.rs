@@ -126,7 +126,13 @@ fn failures_figure(summary: &Summary, name: &Option<String>, figure: FailureFigu
         })
     };
     match name {
-        None => Some(summary.groups.iter().filter_map(pick).sum::<u64>() as f64),
+        None => Some(
+            summary
+                .groups
+                .iter()
+                .filter_map(pick)
+                .fold(0, u64::saturating_add) as f64,
+        ),
         // A group without failures fails nothing: zero, not "not measured".
         Some(n) => summary
             .groups
@@ -188,8 +194,9 @@ fn fault_figure(faults: &[&FaultSummary], figure: FaultFigure) -> Option<f64> {
     if faults.is_empty() {
         return None;
     }
-    let sum =
-        |pick: fn(&FaultSummary) -> u64| Some(faults.iter().map(|f| pick(f)).sum::<u64>() as f64);
+    let sum = |pick: fn(&FaultSummary) -> u64| {
+        Some(faults.iter().map(|f| pick(f)).fold(0, u64::saturating_add) as f64)
+    };
     match figure {
         FaultFigure::Lost => sum(|f| f.lost),
         FaultFigure::Failed => sum(|f| f.failed),

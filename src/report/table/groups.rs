@@ -12,8 +12,8 @@ pub fn expected_for(summary: &Summary, group: &GroupSummary) -> u64 {
         .acked_by_topic
         .iter()
         .filter(|(topic, _)| group.topics.contains(topic))
-        .map(|(_, acked)| acked)
-        .sum()
+        .map(|(_, acked)| *acked)
+        .fold(0, u64::saturating_add)
 }
 
 /// One row per consumer group: what it should have read and did, its latency and lag.
