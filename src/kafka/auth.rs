@@ -303,8 +303,13 @@ mod tests {
         };
         let error = properties(&unset).unwrap_err().to_string();
         assert!(
-            error.contains("SURGE_TEST_UNSET_USER") && error.contains("fix:"),
+            error.contains("SURGE_TEST_UNSET_USER") && error.contains("is not set"),
             "{error}"
         );
+        // A variable set to nothing is told apart from one not set.
+        unsafe { std::env::set_var("SURGE_TEST_EMPTY_SECRET", "") };
+        let empty = read_secret(&SecretSource::Env("SURGE_TEST_EMPTY_SECRET".into()));
+        let message = empty.unwrap_err().to_string();
+        assert!(message.contains("is set but empty"), "{message}");
     }
 }
