@@ -16,8 +16,8 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".part")
         .tempfile_in(dir)?;
     file.write_all(bytes)?;
-    // A temporary file is private (0600); a report is not: readable by all, as any file
-    // written with the usual umask.
+    // A temporary file is private (0600); a report is not: 0644, whatever the umask (a run
+    // directory is meant to be read, by CI and by colleagues).
     {
         use std::os::unix::fs::PermissionsExt;
         file.as_file()

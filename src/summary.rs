@@ -574,6 +574,13 @@ impl Summary {
                 ));
             }
         }
+        // One point a second: more would only be drawn, at any cost.
+        if self.timeline.len() as f64 > run_time + 60.0 {
+            return Err(format!(
+                "`timeline` has {} points, more than one a second of this {run_time} s run",
+                self.timeline.len()
+            ));
+        }
         for (i, point) in self.timeline.iter().enumerate() {
             if !(0.0..=run_time + 60.0).contains(&point.t) {
                 return Err(format!(

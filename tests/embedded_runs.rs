@@ -74,7 +74,7 @@ fn an_impossible_slo_fails_with_exit_code_one() {
     let out = tempfile::tempdir().unwrap();
     let outcome = run(
         "scenarios/smoke.toml",
-        overrides(1.0, 0.3, &["e2e.p95 < 1us"]),
+        overrides(1.0, 0.3, &["e2e.p95 < 2us"]),
         out.path(),
     )
     .unwrap();
@@ -88,7 +88,7 @@ fn an_impossible_slo_fails_with_exit_code_one() {
         .filter(|c| !c.passed)
         .collect();
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].name, "e2e.p95 < 1us");
+    assert_eq!(failed[0].name, "e2e.p95 < 2us");
     assert!(failed[0].actual.unwrap() > 1.0);
 }
 

@@ -208,6 +208,18 @@ fn a_tag_that_names_a_path_or_a_time_beyond_a_run_is_refused() {
             "not within a run",
         ),
     ];
+    let cases = cases.into_iter().chain([
+        // A count the decoder cannot negate, and counts that add up past 2^64.
+        (
+            "Tag=publish,3.000,1.000,1.0,HISTFAAAACN4nJNpmSzMwMDAyQABzFCaEURcm7yEwf4DROA/DAAAp+YNhw==".to_string(),
+            "counts are not a histogram's",
+        ),
+        (
+            "Tag=publish,3.000,1.000,1.0,HISTFAAAACh4nJNpmSzMwMAgywABzFCaEURcm7yEwf4DROA8/7//UIDJAABssCBk".to_string(),
+            "counts are not a histogram's",
+        ),
+        (format!("Tag=publish,691199.000,1.000,10.0,{histogram}"), "after the run's"),
+    ]);
     for (line, detail) in cases {
         let dir = tempfile::tempdir().unwrap();
         copy_fixture(dir.path());
@@ -226,6 +238,19 @@ fn a_tag_that_names_a_path_or_a_time_beyond_a_run_is_refused() {
         append(&dir.path().join("totals.hlog"), &total);
     }
     report_refuses(dir.path(), "totals.hlog", "more histograms than a run");
+}
+
+#[test]
+fn a_summary_with_more_points_than_seconds_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_fixture(dir.path());
+    let path = dir.path().join("summary.json");
+    let mut summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let point = summary["timeline"][0].clone();
+    summary["timeline"] = serde_json::Value::Array(vec![point; 100_000]);
+    std::fs::write(&path, summary.to_string()).unwrap();
+    report_refuses(dir.path(), "summary.json", "more than one a second");
 }
 
 #[test]
@@ -285,6 +310,28 @@ fn merge(set: &Path) -> (Option<i32>, String) {
         Duration::from_secs(60),
     );
     (output.status.code(), console(&output))
+}
+
+#[test]
+fn one_worker_directory_given_twice_is_refused() {
+    let set = worker_set(0, "ledger.json", |_| {});
+    let w0 = set.path().join("w0");
+    let output = surge_within(
+        &[
+            "merge",
+            w0.to_str().unwrap(),
+            w0.to_str().unwrap(),
+            "--out",
+            set.path().join("m").to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let message = console(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("give each worker's directory once"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -326,3 +326,69 @@ fn long_values_deep_nesting_and_secret_looking_arguments_are_not_echoed() {
         assert!(message.contains(flag) && message.len() < 800, "{message}");
     }
 }
+
+#[test]
+fn properties_that_load_code_or_name_brokers_are_refused_and_aliases_are_one_property() {
+    for key in [
+        "plugin.library.paths",
+        "ssl.engine.location",
+        "sasl.kerberos.kinit.cmd",
+        "bootstrap.servers",
+    ] {
+        let error = refused(
+            BASE,
+            &flags(&[(key, "/lib/x86_64-linux-gnu/libbz2.so.1.0")]),
+        );
+        assert!(
+            error.contains("does not pass this property on"),
+            "{key}: {error}"
+        );
+        let written = format!("{BASE}\n[cluster.producer]\n\"{key}\" = \"x\"\n");
+        let error = refused(&written, &Overrides::default());
+        assert!(
+            error.contains("does not pass this property on"),
+            "{key}: {error}"
+        );
+    }
+    // Two spellings of one property: the later wins, every time, and only one is kept.
+    let overrides = Overrides {
+        auth: Some("scram-sha-512".into()),
+        ..flags(&[
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.mechanisms", "PLAIN"),
+        ])
+    };
+    for _ in 0..20 {
+        let error = refused(BASE, &overrides);
+        assert!(
+            error.contains("-X sasl.mechanisms") && error.contains("PLAIN"),
+            "{error}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, BASE).unwrap();
+    let scenario = surge::validate(&path, &flags(&[("request.required.acks", "1")])).unwrap();
+    let acks: Vec<_> = scenario
+        .cluster
+        .producer
+        .iter()
+        .filter(|(k, _)| k == "acks" || k == "request.required.acks")
+        .collect();
+    assert_eq!(
+        acks,
+        [&("request.required.acks".to_string(), "1".to_string())]
+    );
+}
+
+#[test]
+fn group_names_that_would_share_a_log_are_refused() {
+    let text = format!(
+        "{BASE}\n[[consumer_groups]]\nname = \"a_b\"\ntopics = [\"orders\"]\n[[consumer_groups]]\nname = \"a-b\"\ntopics = [\"orders\"]\n"
+    );
+    let error = refused(&text, &Overrides::default());
+    assert!(
+        error.contains("consumer_groups[2].name") && error.contains("one latency log"),
+        "{error}"
+    );
+}

@@ -96,6 +96,17 @@ mod tests {
             &properties,
         );
         assert!(!clean.contains("hunter2"), "{clean}");
+        let properties = [(
+            "sasl.oauthbearer.config".to_string(),
+            "principal=admin lifeSeconds=hunter2".to_string(),
+        )];
+        for text in [
+            "Unrecognized sasl.oauthbearer.config beginning at: hunter2",
+            "non-integral 'lifeSeconds=': hunter2",
+        ] {
+            let clean = crate::kafka::redact(text, &properties);
+            assert!(!clean.contains("hunter2"), "{clean}");
+        }
     }
 
     #[test]

@@ -129,22 +129,30 @@ pub(crate) fn retry_while<T, E>(
 
 /// Replaces the values of the secret properties in `text` with `***` (see [`redact_values`]).
 pub(crate) fn redact(text: &str, properties: &[(String, String)]) -> String {
-    let mut secrets: Vec<&str> = Vec::new();
-    for (key, value) in properties {
-        if crate::scenario::is_secret_property(key) && !value.is_empty() {
-            secrets.push(value);
-            // librdkafka quotes part of a structured value (sasl.oauthbearer.config's
-            // `principal=admin extension_x=...`) from where it stopped parsing: each long part
-            // is a secret of its own.
-            secrets.extend(
-                value
-                    .split(|c: char| c.is_whitespace() || ",;=:".contains(c))
-                    .filter(|part| part.chars().count() >= ANYWHERE_FROM),
-            );
-        }
+    let secrets: Vec<&str> = properties
+        .iter()
+        .filter(|(key, value)| crate::scenario::is_secret_property(key) && !value.is_empty())
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let mut clean = redact_values(text, &secrets);
+    // librdkafka quotes part of a structured value (sasl.oauthbearer.config's
+    // `principal=admin extension_x=...`) from where it stopped parsing: each part of a
+    // multi-part secret is a secret of its own, the longest first.
+    let mut parts: Vec<&str> = secrets
+        .iter()
+        .flat_map(|value| value.split(|c: char| c.is_whitespace() || ",;=:".contains(c)))
+        .filter(|part| part.chars().count() >= PART_FROM)
+        .collect();
+    parts.sort_by_key(|part| std::cmp::Reverse(part.len()));
+    for part in parts {
+        clean = clean.replace(part, "***");
     }
-    redact_values(text, &secrets)
+    clean
 }
+
+/// The parts of a structured secret at least this long are secrets of their own, replaced
+/// wherever they appear (a part shorter than this is replaced where it stands as a value).
+const PART_FROM: usize = 4;
 
 /// Secrets at least this long are replaced wherever they appear: a match is the secret.
 /// Shorter ones would match inside addresses and words ("1" in "127.0.0.1"), corrupting the

@@ -105,6 +105,14 @@ fn check_share(scenario: &Scenario, worker: &Worker, most: u64) -> Result<(), St
             return Err(format!("`share.groups[{g}].keys` has key {key}: {problem}"));
         }
     }
+    let seconds = file.run_time_us / 1_000_000 + 60;
+    if share.lag_terms.len() as u64 > seconds {
+        return Err(format!(
+            "`share.lag_terms` has {} seconds, more than the worker's run of {} s",
+            share.lag_terms.len(),
+            file.run_time_us / 1_000_000
+        ));
+    }
     if let Some(second) = share
         .lag_terms
         .iter()
@@ -162,6 +170,20 @@ fn check_ledger(scenario: &Scenario, worker: &Worker) -> Result<u64, String> {
             ));
         }
         sent = sent.saturating_add(u64::from(count));
+    }
+    // A failed send is one of the key's sequences the ledger counts sent.
+    let ledger = &worker.ledger;
+    if let Some((key, sequence)) = ledger
+        .failed
+        .iter()
+        .find(|(key, sequence)| ledger.counts.get(key).is_none_or(|&n| *sequence >= n))
+    {
+        return Err(format!(
+            "`failed` has sequence {sequence} of key (producer {}, aggregate {}, index {}), which `keys` does not count sent",
+            key.producer(),
+            key.aggregate(),
+            key.index()
+        ));
     }
     Ok(sent)
 }

@@ -218,9 +218,10 @@ fn check_one_run(workers: &[Worker]) -> Result<(), SurgeError> {
                 ),
             ));
         }
+        // The same directory given twice is a twin too.
         if let Some(twin) = workers
             .iter()
-            .find(|w| w.file.index == file.index && w.dir != worker.dir)
+            .find(|w| w.file.index == file.index && !std::ptr::eq(*w, worker))
         {
             return Err(bad_dirs(
                 &worker.dir,

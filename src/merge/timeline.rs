@@ -69,8 +69,8 @@ impl TimelineMerge<'_> {
             e2e_p50: quantile(Some(&e2e_all), 0.50),
             e2e_p95: quantile(Some(&e2e_all), 0.95),
             e2e_p99: quantile(Some(&e2e_all), 0.99),
-            publish_p99: quantile(self.intervals.get(second, PUBLISH), 0.99),
-            schedule_lag_p99: quantile(self.intervals.get(second, SCHEDULE_LAG), 0.99),
+            publish_p99: quantile(self.intervals.get(second, PUBLISH).as_ref(), 0.99),
+            schedule_lag_p99: quantile(self.intervals.get(second, SCHEDULE_LAG).as_ref(), 0.99),
             // The busiest worker's host: CPU shares of different hosts do not add.
             generator_cpu: max_of(|p| p.generator_cpu),
             generator_memory_mib: max_of(|p| p.generator_memory_mib),
@@ -91,6 +91,7 @@ impl TimelineMerge<'_> {
             saturating_sum(points.iter().filter_map(|p| p.groups.get(g)).map(f))
         };
         let e2e = self.intervals.get(second, &e2e_tag(&spec.name));
+        let e2e = e2e.as_ref();
         GroupPoint {
             name: spec.name.clone(),
             set_aside: false,
@@ -132,7 +133,7 @@ impl TimelineMerge<'_> {
         let mut e2e_all = crate::metrics::new_histogram();
         for spec in &self.scenario.groups {
             if let Some(h) = self.intervals.get(second, &e2e_tag(&spec.name)) {
-                add(&mut e2e_all, h);
+                add(&mut e2e_all, &h);
             }
         }
         e2e_all

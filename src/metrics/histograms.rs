@@ -196,6 +196,17 @@ impl Intervals {
         self.entries.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     }
 
+    /// The interval stored `index`-th (in the order pushed, until sorted).
+    pub fn get(&self, index: usize) -> Option<StoredInterval<'_>> {
+        self.entries.get(index).map(|entry| StoredInterval {
+            start_s: entry.start_s,
+            duration_s: entry.duration_s,
+            tag: &self.tags[entry.tag as usize],
+            place: entry.place,
+            store: self,
+        })
+    }
+
     /// Every interval, in order; each reads its bytes only when its histogram is asked for.
     pub fn iter(&self) -> impl Iterator<Item = StoredInterval<'_>> + '_ {
         self.entries.iter().map(|entry| StoredInterval {

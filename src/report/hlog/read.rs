@@ -132,6 +132,7 @@ pub fn decode_line(encoded: &str) -> Result<Histogram<u64>, String> {
     let plain = plain_v2(&bytes)?;
     let header = V2Header::parse(&plain)?;
     header.check()?;
+    check_counts(&plain[V2Header::LEN..V2Header::LEN + header.payload_len as usize])?;
     let decoded: Histogram<u64> = Deserializer::new()
         .deserialize(&mut plain.as_slice())
         .map_err(|e| format!("the histogram does not decode: {e}"))?;
@@ -140,6 +141,51 @@ pub fn decode_line(encoded: &str) -> Result<Histogram<u64>, String> {
         .add(&decoded)
         .map_err(|e| format!("the histogram holds values surge does not record: {e:?}"))?;
     Ok(histogram)
+}
+
+/// The most events one histogram may count: far beyond any run, far below where adding
+/// counts could overflow.
+const MAX_COUNT: u64 = 1 << 50;
+
+/// Walks a V2 payload's counts as the decoder will (zigzag LEB128, at most 9 bytes a number,
+/// a negative number a run of empty buckets) and refuses what would overflow it or what it
+/// adds up to: a number it cannot negate, runs past the buckets, counts beyond [`MAX_COUNT`].
+fn check_counts(payload: &[u8]) -> Result<(), String> {
+    let buckets = crate::metrics::latency::new_histogram().distinct_values() as u64;
+    let (mut at, mut bucket, mut total) = (0usize, 0u64, 0u64);
+    while at < payload.len() {
+        let mut value: u64 = 0;
+        let mut read = 0;
+        loop {
+            let Some(&byte) = payload.get(at + read) else {
+                return Err("the histogram's counts end inside a number".into());
+            };
+            if read == 8 {
+                value |= u64::from(byte) << 56;
+                read += 1;
+                break;
+            }
+            value |= u64::from(byte & 0x7f) << (7 * read);
+            read += 1;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        at += read;
+        let number = ((value >> 1) as i64) ^ -((value & 1) as i64);
+        if number < 0 {
+            bucket = bucket.saturating_add(number.unsigned_abs());
+        } else {
+            bucket += 1;
+            total = total.saturating_add(number as u64);
+        }
+        if number == i64::MIN || bucket > buckets || total > MAX_COUNT {
+            return Err(format!(
+                "the histogram's counts are not a histogram's (more than {buckets} buckets, or more than {MAX_COUNT} events)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The V2 cookies, plain and deflate-compressed, with the word size bits (0x10) set as every
@@ -268,6 +314,14 @@ pub fn read(dir: &Path, seconds: f64) -> Result<Histograms, ReportError> {
         let mut count = 0usize;
         read_log(path, &mut |(start, length, tag, h)| {
             count += 1;
+            if start > seconds.clamp(0.0, LONGEST_S) + SPARE_SECONDS {
+                return Err(ReportError::Parse {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "an interval starts at {start} s, after the run's {seconds:.0} s: it is not this run's log"
+                    ),
+                });
+            }
             if count > if totals { MAX_LOGS } else { per_log } {
                 return Err(too_many(path, seconds));
             }

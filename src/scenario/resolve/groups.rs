@@ -105,6 +105,21 @@ fn group_name(
             "give each consumer group its own name",
         ));
     }
+    // Each group's latency log is named after it with `_` written `-` (e2e-NAME.hlog).
+    let file_name = |n: &str| n.replace('_', "-");
+    if let Some(other) = groups
+        .iter()
+        .find(|g| file_name(&g.name) == file_name(&name))
+    {
+        return Err(ctx.err(
+            key,
+            format!(
+                "groups `{}` and `{name}` differ only by `-` and `_`, and would share one latency log",
+                other.name
+            ),
+            "give the groups names that differ otherwise",
+        ));
+    }
     Ok(name)
 }
 

@@ -30,13 +30,15 @@ pub(super) fn check_judgeable(
         }
         if !slo.comparison.can_hold(slo.limit, slo.metric.range()) {
             let (low, high, whole) = slo.metric.range();
-            let range = match (high.is_finite(), whole) {
-                (false, true) => "a whole number of at least 0".to_string(),
+            let range = match (whole, high.is_finite()) {
+                (true, _) => "a whole number of at least 0".to_string(),
                 (false, false) => format!("at least {low}"),
-                (true, _) if slo.metric.is_latency() => {
-                    format!("from 0 to {}", crate::format::format_micros(high))
-                }
-                (true, _) => format!("from {low} to {high}"),
+                (false, true) if slo.metric.is_latency() => format!(
+                    "from {} to {}",
+                    crate::format::format_micros(low),
+                    crate::format::format_micros(high)
+                ),
+                (false, true) => format!("from {low} to {high}"),
             };
             return Err(ctx.err(
                 "slo",

@@ -9,11 +9,63 @@ use rdkafka::error::KafkaError;
 use super::properties::is_secret_property;
 use crate::input::quote;
 
+/// librdkafka's aliases (CONFIGURATION.md, "Alias for"): each spelling is one property, so a
+/// later layer's `acks` replaces a default `request.required.acks`, never sits beside it.
+const ALIASES: &[(&str, &str)] = &[
+    ("acks", "request.required.acks"),
+    ("bootstrap.servers", "metadata.broker.list"),
+    ("compression.type", "compression.codec"),
+    ("delivery.timeout.ms", "message.timeout.ms"),
+    ("linger.ms", "queue.buffering.max.ms"),
+    ("max.in.flight", "max.in.flight.requests.per.connection"),
+    ("max.partition.fetch.bytes", "fetch.message.max.bytes"),
+    ("retries", "message.send.max.retries"),
+    ("sasl.mechanism", "sasl.mechanisms"),
+    (
+        "sasl.oauthbearer.client.credentials.client.id",
+        "sasl.oauthbearer.client.id",
+    ),
+    (
+        "sasl.oauthbearer.client.credentials.client.secret",
+        "sasl.oauthbearer.client.secret",
+    ),
+];
+
+/// The name librdkafka files `key` under.
+pub fn canonical(key: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key, |(_, name)| name)
+}
+
+/// Properties a scenario or `-X` may not set, and why: they load code or run a command when a
+/// client is made (validation makes one), or name the brokers behind `--bootstrap`'s back.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "plugin.library.paths",
+        "it loads shared libraries into surge",
+    ),
+    (
+        "ssl.engine.location",
+        "it loads an OpenSSL engine library into surge",
+    ),
+    ("ssl.providers", "it loads OpenSSL providers into surge"),
+    ("sasl.kerberos.kinit.cmd", "it runs a shell command"),
+    (
+        "metadata.broker.list",
+        "the brokers are --bootstrap's (or cluster.bootstrap's)",
+    ),
+];
+
 /// Whether librdkafka accepts `key = value`; its reason when not. The value of a secret
 /// property is never quoted back.
 pub(super) fn check(key: &str, value: &str) -> Result<(), String> {
     if key.trim().is_empty() {
         return Err("a property with an empty name".into());
+    }
+    if let Some((_, why)) = REFUSED.iter().find(|(name, _)| *name == canonical(key)) {
+        return Err(format!("surge does not pass this property on: {why}"));
     }
     let mut config = ClientConfig::new();
     config.set(key, value);
@@ -44,6 +96,11 @@ impl Reading {
             config.set(key, value);
         }
         Reading(config.create_native_config().ok())
+    }
+
+    /// Whether librdkafka took the whole set (each property alone was checked before).
+    pub(super) fn parsed(&self) -> bool {
+        self.0.is_some()
     }
 
     fn get(&self, key: &str) -> Option<String> {
@@ -124,6 +181,26 @@ mod tests {
             );
         }
         assert_eq!(Reading::of(&[]).tls_unverified(), None);
+    }
+
+    #[test]
+    fn properties_that_load_code_are_refused_before_librdkafka_sees_them() {
+        for key in [
+            "plugin.library.paths",
+            "ssl.engine.location",
+            "ssl.providers",
+            "sasl.kerberos.kinit.cmd",
+            "bootstrap.servers",
+        ] {
+            let refused = check(key, "/lib/x86_64-linux-gnu/libbz2.so.1.0");
+            assert!(
+                refused.as_ref().is_err_and(|e| e.contains("does not pass")),
+                "{key}: {refused:?}"
+            );
+        }
+        assert_eq!(canonical("acks"), "request.required.acks");
+        assert_eq!(canonical("linger.ms"), "queue.buffering.max.ms");
+        assert_eq!(canonical("fetch.min.bytes"), "fetch.min.bytes");
     }
 
     #[test]

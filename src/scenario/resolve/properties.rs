@@ -170,6 +170,14 @@ fn check_security(
 ) -> Result<Option<String>, ScenarioError> {
     let merged = merge(&[own[0].1.clone(), own[1].1.clone()]);
     let read = librdkafka::Reading::of(&merged);
+    if !read.parsed() {
+        // Fail closed: what cannot be read cannot be said to keep TLS on.
+        return Err(ctx.err(
+            "cluster",
+            format!("librdkafka refuses the {client}'s properties taken together"),
+            "check the scenario's and -X properties against librdkafka's CONFIGURATION.md",
+        ));
+    }
     if !insecure_skip_tls_verify && let Some(key) = read.tls_unverified() {
         let (name, value) = last_setting(own, key);
         return Err(ctx.err(
@@ -198,20 +206,13 @@ fn check_security(
         if set.eq_ignore_ascii_case(wanted) {
             continue;
         }
-        // librdkafka takes `sasl.mechanism` for `sasl.mechanisms`: name the one written.
-        let written = [key, "sasl.mechanism"]
-            .into_iter()
-            .find(|k| {
-                own.iter()
-                    .any(|(_, pairs)| pairs.iter().any(|(p, _)| p == k))
-            })
-            .unwrap_or(key);
-        let (name, value) = last_setting(own, written);
+        // Named as written: `sasl.mechanism` is librdkafka's alias of `sasl.mechanisms`.
+        let (name, value) = last_setting(own, key);
         if !insecure_skip_tls_verify {
             return Err(ctx.err(
-                name,
+                name.clone(),
                 format!(
-                    "`{written}={}` contradicts auth `{}`, which uses {wanted}",
+                    "`{name} = {}` contradicts auth `{}`, which uses {wanted}",
                     quote(&value, 40),
                     auth.name()
                 ),
@@ -241,8 +242,9 @@ fn last_setting(layers: &[(&str, &Vec<(String, String)>)], key: &str) -> (String
         .iter()
         .rev()
         .find_map(|(section, pairs)| {
-            let (_, value) = pairs.iter().rev().find(|(k, _)| k == key)?;
-            Some((property_name(section, key), value.clone()))
+            let same = |k: &String| librdkafka::canonical(k) == librdkafka::canonical(key);
+            let (written, value) = pairs.iter().rev().find(|(k, _)| same(k))?;
+            Some((property_name(section, written), value.clone()))
         })
         .unwrap_or_else(|| (key.to_string(), String::new()))
 }
@@ -303,8 +305,11 @@ pub(super) fn insecure_defaults(insecure_skip_tls_verify: bool) -> Vec<(String, 
 pub fn merge(layers: &[Vec<(String, String)>]) -> Vec<(String, String)> {
     let mut merged: Vec<(String, String)> = Vec::new();
     for (key, value) in layers.iter().flatten() {
-        match merged.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.clone(),
+        // Two spellings of one property (`acks`, `request.required.acks`) are one key: the
+        // later replaces the earlier, spelling and all.
+        let same = |k: &String| librdkafka::canonical(k) == librdkafka::canonical(key);
+        match merged.iter_mut().find(|(k, _)| same(k)) {
+            Some(slot) => *slot = (key.clone(), value.clone()),
             None => merged.push((key.clone(), value.clone())),
         }
     }
