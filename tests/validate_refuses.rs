@@ -85,6 +85,23 @@ fn slos_that_contradict_each_other_are_refused() {
     let text = format!("{BASE}\n[slo]\nchecks = [\"lost < 5\", \"lost > 4\"]\n");
     let error = refused(&text, &Overrides::default());
     assert!(error.contains("can never both pass"), "{error}");
+    for (a, b) in [
+        ("e2e.p99 < 10ms", "e2e.p95 > 20ms"),
+        ("e2e.max < 10ms", "e2e.p50 >= 10ms"),
+        ("group.svc.lost > 5", "lost < 3"),
+    ] {
+        let text = format!("{BASE}\n[slo]\nchecks = [\"{a}\", \"{b}\"]\n");
+        let error = refused(&text, &Overrides::default());
+        assert!(error.contains("can never both pass"), "{a} {b}: {error}");
+    }
+    // Figures ordered the other way are no contradiction.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    let text = format!(
+        "{BASE}\n[slo]\nchecks = [\"e2e.p95 < 10ms\", \"e2e.p99 > 20ms\", \"group.svc.lost < 3\", \"lost > 5\"]\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    surge::validate(&path, &Overrides::default()).expect("possible together");
     let checks = vec!["\"lost == 0\""; 501].join(", ");
     let error = refused(
         &format!("{BASE}\n[slo]\nchecks = [{checks}]\n"),

@@ -4,7 +4,9 @@
 
 use super::Ctx;
 use crate::scenario::faults::FaultKind;
-use crate::scenario::{FaultSpec, GroupSpec, Metric, Phase, ScenarioError, Slo, recovery_peak};
+use crate::scenario::{
+    Comparison, FaultSpec, GroupSpec, Metric, Phase, ScenarioError, Slo, Stat, recovery_peak,
+};
 
 /// What the scenario produces that SLOs may name.
 pub(super) struct Produces<'a> {
@@ -46,10 +48,9 @@ pub(super) fn check_judgeable(
                 "give a limit the figure can meet, e.g. `lost == 0`, `rate.achieved_ratio >= 0.99`, `e2e.p95 < 100ms`",
             ));
         }
-        if let Some(other) = slos
-            .iter()
-            .find(|o| o.metric == slo.metric && !jointly_possible(slo, o))
-        {
+        if let Some(other) = slos.iter().find(|o| {
+            (o.metric == slo.metric && !jointly_possible(slo, o)) || ordered_apart(slo, o)
+        }) {
             return Err(ctx.err(
                 "slo",
                 format!("`{slo}` and `{other}` can never both pass"),
@@ -87,6 +88,72 @@ fn jointly_possible(a: &Slo, b: &Slo) -> bool {
         .filter(|v| v.is_finite() && (low..=high).contains(v))
         .map(|v| if whole { v.round() } else { v })
         .any(|v| a.comparison.holds(v, a.limit) && b.comparison.holds(v, b.limit))
+}
+
+/// Whether `a`'s figure is never above `b`'s, whatever the run: a lower percentile of one
+/// latency against a higher one (or its max), a group's count against the run's.
+fn never_above(a: &Metric, b: &Metric) -> bool {
+    let rank = |stat: &Stat| match stat {
+        Stat::Percentile(p) => *p,
+        Stat::Max => f64::INFINITY,
+    };
+    match (a, b) {
+        (Metric::E2e { group: g, stat: s }, Metric::E2e { group: h, stat: t })
+        | (Metric::RetryDelay { group: g, stat: s }, Metric::RetryDelay { group: h, stat: t }) => {
+            g == h && rank(s) <= rank(t)
+        }
+        (Metric::Publish(s), Metric::Publish(t))
+        | (Metric::ScheduleLag(s), Metric::ScheduleLag(t)) => rank(s) <= rank(t),
+        (
+            Metric::Count {
+                group: Some(_),
+                count: c,
+            },
+            Metric::Count {
+                group: None,
+                count: d,
+            },
+        ) => c == d,
+        (
+            Metric::Failures {
+                group: Some(_),
+                figure: f,
+            },
+            Metric::Failures {
+                group: None,
+                figure: e,
+            },
+        ) => f == e,
+        _ => false,
+    }
+}
+
+/// Whether `a` asks its figure to be above a limit that `b` asks a figure never below it to be
+/// under (or both ways round): `e2e.p95 > 20ms` with `e2e.p99 < 10ms`, `group.a.lost > 5` with
+/// `lost < 3`.
+fn ordered_apart(a: &Slo, b: &Slo) -> bool {
+    let lower = |slo: &Slo| match slo.comparison {
+        Comparison::Greater => Some((slo.limit, true)),
+        Comparison::GreaterOrEqual | Comparison::Equal => Some((slo.limit, false)),
+        _ => None,
+    };
+    let upper = |slo: &Slo| match slo.comparison {
+        Comparison::Less => Some((slo.limit, true)),
+        Comparison::LessOrEqual | Comparison::Equal => Some((slo.limit, false)),
+        _ => None,
+    };
+    let apart = |low: &Slo, high: &Slo| {
+        if a.metric == b.metric || !never_above(&low.metric, &high.metric) {
+            return false;
+        }
+        match (lower(low), upper(high)) {
+            (Some((above, strict_a)), Some((below, strict_b))) => {
+                above > below || (above == below && (strict_a || strict_b))
+            }
+            _ => false,
+        }
+    };
+    apart(a, b) || apart(b, a)
 }
 
 impl Produces<'_> {
