@@ -7,6 +7,11 @@ pub use crate::scenario::{Label, PlanSettings};
 
 use crate::metrics::{LatencyStats, TimelinePoint};
 
+/// The longest a run can last, from the plan's start to the end of its drain: a week of plan
+/// (the most a scenario may plan) and a day of joining, grace and drain. Figures read back
+/// from files (summaries, interval logs, worker files) are checked against it.
+pub const LONGEST_RUN: std::time::Duration = std::time::Duration::from_secs(8 * 86_400);
+
 /// The schema name written into every summary.
 pub const SCHEMA: &str = "surge.summary/v1";
 
@@ -551,18 +556,17 @@ impl Summary {
     /// The run's length and every timeline point's time are seconds a run can have lasted,
     /// and each point holds figures a second can have: the reports draw their axes from them.
     fn check_times(&self) -> Result<(), String> {
-        // A week of plan, and a day of joining, grace and drain at most.
-        const LONGEST_S: f64 = 8.0 * 86_400.0;
+        let longest = LONGEST_RUN.as_secs_f64();
         let run_time = self.startup.run_time_s;
-        if !(0.0..=LONGEST_S).contains(&run_time) {
+        if !(0.0..=longest).contains(&run_time) {
             return Err(format!(
-                "`startup.run_time_s` is {run_time}: not the length of a run (0 to {LONGEST_S} s)"
+                "`startup.run_time_s` is {run_time}: not the length of a run (0 to {longest} s)"
             ));
         }
         // Phases are planned: they may end after a run that was stopped early, not after
         // the longest plan.
         for (i, phase) in self.phases.iter().enumerate() {
-            let within = |t: f64| (0.0..=LONGEST_S).contains(&t);
+            let within = |t: f64| (0.0..=longest).contains(&t);
             if !within(phase.start_s)
                 || !within(phase.end_s)
                 || phase.start_s > phase.end_s

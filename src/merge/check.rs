@@ -47,15 +47,14 @@ fn bad(dir: &Path, file: &str, detail: String) -> SurgeError {
 
 /// The share's shape is the scenario's: one entry per topic and group, in its order.
 fn check_share(scenario: &Scenario, worker: &Worker, most: u64) -> Result<(), String> {
-    // A week of plan and a day of joining, grace and drain at most, in microseconds.
-    const LONGEST_US: u64 = 8 * 86_400 * 1_000_000;
+    let longest_us = crate::summary::LONGEST_RUN.as_micros() as u64;
     let file = &worker.file;
     for (field, value) in [
         ("run_time_us", file.run_time_us),
         ("last_send_us", file.last_send_us),
         ("group_join_us", file.group_join_us),
     ] {
-        if value > LONGEST_US {
+        if value > longest_us {
             return Err(format!(
                 "`{field}` is {value}: longer than a run can last (8 days)"
             ));

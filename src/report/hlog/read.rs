@@ -23,8 +23,8 @@ pub const MAX_LOGS: usize = 32;
 /// Seconds an interval log may hold beyond the run's length (its last interval, rounding).
 const SPARE_SECONDS: f64 = 120.0;
 
-/// The longest run a log's timestamps may reach: a week of plan and a day of joining and drain.
-const LONGEST_S: f64 = 8.0 * 86_400.0;
+/// The longest run a log's timestamps may reach.
+const LONGEST_S: f64 = crate::summary::LONGEST_RUN.as_secs_f64();
 
 /// One histogram read from a log: start, length, tag.
 type Logged = (f64, f64, String, Histogram<u64>);
@@ -308,13 +308,15 @@ pub fn read(dir: &Path, seconds: f64) -> Result<Histograms, ReportError> {
             ),
         });
     }
-    let per_log = (seconds.clamp(0.0, LONGEST_S) + SPARE_SECONDS) as usize;
+    // The last second an interval may start at, and so the most a log may hold.
+    let last_start = seconds.clamp(0.0, LONGEST_S) + SPARE_SECONDS;
+    let per_log = last_start as usize;
     for path in &entries {
         let totals = path.file_name().is_some_and(|n| n == TOTALS_FILE);
         let mut count = 0usize;
         read_log(path, &mut |(start, length, tag, h)| {
             count += 1;
-            if start > seconds.clamp(0.0, LONGEST_S) + SPARE_SECONDS {
+            if start > last_start {
                 return Err(ReportError::Parse {
                     path: path.to_path_buf(),
                     detail: format!(
