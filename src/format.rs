@@ -6,6 +6,18 @@ pub fn format_number(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// A measured value beside its limit: as [`format_number`], with more decimals when that would
+/// print a value that differs from the limit as the limit itself (0.98995 against 0.99).
+pub fn format_against(value: f64, limit: f64) -> String {
+    let short = format_number(value);
+    if value == limit || short != format_number(limit) {
+        short
+    } else {
+        // The shortest text that reads back as exactly this value.
+        format!("{value}")
+    }
+}
+
 /// Microseconds as `850us`, `12.5ms` or `1.2s`.
 pub fn format_micros(micros: f64) -> String {
     if micros < 1_000.0 {
@@ -94,6 +106,14 @@ pub fn axis_percentile(inverse: &f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_beside_its_limit_never_prints_as_the_limit() {
+        assert_eq!(format_against(0.98995, 0.99), "0.98995");
+        assert_eq!(format_against(0.99, 0.99), "0.99");
+        assert_eq!(format_against(0.5, 0.99), "0.5");
+        assert_eq!(format_against(10_000.000_1, 10_000.0), "10000.0001");
+    }
 
     #[test]
     fn numbers_read_as_the_reports_print_them() {

@@ -176,7 +176,7 @@ pub fn replay(options: &ReplayOptions, stop: Arc<StopSignal>) -> Result<ReplayRe
     };
     add_up(&mut report, tallies);
     report.rate = if seconds > 0.0 {
-        (report.records as f64 / seconds).round()
+        report.records as f64 / seconds
     } else {
         0.0
     };

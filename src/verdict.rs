@@ -1,6 +1,6 @@
 //! SLOs against a summary: pure functions, no I/O.
 
-use crate::format::{format_micros, format_number};
+use crate::format::{format_against, format_micros, format_number};
 use crate::metrics::LatencyStats;
 use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, RunLimits, Slo, Stat};
 use crate::summary::FaultSummary;
@@ -299,10 +299,10 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
                         }
                 ) =>
             {
-                format!("{}s", format_number(value / 1e6))
+                format!("{}s", format_against(value / 1e6, slo.limit / 1e6))
             }
             Some(value) if is_latency => format_micros(value),
-            Some(value) => format_number(value),
+            Some(value) => format_against(value, slo.limit),
         },
     }
 }
@@ -332,8 +332,11 @@ pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
     }
     if summary.produced.achieved_ratio < limits.min_achieved_ratio {
         reasons.push(format!(
-            "the load generator achieved {:.1}% of the target rate ({} of {} events/s), below {}% (run.min_achieved_ratio)",
-            summary.produced.achieved_ratio * 100.0,
+            "the load generator achieved {}% of the target rate ({} of {} events/s), below {}% (run.min_achieved_ratio)",
+            format_against(
+                summary.produced.achieved_ratio * 100.0,
+                limits.min_achieved_ratio * 100.0
+            ),
             format_number(summary.produced.achieved_rate),
             format_number(summary.produced.target_rate),
             format_number(limits.min_achieved_ratio * 100.0)
@@ -491,6 +494,33 @@ mod tests {
         summary.groups[0].lost = 3;
         let verdict = judge(&summary, &slos(&["lost == 0"]), &limits());
         assert_eq!(verdict.status, Status::Inconclusive);
+    }
+
+    #[test]
+    fn every_comparison_holds_at_its_boundary_as_written() {
+        let mut summary = fixture();
+        let ratio = |s: &mut Summary, v: f64| s.produced.achieved_ratio = v;
+        // (operator, below the limit, at it, above it)
+        let cases = [
+            ("<", true, false, false),
+            ("<=", true, true, false),
+            (">", false, false, true),
+            (">=", false, true, true),
+            ("==", false, true, false),
+        ];
+        for (op, below, at, above) in cases {
+            let slo: Slo = format!("rate.achieved_ratio {op} 0.99").parse().unwrap();
+            for (value, expected) in [(0.98999999, below), (0.99, at), (0.99000001, above)] {
+                ratio(&mut summary, value);
+                let check = check(&summary, &slo);
+                assert_eq!(check.passed, expected, "{value} {op} 0.99: {check:?}");
+            }
+        }
+        summary.groups[0].lost = 1;
+        for (op, passes) in [("<", false), ("<=", true), (">", false), (">=", true)] {
+            let slo: Slo = format!("lost {op} 1").parse().unwrap();
+            assert_eq!(check(&summary, &slo).passed, passes, "lost {op} 1");
+        }
     }
 
     #[test]

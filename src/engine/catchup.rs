@@ -83,7 +83,6 @@ impl CatchupWatch {
     pub fn summary(&self) -> CatchupSummary {
         let (acked0, unique0) = self.at_resume;
         let backlog = acked0.saturating_sub(unique0);
-        let round = |v: f64| (v * 10.0).round() / 10.0;
         let mut summary = CatchupSummary {
             fault: self.fault.clone(),
             paused_s: self.paused.as_secs_f64(),
@@ -95,13 +94,13 @@ impl CatchupWatch {
         };
         if let Some((at, (acked, unique))) = self.caught_up {
             let took = at.saturating_sub(self.resumed).as_secs_f64();
-            summary.catchup_time_s = Some((took * 1000.0).round() / 1000.0);
+            summary.catchup_time_s = Some(took);
             if took > 0.0 {
                 let consumed = unique.saturating_sub(unique0) as f64 / took;
                 let ingress = acked.saturating_sub(acked0) as f64 / took;
-                summary.consume_rate = Some(round(consumed));
-                summary.produce_rate = Some(round(ingress));
-                summary.catchup_rate = Some(round(consumed - ingress));
+                summary.consume_rate = Some(consumed);
+                summary.produce_rate = Some(ingress);
+                summary.catchup_rate = Some(consumed - ingress);
             }
         }
         summary

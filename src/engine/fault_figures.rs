@@ -41,7 +41,7 @@ fn recovery(
         let second_start = std::mem::replace(&mut start, point.t);
         // Ticks land within a few ms of whole seconds: allow for that.
         if second_start >= from - 0.05 && healthy(point, limits) {
-            return Some((((second_start - from).max(0.0)) * 10.0).round() / 10.0);
+            return Some((second_start - from).max(0.0));
         }
     }
     None

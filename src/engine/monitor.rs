@@ -38,7 +38,7 @@ impl SelfMonitor {
         );
         match system.process(pid) {
             Some(process) => {
-                let cpu = (process.cpu_usage() as f64 / self.cores * 10.0).round() / 10.0;
+                let cpu = process.cpu_usage() as f64 / self.cores;
                 let memory = (process.memory() as f64 / (1u64 << 20) as f64 * 10.0).round() / 10.0;
                 (Some(cpu.min(100.0)), Some(memory))
             }

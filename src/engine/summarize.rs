@@ -163,9 +163,10 @@ fn produced(record: &RunRecord) -> Produced {
         acked_by_topic: record.acked_by_topic.clone(),
         failed: record.failed,
         not_sent: record.not_sent,
-        target_rate: (target_rate * 10.0).round() / 10.0,
-        achieved_rate: (achieved_rate * 10.0).round() / 10.0,
-        achieved_ratio: (achieved_ratio * 10_000.0).round() / 10_000.0,
+        // Unrounded: SLOs compare these, and reports round them only to print.
+        target_rate,
+        achieved_rate,
+        achieved_ratio,
         measured_seconds,
     }
 }
@@ -275,8 +276,7 @@ fn recovery(scenario: &Scenario, record: &RunRecord) -> Option<Recovery> {
         .filter(|p| p.t >= at - 1e-6)
         .collect();
     let first = after.first().map_or(at, |p| p.t);
-    let seconds =
-        |point: &&crate::metrics::TimelinePoint| ((point.t - first).max(0.0) * 10.0).round() / 10.0;
+    let seconds = |point: &&crate::metrics::TimelinePoint| (point.t - first).max(0.0);
     Some(Recovery {
         after_phase: phase.name.clone(),
         at_s: at,
@@ -335,6 +335,47 @@ fn notes(scenario: &Scenario, record: &RunRecord, target: &Target) -> Vec<String
 mod tests {
     use super::*;
     use crate::scenario::Overrides;
+
+    /// A scenario file in a fresh directory, validated with no overrides.
+    fn scenario(name: &str, text: &str) -> (std::path::PathBuf, Scenario) {
+        let dir = std::env::temp_dir().join(format!("surge-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        let scenario = crate::validate(&path, &Overrides::default()).unwrap();
+        (dir, scenario)
+    }
+
+    #[test]
+    fn the_achieved_ratio_is_compared_unrounded() {
+        let (dir, scenario) = scenario(
+            "unrounded",
+            "[[topics]]\nname = \"t\"\n[[events]]\nname = \"E\"\ntopic = \"t\"\n[[phases]]\nrate = \"10k/s\"\nduration = \"10s\"\n",
+        );
+        let mut record = RunRecord::not_started(&scenario, String::new());
+        record.fatal = None;
+        record.last_send = record.plan.duration();
+        let target = Target {
+            kind: "embedded".into(),
+            bootstrap: "embedded".into(),
+            brokers: 1,
+        };
+        let slo: crate::scenario::Slo = "rate.achieved_ratio >= 0.99".parse().unwrap();
+        // 98,995 of 100,000 planned events: a ratio of 0.98995, which rounds to 0.99.
+        for (sent, passes) in [(98_995, false), (99_000, true), (98_999, false)] {
+            record.sent = sent;
+            let summary = summarize(&scenario, &record, "r", &target);
+            let check = crate::verdict::check(&summary, &slo);
+            assert_eq!(check.passed, passes, "{sent} sent: {check:?}");
+            if !passes {
+                assert_ne!(
+                    check.actual_text, "0.99",
+                    "a failed ratio reads as its limit"
+                );
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn client_errors_lose_every_secret_the_run_used() {

@@ -101,7 +101,7 @@ impl Ticker {
         let point = TimelinePoint {
             t: (now.as_secs_f64() * 1000.0).round() / 1000.0,
             phase,
-            target_rate: (target / length * 10.0).round() / 10.0,
+            target_rate: target / length,
             produced: sent - self.last_sent,
             acked: acked - self.last_acked,
             failed: failed - self.last_failed,

@@ -61,7 +61,7 @@ impl TimelineMerge<'_> {
         TimelinePoint {
             t: points.iter().map(|p| p.t).fold(0.0, f64::max),
             phase: longest.phase.clone(),
-            target_rate: (points.iter().map(|p| p.target_rate).sum::<f64>() * 10.0).round() / 10.0,
+            target_rate: points.iter().map(|p| p.target_rate).sum::<f64>(),
             produced: sum(|p| p.produced),
             acked: sum(|p| p.acked),
             failed: sum(|p| p.failed),
