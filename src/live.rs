@@ -35,6 +35,10 @@ struct Metrics {
     consumed_rate: Family<Labels, FloatGauge>,
     sent: Counter,
     acked: Counter,
+    sent_bytes: Counter,
+    acked_bytes: Counter,
+    acked_mb_per_s: FloatGauge,
+    consumed_bytes: Family<Labels, Counter>,
     failed: Counter,
     consumed: Family<Labels, Counter>,
     duplicates: Family<Labels, Counter>,
@@ -94,6 +98,26 @@ impl Metrics {
             "surge_acked",
             "Events the brokers acknowledged",
             self.acked.clone(),
+        );
+        r.register(
+            "surge_sent_bytes",
+            "Payload (record value) bytes handed to the producer",
+            self.sent_bytes.clone(),
+        );
+        r.register(
+            "surge_acked_bytes",
+            "Payload (record value) bytes the brokers acknowledged",
+            self.acked_bytes.clone(),
+        );
+        r.register(
+            "surge_acked_mb_per_s",
+            "Payload MB (2^20 bytes) the brokers acknowledged in the last second",
+            self.acked_mb_per_s.clone(),
+        );
+        r.register(
+            "surge_consumed_bytes",
+            "Payload bytes a consumer group read, duplicates included",
+            self.consumed_bytes.clone(),
         );
         r.register(
             "surge_failed",
@@ -295,6 +319,10 @@ impl LiveView {
         m.acked_rate.set(point.acked as f64);
         m.sent.inc_by(point.produced);
         m.acked.inc_by(point.acked);
+        m.sent_bytes.inc_by(point.produced_bytes);
+        m.acked_bytes.inc_by(point.acked_bytes);
+        m.acked_mb_per_s
+            .set(point.acked_bytes as f64 / crate::summary::MB);
         m.failed.inc_by(point.failed);
         if let Some(cpu) = point.generator_cpu {
             m.generator_cpu.set(cpu);
@@ -333,6 +361,9 @@ impl LiveView {
             let g = labels(&[("group", &group.name)]);
             m.consumed_rate.get_or_create(&g).set(group.consumed as f64);
             m.consumed.get_or_create(&g).inc_by(group.consumed);
+            m.consumed_bytes
+                .get_or_create(&g)
+                .inc_by(group.consumed_bytes);
             m.duplicates.get_or_create(&g).inc_by(group.duplicates);
             m.out_of_order.get_or_create(&g).inc_by(group.out_of_order);
             m.retried.get_or_create(&g).inc_by(group.retried);

@@ -33,11 +33,12 @@ impl ProgressLine {
             Some(point) => {
                 let e2e = point.e2e_p95.map_or("-".into(), |v| micros(v, 1));
                 format!(
-                    "[{elapsed:>4}s] {} {:<10} target {:>9}/s  sent {:>9}/s  consumed {:>9}/s  e2e p95 {:>8}  lag {}",
+                    "[{elapsed:>4}s] {} {:<10} target {:>9}/s  sent {:>9}/s  acked {:>6.1} MB/s  consumed {:>9}/s  e2e p95 {:>8}  lag {}",
                     progress.stage,
                     point.phase,
                     thousands(point.target_rate.round() as u64),
                     thousands(point.produced),
+                    point.acked_bytes as f64 / crate::summary::MB,
                     thousands(point.consumed),
                     e2e,
                     thousands(point.max_lag())

@@ -7,6 +7,9 @@ pub use crate::scenario::{Label, PlanSettings};
 
 use crate::metrics::{LatencyStats, TimelinePoint};
 
+mod phases;
+pub use phases::{MB, PhaseFigures, PhaseGroup};
+
 /// The longest a run can last, from the plan's start to the end of its drain: a week of plan
 /// (the most a scenario may plan) and a day of joining, grace and drain. Figures read back
 /// from files (summaries, interval logs, worker files) are checked against it.
@@ -39,6 +42,9 @@ pub struct Summary {
     pub latency: Latency,
     pub groups: Vec<GroupSummary>,
     pub phases: Vec<PhaseSummary>,
+    /// Figures per phase (see [`PhaseFigures`]).
+    #[serde(default)]
+    pub by_phase: Vec<PhaseFigures>,
     pub timeline: Vec<TimelinePoint>,
     pub startup: Startup,
     /// How fast the groups recovered after the highest-rate phase, when one is followed by
@@ -266,6 +272,24 @@ pub struct Verdict {
     /// the integrity ones were not judged (empty when every check was).
     pub reasons: Vec<String>,
     pub checks: Vec<Check>,
+    /// Whether the integrity checks were judged: on every complete run whose groups read all
+    /// that was acked, whatever the generator's pace.
+    #[serde(default)]
+    pub integrity_judged: bool,
+    /// The checks that decide whether the generator's timings are trusted.
+    #[serde(default)]
+    pub trust: Vec<TrustCheck>,
+}
+
+/// One check of the generator's own trustworthiness, with its limit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrustCheck {
+    pub name: String,
+    pub limit_text: String,
+    pub actual_text: String,
+    pub passed: bool,
+    /// Why the run's timings are not trusted, when it failed.
+    pub reason: String,
 }
 
 /// One SLO against its measured value.
@@ -301,6 +325,16 @@ pub struct Produced {
     pub acked: u64,
     /// Acked events per topic.
     pub acked_by_topic: Vec<(String, u64)>,
+    /// Payload (record value) bytes sent and acked, in all and per topic.
+    #[serde(default)]
+    pub sent_bytes: u64,
+    #[serde(default)]
+    pub acked_bytes: u64,
+    #[serde(default)]
+    pub acked_bytes_by_topic: Vec<(String, u64)>,
+    /// Acked payload MB/s (MB = 2^20 bytes) over the measured phases' seconds.
+    #[serde(default)]
+    pub acked_mb_per_s: f64,
     pub failed: u64,
     /// Planned events never sent (the run stopped, or the generator ran out of time).
     pub not_sent: u64,
@@ -344,8 +378,10 @@ pub struct GroupSummary {
     pub name: String,
     pub members: u16,
     pub topics: Vec<String>,
-    /// Deliveries of this run's events, duplicates included.
+    /// Deliveries of this run's events, duplicates included, and their payload bytes.
     pub consumed: u64,
+    #[serde(default)]
+    pub consumed_bytes: u64,
     pub unique: u64,
     pub e2e_latency_us: LatencyStats,
     pub ordering: Ordering,
@@ -516,7 +552,8 @@ impl Verdict {
     /// Whether a check was judged: every one when the timings are trusted, and on a run
     /// failed by its integrity checks while its timings were not, those checks only.
     pub fn judged(&self, check: &Check) -> bool {
-        self.timings_trusted() || (self.status == Status::Fail && check.integrity)
+        self.timings_trusted()
+            || (check.integrity && (self.integrity_judged || self.status == Status::Fail))
     }
 }
 

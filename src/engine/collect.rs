@@ -99,6 +99,13 @@ pub(super) async fn collect(
             .map(|topic| topic.name.clone())
             .zip(producer::acked_by_topic(&run.instances))
             .collect(),
+        sent_bytes: totals.sent_bytes,
+        acked_bytes_by_topic: scenario
+            .topics
+            .iter()
+            .map(|topic| topic.name.clone())
+            .zip(producer::acked_bytes_by_topic(&run.instances))
+            .collect(),
         failed: totals.failed,
         not_sent: outcomes.not_sent,
         last_send: Duration::from_micros(totals.last_send_us),
@@ -286,6 +293,7 @@ impl Reconciled<'_> {
             topics: group.topic_names.clone(),
             e2e: state.e2e.total().clone(),
             consumed: state.consumed,
+            consumed_bytes: state.consumed_bytes,
             unique: state.checker.unique,
             duplicates: state.checker.duplicates,
             out_of_order: state.checker.out_of_order,

@@ -13,6 +13,7 @@ mod faults;
 mod join;
 mod monitor;
 mod pacer;
+mod phase_figures;
 mod producer;
 mod record;
 mod redact;

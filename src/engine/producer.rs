@@ -34,8 +34,11 @@ pub struct InstanceShared {
     /// Schedule lag: actual minus intended send time.
     pub schedule_lag: Mutex<LatencyRecorder>,
     pub sent: AtomicU64,
+    /// Payload (record value) bytes of the events sent, and of those acked, per topic.
+    pub sent_bytes: AtomicU64,
     pub acked: AtomicU64,
     pub acked_by_topic: Vec<AtomicU64>,
+    pub acked_bytes_by_topic: Vec<AtomicU64>,
     /// Per topic and partition, the highest offset the broker acked (-1: none): a group that
     /// consumed at or past it has read every acked event of that partition.
     pub acked_high: Vec<Vec<AtomicI64>>,
@@ -62,8 +65,10 @@ impl InstanceShared {
             publish: Mutex::default(),
             schedule_lag: Mutex::default(),
             sent: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
             acked: AtomicU64::new(0),
             acked_by_topic: partitions.iter().map(|_| AtomicU64::new(0)).collect(),
+            acked_bytes_by_topic: partitions.iter().map(|_| AtomicU64::new(0)).collect(),
             acked_high: partitions
                 .iter()
                 .map(|&n| (0..n).map(|_| AtomicI64::new(-1)).collect())
@@ -117,6 +122,11 @@ impl DeliverySink for InstanceShared {
         if let Some(counter) = self.acked_by_topic.get(topic) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+        if let (Some(counter), Some(payload)) =
+            (self.acked_bytes_by_topic.get(topic), delivery.payload)
+        {
+            counter.fetch_add(payload.len() as u64, Ordering::Relaxed);
+        }
         if let Some(high) = usize::try_from(delivery.partition)
             .ok()
             .and_then(|p| self.acked_high.get(topic)?.get(p))
@@ -140,9 +150,21 @@ impl DeliverySink for InstanceShared {
 
 /// Acked events per topic index, summed over every producer instance.
 pub fn acked_by_topic(instances: &[Arc<InstanceShared>]) -> Vec<u64> {
-    let mut totals = vec![0u64; instances.first().map_or(0, |i| i.acked_by_topic.len())];
+    per_topic(instances, |i| &i.acked_by_topic)
+}
+
+/// Acked payload bytes per topic index, summed over every producer instance.
+pub fn acked_bytes_by_topic(instances: &[Arc<InstanceShared>]) -> Vec<u64> {
+    per_topic(instances, |i| &i.acked_bytes_by_topic)
+}
+
+fn per_topic(
+    instances: &[Arc<InstanceShared>],
+    counters: impl Fn(&InstanceShared) -> &[AtomicU64],
+) -> Vec<u64> {
+    let mut totals = vec![0u64; instances.first().map_or(0, |i| counters(i).len())];
     for instance in instances {
-        for (total, counter) in totals.iter_mut().zip(&instance.acked_by_topic) {
+        for (total, counter) in totals.iter_mut().zip(counters(instance)) {
             *total += counter.load(Ordering::Relaxed);
         }
     }
@@ -170,6 +192,7 @@ pub struct ProducerTotals {
     pub publish: Histogram<u64>,
     pub schedule_lag: Histogram<u64>,
     pub sent: u64,
+    pub sent_bytes: u64,
     pub acked: u64,
     pub failed: u64,
     /// Offset of the last send from the plan start, in microseconds.
@@ -186,6 +209,7 @@ pub fn producer_totals(
         publish: new_histogram(),
         schedule_lag: new_histogram(),
         sent: 0,
+        sent_bytes: 0,
         acked: 0,
         failed: 0,
         last_send_us: 0,
@@ -197,6 +221,7 @@ pub fn producer_totals(
             .schedule_lag
             .add(histogram(&mut lock(&instance.schedule_lag)));
         totals.sent += instance.sent.load(Ordering::Relaxed);
+        totals.sent_bytes += instance.sent_bytes.load(Ordering::Relaxed);
         totals.acked += instance.acked.load(Ordering::Relaxed);
         totals.failed += instance.failed.load(Ordering::Relaxed);
         totals.last_send_us = totals
@@ -346,6 +371,9 @@ pub fn run_instance(
                 producer.serve();
             }
             shared.sent.fetch_add(1, Ordering::Relaxed);
+            shared
+                .sent_bytes
+                .fetch_add(event.payload.len() as u64, Ordering::Relaxed);
             record_schedule_lag(&shared, &plan, tick.intended, now);
             shared
                 .last_send_us

@@ -48,6 +48,8 @@ pub struct GroupRecord {
     pub topics: Vec<String>,
     pub e2e: Histogram<u64>,
     pub consumed: u64,
+    /// Payload bytes of those deliveries.
+    pub consumed_bytes: u64,
     pub unique: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
@@ -89,6 +91,9 @@ pub struct RunRecord {
     pub sent: u64,
     pub acked: u64,
     pub acked_by_topic: Vec<(String, u64)>,
+    /// Payload bytes sent, and acked per topic.
+    pub sent_bytes: u64,
+    pub acked_bytes_by_topic: Vec<(String, u64)>,
     pub failed: u64,
     pub not_sent: u64,
     /// Offset of the last send from the plan start.
@@ -125,6 +130,8 @@ impl RunRecord {
             sent: 0,
             acked: 0,
             acked_by_topic: Vec::new(),
+            sent_bytes: 0,
+            acked_bytes_by_topic: Vec::new(),
             failed: 0,
             not_sent: 0,
             last_send: Duration::ZERO,

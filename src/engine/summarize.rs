@@ -100,6 +100,8 @@ pub fn summarize(
             status: Status::Error,
             reasons: vec!["not judged yet".into()],
             checks: Vec::new(),
+            integrity_judged: false,
+            trust: Vec::new(),
         },
         produced: produced(record),
         latency: latency(scenario, record),
@@ -107,6 +109,7 @@ pub fn summarize(
             .map(|index| group_summary(scenario, record, index))
             .collect(),
         phases: phase_summaries(scenario, record),
+        by_phase: super::phase_figures::phase_figures(scenario, record),
         timeline: record
             .timeline
             .iter()
@@ -161,6 +164,14 @@ fn produced(record: &RunRecord) -> Produced {
         sent: record.sent,
         acked: record.acked,
         acked_by_topic: record.acked_by_topic.clone(),
+        sent_bytes: record.sent_bytes,
+        acked_bytes: record
+            .acked_bytes_by_topic
+            .iter()
+            .map(|(_, bytes)| *bytes)
+            .fold(0, u64::saturating_add),
+        acked_bytes_by_topic: record.acked_bytes_by_topic.clone(),
+        acked_mb_per_s: super::phase_figures::measured_acked_mb_per_s(record),
         failed: record.failed,
         not_sent: record.not_sent,
         // Unrounded: SLOs compare these, and reports round them only to print.
@@ -209,6 +220,7 @@ fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> Group
         members: g.members,
         topics: g.topics.clone(),
         consumed: g.consumed,
+        consumed_bytes: g.consumed_bytes,
         unique: g.unique,
         e2e_latency_us: LatencyStats::of(&g.e2e),
         ordering: Ordering {
@@ -304,12 +316,7 @@ fn notes(scenario: &Scenario, record: &RunRecord, target: &Target) -> Vec<String
     if target.kind != "embedded" {
         return notes;
     }
-    let weight: f64 = scenario.events.iter().map(|e| e.weight).sum();
-    let mean_size = scenario
-        .events
-        .iter()
-        .map(|e| e.weight / weight * (e.size_min + e.size_max) as f64 / 2.0)
-        .sum::<f64>();
+    let mean_size = super::phase_figures::mean_event_bytes(scenario);
     for (group, spec) in record.groups.iter().zip(&scenario.groups) {
         let partitions: i32 = spec
             .topics

@@ -27,7 +27,10 @@ pub struct Ticker {
     last_sent: u64,
     last_acked: u64,
     last_failed: u64,
-    last_consumed: Vec<u64>,
+    /// Payload bytes sent and acked at the last tick.
+    last_bytes: (u64, u64),
+    /// Per group: events and payload bytes consumed at the last tick.
+    last_consumed: Vec<(u64, u64)>,
     /// Per group: duplicates and out-of-order deliveries counted so far.
     last_disorder: Vec<(u64, u64)>,
     /// Per group, retried and dead-lettered events at the last tick.
@@ -49,7 +52,8 @@ impl Ticker {
             last_sent: 0,
             last_acked: 0,
             last_failed: 0,
-            last_consumed: vec![0; groups],
+            last_bytes: (0, 0),
+            last_consumed: vec![(0, 0); groups],
             last_disorder: vec![(0, 0); groups],
             last_failures: vec![(0, 0); groups],
             timeline: Vec::new(),
@@ -69,14 +73,19 @@ impl Ticker {
         let length = now.saturating_sub(self.last).as_secs_f64().max(1e-3);
         let start_s = self.last.as_secs_f64();
         let acked_by_topic = super::producer::acked_by_topic(instances);
+        let acked_bytes: u64 = super::producer::acked_bytes_by_topic(instances)
+            .iter()
+            .sum();
         let ProducerTotals {
             publish,
             schedule_lag,
             sent,
+            sent_bytes,
             acked,
             failed,
             ..
         } = producer_totals(instances, LatencyRecorder::take_interval);
+        let last_bytes = std::mem::replace(&mut self.last_bytes, (sent_bytes, acked_bytes));
         let mut e2e_all = new_histogram();
         let mut group_points = Vec::with_capacity(groups.len());
         let mut lag_terms = Vec::with_capacity(groups.len());
@@ -106,6 +115,9 @@ impl Ticker {
             acked: acked - self.last_acked,
             failed: failed - self.last_failed,
             consumed: group_points.iter().map(|g| g.consumed).sum(),
+            produced_bytes: sent_bytes - last_bytes.0,
+            acked_bytes: acked_bytes - last_bytes.1,
+            consumed_bytes: group_points.iter().map(|g| g.consumed_bytes).sum(),
             e2e_p50: some_if_recorded(&e2e_all, 0.50),
             e2e_p95: some_if_recorded(&e2e_all, 0.95),
             e2e_p99: some_if_recorded(&e2e_all, 0.99),
@@ -142,7 +154,7 @@ impl Ticker {
                 .map_or((0, 0), |f| (f.retried, f.dead_lettered.len() as u64));
             (
                 state.e2e.take_interval(),
-                state.consumed,
+                (state.consumed, state.consumed_bytes),
                 state.checker.unique,
                 (state.checker.duplicates, state.checker.out_of_order),
                 failures,
@@ -159,7 +171,8 @@ impl Ticker {
             retried: failures.0 - last_failures.0,
             dead_lettered: failures.1 - last_failures.1,
             name: group.spec.name.clone(),
-            consumed: consumed - self.last_consumed[index],
+            consumed: consumed.0 - self.last_consumed[index].0,
+            consumed_bytes: consumed.1 - self.last_consumed[index].1,
             lag: group.lag(acked_by_topic, unique),
             e2e_p50: some_if_recorded(&e2e, 0.50),
             e2e_p95: some_if_recorded(&e2e, 0.95),

@@ -80,6 +80,12 @@ impl RunFacts<'_> {
                 .collect(),
             e2e: total(self.workers, &e2e_tag(&spec.name)),
             consumed: saturating_sum(facts.iter().map(|f| f.consumed)),
+            consumed_bytes: saturating_sum(
+                self.workers
+                    .iter()
+                    .filter_map(|w| w.run.summary.groups.get(g))
+                    .map(|group| group.consumed_bytes),
+            ),
             unique: reads.checker.unique,
             duplicates: reads.checker.duplicates,
             out_of_order: reads.checker.out_of_order,

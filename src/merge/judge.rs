@@ -113,6 +113,10 @@ fn untrusted(verdict: &mut Verdict, incomplete: Vec<String>, clocks: Vec<String>
     if !incomplete.is_empty() || !verdict.integrity_failed() {
         verdict.status = Status::Inconclusive;
     }
+    // Part of the log unaccounted for: its loss and order are not known.
+    if !incomplete.is_empty() {
+        verdict.integrity_judged = false;
+    }
     verdict.reasons.extend(incomplete);
     verdict.reasons.extend(clocks);
 }

@@ -52,7 +52,9 @@ pub(super) fn merged_record(scenario: &Scenario, workers: &[Worker]) -> (RunReco
         plan: Arc::new(Plan::new(&scenario.phases)),
         sent: produced(|p| p.sent),
         acked: produced(|p| p.acked),
-        acked_by_topic: acked_by_topic(scenario, workers),
+        acked_by_topic: per_topic(scenario, workers, |p| &p.acked_by_topic),
+        sent_bytes: produced(|p| p.sent_bytes),
+        acked_bytes_by_topic: per_topic(scenario, workers, |p| &p.acked_bytes_by_topic),
         failed: produced(|p| p.failed),
         not_sent: produced(|p| p.not_sent),
         last_send: latest(workers, |f| f.last_send_us),
@@ -101,21 +103,25 @@ fn totals(workers: &[Worker], groups: &[GroupRecord]) -> Vec<(String, Histogram<
     totals
 }
 
-/// Acked events per scenario topic, added across workers.
-fn acked_by_topic(scenario: &Scenario, workers: &[Worker]) -> Vec<(String, u64)> {
-    let mut acked_by_topic: Vec<(String, u64)> = scenario
+/// A per-topic count (acked events, acked bytes) per scenario topic, added across workers.
+fn per_topic(
+    scenario: &Scenario,
+    workers: &[Worker],
+    counts: fn(&Produced) -> &Vec<(String, u64)>,
+) -> Vec<(String, u64)> {
+    let mut totals: Vec<(String, u64)> = scenario
         .topics
         .iter()
         .map(|t| (t.name.clone(), 0))
         .collect();
     for worker in workers {
-        for (name, acked) in &worker.run.summary.produced.acked_by_topic {
-            if let Some(entry) = acked_by_topic.iter_mut().find(|(n, _)| n == name) {
-                entry.1 = entry.1.saturating_add(*acked);
+        for (name, count) in counts(&worker.run.summary.produced) {
+            if let Some(entry) = totals.iter_mut().find(|(n, _)| n == name) {
+                entry.1 = entry.1.saturating_add(*count);
             }
         }
     }
-    acked_by_topic
+    totals
 }
 
 /// Every worker's distinct errors, by worker index.

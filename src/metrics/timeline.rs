@@ -8,6 +8,9 @@ pub struct GroupPoint {
     pub name: String,
     /// Events consumed during the second.
     pub consumed: u64,
+    /// Their payload (record value) bytes.
+    #[serde(default)]
+    pub consumed_bytes: u64,
     /// Acked events on the group's topics not yet consumed, at the end of the second.
     pub lag: u64,
     pub e2e_p50: Option<u64>,
@@ -55,6 +58,14 @@ pub struct TimelinePoint {
     pub produced: u64,
     /// Events acked by the broker in this second.
     pub acked: u64,
+    /// Payload (record value) bytes of the events produced, acked and consumed (all groups)
+    /// in this second.
+    #[serde(default)]
+    pub produced_bytes: u64,
+    #[serde(default)]
+    pub acked_bytes: u64,
+    #[serde(default)]
+    pub consumed_bytes: u64,
     /// Sends that failed in this second.
     #[serde(default)]
     pub failed: u64,
@@ -84,9 +95,12 @@ impl TimelinePoint {
     pub fn implausible(&self) -> Option<&'static str> {
         const MOST_US: u64 = crate::metrics::latency::MAX_TRACKABLE_US;
         const MOST_EVENTS: u64 = 1 << 50;
+        const MOST_BYTES: u64 = 1 << 60;
         let latency = |v: Option<u64>| v.is_some_and(|v| v > MOST_US);
         let rate = |v: Option<f64>| v.is_some_and(|v| !(0.0..=1e12).contains(&v));
-        let own: [(&'static str, bool); 10] = [
+        let bytes = [self.produced_bytes, self.acked_bytes, self.consumed_bytes];
+        let own: [(&'static str, bool); 11] = [
+            ("bytes", bytes.into_iter().any(|b| b > MOST_BYTES)),
             ("target_rate", rate(Some(self.target_rate))),
             ("produced", self.produced > MOST_EVENTS),
             ("acked", self.acked > MOST_EVENTS),
@@ -114,6 +128,7 @@ impl TimelinePoint {
             ]
             .into_iter()
             .any(|v| v > MOST_EVENTS)
+                || g.consumed_bytes > MOST_BYTES
                 || [g.e2e_p50, g.e2e_p95, g.e2e_p99].into_iter().any(latency)
         };
         own.iter()

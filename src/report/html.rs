@@ -5,10 +5,12 @@ use super::lines::{
     baseline_line, cluster_words, command_lines, failure_lines, headline, lost_example_lines,
     recovery_line, run_line, scenario_words, worker_line,
 };
+use super::markdown::{PHASE_TABLE_NOTE, TRUST_NOTE};
 use super::svg::{CHARTS, capacity_chart, render_charts};
 use super::table::{
     FAULT_TABLE_NOTE, Table, baseline_table, capacity_table, consumer_tables, fault_table,
-    group_table, integrity_table, producer_table, slo_table, worker_table,
+    group_table, integrity_table, phase_table, producer_table, slo_table, topic_table, trust_table,
+    worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData, escape};
 use crate::format::thousands;
@@ -190,6 +192,10 @@ fn judgement(s: &Summary) -> String {
         html.push_str(&section("SLOs", &slo_table(s), true));
         html.push_str("<p class=\"meta\">Of limit: the measured value as a share of its limit; the rest is headroom.</p>\n");
     }
+    if let Some(table) = trust_table(s) {
+        html.push_str(&section("Can the generator be trusted?", &table, true));
+        html.push_str(&meta(TRUST_NOTE));
+    }
     if let Some(line) = baseline_line(s) {
         html.push_str(&meta(&line));
         if let Some(table) = baseline_table(s).filter(|t| !t.rows.is_empty()) {
@@ -350,9 +356,13 @@ impl Exporter for HtmlExporter {
             opening(s),
             capacity(s),
             judgement(s),
+            phase_table(s).map_or(String::new(), |t| {
+                section("Phases", &t, false) + &meta(PHASE_TABLE_NOTE)
+            }),
             faults(s),
             groups(s),
             section("Producers", &producer_table(s), false),
+            topic_table(s).map_or(String::new(), |t| section("Topics", &t, false)),
             charts(run),
             notes(s),
             links(run),

@@ -1,8 +1,12 @@
 //! `junit.xml`: one suite per run, one test case per SLO check, for CI dashboards.
 //!
-//! Case names are the metric (`e2e.p95`), not the SLO text, so a changed threshold keeps the
-//! test's history in Jenkins or GitLab. A failure carries limit, actual and the reason in its
-//! body, which is what GitLab shows. When the run itself cannot be trusted (inconclusive or
+//! Case names are the figure in words with its metric (`events lost (all groups) [lost]`), not
+//! the SLO text, so a changed threshold keeps the test's history in Jenkins or GitLab. Every
+//! case carries its measured value, limit and headroom in `system-out` (and the suite as properties), so
+//! headroom can be followed over builds; a failure carries them in its body too, which is
+//! what GitLab shows. Each generator trust check is a case of its own, and each warning a
+//! skipped case (and the suite's `system-err`), so a run with a warning does not look all
+//! green. When the run itself cannot be trusted (inconclusive or
 //! error), the SLO cases are skipped with that reason and only the trust case fails: the
 //! generator's trouble is not blamed on the cluster. A run failed by its integrity checks while
 //! the generator's timings were not trusted keeps those cases judged, and skips the rest.
@@ -11,8 +15,10 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::metric_words::check_words;
 use super::{Exporter, Output, ReportError, RunData};
-use crate::summary::{Check, Status, Summary};
+use crate::format::format_number;
+use crate::summary::{Check, Status, Summary, TrustCheck};
 
 /// The trust case's name.
 pub const TRUST_CASE: &str = "run is complete and the generator kept its schedule";
@@ -58,8 +64,91 @@ fn slo_case(summary: &Summary, check: &Check) -> TestCase {
         ));
         failure
     };
-    let mut case = TestCase::new(check.metric_name(), status);
+    let metric = check.metric_name();
+    let words = check_words(&metric);
+    let name = if words == metric {
+        metric.clone()
+    } else {
+        format!("{words} [{metric}]")
+    };
+    let mut case = TestCase::new(name, status);
     case.set_classname(format!("surge.{}.slo", summary.scenario.name));
+    let headroom = headroom(check);
+    case.set_system_out(format!(
+        "{}: measured {}, limit {}{}",
+        check.name,
+        check.actual_text,
+        check.limit_text,
+        headroom
+            .as_ref()
+            .map_or(String::new(), |h| format!(", headroom {h}"))
+    ));
+    case
+}
+
+/// A check's figures as suite properties (`check.e2e.p95.actual`, `.value`, `.limit`,
+/// `.headroom`): the Jenkins schema allows properties on a suite, not on a case.
+fn check_properties(suite: &mut TestSuite, check: &Check) {
+    let metric = check.metric_name();
+    let mut add = |name: &str, value: String| {
+        suite.add_property((format!("check.{metric}.{name}").as_str(), value.as_str()));
+    };
+    add("limit", check.limit_text.clone());
+    add("actual", check.actual_text.clone());
+    add("unit", check.unit.clone());
+    if let Some(value) = check.actual {
+        add("value", value.to_string());
+    }
+    if let Some(headroom) = headroom(check) {
+        add("headroom", headroom);
+    }
+}
+
+/// How far the measured value is from its limit, as a share of the limit: `77%` for 23 ms
+/// under a 100 ms limit; `None` without a positive limit or a measured value, and for `==`.
+fn headroom(check: &Check) -> Option<String> {
+    let share = check.share_of_limit()?;
+    let text = &check.name;
+    let room = if text.contains('<') {
+        1.0 - share
+    } else if text.contains('>') {
+        share - 1.0
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{}%",
+        format_number((room * 1000.0).round() / 10.0)
+    ))
+}
+
+/// One case per trust check of the generator; a failed one fails.
+fn trust_case(summary: &Summary, trust: &TrustCheck) -> TestCase {
+    let status = if trust.passed {
+        TestCaseStatus::success()
+    } else {
+        let mut failure = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        failure.set_message(trust.reason.clone());
+        failure.set_type("trust");
+        failure
+    };
+    let mut case = TestCase::new(format!("generator trust: {}", trust.name), status);
+    case.set_classname(format!("surge.{}.trust", summary.scenario.name));
+    case.set_system_out(format!(
+        "{}: measured {}, limit {}",
+        trust.name, trust.actual_text, trust.limit_text
+    ));
+    case
+}
+
+/// A warning as a skipped case: CI dashboards list it, and it fails nothing.
+fn warning_case(summary: &Summary, index: usize, warning: &str) -> TestCase {
+    let mut skipped = TestCaseStatus::skipped();
+    skipped.set_message(warning.to_string());
+    skipped.set_type("warning");
+    let mut case = TestCase::new(format!("warning {}", index + 1), skipped);
+    case.set_classname(format!("surge.{}.warning", summary.scenario.name));
+    case.set_system_err(warning.to_string());
     case
 }
 
@@ -79,6 +168,7 @@ impl Exporter for JunitExporter {
         suite.set_time(time);
         for check in &summary.verdict.checks {
             suite.add_test_case(slo_case(summary, check));
+            check_properties(&mut suite, check);
         }
         // An untrustworthy run must not look green on a dashboard: this case fails.
         let status = if trusted {
@@ -104,6 +194,15 @@ impl Exporter for JunitExporter {
         case.set_classname(format!("surge.{}.trust", summary.scenario.name));
         case.set_time(time);
         suite.add_test_case(case);
+        for trust in &summary.verdict.trust {
+            suite.add_test_case(trust_case(summary, trust));
+        }
+        for (i, warning) in summary.warnings.iter().enumerate() {
+            suite.add_test_case(warning_case(summary, i, warning));
+        }
+        if !summary.warnings.is_empty() {
+            suite.set_system_err(format!("WARNING: {}", summary.warnings.join("\nWARNING: ")));
+        }
 
         suite.add_property(("run_id", summary.run_id.as_str()));
         suite.add_property(("surge_version", summary.surge_version.as_str()));

@@ -71,12 +71,45 @@ pub fn run_line(summary: &Summary) -> String {
     } else {
         String::new()
     };
-    format!(
-        "{}/s offered for {}s{warmup}, on {}",
-        thousands(summary.produced.target_rate.round() as u64),
-        format_number(summary.produced.measured_seconds.round()),
-        cluster_words(summary)
-    )
+    let measured = summary
+        .by_phase
+        .iter()
+        .filter(|p| !p.warmup && p.part_of.is_none())
+        .count();
+    let mb = |mb_per_s: f64| {
+        format!(
+            "{} MB/s",
+            format_number(crate::format::significant(mb_per_s))
+        )
+    };
+    match summary.peak() {
+        Some(peak) if measured > 1 => {
+            let up_to = if peak.offered_peak_rate > peak.offered_rate * 1.001 {
+                format!(
+                    ", up to {}/s",
+                    thousands(peak.offered_peak_rate.round() as u64)
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "peak {}/s offered ({}) in phase {}{up_to}; {}/s mean over {}s{warmup}, on {}",
+                thousands(peak.offered_rate.round() as u64),
+                mb(peak.offered_mb_per_s),
+                peak.name,
+                thousands(summary.produced.target_rate.round() as u64),
+                format_number(summary.produced.measured_seconds.round()),
+                cluster_words(summary)
+            )
+        }
+        peak => format!(
+            "{}/s offered{} for {}s{warmup}, on {}",
+            thousands(summary.produced.target_rate.round() as u64),
+            peak.map_or(String::new(), |p| format!(" ({})", mb(p.offered_mb_per_s))),
+            format_number(summary.produced.measured_seconds.round()),
+            cluster_words(summary)
+        ),
+    }
 }
 
 /// `m5.xlarge x3 (external, 3 brokers at b-1...:9092)`, or `the embedded cluster (3 brokers)`.

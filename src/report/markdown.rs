@@ -9,7 +9,8 @@ use super::lines::{
 use super::svg::CHARTS;
 use super::table::{
     FAULT_TABLE_NOTE, baseline_table, capacity_table, consumer_tables, fault_table, group_table,
-    integrity_table, producer_table, slo_table, worker_table,
+    integrity_table, phase_table, producer_table, slo_table, topic_table, trust_table,
+    worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::Summary;
@@ -23,9 +24,11 @@ pub fn render(s: &Summary, images: bool) -> String {
         opening(s),
         capacity(s, images),
         judgement(s),
+        phases(s),
         faults(s),
         groups(s),
         format!("## Producers\n\n{}\n\n", producer_table(s).to_markdown()),
+        topic_table(s).map_or(String::new(), |t| format!("{}\n\n", t.to_markdown())),
         charts(images),
         notes(s),
     ]
@@ -80,6 +83,12 @@ fn judgement(s: &Summary) -> String {
             slo_table(s).to_markdown()
         ));
     }
+    if let Some(table) = trust_table(s) {
+        md.push_str(&format!(
+            "### Can the generator be trusted?\n\n{}\n\n{TRUST_NOTE}\n\n",
+            table.to_markdown()
+        ));
+    }
     if let Some(line) = baseline_line(s) {
         md.push_str(&format!("{line}\n\n"));
         if let Some(table) = baseline_table(s).filter(|t| !t.rows.is_empty()) {
@@ -97,6 +106,22 @@ fn judgement(s: &Summary) -> String {
     }
     md
 }
+
+/// The per-phase table, and how its seconds are counted.
+fn phases(s: &Summary) -> String {
+    phase_table(s).map_or(String::new(), |table| {
+        format!(
+            "## Phases\n\n{}\n\n{PHASE_TABLE_NOTE}\n\n",
+            table.to_markdown()
+        )
+    })
+}
+
+/// How to read the trust table.
+pub const TRUST_NOTE: &str = "When the generator falls behind its schedule or cannot offer the plan, its latencies say more about its host than about the cluster: the run is inconclusive, and only the integrity checks (loss, order, failed sends) are still judged.";
+
+/// How to read the per-phase table.
+pub const PHASE_TABLE_NOTE: &str = "Each phase counts the seconds the plan spent in it: e2e latency of the events consumed, publish latency of those acked, and schedule lag of those sent in those seconds, added up as histograms. MB = 2^20 bytes of payload (record values), as Kafka's tools count it.";
 
 /// The fault table, how to read it, and what each command fault ran.
 fn faults(s: &Summary) -> String {

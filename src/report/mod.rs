@@ -10,6 +10,7 @@ pub mod json;
 pub mod junit;
 pub mod lines;
 pub mod markdown;
+pub mod metric_words;
 pub mod step_summary;
 pub mod svg;
 pub mod table;

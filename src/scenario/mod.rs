@@ -5,6 +5,7 @@
 
 pub mod faults;
 mod label;
+pub mod phase_rows;
 pub mod raw;
 mod resolve;
 pub mod shapes;
@@ -345,6 +346,8 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     pub groups: Vec<GroupSpec>,
     pub slos: Vec<Slo>,
+    /// `slo.peak_phase`: the phase called the peak, when the file names one.
+    pub peak_phase: Option<String>,
     /// Timed faults, in the order the file lists them.
     pub faults: Vec<FaultSpec>,
     /// `--allow-commands`: `command` faults may run.

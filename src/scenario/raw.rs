@@ -143,6 +143,7 @@ pub struct RawGroup {
 #[serde(deny_unknown_fields)]
 pub struct RawSlo {
     pub checks: Option<Vec<String>>,
+    pub peak_phase: Option<String>,
 }
 
 /// `[[faults]]` as written.

@@ -44,6 +44,12 @@ pub enum Metric {
     Failed,
     /// Achieved rate divided by target rate over the measured phases.
     AchievedRatio,
+    /// Payload MB/s (MB = 2^20 bytes, as Kafka's tools print it) the brokers acked over the
+    /// measured phases.
+    MbPerSec,
+    /// A figure over the seconds of one phase (`phase.NAME.figure`): what the scenario
+    /// produced, acked and consumed while the plan was in that phase.
+    Phase { phase: String, figure: Box<Metric> },
     /// Largest consumer lag, in events, seen on the timeline.
     LagMax { group: Option<String> },
     /// Seconds after the peak until every group's lag is back under its threshold.
@@ -140,10 +146,47 @@ impl FaultFigure {
 }
 
 impl Metric {
-    /// Whether its threshold is a duration (latency) rather than a plain number.
-    pub fn is_latency(&self) -> bool {
+    /// The figure itself, whatever phase it is scoped to.
+    pub fn unscoped(&self) -> &Metric {
+        match self {
+            Metric::Phase { figure, .. } => figure,
+            other => other,
+        }
+    }
+
+    /// The phase the metric is scoped to, if any.
+    pub fn phase(&self) -> Option<&str> {
+        match self {
+            Metric::Phase { phase, .. } => Some(phase),
+            _ => None,
+        }
+    }
+
+    /// Whether a phase has this figure of its own: latencies, rates, lag, failed sends and
+    /// the disorder seen while it ran. Loss and gaps are facts of the whole log (an event is
+    /// missing by the end of the drain, not during a phase).
+    fn exists_per_phase(&self) -> bool {
         matches!(
             self,
+            Metric::E2e { .. }
+                | Metric::Publish(_)
+                | Metric::ScheduleLag(_)
+                | Metric::Count {
+                    count: Count::Duplicates | Count::OrderingViolations,
+                    ..
+                }
+                | Metric::Failed
+                | Metric::AchievedRatio
+                | Metric::MbPerSec
+                | Metric::LagMax { .. }
+        )
+    }
+
+    /// Whether its threshold is a duration (latency) rather than a plain number.
+    pub fn is_latency(&self) -> bool {
+        let metric = self.unscoped();
+        matches!(
+            metric,
             Metric::E2e { .. }
                 | Metric::Publish(_)
                 | Metric::ScheduleLag(_)
@@ -163,7 +206,7 @@ impl Metric {
     /// but cannot cause these, so such a check fails a run whose timings are not trusted.
     pub fn is_integrity(&self) -> bool {
         matches!(
-            self,
+            self.unscoped(),
             Metric::Count { .. }
                 | Metric::Failed
                 | Metric::Failures {
@@ -190,7 +233,7 @@ impl Metric {
 
     /// The consumer group the metric is scoped to, if any.
     pub fn group(&self) -> Option<&str> {
-        match self {
+        match self.unscoped() {
             Metric::E2e { group, .. }
             | Metric::Count { group, .. }
             | Metric::LagMax { group }
@@ -283,8 +326,9 @@ impl Metric {
     /// Latencies are in microseconds; a histogram's go from 1 µs up to an hour.
     pub fn range(&self) -> (f64, f64, bool) {
         let histogram_max = crate::metrics::latency::MAX_TRACKABLE_US as f64;
-        match self {
+        match self.unscoped() {
             Metric::AchievedRatio => (0.0, 1.0, false),
+            Metric::MbPerSec => (0.0, f64::INFINITY, false),
             Metric::E2e { .. }
             | Metric::Publish(_)
             | Metric::ScheduleLag(_)
@@ -342,19 +386,50 @@ fn stat_text(stat: Stat) -> String {
 
 const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99, schedule_lag.p99, \
 (percentiles p50, p90, p95, p99, p99.9, and max), \
-lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, lag.max, recovery.lag, \
+lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, rate.mb_per_s, lag.max, recovery.lag, \
 recovery.p95, dead_lettered, retried, dlt.lost, retry_delay.p99, catchup_rate, catchup_time, \
 replay.rate, per group \
 group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max, group.NAME.catchup_time ..., per fault fault.NAME.recovery, \
 fault.NAME.lost, fault.NAME.failed, fault.NAME.duplicates, fault.NAME.out_of_order, \
 fault.NAME.publish.p99, fault.NAME.e2e.p99, and over all faults faults.lost, faults.failed, \
-faults.duplicates, faults.out_of_order, faults.recovery";
+faults.duplicates, faults.out_of_order, faults.recovery, and per phase phase.NAME.e2e.p95, \
+phase.NAME.group.NAME.e2e.p99, phase.NAME.publish.p99, phase.NAME.schedule_lag.p99, \
+phase.NAME.rate.achieved_ratio, phase.NAME.rate.mb_per_s, phase.NAME.lag.max, \
+phase.NAME.group.NAME.lag.max, phase.NAME.failed, phase.NAME.duplicates, \
+phase.NAME.ordering_violations (`phase.peak` is the peak phase when none is called `peak`)";
+
+/// `phase.NAME.figure`: the first split of NAME and figure whose figure exists per phase
+/// (a phase name may hold dots).
+fn parse_phase_scoped(scoped: &str) -> Option<Metric> {
+    scoped
+        .match_indices('.')
+        .map(|(at, _)| (&scoped[..at], &scoped[at + 1..]))
+        .filter(|(name, _)| !name.is_empty())
+        .find_map(|(name, rest)| {
+            let figure = rest.parse::<Metric>().ok()?;
+            figure.exists_per_phase().then(|| Metric::Phase {
+                phase: name.to_string(),
+                figure: Box::new(figure),
+            })
+        })
+}
 
 impl FromStr for Metric {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let unknown = || format!("unknown metric `{text}`; {METRIC_HELP}");
+        if let Some(scoped) = text.strip_prefix("phase.") {
+            return parse_phase_scoped(scoped).ok_or_else(|| {
+                format!(
+                    "`{text}` is not a figure a phase has: write phase.NAME.FIGURE, where FIGURE is \
+                     e2e.pNN, group.NAME.e2e.pNN, publish.pNN, schedule_lag.pNN, \
+                     rate.achieved_ratio, rate.mb_per_s, lag.max, group.NAME.lag.max, failed, \
+                     duplicates or ordering_violations (loss and gaps are judged over the whole \
+                     run: use `lost`, `gaps`)"
+                )
+            });
+        }
         if let Some(scoped) = text.strip_prefix("fault.") {
             let (name, figure) = scoped.split_once('.').ok_or_else(unknown)?;
             let figure = FaultFigure::parse(figure).ok_or_else(unknown)?;
@@ -410,6 +485,7 @@ impl FromStr for Metric {
             },
             "failed" if group.is_none() => Metric::Failed,
             "rate.achieved_ratio" if group.is_none() => Metric::AchievedRatio,
+            "rate.mb_per_s" if group.is_none() => Metric::MbPerSec,
             "recovery.lag" if group.is_none() => Metric::RecoveryLag,
             "recovery.p95" if group.is_none() => Metric::RecoveryP95,
             _ => {
@@ -436,6 +512,9 @@ impl FromStr for Metric {
 
 impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Metric::Phase { phase, figure } = self {
+            return write!(f, "phase.{phase}.{figure}");
+        }
         if let Some(group) = self.group() {
             write!(f, "group.{group}.")?;
         }
@@ -451,6 +530,8 @@ impl fmt::Display for Metric {
             }),
             Metric::Failed => f.write_str("failed"),
             Metric::AchievedRatio => f.write_str("rate.achieved_ratio"),
+            Metric::MbPerSec => f.write_str("rate.mb_per_s"),
+            Metric::Phase { .. } => unreachable!("written above"),
             Metric::LagMax { .. } => f.write_str("lag.max"),
             Metric::Failures { figure, .. } => f.write_str(figure.text()),
             Metric::RetryDelay { stat, .. } => write!(f, "retry_delay.{}", stat_text(*stat)),
@@ -566,6 +647,13 @@ mod tests {
             "group.audit.catchup_rate >= 5000",
             "catchup_time < 90s",
             "group.replayer.replay.rate > 20000",
+            "rate.mb_per_s >= 40",
+            "phase.peak.e2e.p95 < 100ms",
+            "phase.peak.rate.achieved_ratio >= 0.99",
+            "phase.peak.group.analytics.lag.max < 10000",
+            "phase.ramp.up.group.orders.e2e.p99.9 <= 250ms",
+            "phase.normal.rate.mb_per_s > 1.5",
+            "phase.peak:spike.ordering_violations == 0",
         ] {
             let slo: Slo = text.parse().unwrap();
             assert_eq!(slo.to_string(), text);
@@ -600,6 +688,18 @@ mod tests {
                 .contains("p99.9")
         );
         assert!("group.x.publish.p99 < 1ms".parse::<Slo>().is_err());
+        for text in [
+            "phase.peak.lost == 0",
+            "phase.peak.gaps == 0",
+            "phase..e2e.p95 < 1ms",
+        ] {
+            let problem = text.parse::<Slo>().unwrap_err();
+            assert!(
+                problem.contains("not a figure a phase has"),
+                "{text}: {problem}"
+            );
+        }
+        assert!("phase.peak.recovery.lag < 1s".parse::<Slo>().is_err());
     }
 }
 

@@ -125,13 +125,14 @@ fn handle(args: &MemberArgs, record: &Record<'_>) -> Handled {
             }));
         }
     }
-    observe(args, origin, decoded, false);
+    let bytes = record.payload.map_or(0, |p| p.len() as u64);
+    observe(args, origin, decoded, bytes, false);
     Handled::Done(origin)
 }
 
-/// Counts a delivered event: position, ordering, and e2e latency (kept apart when the event
-/// `failed`).
-fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, failed: bool) {
+/// Counts a delivered event of `bytes` payload bytes: position, ordering, and e2e latency
+/// (kept apart when the event `failed`).
+fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, bytes: u64, failed: bool) {
     let (local_topic, partition, offset) = origin;
     let mut state = lock(&args.group.state);
     if let Some(at) = state
@@ -157,6 +158,7 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, failed: bool) {
         Decoded::Ours(meta) => meta,
     };
     state.consumed += 1;
+    state.consumed_bytes += bytes;
     let topic = args
         .group
         .spec
@@ -283,6 +285,7 @@ fn recover(args: &MemberArgs, failing: Box<FailingEvent>) -> bool {
             }
         }
     }
-    observe(args, origin, Decoded::Ours(failing.meta), true);
+    let bytes = failing.value.len() as u64;
+    observe(args, origin, Decoded::Ours(failing.meta), bytes, true);
     true
 }

@@ -24,6 +24,8 @@ pub struct GroupState {
     pub e2e: LatencyRecorder,
     /// Deliveries of this run's events, duplicates included.
     pub consumed: u64,
+    /// Payload bytes of those deliveries.
+    pub consumed_bytes: u64,
     /// Records that were not this run's events.
     pub foreign: u64,
     pub errors: Vec<String>,

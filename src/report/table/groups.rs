@@ -20,7 +20,16 @@ pub fn expected_for(summary: &Summary, group: &GroupSummary) -> u64 {
 /// Ordering and loss are in [`integrity_table`].
 pub fn group_table(summary: &Summary) -> Table {
     let mut table = Table::new(&[
-        "group", "reads", "members", "expected", "consumed", "e2e p50", "p95", "p99", "max",
+        "group",
+        "reads",
+        "members",
+        "expected",
+        "consumed",
+        "consumed MB",
+        "e2e p50",
+        "p95",
+        "p99",
+        "max",
         "max lag",
     ]);
     for g in &summary.groups {
@@ -31,6 +40,11 @@ pub fn group_table(summary: &Summary) -> Table {
             g.members.to_string(),
             thousands(expected_for(summary, g)),
             thousands(g.unique),
+            if g.consumed_bytes == 0 && g.consumed > 0 {
+                "-".into()
+            } else {
+                super::mb_per_s(g.consumed_bytes as f64 / crate::summary::MB)
+            },
             micros(e.p50, e.count),
             micros(e.p95, e.count),
             micros(e.p99, e.count),

@@ -2,6 +2,7 @@
 //! tables, one file per part of the run they show.
 
 mod groups;
+mod phases;
 mod run;
 mod slo;
 
@@ -9,8 +10,9 @@ pub use groups::{
     catchup_table, consumer_tables, expected_for, failure_table, group_table, integrity_table,
     replay_table,
 };
+pub use phases::{mb_per_s, phase_table, topic_table};
 pub use run::{FAULT_TABLE_NOTE, capacity_table, fault_table, producer_table, worker_table};
-pub use slo::{baseline_table, slo_table};
+pub use slo::{baseline_table, slo_table, trust_table};
 
 /// A table of text cells; the first column is left-aligned, the rest right-aligned.
 #[derive(Debug, Default, Clone)]

@@ -18,6 +18,17 @@ pub fn producer_table(summary: &Summary) -> Table {
             thousands(p.failed)
         ),
     ]);
+    // A summary written before bytes were counted has none for its acked events.
+    if p.acked_bytes > 0 || p.acked == 0 {
+        table.row(vec![
+            "payload acked (whole run) / acked MB/s (measured phases)".into(),
+            format!(
+                "{} MB / {} MB/s",
+                super::mb_per_s(p.acked_bytes as f64 / crate::summary::MB),
+                super::mb_per_s(p.acked_mb_per_s)
+            ),
+        ]);
+    }
     if p.not_sent > 0 {
         table.row(vec!["planned but not sent".into(), thousands(p.not_sent)]);
     }

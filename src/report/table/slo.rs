@@ -60,6 +60,25 @@ pub fn slo_table(summary: &Summary) -> Table {
     table
 }
 
+/// The generator's trust checks with their limits, passed or not; `None` for a summary
+/// written before they were recorded.
+pub fn trust_table(summary: &Summary) -> Option<Table> {
+    let trust = &summary.verdict.trust;
+    if trust.is_empty() {
+        return None;
+    }
+    let mut table = Table::new(&["trust check", "limit", "actual", "result"]);
+    for check in trust {
+        table.row(vec![
+            check.name.clone(),
+            check.limit_text.clone(),
+            check.actual_text.clone(),
+            if check.passed { "pass" } else { "FAIL" }.into(),
+        ]);
+    }
+    Some(table)
+}
+
 /// The baseline figures that the SLO table does not already show (the headline latencies of a
 /// scenario without SLOs on them), with their change.
 pub fn baseline_table(summary: &Summary) -> Option<Table> {

@@ -4,12 +4,15 @@
 
 use super::Ctx;
 use crate::scenario::faults::FaultKind;
+use crate::scenario::phase_rows::{named_row, peak_row, phase_rows};
 use crate::scenario::{
     Comparison, FaultSpec, GroupSpec, Metric, Phase, ScenarioError, Slo, Stat, recovery_peak,
 };
 
 /// What the scenario produces that SLOs may name.
 pub(super) struct Produces<'a> {
+    /// `slo.peak_phase`, checked.
+    pub(super) peak_phase: Option<&'a str>,
     pub(super) phases: &'a [Phase],
     pub(super) groups: &'a [GroupSpec],
     pub(super) faults: &'a [FaultSpec],
@@ -57,7 +60,10 @@ pub(super) fn check_judgeable(
                 "keep one limit per figure, or limits that leave room between them",
             ));
         }
-        if let Some(missing) = produces.missing(&slo.metric) {
+        if let Some(phase) = slo.metric.phase() {
+            produces.check_phase(ctx, slo, phase)?;
+        }
+        if let Some(missing) = produces.missing(slo.metric.unscoped()) {
             return Err(ctx.err(
                 "slo",
                 format!("`{slo}` judges a figure this scenario never produces: {missing}"),
@@ -98,6 +104,16 @@ fn never_above(a: &Metric, b: &Metric) -> bool {
         Stat::Max => f64::INFINITY,
     };
     match (a, b) {
+        (
+            Metric::Phase {
+                phase: p,
+                figure: f,
+            },
+            Metric::Phase {
+                phase: q,
+                figure: g,
+            },
+        ) => p == q && never_above(f, g),
         (Metric::E2e { group: g, stat: s }, Metric::E2e { group: h, stat: t })
         | (Metric::RetryDelay { group: g, stat: s }, Metric::RetryDelay { group: h, stat: t }) => {
             g == h && rank(s) <= rank(t)
@@ -156,7 +172,74 @@ fn ordered_apart(a: &Slo, b: &Slo) -> bool {
     apart(a, b) || apart(b, a)
 }
 
+/// `slo.peak_phase`, when given: it must name a phase of the plan.
+pub(super) fn peak_phase(
+    ctx: &Ctx,
+    declared: Option<String>,
+    phases: &[Phase],
+) -> Result<Option<String>, ScenarioError> {
+    let Some(name) = declared else {
+        return Ok(None);
+    };
+    let rows = phase_rows(phases);
+    let found: Vec<_> = rows.iter().filter(|r| r.name == name).collect();
+    match found.as_slice() {
+        [_] => Ok(Some(name)),
+        [] => Err(ctx.err(
+            "slo.peak_phase",
+            format!(
+                "`{}` is not a phase of the plan; its phases are {}",
+                crate::input::quote(&name, 60),
+                phase_list(&rows)
+            ),
+            "name one of them",
+        )),
+        _ => Err(ctx.err(
+            "slo.peak_phase",
+            format!("{} phases are called `{name}`", found.len()),
+            "give the phases distinct names",
+        )),
+    }
+}
+
+/// `a`, `b`, `c`: the phase names SLOs may use.
+fn phase_list(rows: &[crate::scenario::phase_rows::PhaseRow]) -> String {
+    let names: Vec<String> = rows.iter().map(|r| format!("`{}`", r.name)).collect();
+    names.join(", ")
+}
+
 impl Produces<'_> {
+    /// A `phase.NAME` SLO must name one phase of the plan (`peak`: the peak phase, when no
+    /// phase is called that).
+    fn check_phase(&self, ctx: &Ctx, slo: &Slo, phase: &str) -> Result<(), ScenarioError> {
+        let rows = phase_rows(self.phases);
+        let same_name = rows.iter().filter(|r| r.name == phase).count();
+        if same_name > 1 {
+            return Err(ctx.err(
+                "slo",
+                format!("`{slo}` names phase `{phase}`, and {same_name} phases are called that"),
+                "give the phases distinct names",
+            ));
+        }
+        let peak = peak_row(&rows, self.phases, self.peak_phase);
+        if named_row(&rows, peak, phase).is_none() {
+            let peak_note = if phase == "peak" {
+                " (`peak` means the busiest measured phase, and every phase is a warmup)"
+            } else {
+                ""
+            };
+            return Err(ctx.err(
+                "slo",
+                format!(
+                    "`{slo}` names phase `{phase}`, which the plan does not have{peak_note}; its phases are {}",
+                    phase_list(&rows)
+                ),
+                "name one of them, or `peak` for the busiest measured phase",
+            ));
+        }
+        Ok(())
+    }
+
     /// What the scenario lacks to produce `metric`'s figure, if anything.
     fn missing(&self, metric: &Metric) -> Option<&'static str> {
         let named =

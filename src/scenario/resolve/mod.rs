@@ -108,9 +108,17 @@ pub fn resolve(
     };
     let faults = resolve_faults(&fault_context, raw.faults.unwrap_or_default())?;
     check_envelope(&ctx, &aggregates, &events, &groups, &faults)?;
-    let raw_slos = raw.slo.and_then(|s| s.checks).unwrap_or_default();
-    let slos = resolve_slos(&ctx, raw_slos, overrides, &groups, &faults)?;
+    let raw_slo = raw.slo.unwrap_or_default();
+    let slos = resolve_slos(
+        &ctx,
+        raw_slo.checks.unwrap_or_default(),
+        overrides,
+        &groups,
+        &faults,
+    )?;
+    let peak_phase = judgeable::peak_phase(&ctx, raw_slo.peak_phase, &phases)?;
     let produces = judgeable::Produces {
+        peak_phase: peak_phase.as_deref(),
         phases: &phases,
         groups: &groups,
         faults: &faults,
@@ -137,6 +145,7 @@ pub fn resolve(
         phases,
         groups,
         slos,
+        peak_phase,
         faults,
         allow_commands: overrides.allow_commands,
         notes,

@@ -1,10 +1,12 @@
 //! SLOs against a summary: pure functions, no I/O.
 
+mod trust;
+
 use crate::format::{format_against, format_micros, format_number};
 use crate::metrics::LatencyStats;
 use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, RunLimits, Slo, Stat};
-use crate::summary::FaultSummary;
 use crate::summary::{Check, GroupSummary, Status, Summary, Verdict};
+use crate::summary::{FaultSummary, PhaseFigures};
 
 fn latency(stats: &LatencyStats, stat: Stat) -> Option<f64> {
     if stats.count == 0 {
@@ -54,6 +56,11 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
         },
         Metric::Failed => Some(summary.produced.failed as f64),
         Metric::AchievedRatio => Some(summary.produced.achieved_ratio),
+        Metric::MbPerSec => Some(summary.produced.acked_mb_per_s),
+        Metric::Phase { phase, figure } => summary
+            .phase(phase)
+            .filter(|p| p.seconds > 0.0)
+            .and_then(|p| phase_figure(p, figure)),
         Metric::RecoveryLag => summary
             .recovery
             .as_ref()
@@ -113,6 +120,37 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
             |g| g.replay.iter().map(|r| r.rate).collect(),
             f64::min,
         ),
+    }
+}
+
+/// A figure over one phase's seconds (see [`Metric::Phase`]).
+fn phase_figure(phase: &PhaseFigures, figure: &Metric) -> Option<f64> {
+    let group = |name: &String| phase.groups.iter().find(|g| &g.name == name);
+    match figure {
+        Metric::E2e { group: None, stat } => latency(&phase.e2e_us, *stat),
+        Metric::E2e {
+            group: Some(name),
+            stat,
+        } => group(name).and_then(|g| latency(&g.e2e_us, *stat)),
+        Metric::Publish(stat) => latency(&phase.publish_us, *stat),
+        Metric::ScheduleLag(stat) => latency(&phase.schedule_lag_us, *stat),
+        Metric::Count { group: name, count } => {
+            let pick = |duplicates: u64, out_of_order: u64| match count {
+                Count::Duplicates => Some(duplicates as f64),
+                Count::OrderingViolations => Some(out_of_order as f64),
+                Count::Lost | Count::Gaps => None,
+            };
+            match name {
+                None => pick(phase.duplicates, phase.out_of_order),
+                Some(name) => group(name).and_then(|g| pick(g.duplicates, g.out_of_order)),
+            }
+        }
+        Metric::Failed => Some(phase.failed as f64),
+        Metric::AchievedRatio => Some(phase.achieved_ratio),
+        Metric::MbPerSec => Some(phase.acked_mb_per_s),
+        Metric::LagMax { group: None } => Some(phase.max_lag as f64),
+        Metric::LagMax { group: Some(name) } => group(name).map(|g| g.max_lag as f64),
+        _ => None,
     }
 }
 
@@ -219,17 +257,6 @@ fn fault_figure(faults: &[&FaultSummary], figure: FaultFigure) -> Option<f64> {
     }
 }
 
-/// The longest `producer_pause` of a run: its owed events are late by up to that much, on
-/// purpose, and the generator's schedule-lag bound allows for it.
-fn longest_pause(faults: &[FaultSummary]) -> std::time::Duration {
-    faults
-        .iter()
-        .filter(|f| f.kind == crate::scenario::FaultKind::ProducerPause.name())
-        .map(|f| std::time::Duration::from_secs_f64((f.end_s - f.start_s).max(0.0)))
-        .max()
-        .unwrap_or_default()
-}
-
 /// Judges one SLO.
 pub fn check(summary: &Summary, slo: &Slo) -> Check {
     let actual = actual(summary, &slo.metric);
@@ -241,15 +268,13 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
         actual,
         unit: if is_latency {
             "us"
-        } else if matches!(slo.metric, Metric::AchievedRatio) {
-            "ratio"
-        } else if matches!(
-            slo.metric,
-            Metric::CatchupRate { .. } | Metric::ReplayRate { .. }
-        ) {
-            "events/s"
         } else {
-            "count"
+            match slo.metric.unscoped() {
+                Metric::AchievedRatio => "ratio",
+                Metric::MbPerSec => "MB/s",
+                Metric::CatchupRate { .. } | Metric::ReplayRate { .. } => "events/s",
+                _ => "count",
+            }
         }
         .into(),
         passed: actual.is_some_and(|value| slo.comparison.holds(value, slo.limit)),
@@ -286,7 +311,13 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
             None if matches!(slo.metric, Metric::ReplayRate { .. }) => {
                 "no late group, or it did not finish its replay".into()
             }
-            None => "not measured".into(),
+            None => match slo.metric.phase() {
+                Some(phase) if summary.phase(phase).is_some_and(|p| p.seconds > 0.0) => {
+                    "not measured in this phase".into()
+                }
+                Some(phase) => format!("not measured: the run did not reach phase {phase}"),
+                None => "not measured".into(),
+            },
             Some(value)
                 if matches!(
                     slo.metric,
@@ -307,64 +338,6 @@ pub fn check(summary: &Summary, slo: &Slo) -> Check {
     }
 }
 
-/// Reasons the generator's own measurements cannot be trusted.
-pub fn trust_problems(summary: &Summary, limits: &RunLimits) -> Vec<String> {
-    let mut reasons = Vec::new();
-    if !summary.complete {
-        reasons.push(format!(
-            "the run is partial: {}",
-            summary
-                .partial_reason
-                .as_deref()
-                .unwrap_or("it did not finish")
-        ));
-    }
-    // A producer_pause makes the events it holds late on purpose, by up to its length.
-    let pause = longest_pause(&summary.faults);
-    let bound = (limits.max_schedule_lag_p99 + pause).as_secs_f64() * 1e6;
-    let lag_p99 = summary.latency.schedule_lag_us.p99 as f64;
-    if lag_p99 > bound {
-        reasons.push(format!(
-            "the load generator fell behind its schedule: schedule lag p99 {} exceeds {} (run.max_schedule_lag_p99); give it more CPU or lower the rate",
-            format_micros(lag_p99),
-            format_micros(bound)
-        ));
-    }
-    if summary.produced.achieved_ratio < limits.min_achieved_ratio {
-        reasons.push(format!(
-            "the load generator achieved {}% of the target rate ({} of {} events/s), below {}% (run.min_achieved_ratio)",
-            format_against(
-                summary.produced.achieved_ratio * 100.0,
-                limits.min_achieved_ratio * 100.0
-            ),
-            format_number(summary.produced.achieved_rate),
-            format_number(summary.produced.target_rate),
-            format_number(limits.min_achieved_ratio * 100.0)
-        ));
-    }
-    let warmup: Vec<&str> = summary
-        .phases
-        .iter()
-        .filter(|p| p.warmup)
-        .map(|p| p.name.as_str())
-        .collect();
-    let saturated = summary
-        .timeline
-        .iter()
-        .filter(|p| {
-            !warmup.contains(&p.phase.as_str())
-                && p.generator_cpu.is_some_and(|cpu| cpu >= SATURATED_CPU)
-        })
-        .count();
-    if saturated >= SATURATED_SECONDS {
-        reasons.push(format!(
-            "the load generator's CPU was saturated (at least {SATURATED_CPU}% of its {} cores) for {saturated} measured seconds; use a bigger host or split the load",
-            summary.environment.cpus
-        ));
-    }
-    reasons
-}
-
 /// Groups that had not read every acked event when the drain ended. Their unread events have
 /// no e2e latency and may or may not be lost, so a run that otherwise passes cannot pass; a run
 /// that fails an SLO fails all the same (more late events only make it worse).
@@ -381,11 +354,6 @@ pub fn unread_problems(summary: &Summary) -> Vec<String> {
         .collect()
 }
 
-/// A generator above this share of its host's CPU ...
-const SATURATED_CPU: f64 = 95.0;
-/// ... for this many measured seconds is not trusted.
-const SATURATED_SECONDS: usize = 3;
-
 /// Judges every SLO and the generator's trustworthiness.
 ///
 /// A generator that fell behind makes its timings untrustworthy, so such a run is
@@ -393,12 +361,21 @@ const SATURATED_SECONDS: usize = 3;
 /// were lost or came out of order are facts of the log whatever the generator's pace. An
 /// interrupted run stays inconclusive: what it did not drain is not known.
 pub fn judge(summary: &Summary, slos: &[Slo], limits: &RunLimits) -> Verdict {
+    let trust = trust::trust_checks(summary, limits);
+    let unread = unread_problems(summary);
     let mut verdict = Verdict {
         status: Status::Pass,
-        reasons: trust_problems(summary, limits),
+        reasons: trust
+            .iter()
+            .filter(|t| !t.passed)
+            .map(|t| t.reason.clone())
+            .collect(),
         checks: slos.iter().map(|slo| check(summary, slo)).collect(),
+        // A late generator cannot lose or reorder events: the log's facts are judged on every
+        // complete run whose groups read all that was acked.
+        integrity_judged: summary.complete && unread.is_empty(),
+        trust,
     };
-    let unread = unread_problems(summary);
     verdict.status = if !verdict.reasons.is_empty() {
         verdict.reasons.extend(unread);
         if verdict.integrity_failed() && summary.complete {
@@ -459,7 +436,16 @@ mod tests {
         // The e2e check fails, but the generator's lag is inside it: not the cluster's fault.
         assert_eq!(verdict.status, Status::Inconclusive);
         assert!(verdict.reasons[0].contains("fell behind its schedule"));
-        assert!(!verdict.judged(&verdict.checks[0]) && !verdict.judged(&verdict.checks[1]));
+        // Integrity is judged all the same: a clean log shows as passed, not "not judged".
+        assert!(!verdict.judged(&verdict.checks[0]));
+        assert!(verdict.judged(&verdict.checks[1]) && verdict.checks[1].passed);
+        let trust = &verdict.trust;
+        assert!(
+            trust
+                .iter()
+                .any(|t| !t.passed && t.name == "schedule lag p99")
+        );
+        assert!(trust.iter().all(|t| !t.limit_text.is_empty()));
     }
 
     #[test]
@@ -494,6 +480,8 @@ mod tests {
         summary.groups[0].lost = 3;
         let verdict = judge(&summary, &slos(&["lost == 0"]), &limits());
         assert_eq!(verdict.status, Status::Inconclusive);
+        // What it did not drain is not known: its integrity is not judged either.
+        assert!(!verdict.judged(&verdict.checks[0]));
     }
 
     #[test]

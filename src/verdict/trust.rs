@@ -1,0 +1,146 @@
+//! Whether the generator's own measurements can be trusted: every check with its limit, so
+//! that each report shows them passed or not, and the reasons of those that failed.
+
+use std::time::Duration;
+
+use crate::format::{format_against, format_micros, format_number};
+use crate::scenario::RunLimits;
+use crate::summary::{FaultSummary, Summary, TrustCheck};
+
+/// A generator above this share of its host's CPU ...
+const SATURATED_CPU: f64 = 95.0;
+/// ... for this many measured seconds is not trusted.
+const SATURATED_SECONDS: usize = 3;
+
+/// The longest `producer_pause` of a run: its owed events are late by up to that much, on
+/// purpose, and the generator's schedule-lag bound allows for it.
+fn longest_pause(faults: &[FaultSummary]) -> Duration {
+    faults
+        .iter()
+        .filter(|f| f.kind == crate::scenario::FaultKind::ProducerPause.name())
+        .map(|f| Duration::from_secs_f64((f.end_s - f.start_s).max(0.0)))
+        .max()
+        .unwrap_or_default()
+}
+
+/// Every trust check of the run: that it finished, the generator's schedule lag, its
+/// achieved rate and CPU over the measured phases, and lag and rate in each measured phase
+/// (a peak the generator could not offer says nothing of the cluster).
+pub fn trust_checks(summary: &Summary, limits: &RunLimits) -> Vec<TrustCheck> {
+    let mut checks = vec![finished(summary)];
+    let pause = longest_pause(&summary.faults);
+    let bound = (limits.max_schedule_lag_p99 + pause).as_secs_f64() * 1e6;
+    let lag = |scope: &str, p99: u64| TrustCheck {
+        name: format!("{scope}schedule lag p99"),
+        limit_text: format!("<= {} (run.max_schedule_lag_p99)", format_micros(bound)),
+        actual_text: format_micros(p99 as f64),
+        passed: p99 as f64 <= bound,
+        reason: format!(
+            "the load generator fell behind its schedule{}: schedule lag p99 {} exceeds {} (run.max_schedule_lag_p99); give it more CPU or lower the rate",
+            in_phase(scope),
+            format_micros(p99 as f64),
+            format_micros(bound)
+        ),
+    };
+    let min = limits.min_achieved_ratio;
+    let rate = |scope: &str, ratio: f64, achieved: f64, target: f64| TrustCheck {
+        name: format!("{scope}achieved rate"),
+        limit_text: format!(
+            ">= {}% of the plan (run.min_achieved_ratio)",
+            format_number(min * 100.0)
+        ),
+        actual_text: format!("{}%", format_against(ratio * 100.0, min * 100.0)),
+        passed: ratio >= min,
+        reason: format!(
+            "the load generator achieved {}% of the target rate{} ({} of {} events/s), below {}% (run.min_achieved_ratio)",
+            format_against(ratio * 100.0, min * 100.0),
+            in_phase(scope),
+            format_number(achieved.round()),
+            format_number(target.round()),
+            format_number(min * 100.0)
+        ),
+    };
+    let p = &summary.produced;
+    checks.push(lag("", summary.latency.schedule_lag_us.p99));
+    checks.push(rate("", p.achieved_ratio, p.achieved_rate, p.target_rate));
+    checks.push(cpu(summary));
+    let measured: Vec<_> = summary
+        .by_phase
+        .iter()
+        .filter(|p| !p.warmup && p.seconds > 0.0)
+        .collect();
+    if measured.len() > 1 {
+        for phase in measured {
+            let scope = format!("phase {}: ", phase.name);
+            if phase.schedule_lag_us.count > 0 {
+                checks.push(lag(&scope, phase.schedule_lag_us.p99));
+            }
+            let planned = phase.achieved_rate / phase.achieved_ratio.max(1e-9);
+            checks.push(rate(
+                &scope,
+                phase.achieved_ratio,
+                phase.achieved_rate,
+                planned,
+            ));
+        }
+    }
+    checks
+}
+
+/// ` in phase peak` for a phase's check, nothing for the run's.
+fn in_phase(scope: &str) -> String {
+    scope
+        .strip_prefix("phase ")
+        .and_then(|s| s.strip_suffix(": "))
+        .map_or(String::new(), |name| format!(" in phase {name}"))
+}
+
+fn finished(summary: &Summary) -> TrustCheck {
+    let reason = summary
+        .partial_reason
+        .as_deref()
+        .unwrap_or("it did not finish");
+    TrustCheck {
+        name: "the run finished".into(),
+        limit_text: "complete".into(),
+        actual_text: if summary.complete {
+            "complete".into()
+        } else {
+            format!("partial: {reason}")
+        },
+        passed: summary.complete,
+        reason: format!("the run is partial: {reason}"),
+    }
+}
+
+/// Seconds of the measured phases the generator's process spent at or above
+/// [`SATURATED_CPU`] of its host.
+fn cpu(summary: &Summary) -> TrustCheck {
+    let warmup: Vec<&str> = summary
+        .phases
+        .iter()
+        .filter(|p| p.warmup)
+        .map(|p| p.name.as_str())
+        .collect();
+    let saturated = summary
+        .timeline
+        .iter()
+        .filter(|p| {
+            !warmup.contains(&p.phase.as_str())
+                && p.generator_cpu.is_some_and(|cpu| cpu >= SATURATED_CPU)
+        })
+        .count();
+    TrustCheck {
+        name: "generator CPU saturated".into(),
+        limit_text: format!(
+            "< {SATURATED_SECONDS} seconds at {SATURATED_CPU}% of its {} cores",
+            summary.environment.cpus
+        ),
+        actual_text: format!("{saturated} seconds"),
+        passed: saturated < SATURATED_SECONDS,
+        reason: format!(
+            "the load generator's CPU was saturated (at least {SATURATED_CPU}% of its {} cores) for {saturated} measured seconds; use a bigger host or split the load",
+            summary.environment.cpus
+        ),
+    }
+}
