@@ -122,10 +122,8 @@ impl DeliverySink for InstanceShared {
         if let Some(counter) = self.acked_by_topic.get(topic) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        if let (Some(counter), Some(payload)) =
-            (self.acked_bytes_by_topic.get(topic), delivery.payload)
-        {
-            counter.fetch_add(payload.len() as u64, Ordering::Relaxed);
+        if let Some(counter) = self.acked_bytes_by_topic.get(topic) {
+            counter.fetch_add(delivery.payload_len as u64, Ordering::Relaxed);
         }
         if let Some(high) = usize::try_from(delivery.partition)
             .ok()

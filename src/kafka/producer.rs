@@ -42,6 +42,8 @@ pub struct Delivery<'a> {
     /// `None` when the broker acked the message.
     pub error: Option<String>,
     pub payload: Option<&'a [u8]>,
+    /// The payload's length in bytes, acked or not.
+    pub payload_len: usize,
 }
 
 /// Receives delivery reports on the thread that sends (while it waits or serves).
@@ -78,6 +80,7 @@ impl<S: DeliverySink> ProducerContext for SinkContext<S> {
                 offset: message.offset(),
                 error: None,
                 payload: None,
+                payload_len: message.payload_len(),
             },
             Err((error, message)) => Delivery {
                 token,
@@ -85,6 +88,7 @@ impl<S: DeliverySink> ProducerContext for SinkContext<S> {
                 offset: message.offset(),
                 error: Some(error.to_string()),
                 payload: message.payload(),
+                payload_len: message.payload_len(),
             },
         };
         self.sink.delivered(delivery);

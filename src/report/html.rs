@@ -132,7 +132,8 @@ fn opening(s: &Summary) -> String {
         Status::Error => "error",
     };
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>surge: {name} ({run_id})</title><style>{STYLE}</style></head><body>\n<h1>surge: {name}</h1>\n<p class=\"meta\">{description}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>{status} · surge: {name} · run {run_id}</title><style>{STYLE}</style></head><body>\n<h1>surge: {name}</h1>\n<p class=\"meta\">{description}</p>\n",
+        status = s.verdict.status.as_str().to_uppercase(),
         name = escape(&s.scenario.name),
         run_id = escape(&s.run_id),
         description = escape(&format!("{} {}", s.scenario.description, scenario_words(s))),
@@ -148,6 +149,16 @@ fn opening(s: &Summary) -> String {
         escape(&headline(s)),
         escape(&run_line(s))
     ));
+    html.push_str(&meta(&format!(
+        "Run {} started {}; surge {}{}; scenario file {}.",
+        s.run_id,
+        s.started_at,
+        s.surge_version,
+        s.git_commit
+            .as_ref()
+            .map_or(String::new(), |c| format!(" (commit {c})")),
+        s.scenario.file
+    )));
     html
 }
 

@@ -73,11 +73,15 @@ pub fn phase_rows(phases: &[Phase]) -> Vec<PhaseRow> {
     rows
 }
 
-/// The row called the peak: the one named `declared`, else the measured entry with the
-/// highest mean planned rate (the first of equals). `None`: every phase is a warmup.
+/// The row called the peak: the one named `declared`, else a measured phase called `peak`,
+/// else the measured entry with the highest mean planned rate (the first of equals). `None`:
+/// every phase is a warmup.
 pub fn peak_row(rows: &[PhaseRow], phases: &[Phase], declared: Option<&str>) -> Option<usize> {
     if let Some(name) = declared {
         return rows.iter().position(|r| r.name == name);
+    }
+    if let Some(called) = rows.iter().position(|r| r.name == "peak" && !r.warmup) {
+        return Some(called);
     }
     rows.iter()
         .enumerate()
