@@ -122,11 +122,40 @@ pub fn probe_scenario(base: &Scenario, rate: f64, options: &SearchOptions) -> Sc
     ];
     // A probe above capacity leaves a backlog: a short drain is enough to judge it.
     scenario.limits.drain_timeout = scenario.limits.drain_timeout.min(Duration::from_secs(5));
+    rescope_to_probe(&mut scenario, base);
     scenario.notes.push(format!(
         "capacity probe at {} events/s",
         format_number(rate)
     ));
     scenario
+}
+
+/// A probe offers the peak: the SLOs on the scenario's peak phase (`phase.peak.*`, or the
+/// phase's own name) judge the probe's steady phase; SLOs on other phases are not judged.
+fn rescope_to_probe(scenario: &mut Scenario, base: &Scenario) {
+    use crate::scenario::phase_rows::{peak_row, phase_rows};
+    let rows = phase_rows(&base.phases);
+    let peak = peak_row(&rows, &base.phases, base.peak_phase.as_deref()).map(|i| &rows[i].name);
+    let mut dropped = Vec::new();
+    scenario.slos.retain_mut(|slo| {
+        let Metric::Phase { phase, .. } = &mut slo.metric else {
+            return true;
+        };
+        if phase == "peak" || Some(&*phase) == peak {
+            *phase = "probe".into();
+            true
+        } else {
+            dropped.push(format!("`{slo}`"));
+            false
+        }
+    });
+    scenario.peak_phase = Some("probe".into());
+    if !dropped.is_empty() {
+        scenario.notes.push(format!(
+            "a probe offers the peak only: {} not judged",
+            dropped.join(", ")
+        ));
+    }
 }
 
 /// The time one probe needs at most, join and drain included.
@@ -257,6 +286,31 @@ mod tests {
         let (tried, sustained) = search(1e9, 100.0, 0.1, Some(500.0));
         assert_eq!(tried, vec![100.0, 200.0, 400.0, 500.0]);
         assert_eq!(sustained, Some(500.0));
+    }
+
+    #[test]
+    fn a_probe_judges_the_peak_phase_s_slos_and_drops_the_others() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/black-friday.toml");
+        let base = crate::scenario::load(std::path::Path::new(path), &Default::default()).unwrap();
+        let named: Vec<String> = base
+            .slos
+            .iter()
+            .filter(|s| s.metric.phase().is_some())
+            .map(|s| s.to_string())
+            .collect();
+        assert!(
+            named.iter().any(|s| s.starts_with("phase.peak.")),
+            "{named:?}"
+        );
+        let probe = probe_scenario(&base, 1_000.0, &SearchOptions::default());
+        let phases: Vec<&str> = probe.slos.iter().filter_map(|s| s.metric.phase()).collect();
+        assert!(
+            !phases.is_empty() && phases.iter().all(|p| *p == "probe"),
+            "{phases:?}"
+        );
+        assert_eq!(probe.peak_phase.as_deref(), Some("probe"));
+        let rows = crate::scenario::phase_rows::phase_rows(&probe.phases);
+        assert!(rows.iter().any(|r| r.name == "probe"));
     }
 
     #[test]

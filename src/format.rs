@@ -42,14 +42,29 @@ pub fn thousands(value: u64) -> String {
     out
 }
 
-/// Microseconds as `850us` / `12.5ms`, or `-` when nothing was recorded: three significant
-/// digits, the precision the HDR histograms keep.
+/// Microseconds for a table cell, as `850µs`, `12.5ms`, `36.0ms` or `1.20s`, or `-` when
+/// nothing was recorded: always three significant digits (the precision the HDR histograms
+/// keep), so that every cell of a column reads to the same precision.
 pub fn micros(value: u64, count: u64) -> String {
     if count == 0 {
-        "-".into()
-    } else {
-        format_micros(significant(value as f64))
+        return "-".into();
     }
+    let value = significant(value as f64);
+    let (scaled, unit) = if value < 1_000.0 {
+        (value, "µs")
+    } else if value < 1_000_000.0 {
+        (value / 1_000.0, "ms")
+    } else {
+        (value / 1_000_000.0, "s")
+    };
+    let decimals = if scaled >= 100.0 {
+        0
+    } else if scaled >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{scaled:.decimals$}{unit}")
 }
 
 /// A value rounded to three significant digits.
@@ -126,6 +141,11 @@ mod tests {
         assert_eq!(format_micros(1_200_000.0), "1.2s");
         assert_eq!(micros(33_449, 1), "33.4ms");
         assert_eq!(micros(33_449, 0), "-");
+        // Three significant digits in every cell of a column, in one unit spelling.
+        assert_eq!(micros(36_000, 1), "36.0ms");
+        assert_eq!(micros(574, 1), "574µs");
+        assert_eq!(micros(1_204_000, 1), "1.20s");
+        assert_eq!(micros(5, 1), "5.00µs");
         assert_eq!(per_second(12_500.9), "12,500/s");
         assert_eq!(usd(4.1666), "$4.17");
         assert_eq!(percent_change(0.123), "+12.3%");

@@ -285,6 +285,10 @@ pub struct Verdict {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TrustCheck {
     pub name: String,
+    /// The limit in the check's unit: microseconds of schedule lag, percent of the planned
+    /// rate, seconds of saturation.
+    #[serde(default)]
+    pub limit: f64,
     pub limit_text: String,
     pub actual_text: String,
     pub passed: bool,

@@ -162,6 +162,21 @@ fn smoke_on_local_kafka_loses_nothing_and_the_java_reader_agrees() {
         .find(|g| g.name == "analytics")
         .unwrap();
     assert_eq!(analytics.unique, read.distinct());
+    // The bytes surge counted as acked on order-events are the bytes Kafka's reader found
+    // there (nothing was written twice: acked events are read once each).
+    assert_eq!(read.duplicates(), 0);
+    let acked_bytes = summary
+        .produced
+        .acked_bytes_by_topic
+        .iter()
+        .find(|(topic, _)| topic == "order-events")
+        .map(|(_, bytes)| *bytes);
+    assert_eq!(
+        acked_bytes,
+        Some(read.bytes),
+        "acked bytes against the Java reader's"
+    );
+    assert_eq!(analytics.consumed_bytes, read.bytes);
     assert_eq!(
         read.lost(
             &ledger,

@@ -147,6 +147,16 @@ fn a_peak_that_breaks_p95_fails_on_its_phase_while_the_pooled_p95_passes() {
     );
     let html = text("report.html");
     assert!(html.starts_with("<!DOCTYPE html>"));
+    // Every file the page links is in the run's directory (the ledger too).
+    let links: Vec<&str> = html
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(links.contains(&"ledger.json"), "{links:?}");
+    for link in &links {
+        assert!(out.join(link).is_file(), "{link} is linked but not written");
+    }
     assert!(html.contains("<title>FAIL"), "the tab says FAIL first");
     assert!(html.contains("phase.peak.e2e.p95 &lt; 100ms"));
     let junit = text("junit.xml");

@@ -1,54 +1,183 @@
-//! The load generator watching itself: its process CPU and memory, once a second. A saturated
-//! generator cannot be trusted to keep its schedule, so the verdict reads these.
+//! The load generator watching itself once a second: its process CPU and memory, its busiest
+//! thread, and (on the embedded broker) the brokers' own thread apart from surge's. A
+//! saturated generator cannot be trusted to keep its schedule, so the verdict reads these.
+
+use std::collections::HashMap;
+use std::time::Instant;
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
-/// Samples this process.
+/// The thread librdkafka's mock cluster runs every embedded broker on.
+const EMBEDDED_BROKERS_THREAD: &str = "rdk:mock";
+
+/// One second of the generator's own use of its host.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sample {
+    /// The whole process, in percent of all the host's cores.
+    pub cpu: Option<f64>,
+    pub memory_mib: Option<f64>,
+    /// surge's own threads (the embedded brokers' excluded), in percent of one core.
+    pub process_cpu: Option<f64>,
+    /// surge's busiest thread, in percent of one core.
+    pub busiest_thread_cpu: Option<f64>,
+    /// The embedded brokers' thread, in percent of one core (`None` on a real cluster).
+    pub broker_cpu: Option<f64>,
+}
+
+/// Samples this process and its threads.
 pub struct SelfMonitor {
     system: Option<System>,
     pid: Option<Pid>,
     cores: f64,
+    threads: ThreadClock,
+}
+
+/// Each thread's CPU time from `/proc/self/task` (Linux): sysinfo's per-task usage does not
+/// add up to the process's, so the clock ticks are read and differenced here.
+#[derive(Default)]
+struct ThreadClock {
+    /// Per thread id: its name and CPU ticks (user and system) at the last sample.
+    last: HashMap<u32, u64>,
+    at: Option<Instant>,
+}
+
+impl ThreadClock {
+    /// Per thread since the last call: its name and its CPU in percent of one core. `None`
+    /// where `/proc` cannot be read, and on the first call (the baseline).
+    fn sample(&mut self) -> Option<Vec<(String, f64)>> {
+        let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let now = Instant::now();
+        let elapsed = self.at.map(|at| now.duration_since(at).as_secs_f64());
+        let mut seen = HashMap::new();
+        let mut usage = Vec::new();
+        for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Some((name, ticks)) = std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .as_deref()
+                .and_then(parse_stat)
+            else {
+                continue;
+            };
+            if let (Some(elapsed), Some(before)) = (elapsed, self.last.get(&tid)) {
+                let seconds = ticks.saturating_sub(*before) as f64 / ticks_per_second;
+                usage.push((name, seconds / elapsed.max(1e-3) * 100.0));
+            }
+            seen.insert(tid, ticks);
+        }
+        self.last = seen;
+        self.at = Some(now);
+        elapsed.map(|_| usage)
+    }
+}
+
+/// A thread's name and its user plus system CPU ticks, from its `stat` line.
+fn parse_stat(stat: &str) -> Option<(String, u64)> {
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let name = stat.get(open + 1..close)?.to_string();
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    // After the name: state is field 3 of stat(5); utime and stime are fields 14 and 15.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((name, utime + stime))
+}
+
+fn refresh(system: &mut System, pids: &[Pid]) {
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(pids),
+        true,
+        ProcessRefreshKind::nothing()
+            .with_cpu()
+            .with_memory()
+            .without_tasks(),
+    );
 }
 
 impl SelfMonitor {
     pub fn new() -> SelfMonitor {
         let pid = sysinfo::get_current_pid().ok();
-        let mut system = System::new().ok();
-        if let (Some(system), Some(pid)) = (system.as_mut(), pid) {
-            // The first CPU reading is a baseline; usage is the difference to the next one.
-            system.refresh_processes_specifics(
-                ProcessesToUpdate::Some(&[pid]),
-                false,
-                ProcessRefreshKind::nothing().with_cpu().with_memory(),
-            );
-        }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        SelfMonitor { system, pid, cores }
+        let mut monitor = SelfMonitor {
+            system: System::new().ok(),
+            pid,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+            threads: ThreadClock::default(),
+        };
+        // The first CPU reading is a baseline; usage is the difference to the next one.
+        monitor.sample();
+        monitor
     }
 
-    /// CPU as a percentage of all cores since the last sample, and resident memory in MiB.
-    pub fn sample(&mut self) -> (Option<f64>, Option<f64>) {
+    /// Use since the last sample.
+    pub fn sample(&mut self) -> Sample {
         let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
-            return (None, None);
+            return Sample::default();
         };
-        system.refresh_processes_specifics(
-            ProcessesToUpdate::Some(&[pid]),
-            false,
-            ProcessRefreshKind::nothing().with_cpu().with_memory(),
-        );
-        match system.process(pid) {
-            Some(process) => {
-                let cpu = process.cpu_usage() as f64 / self.cores;
-                let memory = (process.memory() as f64 / (1u64 << 20) as f64 * 10.0).round() / 10.0;
-                (Some(cpu.min(100.0)), Some(memory))
+        refresh(system, &[pid]);
+        let Some(process) = system.process(pid) else {
+            return Sample::default();
+        };
+        let mut sample = Sample {
+            cpu: Some((process.cpu_usage() as f64 / self.cores).min(100.0)),
+            memory_mib: Some((process.memory() as f64 / (1u64 << 20) as f64 * 10.0).round() / 10.0),
+            ..Sample::default()
+        };
+        // Threads are read on Linux only; elsewhere the process figure is all there is.
+        let Some(threads) = self.threads.sample() else {
+            return sample;
+        };
+        let (mut surge, mut brokers, mut busiest) = (0.0, None::<f64>, 0.0f64);
+        for (name, cpu) in threads {
+            if name == EMBEDDED_BROKERS_THREAD {
+                *brokers.get_or_insert(0.0) += cpu;
+            } else {
+                surge += cpu;
+                busiest = busiest.max(cpu);
             }
-            None => (None, None),
         }
+        sample.process_cpu = Some(surge);
+        sample.busiest_thread_cpu = Some(busiest);
+        sample.broker_cpu = brokers;
+        sample
     }
 }
 
 impl Default for SelfMonitor {
     fn default() -> Self {
         SelfMonitor::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_stat_line_reads_as_its_name_and_cpu_ticks() {
+        let line = "4242 (rdk:broker 1) S 1 2 3 4 5 6 7 8 9 10 120 30 0 0 20 0 9 0 100";
+        assert_eq!(parse_stat(line), Some(("rdk:broker 1".to_string(), 150)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn a_busy_thread_reads_near_one_core() {
+        let mut clock = ThreadClock::default();
+        assert!(clock.sample().is_none(), "the first sample is a baseline");
+        let until = Instant::now() + std::time::Duration::from_millis(300);
+        let mut spin = 0u64;
+        while Instant::now() < until {
+            spin = spin.wrapping_add(1);
+        }
+        let usage = clock.sample().expect("/proc/self/task is readable");
+        let busiest = usage.iter().map(|(_, cpu)| *cpu).fold(0.0, f64::max);
+        // Other tests may share the cores: only "some of one core, never more" is certain.
+        assert!(spin > 0 && busiest > 10.0 && busiest < 115.0, "{usage:?}");
     }
 }

@@ -106,7 +106,7 @@ impl Ticker {
             Some(index) => self.plan.phase_name(index).to_string(),
             None => "drain".into(),
         };
-        let (generator_cpu, generator_memory_mib) = self.monitor.sample();
+        let host = self.monitor.sample();
         let point = TimelinePoint {
             t: (now.as_secs_f64() * 1000.0).round() / 1000.0,
             phase,
@@ -123,8 +123,11 @@ impl Ticker {
             e2e_p99: some_if_recorded(&e2e_all, 0.99),
             publish_p99: some_if_recorded(&publish, 0.99),
             schedule_lag_p99: some_if_recorded(&schedule_lag, 0.99),
-            generator_cpu,
-            generator_memory_mib,
+            generator_cpu: host.cpu,
+            generator_memory_mib: host.memory_mib,
+            generator_process_cpu: host.process_cpu,
+            generator_thread_cpu: host.busiest_thread_cpu,
+            broker_cpu: host.broker_cpu,
             groups: group_points,
             events: crate::kafka::auth::take_iam_events(),
         };

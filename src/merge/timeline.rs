@@ -77,6 +77,9 @@ impl TimelineMerge<'_> {
             // The busiest worker's host: CPU shares of different hosts do not add.
             generator_cpu: max_of(|p| p.generator_cpu),
             generator_memory_mib: max_of(|p| p.generator_memory_mib),
+            generator_process_cpu: max_of(|p| p.generator_process_cpu),
+            generator_thread_cpu: max_of(|p| p.generator_thread_cpu),
+            broker_cpu: max_of(|p| p.broker_cpu),
             groups,
             events: points.iter().flat_map(|p| p.events.clone()).collect(),
         }

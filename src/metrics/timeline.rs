@@ -82,6 +82,14 @@ pub struct TimelinePoint {
     /// The load generator's resident memory, in MiB.
     #[serde(default)]
     pub generator_memory_mib: Option<f64>,
+    /// surge's own threads (the embedded brokers' excluded), its busiest thread, and the
+    /// embedded brokers' thread, each in percent of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_process_cpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_thread_cpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_cpu: Option<f64>,
     pub groups: Vec<GroupPoint>,
     /// What went wrong during the second (a failed MSK IAM token refresh, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -99,7 +107,10 @@ impl TimelinePoint {
         let latency = |v: Option<u64>| v.is_some_and(|v| v > MOST_US);
         let rate = |v: Option<f64>| v.is_some_and(|v| !(0.0..=1e12).contains(&v));
         let bytes = [self.produced_bytes, self.acked_bytes, self.consumed_bytes];
-        let own: [(&'static str, bool); 11] = [
+        let own: [(&'static str, bool); 14] = [
+            ("generator_process_cpu", rate(self.generator_process_cpu)),
+            ("generator_thread_cpu", rate(self.generator_thread_cpu)),
+            ("broker_cpu", rate(self.broker_cpu)),
             ("bytes", bytes.into_iter().any(|b| b > MOST_BYTES)),
             ("target_rate", rate(Some(self.target_rate))),
             ("produced", self.produced > MOST_EVENTS),

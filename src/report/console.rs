@@ -5,8 +5,8 @@ use super::lines::{
     worker_line,
 };
 use super::table::{
-    capacity_table, consumer_tables, fault_table, group_table, integrity_table, producer_table,
-    slo_table, worker_table,
+    capacity_table, consumer_tables, fault_table, group_table, integrity_table, phase_table,
+    producer_table, slo_table, trust_table, worker_table,
 };
 use crate::summary::Summary;
 
@@ -26,6 +26,12 @@ pub fn render(summary: &Summary) -> String {
     }
     if !summary.verdict.checks.is_empty() {
         out.push_str(&format!("\n{}\n", slo_table(summary).to_text()));
+    }
+    if let Some(table) = trust_table(summary) {
+        out.push_str(&format!("\n{}\n", table.to_text()));
+    }
+    if let Some(table) = phase_table(summary) {
+        out.push_str(&format!("\n{}\n", table.to_text()));
     }
     out.push_str(&format!("\n{}\n", producer_table(summary).to_text()));
     if !summary.groups.is_empty() {

@@ -16,7 +16,8 @@ use super::{Exporter, Output, ReportError, RunData, escape};
 use crate::format::thousands;
 use crate::summary::{Status, Summary};
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}\
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}\
+figcaption{font-size:.9rem;color:#444;margin-top:.2rem}\
 h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
 .verdict{font-size:1.15rem;padding:.7rem 1rem;border-radius:6px;margin:1rem 0;font-weight:600}.verdict .context{display:block;font-size:.95rem;font-weight:400;margin-top:.25rem}\
 .pass{background:#e6f4ea;color:#1e6b34}.fail{background:#fce8e6;color:#a50e0e}.inconclusive,.error{background:#fef7e0;color:#7a4f01}\
@@ -25,7 +26,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}td.ok{color:
 figure{margin:1rem 0}figure svg{width:100%;height:auto;border:1px solid #eee}pre{background:#f6f6f6;padding:.8rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}\
 .meta{color:#555;font-size:.92rem}ul{margin:.3rem 0}td{white-space:nowrap}td:first-child,td.text{white-space:normal}\
 @media (max-width:900px){body{margin:1rem auto;padding:0 .5rem}table{font-size:.78rem}th,td{padding:.25rem .35rem}h1{font-size:1.35rem}}\
-@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}.links{display:none}figure,table,tr,.verdict{break-inside:avoid}h2{break-after:avoid}pre{font-size:8pt}\
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}.links{display:none}figure,tr,.verdict{break-inside:avoid}h2{break-after:avoid}pre{font-size:8pt}\
 .wide{overflow:visible}figure svg{border:none}}";
 
 /// A table; with `result_last`, its last column is a result, coloured good or bad.
@@ -92,6 +93,7 @@ fn list(lines: &[String]) -> String {
 fn links(run: &RunData) -> String {
     let mut files = vec![
         ("summary.json", "summary (JSON)".to_string()),
+        ("ledger.json", "ledger of every send (JSON)".to_string()),
         ("junit.xml", "JUnit".to_string()),
         ("report.md", "Markdown report".to_string()),
         (
@@ -120,7 +122,7 @@ fn links(run: &RunData) -> String {
             )
         })
         .collect();
-    format!("<h2>Raw files</h2><ul class=\"links\">{items}</ul>\n")
+    format!("<section class=\"links\"><h2>Raw files</h2><ul>{items}</ul></section>\n")
 }
 
 /// The page's opening: title, the scenario in words, warnings and the verdict.
@@ -179,9 +181,10 @@ fn capacity(s: &Summary) -> String {
         ));
     }
     match capacity_chart(s) {
-        Some(Ok(svg)) => html.push_str(&format!(
-            "<figure aria-label=\"Capacity: e2e latency against offered rate\">{}</figure>\n",
-            svg.trim_start_matches(|c| c != '<')
+        Some(Ok(svg)) => html.push_str(&inline_svg(
+            &svg,
+            "chart-capacity",
+            "Capacity: e2e latency against offered rate",
         )),
         Some(Err(error)) => html.push_str(&format!(
             "<p class=\"bad\">the capacity chart could not be drawn: {}</p>",
@@ -270,17 +273,27 @@ fn charts(run: &RunData) -> String {
     };
     let mut html = String::from("<h2>Charts</h2>\n");
     // The ordering and loss chart repeats the table above: it stays a file only.
-    for (_, title, svg) in charts
+    for (index, (_, title, svg)) in charts
         .into_iter()
         .filter(|(file, _, _)| *file != "ordering-loss.svg")
+        .enumerate()
     {
-        let svg = svg.trim_start_matches(|c| c != '<').to_string();
-        html.push_str(&format!(
-            "<figure aria-label=\"{}\">{svg}</figure>\n",
-            escape(title)
-        ));
+        html.push_str(&inline_svg(&svg, &format!("chart-{index}"), title));
     }
     html
+}
+
+/// An SVG chart inline, named for assistive technology by its caption.
+fn inline_svg(svg: &str, id: &str, title: &str) -> String {
+    let svg = svg.trim_start_matches(|c| c != '<').replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-labelledby=\"{id}\" "),
+        1,
+    );
+    format!(
+        "<figure>{svg}<figcaption id=\"{id}\">{}</figcaption></figure>\n",
+        escape(title)
+    )
 }
 
 /// The run's notes and client errors.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::format::{format_against, format_micros, format_number};
+use crate::metrics::TimelinePoint;
 use crate::scenario::RunLimits;
 use crate::summary::{FaultSummary, Summary, TrustCheck};
 
@@ -32,6 +33,7 @@ pub fn trust_checks(summary: &Summary, limits: &RunLimits) -> Vec<TrustCheck> {
     let bound = (limits.max_schedule_lag_p99 + pause).as_secs_f64() * 1e6;
     let lag = |scope: &str, p99: u64| TrustCheck {
         name: format!("{scope}schedule lag p99"),
+        limit: bound,
         limit_text: format!("<= {} (run.max_schedule_lag_p99)", format_micros(bound)),
         actual_text: format_micros(p99 as f64),
         passed: p99 as f64 <= bound,
@@ -45,6 +47,7 @@ pub fn trust_checks(summary: &Summary, limits: &RunLimits) -> Vec<TrustCheck> {
     let min = limits.min_achieved_ratio;
     let rate = |scope: &str, ratio: f64, achieved: f64, target: f64| TrustCheck {
         name: format!("{scope}achieved rate"),
+        limit: min * 100.0,
         limit_text: format!(
             ">= {}% of the plan (run.min_achieved_ratio)",
             format_number(min * 100.0)
@@ -63,7 +66,7 @@ pub fn trust_checks(summary: &Summary, limits: &RunLimits) -> Vec<TrustCheck> {
     let p = &summary.produced;
     checks.push(lag("", summary.latency.schedule_lag_us.p99));
     checks.push(rate("", p.achieved_ratio, p.achieved_rate, p.target_rate));
-    checks.push(cpu(summary));
+    checks.extend(cpu(summary));
     let measured: Vec<_> = summary
         .by_phase
         .iter()
@@ -102,6 +105,7 @@ fn finished(summary: &Summary) -> TrustCheck {
         .unwrap_or("it did not finish");
     TrustCheck {
         name: "the run finished".into(),
+        limit: 1.0,
         limit_text: "complete".into(),
         actual_text: if summary.complete {
             "complete".into()
@@ -113,25 +117,56 @@ fn finished(summary: &Summary) -> TrustCheck {
     }
 }
 
-/// Seconds of the measured phases the generator's process spent at or above
-/// [`SATURATED_CPU`] of its host.
-fn cpu(summary: &Summary) -> TrustCheck {
+/// Measured seconds in which `busy` holds.
+fn measured_seconds(summary: &Summary, busy: impl Fn(&TimelinePoint) -> bool) -> usize {
     let warmup: Vec<&str> = summary
         .phases
         .iter()
         .filter(|p| p.warmup)
         .map(|p| p.name.as_str())
         .collect();
-    let saturated = summary
+    summary
         .timeline
         .iter()
-        .filter(|p| {
-            !warmup.contains(&p.phase.as_str())
-                && p.generator_cpu.is_some_and(|cpu| cpu >= SATURATED_CPU)
-        })
-        .count();
+        .filter(|p| !warmup.contains(&p.phase.as_str()) && busy(p))
+        .count()
+}
+
+/// Seconds of the measured phases the generator's process spent at or above
+/// [`SATURATED_CPU`] of its host, and those its busiest thread spent at or above that share
+/// of one core: one pegged thread is a limit a many-core host's total hides.
+fn cpu(summary: &Summary) -> Vec<TrustCheck> {
+    let saturated = measured_seconds(summary, |p| {
+        p.generator_cpu.is_some_and(|cpu| cpu >= SATURATED_CPU)
+    });
+    let mut checks = vec![host_cpu(summary, saturated)];
+    if summary
+        .timeline
+        .iter()
+        .any(|p| p.generator_thread_cpu.is_some())
+    {
+        let pegged = measured_seconds(summary, |p| {
+            p.generator_thread_cpu
+                .is_some_and(|cpu| cpu >= SATURATED_CPU)
+        });
+        checks.push(TrustCheck {
+            name: "generator's busiest thread saturated".into(),
+            limit: SATURATED_SECONDS as f64,
+            limit_text: format!("< {SATURATED_SECONDS} seconds at {SATURATED_CPU}% of one core"),
+            actual_text: format!("{pegged} seconds"),
+            passed: pegged < SATURATED_SECONDS,
+            reason: format!(
+                "one of the load generator's threads used at least {SATURATED_CPU}% of a core for {pegged} measured seconds: it cannot send faster; add producer instances (producer.instances) or split the load"
+            ),
+        });
+    }
+    checks
+}
+
+fn host_cpu(summary: &Summary, saturated: usize) -> TrustCheck {
     TrustCheck {
         name: "generator CPU saturated".into(),
+        limit: SATURATED_SECONDS as f64,
         limit_text: format!(
             "< {SATURATED_SECONDS} seconds at {SATURATED_CPU}% of its {} cores",
             summary.environment.cpus

@@ -103,6 +103,8 @@ pub fn env() -> Vec<(String, String)> {
 pub struct ReadBack {
     /// Records of this run, duplicates included.
     pub records: u64,
+    /// Their values' bytes, duplicates included.
+    pub bytes: u64,
     /// Per key (producer, aggregate, index): each sequence and how often it is in the log.
     pub keys: BTreeMap<(u64, u64, u64), BTreeMap<u64, u64>>,
 }
@@ -221,6 +223,7 @@ pub fn read_back(bootstrap: &str, topics: &[&str], run_id: &str) -> ReadBack {
         for value in console_values(bootstrap, topic) {
             if let Decoded::Ours(meta) = decode(value.as_bytes(), &run_id) {
                 found.records += 1;
+                found.bytes += value.len() as u64;
                 *found
                     .keys
                     .entry((

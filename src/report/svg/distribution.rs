@@ -8,7 +8,7 @@ use super::timeline::slos;
 use super::{
     Axes, FONT, LegendEntry, SIZE, SLO_SCALE_REACH, SLO_STYLES, Swatch, color, draw, draw_mesh,
 };
-use crate::format::{axis_millis, axis_percentile};
+use crate::format::axis_percentile;
 use crate::metrics::histograms::{PUBLISH, e2e_tag};
 use crate::report::{ReportError, RunData};
 use crate::scenario::{Metric, Stat};
@@ -102,6 +102,11 @@ pub(super) fn render(run: &RunData) -> Result<String, ReportError> {
         .fold(data_high.clamp(low * 10.0, 1e13), |high, m| {
             high.max(m.limit)
         });
+    // The axis starts at a 1-2-5 value below the data, so the lowest values have a tick.
+    let bottom = one_two_five_floor(low * 0.8);
+    let y_ticks = one_two_five(bottom, high * 1.3);
+    let decimals = super::tick_decimals(y_ticks.iter().copied());
+    let y_label = move |v: &f64| format!("{v:.decimals$}");
     let keys: Vec<f64> = [2.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0]
         .into_iter()
         .filter(|k| *k <= x_end)
@@ -114,7 +119,7 @@ pub(super) fn render(run: &RunData) -> Result<String, ReportError> {
         x_desc: &x_desc,
         y_desc: "latency (ms, log)",
         x_label: Some(&axis_percentile),
-        y_label: Some(&axis_millis),
+        y_label: Some(&y_label),
         faint_grid: true,
     };
     draw(summary, FILE, caption, SIZE, |root| {
@@ -126,9 +131,7 @@ pub(super) fn render(run: &RunData) -> Result<String, ReportError> {
             .y_label_area_size(64)
             .build_cartesian_2d(
                 (2f64..x_end).log_scale().with_key_points(keys),
-                (low * 0.8..high * 1.3)
-                    .log_scale()
-                    .with_key_points(one_two_five(low * 0.8, high * 1.3)),
+                (bottom..high * 1.3).log_scale().with_key_points(y_ticks),
             )?;
         draw_mesh(&mut chart, &axes)?;
         for curve in curves {
@@ -142,7 +145,7 @@ pub(super) fn render(run: &RunData) -> Result<String, ReportError> {
         } in markers
         {
             chart.draw_series(std::iter::once(Circle::new((at, limit), 6, color.filled())))?;
-            let font = (FONT, 12).into_font().color(&color);
+            let font = (FONT, 14).into_font().color(&color);
             let text =
                 EmptyElement::at((at, limit)) + Text::new(format!("SLO {label}"), (-40, -22), font);
             chart.draw_series(std::iter::once(text))?;
@@ -161,12 +164,13 @@ fn markers(
 ) -> Vec<Marker> {
     let mut markers = Vec::new();
     for slo in slos(summary) {
-        let Metric::E2e {
-            stat: Stat::Percentile(p),
-            ..
-        } = slo.metric
-        else {
-            continue;
+        let p = match slo.metric {
+            Metric::E2e {
+                stat: Stat::Percentile(p),
+                ..
+            }
+            | Metric::Publish(Stat::Percentile(p)) => p,
+            _ => continue,
         };
         let (at, limit) = (1.0 / (1.0 - p / 100.0), slo.limit / 1000.0);
         let reason = if at > x_end {
@@ -215,6 +219,20 @@ fn spectrum(histogram: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
             )
         })
         .collect()
+}
+
+/// The largest of 1, 2, 5, 10, 20, 50, ... at or below `value` (`value` itself when it is not
+/// a positive number).
+fn one_two_five_floor(value: f64) -> f64 {
+    if !(value.is_finite() && value > 0.0) {
+        return value;
+    }
+    let decade = 10f64.powf(value.log10().floor());
+    [5.0, 2.0, 1.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|tick| *tick <= value * (1.0 + 1e-9))
+        .unwrap_or(decade)
 }
 
 /// Tick values 1, 2, 5, 10, 20, 50, ... within a range; none for a range that is empty, not

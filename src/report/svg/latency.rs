@@ -5,7 +5,7 @@ use plotters::prelude::*;
 use super::color;
 use super::distribution::supported;
 use super::timeline::{Series, TimeChart, YRange, group_points, thresholds};
-use crate::format::{axis_millis, format_micros};
+use crate::format::format_micros;
 use crate::metrics::GroupPoint;
 use crate::report::ReportError;
 use crate::scenario::Metric;
@@ -16,13 +16,13 @@ pub(super) const FILE: &str = "e2e-latency.svg";
 /// Picks one percentile from a group's point on the timeline.
 type Pick = fn(&GroupPoint) -> Option<u64>;
 
-/// One percentile's line: its name, where it is, its quantile, line width and opacity.
+/// One percentile's line: its name, where it is, its quantile, and its dash pattern (every
+/// percentile of a group shares the group's colour; the pattern tells them apart).
 struct Percentile {
     label: &'static str,
     pick: Pick,
     quantile: f64,
-    width: u32,
-    alpha: f64,
+    dashes: Option<(u32, u32)>,
 }
 
 const PERCENTILES: [Percentile; 3] = [
@@ -30,22 +30,19 @@ const PERCENTILES: [Percentile; 3] = [
         label: "p50",
         pick: |g| g.e2e_p50,
         quantile: 0.50,
-        width: 1,
-        alpha: 0.55,
+        dashes: Some((2, 3)),
     },
     Percentile {
         label: "p95",
         pick: |g| g.e2e_p95,
         quantile: 0.95,
-        width: 2,
-        alpha: 1.0,
+        dashes: Some((9, 4)),
     },
     Percentile {
         label: "p99",
         pick: |g| g.e2e_p99,
         quantile: 0.99,
-        width: 3,
-        alpha: 1.0,
+        dashes: None,
     },
 ];
 
@@ -63,19 +60,17 @@ pub(super) fn render(summary: &Summary) -> Result<String, ReportError> {
             }
             series.push(Series {
                 label: format!("{} {}", group.name, percentile.label),
-                style: color(index)
-                    .mix(percentile.alpha)
-                    .stroke_width(percentile.width),
-                dashes: None,
+                style: color(index).stroke_width(2),
+                dashes: percentile.dashes,
                 points,
             });
         }
     }
     TimeChart {
         file: FILE,
-        caption: "End-to-end latency per second (p50 / p95 / p99)",
+        caption: "End-to-end latency per second (p50 dotted, p95 dashed, p99 solid)",
         y_desc: "latency (ms)",
-        y_label: &axis_millis,
+        y_suffix: "",
         series,
         thresholds: thresholds(
             summary,
@@ -83,7 +78,7 @@ pub(super) fn render(summary: &Summary) -> Result<String, ReportError> {
             1e-3,
             format_micros,
         ),
-        range: YRange::Fit,
+        range: YRange::LogWhenWide,
     }
     .render(summary)
 }

@@ -27,28 +27,33 @@ use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::Summary;
 
 /// The chart files, with their titles.
-pub const CHARTS: [(&str, &str); 6] = [
+pub const CHARTS: [(&str, &str); 8] = [
     (latency::FILE, "End-to-end latency over time"),
     (throughput::FILE, "Throughput over time"),
+    (throughput::BYTES_FILE, "Throughput in MB/s over time"),
     (distribution::FILE, "Latency percentile distribution"),
     (lag::FILE, "Consumer lag over time"),
     (ordering::FILE, "Ordering and loss"),
     (generator::FILE, "Load generator CPU"),
+    (generator::SCHEDULE_FILE, "Load generator schedule lag"),
 ];
 
-const SIZE: (u32, u32) = (960, 440);
+const SIZE: (u32, u32) = (960, 460);
 /// The legend's column on the right of every chart: it never covers the data.
-const LEGEND_WIDTH: u32 = 250;
+const LEGEND_WIDTH: u32 = 270;
 /// Characters of a legend line in the legend column.
-const LEGEND_CHARS: usize = 30;
+const LEGEND_CHARS: usize = 27;
 const FONT: &str = "sans-serif";
+/// Ticks, legend and footer text: at least 12 px where a chart is shown 800 px wide.
+const TEXT_SIZE: u32 = 15;
+/// Group colours, each at least 3:1 against white (Okabe-Ito, darkened where needed).
 const PALETTE: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 128, 96),
+    RGBColor(140, 70, 160),
+    RGBColor(120, 90, 0),
+    RGBColor(204, 51, 130),
 ];
 /// SLO lines: one colour and dash pattern each, so two limits on one chart are told apart.
 const SLO_STYLES: [(RGBColor, u32, u32); 4] = [
@@ -60,6 +65,19 @@ const SLO_STYLES: [(RGBColor, u32, u32); 4] = [
 /// An SLO line more than this many times the data's peak would flatten the data: it is named
 /// "off scale" in the legend instead.
 const SLO_SCALE_REACH: f64 = 3.0;
+
+/// Decimals that print every tick exactly (at most 3): one precision for a whole axis.
+fn tick_decimals(ticks: impl Iterator<Item = f64>) -> usize {
+    ticks
+        .filter(|v| *v > 0.0)
+        .map(|v| {
+            (0..4)
+                .find(|&d| ((v * 10f64.powi(d)).round() - v * 10f64.powi(d)).abs() < 1e-6)
+                .unwrap_or(3) as usize
+        })
+        .max()
+        .unwrap_or(0)
+}
 
 fn color(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
@@ -109,10 +127,12 @@ fn frame(
     let (plot, side) = root.split_horizontally(size.0 - LEGEND_WIDTH);
     let entries = build(&plot)?;
     draw_legend(&side, &entries)?;
-    let footer = (FONT, 11).into_font().color(&RGBColor(120, 120, 120));
-    let lines = wrap(&provenance(summary), 40);
+    let footer = (FONT, TEXT_SIZE - 2)
+        .into_font()
+        .color(&RGBColor(85, 85, 85));
+    let lines = wrap(&provenance(summary), 34);
     for (index, line) in lines.iter().enumerate() {
-        let from_bottom = (lines.len() - index) as i32 * 14 + 4;
+        let from_bottom = (lines.len() - index) as i32 * 16 + 4;
         let at = (
             size.0 as i32 - LEGEND_WIDTH as i32 + 8,
             size.1 as i32 - from_bottom,
@@ -135,7 +155,7 @@ fn provenance(summary: &Summary) -> String {
 }
 
 fn draw_legend(area: &Area, entries: &[LegendEntry]) -> Plotted {
-    let font = (FONT, 13).into_font();
+    let font = (FONT, TEXT_SIZE).into_font();
     let mut y = 44;
     for entry in entries {
         let (x0, x1) = (8, 34);
@@ -153,10 +173,10 @@ fn draw_legend(area: &Area, entries: &[LegendEntry]) -> Plotted {
         }
         let lines = wrap(&entry.label, LEGEND_CHARS);
         for (line, text) in lines.iter().enumerate() {
-            let at = (x1 + 8, y - 7 + line as i32 * 16);
+            let at = (x1 + 8, y - 8 + line as i32 * 18);
             area.draw(&Text::new(text.clone(), at, font.clone()))?;
         }
-        y += 16 * lines.len() as i32 + 6;
+        y += 18 * lines.len() as i32 + 6;
     }
     Ok(())
 }
@@ -200,7 +220,7 @@ where
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(axes.x_desc)
         .y_desc(axes.y_desc)
-        .label_style((FONT, 13));
+        .label_style((FONT, TEXT_SIZE));
     if let Some(format) = axes.x_label {
         mesh.x_label_formatter(format);
     }
@@ -208,7 +228,7 @@ where
         mesh.y_label_formatter(format);
     }
     if axes.faint_grid {
-        mesh.axis_desc_style((FONT, 14))
+        mesh.axis_desc_style((FONT, TEXT_SIZE))
             .light_line_style(RGBColor(235, 235, 235));
     }
     mesh.draw()
@@ -222,10 +242,12 @@ pub fn render_charts(
     let svgs = [
         latency::render(s)?,
         throughput::render(s)?,
+        throughput::render_bytes(s)?,
         distribution::render(run)?,
         lag::render(s)?,
         ordering::render(s)?,
         generator::render(s)?,
+        generator::render_schedule(s)?,
     ];
     Ok(CHARTS
         .iter()
@@ -234,7 +256,7 @@ pub fn render_charts(
         .collect())
 }
 
-/// Writes the six SVG charts (and the capacity chart of a capacity search).
+/// Writes the eight SVG charts (and the capacity chart of a capacity search).
 pub struct SvgExporter;
 
 impl Exporter for SvgExporter {

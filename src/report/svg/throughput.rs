@@ -5,7 +5,6 @@ use plotters::prelude::*;
 
 use super::color;
 use super::timeline::{Series, TimeChart, YRange, group_points};
-use crate::format::thousands;
 use crate::report::ReportError;
 use crate::report::table::expected_for;
 use crate::summary::Summary;
@@ -58,7 +57,49 @@ pub(super) fn render(summary: &Summary) -> Result<String, ReportError> {
         file: FILE,
         caption: "Throughput: target, produced and consumed per group",
         y_desc: "events per second",
-        y_label: &|v: &f64| thousands(*v as u64),
+        y_suffix: "",
+        series,
+        thresholds: Vec::new(),
+        range: YRange::Fit,
+    }
+    .render(summary)
+}
+
+pub(super) const BYTES_FILE: &str = "throughput-bytes.svg";
+
+/// Payload MB/s per second: produced, acked by the brokers, and consumed by each group.
+pub(super) fn render_bytes(summary: &Summary) -> Result<String, ReportError> {
+    let mb = |bytes: u64| bytes as f64 / crate::summary::MB;
+    let timeline = &summary.timeline;
+    let mut series = vec![
+        Series::dashed(
+            "produced".into(),
+            RGBColor(40, 40, 40),
+            timeline
+                .iter()
+                .map(|p| (p.t, mb(p.produced_bytes)))
+                .collect(),
+        ),
+        Series::line(
+            "acked by the brokers".into(),
+            RGBColor(40, 40, 40),
+            2,
+            timeline.iter().map(|p| (p.t, mb(p.acked_bytes))).collect(),
+        ),
+    ];
+    for (index, group) in summary.groups.iter().enumerate() {
+        series.push(Series::line(
+            format!("consumed by {}", group.name),
+            color(index),
+            2,
+            group_points(summary, &group.name, |g| Some(mb(g.consumed_bytes))),
+        ));
+    }
+    TimeChart {
+        file: BYTES_FILE,
+        caption: "Throughput in payload MB/s (MB = 2^20 bytes of record values)",
+        y_desc: "MB per second",
+        y_suffix: "",
         series,
         thresholds: Vec::new(),
         range: YRange::Fit,

@@ -2,19 +2,58 @@
 //! fault windows, phase boundaries, the series, and each SLO line labelled on the chart, or
 //! named "off scale" in the legend when it is far above the data.
 
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{
     Axes, FONT, LegendEntry, Plotted, SIZE, SLO_SCALE_REACH, SLO_STYLES, Swatch, draw, draw_mesh,
+    tick_decimals,
 };
 use crate::metrics::GroupPoint;
 use crate::report::ReportError;
 use crate::scenario::{Metric, Slo};
 use crate::summary::Summary;
 
-type TimeAxes<'a, 'b> =
-    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type TimeAxes<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, TickedAxis>>;
+
+/// A y axis with the ticks surge chose (1-2-5 steps), not plotters' own.
+pub(super) struct TickedAxis {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Light (sub-tick) lines only where there is room for them: the ticks are enough.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> std::ops::Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
+impl ValueFormatter<f64> for TickedAxis {
+    fn format(value: &f64) -> String {
+        format!("{value}")
+    }
+}
 
 /// One line of a chart.
 pub(super) struct Series {
@@ -46,6 +85,35 @@ impl Series {
         }
     }
 
+    /// A line of short dashes, told apart from a dashed one without its colour.
+    pub fn dotted(label: String, color: RGBColor, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            label,
+            style: color.stroke_width(2),
+            dashes: Some((2, 3)),
+            points,
+        }
+    }
+
+    /// Each value drawn across the second it was measured in (a point at `t` closes the
+    /// second that ended at `t`), so that a step in the data is drawn as a step; a second
+    /// without a value breaks the line rather than bridging the gap.
+    fn steps(&self) -> Vec<Vec<(f64, f64)>> {
+        let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut previous: Option<f64> = None;
+        for &(t, value) in &self.points {
+            match previous.filter(|p| t - p <= 1.5) {
+                Some(start) => segments
+                    .last_mut()
+                    .expect("a segment is open")
+                    .extend([(start, value), (t, value)]),
+                None => segments.push(vec![((t - 1.0).max(0.0), value), (t, value)]),
+            }
+            previous = Some(t);
+        }
+        segments
+    }
+
     fn swatch(&self) -> Swatch {
         match self.dashes {
             Some((dash, gap)) => Swatch::Dashed(self.style, dash, gap),
@@ -55,6 +123,7 @@ impl Series {
 }
 
 /// A limit drawn across a time chart.
+#[derive(Clone)]
 pub(super) struct Threshold {
     pub label: String,
     pub value: f64,
@@ -76,17 +145,56 @@ pub(super) enum YRange {
     Fit,
     /// Fixed, values above it clamped (CPU to 100%).
     Fixed(f64),
+    /// From 0 to above the data and every threshold: a limit far above the data is drawn,
+    /// so the data reads small against it (lag against its alert level).
+    FitWithThresholds,
+    /// As `Fit`, on a logarithmic axis when the data spans more than [`LOG_SPAN`] times, so
+    /// a fault's spike does not flatten the baseline (latency).
+    LogWhenWide,
 }
+
+/// Characters of 14 px text that fit across a time chart's plot area (about 580 px).
+const PLOT_CHARS: f64 = 72.0;
+
+/// Data spanning more than this many times is drawn on a logarithmic axis (`LogWhenWide`).
+const LOG_SPAN: f64 = 20.0;
 
 /// A chart over the run's seconds.
 pub(super) struct TimeChart<'a> {
     pub file: &'static str,
     pub caption: &'a str,
     pub y_desc: &'a str,
-    pub y_label: &'a dyn Fn(&f64) -> String,
+    /// Written after each tick's number (`%`), or nothing.
+    pub y_suffix: &'a str,
     pub series: Vec<Series>,
     pub thresholds: Vec<Threshold>,
     pub range: YRange,
+}
+
+/// The y axis: its ends (in log10 of the value on a logarithmic axis), its ticks, and the
+/// thresholds in legend order.
+struct Scale {
+    bottom: f64,
+    top: f64,
+    log: bool,
+    ticks: Vec<f64>,
+    thresholds: Vec<Threshold>,
+}
+
+impl Scale {
+    /// Where a value is drawn.
+    fn y(&self, value: f64) -> f64 {
+        if self.log {
+            value.max(10f64.powf(self.bottom)).log10()
+        } else {
+            value
+        }
+    }
+
+    /// The value a position on the axis stands for.
+    fn value(&self, y: f64) -> f64 {
+        if self.log { 10f64.powf(y) } else { y }
+    }
 }
 
 impl TimeChart<'_> {
@@ -96,13 +204,22 @@ impl TimeChart<'_> {
             file,
             caption,
             y_desc,
-            y_label,
+            y_suffix,
             mut series,
             thresholds,
             range,
         } = self;
         let end = end_time(summary);
-        let (top, thresholds) = scale(&mut series, thresholds, range);
+        let scale = scale(&mut series, thresholds, range);
+        let series: Vec<Series> = series
+            .into_iter()
+            .map(|mut s| {
+                for point in &mut s.points {
+                    point.1 = scale.y(point.1);
+                }
+                s
+            })
+            .collect();
         let mut entries: Vec<LegendEntry> = series
             .iter()
             .map(|s| LegendEntry {
@@ -111,9 +228,9 @@ impl TimeChart<'_> {
             })
             .collect();
         let mut slo_lines = Vec::new();
-        for (index, threshold) in thresholds.into_iter().enumerate() {
+        for (index, mut threshold) in scale.thresholds.iter().cloned().enumerate() {
             let (color, dash, gap) = SLO_STYLES[index % SLO_STYLES.len()];
-            let on_chart = threshold.value <= top;
+            let on_chart = scale.y(threshold.value) <= scale.top;
             entries.push(LegendEntry {
                 label: if on_chart {
                     threshold.label.clone()
@@ -123,6 +240,7 @@ impl TimeChart<'_> {
                 swatch: Swatch::Dashed(color.stroke_width(2), dash, gap),
             });
             if on_chart {
+                threshold.value = scale.y(threshold.value);
                 slo_lines.push(SloLine {
                     threshold,
                     color,
@@ -131,42 +249,59 @@ impl TimeChart<'_> {
                 });
             }
         }
+        let decimals = tick_decimals(scale.ticks.iter().map(|y| scale.value(*y)));
+        let format_tick = |y: &f64| tick_text(scale.value(*y), decimals, y_suffix);
+        let log_desc;
+        let y_desc = if scale.log {
+            log_desc = format!("{y_desc}, logarithmic");
+            log_desc.as_str()
+        } else {
+            y_desc
+        };
+        let x_decimals = if end < 10.0 { 1 } else { 0 };
+        let x_tick = move |v: &f64| format!("{v:.x_decimals$}");
         let axes = Axes {
             x_desc: "seconds since the plan started",
             y_desc,
-            x_label: None,
-            y_label: Some(y_label),
+            x_label: Some(&x_tick),
+            y_label: Some(&format_tick),
             faint_grid: true,
         };
+        let bounds = (scale.bottom, scale.top);
         draw(summary, file, caption, SIZE, |root| {
             let mut chart = ChartBuilder::on(root)
-                .caption(caption, (FONT, 18))
+                .caption(caption, (FONT, 20))
                 .margin(14)
-                .x_label_area_size(44)
-                .y_label_area_size(80)
-                .build_cartesian_2d(0f64..end, 0f64..top)?;
+                .x_label_area_size(48)
+                .y_label_area_size(86)
+                .build_cartesian_2d(
+                    0f64..end,
+                    TickedAxis {
+                        inner: (scale.bottom..scale.top).into(),
+                        ticks: scale.ticks.clone(),
+                    },
+                )?;
             draw_mesh(&mut chart, &axes)?;
-            draw_faults(&mut chart, summary, end, top)?;
-            draw_phases(&mut chart, summary, end, top)?;
+            draw_faults(&mut chart, summary, end, bounds)?;
+            draw_phases(&mut chart, summary, end, bounds)?;
             draw_series(&mut chart, series)?;
-            draw_slo_lines(&mut chart, slo_lines, end, top)?;
+            draw_slo_lines(&mut chart, slo_lines, end, bounds)?;
             Ok(entries)
         })
     }
 }
 
-/// The y axis' top, and the thresholds in legend order: those within reach of the data, then
-/// those off scale. Under a fixed top, the series are clamped to it.
-fn scale(
-    series: &mut [Series],
-    thresholds: Vec<Threshold>,
-    range: YRange,
-) -> (f64, Vec<Threshold>) {
-    let data_peak = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
+/// The y axis for the data and thresholds, and the thresholds in legend order: those within
+/// reach of the data, then those off scale. Under a fixed top, the series are clamped to it.
+fn scale(series: &mut [Series], thresholds: Vec<Threshold>, range: YRange) -> Scale {
+    let values = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|v| v.is_finite())
+    };
+    let data_peak = values().fold(0.0, f64::max);
+    let data_low = values().filter(|v| *v > 0.0).fold(f64::MAX, f64::min);
     let reach = if data_peak > 0.0 {
         data_peak * SLO_SCALE_REACH
     } else {
@@ -174,38 +309,100 @@ fn scale(
     };
     let (shown, off_scale): (Vec<Threshold>, Vec<Threshold>) = match range {
         YRange::Fixed(top) => thresholds.into_iter().partition(|t| t.value <= top),
-        YRange::Fit => thresholds.into_iter().partition(|t| t.value <= reach),
+        YRange::Fit | YRange::LogWhenWide => thresholds.into_iter().partition(|t| t.value <= reach),
+        YRange::FitWithThresholds => (thresholds, Vec::new()),
     };
-    let top = match range {
+    let highest = shown.iter().map(|t| t.value).fold(data_peak, f64::max);
+    let log = matches!(range, YRange::LogWhenWide)
+        && data_low < f64::MAX
+        && highest / data_low > LOG_SPAN;
+    let (bottom, top) = match range {
         YRange::Fixed(top) => {
             for point in series.iter_mut().flat_map(|s| s.points.iter_mut()) {
                 point.1 = point.1.min(top);
             }
-            top
+            (0.0, top)
         }
-        YRange::Fit => {
-            shown
-                .iter()
-                .map(|t| t.value)
-                .fold(data_peak, f64::max)
-                .max(1.0)
-                * 1.12
+        _ if log => {
+            // A decade's 1-2-5 ticks below the lowest value, a little room above the highest.
+            let floor = 10f64.powf(data_low.log10().floor());
+            (floor.log10(), highest.log10() + 0.08)
         }
+        _ => (0.0, highest.max(1.0) * 1.12),
     };
-    (top, shown.into_iter().chain(off_scale).collect())
+    let ticks = if log {
+        log_ticks(bottom, top)
+    } else {
+        linear_ticks(top)
+    };
+    Scale {
+        bottom,
+        top,
+        log,
+        ticks,
+        thresholds: shown.into_iter().chain(off_scale).collect(),
+    }
+}
+
+/// Ticks at 1-2-5 steps from 0 to `top`, five to ten of them.
+fn linear_ticks(top: f64) -> Vec<f64> {
+    let raw = top / 6.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| top / s <= 10.0)
+        .unwrap_or(10.0 * magnitude);
+    (0..)
+        .map(|i| i as f64 * step)
+        .take_while(|v| *v <= top)
+        .collect()
+}
+
+/// Ticks at 1, 2 and 5 times each power of ten between 10^`bottom` and 10^`top`, as log10.
+fn log_ticks(bottom: f64, top: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(bottom.floor());
+    while decade.log10() <= top {
+        for m in [1.0, 2.0, 5.0] {
+            let y = (m * decade).log10();
+            if y >= bottom - 1e-9 && y <= top {
+                ticks.push(y);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
+}
+
+/// A tick's number: thousands separated when whole, then the unit.
+fn tick_text(value: f64, decimals: usize, suffix: &str) -> String {
+    if decimals == 0 {
+        format!(
+            "{}{suffix}",
+            crate::format::thousands(value.round().max(0.0) as u64)
+        )
+    } else {
+        format!("{value:.decimals$}{suffix}")
+    }
 }
 
 /// Each fault's window, shaded and labelled at the foot of the chart.
-fn draw_faults(chart: &mut TimeAxes, summary: &Summary, end: f64, top: f64) -> Plotted {
+fn draw_faults(
+    chart: &mut TimeAxes,
+    summary: &Summary,
+    end: f64,
+    (bottom, top): (f64, f64),
+) -> Plotted {
     for fault in summary.faults.iter().filter(|f| f.applied) {
         let until = fault.end_s.max(fault.start_s + end * 0.004);
         let shade = Rectangle::new(
-            [(fault.start_s, 0.0), (until, top)],
+            [(fault.start_s, bottom), (until, top)],
             RGBColor(230, 120, 40).mix(0.15).filled(),
         );
         chart.draw_series(std::iter::once(shade))?;
-        let style = (FONT, 12).into_font().color(&RGBColor(170, 80, 20));
-        let text = EmptyElement::at((fault.start_s, 0.0))
+        let style = (FONT, 14).into_font().color(&RGBColor(150, 60, 0));
+        let text = EmptyElement::at((fault.start_s, bottom))
             + Text::new(format!("fault: {}", fault.name), (4, -16), style);
         chart.draw_series(std::iter::once(text))?;
     }
@@ -213,9 +410,17 @@ fn draw_faults(chart: &mut TimeAxes, summary: &Summary, end: f64, top: f64) -> P
 }
 
 /// A line where each phase starts, named along the top.
-fn draw_phases(chart: &mut TimeAxes, summary: &Summary, end: f64, top: f64) -> Plotted {
+fn draw_phases(
+    chart: &mut TimeAxes,
+    summary: &Summary,
+    end: f64,
+    (bottom, top): (f64, f64),
+) -> Plotted {
     let mut previous: Option<&str> = None;
-    let mut last_label = f64::MIN;
+    // Where each of two rows of labels is free again, in seconds: a label too close to the
+    // previous one goes on the second row, and is left out only when both are taken.
+    let mut free_from = [f64::MIN; 2];
+    let seconds_per_char = end / PLOT_CHARS;
     for phase in &summary.phases {
         // Shapes expand into several segments of one phase: mark where the phase starts.
         if previous == Some(phase.name.as_str()) {
@@ -223,7 +428,7 @@ fn draw_phases(chart: &mut TimeAxes, summary: &Summary, end: f64, top: f64) -> P
         }
         previous = Some(&phase.name);
         let boundary = PathElement::new(
-            vec![(phase.start_s, 0.0), (phase.start_s, top)],
+            vec![(phase.start_s, bottom), (phase.start_s, top)],
             RGBColor(150, 150, 150).stroke_width(1),
         );
         chart.draw_series(std::iter::once(boundary))?;
@@ -232,13 +437,13 @@ fn draw_phases(chart: &mut TimeAxes, summary: &Summary, end: f64, top: f64) -> P
         } else {
             phase.name.clone()
         };
-        // A label too close to the previous one would print over it: the line stays.
-        if phase.start_s - last_label < end * 0.06 {
+        let Some(row) = (0..2).find(|&r| phase.start_s >= free_from[r]) else {
             continue;
-        }
-        last_label = phase.start_s;
-        let style = (FONT, 13).into_font().color(&RGBColor(90, 90, 90));
-        let text = EmptyElement::at((phase.start_s, top)) + Text::new(label, (4, 3), style);
+        };
+        free_from[row] = phase.start_s + (label.chars().count() as f64 + 2.0) * seconds_per_char;
+        let style = (FONT, 14).into_font().color(&RGBColor(80, 80, 80));
+        let text = EmptyElement::at((phase.start_s, top))
+            + Text::new(label, (4, 3 + 17 * row as i32), style);
         chart.draw_series(std::iter::once(text))?;
     }
     Ok(())
@@ -247,18 +452,25 @@ fn draw_phases(chart: &mut TimeAxes, summary: &Summary, end: f64, top: f64) -> P
 fn draw_series(chart: &mut TimeAxes, series: Vec<Series>) -> Plotted {
     for line in series {
         let style = line.style;
-        match line.dashes {
-            Some((dash, gap)) => {
-                chart.draw_series(DashedLineSeries::new(line.points, dash, gap, style))?
-            }
-            None => chart.draw_series(LineSeries::new(line.points, style))?,
-        };
+        for segment in line.steps() {
+            match line.dashes {
+                Some((dash, gap)) => {
+                    chart.draw_series(DashedLineSeries::new(segment, dash, gap, style))?
+                }
+                None => chart.draw_series(LineSeries::new(segment, style))?,
+            };
+        }
     }
     Ok(())
 }
 
 /// Each SLO line across the chart, labelled where it is drawn, at its right end.
-fn draw_slo_lines(chart: &mut TimeAxes, lines: Vec<SloLine>, end: f64, top: f64) -> Plotted {
+fn draw_slo_lines(
+    chart: &mut TimeAxes,
+    lines: Vec<SloLine>,
+    end: f64,
+    (bottom, top): (f64, f64),
+) -> Plotted {
     for SloLine {
         threshold,
         color,
@@ -272,13 +484,17 @@ fn draw_slo_lines(chart: &mut TimeAxes, lines: Vec<SloLine>, end: f64, top: f64)
             gap,
             color.stroke_width(2),
         ))?;
-        let font = (FONT, 12).into_font().color(&color);
+        let font = (FONT, 14).into_font().color(&color);
         // Above the line, or below it where the phase names run along the top.
-        let dy = if threshold.value > top * 0.85 { 4 } else { -15 };
+        let dy = if threshold.value > bottom + (top - bottom) * 0.85 {
+            4
+        } else {
+            -17
+        };
         let text = EmptyElement::at((end, threshold.value))
             + Text::new(
                 threshold.label.clone(),
-                (-(threshold.label.len() as i32) * 7 - 4, dy),
+                (-(threshold.label.len() as i32) * 8 - 4, dy),
                 font,
             );
         chart.draw_series(std::iter::once(text))?;

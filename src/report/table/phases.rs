@@ -40,7 +40,7 @@ pub fn phase_table(summary: &Summary) -> Option<Table> {
         if p.peak {
             name.push_str(" (peak)");
         }
-        if p.warmup {
+        if p.warmup && !p.name.contains("warmup") {
             name.push_str(" (warmup)");
         }
         let reached = p.seconds > 0.0;

@@ -1,7 +1,9 @@
 //! The verdict's tables: each SLO check against its limit, and the figures against a baseline.
 
 use super::Table;
-use crate::format::{format_micros, format_number, percent_change, share_percent, significant};
+use crate::format::{
+    format_micros, format_number, micros, percent_change, share_percent, significant,
+};
 use crate::summary::Summary;
 
 /// One row per SLO check: the measured value as a share of its limit (the headroom), and its
@@ -15,7 +17,15 @@ pub fn slo_table(summary: &Summary) -> Table {
     let mut table = Table::new(&header);
     for check in &summary.verdict.checks {
         let actual = match check.actual {
-            Some(value) if check.unit == "us" => format_micros(significant(value)),
+            Some(value) if check.unit == "us" => {
+                let shown = micros(value as u64, 1);
+                // Rounded to three digits it may read as its limit: then it is shown whole.
+                if value != check.limit && shown == micros(check.limit as u64, 1) {
+                    format_micros(value)
+                } else {
+                    shown
+                }
+            }
             _ => check.actual_text.clone(),
         };
         let share = match check.share_of_limit() {
