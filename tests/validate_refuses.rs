@@ -409,3 +409,38 @@ fn group_names_that_would_share_a_log_are_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn phase_slos_must_name_one_phase_of_the_plan_and_a_figure_a_phase_has() {
+    let missing = refused(
+        &with_slo("phase.peek.e2e.p95 < 100ms"),
+        &Overrides::default(),
+    );
+    assert!(
+        missing.contains("slo") && missing.contains("phase `peek`") && missing.contains("`steady`"),
+        "{missing}"
+    );
+    let loss = refused(&with_slo("phase.steady.lost == 0"), &Overrides::default());
+    assert!(loss.contains("not a figure a phase has"), "{loss}");
+    let twice = format!(
+        "{BASE}\n[[phases]]\nname = \"burst\"\nrate = \"500/s\"\nduration = \"1s\"\n[[phases]]\nname = \"steady\"\nrate = \"50/s\"\nduration = \"1s\"\n[slo]\nchecks = [\"phase.steady.e2e.p95 < 1s\"]\n"
+    );
+    let shared = refused(&twice, &Overrides::default());
+    assert!(shared.contains("2 phases are called that"), "{shared}");
+    let peak = format!("{BASE}\n[slo]\npeak_phase = \"nope\"\n");
+    let undeclared = refused(&peak, &Overrides::default());
+    assert!(
+        undeclared.contains("slo.peak_phase") && undeclared.contains("`steady`"),
+        "{undeclared}"
+    );
+    // `peak` names the busiest phase when none is called that, and an existing phase passes.
+    for ok in [
+        "phase.peak.e2e.p95 < 100ms",
+        "phase.steady.rate.mb_per_s > 0",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, with_slo(ok)).unwrap();
+        surge::validate(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+}
