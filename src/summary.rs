@@ -619,6 +619,7 @@ impl Summary {
                 ));
             }
         }
+        self.check_phases_and_trust(run_time)?;
         // One point a second: more would only be drawn, at any cost.
         if self.timeline.len() as f64 > run_time + 60.0 {
             return Err(format!(
@@ -638,6 +639,47 @@ impl Summary {
                     "`timeline[{i}]` has {field} that no second of a run can have"
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Per-phase figures and trust limits are numbers a run can have: finite, not negative,
+    /// and seconds within the run (the reports print and draw them).
+    fn check_phases_and_trust(&self, run_time: f64) -> Result<(), String> {
+        let plausible = |v: f64| v.is_finite() && (0.0..=1e12).contains(&v);
+        for (i, p) in self.by_phase.iter().enumerate() {
+            let figures = [
+                p.start_s,
+                p.end_s,
+                p.offered_rate,
+                p.offered_peak_rate,
+                p.offered_mb_per_s,
+                p.achieved_rate,
+                p.achieved_ratio,
+                p.produced_mb_per_s,
+                p.acked_mb_per_s,
+                p.consumed_mb_per_s,
+            ];
+            let groups_plausible = p.groups.iter().all(|g| plausible(g.consumed_mb_per_s));
+            if !figures.into_iter().all(plausible)
+                || !groups_plausible
+                || !(0.0..=run_time + 60.0).contains(&p.seconds)
+                || p.achieved_ratio > 1.0
+            {
+                return Err(format!(
+                    "`by_phase[{i}]` holds figures no phase of this {run_time} s run can have"
+                ));
+            }
+        }
+        if let Some(i) = self
+            .verdict
+            .trust
+            .iter()
+            .position(|t| !(t.limit.is_finite() && t.limit.abs() <= 1e12))
+        {
+            return Err(format!(
+                "`verdict.trust[{i}].limit` is not a limit a check can have"
+            ));
         }
         Ok(())
     }

@@ -108,7 +108,16 @@ fn black_friday_scaled_down_passes_on_two_cores() {
     let out = tempfile::tempdir().unwrap();
     let outcome = run(
         "scenarios/black-friday.toml",
-        overrides(0.05, 0.2, &["e2e.p95 < 5s", "publish.p95 < 5s"]),
+        overrides(
+            0.05,
+            0.2,
+            &[
+                "e2e.p95 < 5s",
+                "publish.p95 < 5s",
+                "phase.peak.e2e.p95 < 5s",
+                "phase.peak.publish.p95 < 5s",
+            ],
+        ),
         out.path(),
     )
     .unwrap();

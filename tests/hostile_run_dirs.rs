@@ -254,6 +254,49 @@ fn a_summary_with_more_points_than_seconds_is_refused() {
 }
 
 #[test]
+fn crafted_phase_figures_trust_limits_and_slo_limits_are_refused_or_drawn_off_scale() {
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let dir = tempfile::tempdir().unwrap();
+        copy_fixture(dir.path());
+        let path = dir.path().join("summary.json");
+        let mut summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut summary);
+        std::fs::write(&path, summary.to_string()).unwrap();
+        dir
+    };
+    let phase = serde_json::json!({"name": "steady", "warmup": false, "peak": true,
+        "start_s": 3.0, "end_s": 18.0, "seconds": -5.0, "offered_rate": 1e308,
+        "offered_peak_rate": 3000.0, "offered_mb_per_s": 1.0, "achieved_rate": 3000.0,
+        "achieved_ratio": 1.0, "produced_mb_per_s": 1.0, "acked_mb_per_s": 1.0,
+        "consumed_mb_per_s": 1.0, "publish_us": {"count": 0, "p50": 0, "p90": 0, "p95": 0,
+        "p99": 0, "p999": 0, "max": 0, "mean": 0.0}, "schedule_lag_us": {"count": 0, "p50": 0,
+        "p90": 0, "p95": 0, "p99": 0, "p999": 0, "max": 0, "mean": 0.0}, "e2e_us": {"count": 0,
+        "p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0, "max": 0, "mean": 0.0},
+        "max_lag": 0, "failed": 0, "duplicates": 0, "out_of_order": 0, "groups": []});
+    let dir = edited(&|s| s["by_phase"] = serde_json::json!([phase.clone()]));
+    report_refuses(dir.path(), "summary.json", "by_phase[0]");
+    let trust = serde_json::json!([{"name": "schedule lag p99", "limit": -1e300,
+        "limit_text": "x", "actual_text": "y", "passed": true, "reason": ""}]);
+    let dir = edited(&|s| s["verdict"]["trust"] = trust.clone());
+    report_refuses(dir.path(), "summary.json", "verdict.trust[0].limit");
+    // A limit no figure can reach is named in the legend, never drawn (plotters overflowed).
+    let dir = edited(&|s| {
+        s["verdict"]["checks"][6]["name"] = serde_json::json!("lag.max < -1e12");
+        s["verdict"]["trust"] = serde_json::json!([{"name": "schedule lag p99",
+            "limit": 1e12, "limit_text": "x", "actual_text": "y", "passed": true,
+            "reason": ""}]);
+    });
+    let output = surge_within(
+        &["report", dir.path().to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", console(&output));
+    let lag = std::fs::read_to_string(dir.path().join("consumer-lag.svg")).unwrap();
+    assert!(lag.contains("off scale"), "{lag}");
+}
+
+#[test]
 fn report_replaces_a_planted_symlink_and_leaves_its_target_alone() {
     let dir = tempfile::tempdir().unwrap();
     copy_fixture(dir.path());

@@ -143,6 +143,20 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
         );
     }
     assert_eq!(last.get("surge_failed_total"), Some(&0.0));
+    // Bytes follow the events: smoke's payloads are 384 to 768 bytes, and the counter never
+    // passes what the run acked in all.
+    let (bytes, events) = (last["surge_acked_bytes_total"], last["surge_acked_total"]);
+    assert!(
+        events > 0.0 && (384.0..=768.0).contains(&(bytes / events)),
+        "{bytes} bytes in {events} events"
+    );
+    assert!(bytes <= summary.produced.acked_bytes as f64);
+    assert!(
+        scrapes
+            .iter()
+            .any(|s| s.get("surge_acked_mb_per_s").is_some_and(|v| *v > 0.5)),
+        "smoke acks 1.5 MB/s"
+    );
     assert!(
         scrapes
             .iter()
@@ -166,6 +180,8 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
         "surge_failed_total",
         "surge_target_rate",
         "surge_consumed_total{group=\"analytics\"}",
+        "surge_acked_bytes_total",
+        "surge_consumed_bytes_total{group=\"analytics\"}",
     ] {
         assert_eq!(python.get(name), ours.get(name), "{name}: {python:?}");
     }

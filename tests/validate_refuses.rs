@@ -433,6 +433,59 @@ fn phase_slos_must_name_one_phase_of_the_plan_and_a_figure_a_phase_has() {
         undeclared.contains("slo.peak_phase") && undeclared.contains("`steady`"),
         "{undeclared}"
     );
+    // A phase SLO measured by consumers needs a group, as the run-wide one does.
+    let no_group = BASE.replace(
+        "[[consumer_groups]]\nname = \"svc\"\ntopics = [\"orders\"]\n",
+        "",
+    );
+    let lonely = refused(
+        &format!("{no_group}\n[slo]\nchecks = [\"phase.steady.e2e.p95 < 1s\"]\n"),
+        &Overrides::default(),
+    );
+    assert!(lonely.contains("needs a consumer group"), "{lonely}");
+    // A late group replays on purpose: no e2e to judge, run-wide or in a phase.
+    let late = format!(
+        "{BASE}\n[[consumer_groups]]\nname = \"late\"\ntopics = [\"orders\"]\nstart = \"earliest\"\nstarts_after = \"produce\"\n[slo]\nchecks = [\"phase.steady.group.late.e2e.p95 < 1s\"]\n"
+    );
+    let replay = refused(&late, &Overrides::default());
+    assert!(replay.contains("replay.rate"), "{replay}");
+    // Warmup phases, phases under a second and `:` in a name.
+    let warm = BASE.replace(
+        "[[phases]]\nname = \"steady\"",
+        "[[phases]]\nname = \"warm\"\nrate = \"10/s\"\nduration = \"2s\"\nwarmup = true\n\n[[phases]]\nname = \"steady\"",
+    );
+    let discarded = refused(
+        &format!("{warm}\n[slo]\nchecks = [\"phase.warm.e2e.p95 < 1s\"]\n"),
+        &Overrides::default(),
+    );
+    assert!(discarded.contains("warmup"), "{discarded}");
+    let short = BASE.replace("duration = \"2s\"", "duration = \"500ms\"");
+    let grain = refused(
+        &format!("{short}\n[slo]\nchecks = [\"phase.steady.e2e.p95 < 1s\"]\n"),
+        &Overrides::default(),
+    );
+    assert!(grain.contains("whole seconds"), "{grain}");
+    let colon = refused(
+        &BASE.replace("name = \"steady\"", "name = \"11:30\""),
+        &Overrides::default(),
+    );
+    assert!(colon.contains("phases[0].name"), "{colon}");
+    // A name with dots is read against the plan's names, whole.
+    let dotted = BASE.replace("name = \"steady\"", "name = \"x.group.svc\"");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        format!("{dotted}\n[slo]\nchecks = [\"phase.x.group.svc.e2e.p95 < 1s\"]\n"),
+    )
+    .unwrap();
+    let scenario = surge::validate(&path, &Overrides::default()).unwrap();
+    let phases: Vec<&str> = scenario
+        .slos
+        .iter()
+        .filter_map(|s| s.metric.phase())
+        .collect();
+    assert_eq!(phases, ["x.group.svc"]);
     // `peak` names the busiest phase when none is called that, and an existing phase passes.
     for ok in [
         "phase.peak.e2e.p95 < 100ms",

@@ -1,6 +1,8 @@
 //! Per-phase figures from the run's record: each timeline second and each interval
-//! histogram counts toward the phases its midpoint falls in. Latencies are added as
-//! histograms, never averaged. No I/O beyond reading the spilled intervals.
+//! histogram counts toward the phases its midpoint falls in; the drain after the plan counts
+//! toward the last phase's latencies, lag and disorder (its events are the ones consumed
+//! then), not its rates. Latencies are added as histograms, never averaged. No I/O beyond
+//! reading the spilled intervals.
 
 use hdrhistogram::Histogram;
 
@@ -16,6 +18,8 @@ use super::record::RunRecord;
 struct Tally {
     start: f64,
     end: f64,
+    /// The last phase of the plan (or a part ending with it): the drain is its tail.
+    tail: bool,
     seconds: f64,
     planned: f64,
     produced: u64,
@@ -29,10 +33,11 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(start: f64, end: f64, groups: usize) -> Tally {
+    fn new(start: f64, end: f64, tail: bool, groups: usize) -> Tally {
         Tally {
             start,
             end,
+            tail,
             seconds: 0.0,
             planned: 0.0,
             produced: 0,
@@ -45,27 +50,41 @@ impl Tally {
         }
     }
 
-    fn holds(&self, start: f64, length: f64) -> bool {
-        (self.start..self.end).contains(&(start + length / 2.0))
+    /// Whether the second (or interval) from `start` lasting `length` counts toward the
+    /// phase: `Some(true)` within the plan's phase, `Some(false)` in the drain after the last
+    /// phase, `None` not at all.
+    fn holds(&self, start: f64, length: f64) -> Option<bool> {
+        let middle = start + length / 2.0;
+        if (self.start..self.end).contains(&middle) {
+            Some(true)
+        } else {
+            (self.tail && middle >= self.end).then_some(false)
+        }
     }
 
-    /// Adds the timeline second that ends at `point.t` and lasted `length`.
-    fn second(&mut self, point: &TimelinePoint, length: f64) {
-        self.seconds += length;
-        self.planned += point.target_rate * length;
-        self.produced += point.produced;
-        for (sum, add) in self.bytes.iter_mut().zip([
-            point.produced_bytes,
-            point.acked_bytes,
-            point.consumed_bytes,
-        ]) {
-            *sum = sum.saturating_add(add);
+    /// Adds the timeline second that ends at `point.t` and lasted `length`; its rates only
+    /// when it is `in_plan`.
+    fn second(&mut self, point: &TimelinePoint, length: f64, in_plan: bool) {
+        if in_plan {
+            self.seconds += length;
+            self.planned += point.target_rate * length;
+            self.produced += point.produced;
+            let bytes = [
+                point.produced_bytes,
+                point.acked_bytes,
+                point.consumed_bytes,
+            ];
+            for (sum, add) in self.bytes.iter_mut().zip(bytes) {
+                *sum = sum.saturating_add(add);
+            }
         }
         self.failed = self.failed.saturating_add(point.failed);
         self.max_lag = self.max_lag.max(point.max_lag());
         for (group, (_, counts)) in point.groups.iter().zip(&mut self.groups) {
-            counts[0] = counts[0].saturating_add(group.consumed);
-            counts[1] = counts[1].saturating_add(group.consumed_bytes);
+            if in_plan {
+                counts[0] = counts[0].saturating_add(group.consumed);
+                counts[1] = counts[1].saturating_add(group.consumed_bytes);
+            }
             counts[2] = counts[2].max(group.lag);
             counts[3] = counts[3].saturating_add(group.duplicates);
             counts[4] = counts[4].saturating_add(group.out_of_order);
@@ -77,14 +96,15 @@ impl Tally {
 pub fn phase_figures(scenario: &Scenario, record: &RunRecord) -> Vec<PhaseFigures> {
     let rows = phase_rows(&scenario.phases);
     let spans = record.plan.phase_spans();
+    let last_phase = spans.len().saturating_sub(1);
     let mut tallies: Vec<Tally> = rows
         .iter()
         .map(|row| {
-            let first = &spans[row.parts[0]];
-            let last = &spans[*row.parts.last().expect("a row has a part")];
+            let last_part = *row.parts.last().expect("a row has a part");
             Tally::new(
-                first.1.as_secs_f64(),
-                last.2.as_secs_f64(),
+                spans[row.parts[0]].1.as_secs_f64(),
+                spans[last_part].2.as_secs_f64(),
+                last_part == last_phase,
                 scenario.groups.len(),
             )
         })
@@ -92,8 +112,10 @@ pub fn phase_figures(scenario: &Scenario, record: &RunRecord) -> Vec<PhaseFigure
     let mut start = 0.0;
     for point in &record.timeline {
         let length = (point.t - start).max(0.0);
-        for tally in tallies.iter_mut().filter(|t| t.holds(start, length)) {
-            tally.second(point, length);
+        for tally in tallies.iter_mut() {
+            if let Some(in_plan) = tally.holds(start, length) {
+                tally.second(point, length, in_plan);
+            }
         }
         start = point.t;
     }
@@ -138,7 +160,11 @@ fn add_intervals(scenario: &Scenario, record: &RunRecord, tallies: &mut [Tally])
     let e2e_tags: Vec<String> = scenario.groups.iter().map(|g| e2e_tag(&g.name)).collect();
     for interval in record.histograms.intervals.iter() {
         let holding: Vec<usize> = (0..tallies.len())
-            .filter(|&i| tallies[i].holds(interval.start_s, interval.duration_s))
+            .filter(|&i| {
+                tallies[i]
+                    .holds(interval.start_s, interval.duration_s)
+                    .is_some()
+            })
             .collect();
         if holding.is_empty() {
             continue;

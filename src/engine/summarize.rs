@@ -288,7 +288,9 @@ fn recovery(scenario: &Scenario, record: &RunRecord) -> Option<Recovery> {
         .filter(|p| p.t >= at - 1e-6)
         .collect();
     let first = after.first().map_or(at, |p| p.t);
-    let seconds = |point: &&crate::metrics::TimelinePoint| (point.t - first).max(0.0);
+    let seconds = |point: &&crate::metrics::TimelinePoint| {
+        super::fault_figures::tick_seconds(point.t - first)
+    };
     Some(Recovery {
         after_phase: phase.name.clone(),
         at_s: at,

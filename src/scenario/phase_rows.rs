@@ -29,6 +29,11 @@ impl PhaseRow {
         if seconds > 0.0 { events / seconds } else { 0.0 }
     }
 
+    /// How long the row lasts in the plan.
+    pub fn duration(&self, phases: &[Phase]) -> std::time::Duration {
+        self.parts.iter().map(|&i| phases[i].duration).sum()
+    }
+
     /// The highest planned rate within the row.
     pub fn peak_rate(&self, phases: &[Phase]) -> f64 {
         self.parts
@@ -49,7 +54,12 @@ pub fn phase_rows(phases: &[Phase]) -> Vec<PhaseRow> {
     for (index, phase) in phases.iter().enumerate() {
         let entry = entry_name(&phase.name);
         let last_entry = rows.iter().rposition(|r| r.part_of.is_none());
-        match last_entry.filter(|&r| rows[r].name == entry) {
+        // One entry goes on while the name and the warmup flag stay the same.
+        match last_entry.filter(|&r| {
+            rows[r].name == entry
+                && rows[r].warmup == phase.warmup
+                && rows[r].parts.last().map(|p| p + 1) == Some(index)
+        }) {
             Some(r) => rows[r].parts.push(index),
             None => rows.push(PhaseRow {
                 name: entry.to_string(),
@@ -59,7 +69,12 @@ pub fn phase_rows(phases: &[Phase]) -> Vec<PhaseRow> {
             }),
         }
         if phase.name != entry {
-            match rows.last_mut().filter(|r| r.name == phase.name) {
+            // A part goes on only from the phase just before (two spikes are two parts).
+            let previous = index.checked_sub(1);
+            match rows
+                .last_mut()
+                .filter(|r| r.name == phase.name && r.parts.last().copied() == previous)
+            {
                 Some(row) => row.parts.push(index),
                 None => rows.push(PhaseRow {
                     name: phase.name.clone(),
@@ -97,11 +112,15 @@ pub fn peak_row(rows: &[PhaseRow], phases: &[Phase], declared: Option<&str>) -> 
 }
 
 /// The row an SLO's `phase.NAME` means: the row of that name, or the peak for `peak` when
-/// no row is called that.
+/// no measured row is called that.
 pub fn named_row(rows: &[PhaseRow], peak: Option<usize>, name: &str) -> Option<usize> {
-    rows.iter()
-        .position(|r| r.name == name)
-        .or_else(|| (name == "peak").then_some(peak).flatten())
+    if name == "peak" {
+        return rows
+            .iter()
+            .position(|r| r.name == name && !r.warmup)
+            .or(peak);
+    }
+    rows.iter().position(|r| r.name == name)
 }
 
 #[cfg(test)]
@@ -144,6 +163,41 @@ mod tests {
         assert_eq!(named_row(&rows, peak, "peak"), Some(2));
         assert_eq!(named_row(&rows, peak, "drain"), Some(5 - 1));
         assert_eq!(named_row(&rows, peak, "missing"), None);
+    }
+
+    #[test]
+    fn two_spikes_are_two_parts_and_a_warmup_never_merges_with_a_measured_phase() {
+        let phases = [
+            phase("load", 10.0, 10, true),
+            phase("load", 10.0, 60, false),
+            phase("a", 100.0, 5, false),
+            phase("a:spike", 130.0, 2, false),
+            phase("a", 100.0, 5, false),
+            phase("a:spike", 130.0, 2, false),
+            phase("a", 100.0, 5, false),
+        ];
+        let rows = phase_rows(&phases);
+        let names: Vec<(&str, &[usize])> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.parts.as_slice()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("load", &[0][..]),
+                ("load", &[1][..]),
+                ("a", &[2, 3, 4, 5, 6][..]),
+                ("a:spike", &[3][..]),
+                ("a:spike", &[5][..]),
+            ]
+        );
+        // `peak` never means a warmup, even one called that.
+        let warm = [phase("peak", 10.0, 5, true), phase("run", 50.0, 5, false)];
+        let rows = phase_rows(&warm);
+        assert_eq!(
+            named_row(&rows, peak_row(&rows, &warm, None), "peak"),
+            Some(1)
+        );
     }
 
     #[test]

@@ -398,8 +398,27 @@ phase.NAME.rate.achieved_ratio, phase.NAME.rate.mb_per_s, phase.NAME.lag.max, \
 phase.NAME.group.NAME.lag.max, phase.NAME.failed, phase.NAME.duplicates, \
 phase.NAME.ordering_violations (`phase.peak` is the peak phase when none is called `peak`)";
 
+impl Metric {
+    /// A `phase.NAME.figure` metric read again against the plan's phase names, longest first:
+    /// a name with dots (`x.group.g`) is found whole, where the first split that parses would
+    /// have cut it. `None` when no name of the plan fits.
+    pub fn scoped_to(&self, names: &[&str]) -> Option<Metric> {
+        let text = self.to_string();
+        let scoped = text.strip_prefix("phase.")?;
+        let mut names: Vec<&str> = names.to_vec();
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        names.into_iter().find_map(|name| {
+            let figure: Metric = scoped.strip_prefix(name)?.strip_prefix('.')?.parse().ok()?;
+            figure.exists_per_phase().then(|| Metric::Phase {
+                phase: name.to_string(),
+                figure: Box::new(figure),
+            })
+        })
+    }
+}
+
 /// `phase.NAME.figure`: the first split of NAME and figure whose figure exists per phase
-/// (a phase name may hold dots).
+/// (a phase name may hold dots; validation reads it again against the plan's names).
 fn parse_phase_scoped(scoped: &str) -> Option<Metric> {
     scoped
         .match_indices('.')

@@ -230,7 +230,9 @@ impl TimeChart<'_> {
         let mut slo_lines = Vec::new();
         for (index, mut threshold) in scale.thresholds.iter().cloned().enumerate() {
             let (color, dash, gap) = SLO_STYLES[index % SLO_STYLES.len()];
-            let on_chart = scale.y(threshold.value) <= scale.top;
+            let on_chart = scale.y(threshold.value) <= scale.top
+                && threshold.value >= scale.value(scale.bottom) * (1.0 - 1e-9)
+                && (0.0..=1e15).contains(&threshold.value);
             entries.push(LegendEntry {
                 label: if on_chart {
                     threshold.label.clone()
@@ -307,11 +309,16 @@ fn scale(series: &mut [Series], thresholds: Vec<Threshold>, range: YRange) -> Sc
     } else {
         f64::MAX
     };
-    let (shown, off_scale): (Vec<Threshold>, Vec<Threshold>) = match range {
-        YRange::Fixed(top) => thresholds.into_iter().partition(|t| t.value <= top),
-        YRange::Fit | YRange::LogWhenWide => thresholds.into_iter().partition(|t| t.value <= reach),
-        YRange::FitWithThresholds => (thresholds, Vec::new()),
+    // A limit below zero or beyond any figure (a crafted summary's) is named, never drawn.
+    let drawable = |t: &Threshold| t.value.is_finite() && (0.0..=1e15).contains(&t.value);
+    let (drawable, never): (Vec<Threshold>, Vec<Threshold>) =
+        thresholds.into_iter().partition(drawable);
+    let (shown, mut off_scale): (Vec<Threshold>, Vec<Threshold>) = match range {
+        YRange::Fixed(top) => drawable.into_iter().partition(|t| t.value <= top),
+        YRange::Fit | YRange::LogWhenWide => drawable.into_iter().partition(|t| t.value <= reach),
+        YRange::FitWithThresholds => (drawable, Vec::new()),
     };
+    off_scale.extend(never);
     let highest = shown.iter().map(|t| t.value).fold(data_peak, f64::max);
     let log = matches!(range, YRange::LogWhenWide)
         && data_low < f64::MAX

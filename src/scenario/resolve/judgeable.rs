@@ -172,6 +172,20 @@ fn ordered_apart(a: &Slo, b: &Slo) -> bool {
     apart(a, b) || apart(b, a)
 }
 
+/// Reads each `phase.NAME` SLO again against the plan's phase names (see
+/// [`Metric::scoped_to`]); one that fits none is left as parsed, for [`check_judgeable`] to
+/// refuse by name.
+pub(super) fn rescope_phases(slos: &mut [Slo], phases: &[Phase]) {
+    let rows = phase_rows(phases);
+    let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    names.push("peak");
+    for slo in slos.iter_mut().filter(|s| s.metric.phase().is_some()) {
+        if let Some(metric) = slo.metric.scoped_to(&names) {
+            slo.metric = metric;
+        }
+    }
+}
+
 /// `slo.peak_phase`, when given: it must name a phase of the plan.
 pub(super) fn peak_phase(
     ctx: &Ctx,
@@ -184,6 +198,11 @@ pub(super) fn peak_phase(
     let rows = phase_rows(phases);
     let found: Vec<_> = rows.iter().filter(|r| r.name == name).collect();
     match found.as_slice() {
+        [row] if row.warmup => Err(ctx.err(
+            "slo.peak_phase",
+            format!("`{name}` is a warmup phase, whose measurements are discarded"),
+            "name a measured phase",
+        )),
         [_] => Ok(Some(name)),
         [] => Err(ctx.err(
             "slo.peak_phase",
@@ -222,7 +241,7 @@ impl Produces<'_> {
             ));
         }
         let peak = peak_row(&rows, self.phases, self.peak_phase);
-        if named_row(&rows, peak, phase).is_none() {
+        let Some(row) = named_row(&rows, peak, phase).map(|r| &rows[r]) else {
             let peak_note = if phase == "peak" {
                 " (`peak` means the busiest measured phase, and every phase is a warmup)"
             } else {
@@ -235,6 +254,27 @@ impl Produces<'_> {
                     phase_list(&rows)
                 ),
                 "name one of them, or `peak` for the busiest measured phase",
+            ));
+        };
+        if row.warmup {
+            return Err(ctx.err(
+                "slo",
+                format!(
+                    "`{slo}` judges warmup phase `{}`, whose measurements are discarded",
+                    row.name
+                ),
+                "judge a measured phase, or make this phase measured (warmup = false)",
+            ));
+        }
+        let seconds = row.duration(self.phases).as_secs_f64();
+        if seconds < 1.0 {
+            return Err(ctx.err(
+                "slo",
+                format!(
+                    "`{slo}` judges phase `{}`, which lasts {seconds:.3} s: per-phase figures are counted in whole seconds of the run",
+                    row.name
+                ),
+                "judge a phase of at least 1s (mind --duration-scale), or the whole run",
             ));
         }
         Ok(())
@@ -269,6 +309,17 @@ impl Produces<'_> {
             {
                 Some(
                     "replay is measured on a group that joins late (`starts_after`), and there is none",
+                )
+            }
+            Metric::E2e {
+                group: Some(group), ..
+            } if self
+                .groups
+                .iter()
+                .any(|g| g.name == *group && g.starts_after.is_some()) =>
+            {
+                Some(
+                    "a group that joins late (`starts_after`) replays on purpose and records no e2e latency: judge its `replay.rate`",
                 )
             }
             Metric::RetryDelay { group, .. } | Metric::Failures { group, .. }

@@ -113,6 +113,7 @@ pub fn resolve(
         &ctx,
         raw_slo.checks.unwrap_or_default(),
         overrides,
+        &phases,
         &groups,
         &faults,
     )?;

@@ -29,6 +29,16 @@ pub(super) fn resolve_phases(
             .name
             .clone()
             .unwrap_or_else(|| format!("phase-{}", i + 1));
+        if name.contains(':') {
+            return Err(ctx.err(
+                format!("phases[{i}].name"),
+                format!(
+                    "`{}` holds a `:`, which names a part of a phase (a spike is `NAME:spike`)",
+                    crate::input::quote(&name, 60)
+                ),
+                "name the phase without `:`, e.g. `11h30` for a time of day",
+            ));
+        }
         let expanded = expand(&name, &phase, base).map_err(|(field, problem, fix)| {
             ctx.err(format!("phases[{i}].{field}"), problem, fix)
         })?;

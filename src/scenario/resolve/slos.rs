@@ -4,7 +4,7 @@
 use super::{Ctx, Overrides};
 use crate::scenario::slo::integrity_defaults;
 use crate::scenario::{
-    Comparison, FailureFigure, FaultSpec, GroupSpec, Metric, ScenarioError, Slo,
+    Comparison, FailureFigure, FaultSpec, GroupSpec, Metric, Phase, ScenarioError, Slo,
 };
 
 /// The SLOs a run is judged against, in the file's order, then flags, then defaults.
@@ -12,14 +12,19 @@ pub(super) fn resolve_slos(
     ctx: &Ctx,
     raw: Vec<String>,
     overrides: &Overrides,
+    phases: &[Phase],
     groups: &[GroupSpec],
     faults: &[FaultSpec],
 ) -> Result<Vec<Slo>, ScenarioError> {
     let mut slos = parse_slos(ctx, &raw)?;
-    for slo in &overrides.slos {
+    let mut flags = overrides.slos.clone();
+    // A phase's name may hold dots: each `phase.NAME` is read against the plan's names.
+    super::judgeable::rescope_phases(&mut slos, phases);
+    super::judgeable::rescope_phases(&mut flags, phases);
+    for slo in flags {
         match slos.iter_mut().find(|s| s.metric == slo.metric) {
-            Some(existing) => *existing = slo.clone(),
-            None => slos.push(slo.clone()),
+            Some(existing) => *existing = slo,
+            None => slos.push(slo),
         }
     }
     add_defaults(&mut slos, groups);
@@ -117,7 +122,7 @@ fn check_faults_named(ctx: &Ctx, slo: &Slo, faults: &[FaultSpec]) -> Result<(), 
 /// An SLO on a group needs that group, and one measured by consumers needs some group.
 fn check_groups_named(ctx: &Ctx, slo: &Slo, groups: &[GroupSpec]) -> Result<(), ScenarioError> {
     let needs_groups = matches!(
-        slo.metric,
+        slo.metric.unscoped(),
         Metric::E2e { .. }
             | Metric::Count { .. }
             | Metric::LagMax { .. }
