@@ -130,7 +130,10 @@ fn a_broker_down_delays_publishing_then_recovers_without_loss() {
     assert!(down.recovery_s.is_some_and(|s| s < 10.0), "{down:#?}");
     assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
-    assert!(junit.contains("name=\"fault.down.recovery\""), "{junit}");
+    assert!(
+        junit.contains("name=\"fault down: recovery time [fault.down.recovery]\""),
+        "{junit}"
+    );
     let markdown = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(markdown.contains("## Faults") && markdown.contains("broker 2 down"));
     let chart = std::fs::read_to_string(dir.path().join("e2e-latency.svg")).unwrap();

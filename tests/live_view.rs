@@ -151,11 +151,16 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
         "{bytes} bytes in {events} events"
     );
     assert!(bytes <= summary.produced.acked_bytes as f64);
+    // At a fifth of smoke's rate, the brokers ack some 0.3 MB/s: the gauge's busiest second
+    // is within a factor of two of the run's mean over its measured seconds.
+    let mean = summary.produced.acked_mb_per_s;
+    let busiest = scrapes
+        .iter()
+        .filter_map(|s| s.get("surge_acked_mb_per_s").copied())
+        .fold(0.0, f64::max);
     assert!(
-        scrapes
-            .iter()
-            .any(|s| s.get("surge_acked_mb_per_s").is_some_and(|v| *v > 0.5)),
-        "smoke acks 1.5 MB/s"
+        mean > 0.1 && busiest > mean * 0.5 && busiest < mean * 2.0,
+        "acked MB/s: gauge up to {busiest}, run mean {mean}"
     );
     assert!(
         scrapes
