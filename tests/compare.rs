@@ -172,3 +172,37 @@ fn runs_offered_different_plans_are_named_at_the_top_and_their_rows_marked() {
     let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
     assert!(!markdown.contains('†'), "{markdown}");
 }
+
+#[test]
+fn two_runs_compare_their_peak_phases_and_their_megabytes() {
+    let root = tempfile::tempdir().unwrap();
+    let (before, after) = (root.path().join("before"), root.path().join("after"));
+    // reports/example is a whole run with bytes and phases; the second run's peak is slower.
+    common::copy_dir(&common::repo("reports/example"), &before);
+    common::copy_dir(&common::repo("reports/example"), &after);
+    let peak_p95 = |s: &Summary| s.peak().unwrap().e2e_us.p95;
+    let mut base = 0;
+    edit(&before, |s| base = peak_p95(s));
+    edit(&after, |s| {
+        let peak = s.by_phase.iter_mut().find(|p| p.peak).unwrap();
+        peak.e2e_us.p95 *= 2;
+        s.produced.acked_mb_per_s /= 2.0;
+    });
+    let out = root.path().join("out");
+    surge::compare(&[before, after], &out, false, 0.3).unwrap();
+    let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    let row = |name: &str| {
+        markdown
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name}")))
+            .unwrap_or_else(|| panic!("no `{name}` row in {markdown}"))
+            .to_string()
+    };
+    let p95 = row("peak phase: e2e p95");
+    assert!(
+        p95.contains("+100.0%") || p95.contains("+99."),
+        "{p95} from {base} us"
+    );
+    assert!(row("acked MB/s (measured phases)").contains("-50.0%"));
+    assert!(row("peak phase: achieved rate").contains("(+0.0%)"));
+}

@@ -13,6 +13,8 @@ pub const PLAN_MARK: &str = " †";
 
 /// Picks one latency, in microseconds, from a summary.
 type Pick = fn(&Summary) -> u64;
+/// Picks one latency of a phase, in microseconds, with the count it was measured on.
+type PhasePick = fn(&crate::summary::PhaseFigures) -> (u64, u64);
 
 /// One row of numbers, one value per run.
 struct Row {
@@ -96,9 +98,58 @@ fn rows(runs: &[RunData], headroom: f64) -> Vec<Row> {
         format: format_number,
         relative: false,
     });
+    rows.extend(throughput_and_peak_rows(runs));
     rows.extend(capacity_rows(runs));
     rows.extend(cost_rows(runs));
     rows.extend(broker_rows(runs, headroom));
+    rows
+}
+
+/// Acked MB/s, and the peak phase's own rate and latencies: a sizing option is chosen for the
+/// peak, which the run-wide figures average with the calm around it. Only for runs that
+/// recorded them (summaries written before bytes and phases were counted have neither).
+fn throughput_and_peak_rows(runs: &[RunData]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if runs.iter().any(|r| r.summary.produced.acked_bytes > 0) {
+        rows.push(Row {
+            name: "acked MB/s (measured phases)".into(),
+            values: each(runs, &|s| {
+                (s.produced.acked_bytes > 0).then_some(s.produced.acked_mb_per_s)
+            }),
+            format: crate::report::table::mb_per_s,
+            relative: true,
+        });
+    }
+    if !runs.iter().any(|r| r.summary.peak().is_some()) {
+        return rows;
+    }
+    let peak = |s: &Summary| s.peak().filter(|p| p.seconds > 0.0).cloned();
+    rows.push(Row {
+        name: "peak phase: achieved rate".into(),
+        values: each(runs, &|s| peak(s).map(|p| p.achieved_rate)),
+        format: per_second,
+        relative: true,
+    });
+    let latencies: [(&str, PhasePick); 3] = [
+        ("peak phase: e2e p95", |p| (p.e2e_us.p95, p.e2e_us.count)),
+        ("peak phase: e2e p99", |p| (p.e2e_us.p99, p.e2e_us.count)),
+        ("peak phase: publish p99", |p| {
+            (p.publish_us.p99, p.publish_us.count)
+        }),
+    ];
+    for (name, pick) in latencies {
+        rows.push(Row {
+            name: name.into(),
+            values: each(runs, &|s| {
+                peak(s)
+                    .map(|p| pick(&p))
+                    .filter(|(_, count)| *count > 0)
+                    .map(|(value, _)| value as f64)
+            }),
+            format: latency,
+            relative: true,
+        });
+    }
     rows
 }
 
