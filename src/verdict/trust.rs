@@ -13,12 +13,16 @@ const SATURATED_CPU: f64 = 95.0;
 /// ... for this many measured seconds is not trusted.
 const SATURATED_SECONDS: usize = 3;
 
+/// The run's `producer_pause` faults.
+fn producer_pauses(faults: &[FaultSummary]) -> impl Iterator<Item = &FaultSummary> {
+    let kind = crate::scenario::FaultKind::ProducerPause.name();
+    faults.iter().filter(move |f| f.kind == kind)
+}
+
 /// The longest `producer_pause` of a run: its owed events are late by up to that much, on
 /// purpose, and the generator's schedule-lag bound allows for it.
 fn longest_pause(faults: &[FaultSummary]) -> Duration {
-    faults
-        .iter()
-        .filter(|f| f.kind == crate::scenario::FaultKind::ProducerPause.name())
+    producer_pauses(faults)
         .map(|f| Duration::from_secs_f64((f.end_s - f.start_s).max(0.0)))
         .max()
         .unwrap_or_default()
@@ -109,9 +113,7 @@ const PHASE_SLACK_EVENTS: f64 = 10.0;
 /// Each `producer_pause` fault's window, and as long again after it: while the generator
 /// sends what the pause owed.
 fn paused_windows(faults: &[FaultSummary]) -> Vec<(f64, f64)> {
-    faults
-        .iter()
-        .filter(|f| f.kind == crate::scenario::FaultKind::ProducerPause.name())
+    producer_pauses(faults)
         .map(|f| (f.start_s, f.end_s + (f.end_s - f.start_s).max(1.0)))
         .collect()
 }
