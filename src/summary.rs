@@ -8,7 +8,9 @@ pub use crate::scenario::{Label, PlanSettings};
 use crate::metrics::{LatencyStats, TimelinePoint};
 
 mod checks;
+mod integrity;
 mod phases;
+pub use integrity::{LOSS_CAUSES, LossCause, LossCauses, LostExample, Ordering, OrderingExample};
 pub use phases::{MB, PhaseFigures, PhaseGroup};
 
 /// The longest a run can last, from the plan's start to the end of its drain: a week of plan
@@ -364,21 +366,6 @@ pub struct Latency {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Ordering {
-    pub out_of_order: u64,
-    pub duplicates: u64,
-    pub gaps: u64,
-}
-
-/// An acked event a group never consumed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LostExample {
-    pub key: String,
-    pub producer: u16,
-    pub sequence: u32,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct GroupSummary {
     pub name: String,
     pub members: u16,
@@ -391,6 +378,9 @@ pub struct GroupSummary {
     pub e2e_latency_us: LatencyStats,
     pub ordering: Ordering,
     pub lost: u64,
+    /// Why the lost events were lost (the log audit); they add up to `lost`.
+    #[serde(default)]
+    pub loss_causes: LossCauses,
     pub lost_examples: Vec<LostExample>,
     /// Acked events the group had not read when the drain ended, in partitions it had not
     /// read to the end: neither seen nor lost, so loss cannot be judged for them.

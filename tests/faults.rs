@@ -166,6 +166,172 @@ fn request_errors_are_retried_without_loss() {
     assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
 }
 
+/// A scenario for retried batches: 50 ms of round trip, so that several requests per
+/// partition are in flight, and 20 keys, so that every batch holds every key of its
+/// partition; 2 NOT_ENOUGH_REPLICAS answers to Produce at 3 s and at 5 s. A failed request's
+/// batch is retried after the ones sent behind it have landed.
+fn retried_batches(dir: &Path) -> PathBuf {
+    let path = dir.join("retries.toml");
+    let errors = |at: u32| {
+        format!(
+            "[[faults]]\nname = \"ner{at}\"\nkind = \"request_errors\"\napi = \"Produce\"\nerror = \"NOT_ENOUGH_REPLICAS\"\ncount = 2\nat = \"{at}s\"\n\n"
+        )
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"retries\"\n[[topics]]\nname = \"orders\"\npartitions = 3\n\n[[events]]\nname = \"OrderCreated\"\ntopic = \"orders\"\nkeys = 20\n\n[[phases]]\nname = \"steady\"\nrate = \"2k/s\"\nduration = \"9s\"\n\n[[consumer_groups]]\nname = \"reader\"\ntopics = [\"orders\"]\n\n[[faults]]\nname = \"slow\"\nkind = \"rtt\"\nrtt = \"50ms\"\nat = \"0s\"\n\n{}{}[cluster.producer]\n\"retries\" = \"100\"\n",
+            errors(3),
+            errors(5)
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn retried_batches_keep_order_by_default_and_without_idempotence_every_violation_is_the_logs() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = retried_batches(dir.path());
+    // The default: the idempotent producer keeps each partition's order across retries.
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+    assert_intact(summary);
+    // Without it, with requests pipelined: what arrives out of order sits out of order in the
+    // log, and the report says whose doing that is.
+    let off = dir.path().join("off");
+    let overrides = Overrides {
+        properties: vec![("producer.enable.idempotence".into(), "false".into())],
+        ..Overrides::default()
+    };
+    let outcome = run(&path, overrides, &off).unwrap();
+    let summary = &outcome.summary;
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("without enable.idempotence")),
+        "{:?}",
+        summary.warnings
+    );
+    let ordering = &summary.groups[0].ordering;
+    assert_eq!(
+        ordering.causes.written_out_of_order, ordering.out_of_order,
+        "{ordering:#?}"
+    );
+    assert!(
+        ordering.out_of_order > 0,
+        "retries reordered nothing: {ordering:#?}"
+    );
+    assert_eq!(ordering.causes.violations(), ordering.out_of_order);
+    assert!(!ordering.examples.is_empty());
+    for example in &ordering.examples {
+        assert!(example.offset > example.after_offset, "{example:?}");
+        assert!(example.sequence < example.after_sequence, "{example:?}");
+    }
+    assert_eq!(outcome.status, Status::Fail);
+    let report = std::fs::read_to_string(off.join("report.md")).unwrap();
+    assert!(
+        report.contains("written_out_of_order (the log holds"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_full_producer_queue_held_past_the_send_deadline_fails_its_events_and_ends_on_time() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    // Every broker down from 3 s to the end, and room for 50 events in the producer's queue:
+    // the queue fills at once, and the next send waits for room until the send deadline.
+    let downs: String = (1..=3)
+        .map(|b| {
+            format!("[[faults]]\nname = \"down{b}\"\nkind = \"broker_down\"\nbroker = {b}\nat = \"3s\"\n\n")
+        })
+        .collect();
+    let path = dir.path().join("full-queue.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"full-queue\"\n[[topics]]\nname = \"orders\"\npartitions = 3\n\n[[events]]\nname = \"OrderCreated\"\ntopic = \"orders\"\nkeys = 200\n\n[[phases]]\nname = \"steady\"\nrate = \"500/s\"\nduration = \"8s\"\n\n[[consumer_groups]]\nname = \"reader\"\ntopics = [\"orders\"]\n\n{downs}[run]\nsend_grace = \"2s\"\ndrain_timeout = \"5s\"\n\n[cluster.producer]\n\"queue.buffering.max.messages\" = \"50\"\n"
+        ),
+    )
+    .unwrap();
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    let produced = &summary.produced;
+    // Every send ended acked or failed; the rest of the plan was never sent.
+    assert_eq!(produced.acked + produced.failed, produced.sent);
+    assert_eq!(produced.sent + produced.not_sent, 4_000);
+    // The queue's 50 and what was in flight were purged; the send that waited for room gave
+    // up at the deadline, with its reason.
+    assert!(produced.failed >= 51, "{produced:#?}");
+    assert!(
+        summary
+            .errors
+            .iter()
+            .any(|e| e.contains("local queue was still full") && e.contains("send deadline")),
+        "{:#?}",
+        summary.errors
+    );
+    let group = &summary.groups[0];
+    assert_eq!((group.lost, group.unread), (0, 0), "{:#?}", summary.verdict);
+    assert_eq!(group.unique, produced.acked);
+    // The run stopped by itself after the plan, the send grace and the drain timeout (3 s
+    // of slack for a loaded host), not after a hang.
+    assert!(
+        summary.startup.run_time_s < 8.0 + 2.0 + 5.0 + 3.0,
+        "{:#?}",
+        summary.startup
+    );
+    assert!(!summary.complete);
+    assert_ne!(outcome.status, Status::Pass);
+}
+
+#[test]
+fn a_fatal_producer_error_replaces_the_producer_and_its_events_are_failed_sends_not_lost() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    // An out-of-sequence answer to the head-of-line request is fatal to librdkafka's
+    // idempotent producer (the default): it can send no more and must be replaced.
+    let path = scenario(
+        dir.path(),
+        1,
+        8,
+        "[[faults]]\nname = \"desync\"\nkind = \"request_errors\"\napi = \"Produce\"\nerror = \"OUT_OF_ORDER_SEQUENCE_NUMBER\"\ncount = 1\nat = \"4s\"\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    let produced = &summary.produced;
+    assert!(produced.failed > 0, "{:#?}", summary.errors);
+    assert_eq!(produced.acked + produced.failed, produced.sent);
+    assert!(
+        summary
+            .errors
+            .iter()
+            .any(|e| e.contains("OutOfOrderSequenceNumber")
+                && e.contains("the producer was replaced")),
+        "{:#?}",
+        summary.errors
+    );
+    // The replacement sent the rest of the plan: far more was acked after the fault than the
+    // producer held when it failed.
+    let late_acks: u64 = summary
+        .timeline
+        .iter()
+        .filter(|p| p.t > 6.0)
+        .map(|p| p.acked)
+        .sum();
+    assert!(late_acks > 1_000, "{late_acks} acked after the fault");
+    let group = &summary.groups[0];
+    assert_eq!((group.lost, group.unread), (0, 0), "{:#?}", summary.verdict);
+    assert_eq!(group.ordering.out_of_order, 0);
+    // Purged events may have been written all the same: read, never missing.
+    assert!(group.unique >= produced.acked);
+    assert_eq!(outcome.status, Status::Fail, "failed sends fail the run");
+}
+
 /// Seconds during which the group held fewer partitions than it reads.
 fn seconds_short(summary: &Summary, after: f64) -> usize {
     summary
@@ -213,9 +379,16 @@ fn a_crashed_member_is_noticed_after_the_session_timeout_and_nothing_is_lost() {
         (4..=7).contains(&unowned_before_rebalance) && short >= unowned_before_rebalance,
         "the crashed member's partitions were unowned for {unowned_before_rebalance} s before the rebalance: {held:?}"
     );
-    // What it consumed and never committed is delivered again: duplicates, counted as such.
+    // What it consumed and never committed is delivered again: duplicates, counted as such,
+    // each a re-read (the survivors went back to the last commit), none a violation.
     let group = &summary.groups[0];
     assert!(crash.duplicates <= group.ordering.duplicates);
+    let causes = &group.ordering.causes;
+    assert_eq!(
+        (causes.reread, causes.written_twice, causes.violations()),
+        (group.ordering.duplicates, 0, 0),
+        "{causes:?}"
+    );
     assert_eq!(crash.lost, 0);
     // Then (after the embedded coordinator's own rebalance delay) the two survivors share
     // every partition.

@@ -105,6 +105,14 @@ fn assert_read_back_agrees(scenario: &str, dir: &Path, summary: &Summary, topic:
             "group {}: surge's gaps against the Java reader's",
             group.name
         );
+        // Per key, in log order: what the log holds out of order is what surge classed so.
+        assert_eq!(
+            group.ordering.causes.written_out_of_order,
+            read.written_out_of_order(),
+            "group {}: surge's written_out_of_order against the log's order ({:?})",
+            group.name,
+            group.ordering.causes
+        );
     }
     read
 }
@@ -494,7 +502,27 @@ fn with_acks_1_a_killed_leader_may_lose_events_and_surge_counts_what_the_log_lac
     assert_eq!(group.lost, read.lost(&kafka::ledger(out.path()), &[0]));
     if group.lost > 0 {
         assert_eq!(outcome.status, Status::Fail);
+        // The producer's acks of the partition went back (offsets acked twice): the log was
+        // truncated, and every report names it.
+        assert_eq!(
+            group.loss_causes.truncated, group.lost,
+            "{:?}",
+            group.loss_causes
+        );
+        let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        assert!(
+            report.contains("truncated (the log was truncated"),
+            "{report}"
+        );
     }
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("acks=1 was set")),
+        "{:?}",
+        summary.warnings
+    );
     eprintln!(
         "acks=1, leader {leader} killed: {} lost, {} duplicates, {} failed",
         group.lost, group.ordering.duplicates, summary.produced.failed

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use surge::report::{self, Exporter, RunData};
-use surge::summary::{LostExample, Status};
+use surge::summary::{LossCause, LostExample, Status};
 
 fn fixture() -> RunData {
     report::load_run(&common::repo("tests/fixtures/smoke-run")).expect("fixture loads")
@@ -28,16 +28,24 @@ fn failing_fixture() -> RunData {
     let group = &mut run.summary.groups[1];
     group.lost = 2;
     group.ordering.gaps = 1;
+    group.loss_causes.skipped_by_group = 1;
+    group.loss_causes.truncated = 1;
     group.lost_examples = vec![
         LostExample {
             key: "order-0000000042".into(),
             producer: 0,
             sequence: 7,
+            cause: Some(LossCause::SkippedByGroup),
+            partition: Some(2),
+            offset: Some(1234),
         },
         LostExample {
             key: "order-0000004711".into(),
             producer: 0,
             sequence: 3,
+            cause: Some(LossCause::Truncated),
+            partition: None,
+            offset: None,
         },
     ];
     let check = run
@@ -449,6 +457,27 @@ fn the_loss_chart_shows_counts_and_lost_keys_when_not_clean() {
         "{found:?}"
     );
     assert!(found.iter().any(|t| t == "2"), "{found:?}");
+}
+
+#[test]
+fn every_report_names_why_each_lost_event_was_lost() {
+    let run = failing_fixture();
+    let markdown = &render(&report::markdown::MarkdownExporter, &run)[0].1;
+    let html = &render(&report::html::HtmlExporter, &run)[0].1;
+    let console = report::console::render(&run.summary);
+    for text in [markdown, html, &console] {
+        assert!(
+            text.contains("1 skipped_by_group (the log holds it")
+                && text.contains("1 truncated (the log was truncated"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "order-0000000042#7 (producer 0, skipped_by_group, in the log at [2]@1234)"
+            ),
+            "{text}"
+        );
+    }
 }
 
 #[test]

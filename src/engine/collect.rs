@@ -11,6 +11,7 @@ use super::consumer::GroupShared;
 use super::dead_letters::{DeadLetterRead, failure_record, read_dead_letters};
 use super::faults::FaultLog;
 use super::lock;
+use super::loss_audit::{LossAudit, LostAt, MAX_AUDITED, audit};
 use super::pacer::PaceEnd;
 use super::producer::{self, InstanceOutcome, producer_totals};
 use super::record::{FaultRecord, GroupRecord, RunRecord};
@@ -72,12 +73,21 @@ pub(super) async fn collect(
         dlt_reads: &dlt_reads,
     };
     let mut lost_in = vec![0u64; scenario.faults.len()];
-    let groups = reconciled.group_records(
+    let mut lost = vec![Vec::new(); run.groups.len()];
+    let mut groups = reconciled.group_records(
         run,
         (&watched.max_lag, &watched.catchups),
         &final_terms,
         &mut lost_in,
+        &mut lost,
     );
+    let audits = audit_losses(run, lost).await;
+    for (group, audit) in groups.iter_mut().zip(audits) {
+        if let Some(note) = &audit.note {
+            group.errors.push(note.clone());
+        }
+        group.loss_audit = audit;
+    }
     let faults = reconciled.fault_records(watched.fault_logs, lost_in);
     let histogram_totals = std::iter::once((PUBLISH.to_string(), totals.publish.clone()))
         .chain([(SCHEDULE_LAG.to_string(), totals.schedule_lag.clone())])
@@ -204,6 +214,7 @@ fn group_facts(group: &GroupShared, final_terms: LagTerms) -> GroupFacts {
         foreign: state.foreign,
         duplicates: state.checker.duplicates,
         out_of_order: state.checker.out_of_order,
+        causes: state.checker.causes,
         final_terms,
         positions: state.positions.clone(),
         first_positions: state.first_positions.clone(),
@@ -229,10 +240,11 @@ impl Reconciled<'_> {
         (max_lag, catchups): (&[u64], &[CatchupWatch]),
         final_terms: &[LagTerms],
         lost_in: &mut [u64],
+        lost: &mut [Vec<LostAt>],
     ) -> Vec<GroupRecord> {
         (0..run.groups.len())
             .map(|index| {
-                let mut record = self.group_record(run, index, lost_in);
+                let mut record = self.group_record(run, index, lost_in, &mut lost[index]);
                 record.final_lag = final_terms[index].lag();
                 record.max_lag = max_lag[index];
                 record.catchups = catchups
@@ -260,10 +272,16 @@ impl Reconciled<'_> {
 
     /// One group's record; its lag and catch-ups are the caller's to fill in. Its lost events
     /// are added to the count of each fault whose window they fall in.
-    fn group_record(&self, run: &Run, index: usize, lost_in: &mut [u64]) -> GroupRecord {
+    fn group_record(
+        &self,
+        run: &Run,
+        index: usize,
+        lost_in: &mut [u64],
+        lost: &mut Vec<LostAt>,
+    ) -> GroupRecord {
         let group = &run.groups[index];
         let scenario = &run.scenario;
-        let loss = self.loss(run, group, lost_in);
+        let loss = self.loss(run, group, lost_in, lost);
         let state = lock(&group.state);
         let failures = state.failures.as_ref().map(|f| {
             let dlt_topic = group.spec.failures.as_ref().map(|s| s.dlt_topic);
@@ -297,7 +315,10 @@ impl Reconciled<'_> {
             unique: state.checker.unique,
             duplicates: state.checker.duplicates,
             out_of_order: state.checker.out_of_order,
+            causes: state.checker.causes,
+            cause_examples: state.checker.cause_examples.clone(),
             loss,
+            loss_audit: LossAudit::default(),
             foreign: state.foreign,
             max_lag: 0,
             final_lag: 0,
@@ -305,9 +326,16 @@ impl Reconciled<'_> {
         }
     }
 
-    /// Acked events the group never read in partitions it read past. One worker alone cannot
+    /// Acked events the group never read in partitions it read past (the first
+    /// [`MAX_AUDITED`] of them kept in `lost`, for the log audit). One worker alone cannot
     /// tell loss (other workers' members read its events): `surge merge` does.
-    fn loss(&self, run: &Run, group: &GroupShared, lost_in: &mut [u64]) -> LossReport {
+    fn loss(
+        &self,
+        run: &Run,
+        group: &GroupShared,
+        lost_in: &mut [u64],
+        lost: &mut Vec<LostAt>,
+    ) -> LossReport {
         let scenario = &run.scenario;
         if scenario.workers.is_distributed() {
             return LossReport::default();
@@ -329,9 +357,32 @@ impl Reconciled<'_> {
                 let partition = partition.map(|p| p.partition());
                 group.has_read(&state, self.acked_high, topic, partition)
             },
-            |key, sequence| self.windows.count(lost_in, self.ledger.slot(key, sequence)),
+            |key, sequence| {
+                self.windows.count(lost_in, self.ledger.slot(key, sequence));
+                if lost.len() < MAX_AUDITED {
+                    lost.push(LostAt {
+                        key,
+                        sequence,
+                        partition: state.checker.partition_of(key),
+                    });
+                }
+            },
         )
     }
+}
+
+/// Classes every group's lost events ([`loss_audit`](super::loss_audit)), off the async
+/// threads: it reads the partitions again.
+async fn audit_losses(run: &Run, lost: Vec<Vec<LostAt>>) -> Vec<LossAudit> {
+    let groups = lost.len();
+    if lost.iter().all(Vec::is_empty) {
+        return vec![LossAudit::default(); groups];
+    }
+    let evidence = producer::evidence(&run.instances);
+    let (scenario, servers, run_id) = (run.scenario.clone(), run.servers.clone(), run.run_id);
+    tokio::task::spawn_blocking(move || audit(&scenario, &servers, &run_id, &lost, &evidence))
+        .await
+        .unwrap_or_else(|_| vec![LossAudit::default(); groups])
 }
 
 /// Which ledger slots (see [`SentLedger::slot`]) fall in each fault's window: from its start

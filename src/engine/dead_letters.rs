@@ -185,14 +185,7 @@ name = "g"
 topics = ["orders"]
 failure_rate = 0.01
 "#;
-        let raw = toml::from_str(text).unwrap();
-        crate::scenario::resolve(
-            raw,
-            std::path::Path::new("t.toml"),
-            text.into(),
-            &crate::scenario::Overrides::default(),
-        )
-        .unwrap()
+        crate::scenario::from_text(text)
     }
 
     fn meta(index: u32, sequence: u32) -> EventMeta {

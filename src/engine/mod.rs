@@ -11,6 +11,7 @@ mod drain;
 mod fault_figures;
 mod faults;
 mod join;
+mod loss_audit;
 mod monitor;
 mod pacer;
 mod phase_figures;
@@ -130,10 +131,14 @@ fn produce(
         .enumerate()
         .map(|(instance, (shared, producer))| {
             let (scenario, stop) = (run.scenario.clone(), stop.clone());
+            let servers = run.servers.clone();
             tokio::task::spawn_blocking(move || {
+                let sink = shared.clone();
+                let rebuild = || setup::event_producer(&scenario, &servers, sink.clone());
                 run_instance(
                     &scenario,
                     producer,
+                    &rebuild,
                     scenario.first_instance() + instance as u16,
                     shared,
                     &stop,

@@ -1,13 +1,15 @@
 //! One producer instance: the pacing loop, its event generator, and its delivery sink.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::lock;
+use super::loss_audit::ProducerEvidence;
 use super::pacer::{Clock, MonotonicClock, PaceEnd, Pacer, Plan, pace};
 use super::signals::StopSignal;
-use crate::kafka::{Delivery, DeliverySink, EventProducer, SendOutcome};
+use crate::kafka::{ConnectError, Delivery, DeliverySink, EventProducer, SendOutcome};
 use hdrhistogram::Histogram;
 
 use crate::metrics::{KeyId, LatencyRecorder, SentLedger, new_histogram};
@@ -42,13 +44,27 @@ pub struct InstanceShared {
     /// Per topic and partition, the highest offset the broker acked (-1: none): a group that
     /// consumed at or past it has read every acked event of that partition.
     pub acked_high: Vec<Vec<AtomicI64>>,
+    /// The same for the lowest acked offset (`i64::MAX`: none).
+    pub acked_low: Vec<Vec<AtomicI64>>,
+    /// Acks at or below an offset this instance was acked before: one instance's acks of a
+    /// partition come in offset order, so the log was truncated and the offset reused.
+    pub rewinds: Vec<Vec<AtomicU64>>,
+    /// Events acked without an offset (a duplicate of a write the broker said it had).
+    without_offset: Mutex<Vec<(KeyId, u32)>>,
     pub failed: AtomicU64,
     failures: Mutex<Vec<(KeyId, u32)>>,
     errors: Mutex<Vec<String>>,
+    /// Why sends failed: kept apart from the client's errors, so that a flood of connection
+    /// errors never hides the reason a send was given up.
+    failure_reasons: Mutex<Vec<String>>,
     /// Offset of the last send, in microseconds since the plan start.
     pub last_send_us: AtomicU64,
     /// Set by a `producer_pause` fault: the pacer holds its next send until it clears.
     pub paused: AtomicBool,
+    /// Set when the client hit a fatal error: the pacer replaces it before its next send.
+    fatal: AtomicBool,
+    /// Clients replaced after a fatal error.
+    pub rebuilds: AtomicU64,
 }
 
 impl InstanceShared {
@@ -73,29 +89,73 @@ impl InstanceShared {
                 .iter()
                 .map(|&n| (0..n).map(|_| AtomicI64::new(-1)).collect())
                 .collect(),
+            acked_low: partitions
+                .iter()
+                .map(|&n| (0..n).map(|_| AtomicI64::new(i64::MAX)).collect())
+                .collect(),
+            rewinds: partitions
+                .iter()
+                .map(|&n| (0..n).map(|_| AtomicU64::new(0)).collect())
+                .collect(),
+            without_offset: Mutex::default(),
             failed: AtomicU64::new(0),
             failures: Mutex::default(),
             errors: Mutex::default(),
+            failure_reasons: Mutex::default(),
             last_send_us: AtomicU64::new(0),
             paused: AtomicBool::new(false),
+            fatal: AtomicBool::new(false),
+            rebuilds: AtomicU64::new(0),
         }
     }
 
     fn note_error(&self, reason: &str) {
-        let mut errors = lock(&self.errors);
-        if errors.len() < 10 && !errors.iter().any(|e| e == reason) {
-            errors.push(reason.to_string());
-        }
+        keep_distinct(&self.errors, reason);
     }
 
     fn record_failure(&self, payload: Option<&[u8]>, reason: &str) {
         self.failed.fetch_add(1, Ordering::Relaxed);
-        self.note_error(reason);
+        keep_distinct(&self.failure_reasons, reason);
         if let Some(Decoded::Ours(meta)) = payload.map(|p| decode(p, &self.run_id)) {
             lock(&self.failures).push((
                 KeyId::new(meta.producer, meta.aggregate, meta.index),
                 meta.sequence,
             ));
+        }
+    }
+
+    /// Keeps the partition's lowest and highest acked offsets, and the evidence of a
+    /// truncated log (an offset acked again) or of an ack without an offset.
+    #[inline]
+    fn note_offset(&self, topic: usize, delivery: &Delivery<'_>) {
+        let Ok(p) = usize::try_from(delivery.partition) else {
+            return;
+        };
+        if delivery.offset < 0 {
+            self.note_without_offset(delivery.payload);
+            return;
+        }
+        if let Some(high) = self.acked_high.get(topic).and_then(|t| t.get(p))
+            && high.fetch_max(delivery.offset, Ordering::Relaxed) >= delivery.offset
+            && let Some(rewinds) = self.rewinds.get(topic).and_then(|t| t.get(p))
+        {
+            rewinds.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(low) = self.acked_low.get(topic).and_then(|t| t.get(p)) {
+            low.fetch_min(delivery.offset, Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    fn note_without_offset(&self, payload: Option<&[u8]>) {
+        if let Some(Decoded::Ours(meta)) = payload.map(|p| decode(p, &self.run_id)) {
+            let mut kept = lock(&self.without_offset);
+            if kept.len() < super::loss_audit::MAX_AUDITED {
+                kept.push((
+                    KeyId::new(meta.producer, meta.aggregate, meta.index),
+                    meta.sequence,
+                ));
+            }
         }
     }
 
@@ -105,9 +165,19 @@ impl InstanceShared {
             .map_or(0, |(start, _)| start.elapsed().as_micros() as u64)
     }
 
-    /// Client errors seen so far.
+    /// Why sends failed, then the client errors seen so far.
     pub fn errors(&self) -> Vec<String> {
-        lock(&self.errors).clone()
+        let mut errors = lock(&self.failure_reasons).clone();
+        errors.extend(lock(&self.errors).iter().cloned());
+        errors
+    }
+}
+
+/// Keeps the first 10 distinct reasons.
+fn keep_distinct(kept: &Mutex<Vec<String>>, reason: &str) {
+    let mut kept = lock(kept);
+    if kept.len() < 10 && !kept.iter().any(|e| e == reason) {
+        kept.push(reason.to_string());
     }
 }
 
@@ -125,12 +195,7 @@ impl DeliverySink for InstanceShared {
         if let Some(counter) = self.acked_bytes_by_topic.get(topic) {
             counter.fetch_add(delivery.payload_len as u64, Ordering::Relaxed);
         }
-        if let Some(high) = usize::try_from(delivery.partition)
-            .ok()
-            .and_then(|p| self.acked_high.get(topic)?.get(p))
-        {
-            high.fetch_max(delivery.offset, Ordering::Relaxed);
-        }
+        self.note_offset(topic, &delivery);
         let now_us = self.since_start_us();
         let latency = now_us.saturating_sub(intended_us);
         let mut publish = lock(&self.publish);
@@ -143,6 +208,10 @@ impl DeliverySink for InstanceShared {
 
     fn client_error(&self, reason: &str) {
         self.note_error(reason);
+    }
+
+    fn fatal(&self) {
+        self.fatal.store(true, Ordering::Release);
     }
 }
 
@@ -182,6 +251,44 @@ pub fn acked_high(instances: &[Arc<InstanceShared>]) -> Vec<Vec<i64>> {
         }
     }
     high
+}
+
+/// What every instance saw of the partitions' offsets, for the log audit.
+pub(super) fn evidence(instances: &[Arc<InstanceShared>]) -> ProducerEvidence {
+    let fold = |table: fn(&InstanceShared) -> &Vec<Vec<AtomicI64>>,
+                start: i64,
+                pick: fn(i64, i64) -> i64| {
+        let mut out: Vec<Vec<i64>> = instances.first().map_or_else(Vec::new, |i| {
+            table(i).iter().map(|t| vec![start; t.len()]).collect()
+        });
+        for instance in instances {
+            for (o, counters) in out.iter_mut().zip(table(instance)) {
+                for (value, counter) in o.iter_mut().zip(counters) {
+                    *value = pick(*value, counter.load(Ordering::Relaxed));
+                }
+            }
+        }
+        out
+    };
+    let mut rewinds: Vec<Vec<u64>> = instances.first().map_or_else(Vec::new, |i| {
+        i.rewinds.iter().map(|t| vec![0; t.len()]).collect()
+    });
+    for instance in instances {
+        for (o, counters) in rewinds.iter_mut().zip(&instance.rewinds) {
+            for (value, counter) in o.iter_mut().zip(counters) {
+                *value += counter.load(Ordering::Relaxed);
+            }
+        }
+    }
+    ProducerEvidence {
+        acked_low: fold(|i| &i.acked_low, i64::MAX, i64::min),
+        acked_high: fold(|i| &i.acked_high, -1, i64::max),
+        rewinds,
+        without_offset: instances
+            .iter()
+            .flat_map(|i| lock(&i.without_offset).clone())
+            .collect(),
+    }
 }
 
 /// Every producer instance's counters and latency histograms, added up: over the interval
@@ -232,7 +339,7 @@ pub fn producer_totals(
 /// The pacer's clock while it sends: its waits serve delivery reports as they arrive.
 struct ServingClock<'a> {
     clock: MonotonicClock,
-    producer: &'a EventProducer<InstanceShared>,
+    producer: &'a RefCell<EventProducer<InstanceShared>>,
 }
 
 impl Clock for ServingClock<'_> {
@@ -241,9 +348,53 @@ impl Clock for ServingClock<'_> {
     }
 
     fn wait_until(&mut self, at: Duration) {
-        self.producer.wait(self.clock.wait_length(at));
+        self.producer.borrow().wait(self.clock.wait_length(at));
     }
 }
+
+/// Makes a new client for an instance whose client hit a fatal error.
+pub type Rebuild<'a> = &'a (dyn Fn() -> Result<EventProducer<InstanceShared>, ConnectError> + Sync);
+
+/// Replaces a client that hit a fatal error (the idempotent producer's out-of-sequence and
+/// unknown-producer answers it cannot retry safely): what it still held is purged, each event
+/// a failed send with the reason, never a lost one, and a new client sends from the next
+/// event on. Returns false when no new client could be made (every later send then fails).
+fn replace_after_fatal(
+    producer: &RefCell<EventProducer<InstanceShared>>,
+    shared: &InstanceShared,
+    rebuild: Rebuild<'_>,
+) -> bool {
+    shared.fatal.store(false, Ordering::Release);
+    let reason = producer
+        .borrow()
+        .fatal_error()
+        .unwrap_or_else(|| "fatal producer error".into());
+    {
+        let old = producer.borrow();
+        old.purge();
+        // The purged events' reports are served here, by the client that holds them.
+        old.flush(PURGE_REPORTS_WAIT);
+    }
+    match rebuild() {
+        Ok(fresh) => {
+            shared.note_error(&format!(
+                "{reason}: the producer was replaced, and the events it held count as failed sends"
+            ));
+            shared.rebuilds.fetch_add(1, Ordering::Relaxed);
+            drop(producer.replace(fresh));
+            true
+        }
+        Err(error) => {
+            shared.note_error(&format!(
+                "{reason}: the producer could not be replaced ({error}); the events left count as failed sends"
+            ));
+            false
+        }
+    }
+}
+
+/// How long a replaced client has to hand over the reports of the events it purged.
+const PURGE_REPORTS_WAIT: Duration = Duration::from_secs(5);
 
 /// While catching up (never waiting), the pacer serves delivery reports every this many sends.
 const SERVE_EVERY: u64 = 16;
@@ -290,8 +441,11 @@ fn send_event(
                     return;
                 }
             }
-            SendOutcome::Failed(reason) => {
+            SendOutcome::Failed(reason) | SendOutcome::Fatal(reason) => {
                 shared.record_failure(Some(event.payload), &reason);
+                if producer.fatal_error().is_some() {
+                    shared.fatal();
+                }
                 return;
             }
         }
@@ -315,6 +469,7 @@ fn record_schedule_lag(shared: &InstanceShared, plan: &Plan, intended: Duration,
 pub fn run_instance(
     scenario: &Scenario,
     producer: EventProducer<InstanceShared>,
+    rebuild: Rebuild<'_>,
     instance: u16,
     shared: Arc<InstanceShared>,
     stop: &StopSignal,
@@ -327,10 +482,12 @@ pub fn run_instance(
         .start
         .get()
         .map_or_else(Instant::now, |(start, _)| *start);
+    let producer = RefCell::new(producer);
     let mut clock = ServingClock {
         clock: MonotonicClock::starting_at(plan_start),
         producer: &producer,
     };
+    let mut replaceable = true;
     let deadline = plan.duration() + scenario.limits.send_grace;
     let mut sent_here = 0u64;
     let type_headers = scenario.type_headers;
@@ -339,7 +496,7 @@ pub fn run_instance(
     let marks = crate::scenario::faults::boundaries(&scenario.faults);
     let mut next_mark = 0;
     // What librdkafka queued while the groups joined (client errors, an IAM token request).
-    producer.serve();
+    producer.borrow().serve();
 
     let end = pace(
         &plan,
@@ -357,8 +514,12 @@ pub fn run_instance(
                 && !stop.is_requested()
                 && plan_start.elapsed() < deadline
             {
-                producer.wait(Duration::from_millis(1));
+                producer.borrow().wait(Duration::from_millis(1));
             }
+            if replaceable && shared.fatal.load(Ordering::Acquire) {
+                replaceable = replace_after_fatal(&producer, &shared, rebuild);
+            }
+            let producer = producer.borrow();
             let intended_us = tick.intended.as_micros() as u64;
             let event = generator.next_event(tick.event, started_unix_us + intended_us);
             let token = token(intended_us, event.topic);
@@ -379,6 +540,7 @@ pub fn run_instance(
         },
     );
 
+    let producer = producer.into_inner();
     let flushed = producer.flush(scenario.limits.drain_timeout);
     if !flushed {
         // Whatever is left is failed explicitly, so every send ends acked or failed.

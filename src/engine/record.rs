@@ -6,9 +6,11 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::faults::FaultLog;
+use super::loss_audit::LossAudit;
 use super::pacer::Plan;
 use super::share::ShareFacts;
 use crate::kafka::ConnectError;
+use crate::metrics::causes::{CauseExample, Causes};
 use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint};
 use crate::summary::{CatchupSummary, FailureSummary, ReplaySummary};
 
@@ -53,7 +55,12 @@ pub struct GroupRecord {
     pub unique: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
+    /// Why reads were out of order or repeated, and the first few of each cause.
+    pub causes: Causes,
+    pub cause_examples: Vec<CauseExample>,
     pub loss: LossReport,
+    /// Why the lost events were lost.
+    pub loss_audit: LossAudit,
     pub foreign: u64,
     pub max_lag: u64,
     pub final_lag: u64,

@@ -54,23 +54,9 @@ impl Run {
                 ))
             })
             .collect();
-        let topic_names: Vec<&str> = scenario.topics.iter().map(|t| t.name.as_str()).collect();
-        let type_names: Vec<&str> = if scenario.type_headers {
-            scenario.events.iter().map(|e| e.name.as_str()).collect()
-        } else {
-            Vec::new()
-        };
         let producers = instances
             .iter()
-            .map(|shared| {
-                EventProducer::create(
-                    servers,
-                    &scenario.cluster.producer,
-                    shared.clone(),
-                    &topic_names,
-                    &type_names,
-                )
-            })
+            .map(|shared| event_producer(&scenario, servers, shared.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let groups = (0..scenario.groups.len())
             .map(|index| {
@@ -219,4 +205,26 @@ pub(super) async fn dlt_starts(
         starts.push((topic, ends));
     }
     Ok(starts)
+}
+
+/// One producer instance's client: every topic of the scenario, and a `__TypeId__` header set
+/// per event type when the scenario sends them.
+pub(super) fn event_producer(
+    scenario: &Scenario,
+    servers: &str,
+    shared: Arc<InstanceShared>,
+) -> Result<EventProducer<InstanceShared>, ConnectError> {
+    let topic_names: Vec<&str> = scenario.topics.iter().map(|t| t.name.as_str()).collect();
+    let type_names: Vec<&str> = if scenario.type_headers {
+        scenario.events.iter().map(|e| e.name.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    EventProducer::create(
+        servers,
+        &scenario.cluster.producer,
+        shared,
+        &topic_names,
+        &type_names,
+    )
 }

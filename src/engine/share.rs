@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::causes::Causes;
 use crate::metrics::checker::KeyFacts;
 
 /// A worker's raw facts (the `share` part of `worker.json`).
@@ -65,6 +66,9 @@ pub struct GroupFacts {
     pub foreign: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
+    /// Why this process's reads were out of order or repeated.
+    #[serde(default)]
+    pub causes: Causes,
     /// At the end.
     pub final_terms: LagTerms,
     /// Per group topic and partition, the highest offset consumed here (-1: none).

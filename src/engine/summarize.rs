@@ -4,8 +4,9 @@ use crate::kafka::librdkafka_version;
 use crate::metrics::{LatencyStats, TimelinePoint};
 use crate::scenario::Scenario;
 use crate::summary::{
-    ClusterSummary, Environment, FailureSummary, GroupSummary, Latency, LostExample, Ordering,
-    PhaseSummary, Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
+    ClusterSummary, Environment, FailureSummary, GroupSummary, LOSS_CAUSES, Latency, LossCauses,
+    LostExample, Ordering, OrderingExample, PhaseSummary, Produced, Recovery, SCHEMA, ScenarioInfo,
+    Startup, Status, Summary, Verdict,
 };
 
 use super::record::RunRecord;
@@ -94,6 +95,7 @@ pub fn summarize(
             .then(|| crate::scenario::INSECURE_TLS_WARNING.to_string())
             .into_iter()
             .chain(scenario.cluster.protocol_override.clone())
+            .chain(scenario.cluster.producer_reorders.clone())
             .chain(scenario.embedded_soak_warning())
             .collect(),
         verdict: Verdict {
@@ -227,17 +229,45 @@ fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> Group
             out_of_order: g.out_of_order,
             duplicates: g.duplicates,
             gaps: g.loss.gaps,
+            causes: g.causes,
+            examples: g
+                .cause_examples
+                .iter()
+                .map(|e| OrderingExample {
+                    cause: e.cause,
+                    key: key_name(e.key.aggregate(), e.key.index()),
+                    producer: e.key.producer(),
+                    sequence: e.sequence,
+                    topic: scenario
+                        .topics
+                        .get(e.at.partition.topic())
+                        .map_or_else(String::new, |t| t.name.clone()),
+                    partition: e.at.partition.partition() as u32,
+                    offset: e.at.offset,
+                    after_sequence: e.after_sequence,
+                    after_partition: e.after.partition.partition() as u32,
+                    after_offset: e.after.offset,
+                })
+                .collect(),
         },
         lost: g.loss.lost,
+        loss_causes: loss_causes(g),
         unread: g.loss.unread,
         lost_examples: g
             .loss
             .examples
             .iter()
-            .map(|e| LostExample {
-                key: key_name(e.key.aggregate(), e.key.index()),
-                producer: e.key.producer(),
-                sequence: e.sequence,
+            .map(|e| {
+                let classed = g.loss_audit.classed.get(&(e.key, e.sequence));
+                let at = classed.and_then(|(_, at)| *at);
+                LostExample {
+                    key: key_name(e.key.aggregate(), e.key.index()),
+                    producer: e.key.producer(),
+                    sequence: e.sequence,
+                    cause: classed.map(|(cause, _)| *cause),
+                    partition: at.map(|(p, _)| p.partition() as u32),
+                    offset: at.map(|(_, offset)| offset),
+                }
             })
             .collect(),
         foreign: g.foreign,
@@ -254,6 +284,17 @@ fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> Group
         set_aside: scenario.is_set_aside(index),
         replay: g.replay.clone(),
     }
+}
+
+/// The audit's causes, with the lost events it did not class (beyond its cap, or a merged
+/// run's) as unexplained: the causes add up to `lost`.
+fn loss_causes(g: &super::record::GroupRecord) -> LossCauses {
+    let mut causes = g.loss_audit.causes;
+    let classed: u64 = LOSS_CAUSES.iter().map(|&c| causes.get(c)).sum();
+    causes.unexplained = causes
+        .unexplained
+        .saturating_add(g.loss.lost.saturating_sub(classed));
+    causes
 }
 
 fn phase_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<PhaseSummary> {

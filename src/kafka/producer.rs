@@ -52,6 +52,10 @@ pub trait DeliverySink: Send + Sync + 'static {
     fn delivered(&self, delivery: Delivery<'_>);
     /// librdkafka reported a client-level error (broker down, auth, ...).
     fn client_error(&self, reason: &str);
+    /// The idempotent producer raised a fatal error: the client can send no more and must be
+    /// replaced ([`EventProducer::fatal_error`] says why). A sink that never replaces its
+    /// client sees the refusals as failed sends.
+    fn fatal(&self) {}
 }
 
 /// Adapts a [`DeliverySink`] to rdkafka's context traits.
@@ -64,6 +68,9 @@ impl<S: DeliverySink> ClientContext for SinkContext<S> {
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.sink.client_error(&format!("{error}: {reason}"));
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            self.sink.fatal();
+        }
     }
 
     fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _message: &str) {}
@@ -79,7 +86,7 @@ impl<S: DeliverySink> ProducerContext for SinkContext<S> {
                 partition: message.partition(),
                 offset: message.offset(),
                 error: None,
-                payload: None,
+                payload: message.payload(),
                 payload_len: message.payload_len(),
             },
             Err((error, message)) => Delivery {
@@ -104,6 +111,8 @@ pub enum SendOutcome {
     QueueFull,
     /// Refused outright; no delivery report will follow.
     Failed(String),
+    /// Refused because the client hit a fatal error: it must be replaced.
+    Fatal(String),
 }
 
 /// A librdkafka topic handle, made once and used for every send to that topic.
@@ -344,6 +353,11 @@ impl<S: DeliverySink> EventProducer<S> {
         }
         match RDKafkaErrorCode::from(error) {
             RDKafkaErrorCode::QueueFull => SendOutcome::QueueFull,
+            RDKafkaErrorCode::Fatal => {
+                SendOutcome::Fatal(self.fatal_error().unwrap_or_else(|| {
+                    KafkaError::MessageProduction(RDKafkaErrorCode::Fatal).to_string()
+                }))
+            }
             code => SendOutcome::Failed(KafkaError::MessageProduction(code).to_string()),
         }
     }
@@ -376,6 +390,12 @@ impl<S: DeliverySink> EventProducer<S> {
     pub fn purge(&self) {
         self.inner.purge(PurgeConfig::default().queue().inflight());
         self.inner.poll(Duration::from_millis(100));
+    }
+
+    /// The fatal error the client hit, if it hit one: after it, every send is refused.
+    pub fn fatal_error(&self) -> Option<String> {
+        let (code, reason) = self.inner.client().fatal_error()?;
+        Some(format!("fatal producer error {code:?}: {reason}"))
     }
 
     /// Messages not yet acked or failed.

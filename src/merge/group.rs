@@ -2,6 +2,7 @@
 //! key by key, their offsets, and loss judged against every worker's ledger.
 
 use crate::engine::{GroupFacts, GroupRecord, LagTerms, read_past};
+use crate::metrics::causes::Causes;
 use crate::metrics::checker::{KeyId, OrderingChecker, Partition};
 use crate::metrics::histograms::e2e_tag;
 use crate::metrics::{LossReport, SentLedger, TimelinePoint};
@@ -65,6 +66,7 @@ impl RunFacts<'_> {
         // A partition that moved between workers: order across the move.
         let (correction, unordered) = crossed_reading(self.scenario, spec, &facts);
         reads.checker.out_of_order = reads.checker.out_of_order.saturating_add_signed(correction);
+        let causes = merged_causes(&facts, reads.checker.duplicates, correction);
         let loss = self.loss(spec, &reads);
         let mut terms = LagTerms::default();
         for f in &facts {
@@ -89,7 +91,10 @@ impl RunFacts<'_> {
             unique: reads.checker.unique,
             duplicates: reads.checker.duplicates,
             out_of_order: reads.checker.out_of_order,
+            causes,
+            cause_examples: Vec::new(),
             loss,
+            loss_audit: Default::default(),
             foreign: saturating_sum(facts.iter().map(|f| f.foreign)),
             max_lag: self.max_lag(g),
             final_lag: terms.lag(),
@@ -138,4 +143,21 @@ impl RunFacts<'_> {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// The workers' causes added up. What only the merge sees is classed as one process would
+/// class it where it can: an event read by two workers is a re-read (the partition moved, and
+/// the second read from the last commit); an order broken across workers is unclassified, as
+/// no offsets cross processes ([`Causes::correct`]).
+fn merged_causes(facts: &[&GroupFacts], duplicates: u64, correction: i64) -> Causes {
+    let mut causes = Causes::default();
+    for f in facts {
+        causes.add(&f.causes);
+    }
+    let own_duplicates = saturating_sum(facts.iter().map(|f| f.duplicates));
+    causes.reread = causes
+        .reread
+        .saturating_add(duplicates.saturating_sub(own_duplicates));
+    causes.correct(correction);
+    causes
 }

@@ -106,6 +106,7 @@ mod tests {
             foreign: 0,
             duplicates: 0,
             out_of_order: 0,
+            causes: Default::default(),
             final_terms: LagTerms::default(),
             positions: last,
             first_positions: first,

@@ -7,6 +7,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+pub use super::causes::{At, Cause, CauseExample, Causes, EXAMPLES_PER_CAUSE};
 pub use super::key::{KeyId, Partition};
 pub use super::ledger::{LEDGER_SCHEMA, LedgerFile, LossReport, LostEvent, SentLedger};
 
@@ -31,6 +32,10 @@ struct KeyState {
     above: Vec<u32>,
     /// Where the key's events were read from ([`Partition`]); `None` until one is.
     partition: Option<Partition>,
+    /// Where the highest sequence was read (`None`: no offsets were given).
+    highest_at: Option<At>,
+    /// The furthest offset read of the key, in the partition last read.
+    furthest_at: Option<At>,
 }
 
 /// Out-of-order sequences a checker keeps by key, for `surge merge` (beyond it, a merge may
@@ -49,6 +54,10 @@ pub struct OrderingChecker {
     pub out_of_order: u64,
     /// Distinct events seen.
     pub unique: u64,
+    /// Why each out-of-order or repeated read happened ([`Cause`]).
+    pub causes: Causes,
+    /// The first few reads of each cause.
+    pub cause_examples: Vec<CauseExample>,
 }
 
 impl OrderingChecker {
@@ -66,10 +75,30 @@ impl OrderingChecker {
         sequence: u32,
         partition: Option<Partition>,
     ) -> Observation {
+        self.observe_at(
+            key,
+            sequence,
+            partition.map(|partition| At {
+                partition,
+                offset: -1,
+            }),
+        )
+    }
+
+    /// Checks one consumed event read at `at` (partition and offset), and classes an
+    /// out-of-order or repeated read by where it sat against the key's highest sequence.
+    #[inline]
+    pub fn observe_at(&mut self, key: KeyId, sequence: u32, at: Option<At>) -> Observation {
         let state = self.keys.entry(key).or_default();
-        if partition.is_some() {
-            state.partition = partition;
+        let furthest_before = state.furthest_at;
+        if let Some(at) = at {
+            state.partition = Some(at.partition);
+            state.furthest_at = match state.furthest_at {
+                Some(f) if f.partition == at.partition && f.offset >= at.offset => Some(f),
+                _ => Some(at),
+            };
         }
+        let highest_before = (state.highest, state.highest_at);
         let observation = if sequence < state.next {
             Observation::Duplicate
         } else if sequence == state.next && state.above.is_empty() {
@@ -98,17 +127,67 @@ impl OrderingChecker {
             }
         };
         match observation {
-            Observation::Duplicate => self.duplicates += 1,
+            Observation::Duplicate => {
+                self.duplicates += 1;
+                // A repeat is judged against the furthest the key was read: beyond it, the
+                // log holds a second copy; at or before it, the group went back.
+                let cause = Cause::of_duplicate(at, furthest_before);
+                self.count_cause(cause, key, sequence, at, highest_before);
+            }
             Observation::OutOfOrder => {
                 if (self.out_of_order as usize) < MAX_KEPT_VIOLATIONS {
                     self.violations.entry(key).or_default().push(sequence);
                 }
                 self.out_of_order += 1;
                 self.unique += 1;
+                let cause = classify_out_of_order(at, highest_before.1);
+                self.count_cause(cause, key, sequence, at, highest_before);
             }
-            Observation::InOrder => self.unique += 1,
+            Observation::InOrder => {
+                self.unique += 1;
+                if let Some(state) = self.keys.get_mut(&key)
+                    && sequence.saturating_add(1) >= state.highest
+                {
+                    state.highest_at = at;
+                }
+            }
         }
         observation
+    }
+
+    /// Counts the cause of an out-of-order or repeated read, keeping the first examples.
+    #[cold]
+    fn count_cause(
+        &mut self,
+        cause: Cause,
+        key: KeyId,
+        sequence: u32,
+        at: Option<At>,
+        (highest, highest_at): (u32, Option<At>),
+    ) {
+        self.causes.count(cause);
+        let kept = self
+            .cause_examples
+            .iter()
+            .filter(|e| e.cause == cause)
+            .count();
+        if let (Some(at), Some(after)) = (at, highest_at)
+            && kept < EXAMPLES_PER_CAUSE
+        {
+            self.cause_examples.push(CauseExample {
+                cause,
+                key,
+                sequence,
+                at,
+                after_sequence: highest.saturating_sub(1),
+                after,
+            });
+        }
+    }
+
+    /// The partition `key` was last read from, if it was read.
+    pub fn partition_of(&self, key: KeyId) -> Option<Partition> {
+        self.keys.get(&key).and_then(|s| s.partition)
     }
 
     /// Compares what was seen with what was sent to the given aggregates, as if the group had
@@ -174,6 +253,16 @@ impl OrderingChecker {
         }
         report.examples.sort_by_key(|e| (e.key, e.sequence));
         report
+    }
+}
+
+/// An out-of-order read against where the key's highest sequence was read; a partition read
+/// without offsets (`observe_in`) is judged by partition alone.
+fn classify_out_of_order(at: Option<At>, highest_at: Option<At>) -> Cause {
+    let known = |a: Option<At>| a.filter(|a| a.offset >= 0);
+    match (at, highest_at) {
+        (Some(a), Some(h)) if a.partition != h.partition => Cause::PartitionMoved,
+        _ => Cause::of_out_of_order(known(at), known(highest_at)),
     }
 }
 
@@ -492,6 +581,54 @@ mod tests {
         // Every partition read to its end: all of it is loss.
         let report = checker.reconcile_read(&sent, &[0], 10, |_, _| true);
         assert_eq!((report.lost, report.unread), (8, 0));
+    }
+
+    #[test]
+    fn each_disordered_or_repeated_read_is_classed_by_where_it_sat_in_the_log() {
+        let mut checker = OrderingChecker::default();
+        let p = |n: i32, offset: i64| {
+            Some(At {
+                partition: Partition::new(0, n),
+                offset,
+            })
+        };
+        let k = key(1);
+        // The log holds 0, 2, 1 (a retry landed behind): 1 is written out of order.
+        for (sequence, offset) in [(0, 10), (2, 11), (1, 12)] {
+            checker.observe_at(k, sequence, p(0, offset));
+        }
+        // A rebalance goes back to offset 11: re-reads, duplicates only.
+        for (sequence, offset) in [(2, 11), (1, 12)] {
+            assert_eq!(
+                checker.observe_at(k, sequence, p(0, offset)),
+                Observation::Duplicate
+            );
+        }
+        // 3 was read at 13; 4 sat at an earlier offset the group had read past.
+        checker.observe_at(k, 5, p(0, 14));
+        checker.observe_at(k, 4, p(0, 13));
+        // A second copy past the furthest read: written twice.
+        checker.observe_at(k, 5, p(0, 15));
+        // The topic grew: 3 came from another partition.
+        checker.observe_at(k, 3, p(1, 0));
+        let c = checker.causes;
+        assert_eq!(
+            (
+                c.written_out_of_order,
+                c.skipped_then_read,
+                c.partition_moved
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!((c.reread, c.written_twice), (2, 1));
+        assert_eq!(c.violations(), checker.out_of_order);
+        assert_eq!(c.reread + c.written_twice, checker.duplicates);
+        let first = checker.cause_examples[0];
+        assert_eq!(
+            (first.cause, first.sequence, first.after_sequence),
+            (Cause::WrittenOutOfOrder, 1, 2)
+        );
+        assert_eq!((first.at.offset, first.after.offset), (12, 11));
     }
 
     #[test]

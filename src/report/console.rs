@@ -1,8 +1,8 @@
 //! The summary printed at the end of a run.
 
 use super::lines::{
-    command_lines, failure_lines, headline, lost_example_lines, recovery_line, run_line,
-    worker_line,
+    cause_lines, command_lines, failure_lines, headline, lost_example_lines, recovery_line,
+    run_line, worker_line,
 };
 use super::table::{
     capacity_table, consumer_tables, fault_table, group_table, integrity_table, phase_table,
@@ -38,7 +38,10 @@ pub fn render(summary: &Summary) -> String {
         out.push_str(&format!("\n{}\n", group_table(summary).to_text()));
         out.push_str(&format!("\n{}\n", integrity_table(summary).to_text()));
     }
-    for line in lost_example_lines(summary) {
+    for line in lost_example_lines(summary)
+        .into_iter()
+        .chain(cause_lines(summary))
+    {
         out.push_str(&format!("\n{line}\n"));
     }
     for table in consumer_tables(summary) {

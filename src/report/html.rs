@@ -2,8 +2,8 @@
 //! front of a capacity review.
 
 use super::lines::{
-    baseline_line, cluster_words, command_lines, failure_lines, headline, lost_example_lines,
-    recovery_line, run_line, scenario_words, worker_line,
+    baseline_line, cause_lines, cluster_words, command_lines, failure_lines, headline,
+    lost_example_lines, recovery_line, run_line, scenario_words, worker_line,
 };
 use super::markdown::{PHASE_TABLE_NOTE, TRUST_NOTE};
 use super::svg::{CHARTS, capacity_chart, render_charts};
@@ -252,6 +252,7 @@ fn groups(s: &Summary) -> String {
     html.push_str("<p class=\"meta\">Expected: the events acked on the topics the group reads. Consumed: distinct events it read. Both include the warmup.</p>\n");
     html.push_str(&section("Ordering and loss", &integrity_table(s), true));
     html.push_str(&list(&lost_example_lines(s)));
+    html.push_str(&list(&cause_lines(s)));
     for (title, table) in consumer_tables(s) {
         // The replay table ends with its order-and-completeness result.
         html.push_str(&section(title, &table, title == "Replay"));

@@ -2,7 +2,8 @@
 //! one line per fault command, lost example, loss count and failure.
 
 use crate::format::{format_micros, format_number, percent_change, thousands};
-use crate::summary::{Status, Summary};
+use crate::metrics::causes::{ALL, Cause};
+use crate::summary::{LOSS_CAUSES, Status, Summary};
 
 /// The verdict in one line.
 pub fn headline(summary: &Summary) -> String {
@@ -246,11 +247,91 @@ pub fn lost_example_lines(summary: &Summary) -> Vec<String> {
             let examples: Vec<String> = g
                 .lost_examples
                 .iter()
-                .map(|e| format!("{}#{} (producer {})", e.key, e.sequence, e.producer))
+                .map(|e| {
+                    let cause = e
+                        .cause
+                        .map_or_else(String::new, |c| format!(", {}", c.name()));
+                    let at = match (e.partition, e.offset) {
+                        (Some(p), Some(o)) => format!(", in the log at [{p}]@{o}"),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "{}#{} (producer {}{cause}{at})",
+                        e.key, e.sequence, e.producer
+                    )
+                })
                 .collect();
-            format!("lost by {}, for example: {}", g.name, examples.join(", "))
+            let causes: Vec<String> = LOSS_CAUSES
+                .iter()
+                .filter(|&&c| g.loss_causes.get(c) > 0)
+                .map(|&c| {
+                    format!(
+                        "{} {} ({})",
+                        thousands(g.loss_causes.get(c)),
+                        c.name(),
+                        c.meaning()
+                    )
+                })
+                .collect();
+            format!(
+                "lost by {}: {}; for example: {}",
+                g.name,
+                causes.join("; "),
+                examples.join(", ")
+            )
         })
         .collect()
+}
+
+/// Why reads were out of order or repeated, one line per group that had any: each cause's
+/// count with what it means, and the first example of each.
+pub fn cause_lines(summary: &Summary) -> Vec<String> {
+    let mut lines = Vec::new();
+    for g in &summary.groups {
+        let causes = &g.ordering.causes;
+        let parts: Vec<String> = ALL
+            .iter()
+            .filter(|&&c| causes.get(c) > 0)
+            .map(|&c| {
+                let example = g
+                    .ordering
+                    .examples
+                    .iter()
+                    .find(|e| e.cause == c)
+                    .map_or_else(String::new, |e| format!(", e.g. {}", e.describe()));
+                format!(
+                    "{} {} ({}{example})",
+                    thousands(causes.get(c)),
+                    c.name(),
+                    cause_meaning(c)
+                )
+            })
+            .collect();
+        if !parts.is_empty() {
+            lines.push(format!(
+                "{} out of order or read twice: {}",
+                g.name,
+                parts.join("; ")
+            ));
+        }
+    }
+    lines
+}
+
+/// What a cause says happened.
+fn cause_meaning(cause: Cause) -> &'static str {
+    match cause {
+        Cause::WrittenOutOfOrder => {
+            "the log holds the key out of order: a producer retry without idempotence, or two producers on one key"
+        }
+        Cause::SkippedThenRead => {
+            "read at an earlier offset after the group had read past it: a seek, or a commit past what was processed"
+        }
+        Cause::PartitionMoved => "the key's partition changed during the run",
+        Cause::Unclassified => "crossed between workers, where no offsets tell",
+        Cause::Reread => "read again after the group went back: redelivery after a rebalance",
+        Cause::WrittenTwice => "the log holds a second copy: a retried batch appended twice",
+    }
 }
 
 /// Ordering and loss per group, one line each: "clean" when every count is zero.

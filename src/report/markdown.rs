@@ -3,8 +3,8 @@
 //! gets (`GITHUB_STEP_SUMMARY`).
 
 use super::lines::{
-    baseline_line, command_lines, failure_lines, headline, lost_example_lines, recovery_line,
-    run_line, scenario_words, worker_line,
+    baseline_line, cause_lines, command_lines, failure_lines, headline, lost_example_lines,
+    recovery_line, run_line, scenario_words, worker_line,
 };
 use super::svg::CHARTS;
 use super::table::{
@@ -150,7 +150,7 @@ fn groups(s: &Summary) -> String {
         "## Ordering and loss\n\n{}\n\n",
         integrity_table(s).to_markdown()
     ));
-    for line in lost_example_lines(s) {
+    for line in lost_example_lines(s).into_iter().chain(cause_lines(s)) {
         md.push_str(&format!("- {line}\n"));
     }
     for (title, table) in consumer_tables(s) {

@@ -1,6 +1,7 @@
 //! What each SLO's figure is, in words: the names CI dashboards and tables show.
 
 use crate::format::format_number;
+use crate::metrics::causes::Cause;
 use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, Stat};
 
 fn stat_words(stat: Stat) -> String {
@@ -37,6 +38,7 @@ pub fn metric_words(metric: &Metric) -> String {
                 Count::Duplicates => "events delivered twice",
                 Count::OrderingViolations => "events out of order within their key",
                 Count::Gaps => "gaps in a key's sequence",
+                Count::Cause(cause) => cause_words(*cause),
             };
             format!("{what}{}", of_group(group))
         }
@@ -87,6 +89,18 @@ pub fn check_words(metric: &str) -> String {
     metric
         .parse::<Metric>()
         .map_or_else(|_| metric.to_string(), |m| metric_words(&m))
+}
+
+/// What one cause's count counts, in words.
+fn cause_words(cause: Cause) -> &'static str {
+    match cause {
+        Cause::WrittenOutOfOrder => "events the log holds out of order within their key",
+        Cause::SkippedThenRead => "events read after the group had read past them",
+        Cause::PartitionMoved => "events out of order because their key's partition changed",
+        Cause::Unclassified => "events out of order across workers (unclassified)",
+        Cause::Reread => "events read again after the group went back",
+        Cause::WrittenTwice => "events the log holds twice",
+    }
 }
 
 #[cfg(test)]

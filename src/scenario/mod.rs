@@ -148,6 +148,9 @@ pub struct ClusterProfile {
     /// The client properties set a security protocol other than the auth mode's, which
     /// --insecure-skip-tls-verify allowed: the warning every report carries.
     pub protocol_override: Option<String>,
+    /// The producer runs without idempotence: the warning every report carries (its retries
+    /// can reorder a key by themselves).
+    pub producer_reorders: Option<String>,
 }
 
 /// A topic surge creates if it is missing.
@@ -590,4 +593,12 @@ fn non_finite(table: &toml::Table, prefix: &str) -> Option<String> {
         };
         walk(value, key)
     })
+}
+
+/// A scenario resolved from TOML text with no overrides (unit tests).
+#[cfg(test)]
+pub fn from_text(text: &str) -> Scenario {
+    let raw = toml::from_str(text).expect("the test's scenario parses");
+    resolve(raw, Path::new("t.toml"), text.into(), &Overrides::default())
+        .expect("the test's scenario is valid")
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::units::parse_duration;
 use crate::format::{format_micros, format_number};
+use crate::metrics::causes::Cause;
 
 /// A statistic of a latency distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +28,9 @@ pub enum Count {
     OrderingViolations,
     /// Sequence jumps never filled by the end of the drain.
     Gaps,
+    /// Ordering violations or duplicates of one cause (`ordering.written_out_of_order`,
+    /// `duplicates.reread`, ...).
+    Cause(Cause),
 }
 
 /// What an SLO measures.
@@ -384,9 +388,27 @@ fn stat_text(stat: Stat) -> String {
     }
 }
 
+/// The SLO name of one cause's count: `ordering.CAUSE` for violations, `duplicates.CAUSE`.
+fn cause_metric(cause: Cause) -> String {
+    let family = if cause.is_violation() {
+        "ordering"
+    } else {
+        "duplicates"
+    };
+    format!("{family}.{}", cause.name())
+}
+
+/// The cause an SLO name counts, if it names one.
+fn cause_named(text: &str) -> Option<Cause> {
+    crate::metrics::causes::ALL
+        .into_iter()
+        .find(|&c| cause_metric(c) == text)
+}
+
 const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99, schedule_lag.p99, \
 (percentiles p50, p90, p95, p99, p99.9, and max), \
-lost, duplicates, ordering_violations, gaps, failed, rate.achieved_ratio, rate.mb_per_s, lag.max, recovery.lag, \
+lost, duplicates, ordering_violations, gaps, ordering.written_out_of_order, ordering.skipped_then_read, \
+ordering.partition_moved, ordering.unclassified, duplicates.reread, duplicates.written_twice, failed, rate.achieved_ratio, rate.mb_per_s, lag.max, recovery.lag, \
 recovery.p95, dead_lettered, retried, dlt.lost, retry_delay.p99, catchup_rate, catchup_time, \
 replay.rate, per group \
 group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max, group.NAME.catchup_time ..., per fault fault.NAME.recovery, \
@@ -482,6 +504,9 @@ impl FromStr for Metric {
             "duplicates" => count(Count::Duplicates),
             "ordering_violations" | "out_of_order" => count(Count::OrderingViolations),
             "gaps" => count(Count::Gaps),
+            cause if cause_named(cause).is_some() => {
+                count(Count::Cause(cause_named(cause).expect("checked")))
+            }
             "lag.max" => Metric::LagMax {
                 group: group.clone(),
             },
@@ -546,6 +571,7 @@ impl fmt::Display for Metric {
                 Count::Duplicates => "duplicates",
                 Count::OrderingViolations => "ordering_violations",
                 Count::Gaps => "gaps",
+                Count::Cause(cause) => return write!(f, "{}", cause_metric(*cause)),
             }),
             Metric::Failed => f.write_str("failed"),
             Metric::AchievedRatio => f.write_str("rate.achieved_ratio"),

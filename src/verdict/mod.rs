@@ -34,6 +34,7 @@ fn count_of(group: &GroupSummary, count: Count) -> u64 {
         Count::Duplicates => group.ordering.duplicates,
         Count::OrderingViolations => group.ordering.out_of_order,
         Count::Gaps => group.ordering.gaps,
+        Count::Cause(cause) => group.ordering.causes.get(cause),
     }
 }
 
@@ -138,7 +139,7 @@ fn phase_figure(phase: &PhaseFigures, figure: &Metric) -> Option<f64> {
             let pick = |duplicates: u64, out_of_order: u64| match count {
                 Count::Duplicates => Some(duplicates as f64),
                 Count::OrderingViolations => Some(out_of_order as f64),
-                Count::Lost | Count::Gaps => None,
+                Count::Lost | Count::Gaps | Count::Cause(_) => None,
             };
             match name {
                 None => pick(phase.duplicates, phase.out_of_order),

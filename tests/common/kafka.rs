@@ -98,6 +98,9 @@ pub fn env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// A key as the reader names it: (producer, aggregate, index).
+type Key = (u64, u64, u64);
+
 /// What the independent reader found of one run's events on a set of topics.
 #[derive(Debug, Default)]
 pub struct ReadBack {
@@ -106,7 +109,9 @@ pub struct ReadBack {
     /// Their values' bytes, duplicates included.
     pub bytes: u64,
     /// Per key (producer, aggregate, index): each sequence and how often it is in the log.
-    pub keys: BTreeMap<(u64, u64, u64), BTreeMap<u64, u64>>,
+    pub keys: BTreeMap<Key, BTreeMap<u64, u64>>,
+    /// Per key, its records in log order: (partition, offset, sequence).
+    pub log: BTreeMap<Key, Vec<(u32, i64, u64)>>,
 }
 
 impl ReadBack {
@@ -129,6 +134,28 @@ impl ReadBack {
                 highest - seqs.len() as u64
             })
             .sum()
+    }
+
+    /// First copies that sit in the log after a higher sequence of their key (in offset
+    /// order within the key's partition): what a reader of the log finds written out of order.
+    pub fn written_out_of_order(&self) -> u64 {
+        let mut count = 0;
+        for records in self.log.values() {
+            let mut records = records.clone();
+            records.sort_unstable();
+            let mut seen = BTreeSet::new();
+            let mut highest = None;
+            for &(_, _, sequence) in &records {
+                if !seen.insert(sequence) {
+                    continue;
+                }
+                if highest.is_some_and(|h| sequence < h) {
+                    count += 1;
+                }
+                highest = highest.max(Some(sequence));
+            }
+        }
+        count
     }
 
     /// Events the ledger says were acked (sent and not failed) that the log does not hold,
@@ -176,6 +203,14 @@ pub fn ledger(dir: &Path) -> LedgerFile {
 /// Every record value of `topic`, from the earliest offset, as Kafka's Java console consumer
 /// prints it; it must say it processed exactly as many records as it printed.
 pub fn console_values(bootstrap: &str, topic: &str) -> Vec<String> {
+    console_records(bootstrap, topic)
+        .into_iter()
+        .map(|(_, _, value)| value)
+        .collect()
+}
+
+/// Every record of `topic` as the console consumer prints it: partition, offset, value.
+pub fn console_records(bootstrap: &str, topic: &str) -> Vec<(u32, i64, String)> {
     static CLASSPATH: OnceLock<String> = OnceLock::new();
     let classpath = CLASSPATH.get_or_init(|| {
         let classpath = script(&["classpath"]);
@@ -197,9 +232,14 @@ pub fn console_values(bootstrap: &str, topic: &str) -> Vec<String> {
         .expect("java runs the console consumer");
     let stdout = String::from_utf8_lossy(&output.stdout);
     // "Partition:N\tOffset:M\tVALUE" per record.
-    let values: Vec<String> = stdout
+    let values: Vec<(u32, i64, String)> = stdout
         .lines()
-        .filter_map(|line| line.splitn(3, '\t').nth(2).map(String::from))
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, '\t');
+            let partition = parts.next()?.strip_prefix("Partition:")?.parse().ok()?;
+            let offset = parts.next()?.strip_prefix("Offset:")?.parse().ok()?;
+            Some((partition, offset, parts.next()?.to_string()))
+        })
         .collect();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -220,20 +260,26 @@ pub fn read_back(bootstrap: &str, topics: &[&str], run_id: &str) -> ReadBack {
     let run_id: [u8; 8] = run_id.as_bytes().try_into().expect("an 8-byte run id");
     let mut found = ReadBack::default();
     for topic in topics {
-        for value in console_values(bootstrap, topic) {
+        for (partition, offset, value) in console_records(bootstrap, topic) {
             if let Decoded::Ours(meta) = decode(value.as_bytes(), &run_id) {
                 found.records += 1;
                 found.bytes += value.len() as u64;
+                let key = (
+                    meta.producer.into(),
+                    meta.aggregate.into(),
+                    meta.index.into(),
+                );
                 *found
                     .keys
-                    .entry((
-                        meta.producer.into(),
-                        meta.aggregate.into(),
-                        meta.index.into(),
-                    ))
+                    .entry(key)
                     .or_default()
                     .entry(meta.sequence.into())
                     .or_default() += 1;
+                found
+                    .log
+                    .entry(key)
+                    .or_default()
+                    .push((partition, offset, meta.sequence.into()));
             }
         }
     }

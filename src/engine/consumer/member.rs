@@ -9,6 +9,7 @@ use super::super::pacer::Plan;
 use super::failures::{FailingEvent, Fate, Origin, failed_event, fate};
 use super::{CRASH, GroupShared, STAY};
 use crate::kafka::{GroupMember, Polled, Record};
+use crate::metrics::causes::At;
 use crate::metrics::{KeyId, Partition};
 use crate::workload::{Decoded, RUN_ID_LEN, decode};
 
@@ -166,10 +167,13 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, bytes: u64, fail
         .get(local_topic)
         .copied()
         .unwrap_or(0);
-    state.checker.observe_in(
+    state.checker.observe_at(
         KeyId::new(meta.producer, meta.aggregate, meta.index),
         meta.sequence,
-        Some(Partition::new(topic, partition)),
+        Some(At {
+            partition: Partition::new(topic, partition),
+            offset,
+        }),
     );
     // A late group reads late on purpose: its figures are its replay's rate and completeness.
     if args.group.spec.starts_after.is_some() {

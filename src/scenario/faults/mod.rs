@@ -49,6 +49,8 @@ pub const FAULT_ERRORS: &[&str] = &[
     "COORDINATOR_LOAD_IN_PROGRESS",
     "REBALANCE_IN_PROGRESS",
     "THROTTLING_QUOTA_EXCEEDED",
+    "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    "UNKNOWN_PRODUCER_ID",
 ];
 
 /// Which embedded brokers an `rtt` fault slows.

@@ -1,5 +1,6 @@
 //! `[cluster]`: where the brokers are, how clients authenticate, and with which properties.
 
+use super::idempotence::without_idempotence;
 use super::properties::{
     ClientProperties, check_properties, client_defaults, insecure_defaults, merge,
 };
@@ -30,7 +31,7 @@ pub(super) fn resolve_cluster(
         &auth,
         overrides.insecure_skip_tls_verify,
     )?;
-    let defaults = client_defaults(&bootstrap, &written, &flags, notes);
+    let (defaults, why_not_idempotent) = client_defaults(&bootstrap, &written, &flags, notes);
     let insecure = insecure_defaults(overrides.insecure_skip_tls_verify);
     if bootstrap.is_embedded() && auth != Auth::None {
         return Err(ctx.err(
@@ -49,15 +50,17 @@ pub(super) fn resolve_cluster(
             "replace it with\n  [[faults]]\n  kind = \"rtt\"\n  at = \"0s\"\n  rtt = \"2ms\"",
         ));
     }
+    let producer = merge(&[
+        defaults.producer,
+        insecure.clone(),
+        written.producer,
+        flags.producer,
+    ]);
+    let producer_reorders = without_idempotence(&producer, why_not_idempotent.as_deref());
     Ok(ClusterProfile {
         bootstrap,
         auth,
-        producer: merge(&[
-            defaults.producer,
-            insecure.clone(),
-            written.producer,
-            flags.producer,
-        ]),
+        producer,
         consumer: merge(&[
             defaults.consumer,
             insecure,
@@ -66,6 +69,7 @@ pub(super) fn resolve_cluster(
         ]),
         insecure_tls: overrides.insecure_skip_tls_verify,
         protocol_override,
+        producer_reorders,
     })
 }
 

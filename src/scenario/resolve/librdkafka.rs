@@ -103,7 +103,7 @@ impl Reading {
         self.0.is_some()
     }
 
-    fn get(&self, key: &str) -> Option<String> {
+    pub(super) fn get(&self, key: &str) -> Option<String> {
         self.0.as_ref()?.get(key).ok()
     }
 
@@ -145,15 +145,17 @@ impl Reading {
     }
 }
 
+/// Owned property pairs from a literal list (tests).
+#[cfg(test)]
+pub(super) fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn every_spelling_librdkafka_takes_for_false_is_read_as_false() {

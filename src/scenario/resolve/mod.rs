@@ -11,6 +11,7 @@ mod ctx;
 mod events;
 mod failures;
 mod groups;
+mod idempotence;
 mod judgeable;
 mod librdkafka;
 mod limits;

@@ -3,6 +3,7 @@
 //! turns it off), and how the layers merge.
 
 use super::Ctx;
+use super::idempotence::idempotence_default;
 use super::librdkafka;
 use crate::input::quote;
 use crate::scenario::{Auth, Bootstrap, ScenarioError};
@@ -249,17 +250,23 @@ fn last_setting(layers: &[(&str, &Vec<(String, String)>)], key: &str) -> (String
         .unwrap_or_else(|| (key.to_string(), String::new()))
 }
 
-/// The defaults under the scenario's and the flags' properties: the ADR's settings, then
-/// TCP_NODELAY on a real cluster or, on the embedded broker, its own defaults for whatever
-/// the scenario and flags leave alone (each one noted).
+/// The defaults under the scenario's and the flags' properties: the ADR's settings and the
+/// idempotent producer (unless what the scenario and flags set rules it out: the reason is
+/// returned), then TCP_NODELAY on a real cluster or, on the embedded broker, its own defaults
+/// for whatever the scenario and flags leave alone (each one noted).
 pub(super) fn client_defaults(
     bootstrap: &Bootstrap,
     written: &ClientProperties,
     flags: &ClientProperties,
     notes: &mut Vec<String>,
-) -> ClientProperties {
+) -> (ClientProperties, Option<String>) {
     let mut producer = defaults(PRODUCER_DEFAULTS);
     let mut consumer = defaults(CONSUMER_DEFAULTS);
+    let set: Vec<_> = written.producer.iter().chain(&flags.producer).collect();
+    let without_idempotence = idempotence_default(&set).err();
+    if without_idempotence.is_none() {
+        producer.push(("enable.idempotence".into(), "true".into()));
+    }
     if bootstrap.is_embedded() {
         let set: Vec<_> = written.producer.iter().chain(&flags.producer).collect();
         embedded_defaults(EMBEDDED_PRODUCER_DEFAULTS, &mut producer, &set, notes);
@@ -269,7 +276,7 @@ pub(super) fn client_defaults(
         producer.extend(defaults(REAL_CLUSTER_DEFAULTS));
         consumer.extend(defaults(REAL_CLUSTER_DEFAULTS));
     }
-    ClientProperties { producer, consumer }
+    (ClientProperties { producer, consumer }, without_idempotence)
 }
 
 /// Adds embedded-only defaults that the scenario and flags left alone, noting each one.
