@@ -19,6 +19,8 @@
 #                                      wait until no partition is under-replicated
 #   scripts/local-kafka.sh balance     wait until replicated, then give every partition back to
 #                                      its preferred leader (start does this too)
+#   scripts/local-kafka.sh move-leader TOPIC PARTITION R1,R2,R3
+#                                      reorder the partition's replicas and elect R1 its leader
 #   scripts/local-kafka.sh env         shell exports for the SASL_SSL and SSL listeners
 #   scripts/local-kafka.sh classpath   the jars' classpath, for Kafka's own Java tools
 #   scripts/local-kafka.sh reset       stop, then delete all data (the next start formats anew)
@@ -530,6 +532,33 @@ balance() {
     --election-type PREFERRED --all-topic-partitions >/dev/null 2>&1 || true
 }
 
+# Moves the leadership of one partition mid-run: the replica list is reordered so that its first
+# broker is the preferred leader (ReassignPartitionsCommand; the replicas stay where they are),
+# then a preferred election hands it the partition (LeaderElectionCommand).
+move_leader() {
+  local topic=${1:-} partition=${2:-} replicas=${3:-} file out
+  [[ -n "$topic" && "$partition" =~ ^[0-9]+$ && "$replicas" =~ ^[1-3](,[1-3]){0,2}$ ]] ||
+    die "usage: move-leader TOPIC PARTITION R1,R2,R3 (broker R1 leads afterwards)"
+  file="$(mktemp)"
+  printf '{"version":1,"partitions":[{"topic":"%s","partition":%s,"replicas":[%s]}]}\n' \
+    "$topic" "$partition" "$replicas" >"$file"
+  out="$(java_tool org.apache.kafka.tools.reassign.ReassignPartitionsCommand \
+    --bootstrap-server "$(list plain_port)" --reassignment-json-file "$file" --execute 2>&1)" ||
+    { rm -f "$file"; die "the reassignment of $topic-$partition was refused: $out"; }
+  local deadline=$((SECONDS + 60))
+  until java_tool org.apache.kafka.tools.reassign.ReassignPartitionsCommand \
+    --bootstrap-server "$(list plain_port)" --reassignment-json-file "$file" --verify 2>&1 |
+    grep -q "is completed"; do
+    ((SECONDS < deadline)) || { rm -f "$file"; die "the reassignment of $topic-$partition did not complete in 60s"; }
+    sleep 1
+  done
+  rm -f "$file"
+  out="$(java_tool org.apache.kafka.tools.LeaderElectionCommand --bootstrap-server "$(list plain_port)" \
+    --election-type PREFERRED --topic "$topic" --partition "$partition" 2>&1)" ||
+    die "the election for $topic-$partition failed: $out"
+  say "$topic-$partition is led by broker ${replicas%%,*}"
+}
+
 env_exports() {
   [[ -f "$tls/ca.pem" ]] || die "not installed: run scripts/local-kafka.sh install (or start) first"
   cat <<EOF
@@ -565,6 +594,7 @@ case "${1:-}" in
   restart) check_broker "${2:-}"; restart_broker "$2" ;;
   wait-replicated) wait_replicated "${2:-}" ;;
   balance) balance ;;
+  move-leader) move_leader "${2:-}" "${3:-}" "${4:-}" ;;
   env) env_exports ;;
   classpath) install_jars; echo "$libs/*" ;;
   reset) stop; rm -rf "$state/controller" "$state/broker-"[0-9]* "$state/config"; say "data deleted" ;;

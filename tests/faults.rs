@@ -275,9 +275,10 @@ fn a_full_producer_queue_held_past_the_send_deadline_fails_its_events_and_ends_o
         "{:#?}",
         summary.errors
     );
+    // Nothing acked is lost; what was acked just before the brokers went down may be unread.
     let group = &summary.groups[0];
-    assert_eq!((group.lost, group.unread), (0, 0), "{:#?}", summary.verdict);
-    assert_eq!(group.unique, produced.acked);
+    assert_eq!(group.lost, 0, "{:#?}", summary.verdict);
+    assert_eq!(group.unique + group.unread, produced.acked);
     // The run stopped by itself after the plan, the send grace and the drain timeout (3 s
     // of slack for a loaded host), not after a hang.
     assert!(

@@ -529,6 +529,215 @@ fn with_acks_1_a_killed_leader_may_lose_events_and_surge_counts_what_the_log_lac
     );
 }
 
+/// Partition 0's replicas of `topic`, in assignment order (the first is the preferred leader).
+fn replicas_of_partition_0(bootstrap: &str, topic: &str) -> Vec<i32> {
+    use rdkafka::consumer::Consumer;
+    let metadata = metadata_reader(bootstrap)
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .find(|p| p.id() == 0)
+        .map(|p| p.replicas().to_vec())
+        .expect("partition 0 exists")
+}
+
+/// Integrity under a fault, against the independent reader: nothing acked is lost, the log
+/// holds no key out of order (acks=all and the idempotent producer), and surge's counts equal
+/// the Java reader's per key; a run with failed sends is a failure, one without a pass.
+fn assert_kept_everything(outcome: &surge::RunOutcome, out: &Path) {
+    let summary = &outcome.summary;
+    let group = &summary.groups[0];
+    assert_eq!(group.lost, 0, "{:#?}", summary.verdict);
+    let read = assert_read_back_agrees(
+        "tests/fixtures/durability.toml",
+        out,
+        summary,
+        "durability-events",
+    );
+    assert_eq!(
+        read.written_out_of_order(),
+        0,
+        "the log holds every key in order"
+    );
+    assert_eq!(
+        group.ordering.out_of_order, 0,
+        "{:?}",
+        group.ordering.causes
+    );
+    assert_eq!(read.lost(&kafka::ledger(out), &[0]), 0);
+    let expected = if summary.produced.failed == 0 {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    assert_eq!(outcome.status, expected, "{:#?}", summary.verdict);
+}
+
+#[test]
+fn a_leader_moved_mid_run_loses_nothing_and_keeps_every_key_in_order() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let topic = "durability-events";
+    let original = replicas_of_partition_0(&bootstrap, topic);
+    let leader = leader_of_partition_0(&bootstrap, topic);
+    // The same replicas, another broker first: it becomes the leader 12 s into the run.
+    let mut moved = original.clone();
+    moved.retain(|&b| b != leader);
+    moved.push(leader);
+    let list = |brokers: &[i32]| {
+        brokers
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let moved_list = list(&moved);
+    let args = ["move-leader", topic, "0", moved_list.as_str()];
+    let (outcome, out) = durability_run(&bootstrap, &[], &[(12, &args[..])]);
+    let now_leads = leader_of_partition_0(&bootstrap, topic);
+    // Put the preferred leader back for the tests after this one.
+    kafka::control(&["move-leader", topic, "0", &list(&original)]);
+    assert_eq!(
+        now_leads, moved[0],
+        "the leadership moved from broker {leader}"
+    );
+    assert_kept_everything(&outcome, out.path());
+}
+
+#[test]
+fn a_broker_paused_past_the_request_timeout_loses_nothing_and_the_java_reader_agrees() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    // The leader of partition 0 stops (SIGSTOP, a long GC pause) for 10 s, twice the producer's
+    // request timeout: its requests time out and are retried, and the controller may fence it.
+    let leader = leader_of_partition_0(&bootstrap, "durability-events").to_string();
+    let (outcome, out) = durability_run(
+        &bootstrap,
+        &[("producer.request.timeout.ms", "5000")],
+        &[(10, &["pause", &leader]), (20, &["resume", &leader])],
+    );
+    assert_kept_everything(&outcome, out.path());
+    eprintln!(
+        "broker {leader} paused 10 s: {} failed, {} duplicates",
+        outcome.summary.produced.failed, outcome.summary.groups[0].ordering.duplicates
+    );
+}
+
+#[test]
+fn records_deleted_before_a_late_group_reads_them_are_lost_as_deleted_and_the_java_reader_agrees() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let topic = fresh_name("deleted");
+    let path = dir.path().join("deleted.toml");
+    // A group that replays the topic after the producers are done, from its log start.
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "deleted"
+[[topics]]
+name = "{topic}"
+partitions = 3
+config = {{ "min.insync.replicas" = "2" }}
+
+[[events]]
+name = "OrderCreated"
+topic = "{topic}"
+keys = 300
+size = "256B"
+
+[[phases]]
+name = "steady"
+rate = "600/s"
+duration = "8s"
+
+[[consumer_groups]]
+name = "replayer"
+topics = ["{topic}"]
+start = "earliest"
+starts_after = "produce"
+
+[run]
+drain_timeout = "30s"
+"#
+        ),
+    )
+    .unwrap();
+    // While the plan runs, partition 0's first 300 records are deleted (Kafka's DeleteRecords,
+    // as retention would), before the group has read any of it.
+    const DELETED: i64 = 300;
+    let deleter = {
+        let (bootstrap, topic) = (bootstrap.clone(), topic.clone());
+        thread::spawn(move || delete_records_once_written(&bootstrap, &topic, DELETED))
+    };
+    let out = dir.path().join("out");
+    let outcome = common::run(path.to_str().unwrap(), overrides(&bootstrap, &[]), &out).unwrap();
+    assert!(
+        deleter.join().unwrap(),
+        "partition 0 never reached {DELETED} records"
+    );
+    let summary = &outcome.summary;
+    let group = &summary.groups[0];
+    // The log now starts at 300: the Java reader and surge agree on what is missing, and the
+    // audit names the deletion as the cause of every lost event.
+    assert_read_back_agrees(path.to_str().unwrap(), &out, summary, &topic);
+    assert_eq!(group.lost, DELETED as u64, "{:#?}", summary.verdict);
+    assert_eq!(
+        group.loss_causes.deleted_before_read, group.lost,
+        "{:?}",
+        group.loss_causes
+    );
+    assert!(
+        group
+            .lost_examples
+            .iter()
+            .all(|e| e.cause == Some(surge::summary::LossCause::DeletedBeforeRead)),
+        "{:?}",
+        group.lost_examples
+    );
+    assert_eq!(outcome.status, Status::Fail);
+}
+
+/// Deletes partition 0's records below `before` once it holds that many; false when it never
+/// did within 30 s.
+fn delete_records_once_written(bootstrap: &str, topic: &str, before: i64) -> bool {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::consumer::Consumer;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reader = metadata_reader(bootstrap);
+    loop {
+        let high = reader
+            .fetch_watermarks(topic, 0, Duration::from_secs(5))
+            .map_or(0, |(_, high)| high);
+        if high >= before {
+            break;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let mut offsets = rdkafka::TopicPartitionList::new();
+    offsets
+        .add_partition_offset(topic, 0, rdkafka::Offset::Offset(before))
+        .unwrap();
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let done = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(admin.delete_records(&offsets, &options))
+        .unwrap();
+    let low = done.find_partition(topic, 0).unwrap().offset();
+    assert_eq!(low, rdkafka::Offset::Offset(before), "{done:?}");
+    true
+}
+
 fn surge(args: &[&str], envs: &[(String, String)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_surge"))
         .args(args)

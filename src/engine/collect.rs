@@ -382,7 +382,13 @@ async fn audit_losses(run: &Run, lost: Vec<Vec<LostAt>>) -> Vec<LossAudit> {
     let (scenario, servers, run_id) = (run.scenario.clone(), run.servers.clone(), run.run_id);
     tokio::task::spawn_blocking(move || audit(&scenario, &servers, &run_id, &lost, &evidence))
         .await
-        .unwrap_or_else(|_| vec![LossAudit::default(); groups])
+        .unwrap_or_else(|_| {
+            let note = LossAudit {
+                note: Some("the log audit failed, so the lost events are unexplained".into()),
+                ..LossAudit::default()
+            };
+            vec![note; groups]
+        })
 }
 
 /// Which ledger slots (see [`SentLedger::slot`]) fall in each fault's window: from its start

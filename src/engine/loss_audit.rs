@@ -78,10 +78,16 @@ pub(super) fn audit(
     }
     let deadline = Instant::now() + AUDIT_TIMEOUT;
     let partitions = partitions_to_read(scenario, lost);
+    // Only the topics that hold lost events are asked: one that no group reads (a dead-letter
+    // topic) cannot void the audit. Topics not asked get no watermarks.
     let topics: Vec<(&str, i32)> = scenario
         .topics
         .iter()
-        .map(|t| (t.name.as_str(), t.partitions))
+        .enumerate()
+        .map(|(i, t)| {
+            let asked = partitions.iter().any(|&(topic, _)| topic == i);
+            (t.name.as_str(), if asked { t.partitions } else { 0 })
+        })
         .collect();
     let properties = &scenario.cluster.consumer;
     let (marks, found, note) = match watermarks(servers, properties, &topics, AUDIT_TIMEOUT) {
@@ -106,12 +112,17 @@ pub(super) fn audit(
                 note: note.clone(),
                 ..LossAudit::default()
             };
+            // Per partition, how many of the run's records the log start has passed: at most
+            // that many missing events are put down to deletion.
+            let mut deletable = deleted_counts(evidence, marks.as_deref());
             for event in events {
                 let at = found.get(&(event.key, event.sequence)).copied();
                 let cause = match at {
                     Some(_) => LossCause::SkippedByGroup,
                     None if note.is_some() => LossCause::Unexplained,
-                    None => missing_cause(scenario, event, evidence, marks.as_deref()),
+                    None => {
+                        missing_cause(scenario, event, evidence, marks.as_deref(), &mut deletable)
+                    }
                 };
                 audit.causes.count(cause);
                 audit
@@ -202,13 +213,36 @@ fn look_for(
     (found, note)
 }
 
+/// Per topic and partition, how many offsets of the run's acked stretch lie below the log
+/// start (0 without watermarks).
+fn deleted_counts(evidence: &ProducerEvidence, marks: Option<&[Vec<(i64, i64)>]>) -> Vec<Vec<u64>> {
+    evidence
+        .acked_low
+        .iter()
+        .enumerate()
+        .map(|(topic, lows)| {
+            lows.iter()
+                .enumerate()
+                .map(|(p, &low)| {
+                    let start = marks
+                        .and_then(|m| m.get(topic)?.get(p))
+                        .map_or(0, |&(start, _)| start);
+                    u64::try_from(start.saturating_sub(low)).unwrap_or(0)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Why an event the log does not hold is missing, from its partition's evidence (a key never
-/// read: any partition of its topic).
+/// read: any partition of its topic). Deletion explains at most `deletable` events of a
+/// partition, which each such event uses up.
 fn missing_cause(
     scenario: &Scenario,
     event: &LostAt,
     evidence: &ProducerEvidence,
     marks: Option<&[Vec<(i64, i64)>]>,
+    deletable: &mut [Vec<u64>],
 ) -> LossCause {
     if evidence
         .without_offset
@@ -232,13 +266,22 @@ fn missing_cause(
         let end_below = matches!((at(&evidence.acked_high, p), mark(p)), (Some(high), Some((_, end))) if high >= end);
         rewound || end_below
     };
-    let deleted = |p: usize| matches!((at(&evidence.acked_low, p), mark(p)), (Some(low), Some((start, _))) if start > low);
     if partitions.iter().any(|&p| truncated(p)) {
-        LossCause::Truncated
-    } else if partitions.iter().any(|&p| deleted(p)) {
-        LossCause::DeletedBeforeRead
-    } else {
-        LossCause::Unexplained
+        return LossCause::Truncated;
+    }
+    let budget = deletable.get_mut(topic).and_then(|t| {
+        let p = partitions
+            .iter()
+            .copied()
+            .find(|&p| t.get(p).is_some_and(|&n| n > 0))?;
+        t.get_mut(p)
+    });
+    match budget {
+        Some(left) => {
+            *left -= 1;
+            LossCause::DeletedBeforeRead
+        }
+        None => LossCause::Unexplained,
     }
 }
 
@@ -278,7 +321,14 @@ mod tests {
         // first ack, 1 is whole.
         let marks = vec![vec![(0, 60), (0, 100), (50, 100)]];
         let cause = |e: &ProducerEvidence, partition| {
-            missing_cause(&scenario, &lost_in(partition, 1), e, Some(&marks))
+            let mut deletable = deleted_counts(e, Some(&marks));
+            missing_cause(
+                &scenario,
+                &lost_in(partition, 1),
+                e,
+                Some(&marks),
+                &mut deletable,
+            )
         };
         assert_eq!(cause(&evidence, Some(0)), LossCause::Truncated);
         assert_eq!(cause(&evidence, Some(2)), LossCause::DeletedBeforeRead);
@@ -288,6 +338,25 @@ mod tests {
         assert_eq!(cause(&evidence, Some(1)), LossCause::Truncated);
         // A key never read: any partition of its topic.
         assert_eq!(cause(&evidence, None), LossCause::Truncated);
+        // Deletion explains no more events than the log start passed: 40 in partition 2.
+        let mut deletable = deleted_counts(&evidence, Some(&marks));
+        let causes: Vec<LossCause> = (0..41)
+            .map(|i| {
+                missing_cause(
+                    &scenario,
+                    &lost_in(Some(2), i),
+                    &evidence,
+                    Some(&marks),
+                    &mut deletable,
+                )
+            })
+            .collect();
+        assert!(
+            causes[..40]
+                .iter()
+                .all(|&c| c == LossCause::DeletedBeforeRead)
+        );
+        assert_eq!(causes[40], LossCause::Unexplained);
         // An ack without an offset names the event itself.
         evidence.without_offset.insert((KeyId::new(0, 0, 1), 3));
         assert_eq!(cause(&evidence, Some(1)), LossCause::AckedWithoutOffset);

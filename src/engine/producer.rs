@@ -49,8 +49,10 @@ pub struct InstanceShared {
     /// Acks at or below an offset this instance was acked before: one instance's acks of a
     /// partition come in offset order, so the log was truncated and the offset reused.
     pub rewinds: Vec<Vec<AtomicU64>>,
-    /// Events acked without an offset (a duplicate of a write the broker said it had).
+    /// Events acked without an offset (acks=0, or a duplicate of a write the broker said it
+    /// had), the first [`MAX_AUDITED`](super::loss_audit::MAX_AUDITED) of them.
     without_offset: Mutex<Vec<(KeyId, u32)>>,
+    without_offset_seen: AtomicU64,
     pub failed: AtomicU64,
     failures: Mutex<Vec<(KeyId, u32)>>,
     errors: Mutex<Vec<String>>,
@@ -98,6 +100,7 @@ impl InstanceShared {
                 .map(|&n| (0..n).map(|_| AtomicU64::new(0)).collect())
                 .collect(),
             without_offset: Mutex::default(),
+            without_offset_seen: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             failures: Mutex::default(),
             errors: Mutex::default(),
@@ -148,6 +151,11 @@ impl InstanceShared {
 
     #[cold]
     fn note_without_offset(&self, payload: Option<&[u8]>) {
+        // With acks=0 every ack comes without an offset: the count is checked before decoding.
+        let seen = self.without_offset_seen.fetch_add(1, Ordering::Relaxed);
+        if seen >= super::loss_audit::MAX_AUDITED as u64 {
+            return;
+        }
         if let Some(Decoded::Ours(meta)) = payload.map(|p| decode(p, &self.run_id)) {
             let mut kept = lock(&self.without_offset);
             if kept.len() < super::loss_audit::MAX_AUDITED {
@@ -364,7 +372,6 @@ fn replace_after_fatal(
     shared: &InstanceShared,
     rebuild: Rebuild<'_>,
 ) -> bool {
-    shared.fatal.store(false, Ordering::Release);
     let reason = producer
         .borrow()
         .fatal_error()
@@ -375,23 +382,36 @@ fn replace_after_fatal(
         // The purged events' reports are served here, by the client that holds them.
         old.flush(PURGE_REPORTS_WAIT);
     }
-    match rebuild() {
-        Ok(fresh) => {
-            shared.note_error(&format!(
-                "{reason}: the producer was replaced, and the events it held count as failed sends"
-            ));
-            shared.rebuilds.fetch_add(1, Ordering::Relaxed);
-            drop(producer.replace(fresh));
-            true
-        }
-        Err(error) => {
-            shared.note_error(&format!(
-                "{reason}: the producer could not be replaced ({error}); the events left count as failed sends"
-            ));
-            false
-        }
+    let replaced = shared.rebuilds.load(Ordering::Relaxed) < MAX_REPLACEMENTS
+        && match rebuild() {
+            Ok(fresh) => {
+                shared.note_error(&format!(
+                    "{reason}: the producer was replaced, and the events it held count as failed sends"
+                ));
+                shared.rebuilds.fetch_add(1, Ordering::Relaxed);
+                drop(producer.replace(fresh));
+                true
+            }
+            Err(error) => {
+                shared.note_error(&format!(
+                    "{reason}: the producer could not be replaced ({error}); the events left count as failed sends"
+                ));
+                false
+            }
+        };
+    if !replaced && shared.rebuilds.load(Ordering::Relaxed) >= MAX_REPLACEMENTS {
+        shared.note_error(&format!(
+            "{reason}: the producer was replaced {MAX_REPLACEMENTS} times already; the events left count as failed sends"
+        ));
     }
+    // Cleared once the old client is gone: its purge may have raised the flag again.
+    shared.fatal.store(false, Ordering::Release);
+    replaced
 }
+
+/// The most clients one instance makes after fatal errors: a cluster that fails every new
+/// producer the same way is named, not retried for the rest of the run.
+const MAX_REPLACEMENTS: u64 = 10;
 
 /// How long a replaced client has to hand over the reports of the events it purged.
 const PURGE_REPORTS_WAIT: Duration = Duration::from_secs(5);

@@ -66,7 +66,11 @@ impl RunFacts<'_> {
         // A partition that moved between workers: order across the move.
         let (correction, unordered) = crossed_reading(self.scenario, spec, &facts);
         reads.checker.out_of_order = reads.checker.out_of_order.saturating_add_signed(correction);
-        let causes = merged_causes(&facts, reads.checker.duplicates, correction);
+        let causes = merged_causes(
+            &facts,
+            (reads.checker.duplicates, reads.checker.out_of_order),
+            correction,
+        );
         let loss = self.loss(spec, &reads);
         let mut terms = LagTerms::default();
         for f in &facts {
@@ -149,7 +153,11 @@ impl RunFacts<'_> {
 /// class it where it can: an event read by two workers is a re-read (the partition moved, and
 /// the second read from the last commit); an order broken across workers is unclassified, as
 /// no offsets cross processes ([`Causes::correct`]).
-fn merged_causes(facts: &[&GroupFacts], duplicates: u64, correction: i64) -> Causes {
+fn merged_causes(
+    facts: &[&GroupFacts],
+    (duplicates, out_of_order): (u64, u64),
+    correction: i64,
+) -> Causes {
     let mut causes = Causes::default();
     for f in facts {
         causes.add(&f.causes);
@@ -159,5 +167,10 @@ fn merged_causes(facts: &[&GroupFacts], duplicates: u64, correction: i64) -> Cau
         .reread
         .saturating_add(duplicates.saturating_sub(own_duplicates));
     causes.correct(correction);
+    // Worker files written before causes were kept carry none: the rest is unclassified, so
+    // the causes always add up to the violations.
+    causes.unclassified = causes
+        .unclassified
+        .saturating_add(out_of_order.saturating_sub(causes.violations()));
     causes
 }

@@ -32,10 +32,70 @@ struct KeyState {
     above: Vec<u32>,
     /// Where the key's events were read from ([`Partition`]); `None` until one is.
     partition: Option<Partition>,
-    /// Where the highest sequence was read (`None`: no offsets were given).
-    highest_at: Option<At>,
-    /// The furthest offset read of the key, in the partition last read.
-    furthest_at: Option<At>,
+    /// Where its highest sequence was read, and how far past it that partition was read.
+    place: Place,
+}
+
+/// Where a key's highest sequence was read, and how much further its partition was read
+/// since: 16 bytes, so that a key state stays within the envelope's memory.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    partition: Partition,
+    /// -1: no offset was given.
+    offset: i64,
+    /// The furthest offset read in `partition`, less `offset` (saturating).
+    further: u32,
+}
+
+impl Default for Place {
+    fn default() -> Place {
+        Place {
+            partition: Partition(0),
+            offset: -1,
+            further: 0,
+        }
+    }
+}
+
+impl Place {
+    /// The highest sequence's position, when one is known.
+    fn highest(self) -> Option<At> {
+        (self.offset >= 0).then_some(At {
+            partition: self.partition,
+            offset: self.offset,
+        })
+    }
+
+    /// The furthest position read in the highest sequence's partition.
+    fn furthest(self) -> Option<At> {
+        self.highest().map(|at| At {
+            offset: at.offset + i64::from(self.further),
+            ..at
+        })
+    }
+
+    /// After a read at `at` (of a new highest sequence when `highest`): a new highest moves
+    /// the place; a read of the same partition only pushes its furthest offset, never back;
+    /// a read of another partition leaves it alone.
+    fn after(self, at: At, highest: bool) -> Place {
+        let same = self.offset >= 0 && self.partition == at.partition;
+        let furthest = match self.furthest() {
+            Some(f) if same => f.offset.max(at.offset),
+            _ => at.offset,
+        };
+        let (partition, offset) = if highest {
+            (at.partition, at.offset)
+        } else if same {
+            (self.partition, self.offset)
+        } else {
+            return self;
+        };
+        Place {
+            partition,
+            offset,
+            further: u32::try_from(furthest - offset).unwrap_or(u32::MAX),
+        }
+    }
 }
 
 /// Out-of-order sequences a checker keeps by key, for `surge merge` (beyond it, a merge may
@@ -90,15 +150,11 @@ impl OrderingChecker {
     #[inline]
     pub fn observe_at(&mut self, key: KeyId, sequence: u32, at: Option<At>) -> Observation {
         let state = self.keys.entry(key).or_default();
-        let furthest_before = state.furthest_at;
         if let Some(at) = at {
             state.partition = Some(at.partition);
-            state.furthest_at = match state.furthest_at {
-                Some(f) if f.partition == at.partition && f.offset >= at.offset => Some(f),
-                _ => Some(at),
-            };
         }
-        let highest_before = (state.highest, state.highest_at);
+        let place = state.place;
+        let highest_before = state.highest;
         let observation = if sequence < state.next {
             Observation::Duplicate
         } else if sequence == state.next && state.above.is_empty() {
@@ -126,12 +182,17 @@ impl OrderingChecker {
                 }
             }
         };
+        if let Some(at) = at.filter(|a| a.offset >= 0) {
+            state.place = place.after(at, observation == Observation::InOrder);
+        }
+        let highest_before = (highest_before, place.highest());
         match observation {
             Observation::Duplicate => {
                 self.duplicates += 1;
-                // A repeat is judged against the furthest the key was read: beyond it, the
-                // log holds a second copy; at or before it, the group went back.
-                let cause = Cause::of_duplicate(at, furthest_before);
+                // A repeat is judged against the furthest the key's partition was read:
+                // beyond it, the log holds a second copy; at or before it (or elsewhere), the
+                // group went back.
+                let cause = Cause::of_duplicate(at, place.furthest());
                 self.count_cause(cause, key, sequence, at, highest_before);
             }
             Observation::OutOfOrder => {
@@ -143,14 +204,7 @@ impl OrderingChecker {
                 let cause = classify_out_of_order(at, highest_before.1);
                 self.count_cause(cause, key, sequence, at, highest_before);
             }
-            Observation::InOrder => {
-                self.unique += 1;
-                if let Some(state) = self.keys.get_mut(&key)
-                    && sequence.saturating_add(1) >= state.highest
-                {
-                    state.highest_at = at;
-                }
-            }
+            Observation::InOrder => self.unique += 1,
         }
         observation
     }
@@ -611,6 +665,15 @@ mod tests {
         checker.observe_at(k, 5, p(0, 15));
         // The topic grew: 3 came from another partition.
         checker.observe_at(k, 3, p(1, 0));
+        // Its new events go to partition 1 from now on (6 there); the group then resumes
+        // partition 0 from an earlier commit: re-reads, however far it reads there.
+        checker.observe_at(k, 6, p(1, 1));
+        for (sequence, offset) in [(4, 13), (5, 14), (5, 15)] {
+            assert_eq!(
+                checker.observe_at(k, sequence, p(0, offset)),
+                Observation::Duplicate
+            );
+        }
         let c = checker.causes;
         assert_eq!(
             (
@@ -620,7 +683,7 @@ mod tests {
             ),
             (1, 1, 1)
         );
-        assert_eq!((c.reread, c.written_twice), (2, 1));
+        assert_eq!((c.reread, c.written_twice), (5, 1));
         assert_eq!(c.violations(), checker.out_of_order);
         assert_eq!(c.reread + c.written_twice, checker.duplicates);
         let first = checker.cause_examples[0];

@@ -103,7 +103,7 @@ impl LossCause {
                 "the log holds it: the group read past it without reading it (a commit beyond what was processed, or a seek)"
             }
             LossCause::AckedWithoutOffset => {
-                "the broker acked it as a duplicate of a write it did not keep"
+                "acked without an offset (acks=0, or as a duplicate of a write the broker did not keep) and not in the log"
             }
             LossCause::Truncated => {
                 "the log was truncated under the run: an unclean leader election, or acks below the ISR and a leader that died"

@@ -40,6 +40,13 @@ pub(super) fn idempotence_default(set: &[&(String, String)]) -> Result<(), Strin
             "{key}={value} was set, and idempotence allows at most 5 requests in flight"
         ));
     }
+    if let Some((key, value)) = last("queuing.strategy")
+        && value.eq_ignore_ascii_case("lifo")
+    {
+        return Err(format!(
+            "{key}={value} was set, and idempotence needs fifo queuing"
+        ));
+    }
     if let Some((key, value)) = last("retries")
         && value.parse::<u64>() == Ok(0)
     {
@@ -81,6 +88,7 @@ mod tests {
             ("request.required.acks", "0"),
             ("max.in.flight.requests.per.connection", "10"),
             ("message.send.max.retries", "0"),
+            ("queuing.strategy", "lifo"),
             ("enable.idempotence", "false"),
             ("enable.idempotence", "true"),
         ] {

@@ -13,10 +13,10 @@ use crate::scenario::{
 };
 
 /// The most key states surge holds: one per key for the sent ledger, plus one per key for each
-/// group that reads the key's topic (docs/measuring.md, "Envelope": about 60 bytes each).
+/// group that reads the key's topic (docs/measuring.md, "Envelope": 60-140 bytes each).
 pub const MAX_KEY_STATES: u64 = 20_000_000;
 /// The most memory [`MAX_KEY_STATES`] key states take, proven by `tests/envelope.rs`:
-/// 2.5 GiB (hash tables grow in powers of two, so a key state takes 60-115 bytes).
+/// 2.5 GiB (hash tables grow in powers of two, so a key state takes 60-140 bytes).
 pub const MAX_KEY_STATE_BYTES: u64 = 5 * 512 * 1024 * 1024;
 /// The most consumer groups one run holds.
 pub const MAX_GROUPS: usize = 16;
