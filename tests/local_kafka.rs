@@ -545,7 +545,9 @@ fn replicas_of_partition_0(bootstrap: &str, topic: &str) -> Vec<i32> {
 
 /// Integrity under a fault, against the independent reader: nothing acked is lost, the log
 /// holds no key out of order (acks=all and the idempotent producer), and surge's counts equal
-/// the Java reader's per key; a run with failed sends is a failure, one without a pass.
+/// the Java reader's per key; a run with failed sends is never a pass, and one without passes
+/// every integrity check (the verdict may still be inconclusive: brokers restarting on two
+/// cores can saturate the generator's host, which a trust check says).
 fn assert_kept_everything(outcome: &surge::RunOutcome, out: &Path) {
     let summary = &outcome.summary;
     let group = &summary.groups[0];
@@ -567,12 +569,21 @@ fn assert_kept_everything(outcome: &surge::RunOutcome, out: &Path) {
         group.ordering.causes
     );
     assert_eq!(read.lost(&kafka::ledger(out), &[0]), 0);
-    let expected = if summary.produced.failed == 0 {
-        Status::Pass
+    if summary.produced.failed > 0 {
+        assert_ne!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
     } else {
-        Status::Fail
-    };
-    assert_eq!(outcome.status, expected, "{:#?}", summary.verdict);
+        assert!(
+            summary
+                .verdict
+                .checks
+                .iter()
+                .filter(|c| c.integrity)
+                .all(|c| c.passed),
+            "{:#?}",
+            summary.verdict
+        );
+        assert_ne!(outcome.status, Status::Fail, "{:#?}", summary.verdict);
+    }
 }
 
 #[test]
@@ -646,7 +657,7 @@ config = {{ "min.insync.replicas" = "2" }}
 name = "OrderCreated"
 topic = "{topic}"
 keys = 300
-size = "256B"
+size = "512B"
 
 [[phases]]
 name = "steady"
