@@ -1,9 +1,10 @@
 #!/bin/bash
 # Paced produce CPU and max throughput, idempotence on (default) vs off, against the
-# separate-process mock cluster (benches/README.md sections 2 and 7).
+# separate-process mock cluster (benches/README.md section 12). Needs `cargo build --release`
+# first (it links the C mock against the librdkafka.a that build leaves behind).
 set -u
 mkdir -p /tmp/surge-idem
-cd /work/main
+cd "$(dirname "$0")/.."
 SRC=$(ls -d ~/.cargo/registry/src/*/rdkafka-sys-*/librdkafka | head -1)
 OUT=$(dirname $(find target/release/build -name librdkafka.a | head -1))
 ZSTD=$(find target/release/build -name libzstd.a | head -1)
