@@ -378,7 +378,7 @@ async fn audit_losses(run: &Run, lost: Vec<Vec<LostAt>>) -> Vec<LossAudit> {
     if lost.iter().all(Vec::is_empty) {
         return vec![LossAudit::default(); groups];
     }
-    let evidence = producer::evidence(&run.instances);
+    let evidence = super::loss_audit::evidence(&run.instances);
     let (scenario, servers, run_id) = (run.scenario.clone(), run.servers.clone(), run.run_id);
     tokio::task::spawn_blocking(move || audit(&scenario, &servers, &run_id, &lost, &evidence))
         .await

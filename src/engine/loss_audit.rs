@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::producer::InstanceShared;
 use crate::kafka::reader::{Span, read_spans, watermarks};
 use crate::metrics::{KeyId, Partition};
 use crate::scenario::Scenario;
@@ -52,6 +56,44 @@ pub(super) struct ProducerEvidence {
     pub rewinds: Vec<Vec<u64>>,
     /// Events acked without an offset.
     pub without_offset: FxHashSet<EventId>,
+}
+
+/// What every instance saw of the partitions' offsets, for the log audit.
+pub(super) fn evidence(instances: &[Arc<InstanceShared>]) -> ProducerEvidence {
+    let fold = |table: fn(&InstanceShared) -> &Vec<Vec<AtomicI64>>,
+                start: i64,
+                pick: fn(i64, i64) -> i64| {
+        let mut out: Vec<Vec<i64>> = instances.first().map_or_else(Vec::new, |i| {
+            table(i).iter().map(|t| vec![start; t.len()]).collect()
+        });
+        for instance in instances {
+            for (o, counters) in out.iter_mut().zip(table(instance)) {
+                for (value, counter) in o.iter_mut().zip(counters) {
+                    *value = pick(*value, counter.load(Ordering::Relaxed));
+                }
+            }
+        }
+        out
+    };
+    let mut rewinds: Vec<Vec<u64>> = instances.first().map_or_else(Vec::new, |i| {
+        i.rewinds.iter().map(|t| vec![0; t.len()]).collect()
+    });
+    for instance in instances {
+        for (o, counters) in rewinds.iter_mut().zip(&instance.rewinds) {
+            for (value, counter) in o.iter_mut().zip(counters) {
+                *value += counter.load(Ordering::Relaxed);
+            }
+        }
+    }
+    ProducerEvidence {
+        acked_low: fold(|i| &i.acked_low, i64::MAX, i64::min),
+        acked_high: fold(|i| &i.acked_high, -1, i64::max),
+        rewinds,
+        without_offset: instances
+            .iter()
+            .flat_map(|i| i.acked_without_offset())
+            .collect(),
+    }
 }
 
 /// One group's lost events, classed.

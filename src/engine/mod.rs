@@ -18,6 +18,7 @@ mod phase_figures;
 mod producer;
 mod record;
 mod redact;
+mod replace;
 mod setup;
 mod share;
 mod signals;

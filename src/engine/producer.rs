@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::lock;
-use super::loss_audit::ProducerEvidence;
 use super::pacer::{Clock, MonotonicClock, PaceEnd, Pacer, Plan, pace};
+use super::replace::{Rebuild, replace_after_fatal};
 use super::signals::StopSignal;
-use crate::kafka::{ConnectError, Delivery, DeliverySink, EventProducer, SendOutcome};
+use crate::kafka::{Delivery, DeliverySink, EventProducer, SendOutcome};
 use hdrhistogram::Histogram;
 
 use crate::metrics::{KeyId, LatencyRecorder, SentLedger, new_histogram};
@@ -64,7 +64,7 @@ pub struct InstanceShared {
     /// Set by a `producer_pause` fault: the pacer holds its next send until it clears.
     pub paused: AtomicBool,
     /// Set when the client hit a fatal error: the pacer replaces it before its next send.
-    fatal: AtomicBool,
+    pub(super) fatal: AtomicBool,
     /// Clients replaced after a fatal error.
     pub rebuilds: AtomicU64,
 }
@@ -112,7 +112,7 @@ impl InstanceShared {
         }
     }
 
-    fn note_error(&self, reason: &str) {
+    pub(super) fn note_error(&self, reason: &str) {
         keep_distinct(&self.errors, reason);
     }
 
@@ -165,6 +165,11 @@ impl InstanceShared {
                 ));
             }
         }
+    }
+
+    /// The events acked without an offset, kept so far.
+    pub(super) fn acked_without_offset(&self) -> Vec<(KeyId, u32)> {
+        lock(&self.without_offset).clone()
     }
 
     fn since_start_us(&self) -> u64 {
@@ -261,44 +266,6 @@ pub fn acked_high(instances: &[Arc<InstanceShared>]) -> Vec<Vec<i64>> {
     high
 }
 
-/// What every instance saw of the partitions' offsets, for the log audit.
-pub(super) fn evidence(instances: &[Arc<InstanceShared>]) -> ProducerEvidence {
-    let fold = |table: fn(&InstanceShared) -> &Vec<Vec<AtomicI64>>,
-                start: i64,
-                pick: fn(i64, i64) -> i64| {
-        let mut out: Vec<Vec<i64>> = instances.first().map_or_else(Vec::new, |i| {
-            table(i).iter().map(|t| vec![start; t.len()]).collect()
-        });
-        for instance in instances {
-            for (o, counters) in out.iter_mut().zip(table(instance)) {
-                for (value, counter) in o.iter_mut().zip(counters) {
-                    *value = pick(*value, counter.load(Ordering::Relaxed));
-                }
-            }
-        }
-        out
-    };
-    let mut rewinds: Vec<Vec<u64>> = instances.first().map_or_else(Vec::new, |i| {
-        i.rewinds.iter().map(|t| vec![0; t.len()]).collect()
-    });
-    for instance in instances {
-        for (o, counters) in rewinds.iter_mut().zip(&instance.rewinds) {
-            for (value, counter) in o.iter_mut().zip(counters) {
-                *value += counter.load(Ordering::Relaxed);
-            }
-        }
-    }
-    ProducerEvidence {
-        acked_low: fold(|i| &i.acked_low, i64::MAX, i64::min),
-        acked_high: fold(|i| &i.acked_high, -1, i64::max),
-        rewinds,
-        without_offset: instances
-            .iter()
-            .flat_map(|i| lock(&i.without_offset).clone())
-            .collect(),
-    }
-}
-
 /// Every producer instance's counters and latency histograms, added up: over the interval
 /// since the last tick (the ticker) or over the whole run (the collection).
 pub struct ProducerTotals {
@@ -359,62 +326,6 @@ impl Clock for ServingClock<'_> {
         self.producer.borrow().wait(self.clock.wait_length(at));
     }
 }
-
-/// Makes a new client for an instance whose client hit a fatal error.
-pub type Rebuild<'a> = &'a (dyn Fn() -> Result<EventProducer<InstanceShared>, ConnectError> + Sync);
-
-/// Replaces a client that hit a fatal error (the idempotent producer's out-of-sequence and
-/// unknown-producer answers it cannot retry safely): what it still held is purged, each event
-/// a failed send with the reason, never a lost one, and a new client sends from the next
-/// event on. Returns false when no new client could be made (every later send then fails).
-fn replace_after_fatal(
-    producer: &RefCell<EventProducer<InstanceShared>>,
-    shared: &InstanceShared,
-    rebuild: Rebuild<'_>,
-) -> bool {
-    let reason = producer
-        .borrow()
-        .fatal_error()
-        .unwrap_or_else(|| "fatal producer error".into());
-    {
-        let old = producer.borrow();
-        old.purge();
-        // The purged events' reports are served here, by the client that holds them.
-        old.flush(PURGE_REPORTS_WAIT);
-    }
-    let replaced = shared.rebuilds.load(Ordering::Relaxed) < MAX_REPLACEMENTS
-        && match rebuild() {
-            Ok(fresh) => {
-                shared.note_error(&format!(
-                    "{reason}: the producer was replaced, and the events it held count as failed sends"
-                ));
-                shared.rebuilds.fetch_add(1, Ordering::Relaxed);
-                drop(producer.replace(fresh));
-                true
-            }
-            Err(error) => {
-                shared.note_error(&format!(
-                    "{reason}: the producer could not be replaced ({error}); the events left count as failed sends"
-                ));
-                false
-            }
-        };
-    if !replaced && shared.rebuilds.load(Ordering::Relaxed) >= MAX_REPLACEMENTS {
-        shared.note_error(&format!(
-            "{reason}: the producer was replaced {MAX_REPLACEMENTS} times already; the events left count as failed sends"
-        ));
-    }
-    // Cleared once the old client is gone: its purge may have raised the flag again.
-    shared.fatal.store(false, Ordering::Release);
-    replaced
-}
-
-/// The most clients one instance makes after fatal errors: a cluster that fails every new
-/// producer the same way is named, not retried for the rest of the run.
-const MAX_REPLACEMENTS: u64 = 10;
-
-/// How long a replaced client has to hand over the reports of the events it purged.
-const PURGE_REPORTS_WAIT: Duration = Duration::from_secs(5);
 
 /// While catching up (never waiting), the pacer serves delivery reports every this many sends.
 const SERVE_EVERY: u64 = 16;
