@@ -15,14 +15,12 @@
 //!   (retention or a delete-records before the group read it);
 //! - `unexplained`: none of these, or the audit ran out of time.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
-use super::producer::InstanceShared;
+use super::producer::{InstanceShared, per_partition};
 use crate::kafka::reader::{Span, read_spans, watermarks};
 use crate::metrics::{KeyId, Partition};
 use crate::scenario::Scenario;
@@ -53,42 +51,17 @@ pub(super) struct ProducerEvidence {
     pub acked_low: Vec<Vec<i64>>,
     pub acked_high: Vec<Vec<i64>>,
     /// Acks at or below an offset the same producer had been acked before.
-    pub rewinds: Vec<Vec<u64>>,
+    pub rewinds: Vec<Vec<i64>>,
     /// Events acked without an offset.
     pub without_offset: FxHashSet<EventId>,
 }
 
 /// What every instance saw of the partitions' offsets, for the log audit.
 pub(super) fn evidence(instances: &[Arc<InstanceShared>]) -> ProducerEvidence {
-    let fold = |table: fn(&InstanceShared) -> &Vec<Vec<AtomicI64>>,
-                start: i64,
-                pick: fn(i64, i64) -> i64| {
-        let mut out: Vec<Vec<i64>> = instances.first().map_or_else(Vec::new, |i| {
-            table(i).iter().map(|t| vec![start; t.len()]).collect()
-        });
-        for instance in instances {
-            for (o, counters) in out.iter_mut().zip(table(instance)) {
-                for (value, counter) in o.iter_mut().zip(counters) {
-                    *value = pick(*value, counter.load(Ordering::Relaxed));
-                }
-            }
-        }
-        out
-    };
-    let mut rewinds: Vec<Vec<u64>> = instances.first().map_or_else(Vec::new, |i| {
-        i.rewinds.iter().map(|t| vec![0; t.len()]).collect()
-    });
-    for instance in instances {
-        for (o, counters) in rewinds.iter_mut().zip(&instance.rewinds) {
-            for (value, counter) in o.iter_mut().zip(counters) {
-                *value += counter.load(Ordering::Relaxed);
-            }
-        }
-    }
     ProducerEvidence {
-        acked_low: fold(|i| &i.acked_low, i64::MAX, i64::min),
-        acked_high: fold(|i| &i.acked_high, -1, i64::max),
-        rewinds,
+        acked_low: per_partition(instances, |i| &i.acked_low, i64::MAX, i64::min),
+        acked_high: per_partition(instances, |i| &i.acked_high, -1, i64::max),
+        rewinds: per_partition(instances, |i| &i.rewinds, 0, i64::saturating_add),
         without_offset: instances
             .iter()
             .flat_map(|i| i.acked_without_offset())
@@ -107,7 +80,8 @@ pub struct LossAudit {
 }
 
 /// Classes every group's lost events (`lost[g]`): reads the partitions that hold them and
-/// judges by what it finds and by the producers' `evidence`.
+/// judges by what it finds and by the producers' `evidence`. The caller skips it when no group
+/// lost anything.
 pub(super) fn audit(
     scenario: &Scenario,
     servers: &str,
@@ -115,9 +89,6 @@ pub(super) fn audit(
     lost: &[Vec<LostAt>],
     evidence: &ProducerEvidence,
 ) -> Vec<LossAudit> {
-    if lost.iter().all(Vec::is_empty) {
-        return vec![LossAudit::default(); lost.len()];
-    }
     let deadline = Instant::now() + AUDIT_TIMEOUT;
     let partitions = partitions_to_read(scenario, lost);
     // Only the topics that hold lost events are asked: one that no group reads (a dead-letter
@@ -142,7 +113,7 @@ pub(super) fn audit(
         ),
         Ok(marks) => {
             let spans = spans(scenario, &partitions, &marks, evidence);
-            let wanted: FxHashSet<(KeyId, u32)> =
+            let wanted: FxHashSet<EventId> =
                 lost.iter().flatten().map(|l| (l.key, l.sequence)).collect();
             let (found, note) = look_for(servers, scenario, run_id, &spans, &wanted, deadline);
             (Some(marks), found, note)

@@ -48,7 +48,7 @@ pub struct InstanceShared {
     pub acked_low: Vec<Vec<AtomicI64>>,
     /// Acks at or below an offset this instance was acked before: one instance's acks of a
     /// partition come in offset order, so the log was truncated and the offset reused.
-    pub rewinds: Vec<Vec<AtomicU64>>,
+    pub rewinds: Vec<Vec<AtomicI64>>,
     /// Events acked without an offset (acks=0, or a duplicate of a write the broker said it
     /// had), the first [`MAX_AUDITED`](super::loss_audit::MAX_AUDITED) of them.
     without_offset: Mutex<Vec<(KeyId, u32)>>,
@@ -97,7 +97,7 @@ impl InstanceShared {
                 .collect(),
             rewinds: partitions
                 .iter()
-                .map(|&n| (0..n).map(|_| AtomicU64::new(0)).collect())
+                .map(|&n| (0..n).map(|_| AtomicI64::new(0)).collect())
                 .collect(),
             without_offset: Mutex::default(),
             without_offset_seen: AtomicU64::new(0),
@@ -253,17 +253,28 @@ fn per_topic(
 
 /// Per topic and partition, the highest acked offset over every producer instance (-1: none).
 pub fn acked_high(instances: &[Arc<InstanceShared>]) -> Vec<Vec<i64>> {
-    let mut high: Vec<Vec<i64>> = instances.first().map_or_else(Vec::new, |i| {
-        i.acked_high.iter().map(|t| vec![-1; t.len()]).collect()
+    per_partition(instances, |i| &i.acked_high, -1, i64::max)
+}
+
+/// One figure per topic and partition over every instance: each instance's counter from
+/// `table`, folded into `start` with `fold`.
+pub(super) fn per_partition(
+    instances: &[Arc<InstanceShared>],
+    table: fn(&InstanceShared) -> &Vec<Vec<AtomicI64>>,
+    start: i64,
+    fold: fn(i64, i64) -> i64,
+) -> Vec<Vec<i64>> {
+    let mut out: Vec<Vec<i64>> = instances.first().map_or_else(Vec::new, |i| {
+        table(i).iter().map(|t| vec![start; t.len()]).collect()
     });
     for instance in instances {
-        for (topic, counters) in high.iter_mut().zip(&instance.acked_high) {
+        for (topic, counters) in out.iter_mut().zip(table(instance)) {
             for (value, counter) in topic.iter_mut().zip(counters) {
-                *value = (*value).max(counter.load(Ordering::Relaxed));
+                *value = fold(*value, counter.load(Ordering::Relaxed));
             }
         }
     }
-    high
+    out
 }
 
 /// Every producer instance's counters and latency histograms, added up: over the interval
@@ -372,11 +383,13 @@ fn send_event(
                     return;
                 }
             }
-            SendOutcome::Failed(reason) | SendOutcome::Fatal(reason) => {
+            SendOutcome::Failed(reason) => {
                 shared.record_failure(Some(event.payload), &reason);
-                if producer.fatal_error().is_some() {
-                    shared.fatal();
-                }
+                return;
+            }
+            SendOutcome::Fatal(reason) => {
+                shared.record_failure(Some(event.payload), &reason);
+                shared.fatal();
                 return;
             }
         }

@@ -40,10 +40,12 @@ pub enum Cause {
 }
 
 impl Cause {
-    /// An out-of-order read, classed by where it sat against the key's highest sequence read.
+    /// An out-of-order read, classed by where it sat against the key's highest sequence read;
+    /// a read without an offset (-1) is judged by its partition alone.
     pub fn of_out_of_order(at: Option<At>, highest: Option<At>) -> Cause {
         match (at, highest) {
             (Some(at), Some(high)) if at.partition != high.partition => Cause::PartitionMoved,
+            (Some(at), Some(high)) if at.offset < 0 || high.offset < 0 => Cause::Unclassified,
             (Some(at), Some(high)) if at.offset > high.offset => Cause::WrittenOutOfOrder,
             (Some(_), Some(_)) => Cause::SkippedThenRead,
             _ => Cause::Unclassified,
@@ -216,6 +218,11 @@ mod tests {
             Cause::PartitionMoved
         );
         assert_eq!(Cause::of_out_of_order(None, high), Cause::Unclassified);
+        assert_eq!(Cause::of_out_of_order(at(1, -1), high), Cause::Unclassified);
+        assert_eq!(
+            Cause::of_out_of_order(at(2, -1), high),
+            Cause::PartitionMoved
+        );
         assert_eq!(Cause::of_duplicate(at(1, 90), high), Cause::Reread);
         assert_eq!(Cause::of_duplicate(at(1, 100), high), Cause::Reread);
         assert_eq!(Cause::of_duplicate(at(1, 105), high), Cause::WrittenTwice);

@@ -201,7 +201,7 @@ impl OrderingChecker {
                 }
                 self.out_of_order += 1;
                 self.unique += 1;
-                let cause = classify_out_of_order(at, highest_before.1);
+                let cause = Cause::of_out_of_order(at, highest_before.1);
                 self.count_cause(cause, key, sequence, at, highest_before);
             }
             Observation::InOrder => self.unique += 1,
@@ -307,16 +307,6 @@ impl OrderingChecker {
         }
         report.examples.sort_by_key(|e| (e.key, e.sequence));
         report
-    }
-}
-
-/// An out-of-order read against where the key's highest sequence was read; a partition read
-/// without offsets (`observe_in`) is judged by partition alone.
-fn classify_out_of_order(at: Option<At>, highest_at: Option<At>) -> Cause {
-    let known = |a: Option<At>| a.filter(|a| a.offset >= 0);
-    match (at, highest_at) {
-        (Some(a), Some(h)) if a.partition != h.partition => Cause::PartitionMoved,
-        _ => Cause::of_out_of_order(known(at), known(highest_at)),
     }
 }
 
@@ -658,7 +648,7 @@ mod tests {
                 Observation::Duplicate
             );
         }
-        // 3 was read at 13; 4 sat at an earlier offset the group had read past.
+        // 5 was read at 14; 4 sat at an earlier offset (13) the group had read past.
         checker.observe_at(k, 5, p(0, 14));
         checker.observe_at(k, 4, p(0, 13));
         // A second copy past the furthest read: written twice.
