@@ -460,30 +460,48 @@ fn metadata_reader(bootstrap: &str) -> rdkafka::consumer::BaseConsumer {
         .unwrap()
 }
 
-/// The leader of partition 0 of `topic`, from the cluster's metadata.
-fn leader_of_partition_0(bootstrap: &str, topic: &str) -> i32 {
+/// Partition 0 of `durability-events`: its leader and its replicas in assignment order (the
+/// first is the preferred leader). A fresh cluster has no such topic yet: a first short run
+/// creates it, as surge creates every scenario topic, and the metadata is read until partition
+/// 0 has a leader (at most 30 s).
+fn durability_partition_0(bootstrap: &str) -> (i32, Vec<i32>) {
     use rdkafka::consumer::Consumer;
-    let metadata = metadata_reader(bootstrap)
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    metadata.topics()[0]
-        .partitions()
-        .iter()
-        .find(|p| p.id() == 0)
-        .map(|p| p.leader())
-        .expect("partition 0 has a leader")
+    let topic = "durability-events";
+    let reader = metadata_reader(bootstrap);
+    let partition_0 = || {
+        let metadata = reader
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        metadata.topics()[0]
+            .partitions()
+            .iter()
+            .find(|p| p.id() == 0 && p.leader() >= 0)
+            .map(|p| (p.leader(), p.replicas().to_vec()))
+    };
+    if partition_0().is_none() {
+        let warm = tempfile::tempdir().unwrap();
+        let mut short = overrides(bootstrap, &[]);
+        short.duration_scale = Some(0.1);
+        common::run("tests/fixtures/durability.toml", short, warm.path()).unwrap();
+    }
+    let began = Instant::now();
+    loop {
+        if let Some(found) = partition_0() {
+            return found;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "partition 0 of {topic} has no leader after 30 s"
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
 }
 
 #[test]
 fn with_acks_1_a_killed_leader_may_lose_events_and_surge_counts_what_the_log_lacks() {
     let _machine = exclusive();
     let bootstrap = healthy_cluster();
-    // The topic exists from earlier runs, or is made now by a first short run.
-    let warm = tempfile::tempdir().unwrap();
-    let mut short = overrides(&bootstrap, &[("producer.acks", "1")]);
-    short.duration_scale = Some(0.1);
-    common::run("tests/fixtures/durability.toml", short, warm.path()).unwrap();
-    let leader = leader_of_partition_0(&bootstrap, "durability-events").to_string();
+    let leader = durability_partition_0(&bootstrap).0.to_string();
     let (outcome, out) = durability_run(
         &bootstrap,
         &[("producer.acks", "1")],
@@ -527,20 +545,6 @@ fn with_acks_1_a_killed_leader_may_lose_events_and_surge_counts_what_the_log_lac
         "acks=1, leader {leader} killed: {} lost, {} duplicates, {} failed",
         group.lost, group.ordering.duplicates, summary.produced.failed
     );
-}
-
-/// Partition 0's replicas of `topic`, in assignment order (the first is the preferred leader).
-fn replicas_of_partition_0(bootstrap: &str, topic: &str) -> Vec<i32> {
-    use rdkafka::consumer::Consumer;
-    let metadata = metadata_reader(bootstrap)
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    metadata.topics()[0]
-        .partitions()
-        .iter()
-        .find(|p| p.id() == 0)
-        .map(|p| p.replicas().to_vec())
-        .expect("partition 0 exists")
 }
 
 /// Integrity under a fault, against the independent reader: nothing acked is lost, the log
@@ -591,8 +595,7 @@ fn a_leader_moved_mid_run_loses_nothing_and_keeps_every_key_in_order() {
     let _machine = exclusive();
     let bootstrap = healthy_cluster();
     let topic = "durability-events";
-    let original = replicas_of_partition_0(&bootstrap, topic);
-    let leader = leader_of_partition_0(&bootstrap, topic);
+    let (leader, original) = durability_partition_0(&bootstrap);
     // The same replicas, another broker first: it becomes the leader 12 s into the run.
     let mut moved = original.clone();
     moved.retain(|&b| b != leader);
@@ -607,7 +610,7 @@ fn a_leader_moved_mid_run_loses_nothing_and_keeps_every_key_in_order() {
     let moved_list = list(&moved);
     let args = ["move-leader", topic, "0", moved_list.as_str()];
     let (outcome, out) = durability_run(&bootstrap, &[], &[(12, &args[..])]);
-    let now_leads = leader_of_partition_0(&bootstrap, topic);
+    let now_leads = durability_partition_0(&bootstrap).0;
     // Put the preferred leader back for the tests after this one.
     kafka::control(&["move-leader", topic, "0", &list(&original)]);
     assert_eq!(
@@ -623,7 +626,7 @@ fn a_broker_paused_past_the_request_timeout_loses_nothing_and_the_java_reader_ag
     let bootstrap = healthy_cluster();
     // The leader of partition 0 stops (SIGSTOP, a long GC pause) for 10 s, twice the producer's
     // request timeout: its requests time out and are retried, and the controller may fence it.
-    let leader = leader_of_partition_0(&bootstrap, "durability-events").to_string();
+    let leader = durability_partition_0(&bootstrap).0.to_string();
     let (outcome, out) = durability_run(
         &bootstrap,
         &[("producer.request.timeout.ms", "5000")],
