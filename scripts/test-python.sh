@@ -4,9 +4,10 @@
 #   prometheus-client    the Prometheus project's OpenMetrics parser, reading surge's live view
 #   kubernetes-validate  the Kubernetes API schemas, checking deploy/k8s (with PyYAML)
 #   xmlschema            an XML Schema validator, checking junit.xml against the JUnit schema
+#   kafka-python         a pure-Python Kafka client: traffic surge did not write, for `surge profile`
 # Nothing is installed into the system's Python.
 set -euo pipefail
-packages=(prometheus-client==0.26.0 kubernetes-validate==1.37.0 xmlschema==4.3.2)
+packages=(prometheus-client==0.26.0 kubernetes-validate==1.37.0 xmlschema==4.3.2 kafka-python==3.0.12)
 cache="${SURGE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/surge}"
 command -v python3 >/dev/null || { echo "test-python: python3 is needed" >&2; exit 2; }
 python3 -m pip --version >/dev/null 2>&1 || { echo "test-python: pip is needed for python3 (apt-get install python3-pip)" >&2; exit 2; }

@@ -34,6 +34,9 @@ pub enum Command {
     Validate(ScenarioArgs),
     /// Preflight: connect, authenticate, list brokers and topics, compare with a scenario.
     Check(CheckArgs),
+    /// Measure a live cluster's traffic through a window (read-only) and write a scenario that
+    /// replays it: topics, rates, event types, sizes, key spaces, consumer groups.
+    Profile(ProfileArgs),
     /// Re-render every report of a run from its summary.json and *.hlog, without a broker.
     Report(ReportArgs),
     /// Recovery drill: one group of a scenario reads its topics from the earliest retained
@@ -249,6 +252,13 @@ pub struct CheckArgs {
     /// A scenario whose topics to compare (optional).
     pub scenario: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// How to reach and authenticate to a real cluster.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
     /// Bootstrap servers (host:port,...).
     #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", value_name = "SERVERS")]
     pub bootstrap: Option<String>,
@@ -271,7 +281,7 @@ pub struct CheckArgs {
     pub insecure_skip_tls_verify: bool,
 }
 
-impl CheckArgs {
+impl ClusterArgs {
     /// The overrides these flags make.
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -282,6 +292,85 @@ impl CheckArgs {
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             ..Overrides::default()
         }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Profile only the topics this regular expression matches (internal `__` topics never).
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub topics: Option<regex::Regex>,
+
+    /// How long to watch the traffic: rates come from the end offsets through it.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_window)]
+    pub window: Duration,
+
+    /// Records to read per topic for sizes, types and keys, at most (100 to 1,000,000).
+    #[arg(long, value_name = "N", default_value = "20000", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub sample: u64,
+
+    /// The Black Friday factor: above 1, the scenario ramps from the observed rate to this many
+    /// times it, holds the peak, and drains (1 to 100).
+    #[arg(long, value_name = "F", default_value = "1", value_parser = parse_peak_factor)]
+    pub scale: f64,
+
+    /// The scenario file to write (its curve, when the window has one, goes beside it as
+    /// NAME.rates.csv).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Replace --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The header that names each record's type.
+    #[arg(long, value_name = "NAME", default_value = "__TypeId__")]
+    pub type_header: String,
+
+    /// Write stable placeholders instead of the record types' names.
+    #[arg(long)]
+    pub redact_types: bool,
+}
+
+impl ProfileArgs {
+    /// The options these flags make.
+    pub fn options(&self) -> crate::ProfileOptions {
+        crate::ProfileOptions {
+            overrides: self.cluster.overrides(),
+            topics: self.topics.clone(),
+            window: self.window,
+            sample: self.sample,
+            scale: self.scale,
+            out: self.out.clone(),
+            type_header: self.type_header.clone(),
+            redact_types: self.redact_types,
+            force: self.force,
+        }
+    }
+}
+
+fn parse_regex(text: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(text).map_err(|e| format!("not a regular expression: {e}"))
+}
+
+fn parse_window(text: &str) -> Result<Duration, String> {
+    let window = parse_duration(text)?;
+    if !(Duration::from_secs(2)..=Duration::from_secs(86_400)).contains(&window) {
+        return Err("a window from 2s to 24h, e.g. 60s or 15m".into());
+    }
+    Ok(window)
+}
+
+fn parse_peak_factor(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && (1.0..=100.0).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "`{}` is not a peak factor: a number from 1 to 100, e.g. 3",
+            crate::input::quote(text, 40)
+        )),
     }
 }
 

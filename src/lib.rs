@@ -19,6 +19,7 @@ pub mod live;
 pub mod merge;
 pub mod metrics;
 pub mod output;
+pub mod profile;
 pub mod progress;
 pub mod replay;
 pub mod report;
@@ -31,8 +32,9 @@ pub mod workers;
 pub mod workload;
 
 pub use commands::{
-    CapacityOptions, RunOptions, RunOutcome, capacity_search as capacity, compare,
-    preflight as check, regenerate, run, run_scenario, validate,
+    CapacityOptions, ProfileOptions, ProfileOutcome, RunOptions, RunOutcome,
+    capacity_search as capacity, compare, preflight as check, profile, regenerate, run,
+    run_scenario, validate,
 };
 pub use error::SurgeError;
 pub use run_dir::default_compare_dir;

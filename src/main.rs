@@ -37,12 +37,29 @@ fn main() -> ExitCode {
             })
         }
         Command::Check(args) => {
-            if args.insecure_skip_tls_verify {
+            if args.cluster.insecure_skip_tls_verify {
                 eprintln!("WARNING: {}", surge::scenario::INSECURE_TLS_WARNING);
             }
-            surge::check(args.scenario.as_deref(), &args.overrides()).map(|report| {
+            surge::check(args.scenario.as_deref(), &args.cluster.overrides()).map(|report| {
                 print!("{}", report.render());
                 if report.can_run() { 0 } else { 2 }
+            })
+        }
+        Command::Profile(args) => {
+            if args.cluster.insecure_skip_tls_verify {
+                eprintln!("WARNING: {}", surge::scenario::INSECURE_TLS_WARNING);
+            }
+            eprintln!(
+                "profiling for {} (read-only)...",
+                surge::scenario::units::format_duration(args.window)
+            );
+            surge::profile(&args.options()).map(|outcome| {
+                print!("{}", surge::profile::render(&outcome.profile));
+                println!("scenario written to {}", outcome.scenario.display());
+                if let Some(curve) = &outcome.curve {
+                    println!("its rate curve: {}", curve.display());
+                }
+                0
             })
         }
         Command::Report(args) => surge::regenerate(&args.run_dir).map(|failures| {

@@ -403,3 +403,40 @@ fn merge_refuses_what_is_not_a_distributed_run() {
     let output = surge().args(["merge", "--out", "x"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn surge_profile_refuses_bad_flags_an_unreachable_cluster_and_an_existing_file_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.toml");
+    let out_arg = out.to_str().unwrap().to_string();
+    let cases: [(&[&str], &str); 7] = [
+        (&["--window", "1s"], "a window from 2s to 24h"),
+        (&["--window", "soon"], "not a duration"),
+        (&["--scale", "0.5"], "not a peak factor"),
+        (&["--sample", "5"], "100..=1000000"),
+        (&["--topics", "orders("], "not a regular expression"),
+        (&["--bootstrap", "embedded"], "reads a real cluster"),
+        (&["--bootstrap", "127.0.0.1:1"], "no broker at 127.0.0.1:1"),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec!["profile", "--out", &out_arg];
+        args.extend_from_slice(flags);
+        if !flags.contains(&"--bootstrap") {
+            args.extend_from_slice(&["--bootstrap", "127.0.0.1:1"]);
+        }
+        let output = common::surge_within(&args, Duration::from_secs(60));
+        let console = common::console(&output);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {console}");
+        assert!(console.contains(expected), "{flags:?}: {console}");
+        assert!(!out.exists());
+    }
+    // An existing file is kept unless --force says otherwise, before any connection.
+    std::fs::write(&out, "mine").unwrap();
+    let output = common::surge_within(
+        &["profile", "--out", &out_arg, "--bootstrap", "127.0.0.1:1"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(common::console(&output).contains("--force"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "mine");
+}

@@ -3,6 +3,8 @@
 //! Kafka's own Java console consumer, which must agree with surge on loss and duplicates.
 
 mod common;
+#[path = "local_kafka/profile.rs"]
+mod profile;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

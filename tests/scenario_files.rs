@@ -165,6 +165,34 @@ fn other_mistakes_are_caught_before_any_load() {
             "events[0].size",
         ),
         (
+            VALID.replace(
+                "topic = \"orders\"",
+                "topic = \"orders\"\nsize = [\"1KiB\", \"600B\"]",
+            ),
+            "events[0].size[1]",
+        ),
+        (
+            VALID.replace(
+                "topic = \"orders\"",
+                "topic = \"orders\"\nsize = [\"1KiB..2KiB\", \"3KiB\"]",
+            ),
+            "events[0].size[0]",
+        ),
+        (
+            VALID.replace(
+                "topic = \"orders\"",
+                "topic = \"orders\"\nsize = [\"1KiB\"]",
+            ),
+            "2 to 101 sizes",
+        ),
+        (
+            VALID.replace(
+                "topic = \"orders\"",
+                "topic = \"orders\"\nsize = [\"64B\", \"2KiB\"]",
+            ),
+            "events[0].size",
+        ),
+        (
             format!("{VALID}\n[run]\nbaseline = \"reports/x\"\nmax_regression = \"ten%\"\n"),
             "run.max_regression",
         ),

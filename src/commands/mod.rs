@@ -4,6 +4,7 @@
 mod capacity;
 mod check;
 mod compare;
+mod profile;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub use capacity::{CapacityOptions, capacity_search};
 pub use check::preflight;
 pub use compare::compare;
+pub use profile::{ProfileOptions, ProfileOutcome, profile};
 pub use run::{RunOptions, RunOutcome, run, run_scenario};
 
 use crate::error::SurgeError;

@@ -205,7 +205,7 @@ pub(super) fn mean_event_bytes(scenario: &Scenario) -> f64 {
     scenario
         .events
         .iter()
-        .map(|e| e.weight / weight * (e.size_min + e.size_max) as f64 / 2.0)
+        .map(|e| e.weight / weight * e.mean_size())
         .sum()
 }
 

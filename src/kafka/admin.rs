@@ -66,6 +66,21 @@ fn tcp_reachable(servers: &str) -> bool {
         .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok())
 }
 
+/// An admin client, and options that bound each of its requests by `timeout`.
+pub(super) fn admin_client(
+    servers: &str,
+    properties: &[(String, String)],
+    timeout: Duration,
+) -> Result<(AdminClient<ErrorLog>, AdminOptions), ConnectError> {
+    let admin = client_config(servers, properties)
+        .create_with_context(ErrorLog::default())
+        .map_err(|e| config_error(e, properties))?;
+    let options = AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout));
+    Ok((admin, options))
+}
+
 /// Connects and lists brokers and topics, failing within `timeout`.
 pub fn probe(
     servers: &str,
@@ -154,9 +169,7 @@ pub async fn ensure_topics(
     if missing.is_empty() {
         return Ok(Vec::new());
     }
-    let admin: AdminClient<ErrorLog> = client_config(servers, properties)
-        .create_with_context(ErrorLog::default())
-        .map_err(|e| config_error(e, properties))?;
+    let (admin, options) = admin_client(servers, properties, timeout)?;
     let new_topics: Vec<NewTopic> = missing
         .iter()
         .map(|t| {
@@ -165,9 +178,6 @@ pub async fn ensure_topics(
             t.config.iter().fold(topic, |topic, (k, v)| topic.set(k, v))
         })
         .collect();
-    let options = AdminOptions::new()
-        .operation_timeout(Some(timeout))
-        .request_timeout(Some(timeout));
     let outcome = tokio::time::timeout(
         timeout + Duration::from_secs(1),
         admin.create_topics(&new_topics, &options),
@@ -378,12 +388,7 @@ pub async fn describe_topics(
     timeout: Duration,
 ) -> Result<Vec<TopicFacts>, ConnectError> {
     use rdkafka::admin::ResourceSpecifier;
-    let admin: AdminClient<ErrorLog> = client_config(servers, properties)
-        .create_with_context(ErrorLog::default())
-        .map_err(|e| config_error(e, properties))?;
-    let options = AdminOptions::new()
-        .operation_timeout(Some(timeout))
-        .request_timeout(Some(timeout));
+    let (admin, options) = admin_client(servers, properties, timeout)?;
     let mut facts = Vec::new();
     for topic in topics {
         let existing = info.topics.iter().find(|(name, _, _)| name == &topic.name);

@@ -7,6 +7,7 @@ pub mod consumer;
 pub mod dlt;
 pub mod embedded;
 pub mod producer;
+pub mod profile;
 pub mod reader;
 
 use std::sync::Mutex;

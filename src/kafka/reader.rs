@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
@@ -169,6 +169,25 @@ pub fn read_spans(
     stopped: impl Fn() -> bool,
     mut each: impl FnMut(usize, i64, Option<&[u8]>),
 ) -> Result<(), String> {
+    read_messages(
+        servers,
+        properties,
+        spans,
+        deadline,
+        stopped,
+        |index, message| each(index, message.offset(), message.payload()),
+    )
+}
+
+/// [`read_spans`], handing each record whole (key, headers) to `each`.
+pub(super) fn read_messages(
+    servers: &str,
+    properties: &[(String, String)],
+    spans: &[Span],
+    deadline: Instant,
+    stopped: impl Fn() -> bool,
+    mut each: impl FnMut(usize, &BorrowedMessage<'_>),
+) -> Result<(), String> {
     let mut config = client_config(servers, properties);
     config
         .set("enable.auto.commit", "false")
@@ -225,7 +244,7 @@ pub fn read_spans(
                 if let Some(&index) = index {
                     let (offset, to) = (message.offset(), spans[index].to);
                     if offset < to {
-                        each(index, offset, message.payload());
+                        each(index, &message);
                     }
                     if read_to[index] < to && offset + 1 >= to {
                         unfinished -= 1;

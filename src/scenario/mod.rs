@@ -188,6 +188,22 @@ pub struct EventSpec {
     pub weight: f64,
     pub size_min: u64,
     pub size_max: u64,
+    /// Sizes at evenly spaced quantiles (smallest first), drawn between neighbours linearly;
+    /// empty when the size is one size or a uniform range.
+    pub size_quantiles: Vec<u64>,
+}
+
+impl EventSpec {
+    /// The mean event size the size settings draw.
+    pub fn mean_size(&self) -> f64 {
+        match self.size_quantiles.as_slice() {
+            [] | [_] => (self.size_min + self.size_max) as f64 / 2.0,
+            table => {
+                let sum: f64 = table.windows(2).map(|w| (w[0] + w[1]) as f64 / 2.0).sum();
+                sum / (table.len() - 1) as f64
+            }
+        }
+    }
 }
 
 /// How the target rate moves within a phase.

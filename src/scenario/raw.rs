@@ -91,11 +91,20 @@ pub struct RawEvent {
     pub name: Option<String>,
     pub topic: Option<String>,
     pub weight: Option<f64>,
-    pub size: Option<Scalar>,
+    pub size: Option<RawSize>,
     pub aggregate: Option<String>,
     pub keys: Option<i64>,
     pub distribution: Option<String>,
     pub zipf_exponent: Option<f64>,
+}
+
+/// An event's `size`: one size or a range (`"512B..2KiB"`), or sizes at evenly spaced
+/// quantiles (`["400B", "800B", "2KiB"]`: the smallest, the median, the largest).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RawSize {
+    One(Scalar),
+    Quantiles(Vec<Scalar>),
 }
 
 /// `[[phases]]`: one step of the load plan.

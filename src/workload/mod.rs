@@ -18,12 +18,9 @@ pub const MAX_KEYS: u64 = 10_000_000;
 
 /// Checks what the scenario parser cannot: event sizes against the JSON envelope.
 pub fn validate(scenario: &Scenario) -> Result<(), ScenarioError> {
-    let run_id = [b'0'; RUN_ID_LEN];
     for (i, event) in scenario.events.iter().enumerate() {
         let aggregate = &scenario.aggregates[event.aggregate];
-        let envelope =
-            EventEncoder::new(&run_id, u16::MAX, u16::MAX, &event.name, &aggregate.name, 0)
-                .envelope_len() as u64;
+        let envelope = envelope_len(&event.name, &aggregate.name);
         if event.size_min < envelope {
             return Err(ScenarioError {
                 file: scenario.source.display().to_string(),
@@ -50,6 +47,13 @@ pub fn validate(scenario: &Scenario) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// The smallest event of this type and aggregate: its JSON envelope with an empty body.
+pub fn envelope_len(event_name: &str, aggregate_name: &str) -> u64 {
+    let run_id = [b'0'; RUN_ID_LEN];
+    EventEncoder::new(&run_id, u16::MAX, u16::MAX, event_name, aggregate_name, 0).envelope_len()
+        as u64
+}
+
 enum KeySampler {
     Uniform(u64),
     Zipf(Zipf<f64>),
@@ -60,6 +64,35 @@ impl KeySampler {
         match self {
             KeySampler::Uniform(keys) => rng.random_range(0..*keys) as u32,
             KeySampler::Zipf(zipf) => (zipf.sample(rng) as u64).saturating_sub(1) as u32,
+        }
+    }
+}
+
+/// How an event type's sizes are drawn.
+enum Sizes {
+    Fixed(u64),
+    /// Uniform between the two, both included.
+    Range(u64, u64),
+    /// Sizes at evenly spaced quantiles: a quantile drawn uniformly, its size read linearly
+    /// between the two nearest.
+    Quantiles(Vec<u64>),
+}
+
+impl Sizes {
+    #[inline]
+    fn draw(&self, rng: &mut SmallRng) -> u64 {
+        match self {
+            Sizes::Fixed(size) => *size,
+            Sizes::Range(min, max) => rng.random_range(*min..=*max),
+            Sizes::Quantiles(table) => {
+                let at = rng.random::<f64>() * (table.len() - 1) as f64;
+                let low = at as usize;
+                let (a, b) = (
+                    table[low] as f64,
+                    table[(low + 1).min(table.len() - 1)] as f64,
+                );
+                (a + (b - a) * (at - low as f64)).round() as u64
+            }
         }
     }
 }
@@ -81,7 +114,7 @@ pub struct EventGenerator {
     instance: u16,
     rng: SmallRng,
     mix: WeightedIndex<f64>,
-    events: Vec<(EventEncoder, usize, u64, u64)>,
+    events: Vec<(EventEncoder, usize, Sizes)>,
     event_names: Vec<String>,
     samplers: Vec<KeySampler>,
     aggregate_topics: Vec<usize>,
@@ -107,7 +140,12 @@ impl EventGenerator {
                     &aggregate.name,
                     e.size_max as usize,
                 );
-                (encoder, e.aggregate, e.size_min, e.size_max)
+                let sizes = match e.size_quantiles.as_slice() {
+                    [] | [_] if e.size_min == e.size_max => Sizes::Fixed(e.size_max),
+                    [] | [_] => Sizes::Range(e.size_min, e.size_max),
+                    table => Sizes::Quantiles(table.to_vec()),
+                };
+                (encoder, e.aggregate, sizes)
             })
             .collect();
         let samplers = scenario
@@ -141,16 +179,12 @@ impl EventGenerator {
     #[inline]
     pub fn next_event(&mut self, event_number: u64, intended_at_us: u64) -> OutgoingEvent<'_> {
         let kind = self.mix.sample(&mut self.rng);
-        let (encoder, aggregate, size_min, size_max) = &mut self.events[kind];
+        let (encoder, aggregate, sizes) = &mut self.events[kind];
         let index = self.samplers[*aggregate].sample(&mut self.rng);
         let counter = &mut self.sequences[*aggregate][index as usize];
         let sequence = *counter;
         *counter += 1;
-        let size = if size_min == size_max {
-            *size_max
-        } else {
-            self.rng.random_range(*size_min..=*size_max)
-        };
+        let size = sizes.draw(&mut self.rng);
         let (key, payload) =
             encoder.encode(event_number, index, sequence, intended_at_us, size as usize);
         OutgoingEvent {
@@ -191,5 +225,37 @@ impl EventGenerator {
             marks: self.marks.iter().map(sparse).collect(),
             ..SentLedger::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_at_quantiles_are_drawn_in_their_proportions() {
+        let scenario = crate::scenario::from_text(
+            "[[topics]]\nname = \"t\"\n[[events]]\nname = \"E\"\ntopic = \"t\"\n\
+             size = [\"400B\", \"500B\", \"1000B\", \"3000B\", \"5000B\"]\n\
+             [[phases]]\nrate = 1\nduration = \"1s\"\n",
+        );
+        validate(&scenario).unwrap();
+        let mut generator = EventGenerator::new(&scenario, &[b'r'; RUN_ID_LEN], 0);
+        let mut sizes: Vec<usize> = (0..40_000)
+            .map(|n| generator.next_event(n, 0).payload.len())
+            .collect();
+        sizes.sort_unstable();
+        let at = |q: f64| sizes[((sizes.len() - 1) as f64 * q) as usize] as f64;
+        // The table's quartiles are its points: 500 B at 25%, 1000 B at 50%, 3000 B at 75%.
+        for (q, expected) in [
+            (0.25, 500.0),
+            (0.5, 1000.0),
+            (0.75, 3000.0),
+            (0.875, 4000.0),
+        ] {
+            assert!((at(q) / expected - 1.0).abs() < 0.03, "p{q}: {}", at(q));
+        }
+        assert_eq!((sizes[0], sizes[sizes.len() - 1]), (400, 5000));
+        assert_eq!(scenario.events[0].mean_size(), 1800.0);
     }
 }

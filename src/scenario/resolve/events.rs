@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Ctx, scalar_map};
-use crate::scenario::raw::{RawEvent, RawTopic};
+use crate::scenario::raw::{RawEvent, RawSize, RawTopic};
 use crate::scenario::shapes::cut;
 use crate::scenario::units::{Scalar, Size};
 use crate::scenario::{
@@ -184,7 +184,14 @@ fn resolve_event(
             "use a number above 0; weights are relative shares of the mix",
         ));
     }
-    let (size_min, size_max) = resolve_size(ctx, &key("size"), event.size.as_ref())?;
+    let (size_min, size_max, size_quantiles) = match &event.size {
+        Some(RawSize::Quantiles(table)) => resolve_quantiles(ctx, &key("size"), table)?,
+        Some(RawSize::One(size)) => {
+            let (min, max) = resolve_size(ctx, &key("size"), Some(size))?;
+            (min, max, Vec::new())
+        }
+        None => (512, 512, Vec::new()),
+    };
     let aggregate = resolve_aggregate(
         ctx,
         i,
@@ -200,7 +207,46 @@ fn resolve_event(
         weight,
         size_min,
         size_max,
+        size_quantiles,
     })
+}
+
+/// Sizes at evenly spaced quantiles: 2 to 101 of them, each a size, smallest first.
+fn resolve_quantiles(
+    ctx: &Ctx,
+    key: &str,
+    table: &[Scalar],
+) -> Result<(u64, u64, Vec<u64>), ScenarioError> {
+    if !(2..=101).contains(&table.len()) {
+        return Err(ctx.err(
+            key,
+            format!("a list of {} sizes is not a size distribution", table.len()),
+            "list 2 to 101 sizes at evenly spaced quantiles, smallest first, e.g. [\"400B\", \"800B\", \"2KiB\"]",
+        ));
+    }
+    let sizes = table
+        .iter()
+        .enumerate()
+        .map(|(i, size)| {
+            let item = format!("{key}[{i}]");
+            match resolve_size(ctx, &item, Some(size))? {
+                (low, high) if low == high => Ok(low),
+                _ => Err(ctx.err(
+                    item,
+                    "a range inside a list of sizes",
+                    "write one size per quantile, e.g. \"800B\"",
+                )),
+            }
+        })
+        .collect::<Result<Vec<u64>, ScenarioError>>()?;
+    if let Some(i) = sizes.windows(2).position(|w| w[1] < w[0]) {
+        return Err(ctx.err(
+            format!("{key}[{}]", i + 1),
+            format!("{} bytes is smaller than the size before it", sizes[i + 1]),
+            "list the sizes smallest first: each is the size at a higher quantile",
+        ));
+    }
+    Ok((sizes[0], sizes[sizes.len() - 1], sizes))
 }
 
 /// An event's size: a size or a range of sizes, in bytes, at most [`MAX_EVENT_SIZE`].

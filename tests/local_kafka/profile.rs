@@ -1,0 +1,293 @@
+//! `surge profile` against traffic surge did not write: kafka-python (tests/fixtures/
+//! profile-traffic.py) produces at known rates, type weights, sizes, key counts and key laws,
+//! with consumer groups of known sizes; the profile must recover them, and the scenario it
+//! writes must offer the same rates per topic.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use surge::profile::fit::quantile_of;
+use surge::scenario::{KeyDistribution, Overrides, Scenario};
+
+use super::common::{self, console, exclusive, surge_within};
+use super::healthy_cluster;
+
+/// The traffic: two topics with known mixes and a third with none; two groups.
+fn spec(bootstrap: &str, prefix: &str, seconds: u64) -> serde_json::Value {
+    let kind = |name: &str, aggregate: &str, weight: f64, law: &str, keys: u64, sizes: [u64; 2]| {
+        serde_json::json!({"type": name, "aggregate": aggregate, "weight": weight, "law": law,
+            "exponent": 1.0, "keys": keys, "size_min": sizes[0], "size_max": sizes[1]})
+    };
+    serde_json::json!({
+        "bootstrap": bootstrap, "seed": 11, "duration_s": seconds,
+        "topics": [
+            {"name": format!("{prefix}-orders"), "partitions": 6, "rate": 240, "types": [
+                kind("com.shop.order.OrderCreated", "order", 0.6, "uniform", 400, [600, 1400]),
+                kind("com.shop.order.OrderPaid", "payment", 0.4, "zipf", 150, [400, 800])]},
+            {"name": format!("{prefix}-payments"), "partitions": 3, "rate": 80, "types": [
+                kind("com.shop.payment.PaymentCaptured", "capture", 1.0, "uniform", 300, [500, 500])]},
+            {"name": format!("{prefix}-quiet"), "partitions": 2, "rate": 0, "types": []}],
+        "groups": [
+            {"name": format!("{prefix}-billing"), "members": 2, "topics": [format!("{prefix}-orders")]},
+            {"name": format!("{prefix}-audit"), "members": 1,
+             "topics": [format!("{prefix}-orders"), format!("{prefix}-payments")]}]
+    })
+}
+
+/// Starts the traffic and waits (at most 2 minutes) until its groups hold their partitions and
+/// it produces.
+fn start_traffic(spec: &serde_json::Value) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = common::python()
+        .arg(common::repo("tests/fixtures/profile-traffic.py"))
+        .arg(spec.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = lines.read_line(&mut line);
+        let _ = sender.send(line);
+        lines
+    });
+    let first = receiver.recv_timeout(Duration::from_secs(120));
+    if first.as_deref().map(str::trim) != Ok("producing") {
+        let _ = child.kill();
+        panic!("the Python traffic did not start: {first:?}");
+    }
+    (child, reader.join().unwrap())
+}
+
+/// What the traffic sent, per topic and type, once it has ended (at most `limit`).
+fn traffic_sent(
+    mut child: Child,
+    mut lines: BufReader<std::process::ChildStdout>,
+    limit: Duration,
+) -> serde_json::Value {
+    let status = common::wait_within(&mut child, limit);
+    assert!(status.success(), "the Python traffic failed: {status}");
+    let mut line = String::new();
+    lines.read_line(&mut line).unwrap();
+    serde_json::from_str::<serde_json::Value>(&line).unwrap()["sent"].clone()
+}
+
+fn events_on<'a>(
+    scenario: &'a Scenario,
+    topic: &str,
+) -> Vec<(
+    &'a surge::scenario::EventSpec,
+    &'a surge::scenario::AggregateSpec,
+)> {
+    scenario
+        .events
+        .iter()
+        .map(|e| (e, &scenario.aggregates[e.aggregate]))
+        .filter(|(_, a)| scenario.topics[a.topic].name == topic)
+        .collect()
+}
+
+fn close(measured: f64, expected: f64, within: f64, what: &str) {
+    assert!(
+        (measured / expected - 1.0).abs() <= within,
+        "{what}: {measured} against {expected} (more than {}% apart)",
+        within * 100.0
+    );
+}
+
+#[test]
+fn a_profile_of_python_traffic_recovers_its_rates_mix_sizes_keys_and_groups() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let prefix = format!("profile-{}", std::process::id());
+    let (child, lines) = start_traffic(&spec(&bootstrap, &prefix, 40));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("profiled.toml");
+    let filter = format!("^{prefix}-");
+    let args = [
+        "profile",
+        "--bootstrap",
+        &bootstrap,
+        "--topics",
+        &filter,
+        "--window",
+        "20s",
+    ];
+    let output = surge_within(
+        &[&args[..], &["--out", out.to_str().unwrap()]].concat(),
+        Duration::from_secs(180),
+    );
+    assert!(output.status.success(), "{}", console(&output));
+    let sent = traffic_sent(child, lines, Duration::from_secs(120));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let scenario = surge::validate(&out, &Overrides::default()).unwrap();
+
+    // Rates per topic within 10% of what the traffic paced; type weights within 5 points of
+    // what it sent.
+    for (topic, rate) in [("orders", 240.0), ("payments", 80.0)] {
+        let name = format!("{prefix}-{topic}");
+        let events = events_on(&scenario, &name);
+        let measured: f64 = events.iter().map(|(e, _)| e.weight).sum();
+        close(measured, rate, 0.10, &format!("{topic} events/s"));
+        let sent_here = sent[&name].as_object().unwrap();
+        let total: f64 = sent_here.values().map(|v| v.as_f64().unwrap()).sum();
+        for (event, _) in &events {
+            let share = sent_here[&event.name].as_f64().unwrap() / total;
+            assert!(
+                (event.weight / measured - share).abs() <= 0.05,
+                "{}: {} of the mix against {share} sent",
+                event.name,
+                event.weight / measured
+            );
+        }
+    }
+    // Sizes, keys and key laws per type.
+    let expect = [
+        ("com.shop.order.OrderCreated", [1000.0, 1360.0], 400, None),
+        ("com.shop.order.OrderPaid", [600.0, 780.0], 150, Some(1.0)),
+        (
+            "com.shop.payment.PaymentCaptured",
+            [500.0, 500.0],
+            300,
+            None,
+        ),
+    ];
+    for (name, [p50, p95], keys, exponent) in expect {
+        let event = scenario.events.iter().find(|e| e.name == name).unwrap();
+        let table: Vec<u64> = if event.size_quantiles.is_empty() {
+            vec![event.size_min, event.size_max]
+        } else {
+            event.size_quantiles.clone()
+        };
+        close(
+            quantile_of(&table, 0.5),
+            p50,
+            0.05,
+            &format!("{name} size p50"),
+        );
+        close(
+            quantile_of(&table, 0.95),
+            p95,
+            0.05,
+            &format!("{name} size p95"),
+        );
+        let aggregate = &scenario.aggregates[event.aggregate];
+        close(
+            aggregate.keys as f64,
+            keys as f64,
+            0.05,
+            &format!("{name} keys"),
+        );
+        match (aggregate.distribution, exponent) {
+            (KeyDistribution::Uniform, None) => {}
+            (KeyDistribution::Zipf { exponent: fitted }, Some(exponent)) => assert!(
+                (fitted - exponent).abs() <= 0.2,
+                "{name}: zipf exponent {fitted} against {exponent}"
+            ),
+            (law, _) => panic!("{name}: {law:?} against {exponent:?}"),
+        }
+    }
+    // The groups, with their topics and members.
+    let groups: Vec<(String, Vec<String>, u16)> = scenario
+        .groups
+        .iter()
+        .map(|g| {
+            let topics = g.topics.iter().map(|&t| scenario.topics[t].name.clone());
+            let mut topics: Vec<String> = topics.collect();
+            topics.sort();
+            (g.name.clone(), topics, g.members)
+        })
+        .collect();
+    let orders = format!("{prefix}-orders");
+    let payments = format!("{prefix}-payments");
+    assert!(
+        groups.contains(&(format!("{prefix}-billing"), vec![orders.clone()], 2)),
+        "{groups:?}"
+    );
+    assert!(
+        groups.contains(&(format!("{prefix}-audit"), vec![orders.clone(), payments], 1)),
+        "{groups:?}"
+    );
+    // The idle topic is listed, with no event and a note; no key or payload bytes are written.
+    let quiet = format!("{prefix}-quiet");
+    assert!(scenario.topics.iter().any(|t| t.name == quiet));
+    assert!(events_on(&scenario, &quiet).is_empty());
+    assert!(
+        text.contains(&format!("no record was written to {quiet}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("order-1") && !text.contains("xxxx"),
+        "{text}"
+    );
+
+    // The written scenario, run on the embedded broker, offers each topic its measured rate.
+    let run_dir = dir.path().join("run");
+    let run = surge_within(
+        &[
+            "run",
+            out.to_str().unwrap(),
+            "-q",
+            "--out",
+            run_dir.to_str().unwrap(),
+        ],
+        Duration::from_secs(180),
+    );
+    assert!(run.status.success(), "{}", console(&run));
+    let summary = common::written_summary(&run_dir);
+    let produced = &summary.produced;
+    let acked: u64 = produced.acked_by_topic.iter().map(|(_, n)| n).sum();
+    for (topic, count) in produced.acked_by_topic.iter().filter(|(_, n)| *n > 0) {
+        let offered = *count as f64 / acked as f64 * produced.target_rate;
+        let measured: f64 = events_on(&scenario, topic)
+            .iter()
+            .map(|(e, _)| e.weight)
+            .sum();
+        close(
+            offered,
+            measured,
+            0.05,
+            &format!("{topic} offered events/s"),
+        );
+    }
+}
+
+#[test]
+fn a_profile_without_traffic_or_without_a_matching_topic_exits_2_and_writes_nothing() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let prefix = format!("idle-{}", std::process::id());
+    let mut idle = spec(&bootstrap, &prefix, 0);
+    idle["groups"] = serde_json::json!([]);
+    let (child, lines) = start_traffic(&idle);
+    traffic_sent(child, lines, Duration::from_secs(60));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("idle.toml");
+    let out_arg = out.to_str().unwrap();
+    let quiet = format!("^{prefix}-quiet$");
+    let cases = [
+        (quiet.as_str(), "no record was written"),
+        ("^no-such-topic-anywhere$", "matches --topics"),
+    ];
+    for (filter, says) in cases {
+        let args = [
+            "profile",
+            "--bootstrap",
+            &bootstrap,
+            "--topics",
+            filter,
+            "--window",
+            "3s",
+        ];
+        let output = surge_within(
+            &[&args[..], &["--out", out_arg]].concat(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(output.status.code(), Some(2), "{}", console(&output));
+        assert!(console(&output).contains(says), "{}", console(&output));
+        assert!(!out.exists(), "no scenario is written from no measurement");
+    }
+}
