@@ -21,6 +21,10 @@
 #                                      its preferred leader (start does this too)
 #   scripts/local-kafka.sh move-leader TOPIC PARTITION R1,R2,R3
 #                                      reorder the partition's replicas and elect R1 its leader
+#   scripts/local-kafka.sh limited-user make the SCRAM user 'surge-limited' (no ACLs: it may do
+#                                      nothing until `acl` grants it something)
+#   scripts/local-kafka.sh acl ARGS...  Kafka's AclCommand against the cluster, e.g. --add
+#                                      --allow-principal User:surge-limited --operation Read --topic T
 #   scripts/local-kafka.sh env         shell exports for the SASL_SSL and SSL listeners
 #   scripts/local-kafka.sh classpath   the jars' classpath, for Kafka's own Java tools
 #   scripts/local-kafka.sh reset       stop, then delete all data (the next start formats anew)
@@ -47,6 +51,8 @@ KAFKA_VERSION="4.4.0"
 BROKERS=3
 CONTROLLER_ID=100
 SCRAM_USER="surge"
+# A second SCRAM user that is no super user: what a principal with narrow ACLs sees.
+LIMITED_USER="surge-limited"
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 base="${SURGE_KAFKA_PORT:-9092}"
@@ -112,13 +118,15 @@ install_tls() {
   rm -rf "$tmp"
 }
 
-# The SCRAM user's password: random per state directory, created before the storage is formatted.
+# A SCRAM user's password: random per state directory (the main user's is created before the
+# storage is formatted).
 scram_password() {
-  if [[ ! -s "$tls/scram.password" ]]; then
+  local file="$tls/${1:-scram}.password"
+  if [[ ! -s "$file" ]]; then
     mkdir -p "$tls"
-    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$tls/scram.password")
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$file")
   fi
-  cat "$tls/scram.password"
+  cat "$file"
 }
 
 install() {
@@ -127,6 +135,14 @@ install() {
 }
 
 # --- configuration and storage -------------------------------------------------------------
+
+# ACLs are enforced, as on MSK with SASL: the nodes (PLAINTEXT and the controller listener are
+# ANONYMOUS), TLS clients without certificates (ANONYMOUS too) and the SCRAM user are super
+# users; the limited user may do only what `acl` grants it.
+authorizer_config() {
+  printf '%s\n' "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" \
+    "super.users=User:ANONYMOUS;User:$SCRAM_USER"
+}
 
 write_configs() {
   mkdir -p "$state/config" "$logs"
@@ -144,6 +160,7 @@ default.replication.factor=3
 # A broker that comes back gets its preferred partitions back within half a minute (the
 # default waits five), so that one broker does not lead everything after a restart.
 leader.imbalance.check.interval.seconds=30
+$(authorizer_config)
 EOF
   local n
   for ((n = 1; n <= BROKERS; n++)); do
@@ -180,6 +197,7 @@ ssl.truststore.type=PEM
 ssl.truststore.location=$tls/ca.pem
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+$(authorizer_config)
 EOF
   done
 }
@@ -559,6 +577,20 @@ move_leader() {
   say "$topic-$partition is led by broker ${replicas%%,*}"
 }
 
+limited_user() {
+  local out
+  out="$(java_tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(list plain_port)" \
+    --alter --entity-type users --entity-name "$LIMITED_USER" \
+    --add-config "SCRAM-SHA-512=[password=$(scram_password limited)]" 2>&1)" ||
+    die "the SCRAM user $LIMITED_USER could not be made: $out"
+  say "SCRAM user $LIMITED_USER ready"
+}
+
+acl() {
+  java_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$(list plain_port)" "$@" >/dev/null ||
+    die "AclCommand $* failed"
+}
+
 env_exports() {
   [[ -f "$tls/ca.pem" ]] || die "not installed: run scripts/local-kafka.sh install (or start) first"
   cat <<EOF
@@ -568,6 +600,8 @@ export SURGE_CA_FILE=$tls/ca.pem
 export SURGE_SASL_SSL_BOOTSTRAP=$(list sasl_port)
 export SURGE_TLS_BOOTSTRAP=$(list ssl_port)
 export SURGE_PLAINTEXT_BOOTSTRAP=$(list plain_port)
+export SURGE_LIMITED_USERNAME=$LIMITED_USER
+export SURGE_LIMITED_PASSWORD=$(scram_password limited)
 EOF
 }
 
@@ -595,6 +629,8 @@ case "${1:-}" in
   wait-replicated) wait_replicated "${2:-}" ;;
   balance) balance ;;
   move-leader) move_leader "${2:-}" "${3:-}" "${4:-}" ;;
+  limited-user) limited_user ;;
+  acl) shift; acl "$@" ;;
   env) env_exports ;;
   classpath) install_jars; echo "$libs/*" ;;
   reset) stop; rm -rf "$state/controller" "$state/broker-"[0-9]* "$state/config"; say "data deleted" ;;

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::ResourceSpecifier;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::reader::{Span, read_messages};
 use super::{ConnectError, ErrorLog, client_config, redact};
@@ -45,6 +46,13 @@ pub async fn topic_settings(
         .into_iter()
         .map(|result| match result {
             Err(code) => Err(format!("DescribeConfigs refused: {code}")),
+            // A broker describes every setting of a topic it lets this principal describe,
+            // defaults included: none at all is a refusal.
+            Ok(resource) if resource.entries.is_empty() => Err(
+                "the broker described none of its settings (DescribeConfigs on the topic is \
+                 refused to this principal)"
+                    .into(),
+            ),
             Ok(resource) => Ok(resource
                 .entries
                 .into_iter()
@@ -94,7 +102,42 @@ pub fn list_groups(
 pub struct SampledRecord<'a> {
     pub key: Option<&'a [u8]>,
     pub value_len: usize,
-    pub headers: Vec<(&'a str, Option<&'a [u8]>)>,
+    /// Header names (read lossily: a name need not be UTF-8) and values.
+    pub headers: Vec<(std::borrow::Cow<'a, str>, Option<&'a [u8]>)>,
+}
+
+/// Each header of `message`. rdkafka's own header iterator panics on a name that is not UTF-8,
+/// and a record from another client may carry one: the names are read through librdkafka's C
+/// call and converted lossily.
+fn headers_of<'a>(
+    message: &'a BorrowedMessage<'a>,
+) -> Vec<(std::borrow::Cow<'a, str>, Option<&'a [u8]>)> {
+    use rdkafka::bindings as rd;
+    let mut headers = Vec::new();
+    // SAFETY: the message outlives the returned borrows (lifetime 'a); librdkafka owns the
+    // header list and the names and values it points to for as long as the message lives.
+    unsafe {
+        let mut list: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
+        if rd::rd_kafka_message_headers(message.ptr(), &mut list)
+            != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        {
+            return headers;
+        }
+        for index in 0.. {
+            let mut name: *const std::os::raw::c_char = std::ptr::null();
+            let mut value: *const std::os::raw::c_void = std::ptr::null();
+            let mut size: usize = 0;
+            let found = rd::rd_kafka_header_get_all(list, index, &mut name, &mut value, &mut size);
+            if found != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+                break;
+            }
+            let name = std::ffi::CStr::from_ptr(name).to_string_lossy();
+            let value =
+                (!value.is_null()).then(|| std::slice::from_raw_parts(value.cast::<u8>(), size));
+            headers.push((name, value));
+        }
+    }
+    headers
 }
 
 /// Reads the spans, handing each record to `each` with its span's index, until all are read or
@@ -113,16 +156,69 @@ pub fn sample_spans(
         deadline,
         || false,
         |index, message| {
-            let headers = message
-                .headers()
-                .map(|h| h.iter().map(|header| (header.key, header.value)).collect())
-                .unwrap_or_default();
             let record = SampledRecord {
                 key: message.key(),
                 value_len: message.payload_len(),
-                headers,
+                headers: headers_of(message),
             };
             each(index, &record);
         },
     )
+}
+
+/// Reads the end offsets of many partitions at once, through one client kept for the window.
+pub struct EndOffsets {
+    client: BaseConsumer<ErrorLog>,
+    properties: Vec<(String, String)>,
+    servers: String,
+}
+
+impl EndOffsets {
+    pub fn new(servers: &str, properties: &[(String, String)]) -> Result<EndOffsets, ConnectError> {
+        let client = client_config(servers, properties)
+            .create_with_context(ErrorLog::default())
+            .map_err(|e| super::config_error(e, properties))?;
+        Ok(EndOffsets {
+            client,
+            properties: properties.to_vec(),
+            servers: servers.to_string(),
+        })
+    }
+
+    /// Per topic (name, partitions) and partition, its end offset: one ListOffsets request per
+    /// leader for all of them, within `timeout`. A partition the broker did not answer for (a
+    /// topic deleted meanwhile, a leader moving) is `None`.
+    pub fn read(
+        &self,
+        topics: &[(String, i32)],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<Option<i64>>>, ConnectError> {
+        let mut asked = TopicPartitionList::new();
+        for (topic, partitions) in topics {
+            for partition in 0..*partitions {
+                let _ = asked.add_partition_offset(topic, partition, Offset::End);
+            }
+        }
+        let answer = self.client.offsets_for_times(asked, timeout).map_err(|e| {
+            ConnectError::Unreachable {
+                servers: self.servers.clone(),
+                timeout_s: timeout.as_secs().max(1),
+                detail: format!("end offsets: {}", redact(&e.to_string(), &self.properties)),
+            }
+        })?;
+        Ok(topics
+            .iter()
+            .map(|(topic, partitions)| {
+                (0..*partitions)
+                    .map(|p| match answer.find_partition(topic, p) {
+                        Some(e) if e.error().is_ok() => match e.offset() {
+                            Offset::Offset(end) => Some(end),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect())
+    }
 }

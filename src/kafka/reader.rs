@@ -143,6 +143,34 @@ fn unanswered(error: &KafkaError) -> bool {
     )
 }
 
+/// The reader's position (the next offset it will hand over) in each assigned span.
+fn positions(
+    reader: &BaseConsumer<ErrorLog>,
+    index_of: &FxHashMap<(&str, i32), usize>,
+) -> Vec<(usize, i64)> {
+    let Ok(list) = reader.position() else {
+        return Vec::new();
+    };
+    list.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(next) => Some((*index_of.get(&(e.topic(), e.partition()))?, next)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An ACL's refusal.
+fn refused(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+        )
+    )
+}
+
 /// Answers about a partition that pass by themselves once a new topic's leaders are elected
 /// and every broker's metadata has caught up.
 fn settling(error: &KafkaError) -> bool {
@@ -214,7 +242,23 @@ pub(super) fn read_messages(
         .collect();
     // Spans not read to their end yet: counted down as each one finishes.
     let mut unfinished = assignment.count();
+    // Moves a span's read position to `next`, counting the span finished when it passes the end.
+    let advance = |read_to: &mut [i64], index: usize, next: i64, unfinished: &mut usize| {
+        if read_to[index] < spans[index].to && next >= spans[index].to {
+            *unfinished -= 1;
+        }
+        read_to[index] = read_to[index].max(next);
+    };
+    let mut polls = 0_u32;
     while unfinished > 0 {
+        polls = polls.wrapping_add(1);
+        // A span that ends in a transaction marker or an aborted record never hands over its
+        // last offset: the reader's position passing the span's end finishes it.
+        if polls.is_multiple_of(256) {
+            for (index, next) in positions(&reader, &index_of) {
+                advance(&mut read_to, index, next, &mut unfinished);
+            }
+        }
         if stopped() {
             return Err("stopped before the end (interrupted)".into());
         }
@@ -237,19 +281,27 @@ pub(super) fn read_messages(
             ));
         }
         match reader.poll(Duration::from_millis(100)) {
-            None => {}
+            None => {
+                for (index, next) in positions(&reader, &index_of) {
+                    advance(&mut read_to, index, next, &mut unfinished);
+                }
+            }
+            // A refusal does not pass by itself: waiting for the deadline would only hide it.
+            Some(Err(error)) if refused(&error) => {
+                return Err(format!(
+                    "{}: this principal may not read the topic (Read is needed)",
+                    redact(&error.to_string(), properties)
+                ));
+            }
             Some(Err(error)) => reader.context().push(&error.to_string()),
             Some(Ok(message)) => {
                 let index = index_of.get(&(message.topic(), message.partition()));
                 if let Some(&index) = index {
-                    let (offset, to) = (message.offset(), spans[index].to);
-                    if offset < to {
+                    let offset = message.offset();
+                    if offset < spans[index].to {
                         each(index, &message);
                     }
-                    if read_to[index] < to && offset + 1 >= to {
-                        unfinished -= 1;
-                    }
-                    read_to[index] = read_to[index].max(offset + 1);
+                    advance(&mut read_to, index, offset + 1, &mut unfinished);
                 }
             }
         }

@@ -31,14 +31,14 @@ pub fn render(profile: &Profile) -> String {
         let _ = writeln!(
             out,
             "  group {}: {members}, {} of {} written, lag {}",
-            group.name,
+            super::scenario::comment_text(&group.name),
             per_second(group.rate),
             per_second(group.ingress),
             thousands(group.lag_end.max(0) as u64)
         );
     }
     for note in &profile.notes {
-        let _ = writeln!(out, "  note: {note}");
+        let _ = writeln!(out, "  note: {}", super::scenario::comment_text(note));
     }
     out
 }

@@ -103,11 +103,12 @@ pub fn fit_keys(counts: &[u32]) -> Option<KeyFit> {
         )
     };
     let solved = solve_keys(law, sampled, distinct as f64);
-    let spread = 2.0 * distinct_deviation(law, solved.unwrap_or(distinct), sampled);
+    // The distinct count's spread at the solution, or at the most keys surge draws from when
+    // the sample cannot bound the count (then the lower end is all it can say).
+    let spread = 2.0 * distinct_deviation(law, solved.unwrap_or(MAX_KEYS), sampled);
     let keys_low = solve_keys(flatter, sampled, (distinct as f64 - spread).max(1.0))
-        .unwrap_or(distinct)
+        .unwrap_or(MAX_KEYS)
         .max(distinct);
-    // Unbounded above: the lower end is all the sample can say.
     let keys = solved.unwrap_or(keys_low);
     let keys_high = solved.and(solve_keys(steeper, sampled, distinct as f64 + spread));
     Some(KeyFit {
@@ -182,33 +183,62 @@ fn zipf_exponent(sorted: &[u32]) -> (f64, f64) {
 
 /// Keys drawn `sampled` times from `keys` keys by `law`: the expected number of distinct ones.
 fn expected_distinct(law: KeyLaw, keys: u64, sampled: u64) -> f64 {
-    let seen = |p: f64| -(sampled as f64 * (-p).ln_1p()).exp_m1();
-    match law {
-        KeyLaw::Uniform => keys as f64 * seen(1.0 / keys as f64),
-        KeyLaw::Zipf { .. } => probabilities(law, keys).map(seen).sum(),
-    }
+    sum_over_keys(law, keys, |p| seen(p, sampled))
 }
 
 /// The standard deviation of the distinct count (keys seen independently of one another).
 fn distinct_deviation(law: KeyLaw, keys: u64, sampled: u64) -> f64 {
-    probabilities(law, keys)
-        .map(|p| {
-            let seen = -(sampled as f64 * (-p).ln_1p()).exp_m1();
-            seen * (1.0 - seen)
-        })
-        .sum::<f64>()
-        .sqrt()
+    sum_over_keys(law, keys, |p| {
+        let seen = seen(p, sampled);
+        seen * (1.0 - seen)
+    })
+    .sqrt()
 }
 
-/// Each key's probability under `law` over `keys` keys.
-fn probabilities(law: KeyLaw, keys: u64) -> Box<dyn Iterator<Item = f64>> {
-    match law {
-        KeyLaw::Uniform => Box::new(std::iter::repeat_n(1.0 / keys as f64, keys as usize)),
-        KeyLaw::Zipf { exponent } => {
-            let total: f64 = (1..=keys).map(|r| (r as f64).powf(-exponent)).sum();
-            Box::new((1..=keys).map(move |r| (r as f64).powf(-exponent) / total))
-        }
+/// The chance that a key of probability `p` is among `sampled` draws.
+fn seen(p: f64, sampled: u64) -> f64 {
+    -(sampled as f64 * (-p).ln_1p()).exp_m1()
+}
+
+/// Ranks summed term by term under a Zipf law; past them, the sum is an integral.
+const EXACT_RANKS: u64 = 10_000;
+/// Simpson intervals of that integral (over the logarithm of the rank, where it is smooth).
+const TAIL_STEPS: u32 = 2_000;
+
+/// The sum over every key of `term(its probability)`: in closed form for a uniform law; for a
+/// Zipf law, term by term over the first [`EXACT_RANKS`] ranks and as an integral over the
+/// rest (the sum of a smooth, slowly varying function is its integral from half a rank before
+/// the first to half a rank after the last), so that ten million keys cost what ten thousand do.
+fn sum_over_keys(law: KeyLaw, keys: u64, term: impl Fn(f64) -> f64) -> f64 {
+    let exponent = match law {
+        KeyLaw::Uniform => return keys as f64 * term(1.0 / keys as f64),
+        KeyLaw::Zipf { exponent } => exponent,
+    };
+    let weight = |rank: f64| rank.powf(-exponent);
+    let head = keys.min(EXACT_RANKS);
+    let (from, to) = (head as f64 + 0.5, keys as f64 + 0.5);
+    let tail_weight = if keys <= head {
+        0.0
+    } else if (exponent - 1.0).abs() < 1e-9 {
+        (to / from).ln()
+    } else {
+        (to.powf(1.0 - exponent) - from.powf(1.0 - exponent)) / (1.0 - exponent)
+    };
+    let total = (1..=head).map(|r| weight(r as f64)).sum::<f64>() + tail_weight;
+    let exact: f64 = (1..=head).map(|r| term(weight(r as f64) / total)).sum();
+    if keys <= head {
+        return exact;
     }
+    let (a, b) = (from.ln(), to.ln());
+    let step = (b - a) / TAIL_STEPS as f64;
+    let at = |u: f64| {
+        let rank = u.exp();
+        term(weight(rank) / total) * rank
+    };
+    let inner: f64 = (1..TAIL_STEPS)
+        .map(|i| at(a + i as f64 * step) * if i % 2 == 1 { 4.0 } else { 2.0 })
+        .sum();
+    exact + (at(a) + at(b) + inner) * step / 3.0
 }
 
 /// The key count whose law would show `distinct` distinct keys in `sampled` records; `None`
@@ -310,12 +340,31 @@ mod tests {
     }
 
     #[test]
+    fn the_integral_tail_of_a_large_zipf_key_space_matches_the_exact_sum() {
+        for (keys, exponent) in [(50_000_u64, 1.0), (200_000, 0.8), (100_000, 1.3)] {
+            let law = KeyLaw::Zipf { exponent };
+            let total: f64 = (1..=keys).map(|r| (r as f64).powf(-exponent)).sum();
+            let exact: f64 = (1..=keys)
+                .map(|r| seen((r as f64).powf(-exponent) / total, 30_000))
+                .sum();
+            let fast = expected_distinct(law, keys, 30_000);
+            assert!(
+                (fast / exact - 1.0).abs() < 1e-4,
+                "{keys}, s={exponent}: {fast} against {exact}"
+            );
+        }
+    }
+
+    #[test]
     fn every_record_with_its_own_key_bounds_the_count_from_below_only() {
         let counts = vec![1_u32; 5_000];
         let fit = fit_keys(&counts).unwrap();
         assert_eq!(fit.law, KeyLaw::Uniform);
         assert_eq!(fit.keys_high, None, "{fit:?}");
         assert!(fit.keys >= 5_000, "{fit:?}");
+        // A larger sample with every key its own says at least as much.
+        let larger = fit_keys(&vec![1_u32; 50_000]).unwrap();
+        assert!(larger.keys >= fit.keys, "{larger:?} against {fit:?}");
         assert!(fit_keys(&[]).is_none());
     }
 }

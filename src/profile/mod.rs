@@ -3,6 +3,7 @@
 //! ([`scenario::write`]). No I/O here: `commands/profile.rs` measures, this module describes.
 
 pub mod console;
+pub mod envelope;
 pub mod fit;
 pub mod sample;
 pub mod scenario;
@@ -42,6 +43,15 @@ impl Profile {
     /// Events/s over every topic.
     pub fn total_rate(&self) -> f64 {
         self.topics.iter().map(|t| t.rate).sum()
+    }
+
+    /// Events/s over the topics the scenario replays: those whose records were sampled.
+    pub fn replayed_rate(&self) -> f64 {
+        self.topics
+            .iter()
+            .filter(|t| !t.types.is_empty())
+            .map(|t| t.rate)
+            .sum()
     }
 }
 
@@ -103,11 +113,12 @@ impl GroupProfile {
     }
 
     /// The processing time per event and member that makes this group consume at its measured
-    /// rate: `None` unless it was the bottleneck (then surge's default leaves it as fast as
-    /// it can be).
+    /// rate, at most [`envelope::MAX_PROCESSING_TIME`]: `None` unless it was the bottleneck
+    /// (then surge's default leaves it as fast as it can be).
     pub fn processing_time(&self) -> Option<Duration> {
         let members = self.members.filter(|&m| m > 0)? as f64;
-        (self.is_bottleneck() && self.rate > 0.0)
-            .then(|| Duration::from_secs_f64(members / self.rate))
+        (self.is_bottleneck() && self.rate > 0.0).then(|| {
+            Duration::from_secs_f64(members / self.rate).min(envelope::MAX_PROCESSING_TIME)
+        })
     }
 }

@@ -24,6 +24,14 @@ pub struct TypeSample {
     pub keyless: u64,
 }
 
+/// At most this many header names are counted, and types told apart: a producer that writes
+/// a new name into every record cannot grow the tallies without bound.
+const MAX_HEADER_NAMES: usize = 100;
+const MAX_TYPES: usize = 1_000;
+
+/// The type the records of types past [`MAX_TYPES`] are counted under.
+pub const OTHER_TYPES: &str = "(other types)";
+
 #[derive(Default)]
 struct Tally {
     count: u64,
@@ -47,24 +55,30 @@ impl SampleBook {
         &mut self,
         key: Option<&[u8]>,
         value_len: usize,
-        headers: &[(&str, Option<&[u8]>)],
+        headers: &[(impl AsRef<str>, Option<&[u8]>)],
         type_header: &str,
     ) {
         self.records += 1;
         self.value_bytes += value_len as u64;
         for (name, _) in headers {
-            if let Some(count) = self.headers.get_mut(*name) {
+            let name = name.as_ref();
+            if let Some(count) = self.headers.get_mut(name) {
                 *count += 1;
-            } else {
-                self.headers.insert((*name).to_string(), 1);
+            } else if self.headers.len() < MAX_HEADER_NAMES {
+                self.headers.insert(name.to_string(), 1);
             }
         }
         let kind = headers
             .iter()
-            .find(|(name, _)| *name == type_header)
+            .find(|(name, _)| name.as_ref() == type_header)
             .and_then(|(_, value)| *value)
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
+        let kind = if self.types.contains_key(kind.as_ref()) || self.types.len() < MAX_TYPES {
+            kind
+        } else {
+            std::borrow::Cow::Borrowed(OTHER_TYPES)
+        };
         let tally = match self.types.get_mut(kind.as_ref()) {
             Some(tally) => tally,
             None => self.types.entry(kind.into_owned()).or_default(),
@@ -136,7 +150,7 @@ mod tests {
             let key = (i % 3).to_string();
             book.add(Some(key.as_bytes()), 100 + i as usize, &typed, "__TypeId__");
         }
-        book.add(None, 50, &[], "__TypeId__");
+        book.add(None, 50, &[] as &[(&str, Option<&[u8]>)], "__TypeId__");
         assert_eq!(book.records(), 31);
         let headers = book.headers();
         assert_eq!(headers[0].0, "__TypeId__");

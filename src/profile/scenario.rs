@@ -9,14 +9,14 @@ use super::fit::{KeyLaw, quantile_of};
 use super::{GroupProfile, Profile, TopicProfile, TypeSample};
 use crate::format::thousands;
 
-/// The SLOs every profiled scenario is judged by: ADR-005's latency, integrity and lag limits.
-const ADR_CHECKS: [&str; 6] = [
+/// The SLOs every profiled scenario is judged by: ADR-005's publish latency and offered rate,
+/// and, when a group reads, its end-to-end latency, integrity and lag limits.
+const ADR_CHECKS: [&str; 2] = ["publish.p95 < 100ms", "rate.achieved_ratio >= 0.99"];
+const ADR_GROUP_CHECKS: [&str; 4] = [
     "e2e.p95 < 100ms",
-    "publish.p95 < 100ms",
     "lost == 0",
     "ordering_violations == 0",
     "lag.max < 10000",
-    "rate.achieved_ratio >= 0.99",
 ];
 
 /// The scenario text. `curve_file` names the CSV of the observed curve beside it, when the
@@ -32,8 +32,8 @@ pub fn write(profile: &Profile, name: &str, curve_file: Option<&str>) -> String 
         }
     }
     phases(&mut out, profile, curve_file);
-    for group in &profile.groups {
-        group_table(&mut out, group);
+    for (group, name) in profile.groups.iter().zip(group_names(profile)) {
+        group_table(&mut out, group, &name);
     }
     slos(&mut out, profile);
     out
@@ -42,16 +42,38 @@ pub fn write(profile: &Profile, name: &str, curve_file: Option<&str>) -> String 
 /// The observed curve as `surge`'s replay shape reads it: rows of seconds,events_per_second
 /// from 0, each interval's rate at its middle, held to the window's ends.
 pub fn curve_csv(profile: &Profile) -> String {
-    let mut rows = vec![(0.0, profile.curve.first().map_or(0.0, |p| p.1))];
-    rows.extend(profile.curve.iter().copied());
+    // Topics that could not be sampled have no event: the curve is the replayed topics' share.
+    let share = profile.replayed_rate() / profile.total_rate().max(f64::MIN_POSITIVE);
+    let curve: Vec<(f64, f64)> = profile.curve.iter().map(|&(t, r)| (t, r * share)).collect();
+    let mut rows = vec![(0.0, curve.first().map_or(0.0, |p| p.1))];
+    rows.extend(curve.iter().copied());
     let end = profile.measured.as_secs_f64();
-    rows.push((end, profile.curve.last().map_or(0.0, |p| p.1)));
+    rows.push((end, curve.last().map_or(0.0, |p| p.1)));
     rows.dedup_by(|b, a| b.0 <= a.0);
     let mut csv = String::from("seconds,events_per_second\n");
     for (at, rate) in rows {
         let _ = writeln!(csv, "{at:.3},{rate:.3}");
     }
     csv
+}
+
+/// Text from the cluster as a comment may hold it: control characters (a newline would end the
+/// comment and start TOML of the cluster's choosing) become `?`, and at most 200 characters.
+pub fn comment_text(text: &str) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > 200 {
+        shown.push_str("...");
+    }
+    shown
+}
+
+/// A positive number as the scenario writes it: six decimals, never rounded down to 0.
+fn positive(value: f64) -> String {
+    format!("{:.6}", value.max(0.000_001))
 }
 
 /// A rate or count, whole, with thousands separators.
@@ -70,13 +92,13 @@ fn header(out: &mut String, profile: &Profile, name: &str) {
          # ({:.1} s measured between the first and the last offsets read). Each derived number says\n\
          # what it was measured from. No key or payload bytes were kept: sizes, counts, type names\n\
          # and fitted parameters only.",
-        profile.servers,
+        comment_text(&profile.servers),
         profile.window.as_secs(),
         profile.began,
         profile.measured.as_secs_f64()
     );
     for note in &profile.notes {
-        let _ = writeln!(out, "# note: {note}");
+        let _ = writeln!(out, "# note: {}", comment_text(note));
     }
     let _ = writeln!(
         out,
@@ -87,7 +109,7 @@ fn header(out: &mut String, profile: &Profile, name: &str) {
         quoted(&format!(
             "{} topics at {} events/s as profiled{}",
             profile.topics.len(),
-            whole(profile.total_rate()),
+            whole(profile.replayed_rate()),
             if profile.scale > 1.0 {
                 format!(", with a peak at {}x", profile.scale)
             } else {
@@ -100,11 +122,16 @@ fn header(out: &mut String, profile: &Profile, name: &str) {
         .iter()
         .flat_map(|t| &t.types)
         .any(|k| !k.name.is_empty());
+    let header = comment_text(&profile.type_header);
     let _ = writeln!(
         out,
-        "[producer]\ntype_headers = {typed}   # records with a `{}` header were {}found\n",
-        profile.type_header,
-        if typed { "" } else { "not " }
+        "[producer]\ntype_headers = {typed}   # records with a `{header}` header were {}found{}\n",
+        if typed { "" } else { "not " },
+        if typed && profile.type_header != "__TypeId__" {
+            "; surge writes each event's type in `__TypeId__`"
+        } else {
+            ""
+        }
     );
 }
 
@@ -128,6 +155,16 @@ fn topic_table(out: &mut String, topic: &TopicProfile, seconds: f64) {
         Err(why) => {
             let _ = writeln!(out, "# its settings could not be read: {why}");
         }
+    }
+    if topic.records > 0 && topic.types.is_empty() {
+        let _ = writeln!(
+            out,
+            "# measured: {} events/s ({} records in {seconds:.1} s), but no record could be read \
+             for a sample (see the notes), so no event is written for it\n",
+            whole(topic.rate),
+            thousands(topic.records)
+        );
+        return;
     }
     if topic.records == 0 {
         let _ = writeln!(
@@ -155,7 +192,7 @@ fn topic_table(out: &mut String, topic: &TopicProfile, seconds: f64) {
             .headers
             .iter()
             .take(10)
-            .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+            .map(|(name, share)| format!("{} {:.0}%", comment_text(name), share * 100.0))
             .collect();
         out.pop();
         let _ = writeln!(out, "# headers on sampled records: {}\n", seen.join(", "));
@@ -171,34 +208,47 @@ fn event_table(
 ) {
     let origin = match (kind.name.is_empty(), profile.redact_types) {
         (true, _) => format!("records without a `{}` header", profile.type_header),
-        (false, true) => format!("{} (type name redacted)", profile.type_header),
-        (false, false) => format!("{} {}", profile.type_header, kind.name),
+        (false, true) => format!(
+            "{} (type name redacted)",
+            comment_text(&profile.type_header)
+        ),
+        (false, false) => format!(
+            "{} {}",
+            comment_text(&profile.type_header),
+            comment_text(&kind.name)
+        ),
     };
     let _ = writeln!(
         out,
-        "[[events]]\nname = {}\ntopic = {}\nweight = {:.3}   # events/s: {origin}, {:.1}% of the \
+        "[[events]]\nname = {}\ntopic = {}\nweight = {}   # events/s: {origin}, {:.1}% of the \
          topic's sample ({} of {})",
         quoted(name),
         quoted(&topic.name),
-        topic.rate * kind.share,
+        positive(topic.rate * kind.share),
         kind.share * 100.0,
         thousands(kind.count),
         thousands(topic.sampled)
     );
     if let Some(keys) = &kind.keys {
-        let high = keys.keys_high.map_or(
-            "unbounded: nearly every record had a key of its own".into(),
-            thousands,
-        );
-        let _ = writeln!(
-            out,
-            "keys = {}   # {} distinct keys in {} sampled records; 95% interval {}..{}",
-            keys.keys.max(1),
-            thousands(keys.distinct),
-            thousands(keys.sampled),
-            thousands(keys.keys_low),
-            high
-        );
+        let _ = match keys.keys_high {
+            Some(high) => writeln!(
+                out,
+                "keys = {}   # {} distinct keys in {} sampled records; 95% interval {}..{}",
+                keys.keys.max(1),
+                thousands(keys.distinct),
+                thousands(keys.sampled),
+                thousands(keys.keys_low),
+                thousands(high)
+            ),
+            None => writeln!(
+                out,
+                "keys = {}   # at least this many: {} distinct keys in {} sampled records, so \
+                 nearly every record had a key of its own",
+                keys.keys.max(1),
+                thousands(keys.distinct),
+                thousands(keys.sampled)
+            ),
+        };
         let top = format!(
             "the top 1% of keys held {:.1}% of the sample",
             keys.top_share * 100.0
@@ -216,7 +266,13 @@ fn event_table(
             }
         }
     }
-    if kind.keyless > 0 {
+    if kind.keys.is_none() {
+        let _ = writeln!(
+            out,
+            "keys = 10000   # no sampled record had a key: surge keys every event, and 10,000 \
+             uniform keys spread them over the partitions as a keyless producer does"
+        );
+    } else if kind.keyless > 0 {
         let _ = writeln!(
             out,
             "# {} sampled records had no key: surge keys every event",
@@ -264,6 +320,7 @@ fn size_line(out: &mut String, kind: &TypeSample, name: &str) {
 /// Unique scenario names for every topic's types: the type name (or a stable placeholder when
 /// redacted), `TOPIC-record` for records without one.
 fn event_names(profile: &Profile) -> Vec<Vec<String>> {
+    // An event's aggregate is its lowercased name: names must differ in more than case.
     let mut taken = HashSet::new();
     profile
         .topics
@@ -274,21 +331,42 @@ fn event_names(profile: &Profile) -> Vec<Vec<String>> {
                 .iter()
                 .map(|kind| {
                     let base = if kind.name.is_empty() {
-                        format!("{}-record", topic.name)
+                        sanitized(&format!("{}-record", topic.name))
                     } else if profile.redact_types {
                         format!("type-{:016x}", stable_hash(&kind.name))
                     } else {
                         sanitized(&kind.name)
                     };
-                    let mut name = base.clone();
-                    let mut n = 2;
-                    while !taken.insert(name.clone()) {
-                        name = format!("{base}-{n}");
-                        n += 1;
-                    }
-                    name
+                    unique(&base, &mut taken, |name| name.to_lowercase())
                 })
                 .collect()
+        })
+        .collect()
+}
+
+/// `base`, or `base-2`, `base-3`, ...: the first whose folded form is not taken yet.
+fn unique(base: &str, taken: &mut HashSet<String>, fold: impl Fn(&str) -> String) -> String {
+    let mut name = base.to_string();
+    let mut n = 2;
+    while !taken.insert(fold(&name)) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// Unique group names of letters, digits, `-` and `_` (a group's name names its files, so no
+/// dot, and two names may not differ only in case or in `-` against `_`).
+fn group_names(profile: &Profile) -> Vec<String> {
+    let mut taken = HashSet::new();
+    profile
+        .groups
+        .iter()
+        .map(|group| {
+            let base = sanitized(&group.name).replace('.', "_");
+            unique(&base, &mut taken, |name| {
+                name.to_lowercase().replace('_', "-")
+            })
         })
         .collect()
 }
@@ -317,7 +395,7 @@ fn stable_hash(text: &str) -> u64 {
 }
 
 fn phases(out: &mut String, profile: &Profile, curve_file: Option<&str>) {
-    let rate = profile.total_rate();
+    let rate = positive(profile.replayed_rate());
     let window = profile.measured.as_secs().max(30);
     let observed = match curve_file {
         Some(file) => format!(
@@ -326,30 +404,30 @@ fn phases(out: &mut String, profile: &Profile, curve_file: Option<&str>) {
             quoted(file)
         ),
         None => format!(
-            "[[phases]]\nname = \"observed\"\nrate = \"{rate:.3}/s\"   # the measured rate over \
-             every profiled topic\nduration = \"{window}s\"\n"
+            "[[phases]]\nname = \"observed\"\nrate = \"{rate}/s\"   # the measured rate over \
+             every profiled topic with events\nduration = \"{window}s\"\n"
         ),
     };
     let _ = writeln!(
         out,
-        "[[phases]]\nname = \"warmup\"\nrate = \"{rate:.3}/s\"\nduration = \"{}s\"\nwarmup = true\n\n{observed}",
+        "[[phases]]\nname = \"warmup\"\nrate = \"{rate}/s\"\nduration = \"{}s\"\nwarmup = true\n\n{observed}",
         if profile.scale > 1.0 { 30 } else { 10 }
     );
     if profile.scale > 1.0 {
-        let peak = rate * profile.scale;
+        let peak = positive(profile.replayed_rate() * profile.scale);
         let _ = writeln!(
             out,
-            "[[phases]]\nname = \"ramp-up\"\nshape = \"ramp\"\nfrom = \"{rate:.3}/s\"\nto = \
-             \"{peak:.3}/s\"\nduration = \"60s\"\n\n[[phases]]\nname = \"peak\"\nrate = \
-             \"{peak:.3}/s\"   # {}x the observed rate\nduration = \"120s\"\n\n[[phases]]\nname = \
-             \"drain\"\nrate = \"{rate:.3}/s\"   # back to the observed rate: the backlog's recovery\n\
+            "[[phases]]\nname = \"ramp-up\"\nshape = \"ramp\"\nfrom = \"{rate}/s\"\nto = \
+             \"{peak}/s\"\nduration = \"60s\"\n\n[[phases]]\nname = \"peak\"\nrate = \
+             \"{peak}/s\"   # {}x the observed rate\nduration = \"120s\"\n\n[[phases]]\nname = \
+             \"drain\"\nrate = \"{rate}/s\"   # back to the observed rate: the backlog's recovery\n\
              duration = \"60s\"\n",
             profile.scale
         );
     }
 }
 
-fn group_table(out: &mut String, group: &GroupProfile) {
+fn group_table(out: &mut String, group: &GroupProfile, name: &str) {
     let topics: Vec<String> = group.topics.iter().map(|t| quoted(t)).collect();
     let members = match group.members {
         Some(m) if m > 0 => format!("{m}   # members at the end of the window"),
@@ -358,10 +436,15 @@ fn group_table(out: &mut String, group: &GroupProfile) {
     };
     let _ = writeln!(
         out,
-        "[[consumer_groups]]\nname = {}   # state {}; committed {} events/s of the {} written; lag \
-         {} at the start, {} at the end\ntopics = [{}]\nmembers = {members}",
-        quoted(&sanitized(&group.name)),
-        group.state,
+        "[[consumer_groups]]\nname = {}   # {}state {}; committed {} events/s of the {} written; \
+         lag {} at the start, {} at the end\ntopics = [{}]\nmembers = {members}",
+        quoted(name),
+        if name == group.name {
+            String::new()
+        } else {
+            format!("group {}: ", comment_text(&group.name))
+        },
+        comment_text(&group.state),
         whole(group.rate),
         whole(group.ingress),
         thousands(group.lag_start.max(0) as u64),
@@ -372,8 +455,13 @@ fn group_table(out: &mut String, group: &GroupProfile) {
         let _ = writeln!(
             out,
             "processing_time = \"{}us\"   # the group fell behind: this per-event time makes its \
-             members consume at the measured rate",
-            time.as_micros().max(1)
+             members consume at the measured rate{}",
+            time.as_micros().max(1),
+            if time >= super::envelope::MAX_PROCESSING_TIME {
+                " (at most 10 s, under the drain timeout)"
+            } else {
+                ""
+            }
         );
     }
     out.push('\n');
@@ -381,9 +469,16 @@ fn group_table(out: &mut String, group: &GroupProfile) {
 
 fn slos(out: &mut String, profile: &Profile) {
     let mut checks: Vec<String> = ADR_CHECKS.iter().map(|c| quoted(c)).collect();
+    let read = !profile.groups.is_empty();
+    if read {
+        checks.extend(ADR_GROUP_CHECKS.iter().map(|c| quoted(c)));
+    }
     if profile.scale > 1.0 {
-        checks.push(quoted("phase.peak.e2e.p95 < 100ms"));
-        checks.push(quoted("recovery.lag < 60s"));
+        checks.push(quoted("phase.peak.publish.p95 < 100ms"));
+        if read {
+            checks.push(quoted("phase.peak.e2e.p95 < 100ms"));
+            checks.push(quoted("recovery.lag < 60s"));
+        }
     }
     let _ = writeln!(
         out,
@@ -521,6 +616,66 @@ mod tests {
                 .slos
                 .iter()
                 .any(|s| s.to_string().contains("phase.peak"))
+        );
+    }
+
+    #[test]
+    fn names_from_the_cluster_cannot_break_or_steer_the_scenario() {
+        let mut hostile = profile(1.0);
+        let orders = &mut hostile.topics[0];
+        orders.types[0].name = "x\n[cluster]\nbootstrap = \"10.0.0.1:9092\"".into();
+        orders.types[1].name = "X\n[cluster]\nbootstrap = \"10.0.0.1:9092\"".into();
+        orders.headers = vec![("trace\nbootstrap = 1".into(), 1.0)];
+        let mut also = orders.types[1].clone();
+        also.name = "com.shop.OrderPaid".into();
+        orders.types.push(also);
+        let template = hostile.groups[0].clone();
+        hostile.groups = (0..20)
+            .map(|i| GroupProfile {
+                name: match i {
+                    0 => "svc.v2".into(),
+                    1 => "svc_v2".into(),
+                    2 => "svc-v2".into(),
+                    _ => format!("group-{i}"),
+                },
+                rate: 100.0 - i as f64,
+                members: Some(100),
+                ..template.clone()
+            })
+            .collect();
+        hostile.notes.push("a note\n[cluster]".into());
+        crate::profile::envelope::fit(&mut hostile);
+        let text = write(&hostile, "p", None);
+        let scenario = crate::scenario::from_text(&text);
+        assert!(scenario.cluster.bootstrap.is_embedded(), "{text}");
+        assert_eq!(scenario.events.len(), 3);
+        assert_eq!(scenario.groups.len(), 16);
+        assert!(scenario.groups.iter().all(|g| g.members == 64));
+        let names: Vec<&str> = scenario.groups[..3]
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
+        assert_eq!(names, ["svc_v2", "svc_v2-2", "svc-v2-3"]);
+        assert!(
+            hostile
+                .notes
+                .iter()
+                .any(|n| n.contains("the busiest are kept"))
+        );
+    }
+
+    #[test]
+    fn without_groups_only_the_producer_side_is_judged() {
+        let mut alone = profile(3.0);
+        alone.groups.clear();
+        let scenario = crate::scenario::from_text(&write(&alone, "p", None));
+        assert!(scenario.groups.is_empty());
+        let checks: Vec<String> = scenario.slos.iter().map(|s| s.to_string()).collect();
+        assert!(
+            checks
+                .iter()
+                .all(|c| !c.contains("e2e") && !c.contains("lost")),
+            "{checks:?}"
         );
     }
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 pub use faults::{Brokers, FaultKind, FaultSpec};
 pub use label::{Label, PlanSettings};
 pub use resolve::{
-    INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES,
-    Overrides, is_secret_property, merge as merge_properties, resolve,
+    INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_EVENT_SIZE, MAX_GROUPS, MAX_KEY_STATE_BYTES,
+    MAX_KEY_STATES, Overrides, is_secret_property, merge as merge_properties, resolve,
 };
 pub use slo::{Comparison, Count, FailureFigure, FaultFigure, Metric, RecoveryLimits, Slo, Stat};
 pub use units::{Rate, Size};

@@ -291,3 +291,100 @@ fn a_profile_without_traffic_or_without_a_matching_topic_exits_2_and_writes_noth
         assert!(!out.exists(), "no scenario is written from no measurement");
     }
 }
+
+/// `surge profile` as `surge-limited`, a SCRAM user that may describe the test's topics and read
+/// only one of them (and describe no config and no group), over SASL_SSL.
+fn profile_as_limited_user(bootstrap_sasl: &str, filter: &str, out: &str) -> std::process::Output {
+    let env = super::kafka::env();
+    let get = |name: &str| env.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args([
+            "profile",
+            "--bootstrap",
+            bootstrap_sasl,
+            "--auth",
+            "scram-sha-512",
+        ])
+        .args(["--topics", filter, "--window", "5s", "--out", out])
+        .env("SURGE_CA_FILE", get("SURGE_CA_FILE"))
+        .env("SURGE_SASL_USERNAME", get("SURGE_LIMITED_USERNAME"))
+        .env("SURGE_SASL_PASSWORD", get("SURGE_LIMITED_PASSWORD"))
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("surge starts");
+    common::wait_within(&mut child, Duration::from_secs(120));
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn what_an_acl_refuses_is_named_and_never_guessed() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    super::kafka::control(&["limited-user"]);
+    let prefix = format!("acl-{}", std::process::id());
+    let (open, closed) = (format!("{prefix}-open"), format!("{prefix}-closed"));
+    let grant = |operation: &str, topic: &str, pattern: &str| {
+        super::kafka::control(&[
+            "acl",
+            "--add",
+            "--allow-principal",
+            "User:surge-limited",
+            "--operation",
+            operation,
+            "--topic",
+            topic,
+            "--resource-pattern-type",
+            pattern,
+        ]);
+    };
+    grant("Describe", &prefix, "prefixed");
+    grant("Read", &open, "literal");
+    let mut traffic = spec(&bootstrap, &prefix, 25);
+    traffic["topics"] = serde_json::json!([
+        {"name": open, "partitions": 3, "rate": 100, "types": [
+            {"type": "Open", "aggregate": "open", "weight": 1.0, "law": "uniform", "keys": 100,
+             "size_min": 500, "size_max": 500}]},
+        {"name": closed, "partitions": 3, "rate": 50, "types": [
+            {"type": "Closed", "aggregate": "closed", "weight": 1.0, "law": "uniform", "keys": 100,
+             "size_min": 500, "size_max": 500}]}
+    ]);
+    traffic["groups"] = serde_json::json!([]);
+    let (child, lines) = start_traffic(&traffic);
+    let dir = tempfile::tempdir().unwrap();
+    let sasl = super::kafka::sasl_ssl();
+
+    // Both topics: the readable one is profiled; the other is listed with its rate, no event,
+    // and a note naming the refusal; the refused configs are said to be unread.
+    let out = dir.path().join("both.toml");
+    let output = profile_as_limited_user(&sasl, &format!("^{prefix}-"), out.to_str().unwrap());
+    let text = console(&output);
+    assert!(output.status.success(), "{text}");
+    let written = std::fs::read_to_string(&out).unwrap();
+    let scenario = surge::validate(&out, &Overrides::default()).unwrap();
+    let events: Vec<&str> = scenario.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(events, ["Open"], "{written}");
+    assert!(
+        written.contains(&format!("no record of {closed} could be read")),
+        "{written}"
+    );
+    assert!(written.contains("Read is needed"), "{written}");
+    assert!(
+        written.contains("its settings could not be read"),
+        "{written}"
+    );
+
+    // Only the refused topic: nothing measured, exit 2, no file.
+    let only = dir.path().join("closed.toml");
+    let output = profile_as_limited_user(&sasl, &format!("^{closed}$"), only.to_str().unwrap());
+    let text = console(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("none could be read") && text.contains("grant"),
+        "{text}"
+    );
+    assert!(!only.exists());
+    traffic_sent(child, lines, Duration::from_secs(120));
+}

@@ -13,7 +13,7 @@ use crate::scenario::{
 
 /// The largest event: librdkafka's default `message.max.bytes` (1,000,000) less 1 KiB for the
 /// key, the headers and the record overhead.
-const MAX_EVENT_SIZE: u64 = 1_000_000 - 1024;
+pub const MAX_EVENT_SIZE: u64 = 1_000_000 - 1024;
 
 /// `[[topics]]`: names unique, replication capped at the embedded broker count (noted).
 pub(super) fn resolve_topics(

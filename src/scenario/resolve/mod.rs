@@ -19,6 +19,7 @@ mod phases;
 mod properties;
 mod slos;
 
+pub use events::MAX_EVENT_SIZE;
 pub use limits::{MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES};
 pub use properties::{INSECURE_TLS_WARNING, is_secret_property, merge};
 
