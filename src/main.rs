@@ -53,13 +53,14 @@ fn main() -> ExitCode {
                 "profiling for {} (read-only)...",
                 surge::scenario::units::format_duration(args.window)
             );
-            surge::profile(&args.options()).map(|outcome| {
+            surge::profile(&args.options(), Arc::new(StopSignal::default())).map(|outcome| {
                 print!("{}", surge::profile::render(&outcome.profile));
                 println!("scenario written to {}", outcome.scenario.display());
                 if let Some(curve) = &outcome.curve {
                     println!("its rate curve: {}", curve.display());
                 }
-                0
+                // Interrupted: what was measured is written, and the exit code says it is partial.
+                if outcome.partial { 3 } else { 0 }
             })
         }
         Command::Report(args) => surge::regenerate(&args.run_dir).map(|failures| {

@@ -140,13 +140,15 @@ fn headers_of<'a>(
     headers
 }
 
-/// Reads the spans, handing each record to `each` with its span's index, until all are read or
-/// `deadline` passes (the error then says how far the read got; what was handed over stands).
+/// Reads the spans, handing each record to `each` with its span's index, until all are read,
+/// `deadline` passes or `stopped` says so (the error then says how far the read got; what was
+/// handed over stands).
 pub fn sample_spans(
     servers: &str,
     properties: &[(String, String)],
     spans: &[Span],
     deadline: Instant,
+    stopped: impl Fn() -> bool,
     mut each: impl FnMut(usize, &SampledRecord<'_>),
 ) -> Result<(), String> {
     read_messages(
@@ -154,7 +156,7 @@ pub fn sample_spans(
         properties,
         spans,
         deadline,
-        || false,
+        stopped,
         |index, message| {
             let record = SampledRecord {
                 key: message.key(),
@@ -220,5 +222,37 @@ impl EndOffsets {
                     .collect()
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::embedded::EmbeddedCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    #[test]
+    fn end_offsets_of_every_partition_come_in_one_reading() {
+        let cluster = EmbeddedCluster::start(1).unwrap();
+        cluster.create_topic("marks", 2, 1).unwrap();
+        let servers = cluster.bootstrap_servers();
+        let producer: BaseProducer = client_config(&servers, &[]).create().unwrap();
+        for i in 0..40 {
+            let key = i.to_string();
+            producer
+                .send(BaseRecord::to("marks").key(&key).payload("x"))
+                .unwrap();
+        }
+        assert!(producer.flush(Duration::from_secs(10)).is_ok());
+        let ends = EndOffsets::new(&servers, &[]).unwrap();
+        let marks = ends
+            .read(
+                &[("marks".into(), 2), ("gone".into(), 1)],
+                Duration::from_secs(10),
+            )
+            .unwrap();
+        let total: i64 = marks[0].iter().map(|m| m.unwrap()).sum();
+        assert_eq!(total, 40, "{marks:?}");
+        assert_eq!(marks[1], [None], "a topic that does not exist has no end");
     }
 }

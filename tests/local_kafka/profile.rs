@@ -107,22 +107,26 @@ fn a_profile_of_python_traffic_recovers_its_rates_mix_sizes_keys_and_groups() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("profiled.toml");
     let filter = format!("^{prefix}-");
-    let args = [
-        "profile",
-        "--bootstrap",
-        &bootstrap,
-        "--topics",
-        &filter,
-        "--window",
-        "20s",
-    ];
-    let output = surge_within(
-        &[&args[..], &["--out", out.to_str().unwrap()]].concat(),
-        Duration::from_secs(180),
-    );
-    assert!(output.status.success(), "{}", console(&output));
+    // A 60 s window, interrupted after about 20 s as Ctrl-C would: what was measured is
+    // written, marked partial, with exit 3.
+    let mut profile = std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
+        .args(["profile", "--bootstrap", &bootstrap, "--topics", &filter])
+        .args(["--window", "60s", "--out", out.to_str().unwrap()])
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("surge starts");
+    std::thread::sleep(Duration::from_secs(22));
+    // SAFETY: a signal to the child this test started and has not reaped.
+    unsafe { libc::kill(profile.id() as i32, libc::SIGINT) };
+    common::wait_within(&mut profile, Duration::from_secs(120));
+    let output = profile.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", console(&output));
     let sent = traffic_sent(child, lines, Duration::from_secs(120));
     let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("note: partial: interrupted"), "{text}");
     let scenario = surge::validate(&out, &Overrides::default()).unwrap();
 
     // Rates per topic within 10% of what the traffic paced; type weights within 5 points of

@@ -6,9 +6,11 @@ mod sample;
 mod window;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connect::{connect, runtime};
+use crate::engine::StopSignal;
 use crate::error::SurgeError;
 use crate::kafka::ClusterInfo;
 use crate::kafka::profile::{EndOffsets, GroupListing, list_groups, topic_settings};
@@ -41,11 +43,16 @@ pub struct ProfileOutcome {
     pub profile: Profile,
     pub scenario: PathBuf,
     pub curve: Option<PathBuf>,
+    /// Interrupted (Ctrl-C, SIGTERM): the window was cut short, and the scenario says so.
+    pub partial: bool,
 }
 
 /// Measures, fits the findings to what a run holds, and writes the scenario (and its curve)
 /// once it loads as `surge validate` would.
-pub fn profile(options: &ProfileOptions) -> Result<ProfileOutcome, SurgeError> {
+pub fn profile(
+    options: &ProfileOptions,
+    stop: Arc<StopSignal>,
+) -> Result<ProfileOutcome, SurgeError> {
     let curve_path = options.out.with_extension("rates.csv");
     for path in [&options.out, &curve_path] {
         if path.exists() && !options.force {
@@ -56,7 +63,14 @@ pub fn profile(options: &ProfileOptions) -> Result<ProfileOutcome, SurgeError> {
         }
     }
     let scenario = super::check::connectivity_scenario(&options.overrides, "surge profile")?;
-    let mut profile = runtime()?.block_on(measure(&scenario, options))?;
+    let rt = runtime()?;
+    let interrupts = {
+        let _entered = rt.enter();
+        crate::engine::watch_interrupts(stop.clone())
+    };
+    let measured = rt.block_on(measure(&scenario, options, &stop));
+    interrupts.abort();
+    let mut profile = measured?;
     envelope::fit(&mut profile);
     let stem = options
         .out
@@ -73,6 +87,7 @@ pub fn profile(options: &ProfileOptions) -> Result<ProfileOutcome, SurgeError> {
         profile,
         scenario: options.out.clone(),
         curve,
+        partial: stop.is_requested(),
     })
 }
 
@@ -155,7 +170,11 @@ fn chosen_topics(
 }
 
 /// The window, the groups at both ends, then the sample; every figure from the cluster.
-async fn measure(scenario: &Scenario, options: &ProfileOptions) -> Result<Profile, SurgeError> {
+async fn measure(
+    scenario: &Scenario,
+    options: &ProfileOptions,
+    stop: &StopSignal,
+) -> Result<Profile, SurgeError> {
     let connected = connect(scenario).await?;
     let servers = connected.servers.clone();
     let properties = connected.scenario.cluster.consumer.clone();
@@ -173,7 +192,15 @@ async fn measure(scenario: &Scenario, options: &ProfileOptions) -> Result<Profil
         window::committed(&servers, &properties, &groups, &asked, timeout, notes)
     };
     let at_start = read_groups(&mut notes);
-    let offsets = window::watch(&ends, &asked, options.window, timeout).await?;
+    let offsets = window::watch(&ends, &asked, options.window, timeout, stop).await?;
+    if stop.is_requested() {
+        notes.push(format!(
+            "partial: interrupted {:.1} s into the {} s window; the rates are over what was \
+             watched",
+            offsets.measured.as_secs_f64(),
+            options.window.as_secs()
+        ));
+    }
     let listed_at_end = list_groups(&servers, &properties, timeout).unwrap_or_default();
     let at_end = read_groups(&mut notes);
     for name in &offsets.vanished {
@@ -188,13 +215,7 @@ async fn measure(scenario: &Scenario, options: &ProfileOptions) -> Result<Profil
             sample::spans_of(&topics[i].0, first, last, options.sample)
         })
         .collect();
-    let samples = sample::read(
-        &servers,
-        &properties,
-        spans,
-        &options.type_header,
-        &mut notes,
-    );
+    let samples = sample::read(&servers, &properties, spans, options, stop, &mut notes);
     let refused = samples.iter().any(|s| s.refused);
     let mut profiles = topic_profiles(&topics, settings, &offsets);
     for (topic, sample) in profiles.iter_mut().zip(samples) {

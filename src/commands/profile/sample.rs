@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::ProfileOptions;
+use crate::engine::StopSignal;
 use crate::kafka::profile::sample_spans;
 use crate::kafka::reader::Span;
 use crate::profile::SampleBook;
@@ -66,9 +68,11 @@ pub fn read(
     servers: &str,
     properties: &[(String, String)],
     spans: Vec<(Vec<Span>, usize)>,
-    type_header: &str,
+    options: &ProfileOptions,
+    stop: &StopSignal,
     notes: &mut Vec<String>,
 ) -> Vec<TopicSample> {
+    let type_header = options.type_header.as_str();
     let deadline = Instant::now() + SAMPLE_READ_LIMIT;
     let mut left = spans.iter().filter(|(s, _)| !s.is_empty()).count() as u32;
     spans
@@ -87,13 +91,12 @@ pub fn read(
             let share = deadline.saturating_duration_since(Instant::now()) / left.max(1);
             left = left.saturating_sub(1);
             let book = &mut sample.book;
-            let outcome = sample_spans(
-                servers,
-                properties,
-                &spans,
-                Instant::now() + share,
-                |_, r| book.add(r.key, r.value_len, &r.headers, type_header),
-            );
+            let until = Instant::now() + share;
+            // A second Ctrl-C (an abort) stops the sample read too.
+            let stopped = || stop.is_aborted();
+            let outcome = sample_spans(servers, properties, &spans, until, stopped, |_, r| {
+                book.add(r.key, r.value_len, &r.headers, type_header)
+            });
             match outcome {
                 Ok(()) => sample.offsets = Some(spans.iter().map(|s| (s.to - s.from) as u64).sum()),
                 Err(why) => {

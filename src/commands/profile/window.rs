@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engine::StopSignal;
 use crate::error::SurgeError;
 use crate::kafka::CommittedOffsets;
 use crate::kafka::profile::{EndOffsets, GroupListing};
@@ -41,12 +42,14 @@ fn reading(
 }
 
 /// Reads the end offsets at the window's start, every `clamp(window / 6, 1 s, 10 s)` (at most
-/// 1,000 readings) and at its end.
+/// 1,000 readings) and at its end; a stop request (Ctrl-C, SIGTERM) ends the window at once,
+/// with a last reading.
 pub async fn watch(
     ends: &EndOffsets,
     topics: &[(String, i32)],
     window: Duration,
     timeout: Duration,
+    stop: &StopSignal,
 ) -> Result<Offsets, SurgeError> {
     let step = (window / 6)
         .clamp(Duration::from_secs(1), Duration::from_secs(10))
@@ -55,9 +58,12 @@ pub async fn watch(
     let mut first = start.clone();
     let mut current = start;
     let (mut at, mut curve, mut vanished) = (began, Vec::new(), Vec::new());
-    while at.duration_since(began) < window {
+    while at.duration_since(began) < window && !stop.is_requested() {
         let next = (at.duration_since(began) + step).min(window);
-        tokio::time::sleep(next.saturating_sub(began.elapsed())).await;
+        while !stop.is_requested() && began.elapsed() < next {
+            let left = next.saturating_sub(began.elapsed());
+            tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+        }
         let (marks, now) = reading(ends, topics, timeout)?;
         let mut written = 0_i64;
         for (t, topic) in marks.into_iter().enumerate() {
@@ -92,8 +98,12 @@ pub async fn watch(
 /// One group's committed offsets (per topic and partition, -1 for none), and when they were read.
 pub type Commits = Option<(Instant, Vec<Vec<i64>>)>;
 
-/// Each group's committed offsets on the topics, all within [`GROUP_READ_LIMIT`]: a group whose
-/// coordinator did not answer, or that the bound left unread, is `None` (and named in a note).
+/// Groups whose offsets are read at once, each by its own client.
+const GROUP_READERS: usize = 8;
+
+/// Each group's committed offsets on the topics, [`GROUP_READERS`] groups at a time, all within
+/// [`GROUP_READ_LIMIT`]: a group whose coordinator did not answer, or that the bound left
+/// unread, is `None` (and counted in a note).
 pub fn committed(
     servers: &str,
     properties: &[(String, String)],
@@ -103,21 +113,30 @@ pub fn committed(
     notes: &mut Vec<String>,
 ) -> Vec<Commits> {
     let deadline = Instant::now() + GROUP_READ_LIMIT;
-    let mut unread = 0;
-    let commits = groups
-        .iter()
-        .map(|group| {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                unread += 1;
-                return None;
-            }
-            let reader =
-                CommittedOffsets::new(servers, properties, &group.name, topics.to_vec()).ok()?;
-            let offsets = reader.read(timeout.min(left));
-            offsets.map(|o| (Instant::now(), o))
-        })
-        .collect();
+    let read = |group: &GroupListing| -> Option<Commits> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let reader = CommittedOffsets::new(servers, properties, &group.name, topics.to_vec()).ok();
+        Some(reader.and_then(|r| r.read(timeout.min(left)).map(|o| (Instant::now(), o))))
+    };
+    let per_reader = groups.len().div_ceil(GROUP_READERS).max(1);
+    let answers: Vec<Option<Commits>> = std::thread::scope(|scope| {
+        let readers: Vec<_> = groups
+            .chunks(per_reader)
+            .map(|chunk| {
+                let handle = scope.spawn(move || chunk.iter().map(read).collect::<Vec<_>>());
+                (chunk.len(), handle)
+            })
+            .collect();
+        readers
+            .into_iter()
+            .flat_map(|(len, r)| r.join().unwrap_or_else(|_| vec![None; len]))
+            .collect()
+    });
+    let unread = answers.iter().filter(|a| a.is_none()).count();
+    let commits: Vec<Commits> = answers.into_iter().map(Option::flatten).collect();
     if unread > 0 {
         notes.push(format!(
             "{unread} groups' offsets were not read within {} s: they are left out",
