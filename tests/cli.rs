@@ -430,6 +430,19 @@ fn surge_profile_refuses_bad_flags_an_unreachable_cluster_and_an_existing_file_w
         assert!(console.contains(expected), "{flags:?}: {console}");
         assert!(!out.exists());
     }
+    // An --out that cannot be written is refused before the window, not after it.
+    let output = common::surge_within(
+        &[
+            "profile",
+            "--out",
+            "/nonexistent/dir/p.toml",
+            "--bootstrap",
+            "127.0.0.1:1",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(common::console(&output).contains("does not exist"));
     // An existing file is kept unless --force says otherwise, before any connection.
     std::fs::write(&out, "mine").unwrap();
     let output = common::surge_within(

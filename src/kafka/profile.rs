@@ -168,6 +168,21 @@ pub fn sample_spans(
     )
 }
 
+/// A broker's answer about a partition, as against no answer (librdkafka's own transport codes).
+fn answered(code: rdkafka::error::RDKafkaErrorCode) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    !matches!(
+        code,
+        Code::OperationTimedOut
+            | Code::RequestTimedOut
+            | Code::BrokerTransportFailure
+            | Code::AllBrokersDown
+            | Code::Resolve
+            | Code::Authentication
+            | Code::SaslAuthenticationFailed
+    )
+}
+
 /// Reads the end offsets of many partitions at once, through one client kept for the window.
 pub struct EndOffsets {
     client: BaseConsumer<ErrorLog>,
@@ -188,26 +203,54 @@ impl EndOffsets {
     }
 
     /// Per topic (name, partitions) and partition, its end offset: one ListOffsets request per
-    /// leader for all of them, within `timeout`. A partition the broker did not answer for (a
-    /// topic deleted meanwhile, a leader moving) is `None`.
+    /// leader for all of them, within `timeout`. librdkafka fails the whole request when one
+    /// partition errs (a topic deleted meanwhile, a leader moving), so then each topic is asked
+    /// on its own, and a topic that still errs is `None` for each of its partitions. Only no
+    /// answer at all is an error.
     pub fn read(
         &self,
         topics: &[(String, i32)],
         timeout: Duration,
     ) -> Result<Vec<Vec<Option<i64>>>, ConnectError> {
+        match self.ask(topics, timeout) {
+            Ok(marks) => Ok(marks),
+            Err(error) if error.rdkafka_error_code().is_some_and(answered) => {
+                let deadline = std::time::Instant::now() + timeout;
+                Ok(topics
+                    .iter()
+                    .map(|topic| {
+                        let left = deadline.saturating_duration_since(std::time::Instant::now());
+                        let asked = std::slice::from_ref(topic);
+                        match self.ask(asked, left.max(Duration::from_millis(100))) {
+                            Ok(mut marks) => marks.pop().unwrap_or_default(),
+                            Err(_) => vec![None; topic.1.max(0) as usize],
+                        }
+                    })
+                    .collect())
+            }
+            Err(error) => Err(ConnectError::Unreachable {
+                servers: self.servers.clone(),
+                timeout_s: timeout.as_secs().max(1),
+                detail: format!(
+                    "end offsets: {}",
+                    redact(&error.to_string(), &self.properties)
+                ),
+            }),
+        }
+    }
+
+    fn ask(
+        &self,
+        topics: &[(String, i32)],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<Option<i64>>>, rdkafka::error::KafkaError> {
         let mut asked = TopicPartitionList::new();
         for (topic, partitions) in topics {
             for partition in 0..*partitions {
                 let _ = asked.add_partition_offset(topic, partition, Offset::End);
             }
         }
-        let answer = self.client.offsets_for_times(asked, timeout).map_err(|e| {
-            ConnectError::Unreachable {
-                servers: self.servers.clone(),
-                timeout_s: timeout.as_secs().max(1),
-                detail: format!("end offsets: {}", redact(&e.to_string(), &self.properties)),
-            }
-        })?;
+        let answer = self.client.offsets_for_times(asked, timeout)?;
         Ok(topics
             .iter()
             .map(|(topic, partitions)| {
@@ -254,5 +297,13 @@ mod tests {
         let total: i64 = marks[0].iter().map(|m| m.unwrap()).sum();
         assert_eq!(total, 40, "{marks:?}");
         assert_eq!(marks[1], [None], "a topic that does not exist has no end");
+        // One partition's error fails librdkafka's whole request: each topic is asked again.
+        cluster
+            .request_errors("ListOffsets", "NOT_LEADER_OR_FOLLOWER", 1)
+            .unwrap();
+        let marks = ends
+            .read(&[("marks".into(), 2)], Duration::from_secs(10))
+            .unwrap();
+        assert!(marks[0].iter().all(Option::is_some), "{marks:?}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Profile, TopicProfile};
+use super::Profile;
 use crate::scenario::shapes::MAX_RATE;
 use crate::scenario::{MAX_EVENT_SIZE, MAX_GROUPS, MAX_KEY_STATES};
 use crate::workload::MAX_KEYS;
@@ -16,9 +16,19 @@ const MAX_MEMBERS: usize = 64;
 /// A group's processing time stays under the default drain timeout (15 s) by this much.
 pub const MAX_PROCESSING_TIME: Duration = Duration::from_secs(10);
 
-/// Bounds the profile to the scenario format's limits, in place.
+/// Whether a scenario can hold a topic of this name, partition count and replication factor.
+pub fn holds_topic(name: &str, partitions: i32, replication_factor: i32) -> bool {
+    name.len() <= MAX_NAME
+        && partitions <= MAX_PARTITIONS
+        && replication_factor <= MAX_REPLICATION
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// Bounds the profile to the scenario format's limits, in place (topics it cannot hold are
+/// left out before measuring: see [`holds_topic`]).
 pub fn fit(profile: &mut Profile) {
-    drop_unfit_topics(profile);
     bound_groups(profile);
     bound_sizes(profile);
     bound_keys(profile);
@@ -32,40 +42,6 @@ pub fn fit(profile: &mut Profile) {
         ));
         profile.scale = scale;
     }
-}
-
-/// Topics the scenario format cannot name or hold are left out, and the groups' lists with them.
-fn drop_unfit_topics(profile: &mut Profile) {
-    let unfit = |t: &TopicProfile| {
-        t.name.len() > MAX_NAME
-            || t.partitions > MAX_PARTITIONS
-            || t.replication_factor > MAX_REPLICATION
-            || !t
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    let dropped: Vec<String> = profile
-        .topics
-        .iter()
-        .filter(|t| unfit(t))
-        .map(|t| t.name.chars().take(60).collect())
-        .collect();
-    if dropped.is_empty() {
-        return;
-    }
-    profile.topics.retain(|t| !unfit(t));
-    let kept: Vec<String> = profile.topics.iter().map(|t| t.name.clone()).collect();
-    for group in &mut profile.groups {
-        group.topics.retain(|t| kept.contains(t));
-    }
-    profile.groups.retain(|g| !g.topics.is_empty());
-    profile.notes.push(format!(
-        "left out, as a scenario cannot hold them (a name over {MAX_NAME} characters or with \
-         other characters than letters, digits, '-', '_' and '.', over {MAX_PARTITIONS} \
-         partitions or a replication factor over {MAX_REPLICATION}): {}",
-        dropped.join(", ")
-    ));
 }
 
 /// Groups that neither committed nor had members are left out; the busiest [`MAX_GROUPS`] are
@@ -142,10 +118,12 @@ fn bound_keys(profile: &mut Profile) {
     let mut clamped = false;
     for topic in &profile.topics {
         for kind in &topic.types {
-            if let Some(keys) = &kind.keys {
-                clamped |= keys.keys > MAX_KEYS;
-                states += keys.keys.min(MAX_KEYS) * readers(&topic.name);
-            }
+            let keys = match &kind.keys {
+                Some(keys) => keys.keys,
+                None => kind.keyless_keys,
+            };
+            clamped |= keys > MAX_KEYS;
+            states += keys.min(MAX_KEYS) * readers(&topic.name);
         }
     }
     let factor = if states > MAX_KEY_STATES {
@@ -153,10 +131,12 @@ fn bound_keys(profile: &mut Profile) {
     } else {
         1.0
     };
+    let bounded = |keys: u64| ((keys.min(MAX_KEYS) as f64 * factor).floor() as u64).max(1);
     for topic in &mut profile.topics {
         for kind in &mut topic.types {
-            if let Some(keys) = &mut kind.keys {
-                keys.keys = ((keys.keys.min(MAX_KEYS) as f64 * factor).floor() as u64).max(1);
+            match &mut kind.keys {
+                Some(keys) => keys.keys = bounded(keys.keys),
+                None => kind.keyless_keys = bounded(kind.keyless_keys),
             }
         }
     }

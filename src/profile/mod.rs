@@ -45,6 +45,11 @@ impl Profile {
         self.topics.iter().map(|t| t.rate).sum()
     }
 
+    /// Offsets/s over every topic: what the curve counts.
+    pub fn offset_rate(&self) -> f64 {
+        self.topics.iter().map(|t| t.offset_rate).sum()
+    }
+
     /// Events/s over the topics the scenario replays: those whose records were sampled.
     pub fn replayed_rate(&self) -> f64 {
         self.topics
@@ -67,6 +72,9 @@ pub struct TopicProfile {
     /// Records appended during the window, and the rate they make.
     pub records: u64,
     pub rate: f64,
+    /// Offsets appended per second: the rate before transaction markers and aborted records
+    /// are taken out (what group offsets and the curve count).
+    pub offset_rate: f64,
     /// The busiest partition's records against the mean partition's (1.0: even).
     pub partition_skew: f64,
     /// Partitions read for the sample, and records read.

@@ -22,7 +22,13 @@ pub struct TypeSample {
     pub keys: Option<KeyFit>,
     /// Records of the type without a key.
     pub keyless: u64,
+    /// The keys a type without any is replayed with ([`KEYLESS_KEYS`], or fewer when the run's
+    /// key states are bounded).
+    pub keyless_keys: u64,
 }
+
+/// The uniform keys that spread a keyless type's events over the partitions.
+pub const KEYLESS_KEYS: u64 = 10_000;
 
 /// At most this many header names are counted, and types told apart: a producer that writes
 /// a new name into every record cannot grow the tallies without bound.
@@ -127,6 +133,7 @@ impl SampleBook {
                     sizes: fit::quantiles(&mut tally.sizes, QUANTILE_POINTS),
                     keys: fit::fit_keys(&counts),
                     keyless: tally.keyless,
+                    keyless_keys: KEYLESS_KEYS,
                 }
             })
             .collect();

@@ -43,7 +43,7 @@ pub fn write(profile: &Profile, name: &str, curve_file: Option<&str>) -> String 
 /// from 0, each interval's rate at its middle, held to the window's ends.
 pub fn curve_csv(profile: &Profile) -> String {
     // Topics that could not be sampled have no event: the curve is the replayed topics' share.
-    let share = profile.replayed_rate() / profile.total_rate().max(f64::MIN_POSITIVE);
+    let share = profile.replayed_rate() / profile.offset_rate().max(f64::MIN_POSITIVE);
     let curve: Vec<(f64, f64)> = profile.curve.iter().map(|&(t, r)| (t, r * share)).collect();
     let mut rows = vec![(0.0, curve.first().map_or(0.0, |p| p.1))];
     rows.extend(curve.iter().copied());
@@ -207,7 +207,10 @@ fn event_table(
     name: &str,
 ) {
     let origin = match (kind.name.is_empty(), profile.redact_types) {
-        (true, _) => format!("records without a `{}` header", profile.type_header),
+        (true, _) => format!(
+            "records without a `{}` header",
+            comment_text(&profile.type_header)
+        ),
         (false, true) => format!(
             "{} (type name redacted)",
             comment_text(&profile.type_header)
@@ -269,8 +272,9 @@ fn event_table(
     if kind.keys.is_none() {
         let _ = writeln!(
             out,
-            "keys = 10000   # no sampled record had a key: surge keys every event, and 10,000 \
-             uniform keys spread them over the partitions as a keyless producer does"
+            "keys = {}   # no sampled record had a key: surge keys every event, and this many \
+             uniform keys spread them over the partitions as a keyless producer does",
+            kind.keyless_keys
         );
     } else if kind.keyless > 0 {
         let _ = writeln!(
@@ -511,6 +515,7 @@ mod tests {
                 top_share: 0.02,
             }),
             keyless: 0,
+            keyless_keys: 10_000,
         }
     }
 
@@ -522,6 +527,7 @@ mod tests {
             settings: Ok(vec![("min.insync.replicas".into(), "2".into())]),
             records: (rate * 20.0) as u64,
             rate,
+            offset_rate: rate,
             partition_skew: 1.2,
             sampled_partitions: 6,
             sampled: 1000,

@@ -54,6 +54,21 @@ pub fn profile(
     stop: Arc<StopSignal>,
 ) -> Result<ProfileOutcome, SurgeError> {
     let curve_path = options.out.with_extension("rates.csv");
+    // Where the files go is checked before the window, not after it.
+    let dir = options
+        .out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if options.out.is_dir() || !dir.is_dir() {
+        return Err(SurgeError::Usage {
+            problem: format!(
+                "--out {} is a directory, or its directory does not exist",
+                options.out.display()
+            ),
+            fix: "pass --out a file path in an existing directory, e.g. profile.toml".into(),
+        });
+    }
     for path in [&options.out, &curve_path] {
         if path.exists() && !options.force {
             return Err(SurgeError::Usage {
@@ -131,10 +146,11 @@ fn write_checked(
               surge, worth reporting"
             .into(),
     })?;
+    std::fs::rename(staged(out), out).map_err(failed(out))?;
     if let Some(curve) = curve {
         std::fs::rename(staged(curve), curve).map_err(failed(curve))?;
     }
-    std::fs::rename(staged(out), out).map_err(failed(out))
+    Ok(())
 }
 
 /// The topics to profile: every listed one the filter matches, internal ones (`__`) left out.
@@ -142,6 +158,7 @@ fn chosen_topics(
     info: &ClusterInfo,
     servers: &str,
     filter: Option<&regex::Regex>,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<(String, i32, i32)>, SurgeError> {
     let mut chosen: Vec<(String, i32, i32)> = info
         .topics
@@ -151,6 +168,19 @@ fn chosen_topics(
         .cloned()
         .collect();
     chosen.sort();
+    let unfit: Vec<String> = chosen
+        .iter()
+        .filter(|(name, partitions, rf)| !envelope::holds_topic(name, *partitions, *rf))
+        .map(|t| t.0.chars().take(60).collect())
+        .collect();
+    chosen.retain(|(name, partitions, rf)| envelope::holds_topic(name, *partitions, *rf));
+    if !unfit.is_empty() {
+        notes.push(format!(
+            "left out, as a scenario cannot hold them (a name over 200 characters, over 10,000 \
+             partitions or a replication factor over 16): {}",
+            unfit.join(", ")
+        ));
+    }
     if chosen.is_empty() {
         let listed: Vec<&str> = info.topics.iter().map(|t| t.0.as_str()).take(10).collect();
         return Err(SurgeError::Usage {
@@ -180,11 +210,11 @@ async fn measure(
     let properties = connected.scenario.cluster.consumer.clone();
     let timeout = scenario.limits.connect_timeout;
     let info = connected.info.clone().expect("a real cluster was probed");
-    let topics = chosen_topics(&info, &servers, options.topics.as_ref())?;
+    let mut notes = Vec::new();
+    let topics = chosen_topics(&info, &servers, options.topics.as_ref(), &mut notes)?;
     let asked: Vec<(String, i32)> = topics.iter().map(|t| (t.0.clone(), t.1)).collect();
     let names: Vec<String> = topics.iter().map(|t| t.0.clone()).collect();
     let settings = topic_settings(&servers, &properties, &names, timeout).await?;
-    let mut notes = Vec::new();
     let groups = group_candidates(&servers, &properties, timeout, &mut notes);
     let ends = EndOffsets::new(&servers, &properties)?;
     let began = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -203,6 +233,13 @@ async fn measure(
     }
     let listed_at_end = list_groups(&servers, &properties, timeout).unwrap_or_default();
     let at_end = read_groups(&mut notes);
+    if offsets.unanswered > 0 {
+        notes.push(format!(
+            "{} readings of the end offsets got no answer within {} s and were skipped",
+            offsets.unanswered,
+            timeout.as_secs()
+        ));
+    }
     for name in &offsets.vanished {
         notes.push(format!(
             "{name} stopped answering for its end offsets during the window (deleted, or a \
@@ -359,6 +396,7 @@ fn topic_profiles(
                 settings,
                 records,
                 rate: records as f64 / seconds,
+                offset_rate: records as f64 / seconds,
                 partition_skew: if mean > 0.0 { busiest / mean } else { 1.0 },
                 sampled_partitions: 0,
                 sampled: 0,

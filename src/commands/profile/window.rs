@@ -25,6 +25,8 @@ pub struct Offsets {
     pub curve: Vec<(f64, f64)>,
     /// Topics a partition of which stopped answering (deleted, or a leader moving).
     pub vanished: Vec<String>,
+    /// Readings no broker answered (skipped).
+    pub unanswered: u32,
 }
 
 /// Per topic and partition, an end offset (`None`: no answer for it).
@@ -58,13 +60,18 @@ pub async fn watch(
     let mut first = start.clone();
     let mut current = start;
     let (mut at, mut curve, mut vanished) = (began, Vec::new(), Vec::new());
-    while at.duration_since(began) < window && !stop.is_requested() {
-        let next = (at.duration_since(began) + step).min(window);
-        while !stop.is_requested() && began.elapsed() < next {
-            let left = next.saturating_sub(began.elapsed());
+    let (mut target, mut unanswered) = (Duration::ZERO, 0);
+    while target < window && !stop.is_requested() {
+        target = (target + step).min(window);
+        while !stop.is_requested() && began.elapsed() < target {
+            let left = target.saturating_sub(began.elapsed());
             tokio::time::sleep(left.min(Duration::from_millis(100))).await;
         }
-        let (marks, now) = reading(ends, topics, timeout)?;
+        // A reading nobody answered is skipped: the next one spans its interval too.
+        let Ok((marks, now)) = reading(ends, topics, timeout) else {
+            unanswered += 1;
+            continue;
+        };
         let mut written = 0_i64;
         for (t, topic) in marks.into_iter().enumerate() {
             for (p, mark) in topic.into_iter().enumerate() {
@@ -92,6 +99,7 @@ pub async fn watch(
         measured: at.duration_since(began),
         curve,
         vanished,
+        unanswered,
     })
 }
 
@@ -191,7 +199,8 @@ pub fn group_profiles(
                 lag_start: lag(&offsets.first, before),
                 lag_end: lag(&offsets.last, after),
                 rate: consumed as f64 / seconds,
-                ingress: on.iter().map(|&t| topics[t].rate).sum(),
+                // In offsets, as the group's committed rate is.
+                ingress: on.iter().map(|&t| topics[t].offset_rate).sum(),
             })
         })
         .collect()
