@@ -1,6 +1,6 @@
 //! The sample: after the window, at most `--sample` records per topic read from assigned
-//! partitions (no group), one topic after another, each topic within its share of the time
-//! left of [`SAMPLE_READ_LIMIT`].
+//! partitions (no group), all topics through one client within [`SAMPLE_READ_LIMIT`]; after
+//! a refusal, one topic after another, to name the one refused.
 
 use std::time::{Duration, Instant};
 
@@ -62,8 +62,9 @@ pub fn spans_of(
     (spans, written.len())
 }
 
-/// Reads each topic's sample; a topic this principal may not read, or one its time share cut
-/// short, is named in a note.
+/// Reads every topic's sample through one client, within [`SAMPLE_READ_LIMIT`]. A refusal
+/// cannot be told apart by topic in that read, so then each topic is read again on its own
+/// ([`read_each`]), and the one this principal may not read is named.
 pub fn read(
     servers: &str,
     properties: &[(String, String)],
@@ -72,8 +73,66 @@ pub fn read(
     stop: &StopSignal,
     notes: &mut Vec<String>,
 ) -> Vec<TopicSample> {
-    let type_header = options.type_header.as_str();
     let deadline = Instant::now() + SAMPLE_READ_LIMIT;
+    let mut samples: Vec<TopicSample> = spans
+        .iter()
+        .map(|(spans, written)| TopicSample {
+            book: SampleBook::default(),
+            read: spans.len(),
+            written: *written,
+            offsets: None,
+            refused: false,
+        })
+        .collect();
+    let topic_of: Vec<usize> = spans
+        .iter()
+        .enumerate()
+        .flat_map(|(t, (spans, _))| std::iter::repeat_n(t, spans.len()))
+        .collect();
+    let all: Vec<Span> = spans.iter().flat_map(|(s, _)| s.iter().cloned()).collect();
+    if all.is_empty() {
+        return samples;
+    }
+    let type_header = options.type_header.as_str();
+    // A second Ctrl-C (an abort) stops the sample read too.
+    let stopped = || stop.is_aborted();
+    let outcome = sample_spans(servers, properties, &all, deadline, stopped, |i, r| {
+        samples[topic_of[i]]
+            .book
+            .add(r.key, r.value_len, &r.headers, type_header)
+    });
+    match outcome {
+        Ok(()) => {
+            for (sample, (spans, _)) in samples.iter_mut().zip(&spans) {
+                sample.offsets = Some(spans.iter().map(|s| (s.to - s.from) as u64).sum());
+            }
+            samples
+        }
+        Err(why) if why.contains("may not read") => {
+            read_each(servers, properties, spans, options, stop, deadline, notes)
+        }
+        Err(why) => {
+            notes.push(format!(
+                "the sample read stopped after {} records in all: {why}",
+                samples.iter().map(|s| s.book.records()).sum::<u64>()
+            ));
+            samples
+        }
+    }
+}
+
+/// Reads each topic's sample with a client of its own, each within its share of the time left
+/// until `deadline`; a topic this principal may not read, or one its share cut short, is named.
+fn read_each(
+    servers: &str,
+    properties: &[(String, String)],
+    spans: Vec<(Vec<Span>, usize)>,
+    options: &ProfileOptions,
+    stop: &StopSignal,
+    deadline: Instant,
+    notes: &mut Vec<String>,
+) -> Vec<TopicSample> {
+    let type_header = options.type_header.as_str();
     let mut left = spans.iter().filter(|(s, _)| !s.is_empty()).count() as u32;
     spans
         .into_iter()
@@ -92,7 +151,6 @@ pub fn read(
             left = left.saturating_sub(1);
             let book = &mut sample.book;
             let until = Instant::now() + share;
-            // A second Ctrl-C (an abort) stops the sample read too.
             let stopped = || stop.is_aborted();
             let outcome = sample_spans(servers, properties, &spans, until, stopped, |_, r| {
                 book.add(r.key, r.value_len, &r.headers, type_header)
