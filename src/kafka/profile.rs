@@ -8,7 +8,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::reader::{Span, read_messages};
+use super::reader::{Span, read_messages, unanswered};
 use super::{ConnectError, ErrorLog, client_config, redact};
 
 /// The topic settings a profile carries over into the scenario it writes.
@@ -168,19 +168,15 @@ pub fn sample_spans(
     )
 }
 
-/// A broker's answer about a partition, as against no answer (librdkafka's own transport codes).
-fn answered(code: rdkafka::error::RDKafkaErrorCode) -> bool {
+/// A broker's answer about a partition, as against no answer ([`unanswered`]) or rejected
+/// credentials.
+fn answered(error: &rdkafka::error::KafkaError) -> bool {
     use rdkafka::error::RDKafkaErrorCode as Code;
-    !matches!(
-        code,
-        Code::OperationTimedOut
-            | Code::RequestTimedOut
-            | Code::BrokerTransportFailure
-            | Code::AllBrokersDown
-            | Code::Resolve
-            | Code::Authentication
-            | Code::SaslAuthenticationFailed
-    )
+    !unanswered(error)
+        && !matches!(
+            error.rdkafka_error_code(),
+            Some(Code::Authentication | Code::SaslAuthenticationFailed)
+        )
 }
 
 /// Reads the end offsets of many partitions at once, through one client kept for the window.
@@ -214,7 +210,7 @@ impl EndOffsets {
     ) -> Result<Vec<Vec<Option<i64>>>, ConnectError> {
         match self.ask(topics, timeout) {
             Ok(marks) => Ok(marks),
-            Err(error) if error.rdkafka_error_code().is_some_and(answered) => {
+            Err(error) if answered(&error) => {
                 let deadline = std::time::Instant::now() + timeout;
                 Ok(topics
                     .iter()
@@ -271,22 +267,11 @@ impl EndOffsets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::embedded::EmbeddedCluster;
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use crate::kafka::reader::tests::cluster_with;
 
     #[test]
     fn end_offsets_of_every_partition_come_in_one_reading() {
-        let cluster = EmbeddedCluster::start(1).unwrap();
-        cluster.create_topic("marks", 2, 1).unwrap();
-        let servers = cluster.bootstrap_servers();
-        let producer: BaseProducer = client_config(&servers, &[]).create().unwrap();
-        for i in 0..40 {
-            let key = i.to_string();
-            producer
-                .send(BaseRecord::to("marks").key(&key).payload("x"))
-                .unwrap();
-        }
-        assert!(producer.flush(Duration::from_secs(10)).is_ok());
+        let (cluster, servers) = cluster_with(40);
         let ends = EndOffsets::new(&servers, &[]).unwrap();
         let marks = ends
             .read(

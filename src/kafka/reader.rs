@@ -130,7 +130,7 @@ fn offsets_at(
 }
 
 /// No broker answered in time (librdkafka's own codes), as against a broker's error answer.
-fn unanswered(error: &KafkaError) -> bool {
+pub(super) fn unanswered(error: &KafkaError) -> bool {
     matches!(
         error.rdkafka_error_code(),
         None | Some(
@@ -159,6 +159,9 @@ fn positions(
         })
         .collect()
 }
+
+/// What a read's error says when an ACL refused it.
+pub const REFUSED: &str = "this principal may not read the topic (Read is needed)";
 
 /// An ACL's refusal.
 fn refused(error: &KafkaError) -> bool {
@@ -289,7 +292,7 @@ pub(super) fn read_messages(
             // A refusal does not pass by itself: waiting for the deadline would only hide it.
             Some(Err(error)) if refused(&error) => {
                 return Err(format!(
-                    "{}: this principal may not read the topic (Read is needed)",
+                    "{}: {REFUSED}",
                     redact(&error.to_string(), properties)
                 ));
             }
@@ -310,12 +313,13 @@ pub(super) fn read_messages(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::kafka::embedded::EmbeddedCluster;
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-    fn cluster_with(records: u32) -> (EmbeddedCluster, String) {
+    /// An embedded broker with `records` keyed records in the two partitions of `marks`.
+    pub(in crate::kafka) fn cluster_with(records: u32) -> (EmbeddedCluster, String) {
         let cluster = EmbeddedCluster::start(1).unwrap();
         cluster.create_topic("marks", 2, 1).unwrap();
         let servers = cluster.bootstrap_servers();

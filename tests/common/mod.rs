@@ -128,16 +128,23 @@ pub fn python() -> std::process::Command {
 
 /// Runs surge with a hard limit; a run still going after `limit` is killed and fails the test.
 pub fn surge_within(args: &[&str], limit: Duration) -> std::process::Output {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
+    let mut child = spawn_surge(args, &[]);
+    wait_within(&mut child, limit);
+    child.wait_with_output().unwrap()
+}
+
+/// Starts surge with `envs` (and no `KAFKA_BOOTSTRAP_SERVERS` from the test's environment), its
+/// output captured.
+pub fn spawn_surge(args: &[&str], envs: &[(&str, String)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
         .args(args)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .env_remove("KAFKA_BOOTSTRAP_SERVERS")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("surge starts");
-    wait_within(&mut child, limit);
-    child.wait_with_output().unwrap()
+        .expect("surge starts")
 }
 
 /// Waits for a child to end; one still running after `limit` is killed and fails the test.

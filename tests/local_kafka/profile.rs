@@ -109,15 +109,12 @@ fn a_profile_of_python_traffic_recovers_its_rates_mix_sizes_keys_and_groups() {
     let filter = format!("^{prefix}-");
     // A 60 s window, interrupted after about 20 s as Ctrl-C would: what was measured is
     // written, marked partial, with exit 3.
-    let mut profile = std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args(["profile", "--bootstrap", &bootstrap, "--topics", &filter])
-        .args(["--window", "60s", "--out", out.to_str().unwrap()])
-        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("surge starts");
+    let args = ["profile", "--bootstrap", &bootstrap, "--topics", &filter];
+    let out_arg = out.to_str().unwrap();
+    let mut profile = common::spawn_surge(
+        &[&args[..], &["--window", "60s", "--out", out_arg]].concat(),
+        &[],
+    );
     std::thread::sleep(Duration::from_secs(22));
     // SAFETY: a signal to the child this test started and has not reaped.
     unsafe { libc::kill(profile.id() as i32, libc::SIGINT) };
@@ -301,24 +298,20 @@ fn a_profile_without_traffic_or_without_a_matching_topic_exits_2_and_writes_noth
 fn profile_as_limited_user(bootstrap_sasl: &str, filter: &str, out: &str) -> std::process::Output {
     let env = super::kafka::env();
     let get = |name: &str| env.iter().find(|(k, _)| k == name).unwrap().1.clone();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_surge"))
-        .args([
-            "profile",
-            "--bootstrap",
-            bootstrap_sasl,
-            "--auth",
-            "scram-sha-512",
-        ])
-        .args(["--topics", filter, "--window", "5s", "--out", out])
-        .env("SURGE_CA_FILE", get("SURGE_CA_FILE"))
-        .env("SURGE_SASL_USERNAME", get("SURGE_LIMITED_USERNAME"))
-        .env("SURGE_SASL_PASSWORD", get("SURGE_LIMITED_PASSWORD"))
-        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("surge starts");
+    let args = [
+        "profile",
+        "--bootstrap",
+        bootstrap_sasl,
+        "--auth",
+        "scram-sha-512",
+    ];
+    let envs = [
+        ("SURGE_CA_FILE", get("SURGE_CA_FILE")),
+        ("SURGE_SASL_USERNAME", get("SURGE_LIMITED_USERNAME")),
+        ("SURGE_SASL_PASSWORD", get("SURGE_LIMITED_PASSWORD")),
+    ];
+    let rest = ["--topics", filter, "--window", "5s", "--out", out];
+    let mut child = common::spawn_surge(&[&args[..], &rest[..]].concat(), &envs);
     common::wait_within(&mut child, Duration::from_secs(120));
     child.wait_with_output().unwrap()
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::ProfileOptions;
 use crate::engine::StopSignal;
 use crate::kafka::profile::sample_spans;
-use crate::kafka::reader::Span;
+use crate::kafka::reader::{REFUSED, Span};
 use crate::profile::SampleBook;
 
 /// At most this many partitions of a topic are read for its sample, spread over its partitions.
@@ -27,6 +27,23 @@ pub struct TopicSample {
     pub offsets: Option<u64>,
     /// Whether an ACL refused the read.
     pub refused: bool,
+}
+
+impl TopicSample {
+    fn new(read: usize, written: usize) -> TopicSample {
+        TopicSample {
+            book: SampleBook::default(),
+            read,
+            written,
+            offsets: None,
+            refused: false,
+        }
+    }
+}
+
+/// The offsets the spans cover.
+fn offsets_of(spans: &[Span]) -> u64 {
+    spans.iter().map(|s| (s.to - s.from) as u64).sum()
 }
 
 /// The spans to read for one topic's sample: at most `sample` records from at most
@@ -76,13 +93,7 @@ pub fn read(
     let deadline = Instant::now() + SAMPLE_READ_LIMIT;
     let mut samples: Vec<TopicSample> = spans
         .iter()
-        .map(|(spans, written)| TopicSample {
-            book: SampleBook::default(),
-            read: spans.len(),
-            written: *written,
-            offsets: None,
-            refused: false,
-        })
+        .map(|(spans, written)| TopicSample::new(spans.len(), *written))
         .collect();
     let topic_of: Vec<usize> = spans
         .iter()
@@ -104,11 +115,11 @@ pub fn read(
     match outcome {
         Ok(()) => {
             for (sample, (spans, _)) in samples.iter_mut().zip(&spans) {
-                sample.offsets = Some(spans.iter().map(|s| (s.to - s.from) as u64).sum());
+                sample.offsets = Some(offsets_of(spans));
             }
             samples
         }
-        Err(why) if why.contains("may not read") => {
+        Err(why) if why.contains(REFUSED) => {
             read_each(servers, properties, spans, options, stop, deadline, notes)
         }
         Err(why) => {
@@ -137,13 +148,7 @@ fn read_each(
     spans
         .into_iter()
         .map(|(spans, written)| {
-            let mut sample = TopicSample {
-                book: SampleBook::default(),
-                read: spans.len(),
-                written,
-                offsets: None,
-                refused: false,
-            };
+            let mut sample = TopicSample::new(spans.len(), written);
             let Some(first) = spans.first() else {
                 return sample;
             };
@@ -156,9 +161,9 @@ fn read_each(
                 book.add(r.key, r.value_len, &r.headers, type_header)
             });
             match outcome {
-                Ok(()) => sample.offsets = Some(spans.iter().map(|s| (s.to - s.from) as u64).sum()),
+                Ok(()) => sample.offsets = Some(offsets_of(&spans)),
                 Err(why) => {
-                    sample.refused = why.contains("may not read");
+                    sample.refused = why.contains(REFUSED);
                     notes.push(format!(
                         "the sample of {} stopped after {} records: {why}",
                         first.topic,
