@@ -260,8 +260,9 @@ async fn measure(
     }
     note_topics_without_events(&profiles, &mut notes);
     if profiles.iter().all(|t| t.types.is_empty()) {
+        let watched = offsets.measured;
         return Err(nothing_measured(
-            &profiles, &servers, options, refused, &notes,
+            &profiles, &servers, watched, refused, &notes,
         ));
     }
     let at = [at_start.as_slice(), at_end.as_slice()];
@@ -302,17 +303,17 @@ fn note_topics_without_events(topics: &[TopicProfile], notes: &mut Vec<String>) 
 fn nothing_measured(
     topics: &[TopicProfile],
     servers: &str,
-    options: &ProfileOptions,
+    watched: Duration,
     refused: bool,
     notes: &[String],
 ) -> SurgeError {
     if topics.iter().all(|t| t.records == 0) {
         return SurgeError::Usage {
             problem: format!(
-                "no record was written to the {} profiled topics of {servers} during the {} s \
-                 window: there is no traffic to measure",
+                "no record was written to the {} profiled topics of {servers} in the {:.1} s \
+                 watched: there is no traffic to measure",
                 topics.len(),
-                options.window.as_secs()
+                watched.as_secs_f64()
             ),
             fix: "profile while the traffic runs, with a longer --window, or other --topics".into(),
         };
