@@ -174,8 +174,8 @@ fn refused(error: &KafkaError) -> bool {
     )
 }
 
-/// Answers about a partition that pass by themselves once a new topic's leaders are elected
-/// and every broker's metadata has caught up.
+/// Answers about a partition that pass by themselves once a new topic's leaders are elected,
+/// a broker that has just started has caught up, and every broker's metadata agrees.
 fn settling(error: &KafkaError) -> bool {
     matches!(
         error.rdkafka_error_code(),
@@ -186,6 +186,12 @@ fn settling(error: &KafkaError) -> bool {
                 | RDKafkaErrorCode::UnknownPartition
                 | RDKafkaErrorCode::UnknownTopic
                 | RDKafkaErrorCode::RequestTimedOut
+                // A broker that has just started or taken over a partition: Kafka's own
+                // clients retry these ListOffsets answers too.
+                | RDKafkaErrorCode::UnknownLeaderEpoch
+                | RDKafkaErrorCode::FencedLeaderEpoch
+                | RDKafkaErrorCode::OffsetNotAvailable
+                | RDKafkaErrorCode::KafkaStorageError
         )
     )
 }
