@@ -93,11 +93,7 @@ pub fn probe(
     // Serve a pending OAUTHBEARER token refresh before asking for metadata.
     let _ = consumer.poll(Duration::from_millis(50));
     let started = Instant::now();
-    let metadata = consumer.fetch_metadata(None, timeout).map_err(|error| {
-        // librdkafka queues the reasons (TLS, SASL) as log and error events: serve them.
-        for _ in 0..5 {
-            let _ = consumer.poll(Duration::from_millis(20));
-        }
+    let metadata = metadata_within(&consumer, timeout).map_err(|error| {
         let logged = consumer.context().summary();
         let detail = redact(
             &if logged.is_empty() {
@@ -152,6 +148,43 @@ pub fn probe(
             .collect(),
         round_trip,
     })
+}
+
+/// The cluster's metadata, asked in slices of a second until `timeout`: every broker refusing
+/// the credentials or the TLS handshake ends the wait at once, where one long request would
+/// wait out the whole timeout for an answer that cannot come.
+fn metadata_within(
+    consumer: &BaseConsumer<ErrorLog>,
+    timeout: Duration,
+) -> Result<rdkafka::metadata::Metadata, KafkaError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let error = match consumer.fetch_metadata(None, left.min(Duration::from_secs(1))) {
+            Ok(metadata) => return Ok(metadata),
+            Err(error) => error,
+        };
+        // librdkafka queues the reasons (TLS, SASL) as log and error events: serve them.
+        for _ in 0..5 {
+            let _ = consumer.poll(Duration::from_millis(20));
+        }
+        if Instant::now() >= deadline || refused_by_every_broker(consumer.context()) {
+            return Err(error);
+        }
+    }
+}
+
+/// Every broker is down, and for a reason waiting does not cure: the credentials or the TLS
+/// handshake were refused.
+fn refused_by_every_broker(log: &ErrorLog) -> bool {
+    let refused = [
+        "Authentication failed",
+        "SASL authentication error",
+        "SSL handshake failed",
+    ]
+    .iter()
+    .any(|reason| log.mentions(reason));
+    refused && log.mentions("brokers are down")
 }
 
 /// Creates the missing topics with the admin API; returns the names it created.

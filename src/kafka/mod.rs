@@ -259,6 +259,12 @@ impl ErrorLog {
         }
     }
 
+    /// Whether any reason kept so far contains `text`.
+    pub(crate) fn mentions(&self, text: &str) -> bool {
+        let reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+        reasons.iter().any(|r| r.contains(text))
+    }
+
     pub(crate) fn summary(&self) -> String {
         let reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
         reasons
