@@ -8,7 +8,9 @@
 #                                      wait until every broker answers metadata
 #   scripts/local-kafka.sh ready       start what is down, then wait until every replica is in
 #                                      sync, balance leaders and warm every broker up until its
-#                                      JIT settles (tests call this before each measurement)
+#                                      JIT settles (tests call this before each measurement);
+#                                      at once when no node changed, paused or moved a leader
+#                                      since the last ready
 #   scripts/local-kafka.sh stop        stop every node; no process is left behind
 #   scripts/local-kafka.sh status      each node's state (exit 0 only when all are up)
 #   scripts/local-kafka.sh kill N      SIGKILL broker N (1-3)
@@ -42,7 +44,9 @@
 # Environment: SURGE_KAFKA_PORT, SURGE_KAFKA_DIR (data, logs, pids and TLS material; default
 # .kafka/ in the checkout), SURGE_CACHE_DIR (jars; default ~/.cache/surge), SURGE_KAFKA_HEAP
 # (per JVM, default 512m), SURGE_KAFKA_START_TIMEOUT (seconds, default 90), SURGE_KAFKA_WARM_UP
-# (seconds of warm-up at most, default 300; 0 skips it), SURGE_KAFKA_OWNER (a process id: when
+# (seconds of warm-up at most, default 300; 0 skips it), SURGE_KAFKA_JVM_OPTS (more options for
+# every node's JVM, read when the cluster starts and kept for its life: a broker restarted later
+# gets them too; the tests pass -XX:TieredStopAtLevel=1), SURGE_KAFKA_OWNER (a process id: when
 # this call starts the cluster, the cluster is stopped once that process ends, however it ends;
 # the tests pass their own).
 set -euo pipefail
@@ -253,7 +257,13 @@ launch() {
   if alive "$node"; then return 0; fi
   mkdir -p "$logs"
   # setsid: a Ctrl-C in the shell that started the cluster does not reach the brokers.
+  local options=""
+  [[ -f "$state/jvm-options" ]] && options="$(cat "$state/jvm-options")"
+  # shellcheck disable=SC2086 # the options are a list
+  # A fixed set of JIT compiler threads: the warm-up sums their CPU time, which a thread that
+  # exits (the JVM's default, dynamic set) takes with it.
   setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:-UseDynamicNumberOfCompilerThreads $options \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties" \
     -Dkafka.logs.dir="$logs" -Dsurge.node="$name" -Dsurge.kafka.dir="$state" \
@@ -353,6 +363,8 @@ start() {
   format_storage
   local began=$SECONDS was_down=0
   alive controller || was_down=1
+  # A cluster keeps the JVM options it was started with: a broker restarted later gets them too.
+  ((was_down)) && printf '%s' "${SURGE_KAFKA_JVM_OPTS:-}" >"$state/jvm-options"
   if launch_missing; then
     # Only a call that brought the cluster up hands it to an owner: a cluster someone started
     # by hand stays up when a test restarts one of its brokers.
@@ -367,12 +379,38 @@ start() {
 }
 
 # Ready to measure: every node up, every replica in sync, every partition on its preferred
-# leader, and the JIT warm on every broker (a broker restarted by a fault test is cold).
+# leader, and the JIT warm on every broker (a broker restarted by a fault test is cold). When
+# every node is the same process as at the last `ready` and nothing since paused one or moved a
+# leader, the cluster is as that call left it: nothing is asked again.
 ready() {
+  if [[ -f "$state/settled" && ! -f "$state/disturbed" && "$(cat "$state/settled")" == "$(node_pids)" ]] && all_running; then
+    say "unchanged since the last ready (pids $(node_pids)): ready"
+    return 0
+  fi
   start
   balance || exit 1
   warm_up
+  node_pids >"$state/settled"
+  rm -f "$state/disturbed"
 }
+
+# Every node's pid, in order; a node that is down has none.
+node_pids() {
+  local node out=""
+  for node in controller $(seq 1 "$BROKERS"); do out+="$(pid_of "$node" || true) "; done
+  echo "$out"
+}
+
+# Every node alive and none paused.
+all_running() {
+  local node
+  for node in controller $(seq 1 "$BROKERS"); do
+    alive "$node" && ! paused "$node" || return 1
+  done
+}
+
+# A pause or a leader move leaves the same processes in a state `ready` must repair.
+disturbed() { touch "$state/disturbed"; }
 
 terminate() {
   local node=$1 pid
@@ -393,6 +431,7 @@ terminate() {
 stop() {
   local node
   # Brokers first (each leaves cleanly while the controller still answers), then the controller.
+  rm -f "$state/settled"
   for node in $(seq 1 "$BROKERS"); do terminate "$node" & done
   wait
   terminate controller
@@ -462,13 +501,13 @@ restart_broker() {
 # compiled the produce and replication paths yet), and a real cluster is never cold. Before the
 # first measurement, every broker leads and follows some traffic: Kafka's own producer and
 # consumer on a topic of its own, acks=all, for about ten seconds.
-# CPU time (clock ticks) the brokers' C2 JIT compiler threads have used so far.
+# CPU time (clock ticks) the brokers' JIT compiler threads (C2, and C1) have used so far.
 jit_ticks() {
   local total=0 node pid task
   for node in $(seq 1 "$BROKERS"); do
     pid="$(pid_of "$node")" || continue
     for task in /proc/"$pid"/task/*; do
-      [[ "$(cat "$task/comm" 2>/dev/null)" == "C2 Compiler"* ]] || continue
+      [[ "$(cat "$task/comm" 2>/dev/null)" == C[12]" Compiler"* ]] || continue
       total=$((total + $(sed 's/.*) //' "$task/stat" 2>/dev/null | awk '{print $12 + $13}')))
     done
   done
@@ -623,12 +662,12 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   kill) check_broker "${2:-}"; kill -KILL "$(pid_of "$2")" 2>/dev/null || die "broker $2 is not running"; say "broker $2 killed" ;;
-  pause) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; kill -STOP "$(pid_of "$2")"; say "broker $2 paused" ;;
-  resume) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; kill -CONT "$(pid_of "$2")"; say "broker $2 resumed" ;;
+  pause) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; disturbed; kill -STOP "$(pid_of "$2")"; say "broker $2 paused" ;;
+  resume) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; disturbed; kill -CONT "$(pid_of "$2")"; say "broker $2 resumed" ;;
   restart) check_broker "${2:-}"; restart_broker "$2" ;;
   wait-replicated) wait_replicated "${2:-}" ;;
   balance) balance ;;
-  move-leader) move_leader "${2:-}" "${3:-}" "${4:-}" ;;
+  move-leader) disturbed; move_leader "${2:-}" "${3:-}" "${4:-}" ;;
   limited-user) limited_user ;;
   acl) shift; acl "$@" ;;
   env) env_exports ;;

@@ -54,6 +54,7 @@ fn durability_run(
     properties: &[(&str, &str)],
     faults: &[(u64, &[&str])],
 ) -> (surge::RunOutcome, tempfile::TempDir) {
+    empty_topics(bootstrap, &["durability-events"]);
     let began = Instant::now();
     let threads: Vec<thread::JoinHandle<()>> = faults
         .iter()
@@ -130,6 +131,7 @@ const WIDENED_LATENCY: [&str; 3] = ["e2e.p95 < 10s", "e2e.p99 < 20s", "publish.p
 fn smoke_on_local_kafka_loses_nothing_and_the_java_reader_agrees() {
     let _machine = exclusive();
     let bootstrap = healthy_cluster();
+    empty_topics(&bootstrap, &["order-events", "payment-events"]);
     let out = tempfile::tempdir().unwrap();
     // The ADR's client settings as the scenario gives them: no -X.
     let mut smoke = overrides(&bootstrap, &[]);
@@ -209,6 +211,7 @@ fn smoke_on_local_kafka_loses_nothing_and_the_java_reader_agrees() {
 fn one_broker_killed_and_restarted_loses_nothing_acked() {
     let _machine = exclusive();
     let bootstrap = healthy_cluster();
+    empty_topics(&bootstrap, &["durability-events"]);
     // The kill and the restart are the scenario's own `command` fault: broker 2 dies 10 s into
     // the plan and returns 10 s later.
     let out = tempfile::tempdir().unwrap();
@@ -247,16 +250,32 @@ fn one_broker_killed_and_restarted_loses_nothing_acked() {
         0,
         "every acked event is in the log"
     );
-    assert_eq!(
-        outcome.status,
-        if summary.produced.failed == 0 {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        "{:#?}",
-        summary.verdict
-    );
+    assert_verdict_follows_integrity(&outcome);
+}
+
+/// A failed send fails the run; without one, every integrity check passes and the run is not a
+/// failure. It may be inconclusive: while the producer re-sends a dead broker's backlog to the
+/// new leaders, one librdkafka broker thread can use a whole core for a few seconds on this
+/// 2-core host (4 seconds in one suite's kill test, 1 second in a rerun), and then the trust check on surge's busiest
+/// thread rightly says its latency figures include the client's own wait. These runs judge
+/// integrity, which that check does not touch.
+fn assert_verdict_follows_integrity(outcome: &surge::RunOutcome) {
+    let summary = &outcome.summary;
+    if summary.produced.failed > 0 {
+        assert_eq!(outcome.status, Status::Fail, "{:#?}", summary.verdict);
+    } else {
+        assert!(
+            summary
+                .verdict
+                .checks
+                .iter()
+                .filter(|c| c.integrity)
+                .all(|c| c.passed),
+            "{:#?}",
+            summary.verdict
+        );
+        assert_ne!(outcome.status, Status::Fail, "{:#?}", summary.verdict);
+    }
 }
 
 #[test]
@@ -454,6 +473,50 @@ fn assert_poisoned_keys_dead_lettered(dir: &Path, summary: &Summary, events: &[s
     assert_eq!(origins.len() as u64, expected, "one record per origin");
 }
 
+/// Deletes every record of `topics` (those that exist) before a run whose events Kafka's console
+/// consumer reads back from the earliest offset: it then reads this run's records alone, not
+/// every earlier run's (1.8 million records and 26 s a read on a host whose cluster kept its data
+/// between suites, and a growing share of every later read within one).
+fn empty_topics(bootstrap: &str, topics: &[&str]) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::consumer::Consumer;
+    let reader = metadata_reader(bootstrap);
+    let mut ends = rdkafka::TopicPartitionList::new();
+    for &topic in topics {
+        let metadata = reader
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        let Some(found) = metadata.topics().first().filter(|t| t.error().is_none()) else {
+            continue;
+        };
+        for partition in found.partitions() {
+            let (low, high) = reader
+                .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+                .unwrap();
+            if high > low {
+                ends.add_partition_offset(topic, partition.id(), rdkafka::Offset::Offset(high))
+                    .unwrap();
+            }
+        }
+    }
+    if ends.count() == 0 {
+        return;
+    }
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let done = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(admin.delete_records(&ends, &options))
+        .unwrap();
+    for element in done.elements() {
+        assert!(element.error().is_ok(), "{done:?}");
+    }
+}
+
 /// A client that only asks the cluster for metadata.
 fn metadata_reader(bootstrap: &str) -> rdkafka::consumer::BaseConsumer {
     rdkafka::ClientConfig::new()
@@ -575,21 +638,7 @@ fn assert_kept_everything(outcome: &surge::RunOutcome, out: &Path) {
         group.ordering.causes
     );
     assert_eq!(read.lost(&kafka::ledger(out), &[0]), 0);
-    if summary.produced.failed > 0 {
-        assert_ne!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
-    } else {
-        assert!(
-            summary
-                .verdict
-                .checks
-                .iter()
-                .filter(|c| c.integrity)
-                .all(|c| c.passed),
-            "{:#?}",
-            summary.verdict
-        );
-        assert_ne!(outcome.status, Status::Fail, "{:#?}", summary.verdict);
-    }
+    assert_verdict_follows_integrity(outcome);
 }
 
 #[test]
