@@ -160,15 +160,16 @@ fn black_friday_scaled_down_passes_on_two_cores() {
     );
 }
 
-/// A broker down for 20 s (2 s scaled) at the peak: nothing lost, every SLO met, the fault's
-/// figures in the summary.
+/// A broker down for 20 s (1 s scaled) at the peak: nothing lost, every SLO met, the fault's
+/// figures in the summary. At a twentieth of its length the plan is 27 s, the run about 31 s
+/// (at a tenth, 77 s); the fault keeps its share of the run.
 #[test]
 fn broker_failure_scaled_down_loses_nothing_and_recovers() {
     let _machine = exclusive();
     let out = tempfile::tempdir().unwrap();
     let outcome = run(
         "scenarios/broker-failure.toml",
-        overrides(0.1, 0.1, &[]),
+        overrides(0.1, 0.05, &[]),
         out.path(),
     )
     .unwrap();
@@ -182,10 +183,11 @@ fn broker_failure_scaled_down_loses_nothing_and_recovers() {
     );
     let fault = &summary.faults[0];
     assert_eq!(fault.name, "broker-down");
-    assert!(fault.applied && (fault.end_s - fault.start_s - 2.0).abs() < 0.2);
+    assert!(fault.applied && (fault.end_s - fault.start_s - 1.0).abs() < 0.2);
     assert_eq!((fault.lost, fault.failed), (0, 0));
     assert!(fault.recovery_s.is_some());
-    // The partitions broker 2 led waited for it: publish p99 over the fault shows the outage.
+    // The partitions broker 2 led waited for it: publish p99 over the fault shows the outage
+    // (1.35 s in two runs of the 1 s outage).
     assert!(fault.publish_p99_us.unwrap() > 1_000_000, "{fault:#?}");
     for group in &summary.groups {
         assert_eq!((group.lost, group.unread), (0, 0), "group {}", group.name);

@@ -6,6 +6,7 @@ mod common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use base64::Engine;
 use common::exclusive;
@@ -95,20 +96,27 @@ fn hdr_sum(intervals: &[(f64, f64, Histogram<u64>)], start: f64, end: f64) -> Hi
     sum
 }
 
-/// Runs the scenario; its summary and the run's directory.
-fn run_peak(dir: &Path) -> (Summary, PathBuf) {
-    let path = dir.join("peak.toml");
-    std::fs::write(&path, SCENARIO).unwrap();
-    let outcome = common::run(path.to_str().unwrap(), Overrides::default(), dir).unwrap();
-    assert_eq!(outcome.summary.produced.failed, 0);
-    (outcome.summary, outcome.out_dir)
+/// The scenario's one run, shared by the tests that read it (36 s of plan on two cores): its
+/// summary and the run's directory, under cargo's scratch directory for this crate's tests.
+/// The first test to ask runs it, holding the machine.
+fn peak_run() -> &'static (Summary, PathBuf) {
+    static RUN: OnceLock<(Summary, PathBuf)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let _machine = exclusive();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("phases-peak");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("peak.toml");
+        std::fs::write(&path, SCENARIO).unwrap();
+        let outcome = common::run(path.to_str().unwrap(), Overrides::default(), &dir).unwrap();
+        assert_eq!(outcome.summary.produced.failed, 0);
+        (outcome.summary, outcome.out_dir)
+    })
 }
 
 #[test]
 fn a_peak_that_breaks_p95_fails_on_its_phase_while_the_pooled_p95_passes() {
-    let _machine = exclusive();
-    let dir = tempfile::tempdir().unwrap();
-    let (summary, out) = run_peak(dir.path());
+    let (summary, out) = peak_run();
     let check = |name: &str| {
         summary
             .verdict
@@ -165,16 +173,14 @@ fn a_peak_that_breaks_p95_fails_on_its_phase_while_the_pooled_p95_passes() {
             "name=\"phase peak: end-to-end latency p95 (all groups) [phase.peak.e2e.p95]\""
         )
     );
-    let console = report::console::render(&summary);
+    let console = report::console::render(summary);
     assert!(console.contains("phase.peak.e2e.p95"), "{console}");
-    assert!(report::lines::run_line(&summary).contains("peak 1,000/s offered"));
+    assert!(report::lines::run_line(summary).contains("peak 1,000/s offered"));
 }
 
 #[test]
 fn per_phase_percentiles_are_the_hdr_sums_of_the_interval_logs_and_bytes_add_up() {
-    let _machine = exclusive();
-    let dir = tempfile::tempdir().unwrap();
-    let (summary, out) = run_peak(dir.path());
+    let (summary, out) = peak_run();
     let e2e = hlog_intervals(&out.join("e2e-orders-service.hlog"));
     let publish = hlog_intervals(&out.join("publish.hlog"));
     let lag = hlog_intervals(&out.join("schedule-lag.hlog"));
