@@ -150,17 +150,20 @@ pub fn probe(
     })
 }
 
-/// The cluster's metadata, asked in slices of a second until `timeout`: every broker refusing
-/// the credentials or the TLS handshake ends the wait at once, where one long request would
-/// wait out the whole timeout for an answer that cannot come.
+/// The cluster's metadata, asked in growing slices (1, 2, then 4 s) until `timeout`. A refusal
+/// of the credentials or of the TLS handshake by every broker that still holds after
+/// [`REFUSAL_HOLDS`] ends the wait, where one long request would wait out the whole timeout for
+/// an answer that cannot come.
 fn metadata_within(
     consumer: &BaseConsumer<ErrorLog>,
     timeout: Duration,
 ) -> Result<rdkafka::metadata::Metadata, KafkaError> {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut slice = Duration::from_secs(1);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let error = match consumer.fetch_metadata(None, left.min(Duration::from_secs(1))) {
+        let error = match consumer.fetch_metadata(None, left.min(slice)) {
             Ok(metadata) => return Ok(metadata),
             Err(error) => error,
         };
@@ -168,14 +171,22 @@ fn metadata_within(
         for _ in 0..5 {
             let _ = consumer.poll(Duration::from_millis(20));
         }
-        if Instant::now() >= deadline || refused_by_every_broker(consumer.context()) {
+        let refused =
+            started.elapsed() >= REFUSAL_HOLDS && refused_by_every_broker(consumer.context());
+        if Instant::now() >= deadline || refused {
             return Err(error);
         }
+        slice = (slice * 2).min(Duration::from_secs(4));
     }
 }
 
+/// How long a refusal must last before it ends the wait: a SCRAM user created a moment ago
+/// reaches every broker within it.
+const REFUSAL_HOLDS: Duration = Duration::from_secs(3);
+
 /// Every broker is down, and for a reason waiting does not cure: the credentials or the TLS
-/// handshake were refused.
+/// handshake were refused. A throttled connection (MSK IAM's "Too many connects", reported as
+/// an authentication failure) is waited for.
 fn refused_by_every_broker(log: &ErrorLog) -> bool {
     let refused = [
         "Authentication failed",
@@ -184,7 +195,10 @@ fn refused_by_every_broker(log: &ErrorLog) -> bool {
     ]
     .iter()
     .any(|reason| log.mentions(reason));
-    refused && log.mentions("brokers are down")
+    let throttled = ["Too many connects", "throttled", "Throttled"]
+        .iter()
+        .any(|reason| log.mentions(reason));
+    refused && !throttled && log.mentions("brokers are down")
 }
 
 /// Creates the missing topics with the admin API; returns the names it created.
