@@ -248,7 +248,12 @@ format_storage() {
 # --- processes -----------------------------------------------------------------------------
 
 pid_of() { local f; f="$(pidfile "$1")"; [[ -f "$f" ]] && cat "$f"; }
-alive() { local pid; pid="$(pid_of "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+# A process that has exited but not been reaped (a zombie) is not alive.
+alive() {
+  local pid
+  pid="$(pid_of "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+}
 paused() { local pid; pid="$(pid_of "$1")" && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == T ]]; }
 
 launch() {
@@ -257,13 +262,13 @@ launch() {
   if alive "$node"; then return 0; fi
   mkdir -p "$logs"
   # setsid: a Ctrl-C in the shell that started the cluster does not reach the brokers.
-  local options=""
-  [[ -f "$state/jvm-options" ]] && options="$(cat "$state/jvm-options")"
-  # shellcheck disable=SC2086 # the options are a list
+  local options=()
+  # Split on blanks, never globbed.
+  [[ -f "$state/jvm-options" ]] && read -r -a options <"$state/jvm-options"
   # A fixed set of JIT compiler threads: the warm-up sums their CPU time, which a thread that
   # exits (the JVM's default, dynamic set) takes with it.
   setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:-UseDynamicNumberOfCompilerThreads $options \
+    -XX:-UseDynamicNumberOfCompilerThreads "${options[@]}" \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties" \
     -Dkafka.logs.dir="$logs" -Dsurge.node="$name" -Dsurge.kafka.dir="$state" \
@@ -294,6 +299,12 @@ wait_until() {
 }
 
 all_brokers_answer() { [[ "$(brokers_answering)" -ge $BROKERS ]]; }
+
+any_alive() {
+  local node
+  for node in controller $(seq 1 "$BROKERS"); do alive "$node" && return 0; done
+  return 1
+}
 
 # Starts whatever is not running; returns 1 when every node already ran.
 launch_missing() {
@@ -364,7 +375,8 @@ start() {
   local began=$SECONDS was_down=0
   alive controller || was_down=1
   # A cluster keeps the JVM options it was started with: a broker restarted later gets them too.
-  ((was_down)) && printf '%s' "${SURGE_KAFKA_JVM_OPTS:-}" >"$state/jvm-options"
+  # They are read only when no node runs.
+  any_alive || printf '%s\n' "${SURGE_KAFKA_JVM_OPTS:-}" >"$state/jvm-options"
   if launch_missing; then
     # Only a call that brought the cluster up hands it to an owner: a cluster someone started
     # by hand stays up when a test restarts one of its brokers.
@@ -384,28 +396,36 @@ start() {
 # leader, the cluster is as that call left it: nothing is asked again.
 ready() {
   if [[ -f "$state/settled" && ! -f "$state/disturbed" && "$(cat "$state/settled")" == "$(node_pids)" ]] && all_running; then
-    say "unchanged since the last ready (pids $(node_pids)): ready"
+    say "unchanged since the last ready ($(node_pids)): ready"
     return 0
   fi
   start
   balance || exit 1
   warm_up
-  node_pids >"$state/settled"
   rm -f "$state/disturbed"
+  # Settled only once warm (or when no warm-up is wanted): a later call warms a cold broker on.
+  if [[ "${SURGE_KAFKA_WARM_UP:-300}" == 0 || "$(cat "$state/warm" 2>/dev/null)" == "$(pid_of 1) $(pid_of 2) $(pid_of 3)" ]]; then
+    node_pids >"$state/settled"
+  else
+    rm -f "$state/settled"
+  fi
 }
 
-# Every node's pid, in order; a node that is down has none.
+# The base port and every node's pid, in order; a node that is down has none.
 node_pids() {
-  local node out=""
-  for node in controller $(seq 1 "$BROKERS"); do out+="$(pid_of "$node" || true) "; done
+  local node out="port $base:"
+  for node in controller $(seq 1 "$BROKERS"); do out+=" $(pid_of "$node" || true)"; done
   echo "$out"
 }
 
-# Every node alive and none paused.
+# Every node alive, none paused, and each pid still this cluster's JVM (not a zombie, not a
+# reused pid).
 all_running() {
-  local node
+  local node pid
   for node in controller $(seq 1 "$BROKERS"); do
     alive "$node" && ! paused "$node" || return 1
+    pid="$(pid_of "$node")"
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Dsurge.kafka.dir=$state " || return 1
   done
 }
 
@@ -487,6 +507,19 @@ wait_replicated() {
     fi
     sleep 1
   done
+}
+
+# SIGKILL, then wait (at most 10 s) until the process is gone: a `ready` or `restart` right
+# after must not find it still alive.
+kill_broker() {
+  local n=$1 pid i
+  pid="$(pid_of "$n")" || die "broker $n is not running"
+  kill -KILL "$pid" 2>/dev/null || die "broker $n is not running"
+  for ((i = 0; i < 100; i++)); do
+    alive "$n" || break
+    sleep 0.1
+  done
+  say "broker $n killed"
 }
 
 restart_broker() {
@@ -661,7 +694,7 @@ case "${1:-}" in
   ready) ready ;;
   stop) stop ;;
   status) status ;;
-  kill) check_broker "${2:-}"; kill -KILL "$(pid_of "$2")" 2>/dev/null || die "broker $2 is not running"; say "broker $2 killed" ;;
+  kill) check_broker "${2:-}"; kill_broker "$2" ;;
   pause) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; disturbed; kill -STOP "$(pid_of "$2")"; say "broker $2 paused" ;;
   resume) check_broker "${2:-}"; alive "$2" || die "broker $2 is not running"; disturbed; kill -CONT "$(pid_of "$2")"; say "broker $2 resumed" ;;
   restart) check_broker "${2:-}"; restart_broker "$2" ;;
