@@ -11,6 +11,8 @@ use surge::engine::StopSignal;
 use surge::summary::Status;
 use surge::{CapacityOptions, RunOptions};
 
+/// Slow (about 78 s): a search of 7-8 probes of 7 s each; shorter probes would let a rate just
+/// above the 500/s knee pass before its backlog shows in the p95.
 #[test]
 fn capacity_search_finds_the_known_knee_within_its_budget() {
     let _machine = common::exclusive();

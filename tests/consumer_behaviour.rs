@@ -247,6 +247,8 @@ topics = ["order-events"]
     );
 }
 
+/// Slow (about 26 s): three pauses and their catch-ups, the first two with backlogs over the
+/// ADR's 10,000 alert.
 #[test]
 fn a_paused_group_catches_up_and_its_rate_and_time_are_measured() {
     let _machine = exclusive();

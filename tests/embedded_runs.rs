@@ -10,6 +10,7 @@ use common::{exclusive, overrides, run, written_summary};
 use surge::engine::StopSignal;
 use surge::summary::Status;
 
+/// The README's main job as shipped, at its full length (about 24 s): no scale, no override.
 #[test]
 fn smoke_passes_with_every_acked_event_consumed_once_in_order() {
     let _machine = exclusive();

@@ -89,6 +89,8 @@ fn assert_intact(summary: &Summary) {
     }
 }
 
+/// Slow (about 20 s) because the outage needs 6 s of normal traffic before it, 3 s down, and
+/// its recovery inside the plan.
 #[test]
 fn a_broker_down_delays_publishing_then_recovers_without_loss() {
     let _machine = exclusive();
@@ -189,6 +191,7 @@ fn retried_batches(dir: &Path) -> PathBuf {
     path
 }
 
+/// Slow (about 40 s): two 9 s runs under a 50 ms round trip, with and without idempotence.
 #[test]
 fn retried_batches_keep_order_by_default_and_without_idempotence_every_violation_is_the_logs() {
     let _machine = exclusive();
@@ -239,6 +242,8 @@ fn retried_batches_keep_order_by_default_and_without_idempotence_every_violation
     );
 }
 
+/// Slow (about 22 s): the plan's 8 s, then the send deadline (2 s) and the drain timeout (5 s)
+/// it proves are kept.
 #[test]
 fn a_full_producer_queue_held_past_the_send_deadline_fails_its_events_and_ends_on_time() {
     let _machine = exclusive();
@@ -343,6 +348,8 @@ fn seconds_short(summary: &Summary, after: f64) -> usize {
         .count()
 }
 
+/// Slow (about 32 s): the coordinator gives up on the crashed member only after its 6 s session
+/// timeout and the mock coordinator's rebalance delay, and the handover must land in the plan.
 #[test]
 fn a_crashed_member_is_noticed_after_the_session_timeout_and_nothing_is_lost() {
     let _machine = exclusive();
@@ -403,6 +410,7 @@ fn a_crashed_member_is_noticed_after_the_session_timeout_and_nothing_is_lost() {
     );
 }
 
+/// Slow (about 30 s): two membership changes 9 s apart, each with its rebalance in the plan.
 #[test]
 fn a_leaving_member_hands_over_quickly_and_a_joining_member_takes_partitions() {
     let _machine = exclusive();
@@ -472,6 +480,7 @@ fn a_producer_pause_owes_its_events_as_schedule_lag_not_as_a_slow_generator() {
     assert_eq!(outcome.status, Status::Pass, "{:#?}", summary.verdict);
 }
 
+/// Slow (about 33 s): two 10 s runs, with and without the round trip, to measure the rise.
 #[test]
 fn twenty_ms_of_round_trip_raises_publish_p50_by_about_one_round_trip() {
     let _machine = exclusive();

@@ -97,14 +97,24 @@ fn hdr_sum(intervals: &[(f64, f64, Histogram<u64>)], start: f64, end: f64) -> Hi
 }
 
 /// The scenario's one run, shared by the tests that read it (36 s of plan on two cores): its
-/// summary and the run's directory, under cargo's scratch directory for this crate's tests.
+/// summary and the run's directory, under cargo's scratch directory for this crate's tests
+/// (named by this process, so that two suites on one target directory keep apart).
 /// The first test to ask runs it, holding the machine.
 fn peak_run() -> &'static (Summary, PathBuf) {
     static RUN: OnceLock<(Summary, PathBuf)> = OnceLock::new();
     RUN.get_or_init(|| {
         let _machine = exclusive();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("phases-peak");
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Earlier suites' runs, whose processes have ended, are removed.
+        for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("phases-peak-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = scratch.join(format!("phases-peak-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("peak.toml");
         std::fs::write(&path, SCENARIO).unwrap();

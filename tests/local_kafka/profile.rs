@@ -98,6 +98,8 @@ fn close(measured: f64, expected: f64, within: f64, what: &str) {
     );
 }
 
+/// Slow (about 105 s): Python's traffic runs before and through a window interrupted at about
+/// 20 s, then the sample read, then the written scenario runs on the embedded broker.
 #[test]
 fn a_profile_of_python_traffic_recovers_its_rates_mix_sizes_keys_and_groups() {
     let _machine = exclusive();
