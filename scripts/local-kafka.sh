@@ -248,13 +248,18 @@ format_storage() {
 # --- processes -----------------------------------------------------------------------------
 
 pid_of() { local f; f="$(pidfile "$1")"; [[ -f "$f" ]] && cat "$f"; }
+# The node's process state letter (R, S, T stopped, Z exited but not reaped, ...).
+state_of() { local pid; pid="$(pid_of "$1")" && awk '{print $3}' "/proc/$pid/stat" 2>/dev/null; }
 # A process that has exited but not been reaped (a zombie) is not alive.
 alive() {
   local pid
-  pid="$(pid_of "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-    [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+  pid="$(pid_of "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && [[ "$(state_of "$1")" != Z ]]
 }
-paused() { local pid; pid="$(pid_of "$1")" && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == T ]]; }
+paused() { [[ "$(state_of "$1")" == T ]]; }
+# The brokers' pids, as the warm-up records them.
+broker_pids() { echo "$(pid_of 1) $(pid_of 2) $(pid_of 3)"; }
+# In the command line of every JVM of this cluster (and of no other cluster's).
+jvm_marker="-Dsurge.kafka.dir=$state "
 
 launch() {
   local node=$1 name
@@ -404,7 +409,7 @@ ready() {
   warm_up
   rm -f "$state/disturbed"
   # Settled only once warm (or when no warm-up is wanted): a later call warms a cold broker on.
-  if [[ "${SURGE_KAFKA_WARM_UP:-300}" == 0 || "$(cat "$state/warm" 2>/dev/null)" == "$(pid_of 1) $(pid_of 2) $(pid_of 3)" ]]; then
+  if [[ "${SURGE_KAFKA_WARM_UP:-300}" == 0 || "$(cat "$state/warm" 2>/dev/null)" == "$(broker_pids)" ]]; then
     node_pids >"$state/settled"
   else
     rm -f "$state/settled"
@@ -425,7 +430,7 @@ all_running() {
   for node in controller $(seq 1 "$BROKERS"); do
     alive "$node" && ! paused "$node" || return 1
     pid="$(pid_of "$node")"
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Dsurge.kafka.dir=$state " || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$jvm_marker" || return 1
   done
 }
 
@@ -456,7 +461,7 @@ stop() {
   wait
   terminate controller
   # Any JVM of this cluster whose pid file was lost.
-  pkill -KILL -f -- "-Dsurge.kafka.dir=$state " 2>/dev/null || true
+  pkill -KILL -f -- "$jvm_marker" 2>/dev/null || true
   # The owner's watcher, unless this is the watcher stopping the cluster.
   if [[ -f "$state/owner-watch.pid" ]]; then
     local watcher
@@ -571,7 +576,7 @@ warm_up() {
   local topic=__surge-warm-up budget=${SURGE_KAFKA_WARM_UP:-300} tck began before used round=0
   local reader producer surge brokers
   ((budget > 0)) || return 0
-  brokers="$(pid_of 1) $(pid_of 2) $(pid_of 3)"
+  brokers="$(broker_pids)"
   if [[ -f "$state/warm" && "$(cat "$state/warm")" == "$brokers" ]]; then
     say "the brokers settled and have not been restarted since (pids $brokers): no warm-up"
     return 0

@@ -495,8 +495,6 @@ fn assert_poisoned_keys_dead_lettered(dir: &Path, summary: &Summary, events: &[s
 /// every earlier run's (1.8 million records and 26 s a read on a host whose cluster kept its data
 /// between suites, and a growing share of every later read within one).
 fn empty_topics(bootstrap: &str, topics: &[&str]) {
-    use rdkafka::admin::{AdminClient, AdminOptions};
-    use rdkafka::client::DefaultClientContext;
     use rdkafka::consumer::Consumer;
     let reader = metadata_reader(bootstrap);
     let mut ends = rdkafka::TopicPartitionList::new();
@@ -526,18 +524,30 @@ fn empty_topics(bootstrap: &str, topics: &[&str]) {
     if ends.count() == 0 {
         return;
     }
+    let done = delete_records(bootstrap, &ends);
+    for element in done.elements() {
+        assert!(element.error().is_ok(), "{done:?}");
+    }
+}
+
+/// Kafka's DeleteRecords up to each of `before`'s offsets; the answer, partition by partition.
+fn delete_records(
+    bootstrap: &str,
+    before: &rdkafka::TopicPartitionList,
+) -> rdkafka::TopicPartitionList {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
     let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .unwrap();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let done = tokio::runtime::Runtime::new()
+    let options = AdminOptions::new()
+        .request_timeout(Some(Duration::from_secs(10)))
+        .operation_timeout(Some(Duration::from_secs(10)));
+    tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(admin.delete_records(&ends, &options))
-        .unwrap();
-    for element in done.elements() {
-        assert!(element.error().is_ok(), "{done:?}");
-    }
+        .block_on(admin.delete_records(before, &options))
+        .unwrap()
 }
 
 /// A client that only asks the cluster for metadata.
@@ -794,8 +804,6 @@ drain_timeout = "30s"
 /// Deletes partition 0's records below `before` once it holds that many; false when it never
 /// did within 30 s.
 fn delete_records_once_written(bootstrap: &str, topic: &str, before: i64) -> bool {
-    use rdkafka::admin::{AdminClient, AdminOptions};
-    use rdkafka::client::DefaultClientContext;
     use rdkafka::consumer::Consumer;
     let deadline = Instant::now() + Duration::from_secs(30);
     let reader = metadata_reader(bootstrap);
@@ -811,19 +819,11 @@ fn delete_records_once_written(bootstrap: &str, topic: &str, before: i64) -> boo
         }
         thread::sleep(Duration::from_millis(100));
     }
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
     let mut offsets = rdkafka::TopicPartitionList::new();
     offsets
         .add_partition_offset(topic, 0, rdkafka::Offset::Offset(before))
         .unwrap();
-    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
-    let done = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(admin.delete_records(&offsets, &options))
-        .unwrap();
+    let done = delete_records(bootstrap, &offsets);
     let low = done.find_partition(topic, 0).unwrap().offset();
     assert_eq!(low, rdkafka::Offset::Offset(before), "{done:?}");
     true
