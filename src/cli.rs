@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
 use crate::scenario::units::{parse_duration, parse_percent, parse_scale};
-use crate::scenario::{Overrides, Slo};
+use crate::scenario::{GroupSetting, Overrides, Slo};
 
 /// Load-testing and throughput benchmarks for Apache Kafka and Amazon MSK, judged against SLOs.
 ///
@@ -398,6 +398,11 @@ pub struct ScenarioArgs {
     #[arg(long = "slo", value_name = "EXPR", value_parser = parse_slo)]
     pub slo: Vec<Slo>,
 
+    /// Replaces a consumer group's protocol or assignor, to run one scenario both ways:
+    /// group.NAME.protocol=consumer, group.NAME.assignor=cooperative-sticky.
+    #[arg(long = "set", value_name = "group.NAME.KEY=VALUE", value_parser = GroupSetting::parse)]
+    pub set: Vec<GroupSetting>,
+
     /// Authentication: none, tls, scram-sha-512 or iam (replaces cluster.auth).
     #[arg(long, value_name = "MODE", value_parser = ["none", "tls", "scram-sha-512", "iam"])]
     pub auth: Option<String>,
@@ -472,6 +477,7 @@ impl ScenarioArgs {
             allow_commands: self.allow_commands,
             baseline: self.baseline.clone(),
             max_regression: self.max_regression,
+            group_settings: self.set.clone(),
         }
     }
 }

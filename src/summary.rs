@@ -10,8 +10,10 @@ use crate::metrics::{LatencyStats, TimelinePoint};
 mod checks;
 mod integrity;
 mod phases;
+mod rebalance;
 pub use integrity::{LOSS_CAUSES, LossCause, LossCauses, LostExample, Ordering, OrderingExample};
 pub use phases::{MB, PhaseFigures, PhaseGroup};
+pub use rebalance::RebalanceSummary;
 
 /// The longest a run can last, from the plan's start to the end of its drain: a week of plan
 /// (the most a scenario may plan) and a day of joining, grace and drain. Figures read back
@@ -409,6 +411,12 @@ pub struct GroupSummary {
     /// Paused by a fault or joined late: not in the run-wide e2e, `lag.max` and recovery.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub set_aside: bool,
+    /// The group protocol and assignor its members ran with, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub protocol: String,
+    /// Every rebalance during the plan, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rebalances: Vec<RebalanceSummary>,
 }
 
 /// What a group's failing events cost, and whether the dead-letter topic holds them.

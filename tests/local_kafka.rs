@@ -5,6 +5,8 @@
 mod common;
 #[path = "local_kafka/profile.rs"]
 mod profile;
+#[path = "local_kafka/rebalance.rs"]
+mod rebalance;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

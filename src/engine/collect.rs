@@ -1,6 +1,7 @@
 //! Stage four: the producers' outcomes, the members stopped, the dead letters read back, and
 //! every count reconciled into the record the summary is built from.
 
+use super::rebalance_figures::OwnershipRecord;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -323,6 +324,11 @@ impl Reconciled<'_> {
             max_lag: 0,
             final_lag: 0,
             errors: state.errors.clone(),
+            ownership: run
+                .start
+                .get()
+                .map(|(start, _)| OwnershipRecord::of(&state.ownership, *start))
+                .unwrap_or_default(),
         }
     }
 

@@ -20,6 +20,8 @@ pub struct Step {
     /// Index into the scenario's faults.
     pub fault: usize,
     pub undo: bool,
+    /// Which of the fault's steps (a scale has one per member; other kinds one).
+    pub part: usize,
 }
 
 /// Every step of every fault, in time order; the run loop takes the ones that are due.
@@ -35,21 +37,27 @@ impl FaultSchedule {
             .iter()
             .enumerate()
             .flat_map(|(fault, spec)| {
-                let apply = Step {
-                    at: spec.at,
-                    fault,
-                    undo: false,
-                };
+                let applies = spec
+                    .step_times()
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(part, at)| Step {
+                        at,
+                        fault,
+                        undo: false,
+                        part,
+                    });
                 let undo = spec.end().map(|at| Step {
                     at,
                     fault,
                     undo: true,
+                    part: 0,
                 });
-                std::iter::once(apply).chain(undo)
+                applies.chain(undo)
             })
             .collect();
         // At one instant, undo before apply, so back-to-back faults do not overlap.
-        steps.sort_by_key(|s| (s.at, !s.undo, s.fault));
+        steps.sort_by_key(|s| (s.at, !s.undo, s.fault, s.part));
         FaultSchedule { steps, next: 0 }
     }
 
@@ -116,7 +124,7 @@ impl<'a> FaultHandle<'a> {
                 return None;
             }
             log.ended = Some(now);
-        } else {
+        } else if step.part == 0 {
             log.started = Some(now);
         }
         let result = match (&spec.kind, step.undo) {
@@ -149,17 +157,28 @@ impl<'a> FaultHandle<'a> {
                 Ok(None)
             }
             (FaultKind::MemberCrash { group, member }, false) => {
-                self.groups[*group].depart(*member as usize, CRASH);
-                Ok(None)
+                self.depart(step.fault, *group, *member, CRASH)
             }
             (FaultKind::MemberLeave { group, member }, false) => {
-                self.groups[*group].depart(*member as usize, LEAVE);
-                Ok(None)
+                self.depart(step.fault, *group, *member, LEAVE)
             }
-            (FaultKind::MemberJoin { group, member }, false) => Ok(Some(Action::JoinMember {
-                group: *group,
-                member: *member as usize,
-            })),
+            (FaultKind::MemberJoin { group, member }, false) => {
+                Ok(self.join(step.fault, *group, *member))
+            }
+            (
+                FaultKind::ScaleGroup {
+                    group,
+                    from,
+                    to,
+                    steps,
+                    ..
+                },
+                false,
+            ) => match steps.get(step.part) {
+                Some(&member) if to > from => Ok(self.join(step.fault, *group, member)),
+                Some(&member) => self.depart(step.fault, *group, member, LEAVE),
+                None => Ok(None),
+            },
             (kind, undo) => self.embedded_step(kind, undo).map(|()| None),
         };
         result.unwrap_or_else(|error| {
@@ -170,6 +189,29 @@ impl<'a> FaultHandle<'a> {
                 if step.undo { "undone" } else { "applied" }
             ));
             None
+        })
+    }
+
+    /// Tells a member to leave or crash, noting what made its group rebalance.
+    fn depart(
+        &self,
+        fault: usize,
+        group: usize,
+        member: u16,
+        how: u8,
+    ) -> Result<Option<Action>, String> {
+        let shared = &self.groups[group];
+        shared.note_trigger(fault, member as usize, false);
+        shared.depart(member as usize, how);
+        Ok(None)
+    }
+
+    /// A member to start, noting what made its group rebalance.
+    fn join(&self, fault: usize, group: usize, member: u16) -> Option<Action> {
+        self.groups[group].note_trigger(fault, member as usize, true);
+        Some(Action::JoinMember {
+            group,
+            member: member as usize,
         })
     }
 
@@ -264,6 +306,7 @@ impl<'a> FaultHandle<'a> {
                         at: now,
                         fault,
                         undo: true,
+                        part: 0,
                     },
                     now,
                 );

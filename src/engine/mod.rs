@@ -16,6 +16,7 @@ mod monitor;
 mod pacer;
 mod phase_figures;
 mod producer;
+mod rebalance_figures;
 mod record;
 mod redact;
 mod replace;

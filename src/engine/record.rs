@@ -1,5 +1,6 @@
 //! What a run measured, as the engine hands it on: the summary is built from a [`RunRecord`].
 
+use super::rebalance_figures::OwnershipRecord;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,15 @@ pub enum EngineError {
         timeout_s: u64,
         detail: String,
     },
+    #[error(
+        "consumer group `{group}` could not join as {key} asks: the broker answered \"{answer}\"\n  fix: {fix}"
+    )]
+    GroupProtocol {
+        group: String,
+        key: String,
+        answer: String,
+        fix: &'static str,
+    },
 }
 
 /// What one consumer group measured.
@@ -71,6 +81,8 @@ pub struct GroupRecord {
     pub replay: Option<ReplaySummary>,
     /// For a group `group_pause` faults paused: how it caught up after each pause.
     pub catchups: Vec<CatchupSummary>,
+    /// Who owned each partition when, on the plan's clock.
+    pub ownership: OwnershipRecord,
 }
 
 /// A group's failure handling as the engine measured it.

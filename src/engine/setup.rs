@@ -95,7 +95,7 @@ impl Run {
         let client_id = format!("{}-{member}", shared.group_id);
         let joined = GroupMember::join(
             &self.servers,
-            &self.scenario.cluster.consumer,
+            &self.scenario.member_properties(group),
             &shared.group_id,
             &client_id,
             &shared.topic_names,

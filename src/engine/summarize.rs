@@ -1,5 +1,6 @@
 //! Turns a [`RunRecord`] into the plain-data [`Summary`].
 
+use super::rebalance_figures::rebalance_summaries;
 use crate::kafka::librdkafka_version;
 use crate::metrics::{LatencyStats, TimelinePoint};
 use crate::scenario::Scenario;
@@ -283,6 +284,8 @@ fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> Group
         catchups: g.catchups.clone(),
         set_aside: scenario.is_set_aside(index),
         replay: g.replay.clone(),
+        protocol: scenario.groups[index].protocol.describe(),
+        rebalances: rebalance_summaries(scenario, record, index),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
@@ -14,10 +14,22 @@ use super::{ConnectError, ErrorLog, client_config, config_error};
 /// Offsets processed but not yet committed, by (topic index, partition): the next offset.
 type Processed = FxHashMap<(usize, i32), i64>;
 
+/// Partitions a member was given or gave up, when its rebalance callback ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentChange {
+    pub at: Instant,
+    /// Given (true) or taken away (false).
+    pub assigned: bool,
+    /// (index into the member's topics, partition).
+    pub partitions: Vec<(usize, i32)>,
+}
+
 /// Tracks the assignment and commits on revocation, inside librdkafka's callbacks.
 pub struct MemberContext {
     topics: Vec<String>,
     assigned: AtomicUsize,
+    /// What the rebalance callbacks changed since the member last took them.
+    changes: Mutex<Vec<AssignmentChange>>,
     /// While set, partitions are paused as they are assigned: nothing is fetched.
     held: AtomicBool,
     processed: Mutex<Processed>,
@@ -36,6 +48,27 @@ impl MemberContext {
         }
         list
     }
+
+    /// Notes a change of the assignment, as the callback sees it.
+    fn note(&self, assigned: bool, list: &TopicPartitionList) {
+        let partitions: Vec<(usize, i32)> = list
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                let topic = self.topics.iter().position(|t| t == e.topic())?;
+                Some((topic, e.partition()))
+            })
+            .collect();
+        if partitions.is_empty() {
+            return;
+        }
+        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        changes.push(AssignmentChange {
+            at: Instant::now(),
+            assigned,
+            partitions,
+        });
+    }
 }
 
 impl ClientContext for MemberContext {
@@ -51,6 +84,7 @@ impl ClientContext for MemberContext {
 impl ConsumerContext for MemberContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(revoked) = rebalance {
+            self.note(false, revoked);
             // Hand over exactly what was processed, so the next owner neither skips nor repeats.
             let offsets = self.offsets(Some(revoked));
             if offsets.count() > 0 {
@@ -66,6 +100,9 @@ impl ConsumerContext for MemberContext {
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(assigned) = rebalance {
+            self.note(true, assigned);
+        }
         if let Rebalance::Assign(assigned) = rebalance
             && self.held.load(Ordering::Acquire)
         {
@@ -119,6 +156,7 @@ impl GroupMember {
         let context = MemberContext {
             topics: topics.to_vec(),
             assigned: AtomicUsize::new(0),
+            changes: Mutex::new(Vec::new()),
             held: AtomicBool::new(held),
             processed: Mutex::new(Processed::default()),
             errors: ErrorLog::default(),
@@ -202,6 +240,33 @@ impl GroupMember {
     /// Partitions currently assigned to this member.
     pub fn assigned_partitions(&self) -> usize {
         self.consumer.context().assigned.load(Ordering::Acquire)
+    }
+
+    /// The assignment changes since the last call, oldest first.
+    pub fn take_changes(&self) -> Vec<AssignmentChange> {
+        let mut changes = self
+            .consumer
+            .context()
+            .changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *changes)
+    }
+
+    /// The partitions the member holds now, as (index into its topics, partition).
+    pub fn held(&self) -> Vec<(usize, i32)> {
+        let topics = &self.consumer.context().topics;
+        self.consumer
+            .assignment()
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .filter_map(|e| {
+                        Some((topics.iter().position(|t| t == e.topic())?, e.partition()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Recent client errors, for a diagnostic.

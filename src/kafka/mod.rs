@@ -21,7 +21,7 @@ pub use admin::{
     BrokerInfo, ClusterInfo, CommittedOffsets, TopicFacts, describe_topics, ensure_topics, probe,
     start_groups_at_end,
 };
-pub use consumer::{GroupMember, Polled, Record};
+pub use consumer::{AssignmentChange, GroupMember, Polled, Record};
 pub use dlt::DltProducer;
 pub use embedded::EmbeddedCluster;
 pub use producer::{Delivery, DeliverySink, EventProducer, SendOutcome};

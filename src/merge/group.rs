@@ -97,6 +97,8 @@ impl RunFacts<'_> {
             out_of_order: reads.checker.out_of_order,
             causes,
             cause_examples: Vec::new(),
+            // Workers run no faults, so no rebalance surge started; a merged run keeps none.
+            ownership: Default::default(),
             loss,
             loss_audit: Default::default(),
             foreign: saturating_sum(facts.iter().map(|f| f.foreign)),

@@ -7,6 +7,7 @@ pub mod histograms;
 pub mod key;
 pub mod latency;
 pub mod ledger;
+pub mod ownership;
 pub mod timeline;
 
 pub use checker::{
@@ -14,4 +15,5 @@ pub use checker::{
 };
 pub use histograms::{Histograms, IntervalSample, Intervals, StoredInterval};
 pub use latency::{LatencyRecorder, LatencyStats, new_histogram};
+pub use ownership::Ownership;
 pub use timeline::{GroupPoint, TimelinePoint};

@@ -8,9 +8,9 @@ use super::lines::{
 use super::markdown::{PHASE_TABLE_NOTE, TRUST_NOTE};
 use super::svg::{CHARTS, capacity_chart, render_charts};
 use super::table::{
-    FAULT_TABLE_NOTE, Table, baseline_table, capacity_table, consumer_tables, fault_table,
-    group_table, integrity_table, phase_table, producer_table, slo_table, topic_table, trust_table,
-    worker_table,
+    FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, Table, baseline_table, capacity_table, consumer_tables,
+    fault_table, group_table, integrity_table, phase_table, producer_table, slo_table, topic_table,
+    trust_table, worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData, escape};
 use crate::format::thousands;
@@ -256,6 +256,12 @@ fn groups(s: &Summary) -> String {
     for (title, table) in consumer_tables(s) {
         // The replay table ends with its order-and-completeness result.
         html.push_str(&section(title, &table, title == "Replay"));
+        if title == "Rebalances" {
+            html.push_str(&format!(
+                "<p class=\"meta\">{}</p>\n",
+                escape(REBALANCE_TABLE_NOTE)
+            ));
+        }
     }
     html.push_str(&list(&failure_lines(s)));
     html

@@ -8,9 +8,9 @@ use super::lines::{
 };
 use super::svg::CHARTS;
 use super::table::{
-    FAULT_TABLE_NOTE, baseline_table, capacity_table, consumer_tables, fault_table, group_table,
-    integrity_table, phase_table, producer_table, slo_table, topic_table, trust_table,
-    worker_table,
+    FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, baseline_table, capacity_table, consumer_tables,
+    fault_table, group_table, integrity_table, phase_table, producer_table, slo_table, topic_table,
+    trust_table, worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::Summary;
@@ -155,6 +155,9 @@ fn groups(s: &Summary) -> String {
     }
     for (title, table) in consumer_tables(s) {
         md.push_str(&format!("\n## {title}\n\n{}\n\n", table.to_markdown()));
+        if title == "Rebalances" {
+            md.push_str(&format!("{REBALANCE_TABLE_NOTE}\n\n"));
+        }
     }
     for line in failure_lines(s) {
         md.push_str(&format!("- {line}\n"));

@@ -2,7 +2,7 @@
 
 use crate::format::format_number;
 use crate::metrics::causes::Cause;
-use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, Stat};
+use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, Stat};
 
 fn stat_words(stat: Stat) -> String {
     match stat {
@@ -77,6 +77,16 @@ pub fn metric_words(metric: &Metric) -> String {
         Metric::CatchupRate { group } => format!("catch-up rate{}", of_group(group)),
         Metric::CatchupTime { group } => format!("catch-up time{}", of_group(group)),
         Metric::ReplayRate { group } => format!("replay rate{}", of_group(group)),
+        Metric::Rebalance { group, figure } => {
+            let what = match figure {
+                RebalanceFigure::UnownedMax => "longest a partition had no owner in a rebalance",
+                RebalanceFigure::PartitionSeconds => {
+                    "most partition-seconds without an owner in one rebalance"
+                }
+                RebalanceFigure::Redelivered => "events redelivered by rebalances",
+            };
+            format!("{what}{}", of_group(group))
+        }
     }
 }
 

@@ -19,10 +19,14 @@ use std::time::Duration;
 pub use faults::{Brokers, FaultKind, FaultSpec};
 pub use label::{Label, PlanSettings};
 pub use resolve::{
-    INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_EVENT_SIZE, MAX_GROUPS, MAX_KEY_STATE_BYTES,
-    MAX_KEY_STATES, Overrides, is_secret_property, merge as merge_properties, resolve,
+    GroupField, GroupSetting, INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_EVENT_SIZE,
+    MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES, Overrides, is_secret_property,
+    merge as merge_properties, resolve,
 };
-pub use slo::{Comparison, Count, FailureFigure, FaultFigure, Metric, RecoveryLimits, Slo, Stat};
+pub use slo::{
+    Comparison, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, RecoveryLimits, Slo,
+    Stat,
+};
 pub use units::{Rate, Size};
 
 /// A scenario problem a user can fix: the file, the key, what is wrong, and the fix.
@@ -143,6 +147,9 @@ pub struct ClusterProfile {
     pub producer: Vec<(String, String)>,
     /// librdkafka consumer properties, defaults already merged.
     pub consumer: Vec<(String, String)>,
+    /// The consumer properties the scenario or the flags set, each with how an error names
+    /// it (`cluster.consumer."key"` or `-X key`).
+    pub consumer_set: Vec<(String, String)>,
     /// TLS certificate and host name verification were turned off (--insecure-skip-tls-verify).
     pub insecure_tls: bool,
     /// The client properties set a security protocol other than the auth mode's, which
@@ -281,6 +288,70 @@ pub struct GroupSpec {
     pub starts_after: Option<StartsAfter>,
     /// Simulated processing failures, retries and the dead-letter topic.
     pub failures: Option<FailureSpec>,
+    /// The group protocol its members speak, and their assignor.
+    pub protocol: GroupProtocol,
+}
+
+/// Consumer properties the classic protocol reads and KIP-848's consumer protocol refuses
+/// (the broker sets them, or `group.remote.assignor` replaces them).
+pub const CLASSIC_ONLY_PROPERTIES: &[&str] = &[
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "partition.assignment.strategy",
+    "group.protocol.type",
+];
+
+/// How a group's members share its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupProtocol {
+    /// The classic protocol (JoinGroup/SyncGroup), with a client-side assignor; `None` is
+    /// librdkafka's default, `range,roundrobin` (eager).
+    Classic { assignor: Option<String> },
+    /// KIP-848's consumer protocol (ConsumerGroupHeartbeat), with a broker-side assignor;
+    /// `None` is the broker's default.
+    Consumer { assignor: Option<String> },
+}
+
+impl GroupProtocol {
+    /// The name a scenario file gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GroupProtocol::Classic { .. } => "classic",
+            GroupProtocol::Consumer { .. } => "consumer",
+        }
+    }
+
+    /// Whether a rebalance revokes only the partitions that move (cooperative, or KIP-848),
+    /// rather than every partition of every member (eager).
+    pub fn is_incremental(&self) -> bool {
+        match self {
+            GroupProtocol::Classic { assignor } => assignor
+                .as_deref()
+                .is_some_and(|a| a.contains("cooperative-sticky")),
+            GroupProtocol::Consumer { .. } => true,
+        }
+    }
+
+    /// The effective settings in words, as reports show them.
+    pub fn describe(&self) -> String {
+        match self {
+            GroupProtocol::Classic { assignor } => {
+                let assignor = assignor.as_deref().unwrap_or("range,roundrobin");
+                let kind = if self.is_incremental() {
+                    "cooperative"
+                } else {
+                    "eager"
+                };
+                format!("classic protocol, assignor {assignor} ({kind})")
+            }
+            GroupProtocol::Consumer { assignor: None } => {
+                "consumer protocol (KIP-848), the broker's default assignor".to_string()
+            }
+            GroupProtocol::Consumer { assignor: Some(a) } => {
+                format!("consumer protocol (KIP-848), broker-side assignor {a}")
+            }
+        }
+    }
 }
 
 /// When a late group joins the run.
@@ -423,14 +494,44 @@ impl Scenario {
         self.producer_instances * self.workers.index
     }
 
+    /// The librdkafka properties of group `group`'s members: the cluster's consumer
+    /// properties with the group's protocol and assignor. Under the consumer protocol the
+    /// broker owns the session and heartbeat settings, so the embedded broker's defaults for
+    /// them are dropped (resolving refused any the scenario or flags set).
+    pub fn member_properties(&self, group: usize) -> Vec<(String, String)> {
+        let protocol = &self.groups[group].protocol;
+        let mut properties: Vec<(String, String)> = self.cluster.consumer.clone();
+        match protocol {
+            GroupProtocol::Classic { assignor } => {
+                if let Some(assignor) = assignor {
+                    properties.push(("partition.assignment.strategy".into(), assignor.clone()));
+                }
+            }
+            GroupProtocol::Consumer { assignor } => {
+                properties.retain(|(k, _)| !CLASSIC_ONLY_PROPERTIES.contains(&k.as_str()));
+                properties.push(("group.protocol".into(), "consumer".into()));
+                if let Some(assignor) = assignor {
+                    properties.push(("group.remote.assignor".into(), assignor.clone()));
+                }
+            }
+        }
+        properties
+    }
+
     /// Members a group holds at most: its own plus every `member_join` fault's.
     pub fn member_slots(&self, group: usize) -> usize {
         self.groups[group].members as usize
             + self
                 .faults
                 .iter()
-                .filter(|f| matches!(f.kind, FaultKind::MemberJoin { group: g, .. } if g == group))
-                .count()
+                .map(|f| match &f.kind {
+                    FaultKind::MemberJoin { group: g, .. } if *g == group => 1,
+                    FaultKind::ScaleGroup {
+                        group: g, from, to, ..
+                    } if *g == group => to.saturating_sub(*from) as usize,
+                    _ => 0,
+                })
+                .sum::<usize>()
     }
 
     /// The shell commands `command` faults run (`run`, then `undo`), with their keys.

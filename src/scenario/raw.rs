@@ -140,6 +140,10 @@ pub struct RawGroup {
     pub start: Option<String>,
     /// `produce` (after the producers finish) or a duration from the plan's start.
     pub starts_after: Option<String>,
+    /// `classic` (the default) or `consumer` (KIP-848).
+    pub protocol: Option<String>,
+    /// The partition assignor: client-side for `classic`, broker-side for `consumer`.
+    pub assignor: Option<String>,
     pub failure_rate: Option<f64>,
     pub non_retryable_rate: Option<f64>,
     pub poison_keys: Option<i64>,
@@ -172,6 +176,9 @@ pub struct RawFault {
     pub partition: Option<i64>,
     pub group: Option<String>,
     pub member: Option<i64>,
+    /// `scale_group`: the member count to reach, one member every `step_every`.
+    pub to: Option<i64>,
+    pub step_every: Option<String>,
     pub run: Option<String>,
     pub undo: Option<String>,
     pub timeout: Option<String>,

@@ -79,6 +79,39 @@ pub enum Metric {
     CatchupTime { group: Option<String> },
     /// Events/s a late group read while it replayed (the slowest when unscoped).
     ReplayRate { group: Option<String> },
+    /// A figure of a group's rebalances (`group.NAME.rebalance.figure`), the worst over the
+    /// groups when unscoped.
+    Rebalance {
+        group: Option<String>,
+        figure: RebalanceFigure,
+    },
+}
+
+/// What an SLO judges of a group's rebalances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebalanceFigure {
+    /// The longest one partition had no owner, over every rebalance.
+    UnownedMax,
+    /// The most partition-seconds without an owner one rebalance cost.
+    PartitionSeconds,
+    /// Events delivered again because of rebalances, summed.
+    Redelivered,
+}
+
+impl RebalanceFigure {
+    /// The names an SLO uses after `rebalance.`.
+    pub const ALL: [(RebalanceFigure, &'static str); 3] = [
+        (RebalanceFigure::UnownedMax, "unowned_max"),
+        (RebalanceFigure::PartitionSeconds, "partition_seconds"),
+        (RebalanceFigure::Redelivered, "redelivered"),
+    ];
+
+    fn text(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map_or("", |(_, name)| name)
+    }
 }
 
 /// A count of the failure handling, per group or summed.
@@ -198,6 +231,10 @@ impl Metric {
                 | Metric::RecoveryP95
                 | Metric::RetryDelay { .. }
                 | Metric::CatchupTime { .. }
+                | Metric::Rebalance {
+                    figure: RebalanceFigure::UnownedMax,
+                    ..
+                }
                 | Metric::Fault {
                     figure: FaultFigure::Recovery | FaultFigure::PublishP99 | FaultFigure::E2eP99,
                     ..
@@ -245,6 +282,7 @@ impl Metric {
             | Metric::RetryDelay { group, .. }
             | Metric::CatchupRate { group }
             | Metric::CatchupTime { group }
+            | Metric::Rebalance { group, .. }
             | Metric::ReplayRate { group } => group.as_deref(),
             _ => None,
         }
@@ -342,6 +380,10 @@ impl Metric {
                 ..
             } => (1.0, histogram_max, false),
             Metric::CatchupRate { .. } | Metric::ReplayRate { .. } => (0.0, f64::INFINITY, false),
+            Metric::Rebalance {
+                figure: RebalanceFigure::PartitionSeconds,
+                ..
+            } => (0.0, f64::INFINITY, false),
             metric if metric.is_latency() => (0.0, f64::INFINITY, false),
             _ => (0.0, u64::MAX as f64, true),
         }
@@ -352,6 +394,7 @@ impl Metric {
         match (self, other) {
             (Metric::Count { count: a, .. }, Metric::Count { count: b, .. }) => a == b,
             (Metric::Failures { figure: a, .. }, Metric::Failures { figure: b, .. }) => a == b,
+            (Metric::Rebalance { figure: a, .. }, Metric::Rebalance { figure: b, .. }) => a == b,
             _ => self == other,
         }
     }
@@ -398,6 +441,15 @@ fn cause_metric(cause: Cause) -> String {
     format!("{family}.{}", cause.name())
 }
 
+/// The rebalance figure `rebalance.NAME` names, if it does.
+fn rebalance_figure(text: &str) -> Option<RebalanceFigure> {
+    let name = text.strip_prefix("rebalance.")?;
+    RebalanceFigure::ALL
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(f, _)| *f)
+}
+
 /// The cause an SLO name counts, if it names one.
 fn cause_named(text: &str) -> Option<Cause> {
     crate::metrics::causes::ALL
@@ -410,7 +462,7 @@ const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99
 lost, duplicates, ordering_violations, gaps, ordering.written_out_of_order, ordering.skipped_then_read, \
 ordering.partition_moved, ordering.unclassified, duplicates.reread, duplicates.written_twice, failed, rate.achieved_ratio, rate.mb_per_s, lag.max, recovery.lag, \
 recovery.p95, dead_lettered, retried, dlt.lost, retry_delay.p99, catchup_rate, catchup_time, \
-replay.rate, per group \
+replay.rate, rebalance.unowned_max, rebalance.partition_seconds, rebalance.redelivered, per group \
 group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max, group.NAME.catchup_time ..., per fault fault.NAME.recovery, \
 fault.NAME.lost, fault.NAME.failed, fault.NAME.duplicates, fault.NAME.out_of_order, \
 fault.NAME.publish.p99, fault.NAME.e2e.p99, and over all faults faults.lost, faults.failed, \
@@ -527,6 +579,10 @@ impl FromStr for Metric {
             "replay.rate" => Metric::ReplayRate {
                 group: group.clone(),
             },
+            figure if rebalance_figure(figure).is_some() => Metric::Rebalance {
+                group: group.clone(),
+                figure: rebalance_figure(figure).expect("checked"),
+            },
             "failed" if group.is_none() => Metric::Failed,
             "rate.achieved_ratio" if group.is_none() => Metric::AchievedRatio,
             "rate.mb_per_s" if group.is_none() => Metric::MbPerSec,
@@ -583,6 +639,7 @@ impl fmt::Display for Metric {
             Metric::CatchupRate { .. } => f.write_str("catchup_rate"),
             Metric::CatchupTime { .. } => f.write_str("catchup_time"),
             Metric::ReplayRate { .. } => f.write_str("replay.rate"),
+            Metric::Rebalance { figure, .. } => write!(f, "rebalance.{}", figure.text()),
             Metric::RecoveryLag => f.write_str("recovery.lag"),
             Metric::RecoveryP95 => f.write_str("recovery.p95"),
             Metric::Fault {

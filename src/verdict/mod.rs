@@ -4,7 +4,9 @@ mod trust;
 
 use crate::format::{format_against, format_micros, format_number};
 use crate::metrics::LatencyStats;
-use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, RunLimits, Slo, Stat};
+use crate::scenario::{
+    Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, RunLimits, Slo, Stat,
+};
 use crate::summary::{Check, GroupSummary, Status, Summary, Verdict};
 use crate::summary::{FaultSummary, PhaseFigures};
 
@@ -121,7 +123,41 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
             |g| g.replay.iter().map(|r| r.rate).collect(),
             f64::min,
         ),
+        Metric::Rebalance {
+            group: name,
+            figure,
+        } => rebalance_figure(summary, name, *figure),
     }
+}
+
+/// A rebalance figure of one group, or the worst over the groups: 0 where no rebalance
+/// happened.
+fn rebalance_figure(
+    summary: &Summary,
+    group: &Option<String>,
+    figure: RebalanceFigure,
+) -> Option<f64> {
+    let of_group = |g: &GroupSummary| -> f64 {
+        let rows = &g.rebalances;
+        match figure {
+            RebalanceFigure::UnownedMax => rows
+                .iter()
+                .map(|r| r.unowned_max_s * 1e6)
+                .fold(0.0, f64::max),
+            RebalanceFigure::PartitionSeconds => rows
+                .iter()
+                .map(|r| r.unowned_partition_s)
+                .fold(0.0, f64::max),
+            RebalanceFigure::Redelivered => rows.iter().map(|r| r.redelivered as f64).sum(),
+        }
+    };
+    let mut groups = summary
+        .groups
+        .iter()
+        .filter(|g| group.as_ref().is_none_or(|name| &g.name == name))
+        .peekable();
+    groups.peek()?;
+    groups.map(of_group).reduce(f64::max)
 }
 
 /// A figure over one phase's seconds (see [`Metric::Phase`]).

@@ -10,7 +10,7 @@ use super::failures::{FailingEvent, Fate, Origin, failed_event, fate};
 use super::{CRASH, GroupShared, STAY};
 use crate::kafka::{GroupMember, Polled, Record};
 use crate::metrics::causes::At;
-use crate::metrics::{KeyId, Partition};
+use crate::metrics::{KeyId, Observation, Partition};
 use crate::workload::{Decoded, RUN_ID_LEN, decode};
 
 /// Everything one member loop needs.
@@ -54,6 +54,7 @@ pub fn run_member(member: GroupMember, args: MemberArgs) {
             _ => {}
         }
         let polled = member.poll(Duration::from_millis(50), |record| handle(&args, &record));
+        note_changes(&args, &member);
         match polled {
             Polled::Record(handled) => {
                 if !processing.is_zero() {
@@ -87,6 +88,13 @@ pub fn run_member(member: GroupMember, args: MemberArgs) {
         }
     }
     group.assigned[args.member].store(0, Ordering::Release);
+    note_changes(&args, &member);
+    if !group.stop.load(Ordering::Acquire) {
+        // Left or died mid-run: what it held has no owner until the group rebalances.
+        lock(&group.state)
+            .ownership
+            .member_gone(args.member as u16, Instant::now());
+    }
     if group.departure(args.member) == CRASH {
         member.crash();
         return;
@@ -96,6 +104,23 @@ pub fn run_member(member: GroupMember, args: MemberArgs) {
         group.note_error(errors);
     }
     member.leave();
+}
+
+/// Hands what the member's rebalance callbacks changed to the group's ownership record.
+fn note_changes(args: &MemberArgs, member: &GroupMember) {
+    let changes = member.take_changes();
+    if changes.is_empty() {
+        return;
+    }
+    let mut state = lock(&args.group.state);
+    for change in changes {
+        state.ownership.change(
+            args.member as u16,
+            change.assigned,
+            &change.partitions,
+            change.at,
+        );
+    }
 }
 
 /// What the member must do with a record after [`handle`].
@@ -167,7 +192,7 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, bytes: u64, fail
         .get(local_topic)
         .copied()
         .unwrap_or(0);
-    state.checker.observe_at(
+    let observed = state.checker.observe_at(
         KeyId::new(meta.producer, meta.aggregate, meta.index),
         meta.sequence,
         Some(At {
@@ -175,6 +200,11 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, bytes: u64, fail
             offset,
         }),
     );
+    match observed {
+        Observation::Duplicate => state.ownership.redelivery(Instant::now()),
+        Observation::OutOfOrder => state.ownership.disorder(Instant::now()),
+        Observation::InOrder => {}
+    }
     // A late group reads late on purpose: its figures are its replay's rate and completeness.
     if args.group.spec.starts_after.is_some() {
         return;

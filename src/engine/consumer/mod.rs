@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use super::lock;
 use crate::kafka::DltProducer;
-use crate::metrics::{LatencyRecorder, OrderingChecker};
+use crate::metrics::ownership::Trigger;
+use crate::metrics::{LatencyRecorder, OrderingChecker, Ownership};
 use crate::scenario::{GroupSpec, Scenario};
 
 /// What every member of a group writes to, behind one lock: the checker must see the
@@ -36,6 +37,9 @@ pub struct GroupState {
     pub first_positions: Vec<Vec<i64>>,
     /// Present when the group fails events.
     pub failures: Option<FailureState>,
+    /// Who owned each partition when, what made the group rebalance, and when events came
+    /// again or out of order.
+    pub ownership: Ownership,
 }
 
 /// A group as the engine and the ticker share it.
@@ -111,6 +115,12 @@ impl GroupShared {
                 .sum(),
             assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
+                ownership: Ownership::new(
+                    unread.iter().enumerate().flat_map(|(topic, partitions)| {
+                        (0..partitions.len() as i32).map(move |p| (topic, p))
+                    }),
+                    std::time::Instant::now(),
+                ),
                 positions: unread.clone(),
                 first_positions: unread,
                 failures: spec.failures.as_ref().map(|_| FailureState::default()),
@@ -134,6 +144,16 @@ impl GroupShared {
         if let Some(slot) = self.departures.get(member) {
             slot.store(how, Ordering::Release);
         }
+    }
+
+    /// Notes that fault `fault` made `member` join or leave now.
+    pub fn note_trigger(&self, fault: usize, member: usize, joined: bool) {
+        lock(&self.state).ownership.trigger(Trigger {
+            at: std::time::Instant::now(),
+            fault,
+            member: member as u16,
+            joined,
+        });
     }
 
     fn departure(&self, member: usize) -> u8 {

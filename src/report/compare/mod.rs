@@ -1,8 +1,10 @@
 //! `compare.md` and `compare.html`: two or more runs (or capacity searches) side by side,
 //! with differences against the first run, overlaid charts and cost per sustained rate.
 
+mod rebalance;
 mod table;
 
+pub use rebalance::rebalance_table;
 pub use table::{PLAN_MARK, table};
 
 use super::svg::{Overlay, OverlayAxis, OverlayLine, supported_inverse, titled};
@@ -179,6 +181,10 @@ pub fn markdown(runs: &[RunData], headroom: f64, warnings: &[String]) -> String 
         runs[0].summary.scenario.name
     ));
     md.push_str(&table(runs, headroom).to_markdown());
+    if let Some(rebalances) = rebalance_table(runs) {
+        md.push_str("\n\n## Rebalances\n\n");
+        md.push_str(&rebalances.to_markdown());
+    }
     md.push_str("\n\n![e2e latency by percentile](compare-distribution.svg)\n\n");
     if runs.iter().any(|r| r.summary.capacity.is_some()) {
         md.push_str("![p95 against offered rate](compare-capacity.svg)\n\n");
@@ -199,9 +205,8 @@ pub fn markdown(runs: &[RunData], headroom: f64, warnings: &[String]) -> String 
     md
 }
 
-/// `compare.html`, self-contained.
-pub fn html(runs: &[RunData], headroom: f64, warnings: &[String]) -> String {
-    let table = table(runs, headroom);
+/// A table as HTML.
+fn html_table(table: &crate::report::table::Table) -> String {
     let mut body = String::from("<table><thead><tr>");
     for cell in &table.header {
         body.push_str(&format!("<th>{}</th>", escape(cell)));
@@ -215,6 +220,16 @@ pub fn html(runs: &[RunData], headroom: f64, warnings: &[String]) -> String {
         body.push_str("</tr>");
     }
     body.push_str("</tbody></table>");
+    body
+}
+
+/// `compare.html`, self-contained.
+pub fn html(runs: &[RunData], headroom: f64, warnings: &[String]) -> String {
+    let mut body = html_table(&table(runs, headroom));
+    if let Some(rebalances) = rebalance_table(runs) {
+        body.push_str("<h2>Rebalances</h2>");
+        body.push_str(&html_table(&rebalances));
+    }
     let mut charts = String::new();
     if let Ok(svg) = distribution_chart(runs) {
         charts.push_str(&format!("<figure>{svg}</figure>"));

@@ -195,12 +195,15 @@ pub fn replay_table(summary: &Summary) -> Option<Table> {
     (!table.is_empty()).then_some(table)
 }
 
-/// The consumer-behaviour tables a run has, titled: failures, catch-up, replay.
+/// The consumer-behaviour tables a run has, titled: failures, catch-up, replay, the groups'
+/// protocols and their rebalances.
 pub fn consumer_tables(summary: &Summary) -> Vec<(&'static str, Table)> {
     [
         ("Retries and dead letters", failure_table(summary)),
         ("Backlog catch-up", catchup_table(summary)),
         ("Replay", replay_table(summary)),
+        ("Group protocols", super::protocol_table(summary)),
+        ("Rebalances", super::rebalance_table(summary)),
     ]
     .into_iter()
     .filter_map(|(title, table)| table.map(|t| (title, t)))

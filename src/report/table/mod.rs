@@ -3,6 +3,7 @@
 
 mod groups;
 mod phases;
+mod rebalance;
 mod run;
 mod slo;
 
@@ -11,6 +12,7 @@ pub use groups::{
     replay_table,
 };
 pub use phases::{mb_per_s, phase_table, topic_table};
+pub use rebalance::{REBALANCE_TABLE_NOTE, protocol_table, rebalance_table};
 pub use run::{FAULT_TABLE_NOTE, capacity_table, fault_table, producer_table, worker_table};
 pub use slo::{baseline_table, slo_table, trust_table};
 

@@ -78,6 +78,13 @@ const KINDS: &[KindDef] = &[
         member_gone,
     ),
     kind("member_join", &["group"], false, false, member_join),
+    kind(
+        "scale_group",
+        &["group", "to", "step_every"],
+        false,
+        false,
+        scale_group,
+    ),
     kind("producer_pause", &[], true, false, producer_pause),
     kind("group_pause", &["group"], true, false, group_pause),
     kind("command", &["run", "undo", "timeout"], true, false, command),
@@ -112,6 +119,8 @@ pub(super) struct Entry<'a> {
     pub fault: &'a RawFault,
     /// How many brokers the embedded cluster has (0 on a real cluster).
     pub brokers: i32,
+    /// When it starts, scaled.
+    pub at: Duration,
     pub duration: Option<Duration>,
 }
 
@@ -297,6 +306,100 @@ fn member_join(entry: &Entry, members: &mut Members) -> Result<FaultKind, Scenar
     }
     members.joined[group] += 1;
     Ok(FaultKind::MemberJoin { group, member })
+}
+
+/// `scale_group`: from the members the group has at `at` to `to`, one member per step.
+fn scale_group(entry: &Entry, members: &mut Members) -> Result<FaultKind, ScenarioError> {
+    let group = group_index(entry)?;
+    let spec = &entry.cx.groups[group];
+    let total = spec.members + members.joined[group];
+    let live: Vec<u16> = (0..total)
+        .filter(|m| !members.gone[group].contains(m))
+        .collect();
+    let from = live.len() as u16;
+    let to = match entry.fault.to {
+        Some(to) if (1..=MAX_MEMBERS as i64).contains(&to) && to as u16 != from => to as u16,
+        Some(to) if to == from as i64 => {
+            return Err(entry.err(
+                "to",
+                format!("group `{}` has {from} members by then already", spec.name),
+                "scale to another member count",
+            ));
+        }
+        Some(to) => {
+            return Err(entry.err(
+                "to",
+                format!("{to} members is out of range"),
+                format!("scale to 1 to {MAX_MEMBERS} members (at least one stays to consume)"),
+            ));
+        }
+        None => {
+            return Err(entry.err(
+                "to",
+                "a `scale_group` fault needs the member count to reach".into(),
+                "add to = 6",
+            ));
+        }
+    };
+    if to > from && total + (to - from) > MAX_MEMBERS {
+        return Err(entry.err(
+            "to",
+            format!(
+                "group `{}` would have had more than {MAX_MEMBERS} members in all",
+                spec.name
+            ),
+            "scale to fewer members",
+        ));
+    }
+    let step_every = match entry.fault.step_every.as_deref() {
+        None => Duration::from_secs(2),
+        Some(text) => parse_duration(text)
+            .ok()
+            .filter(|d| *d >= Duration::from_millis(100) && *d <= Duration::from_secs(3600))
+            .ok_or_else(|| {
+                entry.err(
+                    "step_every",
+                    format!("`{text}` is not a step interval from 100ms to 1h"),
+                    "write it as a quoted duration, e.g. step_every = \"5s\"",
+                )
+            })?
+            .mul_f64(entry.cx.duration_scale),
+    };
+    let last = entry.at + step_every * u32::from(from.abs_diff(to) - 1);
+    if last >= entry.cx.planned {
+        return Err(entry.err(
+            "step_every",
+            format!(
+                "the last of {} steps would come at {}, after the plan ends ({})",
+                from.abs_diff(to),
+                format_duration(last),
+                format_duration(entry.cx.planned)
+            ),
+            "start the scale earlier, or shorten step_every",
+        ));
+    }
+    let steps: Vec<u16> = if to > from {
+        let added = (total..total + (to - from)).collect();
+        members.joined[group] += to - from;
+        added
+    } else {
+        // The newest members go first, as an autoscaler removes the pods it added last.
+        let removed: Vec<u16> = live
+            .iter()
+            .rev()
+            .take((from - to) as usize)
+            .copied()
+            .collect();
+        members.gone[group].extend(&removed);
+        removed
+    };
+    Ok(FaultKind::ScaleGroup {
+        group,
+        from,
+        to,
+        step_every,
+        steps,
+    })
 }
 
 fn producer_pause(_: &Entry, _: &mut Members) -> Result<FaultKind, ScenarioError> {

@@ -85,6 +85,15 @@ pub enum FaultKind {
     MemberLeave { group: usize, member: u16 },
     /// One more member joins the group.
     MemberJoin { group: usize, member: u16 },
+    /// Members join (or leave gracefully) one at a time, `step_every` apart, as an
+    /// autoscaler adds or removes them: `steps` are the members, in order.
+    ScaleGroup {
+        group: usize,
+        from: u16,
+        to: u16,
+        step_every: Duration,
+        steps: Vec<u16>,
+    },
     /// The producers stop sending; the events they owe are sent late, as schedule lag.
     ProducerPause,
     /// A consumer group stops consuming (its members pause their partitions) while the
@@ -109,6 +118,7 @@ impl FaultKind {
             FaultKind::MemberCrash { .. } => "member_crash",
             FaultKind::MemberLeave { .. } => "member_leave",
             FaultKind::MemberJoin { .. } => "member_join",
+            FaultKind::ScaleGroup { .. } => "scale_group",
             FaultKind::ProducerPause => "producer_pause",
             FaultKind::GroupPause { .. } => "group_pause",
             FaultKind::Command { .. } => "command",
@@ -131,6 +141,18 @@ impl FaultSpec {
     /// When the fault is undone, if it is.
     pub fn end(&self) -> Option<Duration> {
         self.duration.map(|d| self.at + d)
+    }
+
+    /// When each of its steps happens: one for most kinds, one per member for a scale.
+    pub fn step_times(&self) -> Vec<Duration> {
+        match &self.kind {
+            FaultKind::ScaleGroup {
+                step_every, steps, ..
+            } => (0..steps.len() as u32)
+                .map(|k| self.at + *step_every * k)
+                .collect(),
+            _ => vec![self.at],
+        }
     }
 
     /// A one-line description for reports.
@@ -165,6 +187,17 @@ impl FaultSpec {
             FaultKind::MemberJoin { group, member } => {
                 format!("member {member} joins {}", groups[*group].name)
             }
+            FaultKind::ScaleGroup {
+                group,
+                from,
+                to,
+                step_every,
+                ..
+            } => format!(
+                "{} scales from {from} to {to} members, one every {}",
+                groups[*group].name,
+                format_duration(*step_every)
+            ),
             FaultKind::ProducerPause => "producers pause".into(),
             FaultKind::GroupPause { group } => format!("{} stops consuming", groups[*group].name),
             FaultKind::Command { run, .. } => format!("command: {run}"),

@@ -150,6 +150,7 @@ fn resolve_one(
         kind,
         fault,
         brokers,
+        at,
         duration,
     };
     Ok(FaultSpec {
@@ -167,7 +168,7 @@ fn check_keys(
     fault: &RawFault,
     def: &KindDef,
 ) -> Result<(), ScenarioError> {
-    let given: [(&str, bool); 12] = [
+    let given: [(&str, bool); 14] = [
         ("broker", fault.broker.is_some()),
         ("rtt", fault.rtt.is_some()),
         ("api", fault.api.is_some()),
@@ -177,6 +178,8 @@ fn check_keys(
         ("partition", fault.partition.is_some()),
         ("group", fault.group.is_some()),
         ("member", fault.member.is_some()),
+        ("to", fault.to.is_some()),
+        ("step_every", fault.step_every.is_some()),
         ("run", fault.run.is_some()),
         ("undo", fault.undo.is_some()),
         ("timeout", fault.timeout.is_some()),

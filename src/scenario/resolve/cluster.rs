@@ -2,7 +2,7 @@
 
 use super::idempotence::without_idempotence;
 use super::properties::{
-    ClientProperties, check_properties, client_defaults, insecure_defaults, merge,
+    ClientProperties, check_properties, client_defaults, insecure_defaults, merge, property_name,
 };
 use super::{Ctx, Overrides, scalar_map};
 use crate::scenario::raw::RawCluster;
@@ -57,6 +57,17 @@ pub(super) fn resolve_cluster(
         flags.producer,
     ]);
     let producer_reorders = without_idempotence(&producer, why_not_idempotent.as_deref());
+    let consumer_set = [
+        ("cluster.consumer", &written.consumer),
+        ("-X", &flags.consumer),
+    ]
+    .iter()
+    .flat_map(|(section, pairs)| {
+        pairs
+            .iter()
+            .map(move |(key, _)| (key.clone(), property_name(section, key)))
+    })
+    .collect();
     Ok(ClusterProfile {
         bootstrap,
         auth,
@@ -67,6 +78,7 @@ pub(super) fn resolve_cluster(
             written.consumer,
             flags.consumer,
         ]),
+        consumer_set,
         insecure_tls: overrides.insecure_skip_tls_verify,
         protocol_override,
         producer_reorders,

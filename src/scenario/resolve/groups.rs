@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use super::events::topic_index;
 use super::failures::resolve_failures;
+use super::protocol::{GroupSetting, check_settings_name_groups, resolve_protocol};
 use super::{Ctx, Overrides};
 use crate::scenario::raw::RawGroup;
 use crate::scenario::shapes::cut;
 use crate::scenario::units::{format_duration, parse_duration};
 use crate::scenario::{
-    Bootstrap, GroupSpec, GroupStart, Phase, RunLimits, ScenarioError, StartsAfter, TopicSpec,
+    ClusterProfile, GroupSpec, GroupStart, Phase, RunLimits, ScenarioError, StartsAfter, TopicSpec,
 };
 
 /// The plan's timeline, which a late group's join time falls on.
@@ -38,16 +39,25 @@ pub(super) fn resolve_groups(
     ctx: &Ctx,
     raw: Vec<RawGroup>,
     topics: &mut Vec<TopicSpec>,
-    bootstrap: &Bootstrap,
+    cluster: &ClusterProfile,
     notes: &mut Vec<String>,
     timeline: Timeline,
+    settings: &[GroupSetting],
 ) -> Result<Vec<GroupSpec>, ScenarioError> {
     super::limits::check_group_count(ctx, raw.len())?;
     let mut groups: Vec<GroupSpec> = Vec::new();
     for (i, group) in raw.into_iter().enumerate() {
-        let failures = resolve_failures(ctx, i, &group, topics, bootstrap, notes)?;
+        let failures = resolve_failures(ctx, i, &group, topics, &cluster.bootstrap, notes)?;
         let key = |field: &str| format!("consumer_groups[{i}].{field}");
         let name = group_name(ctx, &key("name"), group.name.as_ref(), &groups)?;
+        let protocol = resolve_protocol(
+            ctx,
+            i,
+            &name,
+            (group.protocol.as_ref(), group.assignor.as_ref()),
+            settings,
+            &cluster.consumer_set,
+        )?;
         let indices = group_topics(ctx, i, group.topics.unwrap_or_default(), topics)?;
         let members = ctx.positive(&key("members"), group.members, 1, 64)? as u16;
         if group.member_leaves_at.is_some() {
@@ -82,8 +92,11 @@ pub(super) fn resolve_groups(
             start,
             starts_after,
             failures,
+            protocol,
         });
     }
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    check_settings_name_groups(ctx, settings, &names)?;
     Ok(groups)
 }
 

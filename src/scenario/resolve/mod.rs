@@ -17,11 +17,13 @@ mod librdkafka;
 mod limits;
 mod phases;
 mod properties;
+mod protocol;
 mod slos;
 
 pub use events::MAX_EVENT_SIZE;
 pub use limits::{MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES};
 pub use properties::{INSECURE_TLS_WARNING, is_secret_property, merge};
+pub use protocol::{GroupField, GroupSetting};
 
 use self::cluster::resolve_cluster;
 use self::ctx::Ctx;
@@ -63,6 +65,8 @@ pub struct Overrides {
     pub baseline: Option<std::path::PathBuf>,
     /// `--max-regression`, as a fraction: replaces `run.max_regression`.
     pub max_regression: Option<f64>,
+    /// `--set group.NAME.protocol=...`: replace a group's protocol or assignor.
+    pub group_settings: Vec<GroupSetting>,
 }
 
 /// Resolves defaults and overrides, and validates every cross-reference.
@@ -92,9 +96,10 @@ pub fn resolve(
         &ctx,
         raw.consumer_groups.unwrap_or_default(),
         &mut topics,
-        &cluster.bootstrap,
+        &cluster,
         &mut notes,
         timeline,
+        &overrides.group_settings,
     )?;
     check_dead_letter_topics(&ctx, &groups, &events, &aggregates, &topics)?;
     bound_client_buffers(&ctx, &mut cluster, producer_instances, &groups)?;

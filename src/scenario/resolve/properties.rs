@@ -229,7 +229,7 @@ fn check_security(
 }
 
 /// How an error names a property: `-X key` or `section."key"`.
-fn property_name(section: &str, key: &str) -> String {
+pub(super) fn property_name(section: &str, key: &str) -> String {
     if section == "-X" {
         format!("-X {}", quote(key, 100))
     } else {

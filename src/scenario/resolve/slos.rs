@@ -131,6 +131,7 @@ fn check_groups_named(ctx: &Ctx, slo: &Slo, groups: &[GroupSpec]) -> Result<(), 
             | Metric::CatchupRate { .. }
             | Metric::CatchupTime { .. }
             | Metric::ReplayRate { .. }
+            | Metric::Rebalance { .. }
     );
     if let Some(group) = slo.metric.group() {
         if !groups.iter().any(|g| g.name == group) {
