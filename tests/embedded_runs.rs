@@ -246,3 +246,73 @@ fn an_interrupted_run_still_writes_a_partial_summary() {
             .all(|g| g.lost == 0 && g.final_lag == 0)
     );
 }
+
+/// Slow (a 20 s run): the shipped scaling scenario at three-tenths of its length, with the group
+/// on KIP-848's consumer protocol, which the embedded broker serves. Every step of both scales
+/// is a row, what the rows redelivered is what the checker counted twice, a rebalance SLO is
+/// judged, and the Markdown report shows the table.
+#[test]
+fn a_scaled_group_on_the_consumer_protocol_gives_a_row_per_step() {
+    let _machine = exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let mut flags = overrides(
+        1.0,
+        0.3,
+        &["group.inventory-service.rebalance.unowned_max < 1h"],
+    );
+    flags.group_settings = vec![
+        surge::scenario::GroupSetting::parse("group.inventory-service.protocol=consumer").unwrap(),
+    ];
+    let outcome = run("scenarios/consumer-scaling.toml", flags, out.path()).unwrap();
+    let summary = written_summary(out.path());
+    let group = &summary.groups[0];
+    assert!(group.protocol.contains("KIP-848"), "{}", group.protocol);
+    assert!(summary.groups[1].protocol.contains("(eager)"));
+    let triggers: Vec<(&str, Option<&str>)> = group
+        .rebalances
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .map(|r| (r.trigger.as_str(), r.fault.as_deref()))
+        .collect();
+    let expected = [
+        ("member 2 joined", Some("scale-out")),
+        ("member 3 joined", Some("scale-out")),
+        ("member 4 joined", Some("scale-out")),
+        ("member 5 joined", Some("scale-out")),
+        ("member 5 left", Some("scale-in")),
+        ("member 4 left", Some("scale-in")),
+        ("member 3 left", Some("scale-in")),
+        ("member 2 left", Some("scale-in")),
+    ];
+    assert_eq!(triggers, expected, "{:#?}", group.rebalances);
+    // The scale-out's first step comes at 5 s x 0.3, the next 1.5 s later.
+    let at: Vec<f64> = group.rebalances.iter().map(|r| r.at_s).collect();
+    assert!(
+        (at[0] - 1.5).abs() < 0.5 && (at[1] - 3.0).abs() < 0.5,
+        "{at:?}"
+    );
+    assert!(
+        group
+            .rebalances
+            .iter()
+            .any(|r| r.assigned > 0 && r.unowned_partition_s > 0.0)
+    );
+    let redelivered: u64 = group.rebalances.iter().map(|r| r.redelivered).sum();
+    assert_eq!(redelivered, group.ordering.duplicates);
+    assert_eq!(group.lost, 0);
+    let check = summary
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.metric == "group.inventory-service.rebalance.unowned_max")
+        .expect("the rebalance SLO is judged");
+    let longest = group
+        .rebalances
+        .iter()
+        .map(|r| r.unowned_max_s)
+        .fold(0.0, f64::max);
+    assert_eq!(check.actual, Some(longest * 1e6));
+    assert!(check.passed, "{check:?} ({:?})", outcome.status);
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(markdown.contains("## Rebalances") && markdown.contains("member 5 left (scale-in)"));
+}

@@ -497,3 +497,111 @@ fn phase_slos_must_name_one_phase_of_the_plan_and_a_figure_a_phase_has() {
         surge::validate(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
 }
+
+/// A group scaled by a fault, with its base plan 60 s long.
+fn scaled(faults: &str, group_keys: &str) -> String {
+    let base = BASE
+        .replace("duration = \"2s\"", "duration = \"60s\"")
+        .replace(
+            "topics = [\"orders\"]\n",
+            &format!("topics = [\"orders\"]\nmembers = 2\n{group_keys}\n"),
+        );
+    format!("{base}\n{faults}")
+}
+
+#[test]
+fn scale_group_faults_that_cannot_run_as_written_are_refused() {
+    let scale = |keys: &str| {
+        format!("[[faults]]\nkind = \"scale_group\"\ngroup = \"svc\"\nat = \"5s\"\n{keys}\n")
+    };
+    let cases: [(String, &str, &str); 6] = [
+        (scale(""), "faults[0].to", "needs the member count"),
+        (scale("to = 0"), "faults[0].to", "out of range"),
+        (
+            scale("to = 2"),
+            "faults[0].to",
+            "has 2 members by then already",
+        ),
+        (scale("to = 65"), "faults[0].to", "out of range"),
+        (
+            scale("to = 6\nstep_every = \"20s\""),
+            "faults[0].step_every",
+            "after the plan ends",
+        ),
+        (
+            scale("to = 4\nstep_every = \"1ms\""),
+            "faults[0].step_every",
+            "from 100ms to 1h",
+        ),
+    ];
+    for (faults, key, problem) in &cases {
+        let message = refused(&scaled(faults, ""), &Overrides::default());
+        assert!(message.contains(key), "{key}: {message}");
+        assert!(message.contains(problem), "{problem}: {message}");
+    }
+    // Another change to the group's members while the scale takes its steps (at 5 s and 10 s).
+    let crash = "[[faults]]\nkind = \"member_crash\"\ngroup = \"svc\"\nat = \"8s\"\n";
+    let message = refused(
+        &scaled(
+            &format!("{}{crash}", scale("to = 4\nstep_every = \"5s\"")),
+            "",
+        ),
+        &Overrides::default(),
+    );
+    assert!(
+        message.contains("while a scale_group is still taking its steps"),
+        "{message}"
+    );
+    // After its last step, the group may change again.
+    let later = crash.replace("8s", "11s");
+    let text = scaled(
+        &format!("{}{later}", scale("to = 4\nstep_every = \"5s\"")),
+        "",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let scenario = surge::validate(&path, &Overrides::default()).unwrap();
+    assert_eq!(
+        scenario.member_slots(0),
+        4,
+        "2 members, 2 joined by the scale"
+    );
+}
+
+#[test]
+fn a_group_protocol_that_contradicts_the_client_properties_is_refused() {
+    let consumer = "protocol = \"consumer\"";
+    let with_consumer_property = |key: &str| {
+        format!(
+            "{}\n[cluster.consumer]\n\"{key}\" = \"3000\"\n",
+            scaled("", consumer)
+        )
+    };
+    for key in ["session.timeout.ms", "heartbeat.interval.ms"] {
+        let message = refused(&with_consumer_property(key), &Overrides::default());
+        assert!(
+            message.contains(&format!("cluster.consumer.\"{key}\"")),
+            "{message}"
+        );
+        assert!(message.contains("KIP-848"), "{message}");
+    }
+    let message = refused(
+        &scaled("", consumer),
+        &flags(&[("consumer.partition.assignment.strategy", "range")]),
+    );
+    assert!(message.contains("every group at once"), "{message}");
+    let message = refused(&scaled("", "assignor = \"sticky\""), &Overrides::default());
+    assert!(message.contains("consumer_groups[0].assignor"), "{message}");
+    let unknown_group = Overrides {
+        group_settings: vec![
+            surge::scenario::GroupSetting::parse("group.nope.protocol=consumer").unwrap(),
+        ],
+        ..Overrides::default()
+    };
+    let message = refused(&scaled("", ""), &unknown_group);
+    assert!(
+        message.contains("--set group.nope.protocol") && message.contains("svc"),
+        "{message}"
+    );
+}

@@ -58,6 +58,18 @@ fn check_against_earlier(
             "give each fault its own name",
         ));
     }
+    if let Some(other) = earlier.iter().find(|f| scaling_meanwhile(f, fault)) {
+        return Err(cx.err(
+            format!("faults[{i}].at"),
+            format!(
+                "faults `{}` and `{}` change group `{}`'s members while a scale_group is still taking its steps: the members each would add or remove cannot be told",
+                other.name,
+                fault.name,
+                member_group(fault).map_or("", |g| cx.groups[g].name.as_str())
+            ),
+            "start one after the other's last step, or make them one scale_group",
+        ));
+    }
     let Some((other, group)) = earlier
         .iter()
         .find_map(|f| paused_together(f, fault).map(|group| (f, group)))
@@ -79,6 +91,32 @@ fn check_against_earlier(
         ),
         "start one pause after the other has ended, or make them one longer pause",
     ))
+}
+
+/// The group whose members a fault adds or removes.
+fn member_group(fault: &FaultSpec) -> Option<usize> {
+    match fault.kind {
+        FaultKind::MemberCrash { group, .. }
+        | FaultKind::MemberLeave { group, .. }
+        | FaultKind::MemberJoin { group, .. }
+        | FaultKind::ScaleGroup { group, .. } => Some(group),
+        _ => None,
+    }
+}
+
+/// Whether two faults change one group's members while either is a scale still taking steps
+/// (from its `at` to its last step).
+fn scaling_meanwhile(a: &FaultSpec, b: &FaultSpec) -> bool {
+    let (Some(group_a), Some(group_b)) = (member_group(a), member_group(b)) else {
+        return false;
+    };
+    let span = |f: &FaultSpec| {
+        let times = f.step_times();
+        (f.at, times.last().copied().unwrap_or(f.at))
+    };
+    let is_scale = |f: &FaultSpec| matches!(f.kind, FaultKind::ScaleGroup { .. });
+    let ((a_from, a_to), (b_from, b_to)) = (span(a), span(b));
+    group_a == group_b && (is_scale(a) || is_scale(b)) && a_from <= b_to && b_from <= a_to
 }
 
 /// The group two `group_pause` faults hold at once, if they do.
