@@ -292,6 +292,21 @@ pub struct GroupSpec {
     pub protocol: GroupProtocol,
 }
 
+/// The members group `group` may have over a run: its own, and every one a fault adds.
+pub(crate) fn members_at_most(groups: &[GroupSpec], faults: &[FaultSpec], group: usize) -> u64 {
+    let added: u64 = faults
+        .iter()
+        .map(|f| match &f.kind {
+            FaultKind::MemberJoin { group: g, .. } if *g == group => 1,
+            FaultKind::ScaleGroup {
+                group: g, from, to, ..
+            } if *g == group => u64::from(to.saturating_sub(*from)),
+            _ => 0,
+        })
+        .sum();
+    u64::from(groups[group].members) + added
+}
+
 /// Consumer properties the classic protocol reads and KIP-848's consumer protocol refuses
 /// (the broker sets them, or `group.remote.assignor` replaces them).
 pub const CLASSIC_ONLY_PROPERTIES: &[&str] = &[
@@ -518,20 +533,10 @@ impl Scenario {
         properties
     }
 
-    /// Members a group holds at most: its own plus every `member_join` fault's.
+    /// Members a group holds at most: its own plus those `member_join` and `scale_group`
+    /// faults add.
     pub fn member_slots(&self, group: usize) -> usize {
-        self.groups[group].members as usize
-            + self
-                .faults
-                .iter()
-                .map(|f| match &f.kind {
-                    FaultKind::MemberJoin { group: g, .. } if *g == group => 1,
-                    FaultKind::ScaleGroup {
-                        group: g, from, to, ..
-                    } if *g == group => to.saturating_sub(*from) as usize,
-                    _ => 0,
-                })
-                .sum::<usize>()
+        members_at_most(&self.groups, &self.faults, group) as usize
     }
 
     /// The shell commands `command` faults run (`run`, then `undo`), with their keys.

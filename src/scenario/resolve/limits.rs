@@ -201,9 +201,8 @@ pub(super) fn bound_client_buffers(
     ctx: &Ctx,
     cluster: &mut ClusterProfile,
     producer_instances: u16,
-    groups: &[GroupSpec],
+    members: u64,
 ) -> Result<(), ScenarioError> {
-    let members: u64 = groups.iter().map(|g| g.members as u64).sum();
     bound_client_buffer(
         ctx,
         &mut cluster.producer,

@@ -36,7 +36,7 @@ use self::slos::resolve_slos;
 use super::faults::{FaultContext, resolve_faults};
 use super::raw::{RawLabel, RawProducer, RawScenario};
 use super::units::Scalar;
-use super::{Label, PlanSettings, Scenario, ScenarioError, Slo, WorkerShare};
+use super::{Label, PlanSettings, Scenario, ScenarioError, Slo, WorkerShare, members_at_most};
 
 /// What the command line changes in a scenario.
 #[derive(Debug, Clone, Default)]
@@ -102,7 +102,6 @@ pub fn resolve(
         &overrides.group_settings,
     )?;
     check_dead_letter_topics(&ctx, &groups, &events, &aggregates, &topics)?;
-    bound_client_buffers(&ctx, &mut cluster, producer_instances, &groups)?;
     check_processing_time(&ctx, &groups, &limits)?;
 
     let fault_context = FaultContext {
@@ -114,6 +113,11 @@ pub fn resolve(
         duration_scale: timeline.duration_scale,
     };
     let faults = resolve_faults(&fault_context, raw.faults.unwrap_or_default())?;
+    // Every member a group may have, its own and those faults add, shares the consumer cap.
+    let members: u64 = (0..groups.len())
+        .map(|g| members_at_most(&groups, &faults, g))
+        .sum();
+    bound_client_buffers(&ctx, &mut cluster, producer_instances, members)?;
     check_envelope(&ctx, &aggregates, &events, &groups, &faults)?;
     let raw_slo = raw.slo.unwrap_or_default();
     let slos = resolve_slos(
