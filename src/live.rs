@@ -46,6 +46,7 @@ struct Metrics {
     retried: Family<Labels, Counter>,
     dead_lettered: Family<Labels, Counter>,
     lag: Family<Labels, Gauge>,
+    unowned: Family<Labels, Gauge>,
     catchup_backlog: Family<Labels, Gauge>,
     catching_up: Family<Labels, Gauge>,
     catchup_seconds: Family<Labels, FloatGauge>,
@@ -157,6 +158,11 @@ impl Metrics {
             "surge_consumer_lag",
             "Acked events on the group's topics it has not read yet",
             self.lag.clone(),
+        );
+        r.register(
+            "surge_partitions_unowned",
+            "Partitions of the group's topics no live member held at the end of the second: a rebalance in progress, or a crashed member's partitions waiting for one",
+            self.unowned.clone(),
         );
         r.register(
             "surge_catchup_backlog",
@@ -373,6 +379,9 @@ impl LiveView {
             m.lag
                 .get_or_create(&g)
                 .set(i64::try_from(group.lag).unwrap_or(i64::MAX));
+            m.unowned
+                .get_or_create(&g)
+                .set(i64::from(group.partitions_unowned));
             percentiles(
                 &m.e2e,
                 &group.name,

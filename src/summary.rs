@@ -13,7 +13,7 @@ mod phases;
 mod rebalance;
 pub use integrity::{LOSS_CAUSES, LossCause, LossCauses, LostExample, Ordering, OrderingExample};
 pub use phases::{MB, PhaseFigures, PhaseGroup};
-pub use rebalance::RebalanceSummary;
+pub use rebalance::{ProtocolSummary, RebalanceSummary};
 
 /// The longest a run can last, from the plan's start to the end of its drain: a week of plan
 /// (the most a scenario may plan) and a day of joining, grace and drain. Figures read back
@@ -411,9 +411,9 @@ pub struct GroupSummary {
     /// Paused by a fault or joined late: not in the run-wide e2e, `lag.max` and recovery.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub set_aside: bool,
-    /// The group protocol and assignor its members ran with, in words.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub protocol: String,
+    /// The group protocol and assignor its members ran with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<ProtocolSummary>,
     /// Every rebalance during the plan, in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rebalances: Vec<RebalanceSummary>,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::ShareFacts;
 use crate::kafka::clock::ClockOffset;
-use crate::scenario::{Bootstrap, Overrides, Scenario, ScenarioError, WorkerShare};
+use crate::scenario::{Bootstrap, Metric, Overrides, Scenario, ScenarioError, WorkerShare};
 use crate::workload::RUN_ID_LEN;
 
 /// The schema name of `worker.json`.
@@ -162,6 +162,18 @@ fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioEr
             "run fault scenarios in one process, or remove [[faults]] for the distributed run",
         ));
     }
+    if let Some(slo) =
+        (scenario.slos.iter()).find(|s| matches!(s.metric.unscoped(), Metric::Rebalance { .. }))
+    {
+        return Err(scenario_error(
+            scenario,
+            "slo".into(),
+            format!(
+                "`{slo}` judges rebalances, which a distributed run does not record (each worker sees only its own members)"
+            ),
+            "judge rebalances in a run of one process, or drop the SLO for the distributed run",
+        ));
+    }
     for (i, group) in scenario.groups.iter().enumerate() {
         if group.failures.is_some() || group.starts_after.is_some() {
             return Err(scenario_error(
@@ -223,6 +235,9 @@ pub struct MergeInputs {
     /// `-X` flags, secret values replaced.
     pub properties: Vec<(String, String)>,
     pub label: crate::summary::Label,
+    /// `--set` flags, as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_settings: Vec<String>,
 }
 
 impl MergeInputs {
@@ -237,6 +252,7 @@ impl MergeInputs {
             slos: settings.slos.clone(),
             properties: settings.properties.clone(),
             label: scenario.label.clone().unwrap_or_default(),
+            group_settings: settings.group_settings.clone(),
         }
     }
 
@@ -250,8 +266,12 @@ impl MergeInputs {
             .iter()
             .map(|s| s.parse())
             .collect::<Result<Vec<_>, String>>()?;
+        let group_settings = (self.group_settings.iter())
+            .map(|s| crate::scenario::GroupSetting::parse(s))
+            .collect::<Result<Vec<_>, String>>()?;
         let overrides = Overrides {
             properties: self.properties.clone(),
+            group_settings,
             slos,
             label: self.label.clone(),
             rate_scale: self.rate_scale,
@@ -385,6 +405,27 @@ mod tests {
         };
         apply(&mut scenario, &flags, start - 1_000_000).unwrap();
         scenario
+    }
+
+    #[test]
+    fn rebalance_slos_are_refused_and_group_settings_reach_the_merge() {
+        let mut scenario = scenario();
+        scenario
+            .slos
+            .push("group.g.rebalance.redelivered == 0".parse().unwrap());
+        let start = 1_800_000_000_000_000;
+        let flags = WorkerFlags {
+            index: Some(0),
+            count: Some(2),
+            start_at_unix_us: Some(start),
+        };
+        let error = apply(&mut scenario, &flags, start - 1_000_000).unwrap_err();
+        assert!(error.problem.contains("does not record"), "{error:?}");
+        // A worker run with --set: the merge resolves the scenario with it again.
+        let mut worker = share(0, 2, start);
+        worker.settings.group_settings = vec!["group.g.protocol=consumer".into()];
+        let whole = MergeInputs::new(&worker).resolve(4).unwrap();
+        assert_eq!(whole.groups[0].protocol.name(), "consumer");
     }
 
     #[test]

@@ -266,8 +266,13 @@ fn a_scaled_group_on_the_consumer_protocol_gives_a_row_per_step() {
     let outcome = run("scenarios/consumer-scaling.toml", flags, out.path()).unwrap();
     let summary = written_summary(out.path());
     let group = &summary.groups[0];
-    assert!(group.protocol.contains("KIP-848"), "{}", group.protocol);
-    assert!(summary.groups[1].protocol.contains("(eager)"));
+    let protocol = group.protocol.as_ref().unwrap();
+    assert_eq!(
+        (protocol.name.as_str(), protocol.incremental),
+        ("consumer", true)
+    );
+    assert!(protocol.description.contains("KIP-848"), "{protocol:?}");
+    assert!(summary.groups[1].protocol.as_ref().unwrap().is_default());
     let triggers: Vec<(&str, Option<&str>)> = group
         .rebalances
         .iter()
@@ -315,4 +320,33 @@ fn a_scaled_group_on_the_consumer_protocol_gives_a_row_per_step() {
     assert!(check.passed, "{check:?} ({:?})", outcome.status);
     let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(markdown.contains("## Rebalances") && markdown.contains("member 5 left (scale-in)"));
+}
+
+/// Two members on two one-partition topics: librdkafka's default `range` assignor gives both
+/// partitions to one member (it assigns topic by topic), and the join must accept that rather
+/// than wait for each member to hold one.
+#[test]
+fn a_group_whose_assignor_leaves_a_member_idle_still_joins() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idle.toml");
+    std::fs::write(
+        &path,
+        "[run]\ngroup_join_timeout = \"20s\"\n\
+         [[topics]]\nname = \"a\"\npartitions = 1\n[[topics]]\nname = \"b\"\npartitions = 1\n\
+         [[events]]\nname = \"A\"\ntopic = \"a\"\n[[events]]\nname = \"B\"\ntopic = \"b\"\n\
+         [[phases]]\nname = \"p\"\nrate = \"50/s\"\nduration = \"2s\"\n\
+         [[consumer_groups]]\nname = \"g\"\ntopics = [\"a\", \"b\"]\nmembers = 2\n\
+         [slo]\nchecks = [\"e2e.p99 < 10s\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let outcome = run(path.to_str().unwrap(), Default::default(), &out).unwrap();
+    assert_eq!(
+        outcome.status,
+        Status::Pass,
+        "{:#?}",
+        outcome.summary.verdict
+    );
+    assert!(outcome.summary.startup.group_join_ms < 15_000);
 }

@@ -539,6 +539,10 @@ fn scale_group_faults_that_cannot_run_as_written_are_refused() {
         assert!(message.contains(key), "{key}: {message}");
         assert!(message.contains(problem), "{problem}: {message}");
     }
+    // A late group's members start with its replay, not on a scale's steps.
+    let late = scaled(&scale("to = 4"), "starts_after = \"10s\"");
+    let message = refused(&late, &Overrides::default());
+    assert!(message.contains("joins late"), "{message}");
     // Another change to the group's members while the scale takes its steps (at 5 s and 10 s).
     let crash = "[[faults]]\nkind = \"member_crash\"\ngroup = \"svc\"\nat = \"8s\"\n";
     let message = refused(

@@ -11,7 +11,7 @@ use super::record::{EngineError, Progress};
 use super::setup::Run;
 use super::signals::StopSignal;
 use crate::kafka::clock::unix_micros;
-use crate::scenario::GroupProtocol;
+use crate::scenario::{GroupProtocol, GroupSpec, Scenario};
 
 /// Waits for the wall-clock start every worker shares (unix microseconds), or a stop, and
 /// anchors the plan on it: a worker that gets there late starts behind schedule, and its
@@ -32,39 +32,48 @@ pub(super) async fn wait_for_start(at_unix_us: u64, stop: &StopSignal) -> (Insta
     }
 }
 
+/// librdkafka's words for the answers that refuse a consumer-protocol group: the broker has
+/// no ConsumerGroupHeartbeat (UNSUPPORTED_VERSION, or the client's own
+/// `__UNSUPPORTED_FEATURE`), or does not know the assignor (UNSUPPORTED_ASSIGNOR).
+const REFUSALS: [(&str, bool); 3] = [
+    ("Broker: Unsupported version", false),
+    ("Local: Required feature not supported by broker", false),
+    ("Broker: Unsupported assignor", true),
+];
+
 /// The error for a group whose protocol or assignor the cluster refused, from its members'
 /// errors: librdkafka ends a consumer-protocol member with a fatal ConsumerGroupHeartbeat
-/// error when the broker cannot serve KIP-848 or does not know the assignor.
+/// error (other fatal answers, such as an authorization failure, wait for the join timeout).
 fn protocol_refusal(
-    index: usize,
-    group: &str,
-    protocol: &GroupProtocol,
+    scenario: &Scenario,
+    group: &GroupSpec,
     errors: &[String],
 ) -> Option<EngineError> {
-    let GroupProtocol::Consumer { assignor } = protocol else {
+    let GroupProtocol::Consumer { assignor } = &group.protocol else {
         return None;
     };
-    let answer = errors
-        .iter()
-        .find(|e| e.contains("ConsumerGroupHeartbeat") || e.contains("group.protocol"))?;
-    let (field, fix) = if answer.to_ascii_lowercase().contains("assignor") {
+    let (answer, is_assignor) = errors.iter().find_map(|e| {
+        let refusal = e.contains("ConsumerGroupHeartbeat");
+        (REFUSALS.iter())
+            .find(|(words, _)| refusal && e.contains(words))
+            .map(|&(_, is_assignor)| (e, is_assignor))
+    })?;
+    let (key, value, fix) = if is_assignor {
         (
-            "assignor",
+            &group.protocol_keys.assignor,
+            assignor.as_deref().unwrap_or_default(),
             "use an assignor the brokers list in group.consumer.assignors (Kafka's own: uniform, range), or drop assignor",
         )
     } else {
         (
-            "protocol",
-            "use protocol = \"classic\", or a cluster that serves KIP-848's consumer protocol (Kafka 4.0 or later; MSK with Kafka 4.x)",
+            &group.protocol_keys.protocol,
+            "consumer",
+            "use protocol = \"classic\", or a cluster that serves KIP-848's consumer protocol (Kafka 4.0 or later)",
         )
     };
-    let value = match field {
-        "assignor" => assignor.as_deref().unwrap_or_default(),
-        _ => "consumer",
-    };
     Some(EngineError::GroupProtocol {
-        group: group.to_string(),
-        key: format!("consumer_groups[{index}].{field} = \"{value}\""),
+        group: group.name.clone(),
+        key: format!("{}: {key} = \"{value}\"", scenario.source.display()),
         answer: answer.chars().take(300).collect(),
         fix,
     })
@@ -93,9 +102,9 @@ pub(super) async fn join(
             }
     };
     while !run.groups.iter().all(ready) && !stop.is_requested() {
-        if let Some(refused) = run.groups.iter().enumerate().find_map(|(i, g)| {
+        if let Some(refused) = run.groups.iter().find_map(|g| {
             let errors = lock(&g.state).errors.clone();
-            protocol_refusal(i, &g.spec.name, &g.spec.protocol, &errors)
+            protocol_refusal(&run.scenario, &g.spec, &errors)
         }) {
             return Err(refused);
         }
@@ -144,35 +153,46 @@ pub(super) async fn join(
 mod tests {
     use super::*;
 
+    fn refused(protocol: GroupProtocol, errors: &[&str]) -> Option<String> {
+        let mut scenario = crate::scenario::from_text(
+            "[[topics]]\nname = \"o\"\npartitions = 2\n[[events]]\nname = \"E\"\ntopic = \"o\"\n\
+             [[phases]]\nname = \"p\"\nrate = \"10/s\"\nduration = \"1s\"\n\
+             [[consumer_groups]]\nname = \"orders\"\ntopics = [\"o\"]\n",
+        );
+        let mut group = scenario.groups[0].clone();
+        group.protocol = protocol;
+        group.protocol_keys.protocol = "--set group.orders.protocol".into();
+        group.protocol_keys.assignor = "consumer_groups[0].assignor".into();
+        scenario.source = "s.toml".into();
+        let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        protocol_refusal(&scenario, &group, &errors).map(|e| e.to_string())
+    }
+
     #[test]
     fn a_refused_protocol_or_assignor_names_its_key_and_the_brokers_answer() {
         let consumer = GroupProtocol::Consumer {
             assignor: Some("sticky".into()),
         };
         // librdkafka's words when the broker lacks ConsumerGroupHeartbeat (Kafka before 4.0).
-        let unsupported = ["Fatal error: Local: Required feature not supported by broker: ConsumerGroupHeartbeat fatal error: Local: Required feature not supported by broker".to_string()];
-        let error = protocol_refusal(1, "orders", &consumer, &unsupported)
-            .unwrap()
-            .to_string();
+        let unsupported = "Fatal error: Local: Required feature not supported by broker: ConsumerGroupHeartbeat fatal error: Local: Required feature not supported by broker";
+        let error = refused(consumer.clone(), &[unsupported]).unwrap();
         assert!(
-            error.contains("consumer_groups[1].protocol = \"consumer\""),
+            error.contains("s.toml: --set group.orders.protocol = \"consumer\""),
             "{error}"
         );
         assert!(error.contains("Required feature not supported"), "{error}");
         assert!(error.contains("Kafka 4.0"), "{error}");
-        let unknown =
-            ["ConsumerGroupHeartbeat fatal error: Broker: Unsupported assignor".to_string()];
-        let error = protocol_refusal(0, "orders", &consumer, &unknown)
-            .unwrap()
-            .to_string();
+        let unknown = "ConsumerGroupHeartbeat fatal error: Broker: Unsupported assignor";
+        let error = refused(consumer.clone(), &[unknown]).unwrap();
         assert!(
             error.contains("consumer_groups[0].assignor = \"sticky\""),
             "{error}"
         );
-        // Other errors, and classic groups, wait for the join timeout as before.
-        let transient = ["Broker: Coordinator not available".to_string()];
-        assert!(protocol_refusal(0, "orders", &consumer, &transient).is_none());
+        // Other answers, fatal ones included, and classic groups wait for the join timeout.
+        let denied = "ConsumerGroupHeartbeat fatal error: Broker: Group authorization failed";
+        let transient = "Broker: Coordinator not available";
+        assert_eq!(refused(consumer, &[denied, transient]), None);
         let classic = GroupProtocol::Classic { assignor: None };
-        assert!(protocol_refusal(0, "orders", &classic, &unsupported).is_none());
+        assert_eq!(refused(classic, &[unsupported]), None);
     }
 }

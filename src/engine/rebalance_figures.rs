@@ -2,6 +2,7 @@
 //! made members join or go) cut into one row per trigger, with the per-second figures and the
 //! interval histograms of its window. Built from the run's record after the run; no I/O.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::metrics::histograms::e2e_tag;
@@ -20,17 +21,44 @@ const HORIZON_S: f64 = 60.0;
 const QUIET_S: f64 = 5.0;
 /// The "before" window of a rebalance's latency and consumption.
 const BEFORE_S: f64 = 5.0;
+/// Two times on the plan's clock this close are one instant (both read from one `Instant`).
+const SAME_S: f64 = 1e-9;
+
+/// A time a partition had no owner, in seconds since the plan started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GapAt {
+    pub partition: GroupPartition,
+    pub from: f64,
+    /// `None` when the run ended first.
+    pub to: Option<f64>,
+}
+
+/// One rebalance callback of one member.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChangeAt {
+    pub t: f64,
+    pub member: u16,
+    pub assigned: bool,
+    pub partitions: u32,
+}
+
+/// A member a fault made join or go.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TriggerAt {
+    pub t: f64,
+    /// Index into the scenario's faults.
+    pub fault: usize,
+    pub member: u16,
+    pub joined: bool,
+}
 
 /// A group's ownership record, in seconds since the plan started (negative: before it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OwnershipRecord {
-    /// (partition, from, to): `to` is `None` when the run ended first.
-    pub gaps: Vec<(GroupPartition, f64, Option<f64>)>,
-    /// (time, member, assigned, partitions).
-    pub changes: Vec<(f64, u16, bool, u32)>,
-    /// (time, fault, member, joined).
-    pub triggers: Vec<(f64, usize, u16, bool)>,
-    /// (time, events).
+    pub gaps: Vec<GapAt>,
+    pub changes: Vec<ChangeAt>,
+    pub triggers: Vec<TriggerAt>,
+    /// (time, events) in 100 ms buckets.
     pub redelivered: Vec<(f64, u64)>,
     pub out_of_order: Vec<(f64, u64)>,
     pub truncated: bool,
@@ -43,42 +71,49 @@ impl OwnershipRecord {
             Some(after) => after.as_secs_f64(),
             None => -(start - at).as_secs_f64(),
         };
+        let timed = |list: &[crate::metrics::ownership::Timed]| {
+            list.iter().map(|t| (s(t.at), t.count)).collect()
+        };
         OwnershipRecord {
-            gaps: ownership
-                .all_gaps()
-                .iter()
-                .map(|g| (g.partition, s(g.from), g.to.map(s)))
+            gaps: (ownership.all_gaps().iter())
+                .map(|g| GapAt {
+                    partition: g.partition,
+                    from: s(g.from),
+                    to: g.to.map(s),
+                })
                 .collect(),
-            changes: ownership
-                .changes
-                .iter()
-                .map(|c| (s(c.at), c.member, c.assigned, c.partitions))
+            changes: (ownership.changes.iter())
+                .map(|c| ChangeAt {
+                    t: s(c.at),
+                    member: c.member,
+                    assigned: c.assigned,
+                    partitions: c.partitions,
+                })
                 .collect(),
-            triggers: ownership
-                .triggers
-                .iter()
-                .map(|t| (s(t.at), t.fault, t.member, t.joined))
+            triggers: (ownership.triggers.iter())
+                .map(|t| TriggerAt {
+                    t: s(t.at),
+                    fault: t.fault,
+                    member: t.member,
+                    joined: t.joined,
+                })
                 .collect(),
-            redelivered: ownership
-                .redelivered
-                .iter()
-                .map(|t| (s(t.at), t.count))
-                .collect(),
-            out_of_order: ownership
-                .out_of_order
-                .iter()
-                .map(|t| (s(t.at), t.count))
-                .collect(),
+            redelivered: timed(&ownership.redelivered),
+            out_of_order: timed(&ownership.out_of_order),
             truncated: ownership.truncated,
         }
     }
 }
 
-/// A row being built.
-struct Row {
-    summary: RebalanceSummary,
-    /// Set for a row surge did not trigger.
-    unplanned: bool,
+/// The rows being built: those of triggers first (in time order), then those surge did not
+/// start.
+struct Rows {
+    rows: Vec<RebalanceSummary>,
+    triggered: usize,
+    /// Per row, the partitions that were unowned in it.
+    unowned: Vec<BTreeSet<GroupPartition>>,
+    /// Every assignment change and the row it went to, in time order.
+    assignments: Vec<(f64, usize)>,
 }
 
 /// The rows of one group's rebalances during the plan.
@@ -87,69 +122,110 @@ pub fn rebalance_summaries(
     record: &RunRecord,
     group: usize,
 ) -> Vec<RebalanceSummary> {
-    let g = &record.groups[group];
-    let own = &g.ownership;
-    let spec = &scenario.groups[group];
-    let mut rows: Vec<Row> = own
-        .triggers
-        .iter()
-        .filter(|t| t.0 >= 0.0)
-        .map(|&(at, fault, member, joined)| Row {
-            summary: RebalanceSummary {
-                trigger: format!(
-                    "member {member} {}",
-                    if joined {
-                        "joined"
-                    } else {
-                        left_how(scenario, fault)
-                    }
-                ),
-                fault: scenario.faults.get(fault).map(|f| f.name.clone()),
-                at_s: at,
-                ..RebalanceSummary::default()
-            },
-            unplanned: false,
-        })
-        .collect();
-    rows.sort_by(|a, b| a.summary.at_s.total_cmp(&b.summary.at_s));
-    let triggered = rows.len();
+    let own = &record.groups[group].ownership;
+    let mut rows = Rows::of_triggers(scenario, own);
     // A late group's own join is its replay, not a rebalance of a running group.
-    let late = spec.starts_after.is_some();
-    for &(t, _, assigned, partitions) in own.changes.iter().filter(|c| c.0 >= 0.0) {
-        let index = match row_at(&rows[..triggered], t) {
-            Some(i) => i,
-            None if late => continue,
-            None => unplanned_row(&mut rows, t),
-        };
-        let row = &mut rows[index].summary;
-        row.first_change_s.get_or_insert(t);
-        row.last_change_s = Some(t);
-        if assigned {
-            row.assigned += partitions;
-        } else {
-            row.revoked += partitions;
+    let late = scenario.groups[group].starts_after.is_some();
+    rows.attribute_changes(own, late);
+    rows.attribute_gaps(
+        own,
+        &record.groups[group].topics,
+        record.run_time.as_secs_f64(),
+    );
+    rows.attribute_effects(own);
+    let mut rows = rows.rows;
+    rows.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    for row in &mut rows {
+        finish(row, record, &scenario.groups[group].name);
+    }
+    rows
+}
+
+impl Rows {
+    /// A row per member a fault made join or go during the plan.
+    fn of_triggers(scenario: &Scenario, own: &OwnershipRecord) -> Rows {
+        let mut rows: Vec<RebalanceSummary> = (own.triggers.iter())
+            .filter(|t| t.t >= 0.0)
+            .map(|t| RebalanceSummary {
+                trigger: format!("member {} {}", t.member, how(scenario, t)),
+                fault: scenario.faults.get(t.fault).map(|f| f.name.clone()),
+                at_s: t.t,
+                ..RebalanceSummary::default()
+            })
+            .collect();
+        rows.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        Rows {
+            triggered: rows.len(),
+            unowned: vec![BTreeSet::new(); rows.len()],
+            rows,
+            assignments: Vec::new(),
         }
     }
-    let topic_names = &g.topics;
-    for &(partition, from, to) in own.gaps.iter().filter(|g| g.1 >= 0.0) {
-        let Some(index) = row_containing(&rows, triggered, from) else {
-            continue;
-        };
-        let end = to.unwrap_or(record.run_time.as_secs_f64()).max(from);
-        let row = &mut rows[index].summary;
-        row.partitions_unowned += 1;
-        row.unowned_partition_s += end - from;
-        row.unfinished |= to.is_none();
-        if end - from > row.unowned_max_s || row.unowned_max_partition.is_empty() {
-            row.unowned_max_s = end - from;
-            let topic = topic_names.get(partition.0).map_or("?", String::as_str);
-            row.unowned_max_partition = format!("{topic}/{}", partition.1);
+
+    /// Each change goes to the row whose trigger came last before it (within the horizon),
+    /// except an assignment that ends a gap: it goes where the gap began, so a rebalance that
+    /// outlasts the next step keeps its own end. Changes no trigger explains form rows of
+    /// their own.
+    fn attribute_changes(&mut self, own: &OwnershipRecord, late: bool) {
+        for change in own.changes.iter().filter(|c| c.t >= 0.0) {
+            let closing = change.assigned.then(|| {
+                own.gaps
+                    .iter()
+                    .find(|g| g.to.is_some_and(|to| (to - change.t).abs() < SAME_S))
+                    .and_then(|g| self.row_containing(g.from))
+            });
+            let index = match closing.flatten().or_else(|| self.trigger_row(change.t)) {
+                Some(i) => i,
+                None if late => continue,
+                None => self.unplanned_row(change.t),
+            };
+            let row = &mut self.rows[index];
+            row.first_change_s = Some(row.first_change_s.map_or(change.t, |f| f.min(change.t)));
+            row.last_change_s = Some(row.last_change_s.map_or(change.t, |l| l.max(change.t)));
+            if change.assigned {
+                row.assigned += change.partitions;
+                self.assignments.push((change.t, index));
+            } else {
+                row.revoked += change.partitions;
+            }
         }
     }
-    for (list, redelivered) in [(&own.redelivered, true), (&own.out_of_order, false)] {
-        for &(t, count) in list.iter().filter(|e| e.0 >= 0.0) {
-            if let Some(index) = row_containing(&rows, triggered, t) {
-                let row = &mut rows[index].summary;
+
+    /// Each gap goes to the row it began in.
+    fn attribute_gaps(&mut self, own: &OwnershipRecord, topics: &[String], run_end: f64) {
+        for gap in own.gaps.iter().filter(|g| g.from >= 0.0) {
+            let Some(index) = self.row_containing(gap.from) else {
+                continue;
+            };
+            let end = gap.to.unwrap_or(run_end).max(gap.from);
+            let row = &mut self.rows[index];
+            self.unowned[index].insert(gap.partition);
+            row.partitions_unowned = self.unowned[index].len() as u32;
+            row.unowned_partition_s += end - gap.from;
+            row.unfinished |= gap.to.is_none();
+            if end - gap.from > row.unowned_max_s || row.unowned_max_partition.is_empty() {
+                row.unowned_max_s = end - gap.from;
+                let topic = topics.get(gap.partition.0).map_or("?", String::as_str);
+                row.unowned_max_partition = format!("{topic}/{}", gap.partition.1);
+            }
+        }
+    }
+
+    /// A redelivery or a read out of order goes to the row of the last assignment before it
+    /// (a new owner reads again from the last commit), else to the row whose window holds it.
+    fn attribute_effects(&mut self, own: &OwnershipRecord) {
+        for (list, redelivered) in [(&own.redelivered, true), (&own.out_of_order, false)] {
+            for &(t, count) in list.iter().filter(|e| e.0 >= 0.0) {
+                let after_assignment = self
+                    .assignments
+                    .iter()
+                    .rev()
+                    .find(|(at, _)| *at <= t + SAME_S && t - at <= HORIZON_S)
+                    .map(|&(_, row)| row);
+                let Some(index) = after_assignment.or_else(|| self.row_containing(t)) else {
+                    continue;
+                };
+                let row = &mut self.rows[index];
                 if redelivered {
                     row.redelivered += count;
                 } else {
@@ -158,64 +234,60 @@ pub fn rebalance_summaries(
             }
         }
     }
-    let mut rows: Vec<RebalanceSummary> = rows.into_iter().map(|r| r.summary).collect();
-    rows.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-    for row in &mut rows {
-        finish(row, record, &spec.name);
-    }
-    rows
-}
 
-/// How a fault's member went.
-fn left_how(scenario: &Scenario, fault: usize) -> &'static str {
-    match scenario.faults.get(fault).map(|f| f.kind.name()) {
-        Some("member_crash") => "crashed",
-        _ => "left",
+    /// The triggered row whose horizon holds `t`: the latest trigger at or before it.
+    fn trigger_row(&self, t: f64) -> Option<usize> {
+        let triggered = &self.rows[..self.triggered];
+        let index = triggered.iter().rposition(|r| r.at_s <= t + 1e-6)?;
+        (t - triggered[index].at_s <= HORIZON_S).then_some(index)
     }
-}
 
-/// The triggered row whose horizon holds `t`: the latest trigger at or before it.
-fn row_at(triggered: &[Row], t: f64) -> Option<usize> {
-    let index = triggered.iter().rposition(|r| r.summary.at_s <= t + 1e-6)?;
-    (t - triggered[index].summary.at_s <= HORIZON_S).then_some(index)
-}
-
-/// The row not started by surge that a change at `t` belongs to: the latest such row when
-/// its last change is at most [`QUIET_S`] earlier, else a new one.
-fn unplanned_row(rows: &mut Vec<Row>, t: f64) -> usize {
-    if let Some(last) = rows.iter().rposition(|r| r.unplanned)
-        && rows[last]
-            .summary
-            .last_change_s
-            .is_some_and(|l| t - l <= QUIET_S)
-    {
-        return last;
-    }
-    rows.push(Row {
-        summary: RebalanceSummary {
+    /// The row not started by surge that a change at `t` belongs to: the latest such row when
+    /// its last change is at most [`QUIET_S`] earlier, else a new one.
+    fn unplanned_row(&mut self, t: f64) -> usize {
+        if let Some(last) = self
+            .rows
+            .len()
+            .checked_sub(1)
+            .filter(|&l| l >= self.triggered)
+            && self.rows[last]
+                .last_change_s
+                .is_some_and(|l| t - l <= QUIET_S)
+        {
+            return last;
+        }
+        self.rows.push(RebalanceSummary {
             trigger: "not started by surge".into(),
             at_s: t,
             ..RebalanceSummary::default()
-        },
-        unplanned: true,
-    });
-    rows.len() - 1
+        });
+        self.unowned.push(BTreeSet::new());
+        self.rows.len() - 1
+    }
+
+    /// The row an effect at `t` (a gap's start, a redelivery) belongs to: a trigger's within
+    /// its horizon, else a row surge did not start that spans it (or ended at most
+    /// [`QUIET_S`] before).
+    fn row_containing(&self, t: f64) -> Option<usize> {
+        self.trigger_row(t).or_else(|| {
+            (self.triggered..self.rows.len()).rev().find(|&i| {
+                let row = &self.rows[i];
+                match (row.first_change_s, row.last_change_s) {
+                    (Some(first), Some(last)) => first - 1e-6 <= t && t <= last + QUIET_S,
+                    _ => false,
+                }
+            })
+        })
+    }
 }
 
-/// The row that an effect at `t` (a gap's start, a redelivery) belongs to: a trigger's within
-/// its horizon, else a row surge did not start that spans it (or ended at most
-/// [`QUIET_S`] before).
-fn row_containing(rows: &[Row], triggered: usize, t: f64) -> Option<usize> {
-    row_at(&rows[..triggered], t).or_else(|| {
-        rows.iter()
-            .enumerate()
-            .skip(triggered)
-            .rev()
-            .find_map(|(i, r)| {
-                let (first, last) = (r.summary.first_change_s?, r.summary.last_change_s?);
-                (first - 1e-6 <= t && t <= last + QUIET_S).then_some(i)
-            })
-    })
+/// How a fault's member went: joined, left or crashed.
+fn how(scenario: &Scenario, trigger: &TriggerAt) -> &'static str {
+    match scenario.faults.get(trigger.fault).map(|f| f.kind.name()) {
+        _ if trigger.joined => "joined",
+        Some("member_crash") => "crashed",
+        _ => "left",
+    }
 }
 
 /// Fills in the duration and the window's latency, consumption and lag.
@@ -239,33 +311,108 @@ fn finish(row: &mut RebalanceSummary, record: &RunRecord, group: &str) {
     };
     row.e2e_p99_before_us = p99(start - BEFORE_S, start);
     row.e2e_p99_during_us = p99(start, end);
-    let seconds = |from: f64, to: f64| -> Vec<&TimelinePoint> {
-        record
-            .timeline
-            .iter()
+    let of_group = |from: f64, to: f64| -> Vec<(u64, u64)> {
+        (record.timeline.iter())
             .filter(|p| p.t > from + 1e-3 && p.t - 1.0 < to - 1e-3)
+            .filter_map(|p: &TimelinePoint| p.groups.iter().find(|g| g.name == group))
+            .map(|g| (g.consumed, g.lag))
             .collect()
     };
-    let of_group = |p: &TimelinePoint| {
-        p.groups
-            .iter()
-            .find(|g| g.name == group)
-            .map(|g| (g.consumed, g.lag))
-    };
-    let before: Vec<(u64, u64)> = seconds(start - BEFORE_S, start)
-        .into_iter()
-        .filter_map(of_group)
-        .collect();
-    let during: Vec<(u64, u64)> = seconds(start, end)
-        .into_iter()
-        .filter_map(of_group)
-        .collect();
+    let (before, during) = (of_group(start - BEFORE_S, start), of_group(start, end));
     if !before.is_empty() {
-        row.consumed_before_per_s =
-            Some(before.iter().map(|(c, _)| *c as f64).sum::<f64>() / before.len() as f64);
+        let consumed: f64 = before.iter().map(|(c, _)| *c as f64).sum();
+        row.consumed_before_per_s = Some(consumed / before.len() as f64);
     }
     row.consumed_min_per_s = during.iter().map(|(c, _)| *c as f64).reduce(f64::min);
     row.lag_before = before.last().map_or(0, |(_, lag)| *lag);
     let lag_max = during.iter().map(|(_, lag)| *lag).max().unwrap_or(0);
     row.lag_added = lag_max.saturating_sub(row.lag_before);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger_rows(ats: &[f64]) -> Rows {
+        let rows: Vec<RebalanceSummary> = ats
+            .iter()
+            .map(|&at| RebalanceSummary {
+                at_s: at,
+                ..RebalanceSummary::default()
+            })
+            .collect();
+        Rows {
+            triggered: rows.len(),
+            unowned: vec![BTreeSet::new(); rows.len()],
+            rows,
+            assignments: Vec::new(),
+        }
+    }
+
+    fn change(t: f64, assigned: bool, partitions: u32) -> ChangeAt {
+        ChangeAt {
+            t,
+            member: 0,
+            assigned,
+            partitions,
+        }
+    }
+
+    #[test]
+    fn a_rebalance_that_outlasts_the_next_step_keeps_its_end_and_its_redeliveries() {
+        // Step 1 at 5 s: the group revokes at 5.5 s and is assigned again only at 11 s, after
+        // step 2 (10 s), which itself changes nothing until 16 s.
+        let own = OwnershipRecord {
+            gaps: vec![GapAt {
+                partition: (0, 0),
+                from: 5.5,
+                to: Some(11.0),
+            }],
+            changes: vec![
+                change(5.5, false, 6),
+                change(11.0, true, 6),
+                change(16.0, false, 2),
+                change(16.2, true, 2),
+            ],
+            redelivered: vec![(11.3, 240), (16.4, 7)],
+            ..OwnershipRecord::default()
+        };
+        let mut rows = trigger_rows(&[5.0, 10.0]);
+        rows.attribute_changes(&own, false);
+        rows.attribute_gaps(&own, &["t".into()], 30.0);
+        rows.attribute_effects(&own);
+        let (first, second) = (&rows.rows[0], &rows.rows[1]);
+        assert_eq!((first.revoked, first.assigned), (6, 6));
+        assert_eq!(
+            (first.first_change_s, first.last_change_s),
+            (Some(5.5), Some(11.0))
+        );
+        assert_eq!(first.redelivered, 240);
+        assert!((first.unowned_partition_s - 5.5).abs() < 1e-9);
+        assert_eq!(first.partitions_unowned, 1);
+        assert_eq!(
+            (second.revoked, second.assigned, second.redelivered),
+            (2, 2, 7)
+        );
+    }
+
+    #[test]
+    fn changes_no_trigger_explains_are_rows_of_their_own() {
+        let own = OwnershipRecord {
+            changes: vec![
+                change(2.0, false, 3),
+                change(3.0, true, 3),
+                change(20.0, false, 1),
+            ],
+            ..OwnershipRecord::default()
+        };
+        let mut rows = trigger_rows(&[]);
+        rows.attribute_changes(&own, false);
+        assert_eq!(rows.rows.len(), 2, "2 s and 3 s are one; 20 s another");
+        assert_eq!((rows.rows[0].revoked, rows.rows[0].assigned), (3, 3));
+        // A late group's own join makes no row.
+        let mut late = trigger_rows(&[]);
+        late.attribute_changes(&own, true);
+        assert!(late.rows.is_empty());
+    }
 }

@@ -284,8 +284,17 @@ fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> Group
         catchups: g.catchups.clone(),
         set_aside: scenario.is_set_aside(index),
         replay: g.replay.clone(),
-        protocol: scenario.groups[index].protocol.describe(),
+        protocol: Some(protocol_summary(&scenario.groups[index].protocol)),
         rebalances: rebalance_summaries(scenario, record, index),
+    }
+}
+
+fn protocol_summary(protocol: &crate::scenario::GroupProtocol) -> crate::summary::ProtocolSummary {
+    crate::summary::ProtocolSummary {
+        name: protocol.name().into(),
+        assignor: protocol.assignor().map(String::from),
+        incremental: protocol.is_incremental(),
+        description: protocol.describe(),
     }
 }
 

@@ -188,6 +188,9 @@ impl Ticker {
                 .filter(|a| a.load(Ordering::Acquire) > 0)
                 .count() as u16,
             partitions_held: group.partitions_held() as u32,
+            partitions_unowned: group
+                .expected_partitions
+                .saturating_sub(group.partitions_held()) as u32,
         };
         self.last_consumed[index] = consumed;
         (point, terms, e2e)

@@ -114,6 +114,11 @@ impl TimelineMerge<'_> {
             members: u16::try_from(of(|p| u64::from(p.members))).unwrap_or(u16::MAX),
             partitions_held: u32::try_from(of(|p| u64::from(p.partitions_held)))
                 .unwrap_or(u32::MAX),
+            partitions_unowned: u32::try_from(
+                (self.scenario.partitions_of(g) as u64)
+                    .saturating_sub(of(|p| u64::from(p.partitions_held))),
+            )
+            .unwrap_or(u32::MAX),
         }
     }
 

@@ -29,6 +29,10 @@ pub struct GroupPoint {
     /// group reads while a crashed member's partitions wait for a rebalance.
     #[serde(default)]
     pub partitions_held: u32,
+    /// Partitions of the group's topics that no live member held at the end of the second
+    /// (at least; a partition two members hold for a moment in a handover counts once each).
+    #[serde(default)]
+    pub partitions_unowned: u32,
     /// Paused by a `group_pause` fault or joined late (`starts_after`): left out of the
     /// run-wide e2e, lag and recovery figures, and judged by its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

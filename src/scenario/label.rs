@@ -22,6 +22,9 @@ pub struct PlanSettings {
     pub properties: Vec<(String, String)>,
     /// `--slo` expressions.
     pub slos: Vec<String>,
+    /// `--set` group settings (`group.NAME.protocol=consumer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_settings: Vec<String>,
 }
 
 impl Default for PlanSettings {
@@ -31,6 +34,7 @@ impl Default for PlanSettings {
             duration_scale: 1.0,
             properties: Vec::new(),
             slos: Vec::new(),
+            group_settings: Vec::new(),
         }
     }
 }

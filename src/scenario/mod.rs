@@ -290,6 +290,16 @@ pub struct GroupSpec {
     pub failures: Option<FailureSpec>,
     /// The group protocol its members speak, and their assignor.
     pub protocol: GroupProtocol,
+    /// Where each was set, as an error names it (`consumer_groups[0].protocol`, or
+    /// `--set group.NAME.protocol`).
+    pub protocol_keys: ProtocolKeys,
+}
+
+/// Where a group's protocol and assignor were set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProtocolKeys {
+    pub protocol: String,
+    pub assignor: String,
 }
 
 /// The members group `group` may have over a run: its own, and every one a fault adds.
@@ -344,6 +354,15 @@ impl GroupProtocol {
                 .as_deref()
                 .is_some_and(|a| a.contains("cooperative-sticky")),
             GroupProtocol::Consumer { .. } => true,
+        }
+    }
+
+    /// The assignor as the scenario or `--set` named it; none for the default.
+    pub fn assignor(&self) -> Option<&str> {
+        match self {
+            GroupProtocol::Classic { assignor } | GroupProtocol::Consumer { assignor } => {
+                assignor.as_deref()
+            }
         }
     }
 
@@ -531,6 +550,15 @@ impl Scenario {
             }
         }
         properties
+    }
+
+    /// Partitions of the topics group `group` reads.
+    pub fn partitions_of(&self, group: usize) -> usize {
+        self.groups[group]
+            .topics
+            .iter()
+            .map(|&t| self.topics[t].partitions.max(0) as usize)
+            .sum()
     }
 
     /// Members a group holds at most: its own plus those `member_join` and `scale_group`

@@ -3,6 +3,27 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The group protocol a group's members ran with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProtocolSummary {
+    /// `classic` or `consumer` (KIP-848).
+    pub name: String,
+    /// As the scenario or `--set` named it; none for the protocol's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignor: Option<String>,
+    /// A rebalance revokes only the partitions that move (cooperative-sticky, KIP-848).
+    pub incremental: bool,
+    /// In words, as the reports show it.
+    pub description: String,
+}
+
+impl ProtocolSummary {
+    /// The classic protocol with librdkafka's default (eager) assignors.
+    pub fn is_default(&self) -> bool {
+        self.name == "classic" && self.assignor.is_none()
+    }
+}
+
 /// One rebalance of a group: what started it, how long partitions had no owner, and what it
 /// did to delivery and latency.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

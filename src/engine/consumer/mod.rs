@@ -50,6 +50,8 @@ pub struct GroupShared {
     pub topic_names: Vec<String>,
     /// Partitions of the group's topics: the group is ready when members hold all of them.
     pub expected_partitions: usize,
+    /// Partitions of its smallest topic.
+    smallest_topic: usize,
     pub assigned: Vec<AtomicUsize>,
     pub state: Mutex<GroupState>,
     /// Members leave when this is set.
@@ -108,11 +110,13 @@ impl GroupShared {
                 .iter()
                 .map(|&t| scenario.topics[t].name.clone())
                 .collect(),
-            expected_partitions: spec
+            expected_partitions: scenario.partitions_of(index),
+            smallest_topic: spec
                 .topics
                 .iter()
-                .map(|&t| scenario.topics[t].partitions as usize)
-                .sum(),
+                .map(|&t| scenario.topics[t].partitions.max(0) as usize)
+                .min()
+                .unwrap_or(0),
             assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
                 ownership: Ownership::new(
@@ -167,8 +171,10 @@ impl GroupShared {
         self.partitions_held() >= self.expected_partitions
     }
 
-    /// Whether the group's own members hold every partition between them, each its share
-    /// (a member holds none only when there are more members than partitions).
+    /// Whether the group's own members hold every partition between them, each its share:
+    /// each holds at least one when every assignor would give it one (no more members than
+    /// the smallest topic has partitions: `range` assigns topic by topic, and may rightly
+    /// leave a member of a group on several small topics without any).
     pub fn settled(&self) -> bool {
         let members = &self.assigned[..(self.spec.members as usize).min(self.assigned.len())];
         let holding = members
@@ -176,7 +182,8 @@ impl GroupShared {
             .filter(|a| a.load(Ordering::Acquire) > 0)
             .count();
         let held: usize = members.iter().map(|a| a.load(Ordering::Acquire)).sum();
-        held == self.expected_partitions && holding == members.len().min(held)
+        let each_has_one = members.len() <= self.smallest_topic;
+        held == self.expected_partitions && (!each_has_one || holding == members.len())
     }
 
     /// For one worker of several: whether each of its own members of the group holds a

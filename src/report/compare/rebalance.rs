@@ -26,12 +26,8 @@ pub fn rebalance_table(runs: &[RunData]) -> Option<Table> {
             .iter()
             .map(|r| r.summary.groups.iter().find(|g| g.name == group))
             .collect();
-        let most = of_run
-            .iter()
-            .map(|g| g.map_or(0, |g| g.rebalances.len()))
-            .max()
-            .unwrap_or(0);
-        if most == 0 {
+        let keys = row_keys(&of_run);
+        if keys.is_empty() {
             continue;
         }
         let mut push = |label: String, cell: &dyn Fn(&GroupSummary) -> String| {
@@ -39,21 +35,65 @@ pub fn rebalance_table(runs: &[RunData]) -> Option<Table> {
             row.extend(of_run.iter().map(|g| g.map_or("-".into(), cell)));
             table.rows.push(row);
         };
-        push(format!("{group}: protocol"), &|g| g.protocol.clone());
+        push(format!("{group}: protocol"), &|g| {
+            g.protocol
+                .as_ref()
+                .map_or("-".into(), |p| p.description.clone())
+        });
         push(format!("{group}: all rebalances"), &|g| {
             totals(&g.rebalances)
         });
-        for k in 0..most {
-            let trigger = of_run
-                .iter()
-                .find_map(|g| g.and_then(|g| g.rebalances.get(k)))
-                .map_or(String::new(), |r| r.trigger.clone());
-            push(format!("{group} #{}: {trigger}", k + 1), &|g| {
-                g.rebalances.get(k).map_or("-".into(), cost)
+        for key in &keys {
+            let label = match &key.fault {
+                Some(fault) => format!("{group}: {} ({fault})", key.trigger),
+                None => format!("{group}: {} #{}", key.trigger, key.occurrence + 1),
+            };
+            push(label, &|g| {
+                find(&g.rebalances, key).map_or("-".into(), cost)
             });
         }
     }
     (!table.rows.is_empty()).then_some(table)
+}
+
+/// What names a rebalance across runs of one scenario: its fault and trigger ("member 3
+/// joined" of `scale-out`), and which of the rows alike it is (rows surge did not start all
+/// share one name).
+#[derive(Debug, Clone, PartialEq)]
+struct RowKey {
+    fault: Option<String>,
+    trigger: String,
+    occurrence: usize,
+}
+
+fn key_of(rows: &[RebalanceSummary], index: usize) -> RowKey {
+    let row = &rows[index];
+    let alike = |r: &&RebalanceSummary| r.fault == row.fault && r.trigger == row.trigger;
+    RowKey {
+        fault: row.fault.clone(),
+        trigger: row.trigger.clone(),
+        occurrence: rows[..index].iter().filter(alike).count(),
+    }
+}
+
+/// Every run's row keys, in the order the runs first show them.
+fn row_keys(of_run: &[Option<&GroupSummary>]) -> Vec<RowKey> {
+    let mut keys: Vec<RowKey> = Vec::new();
+    for g in of_run.iter().flatten() {
+        for index in 0..g.rebalances.len() {
+            let key = key_of(&g.rebalances, index);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+fn find<'a>(rows: &'a [RebalanceSummary], key: &RowKey) -> Option<&'a RebalanceSummary> {
+    (0..rows.len())
+        .find(|&i| key_of(rows, i) == *key)
+        .map(|i| &rows[i])
 }
 
 /// Unowned partition-seconds, the longest single gap and redeliveries of one rebalance.

@@ -285,6 +285,7 @@ impl TimeChart<'_> {
                 )?;
             draw_mesh(&mut chart, &axes)?;
             draw_faults(&mut chart, summary, end, bounds)?;
+            draw_rebalances(&mut chart, summary, end, bounds)?;
             draw_phases(&mut chart, summary, end, bounds)?;
             draw_series(&mut chart, series)?;
             draw_slo_lines(&mut chart, slo_lines, end, bounds)?;
@@ -412,6 +413,36 @@ fn draw_faults(
         let text = EmptyElement::at((fault.start_s, bottom))
             + Text::new(format!("fault: {}", fault.name), (4, -16), style);
         chart.draw_series(std::iter::once(text))?;
+    }
+    Ok(())
+}
+
+/// Each rebalance's changes (first revocation to last assignment), a violet band marked
+/// `rebalance` at the top of the chart for the first of each group.
+fn draw_rebalances(
+    chart: &mut TimeAxes,
+    summary: &Summary,
+    end: f64,
+    (bottom, top): (f64, f64),
+) -> Plotted {
+    let color = RGBColor(120, 70, 170);
+    for group in &summary.groups {
+        let mut labelled = false;
+        for row in &group.rebalances {
+            let (Some(first), Some(last)) = (row.first_change_s, row.last_change_s) else {
+                continue;
+            };
+            let until = last.max(first + end * 0.003);
+            let band = Rectangle::new([(first, bottom), (until, top)], color.mix(0.25).filled());
+            chart.draw_series(std::iter::once(band))?;
+            if !labelled {
+                labelled = true;
+                let style = (FONT, 12).into_font().color(&color);
+                let text = EmptyElement::at((first, top))
+                    + Text::new(format!("rebalance: {}", group.name), (4, 38), style);
+                chart.draw_series(std::iter::once(text))?;
+            }
+        }
     }
     Ok(())
 }

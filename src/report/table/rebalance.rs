@@ -7,15 +7,18 @@ use crate::summary::Summary;
 /// Each group's protocol and assignor, when a group rebalanced or runs other than the
 /// default (classic, librdkafka's eager assignors).
 pub fn protocol_table(summary: &Summary) -> Option<Table> {
-    let shown = summary.groups.iter().any(|g| {
-        !g.rebalances.is_empty() || (!g.protocol.is_empty() && !g.protocol.contains("(eager)"))
-    });
+    let shown = summary
+        .groups
+        .iter()
+        .any(|g| !g.rebalances.is_empty() || g.protocol.as_ref().is_some_and(|p| !p.is_default()));
     if !shown {
         return None;
     }
     let mut table = Table::new(&["group", "protocol"]);
-    for g in summary.groups.iter().filter(|g| !g.protocol.is_empty()) {
-        table.row(vec![g.name.clone(), g.protocol.clone()]);
+    for g in &summary.groups {
+        if let Some(protocol) = &g.protocol {
+            table.row(vec![g.name.clone(), protocol.description.clone()]);
+        }
     }
     (!table.is_empty()).then_some(table)
 }

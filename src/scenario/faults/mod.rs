@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 mod kinds;
+mod members;
 mod resolve;
 
 pub use resolve::resolve_faults;

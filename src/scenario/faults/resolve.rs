@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::kinds::{self, Entry, KindDef, Members};
+use super::kinds::{self, Entry, KindDef};
+use super::members::Members;
 use super::{Bootstrap, FaultContext, FaultKind, FaultSpec, MAX_FAULTS};
 use crate::scenario::ScenarioError;
 use crate::scenario::raw::RawFault;

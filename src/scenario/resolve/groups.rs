@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use super::events::topic_index;
 use super::failures::resolve_failures;
-use super::protocol::{GroupSetting, check_settings_name_groups, resolve_protocol};
+use super::protocol::{
+    GroupSetting, RawProtocol, check_no_protocol_properties, check_settings_name_groups,
+    resolve_protocol,
+};
 use super::{Ctx, Overrides};
 use crate::scenario::raw::RawGroup;
 use crate::scenario::shapes::cut;
@@ -45,18 +48,23 @@ pub(super) fn resolve_groups(
     settings: &[GroupSetting],
 ) -> Result<Vec<GroupSpec>, ScenarioError> {
     super::limits::check_group_count(ctx, raw.len())?;
+    check_no_protocol_properties(ctx, &cluster.consumer_set)?;
     let mut groups: Vec<GroupSpec> = Vec::new();
     for (i, group) in raw.into_iter().enumerate() {
         let failures = resolve_failures(ctx, i, &group, topics, &cluster.bootstrap, notes)?;
         let key = |field: &str| format!("consumer_groups[{i}].{field}");
         let name = group_name(ctx, &key("name"), group.name.as_ref(), &groups)?;
-        let protocol = resolve_protocol(
+        let raw_protocol = RawProtocol {
+            protocol: group.protocol.as_ref(),
+            assignor: group.assignor.as_ref(),
+        };
+        let (protocol, protocol_keys) = resolve_protocol(
             ctx,
-            i,
-            &name,
-            (group.protocol.as_ref(), group.assignor.as_ref()),
+            (i, &name),
+            raw_protocol,
             settings,
             &cluster.consumer_set,
+            notes,
         )?;
         let indices = group_topics(ctx, i, group.topics.unwrap_or_default(), topics)?;
         let members = ctx.positive(&key("members"), group.members, 1, 64)? as u16;
@@ -93,6 +101,7 @@ pub(super) fn resolve_groups(
             starts_after,
             failures,
             protocol,
+            protocol_keys,
         });
     }
     let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();

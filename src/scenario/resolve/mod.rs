@@ -227,6 +227,11 @@ fn plan_settings(overrides: &Overrides) -> PlanSettings {
             })
             .collect(),
         slos: overrides.slos.iter().map(|s| s.to_string()).collect(),
+        group_settings: overrides
+            .group_settings
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     }
 }
 

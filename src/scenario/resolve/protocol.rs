@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::input::quote;
-use crate::scenario::{CLASSIC_ONLY_PROPERTIES, GroupProtocol, ScenarioError};
+use crate::scenario::{CLASSIC_ONLY_PROPERTIES, GroupProtocol, ProtocolKeys, ScenarioError};
 
 /// The classic protocol's assignors, as librdkafka names them.
 const CLASSIC_ASSIGNORS: &[&str] = &["range", "roundrobin", "cooperative-sticky"];
@@ -66,6 +66,15 @@ impl GroupSetting {
         })
     }
 
+    /// As `--set` takes it.
+    fn text(&self) -> String {
+        let field = match self.field {
+            GroupField::Protocol => "protocol",
+            GroupField::Assignor => "assignor",
+        };
+        format!("group.{}.{field}={}", self.group, self.value)
+    }
+
     fn flag(&self) -> String {
         let field = match self.field {
             GroupField::Protocol => "protocol",
@@ -75,81 +84,130 @@ impl GroupSetting {
     }
 }
 
+impl std::fmt::Display for GroupSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
 /// One value of a group key, with how an error names where it was written.
 struct Written {
     value: String,
     key: String,
+    /// Given by `--set`, not the file.
+    flag: bool,
+}
+
+/// A group's `protocol` and `assignor` as the file wrote them.
+pub(super) struct RawProtocol<'a> {
+    pub(super) protocol: Option<&'a String>,
+    pub(super) assignor: Option<&'a String>,
+}
+
+/// Refuses client properties that would choose the protocol or assignor for every group.
+pub(super) fn check_no_protocol_properties(
+    ctx: &Ctx,
+    set: &[(String, String)],
+) -> Result<(), ScenarioError> {
+    match set.iter().find(|(k, _)| PROTOCOL_PROPERTIES.contains(&k.as_str())) {
+        Some((key, named)) => Err(ctx.err(
+            named.clone(),
+            format!("`{key}` would choose the protocol or assignor of every group at once"),
+            "drop it and set protocol = \"classic\"|\"consumer\" and assignor = \"...\" on each [[consumer_groups]] entry (or --set group.NAME.protocol=...)",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Group `i`'s protocol and assignor: the file's keys, each replaced by its `--set`; refused
 /// when the cluster's consumer properties (`set`: each key the scenario or flags set, with how
-/// to name it) contradict it.
+/// to name it) contradict it. An assignor from the file that the protocol `--set` chose does
+/// not have is dropped, with a note: one flag runs a scenario both ways.
 pub(super) fn resolve_protocol(
     ctx: &Ctx,
-    i: usize,
-    name: &str,
-    written: (Option<&String>, Option<&String>),
+    (i, name): (usize, &str),
+    raw: RawProtocol,
     settings: &[GroupSetting],
     set: &[(String, String)],
-) -> Result<GroupProtocol, ScenarioError> {
+    notes: &mut Vec<String>,
+) -> Result<(GroupProtocol, ProtocolKeys), ScenarioError> {
     let pick = |field: GroupField, file: Option<&String>, key: &str| {
-        let flag = settings
-            .iter()
-            .rev()
-            .find(|s| s.group == name && s.field == field);
+        let flag = (settings.iter().rev()).find(|s| s.group == name && s.field == field);
         match (flag, file) {
             (Some(flag), _) => Some(Written {
                 value: flag.value.clone(),
                 key: flag.flag(),
+                flag: true,
             }),
             (None, Some(value)) => Some(Written {
                 value: value.trim().to_string(),
                 key: format!("consumer_groups[{i}].{key}"),
+                flag: false,
             }),
             (None, None) => None,
         }
     };
-    let protocol = pick(GroupField::Protocol, written.0, "protocol");
-    let assignor = pick(GroupField::Assignor, written.1, "assignor");
-    if let Some((key, named)) = set
-        .iter()
-        .find(|(k, _)| PROTOCOL_PROPERTIES.contains(&k.as_str()))
-    {
-        return Err(ctx.err(
-            named.clone(),
-            format!("`{key}` would choose the protocol or assignor of every group at once"),
-            format!("drop it and set protocol = \"classic\"|\"consumer\" and assignor = \"...\" on each [[consumer_groups]] entry (or --set group.{name}.protocol=...)"),
-        ));
-    }
-    let resolved = match protocol.as_ref().map(|w| w.value.as_str()) {
-        None | Some("classic") => GroupProtocol::Classic {
-            assignor: assignor.map(|a| classic_assignor(ctx, &a)).transpose()?,
-        },
-        Some("consumer") => {
-            if let Some((key, named)) = set
-                .iter()
-                .find(|(k, _)| CLASSIC_ONLY_PROPERTIES.contains(&k.as_str()))
-            {
-                return Err(ctx.err(
-                    named.clone(),
-                    format!("`{key}` is a classic-protocol setting, and group `{name}` speaks the consumer protocol (KIP-848), where the broker sets it (group.consumer.* broker configs) or group.remote.assignor replaces it"),
-                    format!("drop it, or keep group `{name}` on protocol = \"classic\""),
-                ));
-            }
-            GroupProtocol::Consumer {
-                assignor: assignor.map(|a| remote_assignor(ctx, &a)).transpose()?,
-            }
-        }
+    let protocol = pick(GroupField::Protocol, raw.protocol, "protocol");
+    let mut assignor = pick(GroupField::Assignor, raw.assignor, "assignor");
+    let keys = ProtocolKeys {
+        protocol: protocol
+            .as_ref()
+            .map_or(format!("consumer_groups[{i}].protocol"), |w| w.key.clone()),
+        assignor: assignor
+            .as_ref()
+            .map_or(format!("consumer_groups[{i}].assignor"), |w| w.key.clone()),
+    };
+    let consumer = match protocol.as_ref().map(|w| w.value.as_str()) {
+        None | Some("classic") => false,
+        Some("consumer") => true,
         Some(other) => {
-            let key = protocol.as_ref().map_or(String::new(), |w| w.key.clone());
             return Err(ctx.err(
-                key,
+                protocol.as_ref().map_or(String::new(), |w| w.key.clone()),
                 format!("`{}` is not a group protocol", quote(other, 40)),
                 "use \"classic\" (JoinGroup/SyncGroup, the default) or \"consumer\" (KIP-848, Kafka 4.0 and later)",
             ));
         }
     };
-    Ok(resolved)
+    if let (Some(p), Some(a)) = (&protocol, &assignor)
+        && p.flag
+        && !a.flag
+        && !fits(consumer, &a.value)
+    {
+        notes.push(format!(
+            "group {name}: assignor {} (consumer_groups[{i}].assignor) does not apply to the {} protocol {} chose; the protocol's default assignor ran",
+            quote(&a.value, 40),
+            if consumer { "consumer" } else { "classic" },
+            p.key
+        ));
+        assignor = None;
+    }
+    if !consumer {
+        let assignor = assignor.map(|a| classic_assignor(ctx, &a)).transpose()?;
+        return Ok((GroupProtocol::Classic { assignor }, keys));
+    }
+    if let Some((key, named)) = set
+        .iter()
+        .find(|(k, _)| CLASSIC_ONLY_PROPERTIES.contains(&k.as_str()))
+    {
+        return Err(ctx.err(
+            named.clone(),
+            format!("`{key}` is a classic-protocol setting, and group `{name}` speaks the consumer protocol (KIP-848), where the broker sets it (group.consumer.* broker configs) or group.remote.assignor replaces it"),
+            format!("drop it, or keep group `{name}` on protocol = \"classic\""),
+        ));
+    }
+    let assignor = assignor.map(|a| remote_assignor(ctx, &a)).transpose()?;
+    Ok((GroupProtocol::Consumer { assignor }, keys))
+}
+
+/// Whether an assignor name belongs to the protocol: the classic protocol's are librdkafka's;
+/// the consumer protocol's are the broker's, so any single name but the classic-only ones.
+fn fits(consumer: bool, assignor: &str) -> bool {
+    let names: Vec<&str> = assignor.split(',').map(str::trim).collect();
+    if consumer {
+        names.len() == 1 && !CLASSIC_ASSIGNORS[1..].contains(&names[0])
+    } else {
+        names.iter().all(|n| CLASSIC_ASSIGNORS.contains(n))
+    }
 }
 
 /// A classic assignor list: librdkafka's names, eager and cooperative not mixed.
@@ -166,6 +224,13 @@ fn classic_assignor(ctx: &Ctx, written: &Written) -> Result<String, ScenarioErro
                 "use one of {} (a comma list of the first two is allowed)",
                 CLASSIC_ASSIGNORS.join(", ")
             ),
+        ));
+    }
+    if let Some(twice) = (1..names.len()).find(|&k| names[..k].contains(&names[k])) {
+        return Err(ctx.err(
+            written.key.clone(),
+            format!("`{}` is listed twice", names[twice]),
+            "name each assignor once",
         ));
     }
     let cooperative = names.iter().filter(|n| **n == "cooperative-sticky").count();
@@ -232,14 +297,12 @@ mod tests {
             .map(|(k, n)| (k.to_string(), n.to_string()))
             .collect();
         let (protocol, assignor) = (protocol.map(String::from), assignor.map(String::from));
-        resolve_protocol(
-            &ctx(),
-            0,
-            "orders",
-            (protocol.as_ref(), assignor.as_ref()),
-            &[],
-            &set,
-        )
+        let raw = RawProtocol {
+            protocol: protocol.as_ref(),
+            assignor: assignor.as_ref(),
+        };
+        check_no_protocol_properties(&ctx(), &set)?;
+        resolve_protocol(&ctx(), (0, "orders"), raw, &[], &set, &mut Vec::new()).map(|r| r.0)
     }
 
     #[test]
@@ -288,13 +351,31 @@ mod tests {
     fn a_flag_replaces_the_file_and_names_itself() {
         let setting = GroupSetting::parse("group.orders.protocol=consumer").unwrap();
         assert_eq!(setting.field, GroupField::Protocol);
-        let file = Some("classic".to_string());
-        let resolved =
-            resolve_protocol(&ctx(), 0, "orders", (file.as_ref(), None), &[setting], &[]).unwrap();
-        assert_eq!(resolved.name(), "consumer");
-        let bad = GroupSetting::parse("group.orders.protocol=eager").unwrap();
-        let error = resolve_protocol(&ctx(), 0, "orders", (None, None), &[bad], &[]).unwrap_err();
-        assert_eq!(error.key, "--set group.orders.protocol");
+        let (classic, sticky) = (
+            Some("classic".to_string()),
+            Some("cooperative-sticky".to_string()),
+        );
+        let raw = RawProtocol {
+            protocol: classic.as_ref(),
+            assignor: sticky.as_ref(),
+        };
+        let mut notes = Vec::new();
+        let settings = [setting];
+        let resolved = resolve_protocol(&ctx(), (0, "orders"), raw, &settings, &[], &mut notes);
+        // The file's classic assignor gives way to the flag's protocol, and a note says so.
+        let (resolved, keys) = resolved.unwrap();
+        assert_eq!(resolved, GroupProtocol::Consumer { assignor: None });
+        assert_eq!(keys.protocol, "--set group.orders.protocol");
+        assert!(notes[0].contains("cooperative-sticky"), "{notes:?}");
+        let bad = [GroupSetting::parse("group.orders.protocol=eager").unwrap()];
+        let none = RawProtocol {
+            protocol: None,
+            assignor: None,
+        };
+        let error = resolve_protocol(&ctx(), (0, "orders"), none, &bad, &[], &mut notes);
+        assert_eq!(error.unwrap_err().key, "--set group.orders.protocol");
+        let error = resolve(None, Some("range, range"), &[]).unwrap_err();
+        assert!(error.problem.contains("twice"), "{error:?}");
         for text in [
             "group.orders.protocol",
             "orders.protocol=x",
