@@ -246,6 +246,7 @@ fn retries_and_dead_letters_are_counted_per_group() {
                 name: "fulfilment".into(),
                 retried,
                 dead_lettered,
+                partitions_unowned: retried as u32,
                 ..Default::default()
             }],
             ..Default::default()
@@ -260,6 +261,8 @@ fn retries_and_dead_letters_are_counted_per_group() {
     for (name, value) in [
         ("surge_retried_total{group=\"fulfilment\"}", 4.0),
         ("surge_dead_lettered_total{group=\"fulfilment\"}", 6.0),
+        // A gauge: the last second's unowned partitions.
+        ("surge_partitions_unowned{group=\"fulfilment\"}", 1.0),
     ] {
         assert_eq!(ours.get(name), Some(&value), "{name} in {body}");
         assert_eq!(python.get(name), Some(&value), "{name}: {python:?}");
