@@ -417,6 +417,10 @@ pub struct GroupSummary {
     /// Every rebalance during the plan, in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rebalances: Vec<RebalanceSummary>,
+    /// The ownership record reached its cap (100,000 entries of a kind): later rebalances are
+    /// missing from `rebalances`, and rebalance SLOs are not judged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebalances_truncated: bool,
 }
 
 /// What a group's failing events cost, and whether the dead-letter topic holds them.

@@ -2,7 +2,7 @@
 //! made members join or go) cut into one row per trigger, with the per-second figures and the
 //! interval histograms of its window. Built from the run's record after the run; no I/O.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use crate::metrics::histograms::e2e_tag;
@@ -21,7 +21,7 @@ const HORIZON_S: f64 = 60.0;
 const QUIET_S: f64 = 5.0;
 /// The "before" window of a rebalance's latency and consumption.
 const BEFORE_S: f64 = 5.0;
-/// Two times on the plan's clock this close are one instant (both read from one `Instant`).
+/// Two times on the plan's clock this close are one instant.
 const SAME_S: f64 = 1e-9;
 
 /// A time a partition had no owner, in seconds since the plan started.
@@ -163,31 +163,59 @@ impl Rows {
     }
 
     /// Each change goes to the row whose trigger came last before it (within the horizon),
-    /// except an assignment that ends a gap: it goes where the gap began, so a rebalance that
-    /// outlasts the next step keeps its own end. Changes no trigger explains form rows of
-    /// their own.
+    /// except the partitions of an assignment that end gaps: each goes to the row its gap
+    /// began in, so a rebalance that outlasts the next step keeps its own end. Changes no
+    /// trigger explains form rows of their own.
     fn attribute_changes(&mut self, own: &OwnershipRecord, late: bool) {
-        for change in own.changes.iter().filter(|c| c.t >= 0.0) {
-            let closing = change.assigned.then(|| {
-                own.gaps
-                    .iter()
-                    .find(|g| g.to.is_some_and(|to| (to - change.t).abs() < SAME_S))
-                    .and_then(|g| self.row_containing(g.from))
-            });
-            let index = match closing.flatten().or_else(|| self.trigger_row(change.t)) {
-                Some(i) => i,
-                None if late => continue,
-                None => self.unplanned_row(change.t),
-            };
-            let row = &mut self.rows[index];
-            row.first_change_s = Some(row.first_change_s.map_or(change.t, |f| f.min(change.t)));
-            row.last_change_s = Some(row.last_change_s.map_or(change.t, |l| l.max(change.t)));
-            if change.assigned {
-                row.assigned += change.partitions;
-                self.assignments.push((change.t, index));
-            } else {
-                row.revoked += change.partitions;
+        // Gaps by the instant they closed (an assignment's own time, read from one Instant).
+        let mut closed_at: HashMap<u64, Vec<f64>> = HashMap::new();
+        for gap in &own.gaps {
+            if let Some(to) = gap.to {
+                closed_at.entry(to.to_bits()).or_default().push(gap.from);
             }
+        }
+        for change in own.changes.iter().filter(|c| c.t >= 0.0) {
+            let mut parts: Vec<(usize, u32)> = Vec::new();
+            if change.assigned {
+                for &from in closed_at.get(&change.t.to_bits()).into_iter().flatten() {
+                    if let Some(row) = self.row_containing(from) {
+                        match parts.iter_mut().find(|(r, _)| *r == row) {
+                            Some((_, n)) => *n += 1,
+                            None => parts.push((row, 1)),
+                        }
+                    }
+                }
+            }
+            let ended: u32 = parts.iter().map(|(_, n)| n).sum();
+            if ended < change.partitions {
+                let row = match self.trigger_row(change.t) {
+                    Some(i) => Some(i),
+                    None if late => None,
+                    None => Some(self.unplanned_row(change.t)),
+                };
+                parts.extend(row.map(|r| (r, change.partitions - ended)));
+            }
+            // The row that got most of an assignment is where its redeliveries go.
+            if change.assigned
+                && let Some(&(row, _)) = parts.iter().max_by_key(|(_, n)| *n)
+            {
+                self.assignments.push((change.t, row));
+            }
+            for (index, partitions) in parts {
+                self.count(index, change.t, change.assigned, partitions);
+            }
+        }
+    }
+
+    /// Counts `partitions` given or taken at `t` in row `index`.
+    fn count(&mut self, index: usize, t: f64, assigned: bool, partitions: u32) {
+        let row = &mut self.rows[index];
+        row.first_change_s = Some(row.first_change_s.map_or(t, |f| f.min(t)));
+        row.last_change_s = Some(row.last_change_s.map_or(t, |l| l.max(t)));
+        if assigned {
+            row.assigned += partitions;
+        } else {
+            row.revoked += partitions;
         }
     }
 
@@ -363,11 +391,13 @@ mod tests {
         // Step 1 at 5 s: the group revokes at 5.5 s and is assigned again only at 11 s, after
         // step 2 (10 s), which itself changes nothing until 16 s.
         let own = OwnershipRecord {
-            gaps: vec![GapAt {
-                partition: (0, 0),
-                from: 5.5,
-                to: Some(11.0),
-            }],
+            gaps: (0..6)
+                .map(|p| GapAt {
+                    partition: (0, p),
+                    from: 5.5,
+                    to: Some(11.0),
+                })
+                .collect(),
             changes: vec![
                 change(5.5, false, 6),
                 change(11.0, true, 6),
@@ -388,11 +418,43 @@ mod tests {
             (Some(5.5), Some(11.0))
         );
         assert_eq!(first.redelivered, 240);
-        assert!((first.unowned_partition_s - 5.5).abs() < 1e-9);
-        assert_eq!(first.partitions_unowned, 1);
+        assert!((first.unowned_partition_s - 33.0).abs() < 1e-9);
+        assert_eq!(first.partitions_unowned, 6);
         assert_eq!(
             (second.revoked, second.assigned, second.redelivered),
             (2, 2, 7)
+        );
+    }
+
+    #[test]
+    fn an_assignment_is_split_between_the_rows_whose_gaps_it_ends_and_its_own() {
+        // Step 1 (5 s) revoked 6 partitions at 5.5 s; step 2 (10 s) revokes 2 more at 10.5 s;
+        // one assignment at 11 s hands all 8 out.
+        let gap = |partition: i32, from: f64| GapAt {
+            partition: (0, partition),
+            from,
+            to: Some(11.0),
+        };
+        let own = OwnershipRecord {
+            gaps: (0..6)
+                .map(|p| gap(p, 5.5))
+                .chain((6..8).map(|p| gap(p, 10.5)))
+                .collect(),
+            changes: vec![
+                change(5.5, false, 6),
+                change(10.5, false, 2),
+                change(11.0, true, 8),
+            ],
+            ..OwnershipRecord::default()
+        };
+        let mut rows = trigger_rows(&[5.0, 10.0]);
+        rows.attribute_changes(&own, false);
+        let counts: Vec<(u32, u32)> = rows.rows.iter().map(|r| (r.revoked, r.assigned)).collect();
+        assert_eq!(counts, [(6, 6), (2, 2)]);
+        assert_eq!(
+            rows.assignments,
+            [(11.0, 0)],
+            "redeliveries go where most of it went"
         );
     }
 

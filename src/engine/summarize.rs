@@ -274,7 +274,7 @@ fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> Group
         foreign: g.foreign,
         max_lag: g.max_lag,
         final_lag: g.final_lag,
-        errors: redact_errors(&g.errors, scenario),
+        errors: redact_errors(&with_ownership_note(g), scenario),
         failures: g.failures.as_ref().map(|f| FailureSummary {
             retry_delay_us: LatencyStats::of(&f.retry_delay),
             e2e_failed_us: LatencyStats::of(&f.e2e_failed),
@@ -286,7 +286,17 @@ fn group_summary(scenario: &Scenario, record: &RunRecord, index: usize) -> Group
         replay: g.replay.clone(),
         protocol: Some(protocol_summary(&scenario.groups[index].protocol)),
         rebalances: rebalance_summaries(scenario, record, index),
+        rebalances_truncated: g.ownership.truncated,
     }
+}
+
+/// A group's errors, and a note when its ownership record reached its cap.
+fn with_ownership_note(g: &super::record::GroupRecord) -> Vec<String> {
+    let mut errors = g.errors.clone();
+    if g.ownership.truncated {
+        errors.push("the group's partition-ownership record reached its cap (100,000 entries): later rebalances are not in its rebalance table, and rebalance SLOs are not judged".into());
+    }
+    errors
 }
 
 fn protocol_summary(protocol: &crate::scenario::GroupProtocol) -> crate::summary::ProtocolSummary {

@@ -188,9 +188,16 @@ impl Ticker {
                 .filter(|a| a.load(Ordering::Acquire) > 0)
                 .count() as u16,
             partitions_held: group.partitions_held() as u32,
-            partitions_unowned: group
-                .expected_partitions
-                .saturating_sub(group.partitions_held()) as u32,
+            // A late group owns nothing until it joins, by design: not a rebalance.
+            partitions_unowned: if group.spec.starts_after.is_some()
+                && group.joined_at.get().is_none()
+            {
+                0
+            } else {
+                group
+                    .expected_partitions
+                    .saturating_sub(group.partitions_held()) as u32
+            },
         };
         self.last_consumed[index] = consumed;
         (point, terms, e2e)

@@ -175,7 +175,12 @@ impl GroupMember {
     pub fn poll<R>(&self, timeout: Duration, handle: impl FnOnce(Record<'_>) -> R) -> Polled<R> {
         match self.consumer.poll(timeout) {
             None => Polled::Idle,
-            Some(Err(error)) => Polled::Error(error.to_string()),
+            // A fatal error reaches the queue as its code alone; librdkafka keeps the reason
+            // (a refused ConsumerGroupHeartbeat names the broker's answer).
+            Some(Err(error)) => Polled::Error(match self.consumer.client().fatal_error() {
+                Some((_, reason)) => format!("{error}: {reason}"),
+                None => error.to_string(),
+            }),
             Some(Ok(message)) => {
                 let topics = &self.consumer.context().topics;
                 let topic = topics

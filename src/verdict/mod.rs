@@ -151,13 +151,14 @@ fn rebalance_figure(
             RebalanceFigure::Redelivered => rows.iter().map(|r| r.redelivered as f64).sum(),
         }
     };
-    let mut groups = summary
-        .groups
-        .iter()
+    let groups: Vec<&GroupSummary> = (summary.groups.iter())
         .filter(|g| group.as_ref().is_none_or(|name| &g.name == name))
-        .peekable();
-    groups.peek()?;
-    groups.map(of_group).reduce(f64::max)
+        .collect();
+    // A record cut short at its cap cannot say what the later rebalances cost.
+    if groups.is_empty() || groups.iter().any(|g| g.rebalances_truncated) {
+        return None;
+    }
+    groups.into_iter().map(of_group).reduce(f64::max)
 }
 
 /// A figure over one phase's seconds (see [`Metric::Phase`]).
@@ -461,6 +462,36 @@ mod tests {
     fn lagging(mut summary: Summary) -> Summary {
         summary.latency.schedule_lag_us.p99 = 91_519;
         summary
+    }
+
+    #[test]
+    fn rebalance_figures_are_the_worst_row_and_not_judged_from_a_truncated_record() {
+        let mut summary = fixture();
+        let row =
+            |partition_s: f64, longest: f64, redelivered: u64| crate::summary::RebalanceSummary {
+                unowned_partition_s: partition_s,
+                unowned_max_s: longest,
+                redelivered,
+                ..Default::default()
+            };
+        let name = summary.groups[0].name.clone();
+        summary.groups[0].rebalances = vec![row(3.0, 0.5, 10), row(7.5, 2.0, 5)];
+        let metric = |figure: &str| -> Metric {
+            format!("group.{name}.rebalance.{figure}").parse().unwrap()
+        };
+        assert_eq!(actual(&summary, &metric("unowned_max")), Some(2e6));
+        assert_eq!(actual(&summary, &metric("partition_seconds")), Some(7.5));
+        assert_eq!(actual(&summary, &metric("redelivered")), Some(15.0));
+        // A group that never rebalanced cost nothing.
+        let unscoped: Metric = "rebalance.redelivered".parse().unwrap();
+        summary.groups[0].rebalances.clear();
+        assert_eq!(actual(&summary, &unscoped), Some(0.0));
+        summary.groups[0].rebalances_truncated = true;
+        assert_eq!(
+            actual(&summary, &unscoped),
+            None,
+            "a record cut short is not judged"
+        );
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub struct GroupShared {
     pub topic_names: Vec<String>,
     /// Partitions of the group's topics: the group is ready when members hold all of them.
     pub expected_partitions: usize,
-    /// Partitions of its smallest topic.
-    smallest_topic: usize,
+    /// Partitions of its largest topic.
+    largest_topic: usize,
     pub assigned: Vec<AtomicUsize>,
     pub state: Mutex<GroupState>,
     /// Members leave when this is set.
@@ -111,11 +111,11 @@ impl GroupShared {
                 .map(|&t| scenario.topics[t].name.clone())
                 .collect(),
             expected_partitions: scenario.partitions_of(index),
-            smallest_topic: spec
+            largest_topic: spec
                 .topics
                 .iter()
                 .map(|&t| scenario.topics[t].partitions.max(0) as usize)
-                .min()
+                .max()
                 .unwrap_or(0),
             assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
@@ -172,9 +172,10 @@ impl GroupShared {
     }
 
     /// Whether the group's own members hold every partition between them, each its share:
-    /// each holds at least one when every assignor would give it one (no more members than
-    /// the smallest topic has partitions: `range` assigns topic by topic, and may rightly
-    /// leave a member of a group on several small topics without any).
+    /// as many members hold one as every assignor gives one to. `range` assigns topic by
+    /// topic, so only as many members as the largest topic has partitions are sure of one
+    /// (the others may rightly hold none); roundrobin, sticky and KIP-848's uniform spread
+    /// wider.
     pub fn settled(&self) -> bool {
         let members = &self.assigned[..(self.spec.members as usize).min(self.assigned.len())];
         let holding = members
@@ -182,8 +183,7 @@ impl GroupShared {
             .filter(|a| a.load(Ordering::Acquire) > 0)
             .count();
         let held: usize = members.iter().map(|a| a.load(Ordering::Acquire)).sum();
-        let each_has_one = members.len() <= self.smallest_topic;
-        held == self.expected_partitions && (!each_has_one || holding == members.len())
+        held == self.expected_partitions && holding >= members.len().min(self.largest_topic)
     }
 
     /// For one worker of several: whether each of its own members of the group holds a
@@ -191,11 +191,11 @@ impl GroupShared {
     /// worker can see the whole group hold them all).
     pub fn members_placed(&self, workers: crate::scenario::WorkerShare) -> bool {
         let members = self.spec.members as usize;
-        let partitions = self.expected_partitions;
         (0..members.min(self.assigned.len()))
             .filter(|&m| workers.runs_member(m))
-            // With more members than partitions, some members rightly hold none.
-            .all(|m| members > partitions || self.assigned[m].load(Ordering::Acquire) > 0)
+            // With more members than the largest topic has partitions, an assignor may
+            // rightly leave some without any (`range` assigns topic by topic).
+            .all(|m| members > self.largest_topic || self.assigned[m].load(Ordering::Acquire) > 0)
     }
 
     /// Partitions the members hold now.

@@ -1,6 +1,8 @@
 //! The runs' rebalances side by side: per group, its protocol in each run, and each rebalance
 //! (matched by its place in the run: the same scenario scales the same way) with what it cost.
 
+use std::collections::HashMap;
+
 use super::name;
 use crate::format::thousands;
 use crate::report::RunData;
@@ -66,22 +68,30 @@ struct RowKey {
     occurrence: usize,
 }
 
-fn key_of(rows: &[RebalanceSummary], index: usize) -> RowKey {
-    let row = &rows[index];
-    let alike = |r: &&RebalanceSummary| r.fault == row.fault && r.trigger == row.trigger;
-    RowKey {
-        fault: row.fault.clone(),
-        trigger: row.trigger.clone(),
-        occurrence: rows[..index].iter().filter(alike).count(),
-    }
+/// Every row's key, in order.
+fn keys_of(rows: &[RebalanceSummary]) -> Vec<RowKey> {
+    let mut seen: HashMap<(Option<&str>, &str), usize> = HashMap::new();
+    rows.iter()
+        .map(|row| {
+            let occurrence = seen
+                .entry((row.fault.as_deref(), row.trigger.as_str()))
+                .or_default();
+            let key = RowKey {
+                fault: row.fault.clone(),
+                trigger: row.trigger.clone(),
+                occurrence: *occurrence,
+            };
+            *occurrence += 1;
+            key
+        })
+        .collect()
 }
 
 /// Every run's row keys, in the order the runs first show them.
 fn row_keys(of_run: &[Option<&GroupSummary>]) -> Vec<RowKey> {
     let mut keys: Vec<RowKey> = Vec::new();
     for g in of_run.iter().flatten() {
-        for index in 0..g.rebalances.len() {
-            let key = key_of(&g.rebalances, index);
+        for key in keys_of(&g.rebalances) {
             if !keys.contains(&key) {
                 keys.push(key);
             }
@@ -91,9 +101,8 @@ fn row_keys(of_run: &[Option<&GroupSummary>]) -> Vec<RowKey> {
 }
 
 fn find<'a>(rows: &'a [RebalanceSummary], key: &RowKey) -> Option<&'a RebalanceSummary> {
-    (0..rows.len())
-        .find(|&i| key_of(rows, i) == *key)
-        .map(|i| &rows[i])
+    let index = keys_of(rows).iter().position(|k| k == key)?;
+    rows.get(index)
 }
 
 /// Unowned partition-seconds, the longest single gap and redeliveries of one rebalance.
