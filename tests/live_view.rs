@@ -236,8 +236,9 @@ fn an_address_in_use_or_unreadable_exits_2_before_any_load() {
 
 #[test]
 fn retries_and_dead_letters_are_counted_per_group() {
-    let address = free_port();
-    let view = surge::live::LiveView::start(address).unwrap();
+    // Port 0: the view binds a port no other test or client can take in between.
+    let view = surge::live::LiveView::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = view.address();
     let second = |retried, dead_lettered| surge::engine::Progress {
         stage: "running",
         elapsed: Duration::from_secs(1),
@@ -271,8 +272,9 @@ fn retries_and_dead_letters_are_counted_per_group() {
 
 #[test]
 fn a_catch_up_is_served_while_it_drains_and_with_its_figures_once_done() {
-    let address = free_port();
-    let view = surge::live::LiveView::start(address).unwrap();
+    // Port 0: the view binds a port no other test or client can take in between.
+    let view = surge::live::LiveView::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = view.address();
     let second = |catchup_time_s, catchup_rate| surge::engine::Progress {
         stage: "running",
         elapsed: Duration::from_secs(9),
