@@ -49,15 +49,17 @@ impl MemberContext {
         list
     }
 
+    /// Index of `name` among the member's topics.
+    fn topic_index(&self, name: &str) -> Option<usize> {
+        self.topics.iter().position(|t| t == name)
+    }
+
     /// Notes a change of the assignment, as the callback sees it.
     fn note(&self, assigned: bool, list: &TopicPartitionList) {
         let partitions: Vec<(usize, i32)> = list
             .elements()
             .iter()
-            .filter_map(|e| {
-                let topic = self.topics.iter().position(|t| t == e.topic())?;
-                Some((topic, e.partition()))
-            })
+            .filter_map(|e| Some((self.topic_index(e.topic())?, e.partition())))
             .collect();
         if partitions.is_empty() {
             return;
@@ -182,11 +184,8 @@ impl GroupMember {
                 None => error.to_string(),
             }),
             Some(Ok(message)) => {
-                let topics = &self.consumer.context().topics;
-                let topic = topics
-                    .iter()
-                    .position(|t| t == message.topic())
-                    .unwrap_or(0);
+                let context = self.consumer.context();
+                let topic = context.topic_index(message.topic()).unwrap_or(0);
                 Polled::Record(handle(Record {
                     topic,
                     partition: message.partition(),
@@ -256,22 +255,6 @@ impl GroupMember {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         std::mem::take(&mut *changes)
-    }
-
-    /// The partitions the member holds now, as (index into its topics, partition).
-    pub fn held(&self) -> Vec<(usize, i32)> {
-        let topics = &self.consumer.context().topics;
-        self.consumer
-            .assignment()
-            .map(|list| {
-                list.elements()
-                    .iter()
-                    .filter_map(|e| {
-                        Some((topics.iter().position(|t| t == e.topic())?, e.partition()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     /// Recent client errors, for a diagnostic.
