@@ -6,6 +6,7 @@
 pub mod faults;
 mod label;
 pub mod phase_rows;
+mod protocol;
 pub mod raw;
 mod resolve;
 pub mod shapes;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use faults::{Brokers, FaultKind, FaultSpec};
 pub use label::{Label, PlanSettings};
+pub use protocol::{CLASSIC_ONLY_PROPERTIES, GroupProtocol, ProtocolKeys};
 pub use resolve::{
     GroupField, GroupSetting, INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_EVENT_SIZE,
     MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES, Overrides, is_secret_property,
@@ -295,13 +297,6 @@ pub struct GroupSpec {
     pub protocol_keys: ProtocolKeys,
 }
 
-/// Where a group's protocol and assignor were set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProtocolKeys {
-    pub protocol: String,
-    pub assignor: String,
-}
-
 /// The members group `group` may have over a run: its own, and every one a fault adds.
 pub(crate) fn members_at_most(groups: &[GroupSpec], faults: &[FaultSpec], group: usize) -> u64 {
     let added: u64 = faults
@@ -315,77 +310,6 @@ pub(crate) fn members_at_most(groups: &[GroupSpec], faults: &[FaultSpec], group:
         })
         .sum();
     u64::from(groups[group].members) + added
-}
-
-/// Consumer properties the classic protocol reads and KIP-848's consumer protocol refuses
-/// (the broker sets them, or `group.remote.assignor` replaces them).
-pub const CLASSIC_ONLY_PROPERTIES: &[&str] = &[
-    "session.timeout.ms",
-    "heartbeat.interval.ms",
-    "partition.assignment.strategy",
-    "group.protocol.type",
-];
-
-/// How a group's members share its partitions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GroupProtocol {
-    /// The classic protocol (JoinGroup/SyncGroup), with a client-side assignor; `None` is
-    /// librdkafka's default, `range,roundrobin` (eager).
-    Classic { assignor: Option<String> },
-    /// KIP-848's consumer protocol (ConsumerGroupHeartbeat), with a broker-side assignor;
-    /// `None` is the broker's default.
-    Consumer { assignor: Option<String> },
-}
-
-impl GroupProtocol {
-    /// The name a scenario file gives it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            GroupProtocol::Classic { .. } => "classic",
-            GroupProtocol::Consumer { .. } => "consumer",
-        }
-    }
-
-    /// Whether a rebalance revokes only the partitions that move (cooperative, or KIP-848),
-    /// rather than every partition of every member (eager).
-    pub fn is_incremental(&self) -> bool {
-        match self {
-            GroupProtocol::Classic { assignor } => assignor
-                .as_deref()
-                .is_some_and(|a| a.contains("cooperative-sticky")),
-            GroupProtocol::Consumer { .. } => true,
-        }
-    }
-
-    /// The assignor as the scenario or `--set` named it; none for the default.
-    pub fn assignor(&self) -> Option<&str> {
-        match self {
-            GroupProtocol::Classic { assignor } | GroupProtocol::Consumer { assignor } => {
-                assignor.as_deref()
-            }
-        }
-    }
-
-    /// The effective settings in words, as reports show them.
-    pub fn describe(&self) -> String {
-        match self {
-            GroupProtocol::Classic { assignor } => {
-                let assignor = assignor.as_deref().unwrap_or("range,roundrobin");
-                let kind = if self.is_incremental() {
-                    "cooperative"
-                } else {
-                    "eager"
-                };
-                format!("classic protocol, assignor {assignor} ({kind})")
-            }
-            GroupProtocol::Consumer { assignor: None } => {
-                "consumer protocol (KIP-848), the broker's default assignor".to_string()
-            }
-            GroupProtocol::Consumer { assignor: Some(a) } => {
-                format!("consumer protocol (KIP-848), broker-side assignor {a}")
-            }
-        }
-    }
 }
 
 /// When a late group joins the run.
