@@ -7,10 +7,18 @@ pub use crate::scenario::{Label, PlanSettings};
 
 use crate::metrics::{LatencyStats, TimelinePoint};
 
+mod baseline;
+mod capacity;
 mod checks;
+mod distributed;
+mod faults;
 mod integrity;
 mod phases;
 mod rebalance;
+pub use baseline::{BaselineComparison, BaselineDelta};
+pub use capacity::{Capacity, Probe};
+pub use distributed::{WorkerRow, WorkersSummary};
+pub use faults::{CommandRun, FaultSummary, last_line};
 pub use integrity::{LOSS_CAUSES, LossCause, LossCauses, LostExample, Ordering, OrderingExample};
 pub use phases::{MB, PhaseFigures, PhaseGroup};
 pub use rebalance::{ProtocolSummary, RebalanceSummary};
@@ -80,118 +88,6 @@ pub struct Summary {
     /// between their clocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<WorkersSummary>,
-}
-
-/// The workers of a distributed run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct WorkersSummary {
-    pub count: u16,
-    /// In one worker's own summary: its index. `None` in the merged summary.
-    #[serde(default)]
-    pub index: Option<u16>,
-    /// In the merged summary: one row per worker directory given.
-    #[serde(default)]
-    pub rows: Vec<WorkerRow>,
-    /// Workers expected but not merged (missing or unreadable directories).
-    #[serde(default)]
-    pub missing: Vec<String>,
-    /// The largest difference between two workers' clocks, as each measured itself against
-    /// the brokers, in microseconds; `None` when a worker could not measure.
-    #[serde(default)]
-    pub clock_skew_us: Option<u64>,
-    /// How far the skew may be off: the two measurements' uncertainties added.
-    #[serde(default)]
-    pub clock_uncertainty_us: Option<u64>,
-    /// The skew allowed, as a fraction of the merged e2e p50.
-    #[serde(default)]
-    pub max_skew_fraction: f64,
-}
-
-/// One worker of a merged run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct WorkerRow {
-    pub index: u16,
-    pub dir: String,
-    pub host: String,
-    pub instances: u16,
-    pub sent: u64,
-    pub acked: u64,
-    pub failed: u64,
-    pub consumed: u64,
-    /// Broker clock minus this worker's clock, in microseconds.
-    pub clock_offset_us: Option<i64>,
-    pub complete: bool,
-}
-
-/// A run against its baseline: each figure's change, and the regression limit if one was set.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BaselineComparison {
-    /// The baseline's directory, as given.
-    pub dir: String,
-    pub run_id: String,
-    pub started_at: String,
-    /// Fail when a p95 or p99 worsens by more than this fraction.
-    pub max_regression: Option<f64>,
-    pub deltas: Vec<BaselineDelta>,
-    /// How the two runs' plans differ; empty when they offered the same load.
-    pub plan_differences: Vec<String>,
-}
-
-/// One figure in this run and in the baseline.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BaselineDelta {
-    /// The metric (`e2e.p95`, `group.analytics.e2e.p99`, `lost`).
-    pub metric: String,
-    /// In `unit`.
-    pub baseline: f64,
-    pub actual: f64,
-    pub unit: String,
-    /// `actual / baseline - 1`; `None` when the baseline is 0.
-    pub change: Option<f64>,
-}
-
-/// One fault of the run. Its window runs from `start_s` to `end_s`: the fault's duration, or
-/// to the end of the run for a fault that is not undone. `failed` and `lost` count events
-/// intended in the window; duplicates, disorder and latency are counted from `start_s` to
-/// `impact_end_s` (when the groups had recovered), because a fault's effects show after it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FaultSummary {
-    pub name: String,
-    pub kind: String,
-    /// What it does, in words.
-    pub description: String,
-    /// Seconds since the plan started (when it was applied; planned when it never was).
-    pub start_s: f64,
-    pub end_s: f64,
-    /// Whether it was applied at all (a run that stopped early may not get there).
-    pub applied: bool,
-    /// Sends intended in the window that failed.
-    pub failed: u64,
-    /// Acked events intended in the window that a group never consumed (summed over groups).
-    pub lost: u64,
-    /// Deliveries consumed from the start to `impact_end_s` that were seen before (all groups).
-    pub duplicates: u64,
-    /// First deliveries consumed then after a higher sequence of their key.
-    pub out_of_order: u64,
-    /// Until when latency and disorder are counted: recovery, or the end of the run.
-    pub impact_end_s: f64,
-    /// Publish and end-to-end p99 over the seconds from the start to `impact_end_s`,
-    /// histograms merged.
-    pub publish_p99_us: Option<u64>,
-    pub e2e_p99_us: Option<u64>,
-    /// Recovery is timed from here: the fault's end, or its start when it is not undone.
-    pub recovery_from_s: f64,
-    /// Seconds until every group's e2e p95 and lag were back under their limits (`None`: not
-    /// by the end of the run, or no group to judge).
-    pub recovery_s: Option<f64>,
-    pub p95_limit_us: u64,
-    pub lag_limit: u64,
-    /// `command` faults: what ran, its exit code and (redacted) output.
-    #[serde(default)]
-    pub commands: Vec<CommandRun>,
-    /// Why it could not be applied or undone.
-    #[serde(default)]
-    pub error: Option<String>,
 }
 
 /// Backlog recovery after the peak: seconds from its end until lag and p95 are back under
@@ -601,88 +497,6 @@ impl Summary {
     pub fn total(&self, pick: impl Fn(&GroupSummary) -> u64) -> u64 {
         self.groups.iter().map(pick).fold(0, u64::saturating_add)
     }
-}
-
-/// One probe of a capacity search.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Probe {
-    pub offered_rate: f64,
-    pub status: Status,
-    pub achieved_rate: f64,
-    pub e2e_p95_us: u64,
-    pub e2e_p99_us: u64,
-    pub max_lag: u64,
-    /// Why it failed or was inconclusive.
-    pub reasons: Vec<String>,
-}
-
-/// The result of a capacity search.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Capacity {
-    pub probes: Vec<Probe>,
-    /// The highest offered rate at which every SLO held; `None` when none did.
-    pub sustained_rate: Option<f64>,
-    /// The scenario's own peak rate, the target.
-    pub target_peak: f64,
-    /// `sustained / target - 1`, in percent.
-    pub headroom_percent: Option<f64>,
-    /// The lowest rate at which the generator itself fell behind, if any: the search could not
-    /// look higher, which is not the cluster's limit.
-    pub generator_limit: Option<f64>,
-    /// The p95 limit the probes were judged against, in microseconds.
-    pub p95_limit_us: Option<u64>,
-    /// Wall-clock seconds the search took.
-    pub elapsed_s: f64,
-    pub budget_s: f64,
-    pub conclusion: String,
-}
-
-/// One run of a `command` fault's shell command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CommandRun {
-    /// `run` or `undo`.
-    pub step: String,
-    pub command: String,
-    /// `None` when it was killed (timeout) or could not start.
-    pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    pub seconds: f64,
-    /// The end of its output (stdout, then stderr), redacted.
-    pub output: String,
-}
-
-impl CommandRun {
-    /// Why the run is an error because of this command, if it is.
-    pub fn failure(&self) -> Option<String> {
-        let what = if self.timed_out {
-            format!("did not finish within its timeout ({:.0}s)", self.seconds)
-        } else {
-            match self.exit_code {
-                Some(0) => return None,
-                Some(code) => format!("exited with {code}"),
-                None => "could not run".into(),
-            }
-        };
-        let output = self.output.trim();
-        Some(format!(
-            "`{}` {what}{}",
-            self.command,
-            if output.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", last_line(output))
-            }
-        ))
-    }
-}
-
-/// The last non-empty line of a text, for a one-line message.
-pub fn last_line(text: &str) -> &str {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod console;
 pub mod envelope;
 pub mod fit;
+pub mod names;
 pub mod sample;
 pub mod scenario;
 

@@ -2,10 +2,10 @@
 //! groups, with the ADR's Black Friday shape around the observed rate when a peak factor is
 //! asked for. Every derived number carries a comment saying what it was measured from.
 
-use std::collections::HashSet;
 use std::fmt::Write;
 
 use super::fit::{KeyLaw, quantile_of};
+use super::names::{event_names, group_names};
 use super::{GroupProfile, Profile, TopicProfile, TypeSample};
 use crate::format::thousands;
 
@@ -319,83 +319,6 @@ fn size_line(out: &mut String, kind: &TypeSample, name: &str) {
              ({floor} B) and are written as {floor} B"
         );
     }
-}
-
-/// Unique scenario names for every topic's types: the type name (or a stable placeholder when
-/// redacted), `TOPIC-record` for records without one.
-fn event_names(profile: &Profile) -> Vec<Vec<String>> {
-    // An event's aggregate is its lowercased name: names must differ in more than case.
-    let mut taken = HashSet::new();
-    profile
-        .topics
-        .iter()
-        .map(|topic| {
-            topic
-                .types
-                .iter()
-                .map(|kind| {
-                    let base = if kind.name.is_empty() {
-                        sanitized(&format!("{}-record", topic.name))
-                    } else if profile.redact_types {
-                        format!("type-{:016x}", stable_hash(&kind.name))
-                    } else {
-                        sanitized(&kind.name)
-                    };
-                    unique(&base, &mut taken, |name| name.to_lowercase())
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// `base`, or `base-2`, `base-3`, ...: the first whose folded form is not taken yet.
-fn unique(base: &str, taken: &mut HashSet<String>, fold: impl Fn(&str) -> String) -> String {
-    let mut name = base.to_string();
-    let mut n = 2;
-    while !taken.insert(fold(&name)) {
-        name = format!("{base}-{n}");
-        n += 1;
-    }
-    name
-}
-
-/// Unique group names of letters, digits, `-` and `_` (a group's name names its files, so no
-/// dot, and two names may not differ only in case or in `-` against `_`).
-fn group_names(profile: &Profile) -> Vec<String> {
-    let mut taken = HashSet::new();
-    profile
-        .groups
-        .iter()
-        .map(|group| {
-            let base = sanitized(&group.name).replace('.', "_");
-            unique(&base, &mut taken, |name| {
-                name.to_lowercase().replace('_', "-")
-            })
-        })
-        .collect()
-}
-
-/// A scenario name from any text: letters, digits, `-`, `_` and `.` kept, others `_`.
-pub fn sanitized(text: &str) -> String {
-    let name: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(180)
-        .collect();
-    if name.is_empty() { "_".into() } else { name }
-}
-
-/// FNV-1a: the same placeholder for the same type name in every profile.
-fn stable_hash(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 fn phases(out: &mut String, profile: &Profile, curve_file: Option<&str>) {

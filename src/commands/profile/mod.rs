@@ -14,7 +14,7 @@ use crate::engine::StopSignal;
 use crate::error::SurgeError;
 use crate::kafka::ClusterInfo;
 use crate::kafka::profile::{EndOffsets, GroupListing, list_groups, topic_settings};
-use crate::profile::{Profile, TopicProfile, envelope, scenario};
+use crate::profile::{Profile, TopicProfile, envelope, names, scenario};
 use crate::scenario::{Overrides, Scenario};
 
 /// At most this many consumer groups are asked for their offsets.
@@ -96,7 +96,7 @@ pub fn profile(
         &options.out,
         curve.as_deref(),
         &profile,
-        &scenario::sanitized(&stem),
+        &names::sanitized(&stem),
     )?;
     Ok(ProfileOutcome {
         profile,

@@ -1,0 +1,39 @@
+//! `surge capacity`: each probe of the search and what the search concluded.
+
+use serde::{Deserialize, Serialize};
+
+use super::Status;
+
+/// One probe of a capacity search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Probe {
+    pub offered_rate: f64,
+    pub status: Status,
+    pub achieved_rate: f64,
+    pub e2e_p95_us: u64,
+    pub e2e_p99_us: u64,
+    pub max_lag: u64,
+    /// Why it failed or was inconclusive.
+    pub reasons: Vec<String>,
+}
+
+/// The result of a capacity search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Capacity {
+    pub probes: Vec<Probe>,
+    /// The highest offered rate at which every SLO held; `None` when none did.
+    pub sustained_rate: Option<f64>,
+    /// The scenario's own peak rate, the target.
+    pub target_peak: f64,
+    /// `sustained / target - 1`, in percent.
+    pub headroom_percent: Option<f64>,
+    /// The lowest rate at which the generator itself fell behind, if any: the search could not
+    /// look higher, which is not the cluster's limit.
+    pub generator_limit: Option<f64>,
+    /// The p95 limit the probes were judged against, in microseconds.
+    pub p95_limit_us: Option<u64>,
+    /// Wall-clock seconds the search took.
+    pub elapsed_s: f64,
+    pub budget_s: f64,
+    pub conclusion: String,
+}
