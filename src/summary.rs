@@ -8,6 +8,7 @@ pub use crate::scenario::{Label, PlanSettings};
 use crate::metrics::{LatencyStats, TimelinePoint};
 
 mod baseline;
+mod brokers;
 mod capacity;
 mod checks;
 mod distributed;
@@ -16,6 +17,7 @@ mod integrity;
 mod phases;
 mod rebalance;
 pub use baseline::{BaselineComparison, BaselineDelta};
+pub use brokers::{BrokerFault, BrokerSecond, BrokerSummary};
 pub use capacity::{Capacity, Probe};
 pub use distributed::{WorkerRow, WorkersSummary};
 pub use faults::{CommandRun, FaultSummary, last_line};
@@ -75,6 +77,9 @@ pub struct Summary {
     /// What each `[[faults]]` entry did, and what the cluster did about it.
     #[serde(default)]
     pub faults: Vec<FaultSummary>,
+    /// Each broker as the run's clients saw it (librdkafka's statistics), by node id.
+    #[serde(default)]
+    pub brokers: Vec<BrokerSummary>,
     /// The git commit surge was built from, when it was built in a checkout.
     #[serde(default)]
     pub git_commit: Option<String>,

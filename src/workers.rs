@@ -163,6 +163,18 @@ fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioEr
         ));
     }
     if let Some(slo) =
+        (scenario.slos.iter()).find(|s| matches!(s.metric.unscoped(), Metric::Broker { .. }))
+    {
+        return Err(scenario_error(
+            scenario,
+            "slo".into(),
+            format!(
+                "`{slo}` judges the brokers as the clients saw them, which `surge merge` does not add up across workers (each worker's summary has its own clients' view)"
+            ),
+            "judge broker figures in a run of one process, or drop the SLO for the distributed run",
+        ));
+    }
+    if let Some(slo) =
         (scenario.slos.iter()).find(|s| matches!(s.metric.unscoped(), Metric::Rebalance { .. }))
     {
         return Err(scenario_error(

@@ -114,8 +114,15 @@ fn every_auth_mode_builds_a_client_with_its_properties() {
             );
         }
         // librdkafka accepts the configuration (no connection is made).
-        EventProducer::create("127.0.0.1:9", &properties, Arc::new(Discard), &["t"], &[])
-            .unwrap_or_else(|e| panic!("{}: {e}", mode.name()));
+        EventProducer::create(
+            "127.0.0.1:9",
+            &properties,
+            Arc::new(Discard),
+            &["t"],
+            &[],
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", mode.name()));
     }
 }
 

@@ -353,6 +353,25 @@ fn bad_worker_flags_exit_2_naming_the_flag() {
         ],
         &["faults", "distributed"],
     );
+    // Nor can an SLO on the brokers, which each worker's clients see apart.
+    refused(
+        &[
+            "run",
+            "--quiet",
+            smoke,
+            "--slo",
+            "broker.rtt.p99 < 100ms",
+            "--worker-count",
+            "2",
+            "--worker-index",
+            "0",
+            "--start-at",
+            &soon,
+            remote[0],
+            remote[1],
+        ],
+        &["broker.rtt.p99", "one process"],
+    );
     // The Indexed Job's variable is read as the index.
     let output = surge()
         .args(["run", "--quiet", smoke, "--worker-count", "2"])

@@ -506,6 +506,60 @@ fn twenty_ms_of_round_trip_raises_publish_p50_by_about_one_round_trip() {
     );
 }
 
+/// Slow (about 14 s): 2 s of warmup and 10 s measured at 500/s, the slow broker's 3 s in
+/// the middle, and the drain.
+#[test]
+fn a_broker_slowed_by_round_trip_is_the_one_the_broker_view_names() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        1,
+        10,
+        "[[faults]]\nname = \"slow-b2\"\nkind = \"rtt\"\nbroker = 2\nrtt = \"200ms\"\nat = \"5s\"\nduration = \"3s\"\n\n[slo]\nchecks = [\"broker.2.rtt.p99 < 100ms\", \"broker.1.rtt.p99 < 100ms\", \"broker.throttle.max < 1ms\"]\n",
+    );
+    let outcome = run(&path, Overrides::default(), dir.path()).unwrap();
+    let summary = &outcome.summary;
+    assert_intact(summary);
+    let nodes: Vec<i32> = summary.brokers.iter().map(|b| b.node).collect();
+    assert_eq!(nodes, [1, 2, 3], "{:#?}", summary.brokers);
+    let during = |node: i32| {
+        let broker = summary.brokers.iter().find(|b| b.node == node).unwrap();
+        let fault = broker.faults.iter().find(|f| f.fault == "slow-b2").unwrap();
+        fault.rtt_p99_peak_us.unwrap_or(0)
+    };
+    // Each of broker 2's responses came 200 ms late; the others answered as before (the
+    // mock's own round trip is about 10 ms).
+    assert!(during(2) >= 180_000, "broker 2: {} µs", during(2));
+    for node in [1, 3] {
+        assert!(during(node) < 100_000, "broker {node}: {} µs", during(node));
+    }
+    // Every client talked to every broker, and no one was throttled.
+    for b in &summary.brokers {
+        assert!(b.requests > 0 && b.rtt_mean_us.is_some(), "{b:#?}");
+        assert_eq!(b.throttle_ms, 0);
+    }
+    let passed = |name: &str| {
+        let check = summary
+            .verdict
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap();
+        check.passed
+    };
+    assert!(!passed("broker.2.rtt.p99 < 100ms"));
+    assert!(passed("broker.1.rtt.p99 < 100ms"));
+    assert!(passed("broker.throttle.max < 1ms"));
+    assert_eq!(outcome.status, Status::Fail);
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        report.contains("during fault slow-b2: broker 2 RTT max"),
+        "{report}"
+    );
+    assert!(report.contains("## Brokers, as the clients saw them"));
+}
+
 #[test]
 fn a_leader_move_keeps_every_event() {
     let _machine = exclusive();

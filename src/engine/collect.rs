@@ -132,6 +132,7 @@ pub(super) async fn collect(
         ledger: outcomes.ledger,
         faults,
         share,
+        brokers: watched.ticker.brokers.seconds,
     }
 }
 

@@ -133,10 +133,10 @@ fn produce(
         .enumerate()
         .map(|(instance, (shared, producer))| {
             let (scenario, stop) = (run.scenario.clone(), stop.clone());
-            let servers = run.servers.clone();
+            let (servers, brokers) = (run.servers.clone(), run.brokers.clone());
             tokio::task::spawn_blocking(move || {
                 let sink = shared.clone();
-                let rebuild = || setup::event_producer(&scenario, &servers, sink.clone());
+                let rebuild = || setup::event_producer(&scenario, &servers, sink.clone(), &brokers);
                 run_instance(
                     &scenario,
                     producer,

@@ -1,6 +1,7 @@
 //! What a run measured, as the engine hands it on: the summary is built from a [`RunRecord`].
 
 use super::rebalance_figures::OwnershipRecord;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use super::loss_audit::LossAudit;
 use super::pacer::Plan;
 use super::share::ShareFacts;
 use crate::kafka::ConnectError;
+use crate::metrics::brokers::BrokerSecond;
 use crate::metrics::causes::{CauseExample, Causes};
 use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint};
 use crate::summary::{CatchupSummary, FailureSummary, ReplaySummary};
@@ -130,6 +132,8 @@ pub struct RunRecord {
     pub faults: Vec<FaultRecord>,
     /// For one worker of several: the raw facts `surge merge` adds up.
     pub share: Option<ShareFacts>,
+    /// Each broker's seconds as the clients saw it, by node id.
+    pub brokers: BTreeMap<i32, Vec<BrokerSecond>>,
 }
 
 impl RunRecord {
@@ -169,6 +173,7 @@ impl RunRecord {
             ledger: SentLedger::default(),
             faults: Vec::new(),
             share: None,
+            brokers: Default::default(),
         }
     }
 }

@@ -9,7 +9,9 @@ use super::consumer::{GroupShared, MemberArgs, run_member};
 use super::pacer::Plan;
 use super::producer::InstanceShared;
 use super::record::EngineError;
+use crate::kafka::stats::StatsHook;
 use crate::kafka::{ConnectError, EventProducer, GroupMember, start_groups_at_end};
+use crate::metrics::brokers::BrokerBoard;
 use crate::scenario::{GroupStart, Scenario};
 use crate::workload::RUN_ID_LEN;
 
@@ -26,6 +28,8 @@ pub(super) struct Run {
     /// Per dead-letter topic (index into the scenario's topics), its end offsets before the
     /// run: where this run's dead-letter records begin.
     pub(super) dlt_starts: Vec<(usize, Vec<i64>)>,
+    /// Every client's statistics documents, for the per-broker view.
+    pub(super) brokers: Arc<BrokerBoard>,
 }
 
 impl Run {
@@ -54,9 +58,10 @@ impl Run {
                 ))
             })
             .collect();
+        let brokers = Arc::new(BrokerBoard::default());
         let producers = instances
             .iter()
-            .map(|shared| event_producer(&scenario, servers, shared.clone()))
+            .map(|shared| event_producer(&scenario, servers, shared.clone(), &brokers))
             .collect::<Result<Vec<_>, _>>()?;
         let groups = (0..scenario.groups.len())
             .map(|index| {
@@ -81,6 +86,7 @@ impl Run {
             instances,
             groups,
             dlt_starts: Vec::new(),
+            brokers,
         };
         Ok((shared, producers))
     }
@@ -100,6 +106,7 @@ impl Run {
             &client_id,
             &shared.topic_names,
             shared.holding.load(Ordering::Acquire),
+            Some(stats_hook(&self.brokers)),
         )?;
         let args = MemberArgs {
             group: shared.clone(),
@@ -213,6 +220,7 @@ pub(super) fn event_producer(
     scenario: &Scenario,
     servers: &str,
     shared: Arc<InstanceShared>,
+    brokers: &Arc<BrokerBoard>,
 ) -> Result<EventProducer<InstanceShared>, ConnectError> {
     let topic_names: Vec<&str> = scenario.topics.iter().map(|t| t.name.as_str()).collect();
     let type_names: Vec<&str> = if scenario.type_headers {
@@ -226,5 +234,12 @@ pub(super) fn event_producer(
         shared,
         &topic_names,
         &type_names,
+        Some(stats_hook(brokers)),
     )
+}
+
+/// Hands a client's statistics documents to the board, as they come.
+fn stats_hook(brokers: &Arc<BrokerBoard>) -> StatsHook {
+    let brokers = brokers.clone();
+    Arc::new(move |document: &[u8]| brokers.push(document))
 }

@@ -5,9 +5,9 @@ use crate::kafka::librdkafka_version;
 use crate::metrics::{LatencyStats, TimelinePoint};
 use crate::scenario::Scenario;
 use crate::summary::{
-    ClusterSummary, Environment, FailureSummary, GroupSummary, LOSS_CAUSES, Latency, LossCauses,
-    LostExample, Ordering, OrderingExample, PhaseSummary, Produced, Recovery, SCHEMA, ScenarioInfo,
-    Startup, Status, Summary, Verdict,
+    BrokerSummary, ClusterSummary, Environment, FailureSummary, FaultSummary, GroupSummary,
+    LOSS_CAUSES, Latency, LossCauses, LostExample, Ordering, OrderingExample, PhaseSummary,
+    Produced, Recovery, SCHEMA, ScenarioInfo, Startup, Status, Summary, Verdict,
 };
 
 use super::record::RunRecord;
@@ -63,6 +63,7 @@ pub fn summarize(
     target: &Target,
 ) -> Summary {
     let partial_reason = partial_reason(scenario, record);
+    let faults = super::fault_figures::fault_summaries(scenario, record);
     Summary {
         schema: SCHEMA.into(),
         surge_version: env!("CARGO_PKG_VERSION").into(),
@@ -129,8 +130,24 @@ pub fn summarize(
         label: scenario.label.clone(),
         capacity: None,
         errors: redact_errors(&with_timeline_events(record), scenario),
-        faults: super::fault_figures::fault_summaries(scenario, record),
+        brokers: broker_summaries(record, &faults),
+        faults,
     }
+}
+
+/// A row per broker the clients reported, with its worst second inside each applied fault's
+/// window (from its start to the groups' recovery).
+fn broker_summaries(record: &RunRecord, faults: &[FaultSummary]) -> Vec<BrokerSummary> {
+    let windows: Vec<(String, f64, f64)> = faults
+        .iter()
+        .filter(|f| f.applied)
+        .map(|f| (f.name.clone(), f.start_s, f.impact_end_s))
+        .collect();
+    record
+        .brokers
+        .iter()
+        .map(|(&node, seconds)| BrokerSummary::from_seconds(node, seconds.clone(), &windows))
+        .collect()
 }
 
 /// Why the run's figures are partial, when they are.

@@ -11,6 +11,8 @@ use super::lock;
 use super::pacer::Plan;
 use super::producer::{InstanceShared, ProducerTotals, producer_totals};
 use super::share::LagTerms;
+use crate::kafka::stats::broker_reports;
+use crate::metrics::brokers::{BrokerBoard, BrokerTimeline};
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
 use crate::metrics::{
     GroupPoint, IntervalSample, Intervals, LatencyRecorder, TimelinePoint, new_histogram,
@@ -41,6 +43,8 @@ pub struct Ticker {
     /// `surge merge` adds these up across workers into the group's lag.
     pub lag_terms: Vec<Vec<LagTerms>>,
     pub intervals: Intervals,
+    /// Every broker's seconds, as the clients saw it.
+    pub brokers: BrokerTimeline,
     monitor: super::monitor::SelfMonitor,
 }
 
@@ -59,6 +63,7 @@ impl Ticker {
             timeline: Vec::new(),
             lag_terms: Vec::new(),
             intervals: Intervals::spilling(),
+            brokers: BrokerTimeline::default(),
             monitor: super::monitor::SelfMonitor::new(),
         }
     }
@@ -69,6 +74,7 @@ impl Ticker {
         now: Duration,
         instances: &[Arc<InstanceShared>],
         groups: &[Arc<GroupShared>],
+        brokers: &BrokerBoard,
     ) -> &TimelinePoint {
         let length = now.saturating_sub(self.last).as_secs_f64().max(1e-3);
         let start_s = self.last.as_secs_f64();
@@ -133,6 +139,12 @@ impl Ticker {
         };
         self.keep(start_s, length, PUBLISH.into(), publish);
         self.keep(start_s, length, SCHEDULE_LAG.into(), schedule_lag);
+        let reports = brokers
+            .take()
+            .iter()
+            .filter_map(|document| broker_reports(document))
+            .collect();
+        self.brokers.fold(point.t, reports);
         self.last = now;
         self.last_sent = sent;
         self.last_acked = acked;

@@ -192,7 +192,12 @@ impl Watch<'_> {
     }
 
     fn tick(&mut self, now: Duration) {
-        let point = self.ticker.tick(now, &self.run.instances, &self.run.groups);
+        let point = self.ticker.tick(
+            now,
+            &self.run.instances,
+            &self.run.groups,
+            &self.run.brokers,
+        );
         for (max, group) in self.max_lag.iter_mut().zip(&point.groups) {
             *max = (*max).max(group.lag);
         }

@@ -9,6 +9,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
+use super::stats::{StatsHook, client_properties};
 use super::{ConnectError, ErrorLog, client_config, config_error};
 
 /// Offsets processed but not yet committed, by (topic index, partition): the next offset.
@@ -34,6 +35,7 @@ pub struct MemberContext {
     held: AtomicBool,
     processed: Mutex<Processed>,
     errors: ErrorLog,
+    stats: Option<StatsHook>,
 }
 
 impl MemberContext {
@@ -81,6 +83,12 @@ impl ClientContext for MemberContext {
     }
 
     fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _message: &str) {}
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(hook) = &self.stats {
+            hook(statistics);
+        }
+    }
 }
 
 impl ConsumerContext for MemberContext {
@@ -148,7 +156,9 @@ impl GroupMember {
         client_id: &str,
         topics: &[String],
         held: bool,
+        stats: Option<StatsHook>,
     ) -> Result<GroupMember, ConnectError> {
+        let properties = &*client_properties(properties, &stats);
         let mut config = client_config(servers, properties);
         config
             .set("group.id", group_id)
@@ -162,6 +172,7 @@ impl GroupMember {
             held: AtomicBool::new(held),
             processed: Mutex::new(Processed::default()),
             errors: ErrorLog::default(),
+            stats,
         };
         let consumer: BaseConsumer<MemberContext> = config
             .create_with_context(context)
@@ -347,7 +358,8 @@ mod tests {
             ("session.timeout.ms".to_string(), "6000".to_string()),
         ];
         let topics = ["held".to_string()];
-        let join = |id: &str| GroupMember::join(&servers, &props, "g", id, &topics, true).unwrap();
+        let join =
+            |id: &str| GroupMember::join(&servers, &props, "g", id, &topics, true, None).unwrap();
 
         // The first member gets every partition, then gives half up when the second joins.
         let mut read = Vec::new();

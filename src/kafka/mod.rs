@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod producer;
 pub mod profile;
 pub mod reader;
+pub mod stats;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

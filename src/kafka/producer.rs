@@ -30,6 +30,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext, PurgeConfig};
 
+use super::stats::{StatsHook, client_properties};
 use super::{ConnectError, client_config, config_error};
 
 /// One delivery report, as the sink sees it.
@@ -61,6 +62,7 @@ pub trait DeliverySink: Send + Sync + 'static {
 /// Adapts a [`DeliverySink`] to rdkafka's context traits.
 pub struct SinkContext<S> {
     sink: Arc<S>,
+    stats: Option<StatsHook>,
 }
 
 impl<S: DeliverySink> ClientContext for SinkContext<S> {
@@ -74,6 +76,12 @@ impl<S: DeliverySink> ClientContext for SinkContext<S> {
     }
 
     fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _message: &str) {}
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(hook) = &self.stats {
+            hook(statistics);
+        }
+    }
 }
 
 impl<S: DeliverySink> ProducerContext for SinkContext<S> {
@@ -264,9 +272,11 @@ impl<S: DeliverySink> EventProducer<S> {
         sink: Arc<S>,
         topics: &[&str],
         type_names: &[&str],
+        stats: Option<StatsHook>,
     ) -> Result<Self, ConnectError> {
+        let properties = &*client_properties(properties, &stats);
         let inner: BaseProducer<SinkContext<S>> = client_config(servers, properties)
-            .create_with_context(SinkContext { sink })
+            .create_with_context(SinkContext { sink, stats })
             .map_err(|e| config_error(e, properties))?;
         let client = inner.client().native_ptr();
         let topics = topics

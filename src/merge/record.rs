@@ -70,6 +70,7 @@ pub(super) fn merged_record(scenario: &Scenario, workers: &[Worker]) -> (RunReco
         ledger,
         faults: Vec::new(),
         share: None,
+        brokers: Default::default(),
     };
     (record, notes)
 }

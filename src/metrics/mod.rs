@@ -1,6 +1,7 @@
 //! Measurement primitives: HDR latency recorders, the ordering and loss checker, and the
 //! per-second timeline. Everything here is plain data, merged by addition, free of I/O.
 
+pub mod brokers;
 pub mod causes;
 pub mod checker;
 pub mod histograms;

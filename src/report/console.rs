@@ -5,8 +5,8 @@ use super::lines::{
     run_line, worker_line,
 };
 use super::table::{
-    capacity_table, consumer_tables, fault_table, group_table, integrity_table, phase_table,
-    producer_table, slo_table, trust_table, worker_table,
+    broker_fault_lines, broker_table, capacity_table, consumer_tables, fault_table, group_table,
+    integrity_table, phase_table, producer_table, slo_table, trust_table, worker_table,
 };
 use crate::summary::Summary;
 
@@ -55,6 +55,15 @@ pub fn render(summary: &Summary) -> String {
     }
     if let Some(table) = fault_table(summary) {
         out.push_str(&format!("\n{}\n", table.to_text()));
+    }
+    if let Some(table) = broker_table(summary) {
+        out.push_str(&format!(
+            "\nBrokers, as the clients saw them\n{}\n",
+            table.to_text()
+        ));
+    }
+    for line in broker_fault_lines(summary) {
+        out.push_str(&format!("{line}\n"));
     }
     if let Some(line) = worker_line(summary) {
         out.push_str(&format!("\n{line}\n"));

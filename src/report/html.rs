@@ -8,9 +8,10 @@ use super::lines::{
 use super::markdown::{PHASE_TABLE_NOTE, TRUST_NOTE};
 use super::svg::{CHARTS, capacity_chart, render_charts};
 use super::table::{
-    FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, Table, baseline_table, capacity_table, consumer_tables,
-    fault_table, group_table, integrity_table, phase_table, producer_table, slo_table, topic_table,
-    trust_table, worker_table,
+    BROKER_TABLE_NOTE, FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, Table, baseline_table,
+    broker_fault_lines, broker_table, capacity_table, consumer_tables, fault_table, group_table,
+    integrity_table, phase_table, producer_table, slo_table, topic_table, trust_table,
+    worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData, escape};
 use crate::format::thousands;
@@ -232,6 +233,17 @@ fn judgement(s: &Summary) -> String {
     html
 }
 
+/// Each broker as the clients saw it, each fault's effect per broker, and how to read them.
+fn brokers(s: &Summary) -> String {
+    let Some(table) = broker_table(s) else {
+        return String::new();
+    };
+    let mut html = section("Brokers, as the clients saw them", &table, false);
+    html.push_str(&list(&broker_fault_lines(s)));
+    html.push_str(&meta(BROKER_TABLE_NOTE));
+    html
+}
+
 /// The fault table, how to read it, and what each command fault ran.
 fn faults(s: &Summary) -> String {
     let Some(table) = fault_table(s) else {
@@ -391,6 +403,7 @@ impl Exporter for HtmlExporter {
                 section("Phases", &t, false) + &meta(PHASE_TABLE_NOTE)
             }),
             faults(s),
+            brokers(s),
             groups(s),
             section("Producers", &producer_table(s), false),
             topic_table(s).map_or(String::new(), |t| section("Topics", &t, false)),

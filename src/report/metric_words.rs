@@ -2,7 +2,9 @@
 
 use crate::format::format_number;
 use crate::metrics::causes::Cause;
-use crate::scenario::{Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, Stat};
+use crate::scenario::{
+    BrokerFigure, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, Stat,
+};
 
 fn stat_words(stat: Stat) -> String {
     match stat {
@@ -86,6 +88,19 @@ pub fn metric_words(metric: &Metric) -> String {
                 RebalanceFigure::Redelivered => "events redelivered by rebalances",
             };
             format!("{what}{}", of_group(group))
+        }
+        Metric::Broker { node, figure } => {
+            let what = match figure {
+                BrokerFigure::RttP99 => "request round trip p99 (worst client, worst second)",
+                BrokerFigure::RttMean => "request round trip mean",
+                BrokerFigure::RttMax => "longest request round trip",
+                BrokerFigure::Unanswered => "seconds without a response",
+                BrokerFigure::ThrottleMax => "longest throttle the broker asked for",
+            };
+            match node {
+                Some(node) => format!("{what} of broker {node}"),
+                None => format!("{what} (worst broker)"),
+            }
         }
     }
 }

@@ -26,8 +26,8 @@ pub use resolve::{
     merge as merge_properties, resolve,
 };
 pub use slo::{
-    Comparison, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, RecoveryLimits, Slo,
-    Stat,
+    BrokerFigure, Comparison, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure,
+    RecoveryLimits, Slo, Stat,
 };
 pub use units::{Rate, Size};
 

@@ -82,6 +82,45 @@ pub enum Metric {
         group: Option<String>,
         figure: RebalanceFigure,
     },
+    /// A figure of one broker as the clients saw it (`broker.N.figure`), the worst broker's
+    /// when unscoped.
+    Broker {
+        node: Option<i32>,
+        figure: BrokerFigure,
+    },
+}
+
+/// What an SLO judges of a broker, from librdkafka's per-client windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerFigure {
+    /// Request round trip: the highest one-second p99 any client saw.
+    RttP99,
+    /// Request round trip: the mean over the run, every client's requests.
+    RttMean,
+    /// Request round trip: the longest any client timed.
+    RttMax,
+    /// Seconds in which requests went to the broker and no client got a response.
+    Unanswered,
+    /// The longest throttle time the broker asked for in one response.
+    ThrottleMax,
+}
+
+impl BrokerFigure {
+    /// The names an SLO uses after `broker.` (or `broker.N.`).
+    pub const ALL: [(BrokerFigure, &'static str); 5] = [
+        (BrokerFigure::RttP99, "rtt.p99"),
+        (BrokerFigure::RttMean, "rtt.mean"),
+        (BrokerFigure::RttMax, "rtt.max"),
+        (BrokerFigure::Unanswered, "unanswered_s"),
+        (BrokerFigure::ThrottleMax, "throttle.max"),
+    ];
+
+    pub(super) fn text(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map_or("", |(_, name)| name)
+    }
 }
 
 /// What an SLO judges of a group's rebalances.
@@ -230,6 +269,13 @@ impl Metric {
                 | Metric::CatchupTime { .. }
                 | Metric::Rebalance {
                     figure: RebalanceFigure::UnownedMax,
+                    ..
+                }
+                | Metric::Broker {
+                    figure: BrokerFigure::RttP99
+                        | BrokerFigure::RttMean
+                        | BrokerFigure::RttMax
+                        | BrokerFigure::ThrottleMax,
                     ..
                 }
                 | Metric::Fault {
@@ -430,6 +476,33 @@ mod tests {
     }
 
     #[test]
+    fn broker_slos_name_a_figure_and_maybe_a_node() {
+        let slo: Slo = "broker.3.rtt.p99 < 250ms".parse().unwrap();
+        assert_eq!(
+            slo.metric,
+            Metric::Broker {
+                node: Some(3),
+                figure: BrokerFigure::RttP99
+            }
+        );
+        assert_eq!(slo.limit, 250_000.0);
+        for bad in [
+            "broker.rtt.p95 < 1s",
+            "broker.x.rtt.p99 < 1s",
+            "broker.3 < 1s",
+        ] {
+            let error = bad.parse::<Slo>().unwrap_err();
+            assert!(error.contains("broker.N.rtt.p99"), "{bad}: {error}");
+        }
+        assert!(
+            "broker.rtt.p99 < 5"
+                .parse::<Slo>()
+                .unwrap_err()
+                .contains("needs a unit")
+        );
+    }
+
+    #[test]
     fn group_scoped_and_count_slos_round_trip() {
         for text in [
             "group.payments.e2e.p99.9 <= 250ms",
@@ -456,6 +529,11 @@ mod tests {
             "phase.ramp.up.group.orders.e2e.p99.9 <= 250ms",
             "phase.normal.rate.mb_per_s > 1.5",
             "phase.peak:spike.ordering_violations == 0",
+            "broker.rtt.p99 < 200ms",
+            "broker.2.rtt.mean < 20ms",
+            "broker.throttle.max < 1ms",
+            "broker.rtt.max < 1s",
+            "broker.1.unanswered_s == 0",
         ] {
             let slo: Slo = text.parse().unwrap();
             assert_eq!(slo.to_string(), text);

@@ -5,10 +5,10 @@ mod trust;
 use crate::format::{format_against, format_micros, format_number};
 use crate::metrics::LatencyStats;
 use crate::scenario::{
-    Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, RunLimits, Slo, Stat,
+    BrokerFigure, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, RunLimits, Slo, Stat,
 };
+use crate::summary::{BrokerSummary, FaultSummary, PhaseFigures};
 use crate::summary::{Check, GroupSummary, Status, Summary, Verdict};
-use crate::summary::{FaultSummary, PhaseFigures};
 
 fn latency(stats: &LatencyStats, stat: Stat) -> Option<f64> {
     if stats.count == 0 {
@@ -127,7 +127,26 @@ pub fn actual(summary: &Summary, metric: &Metric) -> Option<f64> {
             group: name,
             figure,
         } => rebalance_figure(summary, name, *figure),
+        Metric::Broker { node, figure } => broker_figure(summary, *node, *figure),
     }
+}
+
+/// A broker's figure (µs), or the worst broker's; `None` when no client reported the broker,
+/// or timed nothing on it.
+fn broker_figure(summary: &Summary, node: Option<i32>, figure: BrokerFigure) -> Option<f64> {
+    let of_broker = |b: &BrokerSummary| -> Option<f64> {
+        match figure {
+            BrokerFigure::RttP99 => b.rtt_p99_peak_us.map(|v| v as f64),
+            BrokerFigure::RttMean => b.rtt_mean_us.map(|v| v as f64),
+            BrokerFigure::RttMax => b.rtt_max_us.map(|v| v as f64),
+            BrokerFigure::Unanswered => Some(b.stalled_seconds as f64),
+            BrokerFigure::ThrottleMax => Some(b.throttle_max_ms as f64 * 1e3),
+        }
+    };
+    (summary.brokers.iter())
+        .filter(|b| node.is_none_or(|n| b.node == n))
+        .filter_map(of_broker)
+        .reduce(f64::max)
 }
 
 /// A rebalance figure of one group, or the worst over the groups: 0 where no rebalance

@@ -1,12 +1,14 @@
 //! The one table helper shared by the console, Markdown and HTML reports, and the standard
 //! tables, one file per part of the run they show.
 
+mod brokers;
 mod groups;
 mod phases;
 mod rebalance;
 mod run;
 mod slo;
 
+pub use brokers::{BROKER_TABLE_NOTE, broker_fault_lines, broker_table};
 pub use groups::{
     catchup_table, consumer_tables, expected_for, failure_table, group_table, integrity_table,
     replay_table,

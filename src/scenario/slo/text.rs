@@ -6,7 +6,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::super::units::parse_duration;
-use super::{Comparison, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, Slo, Stat};
+use super::{
+    BrokerFigure, Comparison, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure, Slo, Stat,
+};
 use crate::format::format_number;
 use crate::metrics::causes::Cause;
 
@@ -61,7 +63,8 @@ const METRIC_HELP: &str = "known metrics: e2e.p95, e2e.p99, e2e.max, publish.p99
 lost, duplicates, ordering_violations, gaps, ordering.written_out_of_order, ordering.skipped_then_read, \
 ordering.partition_moved, ordering.unclassified, duplicates.reread, duplicates.written_twice, failed, rate.achieved_ratio, rate.mb_per_s, lag.max, recovery.lag, \
 recovery.p95, dead_lettered, retried, dlt.lost, retry_delay.p99, catchup_rate, catchup_time, \
-replay.rate, rebalance.unowned_max, rebalance.partition_seconds, rebalance.redelivered, per group \
+replay.rate, rebalance.unowned_max, rebalance.partition_seconds, rebalance.redelivered, \
+broker.rtt.p99, broker.rtt.mean, broker.rtt.max, broker.unanswered_s, broker.throttle.max (one broker: broker.N.rtt.p99), per group \
 group.NAME.e2e.p95, group.NAME.lost, group.NAME.lag.max, group.NAME.catchup_time ..., per fault fault.NAME.recovery, \
 fault.NAME.lost, fault.NAME.failed, fault.NAME.duplicates, fault.NAME.out_of_order, \
 fault.NAME.publish.p99, fault.NAME.e2e.p99, and over all faults faults.lost, faults.failed, \
@@ -106,6 +109,21 @@ fn parse_phase_scoped(scoped: &str) -> Option<Metric> {
         })
 }
 
+/// `FIGURE` or `N.FIGURE` after `broker.`.
+fn parse_broker(scoped: &str) -> Option<Metric> {
+    let (node, figure) = match scoped.split_once('.') {
+        Some((node, rest)) if !node.is_empty() && node.bytes().all(|b| b.is_ascii_digit()) => {
+            (Some(node.parse::<i32>().ok()?), rest)
+        }
+        _ => (None, scoped),
+    };
+    let figure = BrokerFigure::ALL
+        .iter()
+        .find(|(_, name)| *name == figure)?
+        .0;
+    Some(Metric::Broker { node, figure })
+}
+
 impl FromStr for Metric {
     type Err = String;
 
@@ -119,6 +137,15 @@ impl FromStr for Metric {
                      rate.achieved_ratio, rate.mb_per_s, lag.max, group.NAME.lag.max, failed, \
                      duplicates or ordering_violations (loss and gaps are judged over the whole \
                      run: use `lost`, `gaps`)"
+                )
+            });
+        }
+        if let Some(scoped) = text.strip_prefix("broker.") {
+            return parse_broker(scoped).ok_or_else(|| {
+                format!(
+                    "unknown broker metric `{text}`: write broker.rtt.p99, broker.rtt.mean, \
+                     broker.rtt.max, broker.unanswered_s or broker.throttle.max, or one broker's \
+                     as broker.N.rtt.p99 (N its node id)"
                 )
             });
         }
@@ -239,6 +266,11 @@ impl fmt::Display for Metric {
             Metric::CatchupTime { .. } => f.write_str("catchup_time"),
             Metric::ReplayRate { .. } => f.write_str("replay.rate"),
             Metric::Rebalance { figure, .. } => write!(f, "rebalance.{}", figure.text()),
+            Metric::Broker {
+                node: Some(node),
+                figure,
+            } => write!(f, "broker.{node}.{}", figure.text()),
+            Metric::Broker { node: None, figure } => write!(f, "broker.{}", figure.text()),
             Metric::RecoveryLag => f.write_str("recovery.lag"),
             Metric::RecoveryP95 => f.write_str("recovery.p95"),
             Metric::Fault {

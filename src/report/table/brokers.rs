@@ -1,0 +1,118 @@
+//! Each broker as the run's clients saw it: round trips, the time requests waited in the
+//! clients, throttling, and what went wrong on the connection; and each fault's effect per
+//! broker.
+
+use super::Table;
+use crate::format::{format_micros, thousands};
+use crate::summary::{BrokerFault, BrokerSummary, Summary};
+
+/// How to read the broker table.
+pub const BROKER_TABLE_NOTE: &str = "From librdkafka's statistics of every producer and consumer of the run, once a second. librdkafka gives each client's percentiles, not its histogram, so a p99 here is the worst client's: in the median second (typical) and in the worst second (peak); the mean is exact over every client's requests. RTT: the producers' requests (produce, metadata); fetch: the consumers' round trips, which include the time the broker held a fetch waiting for data (fetch.wait.max.ms). Unanswered: seconds in which no client got a response from the broker while requests kept going to it (at least 5) or a client had waited a second or more. Queue wait: time requests waited in the client's output buffer before they were sent (a broker that does not read its socket, or max.in.flight reached). Batching: time producer messages waited before their request was made (linger.ms and the queue behind it). Throttle: time the broker asked the clients to hold off (a quota).";
+
+/// One row per broker any client reported.
+pub fn broker_table(summary: &Summary) -> Option<Table> {
+    let mut table = Table::new(&[
+        "broker",
+        "requests",
+        "RTT mean",
+        "RTT p99 typical / peak",
+        "RTT max",
+        "fetch p99 typical",
+        "unanswered",
+        "queue wait p99 peak",
+        "batching p99 typical",
+        "throttled (max)",
+        "retries",
+        "timeouts",
+        "disconnects",
+    ]);
+    let latency = |us: Option<u64>| us.map_or("-".into(), |v| format_micros(v as f64));
+    for b in &summary.brokers {
+        let throttled = if b.throttle_ms == 0 {
+            "-".into()
+        } else {
+            format!(
+                "{} in {} s ({})",
+                format_micros(b.throttle_ms as f64 * 1e3),
+                b.throttled_seconds,
+                format_micros(b.throttle_max_ms as f64 * 1e3)
+            )
+        };
+        table.row(vec![
+            b.node.to_string(),
+            thousands(b.requests),
+            latency(b.rtt_mean_us),
+            format!(
+                "{} / {}",
+                latency(b.rtt_p99_typical_us),
+                latency(b.rtt_p99_peak_us)
+            ),
+            latency(b.rtt_max_us),
+            latency(b.fetch_p99_typical_us),
+            match b.stalled_seconds {
+                0 => "-".into(),
+                n => format!("{n} s"),
+            },
+            latency(b.queue_p99_peak_us),
+            latency(b.batching_p99_typical_us),
+            throttled,
+            thousands(b.retries),
+            thousands(b.timeouts),
+            thousands(b.disconnects),
+        ]);
+    }
+    (!table.is_empty()).then_some(table)
+}
+
+/// Per fault, the broker that answered worst and the others: "during fault b2-paused: broker 2
+/// unanswered for 3 s, RTT max 4.03s; brokers 1, 3 RTT max 58ms". The worst is the one left
+/// unanswered longest, then the one with the longest round trip (producers' requests).
+pub fn broker_fault_lines(summary: &Summary) -> Vec<String> {
+    let Some(first) = summary.brokers.first() else {
+        return Vec::new();
+    };
+    (0..first.faults.len())
+        .filter_map(|index| fault_line(&summary.brokers, index))
+        .collect()
+}
+
+/// Broker `b`'s figures in fault `index`.
+fn fault_of(b: &BrokerSummary, index: usize) -> Option<&BrokerFault> {
+    b.faults.get(index)
+}
+
+fn fault_line(brokers: &[BrokerSummary], index: usize) -> Option<String> {
+    let during = |b: &BrokerSummary| fault_of(b, index).cloned();
+    let fault = &brokers.iter().find_map(during)?.fault;
+    let rank = |b: &&BrokerSummary| during(b).map(|f| (f.stalled_seconds, f.rtt_max_us));
+    let worst = brokers.iter().max_by_key(rank)?;
+    let words = |f: &BrokerFault| {
+        let rtt = f.rtt_max_us.map_or("no RTT timed".into(), |us| {
+            format!("RTT max {}", format_micros(us as f64))
+        });
+        match f.stalled_seconds {
+            0 => rtt,
+            n => format!("unanswered for {n} s, {rtt}"),
+        }
+    };
+    let mut line = format!(
+        "during fault {fault}: broker {} {}",
+        worst.node,
+        words(&during(worst)?)
+    );
+    let others: Vec<&BrokerSummary> = brokers.iter().filter(|b| b.node != worst.node).collect();
+    let others_worst = others
+        .iter()
+        .filter_map(|b| during(b))
+        .max_by_key(|f| (f.stalled_seconds, f.rtt_max_us));
+    if let Some(other) = others_worst {
+        let nodes: Vec<String> = others.iter().map(|b| b.node.to_string()).collect();
+        line.push_str(&format!(
+            "; broker{} {} {}",
+            if nodes.len() > 1 { "s" } else { "" },
+            nodes.join(", "),
+            words(&other)
+        ));
+    }
+    Some(line)
+}

@@ -1,0 +1,124 @@
+//! The clients' view of each broker over the run ([`crate::metrics::brokers`]): a row per
+//! broker, its seconds, and how it fared in each fault's window.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::metrics::brokers::BrokerSecond;
+
+/// One broker as surge's clients saw it. Latencies come from librdkafka's per-client windows:
+/// a "p99" here is the highest one-second p99 of any client, not a p99 of the run. `rtt_*` are
+/// the producers' requests; the consumers' include the broker's fetch wait (`fetch_*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BrokerSummary {
+    pub node: i32,
+    /// Request round trip: the exact mean over the run, and the worst client's p99 in the
+    /// median second and in the worst second, in µs (`None`: nothing timed).
+    pub rtt_mean_us: Option<u64>,
+    pub rtt_p99_typical_us: Option<u64>,
+    pub rtt_p99_peak_us: Option<u64>,
+    pub rtt_max_us: Option<u64>,
+    /// Consumers' round trips (fetch wait included): the median second's worst-client p99.
+    pub fetch_p99_typical_us: Option<u64>,
+    /// Seconds in which requests were sent to the broker and no client timed a response.
+    pub stalled_seconds: u64,
+    /// Time requests waited in the clients' output buffers: the worst second's p99, µs.
+    pub queue_p99_peak_us: Option<u64>,
+    /// Producers: time messages waited in the client before their request (batching), the
+    /// median second's p99, µs.
+    pub batching_p99_typical_us: Option<u64>,
+    /// Throttle time the broker asked for: all of it added, and the longest (ms), and the
+    /// seconds with any.
+    pub throttle_ms: u64,
+    pub throttle_max_ms: u64,
+    pub throttled_seconds: u64,
+    pub requests: u64,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub retries: u64,
+    pub timeouts: u64,
+    pub disconnects: u64,
+    /// Per fault, the worst second's RTT p99 inside its impact window.
+    #[serde(default)]
+    pub faults: Vec<BrokerFault>,
+    pub seconds: Vec<BrokerSecond>,
+}
+
+/// One broker during one fault.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BrokerFault {
+    pub fault: String,
+    pub rtt_p99_peak_us: Option<u64>,
+    pub rtt_max_us: Option<u64>,
+    pub stalled_seconds: u64,
+    pub timeouts: u64,
+}
+
+impl BrokerSummary {
+    /// A broker's row from its seconds; `faults` are (name, start_s, end_s) windows.
+    pub fn from_seconds(
+        node: i32,
+        seconds: Vec<BrokerSecond>,
+        faults: &[(String, f64, f64)],
+    ) -> BrokerSummary {
+        let sum = |pick: fn(&BrokerSecond) -> u64| seconds.iter().map(pick).sum::<u64>();
+        let peak = |pick: fn(&BrokerSecond) -> Option<u32>| {
+            seconds.iter().filter_map(pick).max().map(u64::from)
+        };
+        let typical = |pick: fn(&BrokerSecond) -> Option<u32>| {
+            let mut values: Vec<u32> = seconds.iter().filter_map(pick).collect();
+            values.sort_unstable();
+            values
+                .get(values.len().saturating_sub(1) / 2)
+                .map(|&v| u64::from(v))
+        };
+        let (sum_us, count) = seconds.iter().fold((0u128, 0u64), |(s, c), second| {
+            (
+                s + u128::from(second.rtt_sum_us),
+                c + u64::from(second.rtt_count),
+            )
+        });
+        let rtt_mean_us = (count > 0).then(|| (sum_us / u128::from(count)) as u64);
+        let faults = faults
+            .iter()
+            .map(|(fault, start, end)| {
+                let inside = seconds.iter().filter(|s| s.t > *start && s.t - 1.0 < *end);
+                let peak = |pick: fn(&BrokerSecond) -> Option<u32>| {
+                    inside.clone().filter_map(pick).max().map(u64::from)
+                };
+                BrokerFault {
+                    fault: fault.clone(),
+                    rtt_p99_peak_us: peak(|s| s.rtt_p99_us),
+                    rtt_max_us: peak(|s| s.rtt_max_us),
+                    stalled_seconds: inside.clone().filter(|s| s.stalled()).count() as u64,
+                    timeouts: inside.map(|s| u64::from(s.timeouts)).sum(),
+                }
+            })
+            .collect();
+        BrokerSummary {
+            node,
+            rtt_mean_us,
+            rtt_p99_typical_us: typical(|s| s.rtt_p99_us),
+            rtt_p99_peak_us: peak(|s| s.rtt_p99_us),
+            rtt_max_us: peak(|s| s.rtt_max_us),
+            fetch_p99_typical_us: typical(|s| s.fetch_p99_us),
+            stalled_seconds: seconds.iter().filter(|s| s.stalled()).count() as u64,
+            queue_p99_peak_us: peak(|s| s.queue_p99_us),
+            batching_p99_typical_us: typical(|s| s.batching_p99_us),
+            throttle_ms: sum(|s| u64::from(s.throttle_ms)),
+            throttle_max_ms: seconds
+                .iter()
+                .map(|s| u64::from(s.throttle_max_ms))
+                .max()
+                .unwrap_or(0),
+            throttled_seconds: seconds.iter().filter(|s| s.throttle_ms > 0).count() as u64,
+            requests: sum(|s| u64::from(s.requests)),
+            bytes_out: sum(|s| s.bytes_out),
+            bytes_in: sum(|s| s.bytes_in),
+            retries: sum(|s| u64::from(s.retries)),
+            timeouts: sum(|s| u64::from(s.timeouts)),
+            disconnects: sum(|s| u64::from(s.disconnects)),
+            faults,
+            seconds,
+        }
+    }
+}
