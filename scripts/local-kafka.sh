@@ -27,6 +27,9 @@
 #                                      nothing until `acl` grants it something)
 #   scripts/local-kafka.sh acl ARGS...  Kafka's AclCommand against the cluster, e.g. --add
 #                                      --allow-principal User:surge-limited --operation Read --topic T
+#   scripts/local-kafka.sh quota CLIENT_ID BYTES_PER_S
+#                                      a produce quota (producer_byte_rate, per broker) on one
+#                                      client id; 0 removes it
 #   scripts/local-kafka.sh env         shell exports for the SASL_SSL and SSL listeners
 #   scripts/local-kafka.sh classpath   the jars' classpath, for Kafka's own Java tools
 #   scripts/local-kafka.sh reset       stop, then delete all data (the next start formats anew)
@@ -663,6 +666,21 @@ limited_user() {
   say "SCRAM user $LIMITED_USER ready"
 }
 
+quota() {
+  local client=${1:-} rate=${2:-} change out what
+  [[ -n "$client" && "$rate" =~ ^[0-9]+$ ]] ||
+    die "usage: quota CLIENT_ID BYTES_PER_S (0 removes the quota)"
+  if ((10#$rate == 0)); then
+    change=(--delete-config producer_byte_rate) what="removed"
+  else
+    change=(--add-config "producer_byte_rate=$((10#$rate))") what="$((10#$rate)) bytes/s per broker"
+  fi
+  out="$(java_tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(list plain_port)" \
+    --alter --entity-type clients --entity-name "$client" "${change[@]}" 2>&1)" ||
+    die "the quota of client $client could not be changed: $out"
+  say "client $client: producer_byte_rate $what"
+}
+
 acl() {
   java_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$(list plain_port)" "$@" >/dev/null ||
     die "AclCommand $* failed"
@@ -708,6 +726,7 @@ case "${1:-}" in
   move-leader) disturbed; move_leader "${2:-}" "${3:-}" "${4:-}" ;;
   limited-user) limited_user ;;
   acl) shift; acl "$@" ;;
+  quota) quota "${2:-}" "${3:-}" ;;
   env) env_exports ;;
   classpath) install_jars; echo "$libs/*" ;;
   reset) stop; rm -rf "$state/controller" "$state/broker-"[0-9]* "$state/config"; say "data deleted" ;;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::format::{format_micros, format_number};
 use crate::scenario::{Metric, Phase, Rate, Scenario, Shape, Stat};
-use crate::summary::{Capacity, Probe, Status};
+use crate::summary::{Capacity, Probe, Status, Throttling};
 
 /// How the search runs.
 #[derive(Debug, Clone)]
@@ -210,6 +210,9 @@ pub fn conclude(
             format_number(target)
         ),
     };
+    if let Some(quota) = quota_bound(&probes) {
+        conclusion.push_str(&quota);
+    }
     if let Some(limit) = generator_limit {
         conclusion.push_str(&format!(
             "; the generator fell behind at {} events/s, so the cluster's limit may be higher",
@@ -227,6 +230,23 @@ pub fn conclude(
         budget_s: budget.as_secs_f64(),
         conclusion,
     }
+}
+
+/// When the lowest failing probe was throttled by the brokers in a material share of its
+/// seconds, the limit found is a quota's: said, with the rate the brokers let through.
+fn quota_bound(probes: &[Probe]) -> Option<String> {
+    let failing = probes
+        .iter()
+        .filter(|p| p.status == Status::Fail)
+        .min_by(|a, b| a.offered_rate.total_cmp(&b.offered_rate))?;
+    (failing.throttled_share >= Throttling::MATERIAL).then(|| {
+        format!(
+            "; quota-bound: from {} events/s the brokers throttled the clients in {:.0}% of the probe's seconds, letting {} MB/s through: the limit found is a client quota's, not the cluster's capacity",
+            format_number(failing.offered_rate),
+            failing.throttled_share * 100.0,
+            format_number((failing.acked_mb_per_s * 1000.0).round() / 1000.0)
+        )
+    })
 }
 
 /// The exit status of a capacity search: pass when the peak is sustained.

@@ -17,7 +17,7 @@ mod integrity;
 mod phases;
 mod rebalance;
 pub use baseline::{BaselineComparison, BaselineDelta};
-pub use brokers::{BrokerFault, BrokerSecond, BrokerSummary};
+pub use brokers::{BrokerFault, BrokerSecond, BrokerSummary, Throttling};
 pub use capacity::{Capacity, Probe};
 pub use distributed::{WorkerRow, WorkersSummary};
 pub use faults::{CommandRun, FaultSummary, last_line};

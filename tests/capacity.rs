@@ -117,6 +117,50 @@ fn an_inconclusive_probe_is_never_the_cluster_limit() {
     assert_eq!(surge::capacity::status(&capacity), Status::Inconclusive);
 }
 
+#[test]
+fn a_search_stopped_by_a_quota_says_so_and_not_that_the_cluster_is_full() {
+    let mut throttled = probe(800.0, Status::Fail);
+    throttled.throttled_share = 0.9;
+    throttled.acked_mb_per_s = 0.244;
+    let probes = vec![
+        probe(200.0, Status::Pass),
+        probe(400.0, Status::Pass),
+        throttled,
+        probe(600.0, Status::Fail),
+    ];
+    let mut search = surge::capacity::Search::new(200.0, 0.1, None);
+    for p in &probes {
+        search.record(p.offered_rate, p.status);
+    }
+    let scenario = surge::validate(
+        &common::repo("tests/fixtures/capacity-knee.toml"),
+        &Default::default(),
+    )
+    .unwrap();
+    let conclude = |probes| {
+        surge::capacity::conclude(
+            &scenario,
+            probes,
+            &search,
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        )
+        .conclusion
+    };
+    // The lowest failing probe (600/s) was not throttled: the cluster's own limit.
+    assert!(!conclude(probes.clone()).contains("quota"));
+    // It was: the answer is the quota's.
+    let mut quota = probes;
+    quota[3].throttled_share = 0.5;
+    quota[3].acked_mb_per_s = 0.244;
+    let text = conclude(quota);
+    assert!(
+        text.contains("quota-bound: from 600 events/s the brokers throttled the clients in 50%")
+            && text.contains("0.244 MB/s"),
+        "{text}"
+    );
+}
+
 fn probe(rate: f64, status: Status) -> surge::summary::Probe {
     surge::summary::Probe {
         offered_rate: rate,
@@ -126,5 +170,7 @@ fn probe(rate: f64, status: Status) -> surge::summary::Probe {
         e2e_p99_us: 2000,
         max_lag: 0,
         reasons: vec![],
+        throttled_share: 0.0,
+        acked_mb_per_s: rate * 512.0 / 1_048_576.0,
     }
 }

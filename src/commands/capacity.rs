@@ -132,5 +132,7 @@ fn probe_figures(rate: f64, outcome: &RunOutcome) -> summary::Probe {
         e2e_p99_us: summary.latency.e2e_us.p99,
         max_lag: summary.groups.iter().map(|g| g.max_lag).max().unwrap_or(0),
         reasons,
+        throttled_share: summary::Throttling::of(&summary.brokers).map_or(0.0, |t| t.share()),
+        acked_mb_per_s: summary.produced.acked_mb_per_s,
     }
 }

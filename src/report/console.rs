@@ -6,7 +6,8 @@ use super::lines::{
 };
 use super::table::{
     broker_fault_lines, broker_table, capacity_table, consumer_tables, fault_table, group_table,
-    integrity_table, phase_table, producer_table, slo_table, trust_table, worker_table,
+    integrity_table, phase_table, producer_table, slo_table, throttle_line, trust_table,
+    worker_table,
 };
 use crate::summary::Summary;
 
@@ -17,6 +18,9 @@ pub fn render(summary: &Summary) -> String {
         out.push_str(&format!("\nWARNING: {warning}\n"));
     }
     out.push_str(&format!("\n{}\n{}\n", headline(summary), run_line(summary)));
+    if let Some(line) = throttle_line(summary) {
+        out.push_str(&format!("{line}\n"));
+    }
     if let (Some(capacity), Some(table)) = (&summary.capacity, capacity_table(summary)) {
         out.push_str(&format!(
             "\ncapacity: {}\n\n{}\n\nthe run at the sustained rate:\n",

@@ -10,8 +10,8 @@ use super::svg::{CHARTS, capacity_chart, render_charts};
 use super::table::{
     BROKER_TABLE_NOTE, FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, Table, baseline_table,
     broker_fault_lines, broker_table, capacity_table, consumer_tables, fault_table, group_table,
-    integrity_table, phase_table, producer_table, slo_table, topic_table, trust_table,
-    worker_table,
+    integrity_table, phase_table, producer_table, slo_table, throttle_line, topic_table,
+    trust_table, worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData, escape};
 use crate::format::thousands;
@@ -152,6 +152,12 @@ fn opening(s: &Summary) -> String {
         escape(&headline(s)),
         escape(&run_line(s))
     ));
+    if let Some(line) = throttle_line(s) {
+        html.push_str(&format!(
+            "<div class=\"verdict inconclusive\">{}</div>\n",
+            escape(&line)
+        ));
+    }
     html.push_str(&meta(&format!(
         "Run {} started {}; surge {}{}; scenario file {}.",
         s.run_id,

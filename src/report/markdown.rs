@@ -10,7 +10,7 @@ use super::svg::CHARTS;
 use super::table::{
     BROKER_TABLE_NOTE, FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, baseline_table, broker_fault_lines,
     broker_table, capacity_table, consumer_tables, fault_table, group_table, integrity_table,
-    phase_table, producer_table, slo_table, topic_table, trust_table, worker_table,
+    phase_table, producer_table, slo_table, throttle_line, topic_table, trust_table, worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::Summary;
@@ -43,6 +43,9 @@ fn opening(s: &Summary) -> String {
         md.push_str(&format!("> **WARNING:** {warning}\n\n"));
     }
     md.push_str(&format!("**{}**  \n{}\n\n", headline(s), run_line(s)));
+    if let Some(line) = throttle_line(s) {
+        md.push_str(&format!("> **{line}**\n\n"));
+    }
     md.push_str(&format!(
         "{}\n\nRun `{}` started {} on {}, {:.0} s; surge {}{}.\n\n",
         scenario_words(s),

@@ -122,3 +122,59 @@ impl BrokerSummary {
         }
     }
 }
+
+/// How much the brokers throttled the run's clients: a quota at work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throttling {
+    /// The brokers that asked for throttle time at least once.
+    pub brokers: Vec<i32>,
+    /// Seconds in which some broker asked for throttle time, of the seconds any broker was
+    /// reported.
+    pub seconds: usize,
+    pub of_seconds: usize,
+    /// The longest throttle one response asked for, ms.
+    pub max_ms: u64,
+}
+
+impl Throttling {
+    /// A share of the seconds throttled that makes a run's latency and rate a quota's.
+    pub const MATERIAL: f64 = 0.1;
+
+    /// Whether it was throttled in a material share of its seconds.
+    pub fn is_material(&self) -> bool {
+        self.share() >= Self::MATERIAL
+    }
+
+    /// The share of the run's seconds that were throttled.
+    pub fn share(&self) -> f64 {
+        self.seconds as f64 / self.of_seconds.max(1) as f64
+    }
+
+    /// From the brokers' seconds; `None` when no broker throttled anyone.
+    pub fn of(brokers: &[BrokerSummary]) -> Option<Throttling> {
+        let throttled: Vec<i32> = brokers
+            .iter()
+            .filter(|b| b.throttle_ms > 0)
+            .map(|b| b.node)
+            .collect();
+        if throttled.is_empty() {
+            return None;
+        }
+        // Seconds are the ticker's, the same for every broker: keyed by their end in ms.
+        let key = |s: &BrokerSecond| (s.t * 1000.0).round() as i64;
+        let all: std::collections::BTreeSet<i64> = brokers
+            .iter()
+            .flat_map(|b| b.seconds.iter().map(key))
+            .collect();
+        let hit: std::collections::BTreeSet<i64> = brokers
+            .iter()
+            .flat_map(|b| b.seconds.iter().filter(|s| s.throttle_ms > 0).map(key))
+            .collect();
+        Some(Throttling {
+            brokers: throttled,
+            seconds: hit.len(),
+            of_seconds: all.len(),
+            max_ms: brokers.iter().map(|b| b.throttle_max_ms).max().unwrap_or(0),
+        })
+    }
+}

@@ -15,6 +15,12 @@ pub struct Probe {
     pub max_lag: u64,
     /// Why it failed or was inconclusive.
     pub reasons: Vec<String>,
+    /// The share of its seconds in which a broker throttled the clients (a quota).
+    #[serde(default)]
+    pub throttled_share: f64,
+    /// Payload MB/s the brokers acked.
+    #[serde(default)]
+    pub acked_mb_per_s: f64,
 }
 
 /// The result of a capacity search.

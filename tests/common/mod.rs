@@ -29,6 +29,8 @@ pub fn probes(p95_at: &[(f64, u64, surge::summary::Status)]) -> Vec<surge::summa
             e2e_p99_us: p95 * 2,
             max_lag: 10,
             reasons: vec![],
+            throttled_share: 0.0,
+            acked_mb_per_s: rate * 512.0 / 1_048_576.0,
         })
         .collect()
 }

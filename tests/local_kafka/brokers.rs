@@ -129,3 +129,89 @@ fn a_paused_broker_is_the_one_left_unanswered_and_the_report_names_it() {
         surge::report::table::broker_fault_lines(summary).join("\n")
     );
 }
+
+/// 100 events/s of 512 B for 8 s from a producer whose client id has a produce quota of
+/// 2,000 bytes/s per broker: about a quarter of what it sends each broker (snappy-compressed,
+/// 8-9 KB/s measured), so the brokers throttle it.
+fn quota_scenario(dir: &Path, topic: &str) -> PathBuf {
+    let path = dir.join("quota.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "quota"
+[[topics]]
+name = "{topic}"
+partitions = 6
+config = {{ "min.insync.replicas" = "2" }}
+
+[[events]]
+name = "OrderCreated"
+topic = "{topic}"
+keys = 2000
+size = "512B"
+
+[[phases]]
+name = "steady"
+rate = "100/s"
+duration = "8s"
+
+[[consumer_groups]]
+name = "reader"
+topics = ["{topic}"]
+
+[run]
+drain_timeout = "40s"
+
+[slo]
+checks = ["lost == 0", "broker.throttle.max < 1ms"]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Slow (about 35 s): 8 s of plan, the throttled backlog's drain, and the quota's changes.
+#[test]
+fn a_produce_quota_is_named_as_throttling_in_the_verdict_line() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let client = fresh_name("surge-quota");
+    common::kafka::control(&["quota", &client, "2000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let path = quota_scenario(dir.path(), &fresh_name("quota"));
+    let outcome = common::run(
+        path.to_str().unwrap(),
+        overrides(&bootstrap, &[("producer.client.id", &client)]),
+        out.path(),
+    );
+    common::kafka::control(&["quota", &client, "0"]);
+    let outcome = outcome.unwrap();
+    let summary = &outcome.summary;
+    assert_eq!(summary.groups[0].lost, 0, "{:#?}", summary.verdict);
+    let throttled: Vec<&BrokerSummary> = summary
+        .brokers
+        .iter()
+        .filter(|b| b.throttle_ms > 0)
+        .collect();
+    assert!(!throttled.is_empty(), "{:#?}", summary.brokers);
+    let throttling = surge::summary::Throttling::of(&summary.brokers).unwrap();
+    assert!(throttling.is_material(), "{throttling:?}");
+    let check = (summary.verdict.checks.iter())
+        .find(|c| c.metric == "broker.throttle.max")
+        .unwrap();
+    // Measured, whether judged or not (a host this busy may make the run inconclusive).
+    assert!(check.actual.unwrap_or(0.0) >= 1_000.0, "{check:#?}");
+    for file in ["report.md", "report.html"] {
+        let report = std::fs::read_to_string(out.path().join(file)).unwrap();
+        assert!(
+            report.contains("Throttled by a broker quota"),
+            "{file}: {report}"
+        );
+    }
+    eprintln!(
+        "{}",
+        surge::report::table::throttle_line(summary).unwrap_or_default()
+    );
+}

@@ -4,7 +4,7 @@
 
 use super::Table;
 use crate::format::{format_micros, thousands};
-use crate::summary::{BrokerFault, BrokerSummary, Summary};
+use crate::summary::{BrokerFault, BrokerSummary, Summary, Throttling};
 
 /// How to read the broker table.
 pub const BROKER_TABLE_NOTE: &str = "From librdkafka's statistics of every producer and consumer of the run, once a second. librdkafka gives each client's percentiles, not its histogram, so a p99 here is the worst client's: in the median second (typical) and in the worst second (peak); the mean is exact over every client's requests. RTT: the producers' requests (produce, metadata); fetch: the consumers' round trips, which include the time the broker held a fetch waiting for data (fetch.wait.max.ms). Unanswered: seconds in which no client got a response from the broker while requests kept going to it (at least 5) or a client had waited a second or more. Queue wait: time requests waited in the client's output buffer before they were sent (a broker that does not read its socket, or max.in.flight reached). Batching: time producer messages waited before their request was made (linger.ms and the queue behind it). Throttle: time the broker asked the clients to hold off (a quota).";
@@ -115,4 +115,23 @@ fn fault_line(brokers: &[BrokerSummary], index: usize) -> Option<String> {
         ));
     }
     Some(line)
+}
+
+/// When the brokers throttled the clients in a material share of the run's seconds: which
+/// brokers, how often and how long, and what it means for the verdict's latencies.
+pub fn throttle_line(summary: &Summary) -> Option<String> {
+    let throttling = Throttling::of(&summary.brokers)?;
+    if !throttling.is_material() {
+        return None;
+    }
+    let nodes: Vec<String> = throttling.brokers.iter().map(i32::to_string).collect();
+    Some(format!(
+        "Throttled by a broker quota: broker{} {} asked the clients to hold off in {} of {} seconds ({:.0}%), up to {} a response. Latency and rate here are the quota's, not the cluster's capacity.",
+        if nodes.len() > 1 { "s" } else { "" },
+        nodes.join(", "),
+        throttling.seconds,
+        throttling.of_seconds,
+        throttling.share() * 100.0,
+        format_micros(throttling.max_ms as f64 * 1e3)
+    ))
 }

@@ -8,7 +8,7 @@ mod rebalance;
 mod run;
 mod slo;
 
-pub use brokers::{BROKER_TABLE_NOTE, broker_fault_lines, broker_table};
+pub use brokers::{BROKER_TABLE_NOTE, broker_fault_lines, broker_table, throttle_line};
 pub use groups::{
     catchup_table, consumer_tables, expected_for, failure_table, group_table, integrity_table,
     replay_table,
