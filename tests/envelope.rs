@@ -170,7 +170,7 @@ fn an_hour_of_per_second_figures_with_three_groups_grows_memory_by_a_few_mib_at_
             }
         }
         for document in &documents {
-            board.push(document.as_bytes());
+            board.push(document.as_bytes(), true);
         }
         ticker.tick(
             Duration::from_secs(second),

@@ -253,6 +253,48 @@ fn a_summary_with_more_points_than_seconds_is_refused() {
     report_refuses(dir.path(), "summary.json", "more than one a second");
 }
 
+/// A broker row as `summary.json` holds one, with `faults` fault entries.
+fn broker(node: i32, faults: usize) -> serde_json::Value {
+    let fault = serde_json::json!({"fault": "f", "rtt_p99_peak_us": null, "rtt_max_us": null,
+        "stalled_seconds": 0, "down_seconds": 0, "timeouts": 0});
+    serde_json::json!({"node": node, "rtt_mean_us": null, "rtt_p99_typical_us": null,
+        "rtt_p99_peak_us": null, "rtt_max_us": null, "fetch_p99_typical_us": null,
+        "stalled_seconds": 0, "down_seconds": 0, "queue_p99_peak_us": null,
+        "batching_p99_typical_us": null, "throttle_ms": 0, "throttle_max_ms": 0,
+        "throttled_seconds": 0, "requests": 0, "bytes_out": 0, "bytes_in": 0, "retries": 0,
+        "timeouts": 0, "disconnects": 0, "faults": vec![fault; faults], "seconds": []})
+}
+
+#[test]
+fn crafted_broker_rows_are_refused_before_a_report_lists_them() {
+    let cases: [(serde_json::Value, &str); 3] = [
+        // Every report lists, per fault, the brokers' node ids: fault rows the run does not
+        // have, times thousands of brokers, would print without end.
+        (
+            serde_json::json!([broker(1, 50_000), broker(2, 0)]),
+            "faults",
+        ),
+        (
+            serde_json::json!([broker(1, 0), broker(1, 0)]),
+            "node id twice",
+        ),
+        (
+            serde_json::Value::Array((0..10_001).map(|n| broker(n, 0)).collect()),
+            "more than the 10000",
+        ),
+    ];
+    for (brokers, detail) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_fixture(dir.path());
+        let path = dir.path().join("summary.json");
+        let mut summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        summary["brokers"] = brokers;
+        std::fs::write(&path, summary.to_string()).unwrap();
+        report_refuses(dir.path(), "summary.json", detail);
+    }
+}
+
 #[test]
 fn crafted_phase_figures_trust_limits_and_slo_limits_are_refused_or_drawn_off_scale() {
     let edited = |edit: &dyn Fn(&mut serde_json::Value)| {

@@ -134,6 +134,21 @@ fn slos_on_figures_the_scenario_never_produces_are_refused_naming_what_would() {
     );
     std::fs::write(&path, text).unwrap();
     surge::validate(&path, &Overrides::default()).expect("a peak then a calm phase recovers");
+    // The broker view is the clients' statistics once a second: another interval (0: none)
+    // cannot judge it, and the default can.
+    for interval in ["0", "5000"] {
+        let error = refused(
+            &with_slo("broker.rtt.p99 < 100ms"),
+            &flags(&[("statistics.interval.ms", interval)]),
+        );
+        assert!(
+            error.contains("never produces") && error.contains("statistics.interval.ms"),
+            "{interval}: {error}"
+        );
+    }
+    let path = dir.path().join("b.toml");
+    std::fs::write(&path, with_slo("broker.2.unanswered_s == 0")).unwrap();
+    surge::validate(&path, &Overrides::default()).expect("the default interval judges brokers");
 }
 
 #[test]

@@ -133,6 +133,7 @@ pub(super) async fn collect(
         faults,
         share,
         brokers: watched.ticker.brokers.seconds,
+        statistics_dropped: run.brokers.dropped(),
     }
 }
 

@@ -134,6 +134,8 @@ pub struct RunRecord {
     pub share: Option<ShareFacts>,
     /// Each broker's seconds as the clients saw it, by node id.
     pub brokers: BTreeMap<i32, Vec<BrokerSecond>>,
+    /// Statistics documents the broker view could not keep.
+    pub statistics_dropped: u64,
 }
 
 impl RunRecord {
@@ -174,6 +176,7 @@ impl RunRecord {
             faults: Vec::new(),
             share: None,
             brokers: Default::default(),
+            statistics_dropped: 0,
         }
     }
 }

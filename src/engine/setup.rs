@@ -106,7 +106,7 @@ impl Run {
             &client_id,
             &shared.topic_names,
             shared.holding.load(Ordering::Acquire),
-            Some(stats_hook(&self.brokers)),
+            Some(stats_hook(&self.brokers, true)),
         )?;
         let args = MemberArgs {
             group: shared.clone(),
@@ -234,12 +234,21 @@ pub(super) fn event_producer(
         shared,
         &topic_names,
         &type_names,
-        Some(stats_hook(brokers)),
+        Some(stats_hook(brokers, !acks_zero(&scenario.cluster.producer))),
     )
 }
 
+/// Whether the producer asks for no acknowledgement (its produce requests get no response).
+fn acks_zero(properties: &[(String, String)]) -> bool {
+    properties
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "acks" || key == "request.required.acks")
+        .is_some_and(|(_, value)| value.trim() == "0")
+}
+
 /// Hands a client's statistics documents to the board, as they come.
-fn stats_hook(brokers: &Arc<BrokerBoard>) -> StatsHook {
+fn stats_hook(brokers: &Arc<BrokerBoard>, expects_answers: bool) -> StatsHook {
     let brokers = brokers.clone();
-    Arc::new(move |document: &[u8]| brokers.push(document))
+    Arc::new(move |document: &[u8]| brokers.push(document, expects_answers))
 }

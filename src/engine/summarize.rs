@@ -395,6 +395,13 @@ const EMBEDDED_PARTITION_BATCHES: f64 = 100_000.0;
 /// broker's retention: events it discarded would be counted as lost.
 fn notes(scenario: &Scenario, record: &RunRecord, target: &Target) -> Vec<String> {
     let mut notes = scenario.notes.clone();
+    if record.statistics_dropped > 0 {
+        notes.push(format!(
+            "{} of the clients' statistics documents were dropped (more than the broker view \
+             keeps between two seconds): the broker table undercounts",
+            record.statistics_dropped
+        ));
+    }
     if target.kind != "embedded" {
         return notes;
     }

@@ -142,9 +142,18 @@ impl Ticker {
         let reports = brokers
             .take()
             .iter()
-            .filter_map(|document| broker_reports(document))
+            .filter_map(|(expects_answers, document)| {
+                let (client, mut reports) = broker_reports(document)?;
+                for report in &mut reports {
+                    report.expects_answers = *expects_answers;
+                }
+                Some((client, reports))
+            })
             .collect();
-        self.brokers.fold(point.t, reports);
+        let warmup = self
+            .plan
+            .is_warmup_at(now.saturating_sub(Duration::from_millis(1)));
+        self.brokers.fold(point.t, warmup, reports);
         self.last = now;
         self.last_sent = sent;
         self.last_acked = acked;

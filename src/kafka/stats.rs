@@ -14,8 +14,7 @@ use serde::Deserialize;
 
 use crate::metrics::brokers::{BrokerReport, Totals, Window};
 
-/// How often the clients report, in milliseconds: the view's one-second grain.
-pub const INTERVAL_MS: &str = "1000";
+pub use crate::scenario::STATISTICS_INTERVAL_MS as INTERVAL_MS;
 
 /// What a client calls with each statistics document it emits.
 pub type StatsHook = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -87,6 +86,11 @@ struct RawBroker {
 struct RawWindow {
     #[serde(default)]
     max: i64,
+    /// Values above the histogram's fixed top (`rtt` 0.5 s, `int_latency` and
+    /// `outbuf_latency` 0.1 s, `throttle` 5 s): counted in `cnt`, `sum` and `max`, but in no
+    /// percentile.
+    #[serde(default)]
+    outofrange: i64,
     #[serde(default)]
     sum: i64,
     #[serde(default)]
@@ -102,15 +106,25 @@ fn window(raw: Option<RawWindow>) -> Window {
         return Window::default();
     };
     let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let (count, above) = (n(raw.cnt), n(raw.outofrange));
     // librdkafka's percentiles are its histogram's bucket bounds, which can pass the true
-    // maximum: none is reported above it.
+    // maximum: none is reported above it. Values above the histogram's top are in no
+    // percentile: when they are at least 1% of the window (half), its p99 (p50) is somewhere
+    // above the top, and the max is the one figure that says where.
     let max = n(raw.max);
+    let percentile = |value: i64, share: u64| {
+        if count > 0 && above.saturating_mul(share) >= count {
+            max
+        } else {
+            n(value).min(max)
+        }
+    };
     Window {
-        count: n(raw.cnt),
+        count,
         sum: n(raw.sum),
         max,
-        p50: n(raw.p50).min(max),
-        p99: n(raw.p99).min(max),
+        p50: percentile(raw.p50, 2),
+        p99: percentile(raw.p99, 100),
     }
 }
 
@@ -129,6 +143,7 @@ pub fn broker_reports(raw: &[u8]) -> Option<(String, Vec<BrokerReport>)> {
             // Never connected (INIT) is not down: the client had no need of it.
             up: !matches!(b.state.as_str(), "DOWN" | "TRY_CONNECT"),
             producer,
+            expects_answers: true,
             // A request has waited a second or more and nothing came back meanwhile (-1:
             // never sent or received).
             waiting: b.waitresp_cnt > 0 && b.txidle >= 1_000_000 && b.rxidle >= 1_000_000,
@@ -186,6 +201,23 @@ mod tests {
             (b.totals.retries, b.totals.timeouts, b.totals.disconnects),
             (2, 1, 1)
         );
+    }
+
+    #[test]
+    fn values_above_the_histogram_s_top_raise_the_percentiles_to_the_max() {
+        let document = |outofrange: u32| {
+            format!(
+                r#"{{"name": "p", "type": "producer", "brokers": {{"b/1": {{"nodeid": 1,
+                "source": "learned", "state": "UP", "rtt": {{"max": 4020000, "sum": 4300000,
+                "cnt": 100, "p50": 0, "p99": 0, "outofrange": {outofrange}}}}}}}}}"#
+            )
+        };
+        let rtt = |outofrange| broker_reports(document(outofrange).as_bytes()).unwrap().1[0].rtt;
+        // Every value above 0.5 s: librdkafka's histogram is empty, its percentiles 0.
+        assert_eq!((rtt(100).p50, rtt(100).p99), (4_020_000, 4_020_000));
+        // 3 of 100: the p99 is among them, the p50 is not.
+        assert_eq!((rtt(3).p50, rtt(3).p99), (0, 4_020_000));
+        assert_eq!(rtt(0).p99, 0);
     }
 
     #[test]

@@ -45,8 +45,10 @@ pub struct BrokerReport {
     /// held its fetches waiting for data (`fetch.wait.max.ms`): they are kept apart.
     pub producer: bool,
     /// The client had a request waiting for a second or more with nothing received from the
-    /// broker meanwhile.
+    /// broker meanwhile (producers only: a consumer's fetch may wait longer by design).
     pub waiting: bool,
+    /// Whether its requests expect a response (not an acks=0 producer's).
+    pub expects_answers: bool,
     /// Request round trip, in microseconds.
     pub rtt: Window,
     /// Time requests waited in the client's output buffer before they were sent, in µs.
@@ -87,13 +89,16 @@ impl Totals {
 }
 
 /// One broker over one second of the run, all clients together. Latencies in µs (at most
-/// `u32::MAX`, 71 minutes), counts saturate: a row is 128 bytes, kept for every second.
+/// `u32::MAX`, 71 minutes), counts saturate: a row is 136 bytes, kept for every second.
 /// `rtt_*` are the producers' requests (produce and metadata); the consumers' round trips,
 /// which include the broker's fetch wait, are `fetch_p99_us`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BrokerSecond {
     /// The second's end, in seconds since the plan started.
     pub t: f64,
+    /// In a warmup phase (or before the plan): left out of the run's figures and SLOs.
+    #[serde(default)]
+    pub warmup: bool,
     pub rtt_p50_us: Option<u32>,
     pub rtt_p99_us: Option<u32>,
     pub rtt_mean_us: Option<u32>,
@@ -108,6 +113,8 @@ pub struct BrokerSecond {
     pub answered: u32,
     /// Clients that had waited a second or more for a response when they reported.
     pub waiting: u32,
+    /// Requests sent by clients that expect a response to each (acks=0 produce does not).
+    pub answerable: u32,
     pub queue_p99_us: Option<u32>,
     pub batching_p99_us: Option<u32>,
     /// The longest throttle a response asked for, and all of them added (ms).
@@ -124,11 +131,24 @@ pub struct BrokerSecond {
 }
 
 impl BrokerSecond {
-    /// No client timed a response from the broker, while requests kept going to it (at least
-    /// [`STALL_REQUESTS`]) or a client had waited a second or more (a producer at its
-    /// in-flight limit sends no more).
+    /// No client timed a response from the broker, while requests that expect one kept going
+    /// to it (at least [`STALL_REQUESTS`]) or a producer had waited a second or more (at its
+    /// in-flight limit it sends no more). A second in which the broker asked for throttle time
+    /// is not a stall: a throttled connection is muted on purpose.
     pub fn stalled(&self) -> bool {
-        self.answered == 0 && (self.requests >= STALL_REQUESTS || self.waiting > 0)
+        self.answered == 0
+            && self.throttle_ms == 0
+            && (self.answerable >= STALL_REQUESTS || self.waiting > 0)
+    }
+
+    /// Nothing happened between any client and the broker: not kept.
+    fn idle(&self) -> bool {
+        self.requests == 0
+            && self.answered == 0
+            && self.waiting == 0
+            && self.throttle_ms == 0
+            && self.clients_down == 0
+            && self.bytes_in == 0
     }
 }
 
@@ -142,6 +162,9 @@ impl BrokerSecond {
     fn add(&mut self, report: &BrokerReport, counts: Totals) {
         let add = |kept: &mut u32, value: u64| *kept = kept.saturating_add(narrow(value));
         add(&mut self.requests, counts.requests);
+        if report.expects_answers {
+            add(&mut self.answerable, counts.requests);
+        }
         add(&mut self.retries, counts.retries);
         add(&mut self.timeouts, counts.timeouts);
         add(&mut self.disconnects, counts.disconnects);
@@ -150,7 +173,7 @@ impl BrokerSecond {
         self.bytes_out = self.bytes_out.saturating_add(counts.bytes_out);
         self.bytes_in = self.bytes_in.saturating_add(counts.bytes_in);
         self.clients_down += u32::from(!report.up);
-        self.waiting += u32::from(report.waiting);
+        self.waiting += u32::from(report.waiting && report.producer);
         self.throttle_max_ms = self.throttle_max_ms.max(narrow(report.throttle.max));
         // The worst client's, for windows that timed anything.
         let worst = |kept: &mut Option<u32>, window: &Window, value: u64| {
@@ -176,18 +199,23 @@ impl BrokerSecond {
     }
 }
 
+/// A statistics document as it came, with whether its client's requests expect a response.
+type Pending = (bool, Vec<u8>);
+
 /// Where the clients' statistics documents wait for the next fold, as they came: they are read
 /// on the ticker's thread, not on a producer's sending thread.
 #[derive(Debug, Default)]
 pub struct BrokerBoard {
-    pending: Mutex<(Vec<Vec<u8>>, usize)>,
+    /// Each document, with whether its client's requests expect a response.
+    pending: Mutex<(Vec<Pending>, usize)>,
     /// Documents dropped because the board was full between two folds.
     dropped: AtomicU64,
 }
 
 impl BrokerBoard {
-    /// One client's statistics document (called from librdkafka's statistics callback).
-    pub fn push(&self, document: &[u8]) {
+    /// One client's statistics document (called from librdkafka's statistics callback);
+    /// `expects_answers` is false for a producer with acks=0.
+    pub fn push(&self, document: &[u8], expects_answers: bool) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let (documents, bytes) = &mut *pending;
         if documents.len() >= MAX_PENDING || *bytes + document.len() > MAX_PENDING_BYTES {
@@ -195,11 +223,11 @@ impl BrokerBoard {
             return;
         }
         *bytes += document.len();
-        documents.push(document.to_vec());
+        documents.push((expects_answers, document.to_vec()));
     }
 
     /// The documents pushed since the last take.
-    pub fn take(&self) -> Vec<Vec<u8>> {
+    pub fn take(&self) -> Vec<Pending> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         pending.1 = 0;
         std::mem::take(&mut pending.0)
@@ -222,8 +250,8 @@ pub struct BrokerTimeline {
 
 impl BrokerTimeline {
     /// Folds each client's reports since the last fold into one second per broker that any
-    /// client reported, ending at `t`.
-    pub fn fold(&mut self, t: f64, clients: Vec<(String, Vec<BrokerReport>)>) {
+    /// client reported, ending at `t` (in a warmup phase when `warmup`).
+    pub fn fold(&mut self, t: f64, warmup: bool, clients: Vec<(String, Vec<BrokerReport>)>) {
         let mut rows: FxHashMap<i32, BrokerSecond> = FxHashMap::default();
         let reports = clients
             .into_iter()
@@ -236,7 +264,11 @@ impl BrokerTimeline {
             row.add(&report, counts);
         }
         for (node, mut row) in rows {
+            if row.idle() {
+                continue;
+            }
             row.t = t;
+            row.warmup = warmup;
             row.rtt_mean_us =
                 (row.rtt_count > 0).then(|| narrow(row.rtt_sum_us / u64::from(row.rtt_count)));
             self.seconds.entry(node).or_default().push(row);
@@ -263,6 +295,7 @@ mod tests {
             node,
             up: true,
             producer: true,
+            expects_answers: true,
             rtt,
             totals: Totals {
                 requests,
@@ -281,6 +314,7 @@ mod tests {
         let mut timeline = BrokerTimeline::default();
         timeline.fold(
             1.0,
+            false,
             vec![
                 client("p0", vec![report(1, window(10, 1_000, 90, 200, 250), 10)]),
                 client(
@@ -315,9 +349,17 @@ mod tests {
         let heartbeat = report(3, Window::default(), 1);
         let mut blocked = report(4, Window::default(), 0);
         blocked.waiting = true;
+        let mut muted = report(5, Window::default(), 9);
+        muted.throttle = window(1, 800, 800, 800, 800);
+        let mut acks_0 = report(6, Window::default(), 50);
+        acks_0.expects_answers = false;
         timeline.fold(
             1.0,
-            vec![client("c0", vec![fetch, silent, heartbeat, blocked])],
+            false,
+            vec![client(
+                "c0",
+                vec![fetch, silent, heartbeat, blocked, muted, acks_0],
+            )],
         );
         let one = &timeline.seconds[&1][0];
         // A consumer's 500 ms fetch wait is not a slow produce round trip.
@@ -330,12 +372,15 @@ mod tests {
         assert!(!timeline.seconds[&3][0].stalled());
         // A producer at its in-flight limit sends nothing more, and waits.
         assert!(timeline.seconds[&4][0].stalled());
+        // A throttled connection is muted on purpose; acks=0 expects no answer.
+        assert!(!timeline.seconds[&5][0].stalled());
+        assert!(!timeline.seconds[&6][0].stalled());
     }
 
     #[test]
     fn a_row_is_as_small_as_its_documentation_says() {
         // The envelope's hour of seconds (tests/envelope.rs) counts on it.
-        assert_eq!(std::mem::size_of::<BrokerSecond>(), 128);
+        assert_eq!(std::mem::size_of::<BrokerSecond>(), 136);
     }
 
     #[test]
@@ -344,14 +389,20 @@ mod tests {
         for (t, requests) in [(1.0, 100), (2.0, 250), (3.0, 40)] {
             timeline.fold(
                 t,
+                false,
                 vec![client("p0", vec![report(1, Window::default(), requests)])],
             );
         }
         let counts: Vec<u32> = timeline.seconds[&1].iter().map(|s| s.requests).collect();
         // The third report's counts went down: a new client, counted from 0.
         assert_eq!(counts, [100, 150, 40]);
-        // A fold with no report adds no second.
-        timeline.fold(4.0, Vec::new());
+        // A fold with no report adds no second, nor does one in which nothing happened.
+        timeline.fold(4.0, false, Vec::new());
+        timeline.fold(
+            5.0,
+            false,
+            vec![client("p0", vec![report(1, Window::default(), 40)])],
+        );
         assert_eq!(timeline.seconds[&1].len(), 3);
     }
 
@@ -361,7 +412,7 @@ mod tests {
         throttled.throttle = window(4, 1_200, 300, 500, 500);
         throttled.up = false;
         let mut timeline = BrokerTimeline::default();
-        timeline.fold(1.0, vec![client("p0", vec![throttled])]);
+        timeline.fold(1.0, false, vec![client("p0", vec![throttled])]);
         let row = &timeline.seconds[&3][0];
         assert_eq!((row.throttle_max_ms, row.throttle_ms), (500, 1_200));
         assert_eq!(row.clients_down, 1);
@@ -371,11 +422,11 @@ mod tests {
     fn a_full_board_drops_and_counts_what_it_cannot_keep() {
         let board = BrokerBoard::default();
         for _ in 0..MAX_PENDING + 7 {
-            board.push(b"{}");
+            board.push(b"{}", true);
         }
         assert_eq!(board.dropped(), 7);
         assert_eq!(board.take().len(), MAX_PENDING);
-        board.push(&vec![b' '; MAX_PENDING_BYTES + 1]);
+        board.push(&vec![b' '; MAX_PENDING_BYTES + 1], true);
         assert_eq!(board.dropped(), 8);
         assert!(board.take().is_empty());
     }

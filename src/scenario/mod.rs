@@ -31,6 +31,10 @@ pub use slo::{
 };
 pub use units::{Rate, Size};
 
+/// How often each client reports librdkafka's statistics for the per-broker view, in ms: the
+/// view's one-second grain. A scenario that sets another interval cannot judge the brokers.
+pub const STATISTICS_INTERVAL_MS: &str = "1000";
+
 /// A scenario problem a user can fix: the file, the key, what is wrong, and the fix.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ScenarioError {

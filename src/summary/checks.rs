@@ -30,6 +30,7 @@ impl Summary {
             }
         }
         self.check_phases_and_trust(run_time)?;
+        self.check_brokers(run_time)?;
         // One point a second: more would only be drawn, at any cost.
         if self.timeline.len() as f64 > run_time + 60.0 {
             return Err(format!(
@@ -93,4 +94,43 @@ impl Summary {
         }
         Ok(())
     }
+
+    /// The broker view holds what a run's clients can have reported: a broker once, seconds
+    /// of this run, one entry per fault of the run (every report lists them).
+    fn check_brokers(&self, run_time: f64) -> Result<(), String> {
+        if self.brokers.len() > MAX_BROKERS {
+            return Err(format!(
+                "`brokers` lists {} brokers, more than the {MAX_BROKERS} a cluster can have here",
+                self.brokers.len()
+            ));
+        }
+        let mut nodes: Vec<i32> = self.brokers.iter().map(|b| b.node).collect();
+        nodes.sort_unstable();
+        if nodes.windows(2).any(|w| w[0] == w[1]) {
+            return Err("`brokers` lists a node id twice".into());
+        }
+        for (i, broker) in self.brokers.iter().enumerate() {
+            if broker.faults.len() > self.faults.len() {
+                return Err(format!(
+                    "`brokers[{i}].faults` has {} entries for a run of {} faults",
+                    broker.faults.len(),
+                    self.faults.len()
+                ));
+            }
+            if broker.seconds.len() as f64 > run_time + 60.0
+                || broker
+                    .seconds
+                    .iter()
+                    .any(|s| !(0.0..=run_time + 60.0).contains(&s.t))
+            {
+                return Err(format!(
+                    "`brokers[{i}].seconds` holds seconds that are not this {run_time} s run's"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
+
+/// Brokers a summary may list: far more than any cluster surge measures.
+const MAX_BROKERS: usize = 10_000;

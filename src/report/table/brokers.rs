@@ -7,7 +7,12 @@ use crate::format::{format_micros, thousands};
 use crate::summary::{BrokerFault, BrokerSummary, Summary, Throttling};
 
 /// How to read the broker table.
-pub const BROKER_TABLE_NOTE: &str = "From librdkafka's statistics of every producer and consumer of the run, once a second. librdkafka gives each client's percentiles, not its histogram, so a p99 here is the worst client's: in the median second (typical) and in the worst second (peak); the mean is exact over every client's requests. RTT: the producers' requests (produce, metadata); fetch: the consumers' round trips, which include the time the broker held a fetch waiting for data (fetch.wait.max.ms). Unanswered: seconds in which no client got a response from the broker while requests kept going to it (at least 5) or a client had waited a second or more. Queue wait: time requests waited in the client's output buffer before they were sent (a broker that does not read its socket, or max.in.flight reached). Batching: time producer messages waited before their request was made (linger.ms and the queue behind it). Throttle: time the broker asked the clients to hold off (a quota).";
+pub const BROKER_TABLE_NOTE: &str = "From librdkafka's statistics of every producer and consumer of the run, once a second. librdkafka gives each client's percentiles, not its histogram, so a p99 here is the worst client's: in the median second (typical) and in the worst second (peak); the mean is exact over every client's requests. RTT: the producers' requests (produce, metadata); fetch: the consumers' round trips, which include the time the broker held a fetch waiting for data (fetch.wait.max.ms). Unanswered: seconds in which no client got a response from the broker while requests that expect one kept going to it (at least 5) or a producer had waited a second or more (not counted while the broker throttled). Down: seconds in which a client's connection to it was down or reconnecting. Warmup seconds are left out of every column. Queue wait: time requests waited in the client's output buffer before they were sent (a broker that does not read its socket, or max.in.flight reached). Batching: time producer messages waited before their request was made (linger.ms and the queue behind it). Throttle: time the broker asked the clients to hold off (a quota).";
+
+/// `N s`, or `-` for none.
+fn seconds(n: u64) -> String {
+    if n == 0 { "-".into() } else { format!("{n} s") }
+}
 
 /// One row per broker any client reported.
 pub fn broker_table(summary: &Summary) -> Option<Table> {
@@ -19,6 +24,7 @@ pub fn broker_table(summary: &Summary) -> Option<Table> {
         "RTT max",
         "fetch p99 typical",
         "unanswered",
+        "down",
         "queue wait p99 peak",
         "batching p99 typical",
         "throttled (max)",
@@ -49,10 +55,8 @@ pub fn broker_table(summary: &Summary) -> Option<Table> {
             ),
             latency(b.rtt_max_us),
             latency(b.fetch_p99_typical_us),
-            match b.stalled_seconds {
-                0 => "-".into(),
-                n => format!("{n} s"),
-            },
+            seconds(b.stalled_seconds),
+            seconds(b.down_seconds),
             latency(b.queue_p99_peak_us),
             latency(b.batching_p99_typical_us),
             throttled,
@@ -64,54 +68,61 @@ pub fn broker_table(summary: &Summary) -> Option<Table> {
     (!table.is_empty()).then_some(table)
 }
 
-/// Per fault, the broker that answered worst and the others: "during fault b2-paused: broker 2
+/// Node ids a fault line lists at most; beyond, "and N more".
+const LISTED_NODES: usize = 12;
+
+/// Per fault, the broker that fared worst and the others: "during fault b2-paused: broker 2
 /// unanswered for 3 s, RTT max 4.03s; brokers 1, 3 RTT max 58ms". The worst is the one left
-/// unanswered longest, then the one with the longest round trip (producers' requests).
+/// unanswered or down longest, then the one with the longest round trip (producers' requests).
 pub fn broker_fault_lines(summary: &Summary) -> Vec<String> {
-    let Some(first) = summary.brokers.first() else {
-        return Vec::new();
-    };
-    (0..first.faults.len())
+    let faults = summary.brokers.iter().map(|b| b.faults.len()).max();
+    (0..faults.unwrap_or(0).min(summary.faults.len()))
         .filter_map(|index| fault_line(&summary.brokers, index))
         .collect()
 }
 
-/// Broker `b`'s figures in fault `index`.
-fn fault_of(b: &BrokerSummary, index: usize) -> Option<&BrokerFault> {
-    b.faults.get(index)
+/// A broker's figures in one fault, in words.
+fn fault_words(f: &BrokerFault) -> String {
+    let rtt = f.rtt_max_us.map_or("no RTT timed".into(), |us| {
+        format!("RTT max {}", format_micros(us as f64))
+    });
+    let mut words = Vec::new();
+    if f.down_seconds > 0 {
+        words.push(format!("down for {} s", f.down_seconds));
+    }
+    if f.stalled_seconds > 0 {
+        words.push(format!("unanswered for {} s", f.stalled_seconds));
+    }
+    words.push(rtt);
+    words.join(", ")
 }
 
 fn fault_line(brokers: &[BrokerSummary], index: usize) -> Option<String> {
-    let during = |b: &BrokerSummary| fault_of(b, index).cloned();
-    let fault = &brokers.iter().find_map(during)?.fault;
-    let rank = |b: &&BrokerSummary| during(b).map(|f| (f.stalled_seconds, f.rtt_max_us));
-    let worst = brokers.iter().max_by_key(rank)?;
-    let words = |f: &BrokerFault| {
-        let rtt = f.rtt_max_us.map_or("no RTT timed".into(), |us| {
-            format!("RTT max {}", format_micros(us as f64))
-        });
-        match f.stalled_seconds {
-            0 => rtt,
-            n => format!("unanswered for {n} s, {rtt}"),
-        }
-    };
-    let mut line = format!(
-        "during fault {fault}: broker {} {}",
-        worst.node,
-        words(&during(worst)?)
-    );
-    let others: Vec<&BrokerSummary> = brokers.iter().filter(|b| b.node != worst.node).collect();
-    let others_worst = others
+    let during: Vec<(i32, &BrokerFault)> = brokers
         .iter()
-        .filter_map(|b| during(b))
-        .max_by_key(|f| (f.stalled_seconds, f.rtt_max_us));
-    if let Some(other) = others_worst {
-        let nodes: Vec<String> = others.iter().map(|b| b.node.to_string()).collect();
+        .filter_map(|b| Some((b.node, b.faults.get(index)?)))
+        .collect();
+    let &(worst, worst_fault) = during.iter().max_by_key(|(_, f)| f.severity())?;
+    let mut line = format!(
+        "during fault {}: broker {worst} {}",
+        worst_fault.fault,
+        fault_words(worst_fault)
+    );
+    let others: Vec<&(i32, &BrokerFault)> = during.iter().filter(|(n, _)| *n != worst).collect();
+    if let Some((_, other)) = others.iter().max_by_key(|(_, f)| f.severity()) {
+        let mut nodes: Vec<String> = others
+            .iter()
+            .take(LISTED_NODES)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if others.len() > LISTED_NODES {
+            nodes.push(format!("and {} more", others.len() - LISTED_NODES));
+        }
         line.push_str(&format!(
             "; broker{} {} {}",
-            if nodes.len() > 1 { "s" } else { "" },
+            if others.len() > 1 { "s" } else { "" },
             nodes.join(", "),
-            words(&other)
+            fault_words(other)
         ));
     }
     Some(line)

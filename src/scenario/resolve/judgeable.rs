@@ -16,6 +16,8 @@ pub(super) struct Produces<'a> {
     pub(super) phases: &'a [Phase],
     pub(super) groups: &'a [GroupSpec],
     pub(super) faults: &'a [FaultSpec],
+    /// A client's `statistics.interval.ms` other than the broker view's one second, if set.
+    pub(super) statistics_interval: Option<&'a str>,
 }
 
 /// Refuses an SLO whose limit its metric cannot meet, or whose figure the scenario never
@@ -332,6 +334,9 @@ impl Produces<'_> {
                     "retries and dead letters come from a group with `failure_rate` or `poison_keys`, and there is none",
                 )
             }
+            Metric::Broker { .. } if self.statistics_interval.is_some() => Some(
+                "the broker view counts the clients' statistics once a second, and `statistics.interval.ms` sets another interval (0 turns them off): drop that property to judge the brokers",
+            ),
             _ => None,
         }
     }

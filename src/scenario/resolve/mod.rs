@@ -134,6 +134,13 @@ pub fn resolve(
         phases: &phases,
         groups: &groups,
         faults: &faults,
+        statistics_interval: cluster
+            .producer
+            .iter()
+            .chain(&cluster.consumer)
+            .filter(|(key, _)| key == "statistics.interval.ms")
+            .map(|(_, value)| value.as_str())
+            .find(|value| value.trim() != super::STATISTICS_INTERVAL_MS),
     };
     judgeable::check_judgeable(&ctx, &slos, &produces)?;
     note_scales(overrides, &mut notes);
