@@ -240,11 +240,7 @@ pub(super) fn event_producer(
 
 /// Whether the producer asks for no acknowledgement (its produce requests get no response).
 fn acks_zero(properties: &[(String, String)]) -> bool {
-    properties
-        .iter()
-        .rev()
-        .find(|(key, _)| key == "acks" || key == "request.required.acks")
-        .is_some_and(|(_, value)| value.trim() == "0")
+    crate::scenario::property(properties, "acks") == Some("0")
 }
 
 /// Hands a client's statistics documents to the board, as they come.

@@ -23,7 +23,7 @@ pub use protocol::{CLASSIC_ONLY_PROPERTIES, GroupProtocol, ProtocolKeys};
 pub use resolve::{
     GroupField, GroupSetting, INSECURE_TLS_WARNING, MAX_CLIENT_BUFFER_KIB, MAX_EVENT_SIZE,
     MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES, Overrides, is_secret_property,
-    merge as merge_properties, resolve,
+    merge as merge_properties, property, resolve,
 };
 pub use slo::{
     BrokerFigure, Comparison, Count, FailureFigure, FaultFigure, Metric, RebalanceFigure,

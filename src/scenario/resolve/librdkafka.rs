@@ -39,6 +39,15 @@ pub fn canonical(key: &str) -> &str {
         .map_or(key, |(_, name)| name)
 }
 
+/// The value `properties` give `key` (under any of its librdkafka names), the last one set.
+pub fn property<'a>(properties: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    properties
+        .iter()
+        .rev()
+        .find(|(k, _)| canonical(k) == canonical(key))
+        .map(|(_, v)| v.trim())
+}
+
 /// Properties a scenario or `-X` may not set, and why: they load code or run a command when a
 /// client is made (validation makes one), or name the brokers behind `--bootstrap`'s back.
 const REFUSED: &[(&str, &str)] = &[

@@ -21,6 +21,7 @@ mod protocol;
 mod slos;
 
 pub use events::MAX_EVENT_SIZE;
+pub use librdkafka::property;
 pub use limits::{MAX_CLIENT_BUFFER_KIB, MAX_GROUPS, MAX_KEY_STATE_BYTES, MAX_KEY_STATES};
 pub use properties::{INSECURE_TLS_WARNING, is_secret_property, merge};
 pub use protocol::{GroupField, GroupSetting};
@@ -134,13 +135,10 @@ pub fn resolve(
         phases: &phases,
         groups: &groups,
         faults: &faults,
-        statistics_interval: cluster
-            .producer
-            .iter()
-            .chain(&cluster.consumer)
-            .filter(|(key, _)| key == "statistics.interval.ms")
-            .map(|(_, value)| value.as_str())
-            .find(|value| value.trim() != super::STATISTICS_INTERVAL_MS),
+        statistics_interval: [&cluster.producer, &cluster.consumer]
+            .into_iter()
+            .filter_map(|properties| librdkafka::property(properties, "statistics.interval.ms"))
+            .find(|value| *value != super::STATISTICS_INTERVAL_MS),
     };
     judgeable::check_judgeable(&ctx, &slos, &produces)?;
     note_scales(overrides, &mut notes);
