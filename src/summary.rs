@@ -8,6 +8,7 @@ pub use crate::scenario::{Label, PlanSettings};
 use crate::metrics::{LatencyStats, TimelinePoint};
 
 mod baseline;
+mod breakdown;
 mod brokers;
 mod capacity;
 mod checks;
@@ -17,6 +18,9 @@ mod integrity;
 mod phases;
 mod rebalance;
 pub use baseline::{BaselineComparison, BaselineDelta};
+pub use breakdown::{
+    CONSUMER_SETTINGS, GroupBreakdown, LatencyBreakdown, PRODUCER_SETTINGS, Part, Setting,
+};
 pub use brokers::{BrokerFault, BrokerSecond, BrokerSummary, Throttling};
 pub use capacity::{Capacity, Probe};
 pub use distributed::{WorkerRow, WorkersSummary};
@@ -80,6 +84,9 @@ pub struct Summary {
     /// Each broker as the run's clients saw it (librdkafka's statistics), by node id.
     #[serde(default)]
     pub brokers: Vec<BrokerSummary>,
+    /// Where the milliseconds went: `None` when nothing was acked, and in a merged run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<LatencyBreakdown>,
     /// The git commit surge was built from, when it was built in a checkout.
     #[serde(default)]
     pub git_commit: Option<String>,

@@ -2,6 +2,8 @@
 //! loopback (scripts/local-kafka.sh, started once for this binary). Every run is read back by
 //! Kafka's own Java console consumer, which must agree with surge on loss and duplicates.
 
+#[path = "local_kafka/breakdown.rs"]
+mod breakdown;
 #[path = "local_kafka/brokers.rs"]
 mod brokers;
 mod common;

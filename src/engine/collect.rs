@@ -133,6 +133,7 @@ pub(super) async fn collect(
         faults,
         share,
         brokers: watched.ticker.brokers.seconds,
+        client_path: watched.ticker.brokers.path,
         statistics_dropped: run.brokers.dropped(),
     }
 }
@@ -306,6 +307,7 @@ impl Reconciled<'_> {
             }),
         });
         GroupRecord {
+            delivery: run.deliveries.stats(index),
             failures,
             replay,
             catchups: Vec::new(),

@@ -3,6 +3,7 @@
 //! (`drain`), and everything measured is gathered into a [`RunRecord`] (`collect`).
 //! The only module that spawns tasks.
 
+mod breakdown;
 mod catchup;
 mod collect;
 mod consumer;

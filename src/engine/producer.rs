@@ -12,6 +12,7 @@ use super::signals::StopSignal;
 use crate::kafka::{Delivery, DeliverySink, EventProducer, SendOutcome};
 use hdrhistogram::Histogram;
 
+use crate::metrics::delivery::Deliveries;
 use crate::metrics::{KeyId, LatencyRecorder, SentLedger, new_histogram};
 use crate::scenario::Scenario;
 use crate::workload::{Decoded, EventGenerator, OutgoingEvent, RUN_ID_LEN, decode};
@@ -67,6 +68,8 @@ pub struct InstanceShared {
     pub(super) fatal: AtomicBool,
     /// Clients replaced after a fatal error.
     pub rebuilds: AtomicU64,
+    /// Ack times of sampled events, for each group's ack-to-consumption share.
+    deliveries: Arc<Deliveries>,
 }
 
 impl InstanceShared {
@@ -75,6 +78,7 @@ impl InstanceShared {
         plan: Arc<Plan>,
         start: Arc<OnceLock<(Instant, u64)>>,
         partitions: &[u32],
+        deliveries: Arc<Deliveries>,
     ) -> InstanceShared {
         InstanceShared {
             run_id,
@@ -109,6 +113,7 @@ impl InstanceShared {
             paused: AtomicBool::new(false),
             fatal: AtomicBool::new(false),
             rebuilds: AtomicU64::new(0),
+            deliveries,
         }
     }
 
@@ -211,11 +216,18 @@ impl DeliverySink for InstanceShared {
         self.note_offset(topic, &delivery);
         let now_us = self.since_start_us();
         let latency = now_us.saturating_sub(intended_us);
-        let mut publish = lock(&self.publish);
-        if self.plan.is_warmup_at(Duration::from_micros(intended_us)) {
-            publish.record_interval_only(latency);
-        } else {
-            publish.record(latency);
+        let warmup = self.plan.is_warmup_at(Duration::from_micros(intended_us));
+        {
+            let mut publish = lock(&self.publish);
+            if warmup {
+                publish.record_interval_only(latency);
+            } else {
+                publish.record(latency);
+            }
+        }
+        if !warmup && self.deliveries.sampled(delivery.offset) {
+            let place = (topic as u32, delivery.partition, delivery.offset);
+            self.deliveries.acked(place, now_us);
         }
     }
 

@@ -12,8 +12,9 @@ use super::loss_audit::LossAudit;
 use super::pacer::Plan;
 use super::share::ShareFacts;
 use crate::kafka::ConnectError;
-use crate::metrics::brokers::BrokerSecond;
+use crate::metrics::brokers::{BrokerSecond, ClientPath};
 use crate::metrics::causes::{CauseExample, Causes};
+use crate::metrics::delivery::DeliveryStats;
 use crate::metrics::{Histograms, LossReport, SentLedger, TimelinePoint};
 use crate::summary::{CatchupSummary, FailureSummary, ReplaySummary};
 
@@ -85,6 +86,8 @@ pub struct GroupRecord {
     pub catchups: Vec<CatchupSummary>,
     /// Who owned each partition when, on the plan's clock.
     pub ownership: OwnershipRecord,
+    /// Sampled events' time from ack to read (`None`: not timed, as for a late group).
+    pub delivery: Option<DeliveryStats>,
 }
 
 /// A group's failure handling as the engine measured it.
@@ -134,6 +137,8 @@ pub struct RunRecord {
     pub share: Option<ShareFacts>,
     /// Each broker's seconds as the clients saw it, by node id.
     pub brokers: BTreeMap<i32, Vec<BrokerSecond>>,
+    /// The clients' batching, queue and round trips over the measured seconds.
+    pub client_path: ClientPath,
     /// Statistics documents the broker view could not keep.
     pub statistics_dropped: u64,
 }
@@ -176,6 +181,7 @@ impl RunRecord {
             faults: Vec::new(),
             share: None,
             brokers: Default::default(),
+            client_path: ClientPath::default(),
             statistics_dropped: 0,
         }
     }

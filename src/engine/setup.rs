@@ -12,6 +12,7 @@ use super::record::EngineError;
 use crate::kafka::stats::StatsHook;
 use crate::kafka::{ConnectError, EventProducer, GroupMember, start_groups_at_end};
 use crate::metrics::brokers::BrokerBoard;
+use crate::metrics::delivery::{Deliveries, sample_every};
 use crate::scenario::{GroupStart, Scenario};
 use crate::workload::RUN_ID_LEN;
 
@@ -30,6 +31,8 @@ pub(super) struct Run {
     pub(super) dlt_starts: Vec<(usize, Vec<i64>)>,
     /// Every client's statistics documents, for the per-broker view.
     pub(super) brokers: Arc<BrokerBoard>,
+    /// Sampled events' ack and read times, for each group's ack-to-consumption share.
+    pub(super) deliveries: Arc<Deliveries>,
 }
 
 impl Run {
@@ -48,6 +51,15 @@ impl Run {
             .iter()
             .map(|t| t.partitions.max(0) as u32)
             .collect();
+        // A late group reads late on purpose: its reads are not timed.
+        let peak = (scenario.phases.iter())
+            .map(|p| p.shape.peak_rate())
+            .fold(0.0, f64::max);
+        let deliveries = Arc::new(Deliveries::new(
+            scenario.groups.len(),
+            sample_every(peak),
+            |g| scenario.groups[g].starts_after.is_none(),
+        ));
         let instances: Vec<Arc<InstanceShared>> = (0..scenario.producer_instances)
             .map(|_| {
                 Arc::new(InstanceShared::new(
@@ -55,6 +67,7 @@ impl Run {
                     plan.clone(),
                     start.clone(),
                     &partitions,
+                    deliveries.clone(),
                 ))
             })
             .collect();
@@ -87,6 +100,7 @@ impl Run {
             groups,
             dlt_starts: Vec::new(),
             brokers,
+            deliveries,
         };
         Ok((shared, producers))
     }
@@ -114,6 +128,7 @@ impl Run {
             run_id: self.run_id,
             plan: self.plan.clone(),
             start: self.start.clone(),
+            deliveries: self.deliveries.clone(),
         };
         Ok(tokio::task::spawn_blocking(move || {
             run_member(joined, args)

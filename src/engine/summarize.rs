@@ -131,6 +131,7 @@ pub fn summarize(
         capacity: None,
         errors: redact_errors(&with_timeline_events(record), scenario),
         brokers: broker_summaries(record, &faults),
+        breakdown: super::breakdown::breakdown(scenario, record),
         faults,
     }
 }

@@ -71,6 +71,7 @@ pub(super) fn merged_record(scenario: &Scenario, workers: &[Worker]) -> (RunReco
         faults: Vec::new(),
         share: None,
         brokers: Default::default(),
+        client_path: Default::default(),
         statistics_dropped: 0,
     };
     (record, notes)

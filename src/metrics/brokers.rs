@@ -239,6 +239,51 @@ impl BrokerBoard {
     }
 }
 
+/// Timed values of one kind, added: their mean is exact; their median is the windows'
+/// medians weighted by what each timed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Added {
+    pub count: u64,
+    pub sum_us: u64,
+    /// Each window's p50 times its count, added.
+    pub p50_sum_us: u64,
+}
+
+impl Added {
+    fn add(&mut self, window: &Window) {
+        self.count = self.count.saturating_add(window.count);
+        self.sum_us = self.sum_us.saturating_add(window.sum);
+        let p50s = window.p50.saturating_mul(window.count);
+        self.p50_sum_us = self.p50_sum_us.saturating_add(p50s);
+    }
+
+    /// The mean in µs, when anything was timed.
+    pub fn mean_us(&self) -> Option<u64> {
+        (self.count > 0).then(|| self.sum_us / self.count)
+    }
+
+    /// The windows' medians, weighted by their counts, in µs.
+    pub fn p50_us(&self) -> Option<u64> {
+        (self.count > 0).then(|| self.p50_sum_us / self.count)
+    }
+}
+
+/// An event's way through the clients, from librdkafka's windows over the measured seconds
+/// (warmup left out), every broker together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientPath {
+    /// Producers: from `produce()` until the event is put in a request (`int_latency`, one
+    /// value per event): `linger.ms`, and waiting for a request in flight to return.
+    pub batching: Added,
+    /// Producers: a request from built to written to the socket (`outbuf_latency`).
+    pub queue: Added,
+    /// Producers: a request's round trip (`rtt`): the network, the broker, and under
+    /// acks=all the wait for the followers.
+    pub round_trip: Added,
+    /// Consumers: a request's round trip, fetches held by the broker included.
+    pub consumer_round_trip: Added,
+}
+
 /// Every broker's seconds, built fold by fold.
 #[derive(Debug, Default)]
 pub struct BrokerTimeline {
@@ -246,6 +291,20 @@ pub struct BrokerTimeline {
     last: FxHashMap<(String, i32), Totals>,
     /// Per node id, its seconds in order.
     pub seconds: std::collections::BTreeMap<i32, Vec<BrokerSecond>>,
+    /// The measured seconds' windows, added.
+    pub path: ClientPath,
+}
+
+impl ClientPath {
+    fn add(&mut self, report: &BrokerReport) {
+        if report.producer {
+            self.batching.add(&report.batching);
+            self.queue.add(&report.queue);
+            self.round_trip.add(&report.rtt);
+        } else {
+            self.consumer_round_trip.add(&report.rtt);
+        }
+    }
 }
 
 impl BrokerTimeline {
@@ -262,6 +321,9 @@ impl BrokerTimeline {
             *last = report.totals;
             let row = rows.entry(report.node).or_default();
             row.add(&report, counts);
+            if !warmup {
+                self.path.add(&report);
+            }
         }
         for (node, mut row) in rows {
             if row.idle() {
@@ -338,6 +400,34 @@ mod tests {
             (two.rtt_p99_us, two.rtt_mean_us, two.requests),
             (None, None, 5)
         );
+    }
+
+    #[test]
+    fn the_client_path_adds_the_measured_seconds_windows_with_consumers_apart() {
+        let mut timeline = BrokerTimeline::default();
+        let mut producer = report(1, window(4, 8_000, 2_000, 2_000, 2_000), 4);
+        producer.batching = window(100, 1_000_000, 10_000, 10_000, 10_000);
+        producer.queue = window(4, 400, 100, 100, 100);
+        let mut consumer = report(2, window(2, 600_000, 300_000, 300_000, 300_000), 2);
+        consumer.producer = false;
+        consumer.batching = window(9, 9, 1, 1, 1);
+        timeline.fold(1.0, true, vec![client("p0", vec![producer.clone()])]);
+        timeline.fold(2.0, false, vec![client("p0", vec![producer])]);
+        timeline.fold(3.0, false, vec![client("c0", vec![consumer])]);
+        let mut busier = report(1, Window::default(), 0);
+        busier.batching = window(300, 6_000_000, 20_000, 20_000, 20_000);
+        timeline.fold(4.0, false, vec![client("p1", vec![busier])]);
+        let path = timeline.path;
+        // 100 events at 10 ms and 300 at 20 ms: the warmup second's 100 left out.
+        assert_eq!(
+            (path.batching.count, path.batching.mean_us()),
+            (400, Some(17_500))
+        );
+        assert_eq!(path.batching.p50_us(), Some(17_500));
+        assert_eq!(path.queue.mean_us(), Some(100));
+        assert_eq!(path.round_trip.mean_us(), Some(2_000));
+        assert_eq!(path.round_trip.count, 4);
+        assert_eq!(path.consumer_round_trip.mean_us(), Some(300_000));
     }
 
     #[test]

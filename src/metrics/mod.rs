@@ -4,6 +4,7 @@
 pub mod brokers;
 pub mod causes;
 pub mod checker;
+pub mod delivery;
 pub mod histograms;
 pub mod key;
 pub mod latency;

@@ -5,9 +5,9 @@ use super::lines::{
     run_line, worker_line,
 };
 use super::table::{
-    broker_fault_lines, broker_table, capacity_table, consumer_tables, fault_table, group_table,
-    integrity_table, phase_table, producer_table, slo_table, throttle_line, trust_table,
-    worker_table,
+    breakdown_lines, breakdown_table, broker_fault_lines, broker_table, capacity_table,
+    consumer_tables, fault_table, group_table, integrity_table, phase_table, producer_table,
+    slo_table, throttle_line, trust_table, worker_table,
 };
 use crate::summary::Summary;
 
@@ -59,6 +59,15 @@ pub fn render(summary: &Summary) -> String {
     }
     if let Some(table) = fault_table(summary) {
         out.push_str(&format!("\n{}\n", table.to_text()));
+    }
+    if let Some(table) = breakdown_table(summary) {
+        out.push_str(&format!(
+            "\nWhere the milliseconds go\n{}\n",
+            table.to_text()
+        ));
+    }
+    for line in breakdown_lines(summary) {
+        out.push_str(&format!("{line}\n"));
     }
     if let Some(table) = broker_table(summary) {
         out.push_str(&format!(

@@ -8,10 +8,10 @@ use super::lines::{
 use super::markdown::{PHASE_TABLE_NOTE, TRUST_NOTE};
 use super::svg::{CHARTS, capacity_chart, render_charts};
 use super::table::{
-    BROKER_TABLE_NOTE, FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, Table, baseline_table,
-    broker_fault_lines, broker_table, capacity_table, consumer_tables, fault_table, group_table,
-    integrity_table, phase_table, producer_table, slo_table, throttle_line, topic_table,
-    trust_table, worker_table,
+    BREAKDOWN_NOTE, BROKER_TABLE_NOTE, FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, Table,
+    baseline_table, breakdown_lines, breakdown_table, broker_fault_lines, broker_table,
+    capacity_table, consumer_tables, fault_table, group_table, integrity_table, phase_table,
+    producer_table, slo_table, throttle_line, topic_table, trust_table, worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData, escape};
 use crate::format::thousands;
@@ -239,6 +239,17 @@ fn judgement(s: &Summary) -> String {
     html
 }
 
+/// Where the milliseconds went, and how to read it.
+fn breakdown(s: &Summary) -> String {
+    let Some(table) = breakdown_table(s) else {
+        return String::new();
+    };
+    let mut html = section("Where the milliseconds go", &table, false);
+    html.push_str(&list(&breakdown_lines(s)));
+    html.push_str(&meta(BREAKDOWN_NOTE));
+    html
+}
+
 /// Each broker as the clients saw it, each fault's effect per broker, and how to read them.
 fn brokers(s: &Summary) -> String {
     let Some(table) = broker_table(s) else {
@@ -409,6 +420,7 @@ impl Exporter for HtmlExporter {
                 section("Phases", &t, false) + &meta(PHASE_TABLE_NOTE)
             }),
             faults(s),
+            breakdown(s),
             brokers(s),
             groups(s),
             section("Producers", &producer_table(s), false),

@@ -8,9 +8,10 @@ use super::lines::{
 };
 use super::svg::CHARTS;
 use super::table::{
-    BROKER_TABLE_NOTE, FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, baseline_table, broker_fault_lines,
-    broker_table, capacity_table, consumer_tables, fault_table, group_table, integrity_table,
-    phase_table, producer_table, slo_table, throttle_line, topic_table, trust_table, worker_table,
+    BREAKDOWN_NOTE, BROKER_TABLE_NOTE, FAULT_TABLE_NOTE, REBALANCE_TABLE_NOTE, baseline_table,
+    breakdown_lines, breakdown_table, broker_fault_lines, broker_table, capacity_table,
+    consumer_tables, fault_table, group_table, integrity_table, phase_table, producer_table,
+    slo_table, throttle_line, topic_table, trust_table, worker_table,
 };
 use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::Summary;
@@ -26,6 +27,7 @@ pub fn render(s: &Summary, images: bool) -> String {
         judgement(s),
         phases(s),
         faults(s),
+        breakdown(s),
         brokers(s),
         groups(s),
         format!("## Producers\n\n{}\n\n", producer_table(s).to_markdown()),
@@ -126,6 +128,22 @@ pub const TRUST_NOTE: &str = "When the generator falls behind its schedule or ca
 
 /// How to read the per-phase table.
 pub const PHASE_TABLE_NOTE: &str = "Each phase counts the seconds the plan spent in it: e2e latency of the events consumed, publish latency of those acked, and schedule lag of those sent in those seconds, added up as histograms. MB = 2^20 bytes of payload (record values), as Kafka's tools count it.";
+
+/// Where the milliseconds went, and how to read it.
+fn breakdown(s: &Summary) -> String {
+    let Some(table) = breakdown_table(s) else {
+        return String::new();
+    };
+    let mut md = format!(
+        "## Where the milliseconds go\n\n{}\n\n",
+        table.to_markdown()
+    );
+    for line in breakdown_lines(s) {
+        md.push_str(&format!("- {line}\n"));
+    }
+    md.push_str(&format!("\n{BREAKDOWN_NOTE}\n\n"));
+    md
+}
 
 /// Each broker as the clients saw it, each fault's effect per broker, and how to read them.
 fn brokers(s: &Summary) -> String {

@@ -218,16 +218,54 @@ pub fn console_values(bootstrap: &str, topic: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every record of `topic` as the console consumer prints it: partition, offset, value.
-pub fn console_records(bootstrap: &str, topic: &str) -> Vec<(u32, i64, String)> {
+/// Kafka's jars, for its own Java tools.
+fn classpath() -> &'static str {
     static CLASSPATH: OnceLock<String> = OnceLock::new();
-    let classpath = CLASSPATH.get_or_init(|| {
+    CLASSPATH.get_or_init(|| {
         let classpath = script(&["classpath"]);
         assert!(classpath.status.success(), "{}", super::console(&classpath));
         String::from_utf8_lossy(&classpath.stdout)
             .trim()
             .to_string()
+    })
+}
+
+/// Kafka's own EndToEndLatency tool on `topic` (which must exist): `records` records of 512
+/// bytes, each sent with acks=all and read back before the next is sent (no batching, no
+/// fetch wait). Its median in whole ms (it truncates each latency to ms), and its mean in ms
+/// (from nanosecond timings, its first, cold records included).
+pub fn end_to_end_latency_ms(bootstrap: &str, topic: &str, records: u32) -> (u64, f64) {
+    let output = Command::new("java")
+        .args(["-Xmx512m", "-cp", classpath()])
+        .arg("org.apache.kafka.tools.EndToEndLatency")
+        .args([bootstrap, topic, &records.to_string(), "all", "512"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("java runs EndToEndLatency");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // "Avg latency: 2.1154 ms" and "Percentiles: 50th = 1, 99th = 9, 99.9th = 64"
+    let mean = stdout.lines().find_map(|line| {
+        line.strip_prefix("Avg latency: ")?
+            .strip_suffix(" ms")?
+            .parse()
+            .ok()
     });
+    let median = stdout.lines().find_map(|line| {
+        let rest = line.strip_prefix("Percentiles: 50th = ")?;
+        rest.split(',').next()?.trim().parse().ok()
+    });
+    match (median, mean) {
+        (Some(median), Some(mean)) => (median, mean),
+        _ => panic!(
+            "EndToEndLatency printed no figures:\n{}",
+            super::console(&output)
+        ),
+    }
+}
+
+/// Every record of `topic` as the console consumer prints it: partition, offset, value.
+pub fn console_records(bootstrap: &str, topic: &str) -> Vec<(u32, i64, String)> {
+    let classpath = classpath();
     let output = Command::new("java")
         .args(["-Xmx512m", "-cp", classpath])
         .arg("org.apache.kafka.tools.consumer.ConsoleConsumer")

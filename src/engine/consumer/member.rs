@@ -10,6 +10,7 @@ use super::failures::{FailingEvent, Fate, Origin, failed_event, fate};
 use super::{CRASH, GroupShared, STAY};
 use crate::kafka::{GroupMember, Polled, Record};
 use crate::metrics::causes::At;
+use crate::metrics::delivery::Deliveries;
 use crate::metrics::{KeyId, Observation, Partition};
 use crate::workload::{Decoded, RUN_ID_LEN, decode};
 
@@ -21,6 +22,8 @@ pub struct MemberArgs {
     pub plan: Arc<Plan>,
     /// Set once the plan starts: the monotonic start and its wall-clock microseconds.
     pub start: Arc<std::sync::OnceLock<(Instant, u64)>>,
+    /// Where sampled reads are matched with their acks.
+    pub deliveries: Arc<Deliveries>,
 }
 
 /// Polls until the group is told to stop, then commits and leaves.
@@ -210,7 +213,8 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, bytes: u64, fail
         return;
     }
     if let Some((start, start_unix_us)) = args.start.get() {
-        let now_us = start_unix_us + start.elapsed().as_micros() as u64;
+        let since_start_us = start.elapsed().as_micros() as u64;
+        let now_us = start_unix_us + since_start_us;
         let e2e = now_us.saturating_sub(meta.intended_at_us);
         let intended = Duration::from_micros(meta.intended_at_us.saturating_sub(*start_unix_us));
         if failed {
@@ -221,6 +225,12 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, bytes: u64, fail
             state.e2e.record_interval_only(e2e);
         } else {
             state.e2e.record(e2e);
+            if args.deliveries.sampled(offset) {
+                drop(state);
+                let place = (topic as u32, partition, offset);
+                args.deliveries
+                    .consumed(args.group.index(), place, since_start_us);
+            }
         }
     }
 }

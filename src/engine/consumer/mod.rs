@@ -86,6 +86,11 @@ pub const LEAVE: u8 = 1;
 pub const CRASH: u8 = 2;
 
 impl GroupShared {
+    /// The group's place in the scenario.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// The shared state of the scenario's group `index`, with a slot for every member it may
     /// have (its own and those `member_join` faults add).
     pub fn new(

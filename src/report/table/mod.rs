@@ -1,6 +1,7 @@
 //! The one table helper shared by the console, Markdown and HTML reports, and the standard
 //! tables, one file per part of the run they show.
 
+mod breakdown;
 mod brokers;
 mod groups;
 mod phases;
@@ -8,6 +9,7 @@ mod rebalance;
 mod run;
 mod slo;
 
+pub use breakdown::{BREAKDOWN_NOTE, breakdown_lines, breakdown_table};
 pub use brokers::{BROKER_TABLE_NOTE, broker_fault_lines, broker_table, throttle_line};
 pub use groups::{
     catchup_table, consumer_tables, expected_for, failure_table, group_table, integrity_table,

@@ -1,0 +1,137 @@
+//! Where an event's milliseconds go, from its intended send time to its read: each part
+//! from a source of its own, so that the parts added can be held against the end-to-end
+//! latency measured directly.
+
+use serde::{Deserialize, Serialize};
+
+/// One part's mean and median, in µs. Means add up exactly; medians add up when one part
+/// varies and the others hardly do, as at a low rate.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Part {
+    pub mean_us: i64,
+    pub p50_us: i64,
+}
+
+impl Part {
+    fn plus(self, other: Part) -> Part {
+        Part {
+            mean_us: self.mean_us.saturating_add(other.mean_us),
+            p50_us: self.p50_us.saturating_add(other.p50_us),
+        }
+    }
+}
+
+/// The parts of publish and end-to-end latency. A part is `None` when nothing timed it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LatencyBreakdown {
+    /// Intended send time to `produce()`: the generator's lateness (surge, every event).
+    pub schedule_lag: Part,
+    /// `produce()` until the event is put in a request: `linger.ms`, and waiting while a
+    /// request is in flight (librdkafka's `int_latency`, every event).
+    pub batching: Option<Part>,
+    /// A request from built to written to the socket (librdkafka's `outbuf_latency`).
+    pub queue: Option<Part>,
+    /// A produce request's round trip: the network, the broker, and under acks=all its wait
+    /// for the followers (librdkafka's `rtt`, every request).
+    pub round_trip: Option<Part>,
+    /// Publish latency as measured (intended send time to the ack callback).
+    pub publish: Part,
+    /// The consumers' request round trips, fetches the broker held included.
+    pub consumer_round_trip: Option<Part>,
+    /// The client settings that drive the parts, as the clients use them.
+    pub settings: Vec<Setting>,
+    pub groups: Vec<GroupBreakdown>,
+}
+
+/// A client property and the value the clients use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Setting {
+    pub name: String,
+    pub value: String,
+    /// Not set by surge, the scenario or a flag: librdkafka's default.
+    pub default: bool,
+}
+
+/// One group's share after the ack, and its end-to-end latency as measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupBreakdown {
+    pub group: String,
+    /// From the ack callback to the read, on a sample of events (`fetch.min.bytes`,
+    /// `fetch.wait.max.ms`, the fetch's way back, the member's poll). Negative when events
+    /// were read before their ack came back to the producer.
+    pub after_ack: Part,
+    /// Events timed from both sides, and how many of them were read before their ack.
+    pub timed: u64,
+    pub read_before_ack: u64,
+    pub e2e: Part,
+}
+
+impl LatencyBreakdown {
+    /// The producer's parts added: what publish latency should be, but for the way from the
+    /// response to the ack callback, which nothing times.
+    pub fn publish_parts(&self) -> Part {
+        [self.batching, self.queue, self.round_trip]
+            .into_iter()
+            .flatten()
+            .fold(self.schedule_lag, Part::plus)
+    }
+
+    /// Every part added for `group`: what its end-to-end latency should be.
+    pub fn e2e_parts(&self, group: &GroupBreakdown) -> Part {
+        self.publish_parts().plus(group.after_ack)
+    }
+
+    /// The value the clients use for `name`.
+    pub fn setting(&self, name: &str) -> Option<&Setting> {
+        self.settings.iter().find(|s| s.name == name)
+    }
+}
+
+/// The producer settings the parts depend on, with librdkafka's defaults.
+pub const PRODUCER_SETTINGS: &[(&str, &str)] = &[
+    ("linger.ms", "5"),
+    ("batch.size", "1000000"),
+    ("acks", "all"),
+    ("max.in.flight.requests.per.connection", "1000000"),
+];
+
+/// The consumer settings the share after the ack depends on, with librdkafka's defaults.
+pub const CONSUMER_SETTINGS: &[(&str, &str)] =
+    &[("fetch.min.bytes", "1"), ("fetch.wait.max.ms", "500")];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(mean_us: i64, p50_us: i64) -> Part {
+        Part { mean_us, p50_us }
+    }
+
+    #[test]
+    fn parts_add_means_and_medians_and_a_read_before_the_ack_subtracts() {
+        let breakdown = LatencyBreakdown {
+            schedule_lag: part(100, 90),
+            batching: Some(part(10_000, 10_200)),
+            queue: None,
+            round_trip: Some(part(2_000, 1_900)),
+            publish: part(12_300, 12_400),
+            consumer_round_trip: None,
+            settings: Vec::new(),
+            groups: Vec::new(),
+        };
+        assert_eq!(breakdown.publish_parts(), part(12_100, 12_190));
+        let early = GroupBreakdown {
+            group: "g".into(),
+            after_ack: part(-200, -100),
+            timed: 10,
+            read_before_ack: 7,
+            e2e: part(12_000, 12_000),
+        };
+        assert_eq!(breakdown.e2e_parts(&early), part(11_900, 12_090));
+        let hostile = LatencyBreakdown {
+            schedule_lag: part(i64::MAX, i64::MAX),
+            ..breakdown
+        };
+        assert_eq!(hostile.publish_parts().mean_us, i64::MAX);
+    }
+}
