@@ -675,9 +675,15 @@ quota() {
   else
     change=(--add-config "producer_byte_rate=$((10#$rate))") what="$((10#$rate)) bytes/s per broker"
   fi
-  out="$(java_tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(list plain_port)" \
-    --alter --entity-type clients --entity-name "$client" "${change[@]}" 2>&1)" ||
-    die "the quota of client $client could not be changed: $out"
+  if ! out="$(java_tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(list plain_port)" \
+    --alter --entity-type clients --entity-name "$client" "${change[@]}" 2>&1)"; then
+    # Removing a quota the client does not have is already done.
+    if ((10#$rate == 0)) && [[ "$out" == *"Invalid config(s): producer_byte_rate"* ]]; then
+      what="none to remove"
+    else
+      die "the quota of client $client could not be changed: $out"
+    fi
+  fi
   say "client $client: producer_byte_rate $what"
 }
 

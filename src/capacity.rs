@@ -3,11 +3,13 @@
 //! warmup and a steady phase of the scenario at one rate. A probe in which the generator fell
 //! behind is inconclusive: it bounds the search but is never reported as the cluster's limit.
 
+pub mod sustain;
+
 use std::time::Duration;
 
 use crate::format::{format_micros, format_number};
 use crate::scenario::{Metric, Phase, Rate, Scenario, Shape, Stat};
-use crate::summary::{Capacity, Probe, Status, Throttling};
+use crate::summary::{Capacity, Probe, Status, Sustain, Throttling};
 
 /// How the search runs.
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ pub struct SearchOptions {
     pub probe_warmup: Duration,
     pub probe_duration: Duration,
     pub budget: Duration,
+    /// Hold the rate found for this long after the search (`--sustain`).
+    pub sustain: Option<Duration>,
 }
 
 impl Default for SearchOptions {
@@ -32,6 +36,7 @@ impl Default for SearchOptions {
             probe_warmup: Duration::from_secs(5),
             probe_duration: Duration::from_secs(20),
             budget: Duration::from_secs(600),
+            sustain: None,
         }
     }
 }
@@ -187,39 +192,8 @@ pub fn conclude(
         .iter()
         .find(|s| matches!(s.metric, Metric::E2e { group: None, stat: Stat::Percentile(p) } if p == 95.0))
         .map(|s| s.limit as u64);
-    let headroom_percent = sustained.map(|s| ((s / target - 1.0) * 1000.0).round() / 10.0);
-    let slo = p95_limit_us.map_or("every SLO".to_string(), |l| {
-        format!("e2e p95 < {}", format_micros(l as f64))
-    });
-    let mut conclusion = match (sustained, headroom_percent) {
-        (Some(rate), Some(headroom)) => format!(
-            "sustains {} events/s at {slo}; target peak {}; headroom {}{}%",
-            format_number(rate),
-            format_number(target),
-            if headroom >= 0.0 { "+" } else { "" },
-            format_number(headroom)
-        ),
-        _ => format!(
-            "no probe met every SLO (lowest tried {} events/s); target peak {}",
-            format_number(
-                probes
-                    .iter()
-                    .map(|p| p.offered_rate)
-                    .fold(f64::MAX, f64::min)
-            ),
-            format_number(target)
-        ),
-    };
-    if let Some(quota) = quota_bound(&probes) {
-        conclusion.push_str(&quota);
-    }
-    if let Some(limit) = generator_limit {
-        conclusion.push_str(&format!(
-            "; the generator fell behind at {} events/s, so the cluster's limit may be higher",
-            format_number(limit)
-        ));
-    }
-    Capacity {
+    let headroom_percent = sustained.map(|s| headroom(s, target));
+    let mut capacity = Capacity {
         probes,
         sustained_rate: sustained,
         target_peak: target,
@@ -228,8 +202,75 @@ pub fn conclude(
         p95_limit_us,
         elapsed_s: elapsed.as_secs_f64().round(),
         budget_s: budget.as_secs_f64(),
-        conclusion,
+        conclusion: String::new(),
+        sustain: None,
+    };
+    capacity.conclusion = conclusion(&capacity);
+    capacity
+}
+
+/// `sustained / target - 1`, in percent to one decimal.
+fn headroom(sustained: f64, target: f64) -> f64 {
+    ((sustained / target - 1.0) * 1000.0).round() / 10.0
+}
+
+/// The one line a capacity result ends with, from its fields alone.
+pub fn conclusion(c: &Capacity) -> String {
+    let slo = c.p95_limit_us.map_or("every SLO".to_string(), |l| {
+        format!("e2e p95 < {}", format_micros(l as f64))
+    });
+    let target = format_number(c.target_peak);
+    let sustain = c.sustain.as_ref();
+    let held_for = sustain
+        .filter(|s| s.held_rate.is_some() && s.held_rate == c.sustained_rate)
+        .map_or(String::new(), |s| {
+            format!(" held for {}", sustain::time(s.duration_s))
+        });
+    let mut text = match (c.sustained_rate, c.headroom_percent) {
+        (Some(rate), Some(headroom)) => format!(
+            "sustains {} events/s{held_for} at {slo}; target peak {target}; headroom {}{}%",
+            format_number(rate),
+            if headroom >= 0.0 { "+" } else { "" },
+            format_number(headroom)
+        ),
+        _ if sustain.is_some_and(|s| s.burst_rate.is_some()) => format!(
+            "no rate held for {} at {slo}; target peak {target}",
+            sustain.map_or(String::new(), |s| sustain::time(s.duration_s))
+        ),
+        _ => format!(
+            "no probe met every SLO (lowest tried {} events/s); target peak {target}",
+            format_number(
+                (c.probes.iter())
+                    .map(|p| p.offered_rate)
+                    .fold(f64::MAX, f64::min)
+            ),
+        ),
+    };
+    if let Some(sustain) = sustain {
+        text.push_str(&sustain::describe(sustain));
     }
+    if let Some(quota) = quota_bound(&c.probes) {
+        text.push_str(&quota);
+    }
+    if let Some(limit) = c.generator_limit {
+        text.push_str(&format!(
+            "; the generator fell behind at {} events/s, so the cluster's limit may be higher",
+            format_number(limit)
+        ));
+    }
+    text
+}
+
+/// The search's result with what holding its rate showed: when the rate the search found
+/// fell off, the rate that held (if any) becomes the sustained rate and sets the headroom.
+pub fn with_sustain(mut capacity: Capacity, sustain: Sustain) -> Capacity {
+    if sustain.burst_rate.is_some() {
+        capacity.sustained_rate = sustain.held_rate;
+        capacity.headroom_percent = sustain.held_rate.map(|s| headroom(s, capacity.target_peak));
+    }
+    capacity.sustain = Some(sustain);
+    capacity.conclusion = conclusion(&capacity);
+    capacity
 }
 
 /// When the lowest failing probe was throttled by the brokers in a material share of its
@@ -251,6 +292,14 @@ fn quota_bound(probes: &[Probe]) -> Option<String> {
 
 /// The exit status of a capacity search: pass when the peak is sustained.
 pub fn status(capacity: &Capacity) -> Status {
+    // A hold that could not tell (the generator fell behind, or an error) confirms nothing.
+    if let Some(sustain) = &capacity.sustain
+        && !sustain.holds.is_empty()
+        && sustain.held_rate.is_none()
+        && sustain.burst_rate.is_none()
+    {
+        return Status::Inconclusive;
+    }
     match capacity.sustained_rate {
         Some(rate) if rate >= capacity.target_peak => Status::Pass,
         _ if capacity
@@ -331,6 +380,79 @@ mod tests {
         assert_eq!(probe.peak_phase.as_deref(), Some("probe"));
         let rows = crate::scenario::phase_rows::phase_rows(&probe.phases);
         assert!(rows.iter().any(|r| r.name == "probe"));
+    }
+
+    fn result(sustained: f64) -> Capacity {
+        let mut c = Capacity {
+            probes: Vec::new(),
+            sustained_rate: Some(sustained),
+            target_peak: 350.0,
+            headroom_percent: Some(headroom(sustained, 350.0)),
+            generator_limit: None,
+            p95_limit_us: Some(500_000),
+            elapsed_s: 60.0,
+            budget_s: 120.0,
+            conclusion: String::new(),
+            sustain: None,
+        };
+        c.conclusion = conclusion(&c);
+        c
+    }
+
+    fn hold(rate: f64, status: Status, held_s: Option<f64>) -> crate::summary::Hold {
+        crate::summary::Hold {
+            rate,
+            status,
+            planned_s: 20.0,
+            held_s,
+            reasons: vec!["e2e.p95 < 500ms: 1.2s".into()],
+        }
+    }
+
+    #[test]
+    fn a_burst_gives_way_to_the_rate_that_held_in_the_headline_and_the_headroom() {
+        let mut holding = sustain::Holding::new(20.0, 1.0);
+        holding.record(hold(400.0, Status::Fail, Some(8.0)));
+        holding.record(hold(300.0, Status::Pass, None));
+        let c = with_sustain(result(400.0), holding.result());
+        assert_eq!(c.sustained_rate, Some(300.0));
+        assert_eq!(c.headroom_percent, Some(-14.3));
+        assert_eq!(
+            c.conclusion,
+            "sustains 300 events/s held for 20s at e2e p95 < 500ms; target peak 350; headroom -14.3%; burst-bound: 400 events/s passed the short probes but not a 20s hold (it fell off after 8s)"
+        );
+        assert_eq!(status(&c), Status::Fail);
+        // Held at once: no burst, the search's rate stands.
+        let mut steady = sustain::Holding::new(20.0, 1.0);
+        steady.record(hold(400.0, Status::Pass, None));
+        let c = with_sustain(result(400.0), steady.result());
+        assert!(
+            c.conclusion
+                .starts_with("sustains 400 events/s held for 20s"),
+            "{}",
+            c.conclusion
+        );
+        assert_eq!(status(&c), Status::Pass);
+        // Nothing held: no sustained rate at all.
+        let mut none = sustain::Holding::new(20.0, 1.0);
+        none.record(hold(400.0, Status::Fail, Some(2.0)));
+        let c = with_sustain(result(400.0), none.result());
+        assert_eq!(c.sustained_rate, None);
+        assert!(
+            c.conclusion.starts_with("no rate held for 20s"),
+            "{}",
+            c.conclusion
+        );
+        // An error in the hold confirms nothing.
+        let mut broken = sustain::Holding::new(20.0, 1.0);
+        broken.record(hold(400.0, Status::Error, None));
+        let c = with_sustain(result(400.0), broken.result());
+        assert_eq!(status(&c), Status::Inconclusive);
+        assert!(
+            c.conclusion.contains("ended in an error"),
+            "{}",
+            c.conclusion
+        );
     }
 
     #[test]

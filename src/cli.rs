@@ -108,6 +108,12 @@ pub struct CapacityArgs {
     /// Warmup of each probe (discarded).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub probe_warmup: Duration,
+
+    /// After the search, hold the rate found this long (e.g. 15m): a rate that falls off is
+    /// a burst (MSK Standard brokers' credits), and lower rates are held until one holds (at
+    /// most 4 holds, outside --budget).
+    #[arg(long, value_name = "DURATION", value_parser = parse_sustain)]
+    pub sustain: Option<Duration>,
 }
 
 impl RunArgs {
@@ -197,6 +203,7 @@ impl CapacityArgs {
                 probe_warmup: self.probe_warmup,
                 probe_duration: self.probe_duration,
                 budget: self.budget,
+                sustain: self.sustain,
             },
         }
     }
@@ -210,6 +217,19 @@ fn parse_headroom(text: &str) -> Result<f64, String> {
             "{} is not a headroom: a fraction from 0 to 10, e.g. 0.3 for 30%",
             shown_value(text)
         )),
+    }
+}
+
+/// A sustain time: from 10 s (a fall-off needs seconds to show) to a day.
+fn parse_sustain(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if (Duration::from_secs(10)..=Duration::from_secs(86_400)).contains(&duration) {
+        Ok(duration)
+    } else {
+        Err(format!(
+            "{} is not a sustain time: from 10s to 24h, e.g. 15m",
+            shown_value(text)
+        ))
     }
 }
 
@@ -245,6 +265,32 @@ pub struct CompareArgs {
     /// Headroom the sizing estimate keeps above the peak, e.g. 0.3 for 30%.
     #[arg(long, value_name = "F", default_value = "0.3", value_parser = parse_headroom)]
     pub headroom: f64,
+
+    /// Broker types and their per-broker limits, instead of the built-in
+    /// data/broker-types.toml (the same format).
+    #[arg(long, value_name = "FILE")]
+    pub broker_types: Option<PathBuf>,
+
+    /// The broker type of runs whose label names none, e.g. express.m7g.large.
+    #[arg(long, value_name = "TYPE")]
+    pub broker_type: Option<String>,
+
+    /// The broker count of runs whose label names none (else the cluster's).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub brokers: Option<u32>,
+}
+
+impl CompareArgs {
+    /// What `surge compare` needs from these flags.
+    pub fn options(&self) -> crate::CompareOptions {
+        crate::CompareOptions {
+            force: self.force,
+            headroom: self.headroom,
+            broker_types: self.broker_types.clone(),
+            broker_type: self.broker_type.clone(),
+            brokers: self.brokers,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

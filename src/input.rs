@@ -34,6 +34,11 @@ pub const LEDGER: Cap = Cap {
     what: "ledger",
     bytes: 2 << 30,
 };
+/// A broker-type file (`data/broker-types.toml` is about 3 KiB).
+pub const BROKER_TYPES: Cap = Cap {
+    what: "broker-type",
+    bytes: 1 << 20,
+};
 /// A password or token file.
 pub const SECRET: Cap = Cap {
     what: "password",

@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md draws a run's data flow.
 
 pub mod baseline;
+pub mod broker_types;
 pub mod capacity;
 pub mod check;
 pub mod cli;
@@ -32,7 +33,7 @@ pub mod workers;
 pub mod workload;
 
 pub use commands::{
-    CapacityOptions, ProfileOptions, ProfileOutcome, RunOptions, RunOutcome,
+    CapacityOptions, CompareOptions, ProfileOptions, ProfileOutcome, RunOptions, RunOutcome,
     capacity_search as capacity, compare, preflight as check, profile, regenerate, run,
     run_scenario, validate,
 };

@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::engine::Progress;
+use crate::metrics::brokers::BrokerSecond;
 use crate::summary::Summary;
 
 type Labels = Vec<(String, String)>;
@@ -59,6 +60,68 @@ struct Metrics {
     stage: Family<Labels, Gauge>,
     info: Family<Labels, Gauge>,
     lost: Family<Labels, Gauge>,
+    brokers: BrokerGauges,
+}
+
+/// Each broker's last second as the clients saw it ([`crate::metrics::brokers`]).
+#[derive(Default)]
+struct BrokerGauges {
+    rtt: Family<Labels, FloatGauge>,
+    queue: Family<Labels, FloatGauge>,
+    throttle: Family<Labels, FloatGauge>,
+    unanswered: Family<Labels, Gauge>,
+    requests: Family<Labels, Counter>,
+}
+
+impl BrokerGauges {
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "surge_broker_rtt_seconds",
+            "The producers' request round trip to a broker in the last second: the worst client's percentile",
+            self.rtt.clone(),
+        );
+        r.register(
+            "surge_broker_queue_wait_seconds",
+            "Time requests to a broker waited in the clients' output buffers in the last second: the worst client's p99",
+            self.queue.clone(),
+        );
+        r.register(
+            "surge_broker_throttle_seconds",
+            "The longest throttle a broker asked the clients for in the last second (a quota)",
+            self.throttle.clone(),
+        );
+        r.register(
+            "surge_broker_unanswered",
+            "1 when a broker answered no client in the last second while requests kept going to it",
+            self.unanswered.clone(),
+        );
+        r.register(
+            "surge_broker_requests",
+            "Requests the clients sent to a broker",
+            self.requests.clone(),
+        );
+    }
+
+    fn update(&self, brokers: &[(i32, BrokerSecond)]) {
+        let seconds = |us: u32| f64::from(us) / 1e6;
+        for (node, second) in brokers {
+            let node = node.to_string();
+            let b = labels(&[("broker", &node)]);
+            for (quantile, value) in [("0.5", second.rtt_p50_us), ("0.99", second.rtt_p99_us)] {
+                if let Some(us) = value {
+                    let l = labels(&[("broker", &node), ("quantile", quantile)]);
+                    self.rtt.get_or_create(&l).set(seconds(us));
+                }
+            }
+            if let Some(us) = second.queue_p99_us {
+                let l = labels(&[("broker", &node), ("quantile", "0.99")]);
+                self.queue.get_or_create(&l).set(seconds(us));
+            }
+            (self.throttle.get_or_create(&b)).set(f64::from(second.throttle_max_ms) / 1e3);
+            (self.unanswered.get_or_create(&b)).set(i64::from(second.stalled()));
+            (self.requests.get_or_create(&b)).inc_by(u64::from(second.requests));
+        }
+    }
 }
 
 impl Metrics {
@@ -66,6 +129,7 @@ impl Metrics {
         self.register_rates(registry);
         self.register_groups(registry);
         self.register_latency_and_run(registry);
+        self.brokers.register(registry);
     }
 
     /// The producers' and groups' rates and counts.
@@ -317,6 +381,7 @@ impl LiveView {
         let m = &self.metrics;
         self.set_stage(progress.stage);
         m.elapsed.set(progress.elapsed.as_secs_f64());
+        m.brokers.update(&progress.brokers);
         let Some(point) = &progress.point else {
             return;
         };

@@ -78,7 +78,7 @@ fn main() -> ExitCode {
         }
         Command::Compare(args) => {
             let out = args.out.clone().unwrap_or_else(surge::default_compare_dir);
-            surge::compare(&args.run_dirs, &out, args.force, args.headroom).map(|warnings| {
+            surge::compare(&args.run_dirs, &out, &args.options()).map(|warnings| {
                 for warning in warnings {
                     eprintln!("warning: {warning}");
                 }

@@ -22,7 +22,7 @@ pub use breakdown::{
     CONSUMER_SETTINGS, GroupBreakdown, LatencyBreakdown, PRODUCER_SETTINGS, Part, Setting,
 };
 pub use brokers::{BrokerFault, BrokerSecond, BrokerSummary, Throttling};
-pub use capacity::{Capacity, Probe};
+pub use capacity::{Capacity, Hold, Probe, Sustain};
 pub use distributed::{WorkerRow, WorkersSummary};
 pub use faults::{CommandRun, FaultSummary, last_line};
 pub use integrity::{LOSS_CAUSES, LossCause, LossCauses, LostExample, Ordering, OrderingExample};
@@ -124,6 +124,18 @@ pub struct ScenarioInfo {
     pub planned_duration_s: f64,
     /// The scenario text as run, with secrets redacted.
     pub source: String,
+    /// The scenario's topics: their partitions and replication factor (-1: the brokers'
+    /// default), for holding a run against a broker type's partition recommendation.
+    #[serde(default)]
+    pub topics: Vec<TopicInfo>,
+}
+
+/// One topic of the scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

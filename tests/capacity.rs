@@ -32,6 +32,7 @@ fn capacity_search_finds_the_known_knee_within_its_budget() {
             probe_warmup: Duration::from_secs(1),
             probe_duration: Duration::from_secs(6),
             budget,
+            sustain: None,
         },
     };
     let started = Instant::now();

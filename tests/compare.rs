@@ -25,6 +25,7 @@ fn capacity(sustained: f64, p95_at: &[(f64, u64, Status)]) -> Capacity {
         elapsed_s: 300.0,
         budget_s: 600.0,
         conclusion: format!("sustains {sustained} events/s at e2e p95 < 100ms; target peak 100000"),
+        sustain: None,
     }
 }
 
@@ -74,7 +75,8 @@ fn two_sizing_options_side_by_side_are_pinned() {
     let root = tempfile::tempdir().unwrap();
     let (small, large) = two_options(root.path());
     let out = root.path().join("out");
-    let warnings = surge::compare(&[small, large], &out, false, 0.3).unwrap();
+    let warnings =
+        surge::compare(&[small, large], &out, &surge::CompareOptions::default()).unwrap();
     assert!(warnings.is_empty());
     let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
     insta::assert_snapshot!("compare_md", markdown);
@@ -111,14 +113,26 @@ fn different_scenarios_are_refused_unless_forced() {
     let (small, large) = two_options(root.path());
     edit(&large, |s| s.scenario.name = "black-friday".into());
     let out = root.path().join("out");
-    let error = surge::compare(&[small.clone(), large.clone()], &out, false, 0.3)
-        .unwrap_err()
-        .to_string();
+    let error = surge::compare(
+        &[small.clone(), large.clone()],
+        &out,
+        &surge::CompareOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         error.contains("black-friday") && error.contains("--force"),
         "{error}"
     );
-    let warnings = surge::compare(&[small, large], &out, true, 0.3).unwrap();
+    let warnings = surge::compare(
+        &[small, large],
+        &out,
+        &surge::CompareOptions {
+            force: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(warnings.len(), 1);
     assert!(
         std::fs::read_to_string(out.join("compare.md"))
@@ -145,7 +159,12 @@ fn runs_offered_different_plans_are_named_at_the_top_and_their_rows_marked() {
         s.capacity = None;
     });
     let out = root.path().join("out");
-    let warnings = surge::compare(&[full.clone(), half.clone()], &out, false, 0.3).unwrap();
+    let warnings = surge::compare(
+        &[full.clone(), half.clone()],
+        &out,
+        &surge::CompareOptions::default(),
+    )
+    .unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains("--rate-scale 0.5 here, 1 in the first run"),
@@ -167,7 +186,7 @@ fn runs_offered_different_plans_are_named_at_the_top_and_their_rows_marked() {
         s.settings.rate_scale = 1.0;
         s.produced.target_rate *= 2.0;
     });
-    let warnings = surge::compare(&[full, half], &out, false, 0.3).unwrap();
+    let warnings = surge::compare(&[full, half], &out, &surge::CompareOptions::default()).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
     assert!(!markdown.contains('†'), "{markdown}");
@@ -189,7 +208,7 @@ fn two_runs_compare_their_peak_phases_and_their_megabytes() {
         s.produced.acked_mb_per_s /= 2.0;
     });
     let out = root.path().join("out");
-    surge::compare(&[before, after], &out, false, 0.3).unwrap();
+    surge::compare(&[before, after], &out, &surge::CompareOptions::default()).unwrap();
     let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
     let row = |name: &str| {
         markdown
@@ -205,4 +224,107 @@ fn two_runs_compare_their_peak_phases_and_their_megabytes() {
     );
     assert!(row("acked MB/s (measured phases)").contains("-50.0%"));
     assert!(row("peak phase: achieved rate").contains("(+0.0%)"));
+}
+
+/// Two runs of express.m7g.large x3 at 40 MB/s in: one on 20 partitions, one on 5,000 (15,000
+/// replicas, 5,000 a broker against a recommended 1,000). The comparison holds each against
+/// the built-in file's limits and names the crowded one; a file of the user's and a type named
+/// by flag work the same way, and a type no file has is refused.
+#[test]
+fn each_run_is_held_against_its_broker_type_and_a_crowded_one_is_named() {
+    let root = tempfile::tempdir().unwrap();
+    let (lean, crowded) = (root.path().join("lean"), root.path().join("crowded"));
+    for (dir, partitions) in [(&lean, 20), (&crowded, 5_000)] {
+        common::copy_fixture(dir);
+        edit(dir, |s| {
+            s.label = Some(Label {
+                name: format!("{partitions} partitions"),
+                brokers: Some(3),
+                instance_type: Some("express.m7g.large".into()),
+                monthly_cost_usd: None,
+            });
+            s.scenario.topics = vec![surge::summary::TopicInfo {
+                name: "order-events".into(),
+                partitions,
+                replication_factor: 3,
+            }];
+            s.by_phase.clear();
+            s.produced.acked_mb_per_s = 40.0;
+        });
+    }
+    let out = root.path().join("out");
+    let options = surge::CompareOptions::default();
+    surge::compare(&[lean.clone(), crowded.clone()], &out, &options).unwrap();
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(
+        md.contains("## Against each broker type's published limits"),
+        "{md}"
+    );
+    assert!(md.contains("express.m7g.large x 3"), "{md}");
+    // 40 MB/s over 3 brokers against 15.625 each; two groups read it: 26.7 against 31.25.
+    assert!(md.contains("of 15.625 MB/s (85%)"), "{md}");
+    assert!(md.contains("of 31.25 MB/s (85%)"), "{md}");
+    assert!(
+        md.contains("5000 partitions: partitions per broker (replicas included) 5,000 exceed express.m7g.large's recommended 1,000 (500%)"),
+        "{md}"
+    );
+    assert!(!md.contains("20 partitions: partitions per broker"), "{md}");
+    // The crowded run needs 15 brokers for its partitions; the lean one 4 for its throughput
+    // (40 MB/s x 1.3 over 15.625 a broker: 3.3).
+    let brokers_row: Vec<String> = (md.lines())
+        .find(|l| l.contains("brokers its limits call for"))
+        .unwrap()
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(brokers_row[1..], ["4", "15"], "{md}");
+    assert!(
+        md.contains("Limits from data/broker-types.toml (built in) (as of "),
+        "{md}"
+    );
+
+    // A file of the user's, and the type given by flag to runs whose label names none.
+    let mine = root.path().join("mine.toml");
+    std::fs::write(
+        &mine,
+        "source = \"our lab\"\nas_of = \"today\"\n[[types]]\nname = \"lab.small\"\nkind = \"express\"\ningress_mb_s = 10.0\negress_mb_s = 20.0\npartitions_recommended = 100\n",
+    )
+    .unwrap();
+    for dir in [&lean, &crowded] {
+        edit(dir, |s| s.label = None);
+    }
+    let by_flag = surge::CompareOptions {
+        broker_types: Some(mine.clone()),
+        broker_type: Some("lab.small".into()),
+        brokers: Some(2),
+        ..surge::CompareOptions::default()
+    };
+    let out = root.path().join("mine-out");
+    surge::compare(&[lean.clone(), crowded.clone()], &out, &by_flag).unwrap();
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.contains("lab.small x 2"), "{md}");
+    // 20 MB/s a broker against 10.
+    assert!(
+        md.contains(
+            "ingress per broker at the peak, MB/s 20 exceed lab.small's recommended 10 (200%)"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("Limits from") && md.contains("mine.toml (as of today): our lab."),
+        "{md}"
+    );
+
+    let unknown = surge::CompareOptions {
+        broker_type: Some("express.m9.huge".into()),
+        ..surge::CompareOptions::default()
+    };
+    let error = surge::compare(&[lean, crowded], &root.path().join("x"), &unknown).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("--broker-type express.m9.huge: no such type in data/broker-types.toml"),
+        "{text}"
+    );
+    assert!(text.contains("fix:"), "{text}");
 }

@@ -176,6 +176,16 @@ fn an_embedded_run_serves_moving_counters_and_its_figures_and_the_dashboard_matc
         summary.run_id
     );
     assert!(last.contains_key(&info), "{info}: {last:?}");
+    // Each of the embedded cluster's brokers, as the clients saw it that second.
+    for broker in 1..=3 {
+        let rtt = format!("surge_broker_rtt_seconds{{broker=\"{broker}\",quantile=\"0.99\"}}");
+        assert!(
+            scrapes
+                .iter()
+                .any(|s| s.get(&rtt).is_some_and(|v| *v > 0.0 && *v < 1.0)),
+            "{rtt}: {last:?}"
+        );
+    }
 
     // A strict parser surge did not write reads the same samples from the last body.
     let python = parsed_by_python(&last_body);
@@ -253,6 +263,7 @@ fn retries_and_dead_letters_are_counted_per_group() {
             ..Default::default()
         }),
         catchups: Vec::new(),
+        brokers: Vec::new(),
     };
     view.update(&second(3, 2));
     view.update(&second(1, 4));
@@ -290,6 +301,7 @@ fn a_catch_up_is_served_while_it_drains_and_with_its_figures_once_done() {
                 ..Default::default()
             },
         )],
+        brokers: Vec::new(),
     };
     let labels = "{group=\"reporting\",fault=\"reporting-down\"}";
     let sample = |body: &str, name: &str| samples(body).get(&format!("{name}{labels}")).copied();
@@ -336,5 +348,61 @@ fn a_catch_up_is_served_while_it_drains_and_with_its_figures_once_done() {
             served.contains(name),
             "the dashboard asks for {name}, not served"
         );
+    }
+}
+
+#[test]
+fn each_broker_s_last_second_is_served_with_its_round_trip_and_silence() {
+    // Port 0: the view binds a port no other test or client can take in between.
+    let view = surge::live::LiveView::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = view.address();
+    let broker = |rtt_ms: u32, answered: u32| surge::summary::BrokerSecond {
+        t: 5.0,
+        rtt_p50_us: Some(rtt_ms * 500),
+        rtt_p99_us: Some(rtt_ms * 1_000),
+        queue_p99_us: Some(250),
+        answered,
+        answerable: 20,
+        requests: 20,
+        throttle_max_ms: 0,
+        ..Default::default()
+    };
+    let second = |brokers| surge::engine::Progress {
+        stage: "running",
+        elapsed: Duration::from_secs(5),
+        point: Some(surge::metrics::TimelinePoint::default()),
+        catchups: Vec::new(),
+        brokers,
+    };
+    view.update(&second(vec![(1, broker(4, 20)), (2, broker(4, 20))]));
+    // Broker 2 goes silent: no response to 20 requests, its last round trip 1.8 s.
+    view.update(&second(vec![(1, broker(4, 20)), (2, broker(1_800, 0))]));
+    let body = scrape_text(address).expect("the view serves");
+    let ours = samples(&body);
+    let python = parsed_by_python(&body);
+    for (name, value) in [
+        (
+            "surge_broker_rtt_seconds{broker=\"2\",quantile=\"0.99\"}",
+            1.8,
+        ),
+        (
+            "surge_broker_rtt_seconds{broker=\"1\",quantile=\"0.99\"}",
+            0.004,
+        ),
+        (
+            "surge_broker_rtt_seconds{broker=\"2\",quantile=\"0.5\"}",
+            0.9,
+        ),
+        (
+            "surge_broker_queue_wait_seconds{broker=\"1\",quantile=\"0.99\"}",
+            0.00025,
+        ),
+        ("surge_broker_unanswered{broker=\"2\"}", 1.0),
+        ("surge_broker_unanswered{broker=\"1\"}", 0.0),
+        ("surge_broker_requests_total{broker=\"2\"}", 40.0),
+        ("surge_broker_throttle_seconds{broker=\"1\"}", 0.0),
+    ] {
+        assert_eq!(ours.get(name), Some(&value), "{name} in {body}");
+        assert_eq!(python.get(name), Some(&value), "{name}: {python:?}");
     }
 }

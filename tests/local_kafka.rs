@@ -11,6 +11,8 @@ mod common;
 mod profile;
 #[path = "local_kafka/rebalance.rs"]
 mod rebalance;
+#[path = "local_kafka/sustain.rs"]
+mod sustain;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

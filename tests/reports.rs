@@ -269,8 +269,8 @@ fn texts(doc: &roxmltree::Document) -> Vec<String> {
 fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
     let run = fixture();
     let charts = report::svg::render_charts(&run).unwrap();
-    assert_eq!(charts.len(), 8);
-    let expect: [(&str, &[&str]); 8] = [
+    assert_eq!(charts.len(), 9);
+    let expect: [(&str, &[&str]); 9] = [
         (
             "e2e-latency.svg",
             &[
@@ -337,6 +337,8 @@ fn every_chart_is_well_formed_svg_with_its_series_and_labels() {
             "schedule-lag.svg",
             &["schedule lag p99 (ms)", "schedule lag p99"],
         ),
+        // The fixture predates the broker view: an empty frame.
+        ("brokers.svg", &["seconds since the plan started"]),
     ];
     for ((file, _, svg), (expected_file, labels)) in charts.iter().zip(expect) {
         assert_eq!(*file, expected_file);
@@ -519,7 +521,7 @@ fn the_html_report_is_self_contained_and_matches_the_summary() {
         .filter(|n| n.has_tag_name("figure"))
         .collect();
     // The ordering and loss chart stays a file: its facts are in one table on the page.
-    assert_eq!(figures.len(), 7);
+    assert_eq!(figures.len(), 8);
     assert!(
         figures
             .iter()
@@ -733,6 +735,7 @@ fn a_capacity_run_answers_first_with_its_conclusion_probes_and_chart() {
         budget_s: 600.0,
         conclusion: "sustains 1,000 events/s at e2e p95 < 100ms: 66.7% short of the 3,000/s peak"
             .into(),
+        sustain: None,
     });
     let html = &render(&report::html::HtmlExporter, &run)[0].1;
     let verdict = html.find("class=\"verdict pass\"").unwrap();
@@ -788,4 +791,62 @@ fn a_run_with_a_baseline_shows_each_slo_metrics_change() {
         "name=\"regression of end-to-end latency p95 (all groups) against the baseline [baseline.e2e.p95]\""
     ));
     assert!(junit.contains("type=\"regression\""));
+}
+
+/// Broker 2's round trip rises alone for two seconds: the broker chart draws each broker's
+/// round trip and queue wait, and the broker round-trip SLO as a line.
+#[test]
+fn the_broker_chart_draws_each_broker_s_round_trip_and_queue_wait() {
+    use surge::summary::{BrokerSecond, BrokerSummary};
+    let mut run = fixture();
+    let second = |t: f64, rtt_ms: u32| BrokerSecond {
+        t,
+        rtt_p99_us: Some(rtt_ms * 1_000),
+        rtt_count: 10,
+        answered: 10,
+        requests: 10,
+        queue_p99_us: Some(rtt_ms * 100),
+        ..BrokerSecond::default()
+    };
+    run.summary.brokers = [(1, [4, 4, 5, 4]), (2, [4, 900, 1_200, 5])]
+        .into_iter()
+        .map(|(node, rtts)| {
+            let seconds = (rtts.iter().enumerate())
+                .map(|(i, &ms)| second(i as f64 + 1.0, ms))
+                .collect();
+            BrokerSummary::from_seconds(node, seconds, &[])
+        })
+        .collect();
+    run.summary.verdict.checks.push(surge::summary::Check {
+        name: "broker.rtt.p99 < 500ms".into(),
+        ..run.summary.verdict.checks[0].clone()
+    });
+    let charts = report::svg::render_charts(&run).unwrap();
+    let (_, title, svg) = charts
+        .iter()
+        .find(|(file, _, _)| *file == "brokers.svg")
+        .expect("a broker chart");
+    assert_eq!(*title, "Brokers, as the clients saw them");
+    let found = texts(&parse(svg));
+    for label in [
+        "broker 1 RTT p99",
+        "broker 2 RTT p99",
+        "broker 1 queue wait p99",
+        "broker 2 queue wait p99",
+    ] {
+        assert!(
+            found.iter().any(|t| t == label),
+            "no `{label}` in {found:?}"
+        );
+    }
+    // 0.4 ms to 1.2 s: more than 20 times, so the axis is logarithmic.
+    assert!(
+        found.iter().any(|t| t == "latency (ms), logarithmic"),
+        "{found:?}"
+    );
+    // The limit sits within reach of broker 2's 1.2 s seconds: drawn and labelled.
+    assert!(
+        found.iter().any(|t| t == "SLO broker.rtt.p99 < 500ms"),
+        "{found:?}"
+    );
 }

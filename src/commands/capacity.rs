@@ -1,13 +1,16 @@
 //! `surge capacity`: the probes a search asks for, each a run of its own, and the result
 //! written with the best probe's reports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::capacity::sustain;
 use crate::engine::StopSignal;
 use crate::error::SurgeError;
+use crate::live::LiveView;
 use crate::run_dir::default_out_dir;
-use crate::scenario::ScenarioError;
+use crate::scenario::{Scenario, ScenarioError};
 use crate::summary::{self, Status};
 use crate::{capacity, format, report};
 
@@ -80,13 +83,26 @@ pub fn capacity_search(
         search.record(rate, outcome.status);
     }
     probes.sort_by(|a, b| a.offered_rate.total_cmp(&b.offered_rate));
-    let result = capacity::conclude(
+    let mut result = capacity::conclude(
         &scenario,
         probes,
         &search,
         started.elapsed(),
         search_options.budget,
     );
+    if let (Some(time), Some(found)) = (search_options.sustain, result.sustained_rate)
+        && !stop.is_requested()
+    {
+        let holds = Holds {
+            scenario: &scenario,
+            options,
+            out_dir: &out_dir,
+            time,
+            p95_limit_us: result.p95_limit_us,
+        };
+        let sustain = holds.run(found, &stop, live.as_ref());
+        result = capacity::with_sustain(result, sustain);
+    }
     let shown = best
         .map(|(_, dir)| dir)
         .or(last)
@@ -110,6 +126,78 @@ pub fn capacity_search(
         summary: run.summary,
         report_failures,
     })
+}
+
+/// `--sustain`: the rate found held for the whole time, and lower rates when it falls off.
+struct Holds<'a> {
+    scenario: &'a Scenario,
+    options: &'a CapacityOptions,
+    out_dir: &'a Path,
+    time: Duration,
+    p95_limit_us: Option<u64>,
+}
+
+impl Holds<'_> {
+    /// Holds `found`, then lower rates, each under `holds/` in the out dir.
+    fn run(&self, found: f64, stop: &Arc<StopSignal>, live: Option<&LiveView>) -> summary::Sustain {
+        let mut holding = sustain::Holding::new(self.time.as_secs_f64(), 1.0);
+        let search = capacity::SearchOptions {
+            probe_duration: self.time,
+            ..self.options.search.clone()
+        };
+        while let Some(rate) = holding.next_rate(found) {
+            if stop.is_requested() {
+                break;
+            }
+            let mut probe = capacity::probe_scenario(self.scenario, rate, &search);
+            probe.limits.baseline = None;
+            probe.limits.max_regression = None;
+            let dir = self.out_dir.join("holds").join(format!("{:09.0}", rate));
+            if !self.options.run.quiet {
+                eprintln!(
+                    "capacity: holding {} events/s for {}",
+                    format::format_number(rate),
+                    crate::scenario::units::format_duration(self.time)
+                );
+            }
+            let outcome = match run_scenario(&probe, &dir, true, stop.clone(), live) {
+                Ok(outcome) => outcome,
+                // The search's result stands; the hold confirms nothing.
+                Err(error) => {
+                    holding.record(summary::Hold {
+                        rate,
+                        status: Status::Error,
+                        planned_s: self.time.as_secs_f64(),
+                        held_s: None,
+                        reasons: vec![error.to_string()],
+                    });
+                    break;
+                }
+            };
+            // An interrupted hold is no evidence either way.
+            if stop.is_requested() {
+                break;
+            }
+            let warmup_s = search.probe_warmup.as_secs_f64();
+            let held_s =
+                sustain::fell_off_at(&outcome.summary.timeline, warmup_s, self.p95_limit_us);
+            // Every SLO met, yet throughput fell off for a while: not held. Inconclusive (the
+            // generator fell behind later, its queue full of what the cluster did not take),
+            // yet it fell off while the generator kept up: not held either.
+            let status = match (outcome.status, held_s) {
+                (Status::Pass | Status::Inconclusive, Some(_)) => Status::Fail,
+                (status, _) => status,
+            };
+            holding.record(summary::Hold {
+                rate,
+                status,
+                planned_s: self.time.as_secs_f64(),
+                held_s,
+                reasons: probe_figures(rate, &outcome).reasons,
+            });
+        }
+        holding.result()
+    }
 }
 
 /// What one probe measured, and why it failed when it did.

@@ -2,17 +2,82 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::broker_types::BrokerTypes;
 use crate::error::SurgeError;
 use crate::report;
+use crate::report::compare::Sizing;
 
-/// Puts two or more runs side by side; refuses runs of different scenarios unless `force`.
-/// Returns the warnings it wrote into the comparison.
+/// How `surge compare` compares.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Compare runs of different scenarios anyway, with a warning.
+    pub force: bool,
+    /// Headroom the sizing estimates keep above the peak (0.3 = 30%).
+    pub headroom: f64,
+    /// A broker-type file of the user's, instead of the built-in one.
+    pub broker_types: Option<PathBuf>,
+    /// The broker type and count of runs whose label names none.
+    pub broker_type: Option<String>,
+    pub brokers: Option<u32>,
+}
+
+impl Default for CompareOptions {
+    fn default() -> CompareOptions {
+        CompareOptions {
+            force: false,
+            headroom: 0.3,
+            broker_types: None,
+            broker_type: None,
+            brokers: None,
+        }
+    }
+}
+
+/// The broker types, with the type the flags name checked against them.
+fn broker_types(options: &CompareOptions) -> Result<BrokerTypes, SurgeError> {
+    let types =
+        BrokerTypes::load(options.broker_types.as_deref()).map_err(|e| SurgeError::Usage {
+            problem: format!("{}: {}", e.file, e.problem),
+            fix: e.fix,
+        })?;
+    if let Some(name) = &options.broker_type
+        && types.get(name).is_none()
+    {
+        let known: Vec<&str> = types
+            .types
+            .iter()
+            .take(8)
+            .map(|t| t.name.as_str())
+            .collect();
+        return Err(SurgeError::Usage {
+            problem: format!(
+                "--broker-type {}: no such type in {}",
+                crate::input::quote(name, 60),
+                types.file
+            ),
+            fix: format!(
+                "name one of its types ({}, ...), or add it to a file given with --broker-types",
+                known.join(", ")
+            ),
+        });
+    }
+    Ok(types)
+}
+
+/// Puts two or more runs side by side; refuses runs of different scenarios unless
+/// `options.force`. Returns the warnings it wrote into the comparison.
 pub fn compare(
     dirs: &[PathBuf],
     out: &Path,
-    force: bool,
-    headroom: f64,
+    options: &CompareOptions,
 ) -> Result<Vec<String>, SurgeError> {
+    let (force, headroom) = (options.force, options.headroom);
+    let types = broker_types(options)?;
+    let sizing = Sizing {
+        types: &types,
+        broker_type: options.broker_type.as_deref(),
+        brokers: options.brokers,
+    };
     if dirs.len() < 2 {
         return Err(SurgeError::Usage {
             problem: "compare needs two or more run directories".into(),
@@ -53,11 +118,11 @@ pub fn compare(
     let mut files = vec![
         (
             "compare.md",
-            report::compare::markdown(&runs, headroom, &warnings),
+            report::compare::markdown(&runs, headroom, &warnings, &sizing),
         ),
         (
             "compare.html",
-            report::compare::html(&runs, headroom, &warnings),
+            report::compare::html(&runs, headroom, &warnings, &sizing),
         ),
         (
             "compare-distribution.svg",

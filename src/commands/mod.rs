@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use capacity::{CapacityOptions, capacity_search};
 pub use check::preflight;
-pub use compare::compare;
+pub use compare::{CompareOptions, compare};
 pub use profile::{ProfileOptions, ProfileOutcome, profile};
 pub use run::{RunOptions, RunOutcome, run, run_scenario};
 

@@ -10,11 +10,12 @@ use crate::summary::{
     CONSUMER_SETTINGS, GroupBreakdown, LatencyBreakdown, PRODUCER_SETTINGS, Part, Setting,
 };
 
-/// `None` when nothing was acked in the measured phases, or the clients timed nothing (no
-/// statistics: a merged run, or statistics turned off).
+/// `None` when nothing was acked in the measured phases, when the clients timed nothing (no
+/// statistics: a merged run, or statistics turned off), and for a worker of a distributed
+/// run (its events are read in other workers: the parts after the ack are not timed).
 pub(super) fn breakdown(scenario: &Scenario, record: &RunRecord) -> Option<LatencyBreakdown> {
     let path = &record.client_path;
-    if record.publish.is_empty() || path.batching.count == 0 {
+    if record.publish.is_empty() || path.batching.count == 0 || scenario.workers.count > 1 {
         return None;
     }
     let settings = settings(&scenario.cluster.producer, PRODUCER_SETTINGS)
@@ -33,6 +34,7 @@ pub(super) fn breakdown(scenario: &Scenario, record: &RunRecord) -> Option<Laten
                 },
                 timed: delivery.timed,
                 read_before_ack: delivery.before_ack,
+                untimed: delivery.untimed,
                 e2e: measured(&group.e2e),
             })
         })
@@ -43,7 +45,6 @@ pub(super) fn breakdown(scenario: &Scenario, record: &RunRecord) -> Option<Laten
         queue: windows(&path.queue),
         round_trip: windows(&path.round_trip),
         publish: measured(&record.publish),
-        consumer_round_trip: windows(&path.consumer_round_trip),
         settings,
         groups,
     })
@@ -62,7 +63,7 @@ fn windows(added: &Added) -> Option<Part> {
     let signed = |us: u64| i64::try_from(us).unwrap_or(i64::MAX);
     Some(Part {
         mean_us: signed(added.mean_us()?),
-        p50_us: signed(added.p50_us()?),
+        p50_us: signed(added.p50_of_windows_us()?),
     })
 }
 
@@ -81,8 +82,19 @@ fn settings<'a>(
             },
             None => Setting {
                 name: name.to_string(),
-                value: default.to_string(),
+                value: librdkafka_default(properties, name, default),
                 default: true,
             },
         })
+}
+
+/// librdkafka's default for `name`, as it applies with `properties`: the idempotent producer
+/// keeps at most 5 requests in flight.
+fn librdkafka_default(properties: &[(String, String)], name: &str, default: &str) -> String {
+    let idempotent = property(properties, "enable.idempotence").is_some_and(|v| v == "true");
+    if name == "max.in.flight.requests.per.connection" && idempotent {
+        "5".to_string()
+    } else {
+        default.to_string()
+    }
 }

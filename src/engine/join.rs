@@ -144,6 +144,7 @@ pub(super) async fn join(
                 elapsed: waited,
                 point: None,
                 catchups: Vec::new(),
+                brokers: Vec::new(),
             });
             next_report += Duration::from_secs(1);
         }

@@ -28,6 +28,9 @@ pub struct Progress {
     /// Each `group_pause` catch-up so far (group name and figures), in the order the pauses
     /// ended: the backlog from the resume on, the time and rate once the lag is under its limit.
     pub catchups: Vec<(String, CatchupSummary)>,
+    /// Each broker's last second as the clients saw it, by node id (brokers idle that second
+    /// are left out).
+    pub brokers: Vec<(i32, BrokerSecond)>,
 }
 
 /// Why the run could not produce trustworthy measurements at all.

@@ -51,15 +51,7 @@ impl Run {
             .iter()
             .map(|t| t.partitions.max(0) as u32)
             .collect();
-        // A late group reads late on purpose: its reads are not timed.
-        let peak = (scenario.phases.iter())
-            .map(|p| p.shape.peak_rate())
-            .fold(0.0, f64::max);
-        let deliveries = Arc::new(Deliveries::new(
-            scenario.groups.len(),
-            sample_every(peak),
-            |g| scenario.groups[g].starts_after.is_none(),
-        ));
+        let deliveries = Arc::new(deliveries(&scenario));
         let instances: Vec<Arc<InstanceShared>> = (0..scenario.producer_instances)
             .map(|_| {
                 Arc::new(InstanceShared::new(
@@ -262,4 +254,20 @@ fn acks_zero(properties: &[(String, String)]) -> bool {
 fn stats_hook(brokers: &Arc<BrokerBoard>, expects_answers: bool) -> StatsHook {
     let brokers = brokers.clone();
     Arc::new(move |document: &[u8]| brokers.push(document, expects_answers))
+}
+
+/// Each group's ack-to-read timing. Not timed: a group set aside (it reads late or is paused
+/// on purpose), and every group of a distributed run (events are acked in one worker and read
+/// in another).
+fn deliveries(scenario: &Scenario) -> Deliveries {
+    let peak = (scenario.phases.iter())
+        .map(|p| p.shape.peak_rate())
+        .fold(0.0, f64::max);
+    let groups: Vec<Option<Vec<usize>>> = (0..scenario.groups.len())
+        .map(|g| {
+            let timed = scenario.workers.count <= 1 && !scenario.is_set_aside(g);
+            timed.then(|| scenario.groups[g].topics.clone())
+        })
+        .collect();
+    Deliveries::new(scenario.topics.len(), &groups, sample_every(peak))
 }

@@ -78,6 +78,13 @@ pub fn summarize(
             description: scenario.description.clone(),
             planned_duration_s: scenario.planned_duration().as_secs_f64(),
             source: redact_source(&scenario.source_text),
+            topics: (scenario.topics.iter())
+                .map(|t| crate::summary::TopicInfo {
+                    name: t.name.clone(),
+                    partitions: t.partitions,
+                    replication_factor: t.replication_factor,
+                })
+                .collect(),
         },
         started_at: started_at(record.started_unix_us),
         complete: partial_reason.is_none(),

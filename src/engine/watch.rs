@@ -182,6 +182,8 @@ impl Watch<'_> {
             },
             elapsed: now,
             point: self.ticker.timeline.last().cloned(),
+            brokers: (self.ticker.timeline.last())
+                .map_or_else(Vec::new, |p| self.ticker.brokers.at(p.t)),
             catchups: self
                 .catchups
                 .iter()

@@ -262,8 +262,8 @@ impl Added {
         (self.count > 0).then(|| self.sum_us / self.count)
     }
 
-    /// The windows' medians, weighted by their counts, in µs.
-    pub fn p50_us(&self) -> Option<u64> {
+    /// The windows' medians, weighted by their counts, in µs: not a median of the values.
+    pub fn p50_of_windows_us(&self) -> Option<u64> {
         (self.count > 0).then(|| self.p50_sum_us / self.count)
     }
 }
@@ -308,6 +308,16 @@ impl ClientPath {
 }
 
 impl BrokerTimeline {
+    /// Each broker's second ending at `t`, for those that had one.
+    pub fn at(&self, t: f64) -> Vec<(i32, BrokerSecond)> {
+        (self.seconds.iter())
+            .filter_map(|(&node, seconds)| {
+                let last = seconds.last().filter(|s| s.t == t)?;
+                Some((node, last.clone()))
+            })
+            .collect()
+    }
+
     /// Folds each client's reports since the last fold into one second per broker that any
     /// client reported, ending at `t` (in a warmup phase when `warmup`).
     pub fn fold(&mut self, t: f64, warmup: bool, clients: Vec<(String, Vec<BrokerReport>)>) {
@@ -423,7 +433,7 @@ mod tests {
             (path.batching.count, path.batching.mean_us()),
             (400, Some(17_500))
         );
-        assert_eq!(path.batching.p50_us(), Some(17_500));
+        assert_eq!(path.batching.p50_of_windows_us(), Some(17_500));
         assert_eq!(path.queue.mean_us(), Some(100));
         assert_eq!(path.round_trip.mean_us(), Some(2_000));
         assert_eq!(path.round_trip.count, 4);

@@ -36,8 +36,6 @@ pub struct LatencyBreakdown {
     pub round_trip: Option<Part>,
     /// Publish latency as measured (intended send time to the ack callback).
     pub publish: Part,
-    /// The consumers' request round trips, fetches the broker held included.
-    pub consumer_round_trip: Option<Part>,
     /// The client settings that drive the parts, as the clients use them.
     pub settings: Vec<Setting>,
     pub groups: Vec<GroupBreakdown>,
@@ -63,6 +61,10 @@ pub struct GroupBreakdown {
     /// Events timed from both sides, and how many of them were read before their ack.
     pub timed: u64,
     pub read_before_ack: u64,
+    /// Events not timed because too many waited for their other side (the group lagged
+    /// far): the timed ones are the others.
+    #[serde(default)]
+    pub untimed: u64,
     pub e2e: Part,
 }
 
@@ -115,7 +117,6 @@ mod tests {
             queue: None,
             round_trip: Some(part(2_000, 1_900)),
             publish: part(12_300, 12_400),
-            consumer_round_trip: None,
             settings: Vec::new(),
             groups: Vec::new(),
         };
@@ -125,6 +126,7 @@ mod tests {
             after_ack: part(-200, -100),
             timed: 10,
             read_before_ack: 7,
+            untimed: 0,
             e2e: part(12_000, 12_000),
         };
         assert_eq!(breakdown.e2e_parts(&early), part(11_900, 12_090));

@@ -42,4 +42,32 @@ pub struct Capacity {
     pub elapsed_s: f64,
     pub budget_s: f64,
     pub conclusion: String,
+    /// With `--sustain`: the found rate held for that long, and lower rates if it fell off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sustain: Option<Sustain>,
+}
+
+/// One rate held for the whole sustain time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Hold {
+    pub rate: f64,
+    pub status: Status,
+    /// Seconds it was planned to hold (the measured part).
+    pub planned_s: f64,
+    /// Seconds into the hold at which throughput or latency fell off (`None`: it did not).
+    pub held_s: Option<f64>,
+    /// Why it failed, when it did.
+    pub reasons: Vec<String>,
+}
+
+/// What holding the found rate showed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Sustain {
+    pub duration_s: f64,
+    pub holds: Vec<Hold>,
+    /// The highest rate that held for the whole time, every SLO met.
+    pub held_rate: Option<f64>,
+    /// The search's rate, when it did not hold: a burst, and how long it lasted.
+    pub burst_rate: Option<f64>,
+    pub burst_held_s: Option<f64>,
 }

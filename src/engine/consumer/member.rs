@@ -143,6 +143,13 @@ fn handle(args: &MemberArgs, record: &Record<'_>) -> Handled {
     if let (Decoded::Ours(meta), Some(failures)) = (decoded, &args.group.spec.failures) {
         let fate = fate(failures, args.group.seed, args.group.index, &meta);
         if fate != Fate::Succeeds {
+            // Its ack is never paired with a read that counts.
+            if let Some(&topic) = args.group.spec.topics.get(record.topic)
+                && args.deliveries.sampled(record.offset)
+            {
+                let place = (topic as u32, record.partition, record.offset);
+                args.deliveries.forget(args.group.index(), place);
+            }
             return Handled::Failing(Box::new(FailingEvent {
                 topic: record.topic,
                 partition: record.partition,
@@ -212,25 +219,24 @@ fn observe(args: &MemberArgs, origin: Origin, decoded: Decoded, bytes: u64, fail
     if args.group.spec.starts_after.is_some() {
         return;
     }
-    if let Some((start, start_unix_us)) = args.start.get() {
-        let since_start_us = start.elapsed().as_micros() as u64;
-        let now_us = start_unix_us + since_start_us;
-        let e2e = now_us.saturating_sub(meta.intended_at_us);
-        let intended = Duration::from_micros(meta.intended_at_us.saturating_sub(*start_unix_us));
-        if failed {
-            if let Some(failures) = state.failures.as_mut() {
-                failures.e2e_failed.saturating_record(e2e.max(1));
-            }
-        } else if args.plan.is_warmup_at(intended) {
-            state.e2e.record_interval_only(e2e);
-        } else {
-            state.e2e.record(e2e);
-            if args.deliveries.sampled(offset) {
-                drop(state);
-                let place = (topic as u32, partition, offset);
-                args.deliveries
-                    .consumed(args.group.index(), place, since_start_us);
-            }
+    let Some((start, start_unix_us)) = args.start.get() else {
+        return;
+    };
+    let since_start_us = start.elapsed().as_micros() as u64;
+    let e2e = (start_unix_us + since_start_us).saturating_sub(meta.intended_at_us);
+    let intended = Duration::from_micros(meta.intended_at_us.saturating_sub(*start_unix_us));
+    if failed {
+        if let Some(failures) = state.failures.as_mut() {
+            failures.e2e_failed.saturating_record(e2e.max(1));
+        }
+    } else if args.plan.is_warmup_at(intended) {
+        state.e2e.record_interval_only(e2e);
+    } else {
+        state.e2e.record(e2e);
+        drop(state);
+        if args.deliveries.sampled(offset) {
+            let place = (topic as u32, partition, offset);
+            (args.deliveries).consumed(args.group.index(), place, since_start_us);
         }
     }
 }

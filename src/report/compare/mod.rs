@@ -1,8 +1,11 @@
 //! `compare.md` and `compare.html`: two or more runs (or capacity searches) side by side,
 //! with differences against the first run, overlaid charts and cost per sustained rate.
 
+mod brokers;
 mod rebalance;
 mod table;
+
+pub use brokers::{Sizing, broker_type_lines, broker_type_table, measured};
 
 pub use rebalance::rebalance_table;
 pub use table::{PLAN_MARK, table};
@@ -171,7 +174,7 @@ fn sizing_lines() -> Vec<String> {
 }
 
 /// `compare.md`.
-pub fn markdown(runs: &[RunData], headroom: f64, warnings: &[String]) -> String {
+pub fn markdown(runs: &[RunData], headroom: f64, warnings: &[String], sizing: &Sizing) -> String {
     let mut md = String::from("# surge: comparison\n\n");
     for warning in warnings {
         md.push_str(&format!("> **warning:** {warning}\n\n"));
@@ -196,6 +199,21 @@ pub fn markdown(runs: &[RunData], headroom: f64, warnings: &[String]) -> String 
                     capacity.conclusion
                 ));
             }
+        }
+        md.push('\n');
+    }
+    let (types, lines) = (
+        broker_type_table(runs, sizing, headroom),
+        broker_type_lines(runs, sizing),
+    );
+    if types.is_some() || !lines.is_empty() {
+        md.push_str("## Against each broker type's published limits\n\n");
+        if let Some(types) = types {
+            md.push_str(&types.to_markdown());
+            md.push_str("\n\n");
+        }
+        for line in lines {
+            md.push_str(&format!("- {line}\n"));
         }
         md.push('\n');
     }
@@ -224,11 +242,26 @@ fn html_table(table: &crate::report::table::Table) -> String {
 }
 
 /// `compare.html`, self-contained.
-pub fn html(runs: &[RunData], headroom: f64, warnings: &[String]) -> String {
+pub fn html(runs: &[RunData], headroom: f64, warnings: &[String], sizing: &Sizing) -> String {
     let mut body = html_table(&table(runs, headroom));
     if let Some(rebalances) = rebalance_table(runs) {
         body.push_str("<h2>Rebalances</h2>");
         body.push_str(&html_table(&rebalances));
+    }
+    let (types, lines) = (
+        broker_type_table(runs, sizing, headroom),
+        broker_type_lines(runs, sizing),
+    );
+    if types.is_some() || !lines.is_empty() {
+        body.push_str("<h2>Against each broker type's published limits</h2>");
+        if let Some(types) = types {
+            body.push_str(&html_table(&types));
+        }
+        let items: String = lines
+            .iter()
+            .map(|l| format!("<li>{}</li>", escape(l)))
+            .collect();
+        body.push_str(&format!("<ul>{items}</ul>"));
     }
     let mut charts = String::new();
     if let Ok(svg) = distribution_chart(runs) {

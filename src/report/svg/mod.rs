@@ -3,6 +3,7 @@
 //! palette, and the axes' style). No system fonts: the SVG backend writes text elements that
 //! the viewer renders.
 
+mod brokers;
 mod capacity;
 mod distribution;
 mod generator;
@@ -27,7 +28,7 @@ use super::{Exporter, Output, ReportError, RunData};
 use crate::summary::Summary;
 
 /// The chart files, with their titles.
-pub const CHARTS: [(&str, &str); 8] = [
+pub const CHARTS: [(&str, &str); 9] = [
     (latency::FILE, "End-to-end latency over time"),
     (throughput::FILE, "Throughput over time"),
     (throughput::BYTES_FILE, "Throughput in MB/s over time"),
@@ -36,6 +37,7 @@ pub const CHARTS: [(&str, &str); 8] = [
     (ordering::FILE, "Ordering and loss"),
     (generator::FILE, "Load generator CPU"),
     (generator::SCHEDULE_FILE, "Load generator schedule lag"),
+    (brokers::FILE, "Brokers, as the clients saw them"),
 ];
 
 const SIZE: (u32, u32) = (960, 460);
@@ -248,6 +250,7 @@ pub fn render_charts(
         ordering::render(s)?,
         generator::render(s)?,
         generator::render_schedule(s)?,
+        brokers::render(s)?,
     ];
     Ok(CHARTS
         .iter()
@@ -256,7 +259,7 @@ pub fn render_charts(
         .collect())
 }
 
-/// Writes the eight SVG charts (and the capacity chart of a capacity search).
+/// Writes the nine SVG charts (and the capacity chart of a capacity search).
 pub struct SvgExporter;
 
 impl Exporter for SvgExporter {

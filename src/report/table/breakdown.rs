@@ -61,7 +61,11 @@ pub fn breakdown_table(summary: &Summary) -> Option<Table> {
     row(
         "produce round trip: network, broker, followers".into(),
         b.round_trip,
-        format!("{}; the cluster", settings(b, &["acks"])),
+        [settings(b, &["acks"]), "the cluster".into()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
     );
     row(
         "publish, parts added".into(),
@@ -73,12 +77,7 @@ pub fn breakdown_table(summary: &Summary) -> Option<Table> {
         row(
             format!("after the ack: read by {}", g.group),
             Some(g.after_ack),
-            format!(
-                "{}; {} events timed, {} read before their ack",
-                settings(b, &["fetch.min.bytes", "fetch.wait.max.ms"]),
-                g.timed,
-                g.read_before_ack
-            ),
+            timed(b, g),
         );
         row(
             format!("e2e {}, parts added", g.group),
@@ -94,6 +93,32 @@ pub fn breakdown_table(summary: &Summary) -> Option<Table> {
     Some(table)
 }
 
+/// The settings, and how many events were timed after their ack.
+fn timed(b: &LatencyBreakdown, g: &GroupBreakdown) -> String {
+    let mut text = settings(b, &["fetch.min.bytes", "fetch.wait.max.ms"]);
+    if !text.is_empty() {
+        text.push_str("; ");
+    }
+    text.push_str(&format!(
+        "{} events timed, {} read before their ack",
+        g.timed, g.read_before_ack
+    ));
+    if g.untimed > 0 {
+        text.push_str(&format!(
+            ", {} not timed (their other side did not come while {} were waiting)",
+            g.untimed,
+            crate::metrics::delivery::MAX_PENDING
+        ));
+    }
+    text
+}
+
+/// A setting's value in µs, for a setting in ms.
+fn setting_us(b: &LatencyBreakdown, name: &str) -> Option<i64> {
+    let ms: f64 = b.setting(name)?.value.parse().ok()?;
+    (ms.is_finite() && ms >= 0.0).then(|| (ms * 1e3).min(i64::MAX as f64) as i64)
+}
+
 /// Whether the clients' settings or the brokers make most of each group's e2e.
 pub fn breakdown_lines(summary: &Summary) -> Vec<String> {
     let Some(b) = summary.breakdown.as_ref() else {
@@ -102,7 +127,10 @@ pub fn breakdown_lines(summary: &Summary) -> Vec<String> {
     b.groups.iter().filter_map(|g| group_line(b, g)).collect()
 }
 
-/// Shares of the means: they add up to the parts added.
+/// Shares of the parts added (means). Batching counts as the settings' up to `linger.ms`;
+/// beyond it events waited for requests in flight, which the brokers' round trip sets. The
+/// time after the ack counts as the settings' up to `fetch.wait.max.ms`; beyond it the group
+/// lagged or worked.
 fn group_line(b: &LatencyBreakdown, g: &GroupBreakdown) -> Option<String> {
     let total = b.e2e_parts(g).mean_us;
     if total <= 0 {
@@ -112,10 +140,19 @@ fn group_line(b: &LatencyBreakdown, g: &GroupBreakdown) -> Option<String> {
     let mean = |part: Option<Part>| part.map_or(0, |p| p.mean_us);
     let (batching, round_trip) = (mean(b.batching), mean(b.round_trip));
     let after = g.after_ack.mean_us;
-    let verdict = if share(batching) + share(after) >= 50.0 {
+    let linger = setting_us(b, "linger.ms").unwrap_or(0);
+    let fetch_wait = setting_us(b, "fetch.wait.max.ms").unwrap_or(0);
+    let settings_made = batching
+        .min(linger)
+        .saturating_add(after.clamp(0, fetch_wait));
+    let in_flight = batching.saturating_sub(linger).max(0);
+    let beyond_fetch = after.saturating_sub(fetch_wait).max(0);
+    let verdict = if share(settings_made) >= 50.0 {
         "the client settings make most of it: tune them before sizing brokers"
-    } else if share(round_trip) >= 50.0 {
-        "the round trip to the brokers makes most of it"
+    } else if share(round_trip.saturating_add(in_flight)) >= 50.0 {
+        "the round trip to the brokers (and requests waiting behind it) makes most of it"
+    } else if share(beyond_fetch) >= 50.0 {
+        "the group's lag or processing makes most of it"
     } else {
         "no one part makes most of it"
     };
@@ -133,4 +170,96 @@ fn group_line(b: &LatencyBreakdown, g: &GroupBreakdown) -> Option<String> {
         share(round_trip),
         settings(b, &["acks"]),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::Setting;
+
+    fn breakdown(
+        linger_ms: &str,
+        batching_us: i64,
+        round_trip_us: i64,
+        after_us: i64,
+    ) -> LatencyBreakdown {
+        let part = |us: i64| Part {
+            mean_us: us,
+            p50_us: us,
+        };
+        let setting = |name: &str, value: &str| Setting {
+            name: name.into(),
+            value: value.into(),
+            default: false,
+        };
+        LatencyBreakdown {
+            schedule_lag: part(100),
+            batching: Some(part(batching_us)),
+            queue: Some(part(50)),
+            round_trip: Some(part(round_trip_us)),
+            publish: part(batching_us + round_trip_us),
+            settings: vec![
+                setting("linger.ms", linger_ms),
+                setting("acks", "all"),
+                setting("fetch.min.bytes", "1024"),
+                setting("fetch.wait.max.ms", "500"),
+            ],
+            groups: vec![GroupBreakdown {
+                group: "g".into(),
+                after_ack: part(after_us),
+                timed: 100,
+                read_before_ack: 0,
+                untimed: 0,
+                e2e: part(batching_us + round_trip_us + after_us),
+            }],
+        }
+    }
+
+    fn line(b: &LatencyBreakdown) -> String {
+        group_line(b, &b.groups[0]).unwrap()
+    }
+
+    #[test]
+    fn waits_the_settings_make_are_named_as_the_settings() {
+        assert!(
+            line(&breakdown("10", 9_800, 2_000, 30_000)).contains("the client settings make most")
+        );
+    }
+
+    #[test]
+    fn batching_beyond_linger_is_waiting_behind_the_brokers_not_the_settings() {
+        // linger.ms=10, yet events waited 60 ms: requests in flight held them.
+        let slow = breakdown("10", 60_000, 30_000, 1_000);
+        assert!(
+            line(&slow).contains("the round trip to the brokers"),
+            "{}",
+            line(&slow)
+        );
+        // And a group 2 s behind is not a fetch wait.
+        let lagging = breakdown("0", 50, 2_000, 2_000_000);
+        assert!(
+            line(&lagging).contains("the group's lag"),
+            "{}",
+            line(&lagging)
+        );
+        let mixed = breakdown("0", 50, 400_000, 700_000);
+        assert!(line(&mixed).contains("no one part"), "{}", line(&mixed));
+    }
+
+    #[test]
+    fn a_crafted_breakdown_saturates_instead_of_overflowing() {
+        // Every figure at its limit and a linger of 1e300 ms: the sums saturate.
+        let huge = breakdown("1e300", i64::MAX, 0, 0);
+        assert!(
+            line(&huge).contains("the client settings make most"),
+            "{}",
+            line(&huge)
+        );
+        let mut nan = breakdown("NaN", 1_000, 1_000, 1_000);
+        nan.settings[0].value = "NaN".into();
+        assert!(line(&nan).contains("linger.ms=NaN"));
+        // A sum at or below zero has no shares to give.
+        let negative = breakdown("10", 1_000, 1_000, i64::MIN);
+        assert_eq!(group_line(&negative, &negative.groups[0]), None);
+    }
 }

@@ -1,7 +1,7 @@
 //! The run's own tables: the producers, the capacity probes, the faults and the workers.
 
 use super::Table;
-use crate::format::{micros, thousands};
+use crate::format::{format_number, micros, thousands};
 use crate::summary::Summary;
 
 /// Producer-side figures.
@@ -85,6 +85,30 @@ pub fn capacity_table(summary: &Summary) -> Option<Table> {
             micros(probe.e2e_p99_us, 1),
             thousands(probe.max_lag),
             probe.reasons.first().cloned().unwrap_or_default(),
+        ]);
+    }
+    // `--sustain`: each rate held for the whole time.
+    for hold in capacity.sustain.iter().flat_map(|s| &s.holds) {
+        let planned = crate::scenario::units::format_duration(std::time::Duration::from_secs(
+            hold.planned_s.clamp(0.0, 1e9) as u64,
+        ));
+        let what = match hold.held_s {
+            Some(s) => format!("hold of {planned}: fell off after {}", format_number(s)) + "s",
+            None if hold.status == crate::summary::Status::Pass => format!("held for {planned}"),
+            None => format!("hold of {planned}"),
+        };
+        let why = hold
+            .reasons
+            .first()
+            .map_or(what.clone(), |r| format!("{what}; {r}"));
+        table.row(vec![
+            thousands(hold.rate as u64),
+            hold.status.as_str().into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            why,
         ]);
     }
     Some(table)

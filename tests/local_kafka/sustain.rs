@@ -1,0 +1,156 @@
+//! `surge capacity --sustain` on the real cluster, against a cluster whose throughput falls
+//! after a while: each run's `command` fault lifts the producer's quota at its start (2-3 s:
+//! a JVM tool), then sets one 8 s later (a Standard broker's credits running out, in
+//! miniature), about 13 s into the run. The short probes (5 s of warmup, in which the last
+//! run's quota is lifted, and 6 s measured) end before it lands and pass; the hold of the rate
+//! they found falls off some seconds after it lands, and the next rate down holds.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use surge::capacity::SearchOptions;
+use surge::engine::StopSignal;
+use surge::summary::{Status, Summary, Throttling};
+use surge::{CapacityOptions, RunOptions};
+
+use super::common::{exclusive, kafka};
+use super::{fresh_name, healthy_cluster, overrides};
+
+/// The quota, in bytes/s per broker: uncompressed events of 512 B (about 580 B on the wire) on
+/// 6 partitions over 3 brokers take about 77 KB/s a broker at 400/s and 58 KB/s at 300/s.
+const QUOTA: u32 = 66_000;
+
+fn scenario(dir: &Path, topic: &str, client: &str) -> PathBuf {
+    let path = dir.join("sustain.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "sustain"
+[cluster.producer]
+"compression.type" = "none"
+
+[[topics]]
+name = "{topic}"
+partitions = 6
+config = {{ "min.insync.replicas" = "2" }}
+
+[[events]]
+name = "OrderCreated"
+topic = "{topic}"
+keys = 2000
+size = "512B"
+
+[[phases]]
+name = "peak"
+rate = "400/s"
+duration = "10s"
+
+[[consumer_groups]]
+name = "reader"
+topics = ["{topic}"]
+
+[[faults]]
+name = "credits-run-out"
+kind = "command"
+at = "0s"
+run = "scripts/local-kafka.sh quota {client} 0 && sleep 8 && scripts/local-kafka.sh quota {client} {QUOTA}"
+timeout = "40s"
+
+[slo]
+checks = ["e2e.p95 < 500ms", "lost == 0"]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn hold_summary(out: &Path, rate: f64) -> Summary {
+    let path = out
+        .join("holds")
+        .join(format!("{rate:09.0}"))
+        .join("summary.json");
+    Summary::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Slow (about 120 s): two probes and two holds of 30 s, each waiting for its quota command.
+#[test]
+fn a_rate_that_falls_off_in_a_long_hold_is_named_a_burst_and_a_lower_one_holds() {
+    let _machine = exclusive();
+    let bootstrap = healthy_cluster();
+    let client = fresh_name("surge-sustain");
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), &fresh_name("sustain"), &client);
+    let options = CapacityOptions {
+        run: RunOptions {
+            scenario: path,
+            out: Some(out.path().to_path_buf()),
+            quiet: true,
+            overrides: surge::scenario::Overrides {
+                allow_commands: true,
+                ..overrides(&bootstrap, &[("producer.client.id", &client)])
+            },
+            ..RunOptions::default()
+        },
+        search: SearchOptions {
+            start: Some(200.0),
+            max: Some(400.0),
+            precision: 0.2,
+            probe_warmup: Duration::from_secs(5),
+            probe_duration: Duration::from_secs(6),
+            budget: Duration::from_secs(120),
+            sustain: Some(Duration::from_secs(30)),
+        },
+    };
+    let outcome = surge::capacity(&options, Arc::new(StopSignal::default()));
+    kafka::control(&["quota", &client, "0"]);
+    let capacity = outcome
+        .unwrap()
+        .summary
+        .capacity
+        .expect("a capacity result");
+    let sustain = capacity.sustain.clone().expect("holds");
+    eprintln!("{}", capacity.conclusion);
+    // The search's probes end before the quota lands: 400/s passes.
+    assert!(
+        capacity
+            .probes
+            .iter()
+            .any(|p| p.offered_rate == 400.0 && p.status == Status::Pass),
+        "{capacity:#?}"
+    );
+    // Held, 400/s falls off once the quota lands, about 8 s into the hold.
+    let burst = &sustain.holds[0];
+    assert_eq!(
+        (burst.rate, burst.status),
+        (400.0, Status::Fail),
+        "{sustain:#?}"
+    );
+    let timeline: Vec<(f64, u64, Option<u64>)> = (hold_summary(out.path(), 400.0).timeline.iter())
+        .map(|p| (p.t, p.acked, p.e2e_p95))
+        .collect();
+    eprintln!("the 400/s hold, (second, acked, e2e p95 µs): {timeline:?}");
+    // The quota is set about 13 s into the run; Kafka throttles once the rate over its window
+    // passes it, and three bad seconds make a fall-off: measured 14 s into the hold.
+    let fell = burst.held_s.expect("a fall-off");
+    assert!((3.0..=24.0).contains(&fell), "{sustain:#?}");
+    assert_eq!(sustain.burst_rate, Some(400.0));
+    // 300/s is under the quota and holds; it is the sustained rate now.
+    assert_eq!(sustain.held_rate, Some(300.0), "{sustain:#?}");
+    assert_eq!(capacity.sustained_rate, Some(300.0));
+    assert!(
+        capacity.conclusion.contains("burst-bound: 400 events/s"),
+        "{}",
+        capacity.conclusion
+    );
+    // The brokers' own account of the fall-off: they throttled the clients in the hold.
+    let throttled = Throttling::of(&hold_summary(out.path(), 400.0).brokers);
+    assert!(
+        throttled.as_ref().is_some_and(|t| t.is_material()),
+        "{throttled:?}"
+    );
+    let calm = Throttling::of(&hold_summary(out.path(), 300.0).brokers);
+    assert!(calm.as_ref().is_none_or(|t| t.share() < 0.5), "{calm:?}");
+}
