@@ -89,7 +89,7 @@ impl Totals {
 }
 
 /// One broker over one second of the run, all clients together. Latencies in µs (at most
-/// `u32::MAX`, 71 minutes), counts saturate: a row is 136 bytes, kept for every second.
+/// `u32::MAX`, 71 minutes), counts saturate: a row is 144 bytes, kept for every second.
 /// `rtt_*` are the producers' requests (produce and metadata); the consumers' round trips,
 /// which include the broker's fetch wait, are `fetch_p99_us`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -123,6 +123,10 @@ pub struct BrokerSecond {
     pub requests: u32,
     pub bytes_out: u64,
     pub bytes_in: u64,
+    /// Of `bytes_out`, the producers' (the bytes a produce quota counts, with their other
+    /// requests such as metadata).
+    #[serde(default)]
+    pub produced_bytes_out: u64,
     pub retries: u32,
     pub timeouts: u32,
     pub disconnects: u32,
@@ -171,6 +175,9 @@ impl BrokerSecond {
         add(&mut self.throttle_ms, report.throttle.sum);
         add(&mut self.answered, report.rtt.count);
         self.bytes_out = self.bytes_out.saturating_add(counts.bytes_out);
+        if report.producer {
+            self.produced_bytes_out = self.produced_bytes_out.saturating_add(counts.bytes_out);
+        }
         self.bytes_in = self.bytes_in.saturating_add(counts.bytes_in);
         self.clients_down += u32::from(!report.up);
         self.waiting += u32::from(report.waiting && report.producer);
@@ -480,7 +487,7 @@ mod tests {
     #[test]
     fn a_row_is_as_small_as_its_documentation_says() {
         // The envelope's hour of seconds (tests/envelope.rs) counts on it.
-        assert_eq!(std::mem::size_of::<BrokerSecond>(), 136);
+        assert_eq!(std::mem::size_of::<BrokerSecond>(), 144);
     }
 
     #[test]

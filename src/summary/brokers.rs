@@ -38,6 +38,9 @@ pub struct BrokerSummary {
     pub requests: u64,
     pub bytes_out: u64,
     pub bytes_in: u64,
+    /// Of `bytes_out`, the producers'.
+    #[serde(default)]
+    pub produced_bytes_out: u64,
     pub retries: u64,
     pub timeouts: u64,
     pub disconnects: u64,
@@ -146,6 +149,7 @@ impl BrokerSummary {
             requests: sum(|s| u64::from(s.requests)),
             bytes_out: sum(|s| s.bytes_out),
             bytes_in: sum(|s| s.bytes_in),
+            produced_bytes_out: sum(|s| s.produced_bytes_out),
             retries: sum(|s| u64::from(s.retries)),
             timeouts: sum(|s| u64::from(s.timeouts)),
             disconnects: sum(|s| u64::from(s.disconnects)),
