@@ -284,8 +284,9 @@ fn a_full_producer_queue_held_past_the_send_deadline_fails_its_events_and_ends_o
     let group = &summary.groups[0];
     assert_eq!(group.lost, 0, "{:#?}", summary.verdict);
     assert_eq!(group.unique + group.unread, produced.acked);
-    // The run stopped by itself after the plan, the send grace and the drain timeout (3 s
-    // of slack for a loaded host), not after a hang.
+    // The run stopped by itself after the plan, the send grace and the drain timeout, which
+    // counts from the last send and so bounds the flush and the reading together (3 s of slack
+    // for a loaded host), not after a hang.
     assert!(
         summary.startup.run_time_s < 8.0 + 2.0 + 5.0 + 3.0,
         "{:#?}",

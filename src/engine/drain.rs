@@ -36,8 +36,10 @@ impl Drain {
         self.started.is_some()
     }
 
-    /// Whether the run may end now; starts the drain once every producer has finished.
-    /// A late group that reads everything is marked caught up at `now`.
+    /// Whether the run may end now. The drain starts once every producer has stopped sending,
+    /// so that its timeout bounds the producers' flush and the groups' reading together: a run
+    /// ends at most `run.drain_timeout` after its last send. A late group that reads
+    /// everything is marked caught up at `now`.
     pub(super) fn is_done(
         &mut self,
         run: &Run,
@@ -46,11 +48,17 @@ impl Drain {
         now: Duration,
     ) -> bool {
         let Some(started) = self.started else {
-            if producers_finished {
+            let stopped_sending =
+                (run.instances.iter()).all(|i| i.sending_done.load(Ordering::Acquire));
+            if producers_finished || stopped_sending {
                 self.started = Some(Instant::now());
             }
             return false;
         };
+        let timed_out = started.elapsed() > run.scenario.limits.drain_timeout;
+        if !producers_finished {
+            return timed_out || stop.is_aborted();
+        }
         // Every producer has flushed, so the acked offsets are final. A group has caught up
         // when it has consumed past the highest acked offset of every partition it reads.
         // (Acked minus consumed would not do: a send reported failed whose event the broker
@@ -69,7 +77,7 @@ impl Drain {
             }
             None => read_here(run, stop, &acked_high, now),
         };
-        caught_up || started.elapsed() > run.scenario.limits.drain_timeout || stop.is_aborted()
+        caught_up || timed_out || stop.is_aborted()
     }
 }
 

@@ -66,6 +66,9 @@ pub struct InstanceShared {
     pub paused: AtomicBool,
     /// Set when the client hit a fatal error: the pacer replaces it before its next send.
     pub(super) fatal: AtomicBool,
+    /// Set when the pacer has stopped sending (plan done, stop or send deadline), before the
+    /// flush: the drain's timeout counts from here, so the flush spends the same budget.
+    pub(super) sending_done: AtomicBool,
     /// Clients replaced after a fatal error.
     pub rebuilds: AtomicU64,
     /// Ack times of sampled events, for each group's ack-to-consumption share.
@@ -112,6 +115,7 @@ impl InstanceShared {
             last_send_us: AtomicU64::new(0),
             paused: AtomicBool::new(false),
             fatal: AtomicBool::new(false),
+            sending_done: AtomicBool::new(false),
             rebuilds: AtomicU64::new(0),
             deliveries,
         }
@@ -496,6 +500,7 @@ pub fn run_instance(
         },
     );
 
+    shared.sending_done.store(true, Ordering::Release);
     let producer = producer.into_inner();
     let flushed = producer.flush(scenario.limits.drain_timeout);
     if !flushed {
