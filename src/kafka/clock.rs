@@ -15,17 +15,58 @@ use crate::scenario::TopicSpec;
 /// (`message.timestamp.type=LogAppendTime`), and the ack carries that stamp back.
 pub const CLOCK_TOPIC: &str = "surge-clock";
 
-/// Probes sent; the one with the shortest round trip bounds the offset best.
-const PROBES: usize = 20;
+/// Probes sent. Each bounds the offset to an interval of its round trip plus the stamp's
+/// millisecond; the probes land at different points of the broker's millisecond, so their
+/// intervals together bound it far tighter than any one of them.
+const PROBES: usize = 40;
 
 /// This host's clock against the brokers'.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ClockOffset {
     /// Broker clock minus this host's clock, in microseconds.
     pub offset_us: i64,
-    /// How far the true offset may be from `offset_us`: half the probe's round trip, plus
-    /// half a millisecond for the broker's millisecond stamp.
+    /// How far the true offset may be from `offset_us`: half the width of the interval every
+    /// probe allows (at most half the shortest round trip plus half a millisecond).
     pub uncertainty_us: u64,
+}
+
+/// One acked probe: this host's clock when it was sent and acked, in microseconds, and the
+/// broker's millisecond stamp.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    sent_us: i64,
+    acked_us: i64,
+    broker_ms: i64,
+}
+
+impl Probe {
+    /// The offsets this probe allows: the broker stamped it at some instant of its
+    /// millisecond, while this host's clock was between the send and the ack.
+    fn bounds(&self) -> (i64, i64) {
+        let stamp = self.broker_ms.saturating_mul(1000);
+        (
+            stamp.saturating_sub(self.acked_us),
+            stamp.saturating_add(1000).saturating_sub(self.sent_us),
+        )
+    }
+}
+
+/// The offset every probe allows. When the intervals do not meet (a clock stepped while
+/// probing), the probe with the shortest round trip alone bounds it.
+fn offset_of(probes: &[Probe]) -> Option<ClockOffset> {
+    let within = |(low, high): (i64, i64)| ClockOffset {
+        offset_us: low + (high - low) / 2,
+        uncertainty_us: ((high - low) / 2).max(0) as u64,
+    };
+    let (low, high) = probes
+        .iter()
+        .map(Probe::bounds)
+        .reduce(|(l1, h1), (l2, h2)| (l1.max(l2), h1.min(h2)))?;
+    if low <= high {
+        return Some(within((low, high)));
+    }
+    let tightest = probes.iter().min_by_key(|p| p.acked_us - p.sent_us)?;
+    Some(within(tightest.bounds()))
 }
 
 /// This host's wall clock, in microseconds since the Unix epoch.
@@ -62,29 +103,24 @@ pub async fn measure(
         .set("linger.ms", "0")
         .set("message.timeout.ms", timeout.as_millis().max(1).to_string());
     let producer: FutureProducer = config.create().map_err(|e| config_error(e, properties))?;
-    let mut best: Option<ClockOffset> = None;
+    let mut probes = Vec::with_capacity(PROBES);
     let mut last_problem = String::from("no probe was acked");
     for _ in 0..PROBES {
-        let sent = unix_micros() as i64;
+        let sent_us = unix_micros() as i64;
         let delivery = producer
             .send(
                 FutureRecord::<(), str>::to(CLOCK_TOPIC).payload("surge clock probe"),
                 timeout,
             )
             .await;
-        let acked = unix_micros() as i64;
+        let acked_us = unix_micros() as i64;
         match delivery {
             Ok(delivery) => match delivery.timestamp {
-                Timestamp::LogAppendTime(ms) => {
-                    let broker = ms * 1000 + 500;
-                    let offset = ClockOffset {
-                        offset_us: broker - (sent + acked) / 2,
-                        uncertainty_us: ((acked - sent).max(0) / 2) as u64 + 500,
-                    };
-                    if best.is_none_or(|b| offset.uncertainty_us < b.uncertainty_us) {
-                        best = Some(offset);
-                    }
-                }
+                Timestamp::LogAppendTime(broker_ms) => probes.push(Probe {
+                    sent_us,
+                    acked_us: acked_us.max(sent_us),
+                    broker_ms,
+                }),
                 other => {
                     last_problem = format!(
                         "the broker stamped the probe with {other:?}, not LogAppendTime: topic {CLOCK_TOPIC} must have message.timestamp.type=LogAppendTime"
@@ -94,8 +130,65 @@ pub async fn measure(
             Err((error, _)) => last_problem = error.to_string(),
         }
     }
-    best.ok_or(ConnectError::TopicCreation {
+    offset_of(&probes).ok_or(ConnectError::TopicCreation {
         topic: CLOCK_TOPIC.into(),
         detail: last_problem,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Probes of a host whose clock is `offset_us` behind the broker's, each taking
+    /// `round_trip_us` and stamped `stamp_after_us` after its send.
+    fn probes(
+        offset_us: i64,
+        round_trip_us: i64,
+        stamp_after_us: i64,
+        starts: &[i64],
+    ) -> Vec<Probe> {
+        starts
+            .iter()
+            .map(|&sent_us| Probe {
+                sent_us,
+                acked_us: sent_us + round_trip_us,
+                broker_ms: (sent_us + stamp_after_us + offset_us).div_euclid(1000),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn probes_at_different_points_of_the_millisecond_bound_the_offset_below_it() {
+        // 40 probes of 300 us, 473 us apart at their start: they fall all over the millisecond.
+        let starts: Vec<i64> = (0..40).map(|i| 1_700_000_000_000_000 + i * 473).collect();
+        for offset in [-50_000, -500, 0, 437, 50_000] {
+            let found = offset_of(&probes(offset, 300, 150, &starts)).unwrap();
+            assert!(
+                found.offset_us.abs_diff(offset) <= found.uncertainty_us,
+                "{offset}: {found:?}"
+            );
+            // One probe alone allows 650 us either way; together they allow little more than
+            // half the round trip, which no stamp can narrow.
+            assert!(found.uncertainty_us <= 200, "{offset}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn one_probe_allows_half_its_round_trip_and_half_a_millisecond() {
+        let found = offset_of(&probes(2_000, 400, 200, &[1_000_000])).unwrap();
+        assert_eq!(found.uncertainty_us, 700);
+        assert!(found.offset_us.abs_diff(2_000) <= 700);
+        assert!(offset_of(&[]).is_none());
+    }
+
+    #[test]
+    fn a_clock_step_while_probing_falls_back_to_the_shortest_probe() {
+        let mut all = probes(0, 800, 400, &[1_000_000]);
+        // A step of 10 ms: its intervals cannot meet the first probe's.
+        all.extend(probes(10_000, 200, 100, &[2_000_000]));
+        let found = offset_of(&all).unwrap();
+        assert_eq!(found.uncertainty_us, 600);
+        assert!(found.offset_us.abs_diff(10_000) <= 600, "{found:?}");
+    }
 }

@@ -30,6 +30,11 @@ impl ClockSkew {
             uncertainty_us: low.uncertainty_us.saturating_add(high.uncertainty_us),
         })
     }
+
+    /// The largest skew the measurements allow.
+    fn worst_us(&self) -> u64 {
+        self.spread_us.saturating_add(self.uncertainty_us)
+    }
 }
 
 /// Judges the merged summary and records the workers behind it.
@@ -92,7 +97,9 @@ fn clock_reasons(
                 worker.file.clock_problem.as_deref().unwrap_or("not measured")
             ))
             .collect(),
-        Some(skew) if skew.spread_us as f64 > max_skew_fraction * p50 => vec![format!(
+        // The skew may be as large as measured plus its uncertainty: that is what is held to
+        // the limit, so a skew the probes could not pin down is not trusted.
+        Some(skew) if skew.worst_us() as f64 > max_skew_fraction * p50 => vec![format!(
             "the workers' clocks differ by up to {:.2} ms (±{:.2} ms), more than {:.0}% of the e2e p50 ({:.2} ms): end-to-end latency across hosts is not trustworthy; sync the hosts' clocks (chrony/NTP, Amazon Time Sync)",
             skew.spread_us as f64 / 1000.0,
             skew.uncertainty_us as f64 / 1000.0,
@@ -133,6 +140,7 @@ fn worker_row(worker: &Worker) -> WorkerRow {
         failed: summary.produced.failed,
         consumed: saturating_sum(worker.file.share.groups.iter().map(|g| g.consumed)),
         clock_offset_us: worker.file.clock.map(|c| c.offset_us),
+        clock_uncertainty_us: worker.file.clock.map(|c| c.uncertainty_us),
         complete: worker.file.complete,
     }
 }

@@ -40,5 +40,8 @@ pub struct WorkerRow {
     pub consumed: u64,
     /// Broker clock minus this worker's clock, in microseconds.
     pub clock_offset_us: Option<i64>,
+    /// How far the true offset may be from `clock_offset_us`.
+    #[serde(default)]
+    pub clock_uncertainty_us: Option<u64>,
     pub complete: bool,
 }

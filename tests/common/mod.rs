@@ -104,6 +104,7 @@ pub fn console(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+pub mod faketime;
 pub mod kafka;
 pub mod live;
 

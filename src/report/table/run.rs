@@ -183,10 +183,7 @@ pub fn worker_table(summary: &Summary) -> Option<Table> {
             thousands(row.acked),
             thousands(row.failed),
             thousands(row.consumed),
-            row.clock_offset_us.map_or_else(
-                || "not measured".into(),
-                |us| format!("{:+.2} ms", us as f64 / 1000.0),
-            ),
+            clock_offset(row.clock_offset_us, row.clock_uncertainty_us),
             if row.complete {
                 "complete"
             } else {
@@ -209,4 +206,17 @@ pub fn worker_table(summary: &Summary) -> Option<Table> {
         ]);
     }
     Some(table)
+}
+
+/// A worker's clock against the brokers', with how far it may be off when known.
+fn clock_offset(offset_us: Option<i64>, uncertainty_us: Option<u64>) -> String {
+    match (offset_us, uncertainty_us) {
+        (None, _) => "not measured".into(),
+        (Some(us), None) => format!("{:+.2} ms", us as f64 / 1000.0),
+        (Some(us), Some(within)) => format!(
+            "{:+.2} ms ±{:.2}",
+            us as f64 / 1000.0,
+            within as f64 / 1000.0
+        ),
+    }
 }

@@ -1,0 +1,387 @@
+//! Distributed runs on the real cluster: worker processes with their own clocks, merged into
+//! one run and held to what one process finds and what Kafka's own reader finds.
+
+use std::path::{Path, PathBuf};
+
+use surge::summary::Summary;
+
+use super::common::{self, exclusive, kafka};
+use super::fresh_name;
+
+/// A scenario two groups read, for the distributed-run tests; `instances` producer instances
+/// per process.
+fn distributed_scenario(dir: &Path, orders: &str, payments: &str, instances: u16) -> PathBuf {
+    let path = dir.join(format!("distributed-{instances}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "distributed"
+[cluster]
+bootstrap = "{bootstrap}"
+
+[producer]
+instances = {instances}
+
+[[topics]]
+name = "{orders}"
+partitions = 6
+config = {{ "min.insync.replicas" = "2" }}
+
+[[topics]]
+name = "{payments}"
+partitions = 3
+
+[[events]]
+name = "OrderCreated"
+topic = "{orders}"
+keys = 600
+
+[[events]]
+name = "PaymentAuthorized"
+topic = "{payments}"
+keys = 300
+
+[[phases]]
+name = "warmup"
+rate = "300/s"
+duration = "3s"
+warmup = true
+
+[[phases]]
+name = "steady"
+rate = "600/s"
+duration = "8s"
+
+[[consumer_groups]]
+name = "fulfilment"
+topics = ["{orders}"]
+members = 3
+
+[[consumer_groups]]
+name = "ledger"
+topics = ["{orders}", "{payments}"]
+members = 3
+
+# Three surge processes beside three brokers on two cores: the verdicts compared here are
+# about integrity and merging, not about this machine's latency.
+[run]
+max_schedule_lag_p99 = "1s"
+
+[slo]
+checks = ["e2e.p95 < 10s"]
+"#,
+            bootstrap = kafka::plaintext()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `surge merge` of `dirs` into `out`.
+fn merge(dirs: &[PathBuf], out: &Path) -> std::process::Output {
+    surge_bin()
+        .arg("merge")
+        .args(dirs)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn surge_bin() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_surge"));
+    command.env_remove("KAFKA_BOOTSTRAP_SERVERS");
+    command
+}
+
+/// Runs three workers of `scenario` into `dir`/w0..w2, worker `i` under the clock offset
+/// `clocks[i]` (libfaketime's form: "+0.05" is 50 ms ahead), and waits for each to pass.
+fn run_workers(dir: &Path, scenario: &Path, clocks: [Option<&str>; 3]) -> Vec<PathBuf> {
+    // Far enough ahead for three processes to connect, probe their clocks and join.
+    let start = chrono::Utc::now() + chrono::Duration::seconds(25);
+    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let workers: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("w{i}"))).collect();
+    let children: Vec<_> = workers
+        .iter()
+        .zip(clocks)
+        .enumerate()
+        .map(|(i, (out, clock))| {
+            let mut worker = surge_bin();
+            worker
+                .args([
+                    "run",
+                    "--quiet",
+                    "--worker-count",
+                    "3",
+                    "--start-at",
+                    &start,
+                ])
+                .arg("--worker-index")
+                .arg(i.to_string())
+                .arg("--out")
+                .arg(out)
+                .arg(scenario)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            if let Some(offset) = clock {
+                common::faketime::skew(&mut worker, offset);
+            }
+            worker.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "a worker: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    workers
+}
+
+/// Slow (about 80 s): the workers start 25 s ahead (three processes connect, probe their clocks
+/// and join on two cores), run an 11 s plan and drain; then the merges and the Java read-back.
+/// Worker 1's clock runs 0.5 ms ahead (libfaketime): measured, and within the skew allowed.
+#[test]
+fn three_worker_processes_merge_into_the_run_one_process_makes() {
+    let _machine = exclusive();
+    kafka::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, payments) = (fresh_name("dist-orders"), fresh_name("dist-payments"));
+    let scenario = distributed_scenario(dir.path(), &orders, &payments, 1);
+    let workers = run_workers(dir.path(), &scenario, [None, Some("+0.0005"), None]);
+    let parts: Vec<Summary> = workers.iter().map(|w| common::written_summary(w)).collect();
+    let run_id = &parts[0].run_id;
+    assert!(parts.iter().all(|p| &p.run_id == run_id), "one run id");
+    // Each worker sent its third of the plan, with keys of its own.
+    let planned = 300 * 3 + 600 * 8;
+    for part in &parts {
+        let sent = part.produced.sent as i64;
+        assert!((sent - planned / 3).abs() <= 3, "a worker sent {sent}");
+    }
+
+    let merged = dir.path().join("merged");
+    let output = merge(&workers, &merged);
+    let summary = common::written_summary(&merged);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}\n{:#?}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        summary.verdict
+    );
+    // Counts: the sum of the parts, and nothing lost or repeated across workers.
+    let sum = |f: fn(&Summary) -> u64| parts.iter().map(f).sum::<u64>();
+    assert_eq!(summary.produced.sent, sum(|s| s.produced.sent));
+    assert_eq!(summary.produced.acked, sum(|s| s.produced.acked));
+    assert_eq!(summary.produced.acked, planned as u64);
+    for group in &summary.groups {
+        let consumed: u64 = parts
+            .iter()
+            .map(|p| {
+                p.groups
+                    .iter()
+                    .find(|g| g.name == group.name)
+                    .unwrap()
+                    .consumed
+            })
+            .sum();
+        assert_eq!(group.consumed, consumed, "{}", group.name);
+        assert_eq!(
+            (
+                group.lost,
+                group.unread,
+                group.ordering.duplicates,
+                group.ordering.gaps
+            ),
+            (0, 0, 0, 0),
+            "{}",
+            group.name
+        );
+        assert_eq!(group.ordering.out_of_order, 0);
+    }
+    let ledger_topics = summary.groups.iter().find(|g| g.name == "ledger").unwrap();
+    assert_eq!(ledger_topics.consumed, planned as u64);
+    // Kafka's own reader finds every acked event of the merged ledger, once.
+    let ledger = kafka::ledger(&merged);
+    let read = kafka::read_back(&kafka::plaintext(), &[&orders, &payments], run_id);
+    assert_eq!(read.records, planned as u64);
+    assert_eq!(read.lost(&ledger, &[0, 1]), 0);
+    assert_eq!(read.duplicates(), 0);
+
+    // Histograms: the merged ones are every worker's samples recorded together.
+    let totals = |dir: &Path| surge::report::load_run(dir).unwrap().histograms.totals;
+    let whole = totals(&merged);
+    for (tag, histogram) in &whole {
+        let mut together = surge::metrics::new_histogram();
+        for worker in &workers {
+            let part = totals(worker);
+            together
+                .add(&part.iter().find(|(t, _)| t == tag).unwrap().1)
+                .unwrap();
+        }
+        assert_eq!(histogram.len(), together.len(), "{tag}");
+        for q in [0.5, 0.95, 0.99, 1.0] {
+            assert_eq!(
+                histogram.value_at_quantile(q),
+                together.value_at_quantile(q),
+                "{tag} q{q}"
+            );
+        }
+    }
+    let e2e = &whole.iter().find(|(t, _)| t == "e2e.ledger").unwrap().1;
+    // Every event of the measured phase, read by the group once, on whichever worker.
+    assert_eq!(e2e.len(), 600 * 8);
+    // The timeline is aligned on the shared start: its seconds add up to what was sent.
+    let produced: u64 = summary.timeline.iter().map(|p| p.produced).sum();
+    assert_eq!(produced, summary.produced.sent);
+    // The worker table and the skew line: three rows, clocks measured on one host.
+    let workers_summary = summary.workers.as_ref().expect("worker table");
+    assert_eq!(workers_summary.rows.len(), 3);
+    assert!(workers_summary.missing.is_empty());
+    // Worker 1's clock is 0.5 ms ahead of the others' (one host's clock): each offset is
+    // bounded by its uncertainty, so the differences are 500 us within the two added.
+    let clock = |i: usize| {
+        let row = &workers_summary.rows[i];
+        (
+            row.clock_offset_us.unwrap(),
+            row.clock_uncertainty_us.unwrap() as i64,
+        )
+    };
+    for other in [0, 2] {
+        let ((offset, within), (skewed, skewed_within)) = (clock(other), clock(1));
+        assert!(
+            (offset - skewed - 500).abs() <= within + skewed_within,
+            "worker {other}: {offset} ±{within} us, worker 1: {skewed} ±{skewed_within} us"
+        );
+    }
+    let skew = workers_summary.clock_skew_us.expect("skew measured");
+    let within = workers_summary.clock_uncertainty_us.unwrap();
+    assert!(skew.abs_diff(500) <= within, "{skew} ±{within} us");
+
+    // One process at the same total rate, with the same three producer instances, gets the
+    // same verdict.
+    let single = distributed_scenario(
+        dir.path(),
+        &fresh_name("one-orders"),
+        &fresh_name("one-payments"),
+        3,
+    );
+    let one = dir.path().join("one");
+    let output = surge_bin()
+        .args(["run", "--quiet", "--out"])
+        .arg(&one)
+        .arg(&single)
+        .output()
+        .unwrap();
+    let alone = common::written_summary(&one);
+    assert_eq!(output.status.code(), Some(0), "{:#?}", alone.verdict);
+    assert_eq!(alone.verdict.status, summary.verdict.status);
+    assert_eq!(alone.produced.acked, summary.produced.acked);
+    assert_eq!(
+        alone
+            .verdict
+            .checks
+            .iter()
+            .map(|c| &c.name)
+            .collect::<Vec<_>>(),
+        summary
+            .verdict
+            .checks
+            .iter()
+            .map(|c| &c.name)
+            .collect::<Vec<_>>()
+    );
+
+    // A worker missing: inconclusive, naming it.
+    let output = merge(&workers[..2], &dir.path().join("two"));
+    assert_eq!(output.status.code(), Some(3));
+    let partial = common::written_summary(&dir.path().join("two"));
+    assert!(
+        partial
+            .verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("worker 2")),
+        "{:?}",
+        partial.verdict.reasons
+    );
+    // A worker that did not run its share to the end: inconclusive, naming it.
+    let cut = dir.path().join("w1-cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    for entry in std::fs::read_dir(&workers[1]).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, cut.join(path.file_name().unwrap())).unwrap();
+    }
+    let file = cut.join("worker.json");
+    let mut facts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    facts["complete"] = false.into();
+    facts["incomplete"] = "interrupted (SIGTERM)".into();
+    std::fs::write(&file, facts.to_string()).unwrap();
+    let output = merge(
+        &[workers[0].clone(), cut.clone(), workers[2].clone()],
+        &dir.path().join("cut"),
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let reasons = common::written_summary(&dir.path().join("cut"))
+        .verdict
+        .reasons;
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("worker 1") && r.contains("SIGTERM")),
+        "{reasons:?}"
+    );
+    // A directory of another run: bad input.
+    let output = merge(
+        &[&workers[..], std::slice::from_ref(&one)].concat(),
+        &dir.path().join("mixed"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("one") && stderr.contains("fix:"),
+        "{stderr}"
+    );
+}
+
+/// Slow (about 60 s): the three workers again, worker 1's clock 50 ms ahead. The merge names
+/// the skew and calls the run inconclusive (exit 3); loss and order are still judged.
+#[test]
+fn a_worker_clock_50ms_ahead_makes_the_merged_run_inconclusive_naming_the_skew() {
+    let _machine = exclusive();
+    kafka::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, payments) = (fresh_name("skew-orders"), fresh_name("skew-payments"));
+    let scenario = distributed_scenario(dir.path(), &orders, &payments, 1);
+    let workers = run_workers(dir.path(), &scenario, [None, Some("+0.05"), None]);
+    let merged = dir.path().join("merged");
+    let output = merge(&workers, &merged);
+    let summary = common::written_summary(&merged);
+    assert_eq!(output.status.code(), Some(3), "{:#?}", summary.verdict);
+    let workers_summary = summary.workers.as_ref().unwrap();
+    let skew = workers_summary.clock_skew_us.unwrap();
+    let within = workers_summary.clock_uncertainty_us.unwrap();
+    assert!(skew.abs_diff(50_000) <= within, "{skew} ±{within} us");
+    assert!(
+        summary
+            .verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("clocks differ by up to")),
+        "{:?}",
+        summary.verdict.reasons
+    );
+    assert!(summary.verdict.integrity_judged);
+    for group in &summary.groups {
+        assert_eq!((group.lost, group.unread), (0, 0), "{}", group.name);
+    }
+    // The report's worker table shows each offset with its uncertainty.
+    let report = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    assert!(report.contains(" ms ±"), "{report}");
+}
