@@ -7,9 +7,13 @@
 //! same `--start-at`. The run id, and so every consumer group id, is derived from the
 //! scenario and the start, so every worker names the same groups.
 
+mod mark;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+pub use mark::{MARK_FILE, MARK_SCHEMA, WorkerMark};
 
 use crate::engine::ShareFacts;
 use crate::kafka::clock::ClockOffset;

@@ -532,3 +532,92 @@ fn a_run_that_cannot_connect_still_writes_its_summary_with_the_reason() {
     );
     assert!(out.join("report.html").is_file() && out.join("publish.hlog").is_file());
 }
+
+/// Worker 1 of the fixture's set as a worker killed mid-run leaves it: no results, only its
+/// last mark (written by `edit`).
+fn dead_worker_set(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+    let set = worker_set(1, "worker.json", |_| {});
+    let w1 = set.path().join("w1");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w1.join("worker.json")).unwrap()).unwrap();
+    std::fs::remove_dir_all(&w1).unwrap();
+    std::fs::create_dir(&w1).unwrap();
+    let mut mark = serde_json::json!({
+        "schema": "surge.worker-mark/v1",
+        "run_id": file["run_id"],
+        "index": 1,
+        "count": file["count"],
+        "start_at_unix_us": file["start_at_unix_us"],
+        "instances": file["instances"],
+        "at_us": 1_500_000,
+        "so_far": { "sent": 60, "acked": 58, "failed": 1 },
+    });
+    edit(&mut mark);
+    std::fs::write(w1.join("worker-mark.json"), mark.to_string()).unwrap();
+    set
+}
+
+#[test]
+fn a_worker_killed_mid_run_is_named_with_its_last_mark_and_nothing_called_lost() {
+    let set = dead_worker_set(|_| {});
+    let (code, message) = merge(set.path());
+    assert_eq!(code, Some(3), "{message}");
+    let summary = common::written_summary(&set.path().join("merged"));
+    let named = summary
+        .verdict
+        .reasons
+        .iter()
+        .find(|r| r.contains("worker 1 ("));
+    assert!(
+        named.is_some_and(|r| r.contains("1.5 s into the plan") && r.contains("sent 60")),
+        "{:?}",
+        summary.verdict.reasons
+    );
+    // Worker 0's 175 and the 60 of the dead worker's mark; the rest of its 175 never sent.
+    assert_eq!(summary.produced.sent, 175 + 60);
+    assert_eq!(summary.produced.acked, 175 + 58);
+    assert_eq!(summary.produced.failed, 1);
+    assert_eq!(summary.produced.not_sent, 175 - 60);
+    assert_eq!(summary.groups[0].lost, 0);
+    assert!(!summary.verdict.integrity_judged);
+    let workers = summary.workers.unwrap();
+    assert_eq!(workers.missing.len(), 1, "{:?}", workers.missing);
+    assert!(workers.missing[0].contains("stopped mid-run"));
+}
+
+#[test]
+fn a_mark_of_another_run_or_of_a_worker_given_is_not_taken_for_a_dead_worker() {
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("another run", Box::new(|m| m["run_id"] = "00000000".into())),
+        ("worker 0, given", Box::new(|m| m["index"] = 0.into())),
+        (
+            "an index past the count",
+            Box::new(|m| m["index"] = 7.into()),
+        ),
+        ("another schema", Box::new(|m| m["schema"] = "x".into())),
+        (
+            "counts that overflow",
+            Box::new(|m| m["so_far"]["sent"] = u64::MAX.into()),
+        ),
+    ];
+    for (case, edit) in cases {
+        let set = dead_worker_set(edit);
+        let (code, message) = merge(set.path());
+        assert_eq!(code, Some(3), "{case}: {message}");
+        let summary = common::written_summary(&set.path().join("merged"));
+        let taken = summary
+            .verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("stopped mid-run"));
+        // Only the overflowing mark is of this run; its sums saturate.
+        assert_eq!(
+            taken,
+            case == "counts that overflow",
+            "{case}: {:?}",
+            summary.verdict.reasons
+        );
+        assert_eq!(summary.groups[0].lost, 0, "{case}");
+    }
+}

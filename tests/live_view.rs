@@ -264,6 +264,7 @@ fn retries_and_dead_letters_are_counted_per_group() {
         }),
         catchups: Vec::new(),
         brokers: Vec::new(),
+        so_far: Default::default(),
     };
     view.update(&second(3, 2));
     view.update(&second(1, 4));
@@ -302,6 +303,7 @@ fn a_catch_up_is_served_while_it_drains_and_with_its_figures_once_done() {
             },
         )],
         brokers: Vec::new(),
+        so_far: Default::default(),
     };
     let labels = "{group=\"reporting\",fault=\"reporting-down\"}";
     let sample = |body: &str, name: &str| samples(body).get(&format!("{name}{labels}")).copied();
@@ -373,6 +375,7 @@ fn each_broker_s_last_second_is_served_with_its_round_trip_and_silence() {
         point: Some(surge::metrics::TimelinePoint::default()),
         catchups: Vec::new(),
         brokers,
+        so_far: Default::default(),
     };
     view.update(&second(vec![(1, broker(4, 20)), (2, broker(4, 20))]));
     // Broker 2 goes silent: no response to 20 requests, its last round trip 1.8 s.

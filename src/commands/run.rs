@@ -9,6 +9,7 @@ use crate::error::SurgeError;
 use crate::run_dir::{default_out_dir, write_json, write_run};
 use crate::scenario::{self, Overrides, Scenario};
 use crate::summary::{Status, Summary};
+use crate::workers::WorkerMark;
 use crate::{baseline, kafka, live, progress, report, verdict, workers, workload};
 
 use super::validate;
@@ -163,8 +164,9 @@ async fn run_async(
         ),
         _ => None,
     };
-    let record = measure(scenario, &connected, run_id, stop, quiet, live).await?;
-    let run_tag = String::from_utf8_lossy(&run_id);
+    let run_tag = String::from_utf8_lossy(&run_id).into_owned();
+    let marks = distributed.then(|| Marks::start(WorkerMark::new(scenario, &run_tag), out_dir));
+    let record = measure(scenario, &connected, run_id, stop, quiet, live, marks).await?;
     let summary = judge(scenario, &record, &run_tag, &connected.target, baseline);
     if let Some(live) = live {
         live.finish(&summary);
@@ -255,6 +257,7 @@ async fn measure(
     stop: Arc<StopSignal>,
     quiet: bool,
     live: Option<&live::LiveView>,
+    mut marks: Option<Marks<'_>>,
 ) -> Result<RunRecord, SurgeError> {
     let interrupts = engine::watch_interrupts(stop.clone());
     let mut line = progress::ProgressLine::new(quiet);
@@ -272,12 +275,55 @@ async fn measure(
             if let Some(live) = live {
                 live.update(p);
             }
+            if let Some(marks) = &mut marks {
+                marks.update(p);
+            }
         },
     )
     .await;
     line.finish();
     interrupts.abort();
     Ok(record?)
+}
+
+/// A worker's marks, rewritten with every progress report (once a second) into its directory.
+struct Marks<'a> {
+    mark: WorkerMark,
+    dir: &'a Path,
+    warned: bool,
+}
+
+impl<'a> Marks<'a> {
+    /// The first mark, written before the groups join.
+    fn start(mark: WorkerMark, dir: &'a Path) -> Marks<'a> {
+        let _ = std::fs::create_dir_all(dir);
+        let mut marks = Marks {
+            mark,
+            dir,
+            warned: false,
+        };
+        marks.write();
+        marks
+    }
+
+    fn update(&mut self, progress: &engine::Progress) {
+        if progress.stage != "joining" {
+            self.mark.at_us = progress.elapsed.as_micros() as u64;
+            self.mark.so_far = progress.so_far;
+        }
+        self.write();
+    }
+
+    fn write(&mut self) {
+        if let Err(error) = self.mark.write(self.dir)
+            && !std::mem::replace(&mut self.warned, true)
+        {
+            eprintln!(
+                "warning: {}: {error}: `surge merge` cannot name this worker if it dies",
+                self.dir.join(workers::MARK_FILE).display()
+            );
+        }
+    }
 }
 
 /// The summary with its verdict: the SLOs, a worker's share, a fatal stop, and the baseline.

@@ -145,6 +145,7 @@ pub(super) async fn join(
                 point: None,
                 catchups: Vec::new(),
                 brokers: Vec::new(),
+                so_far: Default::default(),
             });
             next_report += Duration::from_secs(1);
         }

@@ -35,7 +35,9 @@ use tokio::task::JoinHandle;
 
 pub use consumer::read_past;
 pub use pacer::{Clock, PaceEnd, Pacer, Plan, pace};
-pub use record::{EngineError, FailureRecord, FaultRecord, GroupRecord, Progress, RunRecord};
+pub use record::{
+    EngineError, FailureRecord, FaultRecord, GroupRecord, Progress, RunRecord, SoFar,
+};
 pub use redact::redact_source;
 pub use share::{GroupFacts, LagTerms, ShareFacts};
 pub use signals::{StopSignal, keep_iam_token_fresh, watch_interrupts};

@@ -267,6 +267,20 @@ fn per_topic(
     totals
 }
 
+/// Sends, acks and failed sends over every producer instance so far.
+pub fn so_far(instances: &[Arc<InstanceShared>]) -> super::SoFar {
+    let sum = |count: fn(&InstanceShared) -> &AtomicU64| {
+        (instances.iter()).fold(0, |total: u64, i| {
+            total.saturating_add(count(i).load(Ordering::Relaxed))
+        })
+    };
+    super::SoFar {
+        sent: sum(|i| &i.sent),
+        acked: sum(|i| &i.acked),
+        failed: sum(|i| &i.failed),
+    }
+}
+
 /// Per topic and partition, the highest acked offset over every producer instance (-1: none).
 pub fn acked_high(instances: &[Arc<InstanceShared>]) -> Vec<Vec<i64>> {
     per_partition(instances, |i| &i.acked_high, -1, i64::max)

@@ -31,6 +31,16 @@ pub struct Progress {
     /// Each broker's last second as the clients saw it, by node id (brokers idle that second
     /// are left out).
     pub brokers: Vec<(i32, BrokerSecond)>,
+    /// What this process's producers have done since the run began.
+    pub so_far: SoFar,
+}
+
+/// Sends, acks and failed sends of this process's producers so far, warmup included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SoFar {
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
 }
 
 /// Why the run could not produce trustworthy measurements at all.

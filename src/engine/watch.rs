@@ -184,6 +184,7 @@ impl Watch<'_> {
             point: self.ticker.timeline.last().cloned(),
             brokers: (self.ticker.timeline.last())
                 .map_or_else(Vec::new, |p| self.ticker.brokers.at(p.t)),
+            so_far: super::producer::so_far(&self.run.instances),
             catchups: self
                 .catchups
                 .iter()

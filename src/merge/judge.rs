@@ -53,7 +53,9 @@ pub(super) fn judge(
         count: set.count,
         index: None,
         rows: set.workers.iter().map(worker_row).collect(),
-        missing: set.missing.clone(),
+        missing: (set.missing.iter().cloned())
+            .chain(set.dead.iter().map(|d| d.line()))
+            .collect(),
         clock_skew_us: skew.map(|s| s.spread_us),
         clock_uncertainty_us: skew.map(|s| s.uncertainty_us),
         max_skew_fraction,
@@ -67,6 +69,7 @@ fn incomplete_reasons(set: &WorkerSet) -> Vec<String> {
         .iter()
         .map(|m| format!("a worker is missing: {m}"))
         .collect();
+    incomplete.extend(set.dead.iter().map(|d| d.reason()));
     for worker in &set.workers {
         if !worker.file.complete {
             incomplete.push(format!(

@@ -8,6 +8,7 @@
 //! process.
 
 mod check;
+mod dead;
 mod group;
 mod intervals;
 mod judge;
@@ -41,7 +42,7 @@ pub fn merge(
     let set = WorkerSet::read(dirs)?;
     let scenario = set.scenario()?;
     check::check_workers(&scenario, &set.workers)?;
-    let (record, notes) = record::merged_record(&scenario, &set.workers);
+    let (record, notes) = record::merged_record(&scenario, &set.workers, &set.dead);
     let mut summary = summarize(&scenario, &record, &set.run_id, &set.target());
     summary.notes.extend(notes);
     judge::judge(&mut summary, &scenario, &set, max_skew_fraction);

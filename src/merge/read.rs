@@ -9,6 +9,8 @@ use crate::report::{self, RunData};
 use crate::scenario::Scenario;
 use crate::workers::{WORKER_FILE, WORKER_SCHEMA, WorkerFile};
 
+use super::dead::DeadWorker;
+
 /// One worker directory, read.
 pub(super) struct Worker {
     pub(super) dir: PathBuf,
@@ -31,6 +33,8 @@ pub(super) struct WorkerSet {
     pub(super) workers: Vec<Worker>,
     pub(super) run_id: String,
     pub(super) count: u16,
+    /// Workers that died mid-run, by the last mark each left.
+    pub(super) dead: Vec<DeadWorker>,
     /// One line per worker of the run that was not given or could not be read.
     pub(super) missing: Vec<String>,
 }
@@ -58,11 +62,13 @@ impl WorkerSet {
         };
         let (run_id, count) = (first.file.run_id.clone(), first.file.count);
         check_one_run(&workers)?;
-        let missing = missing(&workers, count, &unreadable);
+        let dead = dead_workers(&workers, &mut unreadable);
+        let missing = missing(&workers, &dead, count, &unreadable);
         Ok(WorkerSet {
             workers,
             run_id,
             count,
+            dead,
             missing,
         })
     }
@@ -236,10 +242,36 @@ fn check_one_run(workers: &[Worker]) -> Result<(), SurgeError> {
     Ok(())
 }
 
+/// The directories that could not be read as workers' but hold a mark of this run, taken
+/// out of `unreadable`: one per worker not read otherwise.
+fn dead_workers(workers: &[Worker], unreadable: &mut Vec<Unreadable>) -> Vec<DeadWorker> {
+    let first = &workers[0].file;
+    let mut dead: Vec<DeadWorker> = Vec::new();
+    unreadable.retain(|u| {
+        let found = DeadWorker::read(&u.dir, &first.run_id, first.count, first.start_at_unix_us)
+            .filter(|d| {
+                let index = d.mark.index;
+                !workers.iter().any(|w| w.file.index == index)
+                    && !dead.iter().any(|o| o.mark.index == index)
+            });
+        let keep = found.is_none();
+        dead.extend(found);
+        keep
+    });
+    dead.sort_by_key(|d| d.mark.index);
+    dead
+}
+
 /// The workers of the run not given, then the directories that could not be read.
-fn missing(workers: &[Worker], count: u16, unreadable: &[Unreadable]) -> Vec<String> {
+fn missing(
+    workers: &[Worker],
+    dead: &[DeadWorker],
+    count: u16,
+    unreadable: &[Unreadable],
+) -> Vec<String> {
     let mut missing: Vec<String> = (0..count)
         .filter(|i| !workers.iter().any(|w| w.file.index == *i))
+        .filter(|i| !dead.iter().any(|d| d.mark.index == *i))
         .map(|i| format!("worker {i}: no directory of it was given"))
         .collect();
     missing.extend(

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::engine::{GroupRecord, Plan, RunRecord};
+use crate::engine::{GroupRecord, Plan, RunRecord, SoFar};
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
 use crate::metrics::{Histograms, SentLedger};
 use crate::scenario::Scenario;
 use crate::summary::Produced;
 use crate::workers::WorkerFile;
 
+use super::dead::DeadWorker;
 use super::group::RunFacts;
 use super::intervals::MergedIntervals;
 use super::read::Worker;
@@ -20,7 +21,11 @@ use super::{max_offsets, saturating_sum, total};
 
 /// The record one process would have made of the whole run, and notes on what the merge
 /// could not check.
-pub(super) fn merged_record(scenario: &Scenario, workers: &[Worker]) -> (RunRecord, Vec<String>) {
+pub(super) fn merged_record(
+    scenario: &Scenario,
+    workers: &[Worker],
+    dead: &[DeadWorker],
+) -> (RunRecord, Vec<String>) {
     let mut ledger = SentLedger::default();
     for worker in workers {
         ledger.absorb(worker.ledger.clone());
@@ -42,6 +47,13 @@ pub(super) fn merged_record(scenario: &Scenario, workers: &[Worker]) -> (RunReco
     let produced = |count: fn(&Produced) -> u64| {
         saturating_sum(workers.iter().map(|w| count(&w.run.summary.produced)))
     };
+    // A dead worker's sends by its last mark; the rest of its share was never sent.
+    let marked =
+        |count: fn(&SoFar) -> u64| saturating_sum(dead.iter().map(|d| count(&d.mark.so_far)));
+    let dead_not_sent = saturating_sum(
+        dead.iter()
+            .map(|d| d.planned(scenario).saturating_sub(d.mark.so_far.sent)),
+    );
     let record = RunRecord {
         started_unix_us: workers[0].file.start_at_unix_us,
         group_join: latest(workers, |f| f.group_join_us),
@@ -50,13 +62,13 @@ pub(super) fn merged_record(scenario: &Scenario, workers: &[Worker]) -> (RunReco
         fatal: None,
         out_of_time: workers.iter().any(behind),
         plan: Arc::new(Plan::new(&scenario.phases)),
-        sent: produced(|p| p.sent),
-        acked: produced(|p| p.acked),
+        sent: produced(|p| p.sent).saturating_add(marked(|m| m.sent)),
+        acked: produced(|p| p.acked).saturating_add(marked(|m| m.acked)),
         acked_by_topic: per_topic(scenario, workers, |p| &p.acked_by_topic),
         sent_bytes: produced(|p| p.sent_bytes),
         acked_bytes_by_topic: per_topic(scenario, workers, |p| &p.acked_bytes_by_topic),
-        failed: produced(|p| p.failed),
-        not_sent: produced(|p| p.not_sent),
+        failed: produced(|p| p.failed).saturating_add(marked(|m| m.failed)),
+        not_sent: produced(|p| p.not_sent).saturating_add(dead_not_sent),
         last_send: latest(workers, |f| f.last_send_us),
         publish: totals[0].1.clone(),
         schedule_lag: totals[1].1.clone(),

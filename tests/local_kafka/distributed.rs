@@ -94,14 +94,18 @@ fn surge_bin() -> std::process::Command {
     command
 }
 
-/// Runs three workers of `scenario` into `dir`/w0..w2, worker `i` under the clock offset
-/// `clocks[i]` (libfaketime's form: "+0.05" is 50 ms ahead), and waits for each to pass.
-fn run_workers(dir: &Path, scenario: &Path, clocks: [Option<&str>; 3]) -> Vec<PathBuf> {
-    // Far enough ahead for three processes to connect, probe their clocks and join.
+/// Starts three workers of `scenario` into `dir`/w0..w2, worker `i` under the clock offset
+/// `clocks[i]` (libfaketime's form: "+0.05" is 50 ms ahead), their plans starting 25 s from
+/// now: far enough ahead for three processes to connect, probe their clocks and join.
+fn start_workers(
+    dir: &Path,
+    scenario: &Path,
+    clocks: [Option<&str>; 3],
+) -> (Vec<PathBuf>, Vec<std::process::Child>) {
     let start = chrono::Utc::now() + chrono::Duration::seconds(25);
     let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let workers: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("w{i}"))).collect();
-    let children: Vec<_> = workers
+    let children = workers
         .iter()
         .zip(clocks)
         .enumerate()
@@ -129,16 +133,25 @@ fn run_workers(dir: &Path, scenario: &Path, clocks: [Option<&str>; 3]) -> Vec<Pa
             worker.spawn().unwrap()
         })
         .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "a worker: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    (workers, children)
+}
+
+/// Waits for a worker, which must pass.
+fn passed(child: std::process::Child) {
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a worker: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs three workers (see [`start_workers`]) to the end; each must pass.
+fn run_workers(dir: &Path, scenario: &Path, clocks: [Option<&str>; 3]) -> Vec<PathBuf> {
+    let (workers, children) = start_workers(dir, scenario, clocks);
+    children.into_iter().for_each(passed);
     workers
 }
 
@@ -384,4 +397,45 @@ fn a_worker_clock_50ms_ahead_makes_the_merged_run_inconclusive_naming_the_skew()
     // The report's worker table shows each offset with its uncertainty.
     let report = std::fs::read_to_string(merged.join("report.md")).unwrap();
     assert!(report.contains(" ms ±"), "{report}");
+}
+
+/// Slow (about 50 s): the three workers again, worker 1 killed (SIGKILL) 6 s into the plan.
+/// The merge names it with what it had sent by its last mark (exit 3), and calls nothing lost:
+/// the events it acked are neither checked nor missed, and the others' are all read.
+#[test]
+fn a_worker_killed_mid_run_is_named_by_the_merge_and_nothing_is_called_lost() {
+    let _machine = exclusive();
+    kafka::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, payments) = (fresh_name("kill-orders"), fresh_name("kill-payments"));
+    let scenario = distributed_scenario(dir.path(), &orders, &payments, 1);
+    let (workers, mut children) = start_workers(dir.path(), &scenario, [None; 3]);
+    std::thread::sleep(std::time::Duration::from_secs(25 + 6));
+    let mut killed = children.remove(1);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    children.into_iter().for_each(passed);
+    let mark: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workers[1].join("worker-mark.json")).unwrap(),
+    )
+    .unwrap();
+    let marked = mark["so_far"]["sent"].as_u64().unwrap();
+    assert!(marked > 0, "{mark}");
+    let merged = dir.path().join("merged");
+    let output = merge(&workers, &merged);
+    let summary = common::written_summary(&merged);
+    assert_eq!(output.status.code(), Some(3), "{:#?}", summary.verdict);
+    assert!(
+        (summary.verdict.reasons.iter())
+            .any(|r| r.contains("worker 1 (") && r.contains("stopped mid-run")),
+        "{:?}",
+        summary.verdict.reasons
+    );
+    let part = |i: usize| common::written_summary(&workers[i]).produced;
+    assert_eq!(summary.produced.sent, part(0).sent + part(2).sent + marked);
+    let planned = 300 * 3 + 600 * 8;
+    assert_eq!(summary.produced.not_sent, planned / 3 - marked);
+    for group in &summary.groups {
+        assert_eq!(group.lost, 0, "{}", group.name);
+    }
 }

@@ -1,0 +1,78 @@
+//! Workers that died mid-run (killed, their pod evicted): no `worker.json`, but the last
+//! `worker-mark.json` of this run. The merge names them with what they had sent by then; the
+//! rest of their share counts as not sent, and their events are not checked, as their ledger
+//! was never written.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::Plan;
+use crate::format::thousands;
+use crate::scenario::Scenario;
+use crate::workers::{MARK_FILE, MARK_SCHEMA, WorkerMark};
+
+/// A worker directory that holds only a mark of this run.
+#[derive(Debug, Clone)]
+pub(super) struct DeadWorker {
+    pub(super) dir: PathBuf,
+    pub(super) mark: WorkerMark,
+}
+
+impl DeadWorker {
+    /// The worker in `dir`, when its mark is of the run `run_id` of `count` workers starting
+    /// at `start_at_unix_us`; `None` when there is no such mark.
+    pub(super) fn read(
+        dir: &Path,
+        run_id: &str,
+        count: u16,
+        start_at_unix_us: u64,
+    ) -> Option<DeadWorker> {
+        let text = crate::input::read_text(&dir.join(MARK_FILE), crate::input::SUMMARY).ok()?;
+        let mark: WorkerMark = serde_json::from_str(&text).ok()?;
+        let ours = mark.schema == MARK_SCHEMA
+            && mark.run_id == run_id
+            && mark.count == count
+            && mark.index < count
+            && mark.start_at_unix_us == start_at_unix_us;
+        ours.then(|| DeadWorker {
+            dir: dir.to_path_buf(),
+            mark,
+        })
+    }
+
+    /// The events of the plan this worker's producer instances owned.
+    pub(super) fn planned(&self, scenario: &Scenario) -> u64 {
+        let total = Plan::new(&scenario.phases).total_events();
+        let instances = u64::from(scenario.total_instances().max(1));
+        let first = u64::from(self.mark.index) * u64::from(self.mark.instances);
+        (first..first + u64::from(self.mark.instances))
+            .map(|instance| (total + instances - 1 - instance.min(instances - 1)) / instances)
+            .sum()
+    }
+
+    /// What it had done by its last mark.
+    fn marked(&self) -> String {
+        let so_far = &self.mark.so_far;
+        format!(
+            "by its last mark, {:.1} s into the plan, it had sent {}, {} acked and {} failed",
+            self.mark.at_us as f64 / 1e6,
+            thousands(so_far.sent),
+            thousands(so_far.acked),
+            thousands(so_far.failed)
+        )
+    }
+
+    /// Its line in the worker table.
+    pub(super) fn line(&self) -> String {
+        let (index, dir) = (self.mark.index, self.dir.display());
+        format!("worker {index} ({dir}): stopped mid-run; {}", self.marked())
+    }
+
+    /// Why the merged run cannot be judged whole.
+    pub(super) fn reason(&self) -> String {
+        let (index, dir) = (self.mark.index, self.dir.display());
+        format!(
+            "worker {index} ({dir}) stopped mid-run and wrote no results (killed, or its host or pod lost): {}; the rest of its share counts as not sent, and its events are not checked (its ledger was never written)",
+            self.marked()
+        )
+    }
+}
