@@ -152,6 +152,15 @@ pub fn parse(text: &str, file: &str) -> Result<BrokerTypes, BrokerTypesError> {
 
 type Problem = (String, &'static str);
 
+/// A number as a user can read it in an error: 1e308 in short, not in its 309 digits.
+fn short(value: f64) -> String {
+    if value != 0.0 && !(1e-3..1e9).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
+    }
+}
+
 /// One type's figures, each finite and positive, with the limits its kind needs.
 fn checked_type(t: RawType, key: &dyn Fn(&str) -> String) -> Result<BrokerType, Problem> {
     if t.name.trim().is_empty() || t.name.len() > 100 {
@@ -164,7 +173,7 @@ fn checked_type(t: RawType, key: &dyn Fn(&str) -> String) -> Result<BrokerType, 
         match value {
             Some(v) if v.is_finite() && (0.01..1e9).contains(&v) => Ok(v),
             Some(v) => Err((
-                format!("{} is {v}", key(field)),
+                format!("{} is {}", key(field), short(v)),
                 "give MB/s from 0.01 to 1e9",
             )),
             None => Err((
@@ -173,37 +182,40 @@ fn checked_type(t: RawType, key: &dyn Fn(&str) -> String) -> Result<BrokerType, 
             )),
         }
     };
-    let absent = |field: &str, value: Option<f64>, kind: &str| -> Result<(), Problem> {
-        match value {
-            Some(_) => Err((
-                format!("{} does not apply to kind = \"{kind}\"", key(field)),
-                "remove it, or change kind",
-            )),
-            None => Ok(()),
-        }
-    };
-    let throughput = match t.kind.as_str() {
-        "express" => {
-            absent("storage_mb_s", t.storage_mb_s, "express")?;
-            absent("network_mb_s", t.network_mb_s, "express")?;
-            Throughput::Express {
-                ingress: positive("ingress_mb_s", t.ingress_mb_s)?,
-                egress: positive("egress_mb_s", t.egress_mb_s)?,
-            }
-        }
-        "standard" => {
-            absent("ingress_mb_s", t.ingress_mb_s, "standard")?;
-            absent("egress_mb_s", t.egress_mb_s, "standard")?;
-            Throughput::Standard {
-                storage: positive("storage_mb_s", t.storage_mb_s)?,
-                network: positive("network_mb_s", t.network_mb_s)?,
-            }
-        }
+    // Each kind's two limits; the other kind's must be absent.
+    let limits = [
+        ("ingress_mb_s", t.ingress_mb_s),
+        ("egress_mb_s", t.egress_mb_s),
+        ("storage_mb_s", t.storage_mb_s),
+        ("network_mb_s", t.network_mb_s),
+    ];
+    let (own, other) = match t.kind.as_str() {
+        "express" => (&limits[..2], &limits[2..]),
+        "standard" => (&limits[2..], &limits[..2]),
         other => {
             return Err((
                 format!("{} is \"{other}\"", key("kind")),
                 "use kind = \"express\" or kind = \"standard\"",
             ));
+        }
+    };
+    if let Some((field, _)) = other.iter().find(|(_, value)| value.is_some()) {
+        return Err((
+            format!("{} does not apply to kind = \"{}\"", key(field), t.kind),
+            "remove it, or change kind",
+        ));
+    }
+    let first = positive(own[0].0, own[0].1)?;
+    let second = positive(own[1].0, own[1].1)?;
+    let throughput = if t.kind == "express" {
+        Throughput::Express {
+            ingress: first,
+            egress: second,
+        }
+    } else {
+        Throughput::Standard {
+            storage: first,
+            network: second,
         }
     };
     if t.partitions_recommended == 0 {
@@ -404,6 +416,20 @@ mod tests {
         assert!(negative.contains("fix:"));
         let nan = error(&express("").replace("ingress_mb_s = 1.0", "ingress_mb_s = nan"));
         assert!(nan.contains("ingress_mb_s"), "{nan}");
+        // In short, not in its 309 digits.
+        let huge = error(&express("").replace("egress_mb_s = 2.0", "egress_mb_s = 1e308"));
+        assert!(huge.contains("egress_mb_s (`x`) is 1e308"), "{huge}");
+        assert!(huge.len() < 300, "{huge}");
+        let standard = express("").replace("\"express\"", "\"standard\"");
+        let ingress = error(&standard);
+        assert!(
+            ingress.contains("ingress_mb_s (`x`) does not apply to kind = \"standard\""),
+            "{ingress}"
+        );
+        let standard = standard
+            .replace("ingress_mb_s = 1.0", "storage_mb_s = 1.0")
+            .replace("egress_mb_s = 2.0", "network_mb_s = 2.0");
+        assert!(parse(&standard, "mine.toml").is_ok());
         let wrong = error(&express("storage_mb_s = 5.0"));
         assert!(
             wrong.contains("does not apply to kind = \"express\""),
