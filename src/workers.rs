@@ -157,13 +157,16 @@ fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioEr
             "lower producer.instances",
         ));
     }
-    if let Some(fault) = scenario.faults.first() {
+    // Other faults act once across the workers (see `engine::faults`); a scale's cost is its
+    // rebalances, which a distributed run does not record.
+    if let Some(fault) = (scenario.faults.iter())
+        .find(|f| matches!(f.kind, crate::scenario::FaultKind::ScaleGroup { .. }))
+    {
         return Err(scenario_error(
             scenario,
             format!("faults.{}", fault.name),
-            "faults are not supported in a distributed run (each worker would inject its own)"
-                .into(),
-            "run fault scenarios in one process, or remove [[faults]] for the distributed run",
+            "a scale_group fault measures rebalances, which a distributed run does not record (each worker sees only its own members)".into(),
+            "scale groups in a run of one process, or remove the fault for the distributed run",
         ));
     }
     if let Some(slo) =
@@ -328,6 +331,9 @@ pub struct WorkerFile {
     pub run_time_us: u64,
     pub inputs: MergeInputs,
     pub share: ShareFacts,
+    /// Each fault as this worker saw it (its window; the commands it ran), in scenario order.
+    #[serde(default)]
+    pub faults: Vec<crate::engine::FaultLog>,
 }
 
 /// One worker's own verdict: it saw its share only (other workers' members read its events,
@@ -390,6 +396,7 @@ pub fn worker_file(
         run_time_us: record.run_time.as_micros() as u64,
         inputs: MergeInputs::new(scenario),
         share,
+        faults: record.faults.iter().map(|f| f.log.clone()).collect(),
     }
 }
 

@@ -335,8 +335,8 @@ fn bad_worker_flags_exit_2_naming_the_flag() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         refused(&args, &names);
     }
-    // A fault scenario cannot be split over workers.
-    let faults = repo("tests/fixtures/member-leaves.toml");
+    // A scale's cost is its rebalances, which workers do not record apart from each other.
+    let faults = repo("scenarios/consumer-scaling.toml");
     refused(
         &[
             "run",
@@ -351,7 +351,7 @@ fn bad_worker_flags_exit_2_naming_the_flag() {
             remote[0],
             remote[1],
         ],
-        &["faults", "distributed"],
+        &["faults.", "scale_group", "distributed run"],
     );
     // Nor can an SLO on the brokers, which each worker's clients see apart.
     refused(

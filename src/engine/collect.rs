@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::catchup::CatchupWatch;
 use super::consumer::GroupShared;
 use super::dead_letters::{DeadLetterRead, failure_record, read_dead_letters};
+use super::fault_windows::FaultWindows;
 use super::faults::FaultLog;
 use super::lock;
 use super::loss_audit::{LossAudit, LostAt, MAX_AUDITED, audit};
@@ -22,7 +23,6 @@ use super::signals::StopSignal;
 use super::watch::WatchOutcome;
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
 use crate::metrics::{Histograms, LossReport, SentLedger};
-use crate::scenario::FaultSpec;
 use crate::summary::ReplaySummary;
 
 /// At most this many example keys per group in a loss report.
@@ -263,11 +263,7 @@ impl Reconciled<'_> {
 
     /// What each fault did, with the events lost and the sends failed in its window.
     fn fault_records(&self, logs: Vec<FaultLog>, lost_in: Vec<u64>) -> Vec<FaultRecord> {
-        let mut failed_in = vec![0u64; lost_in.len()];
-        for &(key, sequence) in &self.ledger.failed {
-            self.windows
-                .count(&mut failed_in, self.ledger.slot(key, sequence));
-        }
+        let failed_in = self.windows.failed_in(self.ledger);
         logs.into_iter()
             .zip(lost_in.into_iter().zip(failed_in))
             .map(|(log, (lost, failed))| FaultRecord { log, lost, failed })
@@ -399,33 +395,4 @@ async fn audit_losses(run: &Run, lost: Vec<Vec<LostAt>>) -> Vec<LossAudit> {
             };
             vec![note; groups]
         })
-}
-
-/// Which ledger slots (see [`SentLedger::slot`]) fall in each fault's window: from its start
-/// to its end, or to the end of the run for a fault that is not undone.
-struct FaultWindows {
-    /// Per fault, the first and last slot of its window.
-    slots: Vec<(usize, usize)>,
-}
-
-impl FaultWindows {
-    fn new(faults: &[FaultSpec]) -> FaultWindows {
-        let marks = crate::scenario::faults::boundaries(faults);
-        let index = |at: Duration| marks.iter().position(|&m| m == at).unwrap_or(marks.len());
-        FaultWindows {
-            slots: faults
-                .iter()
-                .map(|f| (index(f.at) + 1, f.end().map_or(usize::MAX, index)))
-                .collect(),
-        }
-    }
-
-    /// Adds one event of `slot` to the count of every fault whose window holds it.
-    fn count(&self, counts: &mut [u64], slot: usize) {
-        for (count, &(first, last)) in counts.iter_mut().zip(&self.slots) {
-            if (first..=last).contains(&slot) {
-                *count += 1;
-            }
-        }
-    }
 }

@@ -72,7 +72,7 @@ impl FaultSchedule {
 }
 
 /// What happened to one fault during the run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FaultLog {
     /// When it was applied and undone, from the plan's start.
     pub started: Option<Duration>,
@@ -126,6 +126,23 @@ impl<'a> FaultHandle<'a> {
             log.ended = Some(now);
         } else if step.part == 0 {
             log.started = Some(now);
+        }
+        // One worker of several acts only on what it runs: the cluster-wide commands run on
+        // worker 0 alone, a member's step on the worker that runs that member. The others
+        // record the window, which `surge merge` takes.
+        let workers = self.scenario.workers;
+        let acts_here = match &spec.kind {
+            FaultKind::Command { .. } => workers.index == 0,
+            FaultKind::MemberCrash { member, .. }
+            | FaultKind::MemberLeave { member, .. }
+            | FaultKind::MemberJoin { member, .. } => workers.runs_member(*member as usize),
+            FaultKind::ScaleGroup { steps, .. } => steps
+                .get(step.part)
+                .is_some_and(|&m| workers.runs_member(m as usize)),
+            _ => true,
+        };
+        if !acts_here {
+            return None;
         }
         let result = match (&spec.kind, step.undo) {
             (FaultKind::Command { run, undo, timeout }, undo_step) => {

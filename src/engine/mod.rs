@@ -10,6 +10,7 @@ mod consumer;
 mod dead_letters;
 mod drain;
 mod fault_figures;
+mod fault_windows;
 mod faults;
 mod join;
 mod loss_audit;
@@ -34,6 +35,8 @@ use std::time::Instant;
 use tokio::task::JoinHandle;
 
 pub use consumer::read_past;
+pub use fault_windows::FaultWindows;
+pub use faults::FaultLog;
 pub use pacer::{Clock, PaceEnd, Pacer, Plan, pace};
 pub use record::{
     EngineError, FailureRecord, FaultRecord, GroupRecord, Progress, RunRecord, SoFar,

@@ -1,7 +1,7 @@
 //! One consumer group's record, added across the workers that ran its members: their checkers
 //! key by key, their offsets, and loss judged against every worker's ledger.
 
-use crate::engine::{GroupFacts, GroupRecord, LagTerms, read_past};
+use crate::engine::{FaultWindows, GroupFacts, GroupRecord, LagTerms, read_past};
 use crate::metrics::causes::Causes;
 use crate::metrics::checker::{KeyId, OrderingChecker, Partition};
 use crate::metrics::histograms::e2e_tag;
@@ -21,6 +21,8 @@ pub(super) struct RunFacts<'a> {
     /// Per scenario topic and partition, the highest offset any worker's producers had acked.
     pub(super) acked_high: &'a [Vec<i64>],
     pub(super) timeline: &'a [TimelinePoint],
+    /// Each fault's window on the ledger.
+    pub(super) windows: &'a FaultWindows,
 }
 
 /// What every worker's members of one group read, added.
@@ -56,7 +58,13 @@ impl GroupReads {
 
 impl RunFacts<'_> {
     /// Group `g`'s record, and the partitions whose order across workers could not be told.
-    pub(super) fn group_record(&self, g: usize, spec: &GroupSpec) -> (GroupRecord, Vec<String>) {
+    /// Its lost events are added to the count of each fault whose window they fall in.
+    pub(super) fn group_record(
+        &self,
+        g: usize,
+        spec: &GroupSpec,
+        lost_in: &mut [u64],
+    ) -> (GroupRecord, Vec<String>) {
         let facts: Vec<&GroupFacts> = self
             .workers
             .iter()
@@ -71,7 +79,7 @@ impl RunFacts<'_> {
             (reads.checker.duplicates, reads.checker.out_of_order),
             correction,
         );
-        let loss = self.loss(spec, &reads);
+        let loss = self.loss(spec, &reads, lost_in);
         let mut terms = LagTerms::default();
         for f in &facts {
             terms += f.final_terms;
@@ -99,7 +107,7 @@ impl RunFacts<'_> {
             out_of_order: reads.checker.out_of_order,
             causes,
             cause_examples: Vec::new(),
-            // Workers run no faults, so no rebalance surge started; a merged run keeps none.
+            // Each worker sees its own members only: a merged run keeps no rebalances.
             ownership: Default::default(),
             loss,
             loss_audit: Default::default(),
@@ -115,7 +123,7 @@ impl RunFacts<'_> {
     }
 
     /// The group's loss: every worker's sends on its topics, against what any worker read.
-    fn loss(&self, spec: &GroupSpec, reads: &GroupReads) -> LossReport {
+    fn loss(&self, spec: &GroupSpec, reads: &GroupReads, lost_in: &mut [u64]) -> LossReport {
         let scenario = self.scenario;
         let aggregates: Vec<u16> = scenario
             .aggregates
@@ -124,7 +132,7 @@ impl RunFacts<'_> {
             .filter(|(_, a)| spec.topics.contains(&a.topic))
             .map(|(i, _)| i as u16)
             .collect();
-        reads.checker.reconcile_read(
+        reads.checker.reconcile_each(
             self.ledger,
             &aggregates,
             10,
@@ -139,6 +147,7 @@ impl RunFacts<'_> {
                     partition.map(|p| p.partition()),
                 )
             },
+            |key, sequence| self.windows.count(lost_in, self.ledger.slot(key, sequence)),
         )
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::engine::{GroupRecord, Plan, RunRecord, SoFar};
+use crate::engine::{FaultLog, FaultRecord, FaultWindows, GroupRecord, Plan, RunRecord, SoFar};
 use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
 use crate::metrics::{Histograms, SentLedger};
 use crate::scenario::Scenario;
@@ -36,13 +36,24 @@ pub(super) fn merged_record(
     }
     let intervals = MergedIntervals::of(workers);
     let timeline = merged_timeline(scenario, workers, &intervals);
-    let (groups, notes) = group_records(&RunFacts {
-        scenario,
-        workers,
-        ledger: &ledger,
-        acked_high: &acked_high,
-        timeline: &timeline,
-    });
+    let windows = FaultWindows::new(&scenario.faults);
+    let mut lost_in = vec![0u64; scenario.faults.len()];
+    let (groups, notes) = group_records(
+        &RunFacts {
+            scenario,
+            workers,
+            ledger: &ledger,
+            acked_high: &acked_high,
+            timeline: &timeline,
+            windows: &windows,
+        },
+        &mut lost_in,
+    );
+    let faults = fault_records(scenario, workers, &windows.failed_in(&ledger), &lost_in);
+    let mut groups = groups;
+    for (g, group) in groups.iter_mut().enumerate() {
+        group.catchups = super::catchup::catchups(scenario, g, &faults, &timeline);
+    }
     let totals = totals(workers, &groups);
     let produced = |count: fn(&Produced) -> u64| {
         saturating_sum(workers.iter().map(|w| count(&w.run.summary.produced)))
@@ -80,7 +91,7 @@ pub(super) fn merged_record(
         },
         errors: errors(workers),
         ledger,
-        faults: Vec::new(),
+        faults,
         share: None,
         brokers: Default::default(),
         client_path: Default::default(),
@@ -90,7 +101,7 @@ pub(super) fn merged_record(
 }
 
 /// Every group's record, and the notes on partitions whose order could not be told.
-fn group_records(run: &RunFacts) -> (Vec<GroupRecord>, Vec<String>) {
+fn group_records(run: &RunFacts, lost_in: &mut [u64]) -> (Vec<GroupRecord>, Vec<String>) {
     let mut notes: Vec<String> = Vec::new();
     let groups = run
         .scenario
@@ -98,12 +109,42 @@ fn group_records(run: &RunFacts) -> (Vec<GroupRecord>, Vec<String>) {
         .iter()
         .enumerate()
         .map(|(g, spec)| {
-            let (record, unordered) = run.group_record(g, spec);
+            let (record, unordered) = run.group_record(g, spec, lost_in);
             notes.extend(unordered);
             record
         })
         .collect();
     (groups, notes)
+}
+
+/// Each fault as one process would have recorded it: its window from the first worker that
+/// applied it to the last that undid it, the commands every worker ran (worker 0 runs them
+/// all), the first error, and the events lost and sends failed in its window.
+fn fault_records(
+    scenario: &Scenario,
+    workers: &[Worker],
+    failed_in: &[u64],
+    lost_in: &[u64],
+) -> Vec<FaultRecord> {
+    (0..scenario.faults.len())
+        .map(|f| {
+            let logs: Vec<&FaultLog> = workers
+                .iter()
+                .filter_map(|w| w.file.faults.get(f))
+                .collect();
+            let log = FaultLog {
+                started: logs.iter().filter_map(|l| l.started).min(),
+                ended: logs.iter().filter_map(|l| l.ended).max(),
+                commands: logs.iter().flat_map(|l| l.commands.clone()).collect(),
+                error: logs.iter().find_map(|l| l.error.clone()),
+            };
+            FaultRecord {
+                log,
+                lost: lost_in[f],
+                failed: failed_in[f],
+            }
+        })
+        .collect()
 }
 
 /// The cumulative histograms by tag: publish, schedule lag, then each group's e2e.

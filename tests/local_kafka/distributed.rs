@@ -101,6 +101,7 @@ fn start_workers(
     dir: &Path,
     scenario: &Path,
     clocks: [Option<&str>; 3],
+    args: &[&str],
 ) -> (Vec<PathBuf>, Vec<std::process::Child>) {
     let start = chrono::Utc::now() + chrono::Duration::seconds(25);
     let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -124,6 +125,7 @@ fn start_workers(
                 .arg(i.to_string())
                 .arg("--out")
                 .arg(out)
+                .args(args)
                 .arg(scenario)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped());
@@ -134,6 +136,30 @@ fn start_workers(
         })
         .collect();
     (workers, children)
+}
+
+/// The cluster, a directory, and the distributed scenario on fresh topics named after
+/// `prefix`, one producer instance per worker.
+fn prepared(prefix: &str) -> (tempfile::TempDir, PathBuf) {
+    kafka::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let orders = fresh_name(&format!("{prefix}-orders"));
+    let payments = fresh_name(&format!("{prefix}-payments"));
+    let scenario = distributed_scenario(dir.path(), &orders, &payments, 1);
+    (dir, scenario)
+}
+
+/// `scenario` run by one process into `out` (its commands allowed), which must pass.
+fn one_process(scenario: &Path, out: &Path) -> Summary {
+    let output = surge_bin()
+        .args(["run", "--quiet", "--allow-commands", "--out"])
+        .arg(out)
+        .arg(scenario)
+        .output()
+        .unwrap();
+    let alone = common::written_summary(out);
+    assert_eq!(output.status.code(), Some(0), "{:#?}", alone.verdict);
+    alone
 }
 
 /// Waits for a worker, which must pass.
@@ -150,7 +176,7 @@ fn passed(child: std::process::Child) {
 
 /// Runs three workers (see [`start_workers`]) to the end; each must pass.
 fn run_workers(dir: &Path, scenario: &Path, clocks: [Option<&str>; 3]) -> Vec<PathBuf> {
-    let (workers, children) = start_workers(dir, scenario, clocks);
+    let (workers, children) = start_workers(dir, scenario, clocks, &[]);
     children.into_iter().for_each(passed);
     workers
 }
@@ -285,14 +311,7 @@ fn three_worker_processes_merge_into_the_run_one_process_makes() {
         3,
     );
     let one = dir.path().join("one");
-    let output = surge_bin()
-        .args(["run", "--quiet", "--out"])
-        .arg(&one)
-        .arg(&single)
-        .output()
-        .unwrap();
-    let alone = common::written_summary(&one);
-    assert_eq!(output.status.code(), Some(0), "{:#?}", alone.verdict);
+    let alone = one_process(&single, &one);
     assert_eq!(alone.verdict.status, summary.verdict.status);
     assert_eq!(alone.produced.acked, summary.produced.acked);
     assert_eq!(
@@ -368,10 +387,7 @@ fn three_worker_processes_merge_into_the_run_one_process_makes() {
 #[test]
 fn a_worker_clock_50ms_ahead_makes_the_merged_run_inconclusive_naming_the_skew() {
     let _machine = exclusive();
-    kafka::cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let (orders, payments) = (fresh_name("skew-orders"), fresh_name("skew-payments"));
-    let scenario = distributed_scenario(dir.path(), &orders, &payments, 1);
+    let (dir, scenario) = prepared("skew");
     let workers = run_workers(dir.path(), &scenario, [None, Some("+0.05"), None]);
     let merged = dir.path().join("merged");
     let output = merge(&workers, &merged);
@@ -405,11 +421,8 @@ fn a_worker_clock_50ms_ahead_makes_the_merged_run_inconclusive_naming_the_skew()
 #[test]
 fn a_worker_killed_mid_run_is_named_by_the_merge_and_nothing_is_called_lost() {
     let _machine = exclusive();
-    kafka::cluster();
-    let dir = tempfile::tempdir().unwrap();
-    let (orders, payments) = (fresh_name("kill-orders"), fresh_name("kill-payments"));
-    let scenario = distributed_scenario(dir.path(), &orders, &payments, 1);
-    let (workers, mut children) = start_workers(dir.path(), &scenario, [None; 3]);
+    let (dir, scenario) = prepared("kill");
+    let (workers, mut children) = start_workers(dir.path(), &scenario, [None; 3], &[]);
     std::thread::sleep(std::time::Duration::from_secs(25 + 6));
     let mut killed = children.remove(1);
     killed.kill().unwrap();
@@ -438,4 +451,85 @@ fn a_worker_killed_mid_run_is_named_by_the_merge_and_nothing_is_called_lost() {
     for group in &summary.groups {
         assert_eq!(group.lost, 0, "{}", group.name);
     }
+}
+
+/// Slow (about 60 s): the three workers with two faults on the shared timeline: a `command`
+/// (it must run once, on worker 0) and a `group_pause` of `ledger` (every worker pauses its
+/// members). The merge rebuilds each fault's window and figures, and passes.
+#[test]
+fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
+    let _machine = exclusive();
+    let (dir, scenario) = prepared("fault");
+    let ran = dir.path().join("ran.txt");
+    let faults = format!(
+        "\n[[faults]]\nname = \"marker\"\nkind = \"command\"\nat = \"4s\"\nrun = \"echo ran >> '{}'\"\n\n[[faults]]\nname = \"ledger-paused\"\nkind = \"group_pause\"\ngroup = \"ledger\"\nat = \"5s\"\nduration = \"3s\"\n",
+        ran.display()
+    );
+    let mut text = std::fs::read_to_string(&scenario).unwrap();
+    text.push_str(&faults);
+    std::fs::write(&scenario, text).unwrap();
+    let (workers, children) =
+        start_workers(dir.path(), &scenario, [None; 3], &["--allow-commands"]);
+    children.into_iter().for_each(passed);
+    // The command ran once, on worker 0.
+    assert_eq!(std::fs::read_to_string(&ran).unwrap(), "ran\n");
+    let merged = dir.path().join("merged");
+    let output = merge(&workers, &merged);
+    let summary = common::written_summary(&merged);
+    assert_eq!(output.status.code(), Some(0), "{:#?}", summary.verdict);
+    let fault = |name: &str| summary.faults.iter().find(|f| f.name == name).unwrap();
+    let marker = fault("marker");
+    assert_eq!(marker.commands.len(), 1, "{marker:#?}");
+    assert!((marker.start_s - 4.0).abs() < 0.5, "{marker:#?}");
+    let paused = fault("ledger-paused");
+    assert!((paused.start_s - 5.0).abs() < 0.5, "{paused:#?}");
+    assert!((paused.end_s - 8.0).abs() < 0.5, "{paused:#?}");
+    for f in &summary.faults {
+        assert_eq!((f.lost, f.failed), (0, 0), "{f:#?}");
+    }
+    // Every worker paused its members: the whole group's lag built up during the pause
+    // (600 events/s for 3 s), and the group then read everything.
+    let ledger = summary
+        .groups
+        .iter()
+        .position(|g| g.name == "ledger")
+        .unwrap();
+    let during: u64 = (summary.timeline.iter())
+        .filter(|p| p.t > 6.0 && p.t <= 8.0)
+        .map(|p| p.groups[ledger].lag)
+        .max()
+        .unwrap();
+    assert!(during >= 600, "ledger's lag during its pause: {during}");
+    for group in &summary.groups {
+        assert_eq!((group.lost, group.unread), (0, 0), "{}", group.name);
+    }
+    // The catch-up, at the merged timeline's one-second grain: about 3 s of 600 events/s
+    // behind at the resume, under the 10,000 threshold at once.
+    let catchups = &summary.groups[ledger].catchups;
+    assert_eq!(catchups.len(), 1, "{catchups:#?}");
+    assert!(
+        (1_200..=2_400).contains(&catchups[0].backlog),
+        "{catchups:#?}"
+    );
+    assert_eq!(catchups[0].catchup_time_s, Some(0.0));
+
+    // One process at the same total rate, with the same faults, gets the same verdict.
+    let single = distributed_scenario(
+        dir.path(),
+        &fresh_name("fault-one-orders"),
+        &fresh_name("fault-one-payments"),
+        3,
+    );
+    let mut text = std::fs::read_to_string(&single).unwrap();
+    text.push_str(&faults);
+    std::fs::write(&single, text).unwrap();
+    let alone = one_process(&single, &dir.path().join("one"));
+    let checks = |s: &Summary| {
+        (s.verdict.checks.iter())
+            .map(|c| (c.name.clone(), c.passed))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(checks(&alone), checks(&summary));
+    assert_eq!(alone.faults.len(), summary.faults.len());
+    assert_eq!(std::fs::read_to_string(&ran).unwrap(), "ran\nran\n");
 }
