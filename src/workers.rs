@@ -334,6 +334,10 @@ pub struct WorkerFile {
     /// Each fault as this worker saw it (its window; the commands it ran), in scenario order.
     #[serde(default)]
     pub faults: Vec<crate::engine::FaultLog>,
+    /// Per fault boundary, each of this worker's keys' count then (see
+    /// [`SentLedger::export_marks`](crate::metrics::SentLedger::export_marks)).
+    #[serde(default)]
+    pub fault_marks: Vec<Vec<[u64; 4]>>,
 }
 
 /// One worker's own verdict: it saw its share only (other workers' members read its events,
@@ -397,6 +401,7 @@ pub fn worker_file(
         inputs: MergeInputs::new(scenario),
         share,
         faults: record.faults.iter().map(|f| f.log.clone()).collect(),
+        fault_marks: record.ledger.export_marks(),
     }
 }
 

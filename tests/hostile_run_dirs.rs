@@ -465,6 +465,20 @@ fn crafted_worker_files_are_refused_naming_the_file_and_the_field() {
             Box::new(|v| v["index"] = serde_json::json!(5)),
             "`index` 5 and `count` 2",
         ),
+        // A fault the scenario does not have, ending 2^64 s in (it panicked a trust check).
+        (
+            0,
+            "worker.json",
+            Box::new(|v| {
+                v["faults"] = serde_json::json!([{
+                    "started": { "secs": 1, "nanos": 0 },
+                    "ended": { "secs": u64::MAX, "nanos": 0 },
+                    "commands": [],
+                    "error": null
+                }])
+            }),
+            "`faults` lists 1 faults where the scenario has 0",
+        ),
         (
             0,
             "worker.json",
@@ -596,6 +610,10 @@ fn a_mark_of_another_run_or_of_a_worker_given_is_not_taken_for_a_dead_worker() {
             Box::new(|m| m["index"] = 7.into()),
         ),
         ("another schema", Box::new(|m| m["schema"] = "x".into())),
+        (
+            "other instances",
+            Box::new(|m| m["instances"] = 65_535.into()),
+        ),
         (
             "counts that overflow",
             Box::new(|m| m["so_far"]["sent"] = u64::MAX.into()),

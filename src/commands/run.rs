@@ -186,6 +186,9 @@ async fn run_async(
             &file,
             &mut report_failures,
         );
+        if out_dir.join(workers::WORKER_FILE).exists() {
+            WorkerMark::remove(out_dir);
+        }
     }
     Ok(RunOutcome {
         status: run.summary.verdict.status,

@@ -48,9 +48,11 @@ pub(super) async fn collect(
     stop: &StopSignal,
 ) -> RunRecord {
     let scenario = &run.scenario;
+    // The drain may end while a producer still flushes or purges: its last acks count, so
+    // the acked offsets are read once every producer has finished (members still read).
+    let mut outcomes = producer_outcomes(watched.producer_tasks).await;
     let final_terms = final_lag_terms(run);
     let acked_high = producer::acked_high(&run.instances);
-    let mut outcomes = producer_outcomes(watched.producer_tasks).await;
     stop_members(&run.groups, members).await;
     let dlt_reads = read_dead_letters(run).await;
 

@@ -37,9 +37,10 @@ impl Drain {
     }
 
     /// Whether the run may end now. The drain starts once every producer has stopped sending,
-    /// so that its timeout bounds the producers' flush and the groups' reading together: a run
-    /// ends at most `run.drain_timeout` after its last send. A late group that reads
-    /// everything is marked caught up at `now`.
+    /// so that its timeout bounds the producers' flush and the groups' reading together: the
+    /// wait ends at most `run.drain_timeout` after the last send (then the members stop and the
+    /// dead letters are read back, each on its own bound). A late group that reads everything
+    /// is marked caught up at `now`.
     pub(super) fn is_done(
         &mut self,
         run: &Run,

@@ -82,7 +82,12 @@ fn catchup(
     let Some(caught) = caught else {
         return summary;
     };
-    let took = (timeline[caught].t - resumed_s).max(0.0);
+    // Under the threshold at the resume's own second: nothing to drain.
+    let took = if caught == start {
+        0.0
+    } else {
+        (timeline[caught].t - resumed_s).max(0.0)
+    };
     summary.catchup_time_s = Some(took);
     if caught > start && took > 0.0 {
         let consumed: u64 = (timeline[start + 1..=caught].iter())
@@ -145,7 +150,8 @@ mod tests {
 
     #[test]
     fn a_resume_under_the_threshold_has_nothing_to_drain() {
-        let points = timeline(&[(4.0, 300, 600), (5.0, 200, 700)]);
+        // The nearest second ends just after the resume.
+        let points = timeline(&[(4.013, 300, 600), (5.013, 200, 700)]);
         let summary = catchup(0, "blip", (3.0, 4.0), None, 10_000, &points);
         assert_eq!(summary.catchup_time_s, Some(0.0));
         assert_eq!(summary.catchup_rate, None);

@@ -22,6 +22,7 @@ pub(super) fn check_workers(scenario: &Scenario, workers: &[Worker]) -> Result<(
     for worker in workers {
         check_share(scenario, worker, most)
             .map_err(|detail| bad(&worker.dir, "worker.json", detail))?;
+        check_faults(scenario, worker).map_err(|detail| bad(&worker.dir, "worker.json", detail))?;
         let ledger = check_ledger(scenario, worker)
             .map_err(|detail| bad(&worker.dir, "ledger.json", detail))?;
         sent = sent.saturating_add(ledger);
@@ -34,6 +35,41 @@ pub(super) fn check_workers(scenario: &Scenario, workers: &[Worker]) -> Result<(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// One log per scenario fault, each inside the worker's run, and one mark per boundary.
+fn check_faults(scenario: &Scenario, worker: &Worker) -> Result<(), String> {
+    let file = &worker.file;
+    if file.faults.len() != scenario.faults.len() {
+        return Err(format!(
+            "`faults` lists {} faults where the scenario has {}",
+            file.faults.len(),
+            scenario.faults.len()
+        ));
+    }
+    let run_end = std::time::Duration::from_micros(file.run_time_us);
+    for (i, log) in file.faults.iter().enumerate() {
+        let inside = |at: Option<std::time::Duration>| at.is_none_or(|at| at <= run_end);
+        let ordered = match (log.started, log.ended) {
+            (Some(started), Some(ended)) => started <= ended,
+            (None, Some(_)) => false,
+            _ => true,
+        };
+        if !inside(log.started) || !inside(log.ended) || !ordered {
+            return Err(format!(
+                "`faults[{i}]` starts at {:?} and ends at {:?}: not in order inside the run's {:?} (`run_time_us`)",
+                log.started, log.ended, run_end
+            ));
+        }
+    }
+    let boundaries = crate::scenario::faults::boundaries(&scenario.faults).len();
+    if !file.fault_marks.is_empty() && file.fault_marks.len() != boundaries {
+        return Err(format!(
+            "`fault_marks` holds {} marks where the scenario's faults have {boundaries} boundaries",
+            file.fault_marks.len()
+        ));
     }
     Ok(())
 }

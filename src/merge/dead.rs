@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::engine::Plan;
 use crate::format::thousands;
 use crate::scenario::Scenario;
-use crate::workers::{MARK_FILE, MARK_SCHEMA, WorkerMark};
+use crate::workers::{MARK_FILE, MARK_SCHEMA, WORKER_FILE, WorkerFile, WorkerMark};
 
 /// A worker directory that holds only a mark of this run.
 #[derive(Debug, Clone)]
@@ -18,21 +18,21 @@ pub(super) struct DeadWorker {
 }
 
 impl DeadWorker {
-    /// The worker in `dir`, when its mark is of the run `run_id` of `count` workers starting
-    /// at `start_at_unix_us`; `None` when there is no such mark.
-    pub(super) fn read(
-        dir: &Path,
-        run_id: &str,
-        count: u16,
-        start_at_unix_us: u64,
-    ) -> Option<DeadWorker> {
+    /// The worker in `dir`, when it left a mark and no results, and its mark is of the run
+    /// `first` (a worker read) belongs to; `None` otherwise.
+    pub(super) fn read(dir: &Path, first: &WorkerFile) -> Option<DeadWorker> {
+        // A worker that wrote its results is not dead, even if they cannot be read.
+        if dir.join(WORKER_FILE).exists() {
+            return None;
+        }
         let text = crate::input::read_text(&dir.join(MARK_FILE), crate::input::SUMMARY).ok()?;
         let mark: WorkerMark = serde_json::from_str(&text).ok()?;
         let ours = mark.schema == MARK_SCHEMA
-            && mark.run_id == run_id
-            && mark.count == count
-            && mark.index < count
-            && mark.start_at_unix_us == start_at_unix_us;
+            && mark.run_id == first.run_id
+            && mark.count == first.count
+            && mark.index < first.count
+            && mark.start_at_unix_us == first.start_at_unix_us
+            && mark.instances == first.instances;
         ours.then(|| DeadWorker {
             dir: dir.to_path_buf(),
             mark,

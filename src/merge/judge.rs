@@ -1,6 +1,7 @@
 //! The merged run judged: the verdict of a run of one process, then the merge's own reasons
 //! not to trust it (workers missing or incomplete, clocks that cannot be compared).
 
+use crate::kafka::clock::ClockOffset;
 use crate::scenario::Scenario;
 use crate::summary::{Status, Summary, Verdict, WorkerRow, WorkersSummary};
 
@@ -12,23 +13,47 @@ use super::saturating_sum;
 struct ClockSkew {
     /// The largest difference between two workers' clock offsets.
     spread_us: u64,
-    /// How far the true difference may be from `spread_us`.
+    /// How much larger the true largest difference may be than `spread_us`.
     uncertainty_us: u64,
 }
 
 impl ClockSkew {
     /// `None` when a worker has no measurement.
     fn of(workers: &[Worker]) -> Option<ClockSkew> {
-        let offsets: Vec<_> = workers
+        let offsets: Vec<ClockOffset> = workers
             .iter()
             .map(|w| w.file.clock)
             .collect::<Option<_>>()?;
-        let low = offsets.iter().min_by_key(|o| o.offset_us)?;
-        let high = offsets.iter().max_by_key(|o| o.offset_us)?;
-        Some(ClockSkew {
-            spread_us: high.offset_us.abs_diff(low.offset_us),
-            uncertainty_us: low.uncertainty_us.saturating_add(high.uncertainty_us),
-        })
+        (!offsets.is_empty()).then(|| ClockSkew::widest(&offsets))
+    }
+
+    /// The spread of the measured offsets, and how much wider the true one may be: any
+    /// worker's highest bound against any one's lowest (a worker measured loosely can lie
+    /// further out than the two measured extremes).
+    fn widest(offsets: &[ClockOffset]) -> ClockSkew {
+        let measured = offsets.iter().map(|o| o.offset_us);
+        let spread_us = measured
+            .clone()
+            .max()
+            .unwrap_or(0)
+            .abs_diff(measured.min().unwrap_or(0));
+        let bound = |o: &ClockOffset, sign: i128| {
+            i128::from(o.offset_us) + sign * i128::from(o.uncertainty_us)
+        };
+        // The widest pair of two different workers: one's upper bound less another's lower.
+        let worst = (0..offsets.len())
+            .flat_map(|i| {
+                (0..offsets.len())
+                    .filter(move |&j| j != i)
+                    .map(move |j| (i, j))
+            })
+            .map(|(i, j)| bound(&offsets[i], 1) - bound(&offsets[j], -1))
+            .max()
+            .map_or(0, |w| u64::try_from(w).unwrap_or(u64::MAX));
+        ClockSkew {
+            spread_us,
+            uncertainty_us: worst.saturating_sub(spread_us),
+        }
     }
 
     /// The largest skew the measurements allow.
@@ -188,6 +213,21 @@ mod tests {
             !lossy.timings_trusted(),
             "its latency checks are not judged"
         );
+    }
+
+    #[test]
+    fn the_skew_allowed_for_is_the_widest_the_measurements_permit() {
+        let offset = |offset_us, uncertainty_us| ClockOffset {
+            offset_us,
+            uncertainty_us,
+        };
+        // Measured extremes 0 and 300 us, each ±200; a third worker at 100 ±5,000 may be
+        // 5,400 us from the second (its own two bounds are not a pair).
+        let skew = ClockSkew::widest(&[offset(0, 200), offset(300, 200), offset(100, 5_000)]);
+        assert_eq!(skew.spread_us, 300);
+        assert_eq!(skew.worst_us(), 5_400);
+        let tight = ClockSkew::widest(&[offset(-50, 100), offset(450, 150)]);
+        assert_eq!((tight.spread_us, tight.worst_us()), (500, 750));
     }
 
     #[test]

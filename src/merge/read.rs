@@ -177,8 +177,11 @@ fn read_worker(dir: &Path) -> Result<Worker, Unread> {
             crate::input::quote(&file.run_id, 60)
         )));
     }
-    let ledger = SentLedger::import(&ledger)
+    let mut ledger = SentLedger::import(&ledger)
         .map_err(|e| Unread::Invalid(format!("{}: {e}", ledger_path.display())))?;
+    ledger
+        .import_marks(&file.fault_marks)
+        .map_err(|e| Unread::Invalid(format!("{}: {e}", path.display())))?;
     Ok(Worker {
         dir: dir.to_path_buf(),
         file,
@@ -248,12 +251,11 @@ fn dead_workers(workers: &[Worker], unreadable: &mut Vec<Unreadable>) -> Vec<Dea
     let first = &workers[0].file;
     let mut dead: Vec<DeadWorker> = Vec::new();
     unreadable.retain(|u| {
-        let found = DeadWorker::read(&u.dir, &first.run_id, first.count, first.start_at_unix_us)
-            .filter(|d| {
-                let index = d.mark.index;
-                !workers.iter().any(|w| w.file.index == index)
-                    && !dead.iter().any(|o| o.mark.index == index)
-            });
+        let found = DeadWorker::read(&u.dir, first).filter(|d| {
+            let index = d.mark.index;
+            !workers.iter().any(|w| w.file.index == index)
+                && !dead.iter().any(|o| o.mark.index == index)
+        });
         let keep = found.is_none();
         dead.extend(found);
         keep

@@ -42,22 +42,7 @@ impl SentLedger {
 
     /// Reads a ledger back from `ledger.json`'s rows (fault marks are not kept there).
     pub fn import(file: &LedgerFile) -> Result<SentLedger, String> {
-        let row = |what: &str, r: &[u64; 4]| -> Result<(KeyId, u32), String> {
-            let fits = |v: u64, max: u64| (v <= max).then_some(v);
-            match (
-                fits(r[0], u16::MAX.into()),
-                fits(r[1], u16::MAX.into()),
-                fits(r[2], u32::MAX.into()),
-                fits(r[3], u32::MAX.into()),
-            ) {
-                (Some(p), Some(a), Some(i), Some(n)) => {
-                    Ok((KeyId::new(p as u16, a as u16, i as u32), n as u32))
-                }
-                _ => Err(format!(
-                    "the {what} row {r:?} does not fit a key (producer and aggregate below 65,536, key index and count below 2^32)"
-                )),
-            }
-        };
+        let row = key_row;
         let counts: FxHashMap<KeyId, u32> = file
             .keys
             .iter()
@@ -75,6 +60,38 @@ impl SentLedger {
                 .collect::<Result<_, _>>()?,
             marks: Vec::new(),
         })
+    }
+
+    /// The per-key counts at each fault boundary, as rows `[producer, aggregate, index,
+    /// count]` sorted per mark: a worker's, for `surge merge` to place each event in its
+    /// fault's window.
+    pub fn export_marks(&self) -> Vec<Vec<[u64; 4]>> {
+        (self.marks.iter())
+            .map(|mark| {
+                let mut rows: Vec<[u64; 4]> = mark
+                    .iter()
+                    .map(|(k, &n)| {
+                        [
+                            k.producer().into(),
+                            k.aggregate().into(),
+                            k.index().into(),
+                            n.into(),
+                        ]
+                    })
+                    .collect();
+                rows.sort_unstable();
+                rows
+            })
+            .collect()
+    }
+
+    /// Reads back [`SentLedger::export_marks`]'s rows as this ledger's marks.
+    pub fn import_marks(&mut self, marks: &[Vec<[u64; 4]>]) -> Result<(), String> {
+        self.marks = marks
+            .iter()
+            .map(|rows| rows.iter().map(|r| key_row("fault_marks", r)).collect())
+            .collect::<Result<_, _>>()?;
+        Ok(())
     }
 
     /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not
@@ -115,6 +132,24 @@ impl SentLedger {
     }
 }
 
+/// One row `[producer, aggregate, index, n]` of a ledger file as a key and its count.
+fn key_row(what: &str, r: &[u64; 4]) -> Result<(KeyId, u32), String> {
+    let fits = |v: u64, max: u64| (v <= max).then_some(v);
+    match (
+        fits(r[0], u16::MAX.into()),
+        fits(r[1], u16::MAX.into()),
+        fits(r[2], u32::MAX.into()),
+        fits(r[3], u32::MAX.into()),
+    ) {
+        (Some(p), Some(a), Some(i), Some(n)) => {
+            Ok((KeyId::new(p as u16, a as u16, i as u32), n as u32))
+        }
+        _ => Err(format!(
+            "the {what} row {r:?} does not fit a key (producer and aggregate below 65,536, key index and count below 2^32)"
+        )),
+    }
+}
+
 /// The schema name of `ledger.json`.
 pub const LEDGER_SCHEMA: &str = "surge.ledger/v1";
 
@@ -148,4 +183,42 @@ pub struct LossReport {
     pub gaps: u64,
     #[serde(skip)]
     pub examples: Vec<LostEvent>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_marks_read_back_place_every_event_in_the_same_window() {
+        let (a, b) = (KeyId::new(0, 0, 1), KeyId::new(1, 0, 7));
+        let mut ledger = SentLedger::default();
+        ledger.counts.extend([(a, 10), (b, 6)]);
+        // Two boundaries: `a` had sent 3 then 8, `b` 0 (left out) then 4.
+        ledger.marks = vec![
+            [(a, 3)].into_iter().collect(),
+            [(a, 8), (b, 4)].into_iter().collect(),
+        ];
+        let mut read = SentLedger::default();
+        read.import_marks(&ledger.export_marks()).unwrap();
+        for (key, count) in [(a, 10), (b, 6)] {
+            for sequence in 0..count {
+                assert_eq!(
+                    read.slot(key, sequence),
+                    ledger.slot(key, sequence),
+                    "{sequence}"
+                );
+            }
+        }
+        assert_eq!(
+            (read.slot(a, 2), read.slot(a, 3), read.slot(a, 8)),
+            (0, 1, 2)
+        );
+        let crafted = vec![vec![[0, 0, 1, u64::MAX]]];
+        assert!(
+            read.import_marks(&crafted)
+                .unwrap_err()
+                .contains("fault_marks")
+        );
+    }
 }

@@ -45,12 +45,16 @@ impl WorkerMark {
         }
     }
 
-    /// Writes the mark over the last one: a new file renamed into place, so that a reader
-    /// (or a kill) never leaves half of one.
+    /// Writes the mark over the last one: a new file synced and renamed into place (never
+    /// through a symlink planted under its name), so that a kill never leaves half of one.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let part = dir.join(format!("{MARK_FILE}.part"));
-        let text = serde_json::to_string(self).map_err(std::io::Error::other)?;
-        std::fs::write(&part, text)?;
-        std::fs::rename(&part, dir.join(MARK_FILE))
+        let text = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        crate::output::write(&dir.join(MARK_FILE), &text)
+    }
+
+    /// Removes the mark once the worker's results are written: a directory with a mark and
+    /// no `worker.json` is then one whose worker stopped before it could write them.
+    pub fn remove(dir: &Path) {
+        let _ = std::fs::remove_file(dir.join(MARK_FILE));
     }
 }
