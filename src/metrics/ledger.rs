@@ -66,23 +66,7 @@ impl SentLedger {
     /// count]` sorted per mark: a worker's, for `surge merge` to place each event in its
     /// fault's window.
     pub fn export_marks(&self) -> Vec<Vec<[u64; 4]>> {
-        (self.marks.iter())
-            .map(|mark| {
-                let mut rows: Vec<[u64; 4]> = mark
-                    .iter()
-                    .map(|(k, &n)| {
-                        [
-                            k.producer().into(),
-                            k.aggregate().into(),
-                            k.index().into(),
-                            n.into(),
-                        ]
-                    })
-                    .collect();
-                rows.sort_unstable();
-                rows
-            })
-            .collect()
+        self.marks.iter().map(count_rows).collect()
     }
 
     /// Reads back [`SentLedger::export_marks`]'s rows as this ledger's marks.
@@ -97,19 +81,7 @@ impl SentLedger {
     /// The ledger as plain rows, sorted, for `ledger.json`: what a reader that surge did not
     /// write needs to recount loss from the topics alone.
     pub fn export(&self, run_id: &str) -> LedgerFile {
-        let mut keys: Vec<[u64; 4]> = self
-            .counts
-            .iter()
-            .map(|(k, &n)| {
-                [
-                    k.producer().into(),
-                    k.aggregate().into(),
-                    k.index().into(),
-                    n.into(),
-                ]
-            })
-            .collect();
-        keys.sort_unstable();
+        let keys = count_rows(&self.counts);
         let mut failed: Vec<[u64; 4]> = self
             .failed
             .iter()
@@ -130,6 +102,23 @@ impl SentLedger {
             failed,
         }
     }
+}
+
+/// Per key `[producer, aggregate, index, count]`, sorted.
+fn count_rows(counts: &FxHashMap<KeyId, u32>) -> Vec<[u64; 4]> {
+    let mut rows: Vec<[u64; 4]> = counts
+        .iter()
+        .map(|(k, &n)| {
+            [
+                k.producer().into(),
+                k.aggregate().into(),
+                k.index().into(),
+                n.into(),
+            ]
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
 }
 
 /// One row `[producer, aggregate, index, n]` of a ledger file as a key and its count.
