@@ -142,7 +142,10 @@ fn the_breakdown_puts_the_milliseconds_where_the_settings_put_them() {
     assert!(lines(&fast).contains("the round trip to the brokers"));
 
     // Kafka's own tool, one record at a time on the same topic: what is left once batching
-    // and the fetch wait are gone. It truncates each latency to whole ms.
+    // and the fetch wait are gone. It truncates each latency to whole ms, and runs in a fresh
+    // JVM each time: on a cluster just started it has measured a p50 of 6 ms where surge's was
+    // 4.2 (2-3 ms against 3 once warm). So surge may be faster by up to half the tool's p50,
+    // never slower by more than 2 ms.
     let (java_p50, java_mean) = kafka::end_to_end_latency_ms(&bootstrap, &fast_topic, 1_000);
     let surge_p50 = f.groups[0].e2e.p50_us as f64 / 1e3;
     eprintln!(
@@ -150,7 +153,7 @@ fn the_breakdown_puts_the_milliseconds_where_the_settings_put_them() {
     );
     let java_p50 = java_p50 as f64;
     assert!(
-        (java_p50 - 1.0..java_p50 + 2.0).contains(&surge_p50),
+        (java_p50 * 0.5 - 1.0..java_p50 + 2.0).contains(&surge_p50),
         "surge's p50 {surge_p50} ms against EndToEndLatency's {java_p50} ms"
     );
 }
