@@ -134,11 +134,36 @@ fn a_paused_broker_is_the_one_left_unanswered_and_the_report_names_it() {
 /// 2,000 bytes/s per broker: about a quarter of what it sends each broker (snappy-compressed,
 /// 8-9 KB/s measured), so the brokers throttle it.
 fn quota_scenario(dir: &Path, topic: &str) -> PathBuf {
+    let text = quota_text(
+        "quota",
+        topic,
+        false,
+        "[[phases]]\nname = \"steady\"\nrate = \"100/s\"\nduration = \"8s\"\n",
+        "[run]\ndrain_timeout = \"40s\"\n\n[slo]\nchecks = [\"lost == 0\", \"broker.throttle.max < 1ms\"]\n",
+    );
     let path = dir.join("quota.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"name = "quota"
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A scenario of 512 B events on `topic` (6 partitions, min ISR 2, 2,000 keys) read by one
+/// group, with `phases` and then `tail` (faults, `[run]`, `[slo]`); uncompressed when the
+/// bytes on the wire are held to a quota.
+pub(super) fn quota_text(
+    name: &str,
+    topic: &str,
+    uncompressed: bool,
+    phases: &str,
+    tail: &str,
+) -> String {
+    let producer = if uncompressed {
+        "[cluster.producer]\n\"compression.type\" = \"none\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"name = "{name}"
+{producer}
 [[topics]]
 name = "{topic}"
 partitions = 6
@@ -150,25 +175,13 @@ topic = "{topic}"
 keys = 2000
 size = "512B"
 
-[[phases]]
-name = "steady"
-rate = "100/s"
-duration = "8s"
-
+{phases}
 [[consumer_groups]]
 name = "reader"
 topics = ["{topic}"]
 
-[run]
-drain_timeout = "40s"
-
-[slo]
-checks = ["lost == 0", "broker.throttle.max < 1ms"]
-"#
-        ),
+{tail}"#
     )
-    .unwrap();
-    path
 }
 
 /// Slow (about 35 s): 8 s of plan, the throttled backlog's drain, and the quota's changes.
@@ -220,41 +233,14 @@ fn a_produce_quota_is_named_as_throttling_in_the_verdict_line() {
 /// 40,000 bytes/s per broker: about 200 events/s in all.
 fn quota_capacity_scenario(dir: &Path, topic: &str) -> PathBuf {
     let path = dir.join("quota-capacity.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"name = "quota-capacity"
-[cluster.producer]
-"compression.type" = "none"
-
-[[topics]]
-name = "{topic}"
-partitions = 6
-config = {{ "min.insync.replicas" = "2" }}
-
-[[events]]
-name = "OrderCreated"
-topic = "{topic}"
-keys = 2000
-size = "512B"
-
-[[phases]]
-name = "peak"
-rate = "400/s"
-duration = "10s"
-
-[[consumer_groups]]
-name = "reader"
-topics = ["{topic}"]
-
-[slo]
-checks = ["e2e.p95 < 500ms", "lost == 0"]
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, quota_text("quota-capacity", topic, true, PEAK, SLOS)).unwrap();
     path
 }
+
+/// The capacity tests' plan: the rate a search starts from.
+pub(super) const PEAK: &str = "[[phases]]\nname = \"peak\"\nrate = \"400/s\"\nduration = \"10s\"\n";
+/// The capacity tests' SLOs, the last part of their scenarios.
+pub(super) const SLOS: &str = "[slo]\nchecks = [\"e2e.p95 < 500ms\", \"lost == 0\"]\n";
 
 /// Slow (about 200 s): a capacity search of 6-8 probes of 20 s against a quota: a probe
 /// shorter than Kafka's quota window (11 one-second samples) runs ahead of the quota.

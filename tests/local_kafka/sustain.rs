@@ -14,6 +14,7 @@ use surge::engine::StopSignal;
 use surge::summary::{Status, Summary, Throttling};
 use surge::{CapacityOptions, RunOptions};
 
+use super::brokers::{PEAK, SLOS, quota_text};
 use super::common::{exclusive, kafka};
 use super::{fresh_name, healthy_cluster, overrides};
 
@@ -22,47 +23,11 @@ use super::{fresh_name, healthy_cluster, overrides};
 const QUOTA: u32 = 66_000;
 
 fn scenario(dir: &Path, topic: &str, client: &str) -> PathBuf {
+    let faults = format!(
+        "[[faults]]\nname = \"credits-run-out\"\nkind = \"command\"\nat = \"0s\"\nrun = \"scripts/local-kafka.sh quota {client} 0 && sleep 8 && scripts/local-kafka.sh quota {client} {QUOTA}\"\ntimeout = \"40s\"\n\n{SLOS}"
+    );
     let path = dir.join("sustain.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"name = "sustain"
-[cluster.producer]
-"compression.type" = "none"
-
-[[topics]]
-name = "{topic}"
-partitions = 6
-config = {{ "min.insync.replicas" = "2" }}
-
-[[events]]
-name = "OrderCreated"
-topic = "{topic}"
-keys = 2000
-size = "512B"
-
-[[phases]]
-name = "peak"
-rate = "400/s"
-duration = "10s"
-
-[[consumer_groups]]
-name = "reader"
-topics = ["{topic}"]
-
-[[faults]]
-name = "credits-run-out"
-kind = "command"
-at = "0s"
-run = "scripts/local-kafka.sh quota {client} 0 && sleep 8 && scripts/local-kafka.sh quota {client} {QUOTA}"
-timeout = "40s"
-
-[slo]
-checks = ["e2e.p95 < 500ms", "lost == 0"]
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, quota_text("sustain", topic, true, PEAK, &faults)).unwrap();
     path
 }
 
