@@ -182,16 +182,22 @@ fn checked_type(t: RawType, key: &dyn Fn(&str) -> String) -> Result<BrokerType, 
             )),
         }
     };
-    // Each kind's two limits; the other kind's must be absent.
+    // Each kind takes two of the limits, in the order its throughput takes them; the other
+    // kind's two must be absent.
     let limits = [
         ("ingress_mb_s", t.ingress_mb_s),
         ("egress_mb_s", t.egress_mb_s),
         ("storage_mb_s", t.storage_mb_s),
         ("network_mb_s", t.network_mb_s),
     ];
-    let (own, other) = match t.kind.as_str() {
-        "express" => (&limits[..2], &limits[2..]),
-        "standard" => (&limits[2..], &limits[..2]),
+    type Make = fn(f64, f64) -> Throughput;
+    let (own, other, make): (_, _, Make) = match t.kind.as_str() {
+        "express" => (&limits[..2], &limits[2..], |ingress, egress| {
+            Throughput::Express { ingress, egress }
+        }),
+        "standard" => (&limits[2..], &limits[..2], |storage, network| {
+            Throughput::Standard { storage, network }
+        }),
         other => {
             return Err((
                 format!("{} is \"{other}\"", key("kind")),
@@ -205,19 +211,7 @@ fn checked_type(t: RawType, key: &dyn Fn(&str) -> String) -> Result<BrokerType, 
             "remove it, or change kind",
         ));
     }
-    let first = positive(own[0].0, own[0].1)?;
-    let second = positive(own[1].0, own[1].1)?;
-    let throughput = if t.kind == "express" {
-        Throughput::Express {
-            ingress: first,
-            egress: second,
-        }
-    } else {
-        Throughput::Standard {
-            storage: first,
-            network: second,
-        }
-    };
+    let throughput = make(positive(own[0].0, own[0].1)?, positive(own[1].0, own[1].1)?);
     if t.partitions_recommended == 0 {
         return Err((
             format!("{} is 0", key("partitions_recommended")),

@@ -124,6 +124,13 @@ impl Plan {
         self.total_events
     }
 
+    /// Events of the plan that producer instance `instance` of `instances` owns: each sends
+    /// every `instances`-th event, from its own number on.
+    pub fn events_of_instance(&self, instance: u64, instances: u64) -> u64 {
+        let instances = instances.max(1);
+        (self.total_events.saturating_add(instances - 1)).saturating_sub(instance) / instances
+    }
+
     /// Planned length of the whole plan.
     pub fn duration(&self) -> Duration {
         self.duration
@@ -339,6 +346,22 @@ mod tests {
             duration: Duration::from_millis(millis),
             warmup,
         }
+    }
+
+    #[test]
+    fn the_instances_shares_add_up_to_the_plan_and_differ_by_at_most_one() {
+        // 7 events (7 ms at 1,000/s): shares that do not divide evenly.
+        let plan = Plan::new(&[phase("steady", constant(1_000.0), 7, false)]);
+        let total = plan.total_events();
+        for instances in 1..=4 {
+            let shares: Vec<u64> = (0..instances)
+                .map(|i| plan.events_of_instance(i, instances))
+                .collect();
+            assert_eq!(shares.iter().sum::<u64>(), total, "{instances}: {shares:?}");
+            assert!(shares.windows(2).all(|w| w[0] == w[1] || w[0] == w[1] + 1));
+        }
+        // An instance past the count (a crafted file) owns nothing, without overflow.
+        assert_eq!(plan.events_of_instance(u64::MAX, 3), 0);
     }
 
     fn constant(rate: f64) -> Shape {

@@ -524,7 +524,7 @@ pub fn run_instance(
     let mut ledger = generator.ledger();
     ledger.failed.extend(lock(&shared.failures).iter().copied());
     let instances = scenario.total_instances() as u64;
-    let planned_here = (plan.total_events() + instances - 1 - instance as u64) / instances;
+    let planned_here = plan.events_of_instance(instance as u64, instances);
     InstanceOutcome {
         end,
         ledger,

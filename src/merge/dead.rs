@@ -41,11 +41,11 @@ impl DeadWorker {
 
     /// The events of the plan this worker's producer instances owned.
     pub(super) fn planned(&self, scenario: &Scenario) -> u64 {
-        let total = Plan::new(&scenario.phases).total_events();
-        let instances = u64::from(scenario.total_instances().max(1));
+        let plan = Plan::new(&scenario.phases);
+        let instances = u64::from(scenario.total_instances());
         let first = u64::from(self.mark.index) * u64::from(self.mark.instances);
         (first..first + u64::from(self.mark.instances))
-            .map(|instance| (total + instances - 1 - instance.min(instances - 1)) / instances)
+            .map(|instance| plan.events_of_instance(instance, instances))
             .sum()
     }
 
