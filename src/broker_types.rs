@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::summary::Summary;
+
 /// The file surge ships, built in.
 pub const BUILT_IN: &str = include_str!("../data/broker-types.toml");
 /// How errors and reports name the built-in file.
@@ -255,6 +257,43 @@ pub struct Measured {
     pub replicas: Option<u64>,
     pub replication_factor: u32,
     pub groups: u32,
+}
+
+impl Measured {
+    /// What a run measured at its peak phase (else over its measured phases), counting
+    /// `brokers` brokers.
+    pub fn of(summary: &Summary, brokers: u32) -> Measured {
+        let (ingress, egress) = summary
+            .peak()
+            .filter(|p| p.seconds > 0.0)
+            .map_or((summary.produced.acked_mb_per_s, f64::NAN), |p| {
+                (p.acked_mb_per_s, p.consumed_mb_per_s)
+            });
+        let egress = if egress.is_finite() {
+            egress
+        } else {
+            ingress * summary.groups.len() as f64
+        };
+        let topics = &summary.scenario.topics;
+        // A topic left to the brokers' default replication factor is counted at 3.
+        let rf = |r: i32| if r > 0 { r as u64 } else { 3 };
+        Measured {
+            brokers,
+            ingress_mb_s: ingress.max(0.0),
+            egress_mb_s: egress.max(0.0),
+            replicas: (!topics.is_empty()).then(|| {
+                (topics.iter())
+                    .map(|t| (t.partitions.max(0) as u64).saturating_mul(rf(t.replication_factor)))
+                    .fold(0, u64::saturating_add)
+            }),
+            replication_factor: topics
+                .iter()
+                .map(|t| rf(t.replication_factor))
+                .max()
+                .unwrap_or(3) as u32,
+            groups: summary.groups.len().min(u32::MAX as usize) as u32,
+        }
+    }
 }
 
 /// One limit of a type against what a run measured, per broker.

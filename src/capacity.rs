@@ -4,12 +4,13 @@
 //! behind is inconclusive: it bounds the search but is never reported as the cluster's limit.
 
 pub mod sustain;
+pub mod types;
 
 use std::time::Duration;
 
 use crate::format::{format_micros, format_number};
 use crate::scenario::{Metric, Phase, Rate, Scenario, Shape, Stat};
-use crate::summary::{Capacity, Probe, Status, Sustain, Throttling};
+use crate::summary::{Capacity, Probe, Status, Sustain, Throttling, TypeLimit};
 
 /// How the search runs.
 #[derive(Debug, Clone)]
@@ -204,7 +205,18 @@ pub fn conclude(
         budget_s: budget.as_secs_f64(),
         conclusion: String::new(),
         sustain: None,
+        broker_type: None,
     };
+    capacity.conclusion = conclusion(&capacity);
+    capacity
+}
+
+/// The result held against the labelled broker type's published limits: where they allow
+/// less than was measured, the headroom and the status are theirs.
+pub fn with_type_limit(mut capacity: Capacity, limit: TypeLimit) -> Capacity {
+    let planned = types::planning_rate(capacity.sustained_rate, Some(&limit));
+    capacity.headroom_percent = planned.map(|r| headroom(r, capacity.target_peak));
+    capacity.broker_type = Some(limit);
     capacity.conclusion = conclusion(&capacity);
     capacity
 }
@@ -226,7 +238,8 @@ pub fn conclusion(c: &Capacity) -> String {
         .map_or(String::new(), |s| {
             format!(" held for {}", sustain::time(s.duration_s))
         });
-    let mut text = match (c.sustained_rate, c.headroom_percent) {
+    let measured_headroom = c.sustained_rate.map(|s| headroom(s, c.target_peak));
+    let mut text = match (c.sustained_rate, measured_headroom) {
         (Some(rate), Some(headroom)) => format!(
             "sustains {} events/s{held_for} at {slo}; target peak {target}; headroom {}{}%",
             format_number(rate),
@@ -251,6 +264,9 @@ pub fn conclusion(c: &Capacity) -> String {
     }
     if let Some(quota) = quota_bound(&c.probes) {
         text.push_str(&quota);
+    }
+    if let Some(limit) = &c.broker_type {
+        text.push_str(&types::describe(limit, c.sustained_rate, c.target_peak));
     }
     if let Some(limit) = c.generator_limit {
         text.push_str(&format!(
@@ -300,7 +316,7 @@ pub fn status(capacity: &Capacity) -> Status {
     {
         return Status::Inconclusive;
     }
-    match capacity.sustained_rate {
+    match types::planning_rate(capacity.sustained_rate, capacity.broker_type.as_ref()) {
         Some(rate) if rate >= capacity.target_peak => Status::Pass,
         _ if capacity
             .generator_limit
@@ -394,9 +410,69 @@ mod tests {
             budget_s: 120.0,
             conclusion: String::new(),
             sustain: None,
+            broker_type: None,
         };
         c.conclusion = conclusion(&c);
         c
+    }
+
+    fn limit(rate: Option<f64>, file: bool, partitions: f64) -> TypeLimit {
+        TypeLimit {
+            name: "express.m7g.large".into(),
+            brokers: 3,
+            file: file.then(|| "types.toml, as of 2026-01".into()),
+            rate,
+            bound_by: Some("ingress".into()),
+            limit_mb_s: Some(15.625),
+            bytes_in: Some(1024.0),
+            bytes_out: Some(2048.0),
+            partitions_per_broker: Some(partitions),
+            partitions_recommended: Some(1000),
+        }
+    }
+
+    #[test]
+    fn a_broker_type_that_allows_less_than_was_measured_sets_the_headroom_and_the_status() {
+        // Measured 400/s against a 350/s target: a pass, unless the type allows less.
+        let tight = with_type_limit(result(400.0), limit(Some(300.0), true, 60.0));
+        assert_eq!(tight.sustained_rate, Some(400.0));
+        assert_eq!(tight.headroom_percent, Some(-14.3));
+        assert_eq!(status(&tight), Status::Fail);
+        assert!(
+            tight.conclusion.ends_with(
+                "headroom +14.3%; express.m7g.large x 3's published limits allow 300 events/s (ingress 15.625 MB/s a broker at 1024 bytes an event), under the rate measured: plan on 300 (headroom -14.3%) (limits from types.toml, as of 2026-01)"
+            ),
+            "{}",
+            tight.conclusion
+        );
+        let loose = with_type_limit(result(400.0), limit(Some(900.0), true, 60.0));
+        assert_eq!(loose.headroom_percent, Some(14.3));
+        assert_eq!(status(&loose), Status::Pass);
+        assert!(loose.conclusion.contains("allow 900 events/s"));
+        assert!(loose.conclusion.contains("above the rate measured"));
+        // Over the partition recommendation: named, and the throughput still judges.
+        let crowded = with_type_limit(result(400.0), limit(Some(900.0), true, 1500.0));
+        assert!(
+            crowded.conclusion.contains(
+                "its 1,500 partitions a broker (replicas included) exceed express.m7g.large's recommended 1,000"
+            ),
+            "{}",
+            crowded.conclusion
+        );
+        assert_eq!(status(&crowded), Status::Pass);
+        // A type the file lacks is named as unchecked; nothing else changes.
+        let unknown = with_type_limit(result(400.0), limit(None, false, 60.0));
+        assert!(
+            unknown
+                .conclusion
+                .contains("is not in the broker-type file")
+        );
+        assert_eq!(status(&unknown), Status::Pass);
+        // No probe passed: the type's rate is no sustained rate.
+        let mut none = result(400.0);
+        none.sustained_rate = None;
+        let none = with_type_limit(none, limit(Some(900.0), true, 60.0));
+        assert_eq!((none.headroom_percent, status(&none)), (None, Status::Fail));
     }
 
     fn hold(rate: f64, status: Status, held_s: Option<f64>) -> crate::summary::Hold {

@@ -105,6 +105,12 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
     pub probe_duration: Duration,
 
+    /// Broker types and their per-broker limits, instead of the built-in
+    /// data/broker-types.toml: the labelled type's (--broker-type, --brokers) are held against
+    /// the rate found.
+    #[arg(long, value_name = "FILE")]
+    pub broker_types: Option<PathBuf>,
+
     /// Warmup of each probe (discarded).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub probe_warmup: Duration,
@@ -205,6 +211,7 @@ impl CapacityArgs {
                 budget: self.budget,
                 sustain: self.sustain,
             },
+            broker_types: self.broker_types.clone(),
         }
     }
 }
@@ -465,8 +472,9 @@ pub struct ScenarioArgs {
     #[arg(long, value_name = "N")]
     pub brokers: Option<u32>,
 
-    /// The labelled cluster's broker instance type, e.g. kafka.m5.xlarge.
-    #[arg(long, value_name = "TYPE")]
+    /// The labelled cluster's broker instance type, e.g. kafka.m5.xlarge or
+    /// express.m7g.large; `surge capacity` holds the rate found against its published limits.
+    #[arg(long, visible_alias = "broker-type", value_name = "TYPE")]
     pub instance_type: Option<String>,
 
     /// The labelled cluster's monthly cost in USD.

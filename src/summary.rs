@@ -22,7 +22,7 @@ pub use breakdown::{
     CONSUMER_SETTINGS, GroupBreakdown, LatencyBreakdown, PRODUCER_SETTINGS, Part, Setting,
 };
 pub use brokers::{BrokerFault, BrokerSecond, BrokerSummary, Throttling};
-pub use capacity::{Capacity, Hold, Probe, Sustain};
+pub use capacity::{Capacity, Hold, Probe, Sustain, TypeLimit};
 pub use distributed::{WorkerRow, WorkersSummary};
 pub use faults::{CommandRun, FaultSummary, last_line};
 pub use integrity::{LOSS_CAUSES, LossCause, LossCauses, LostExample, Ordering, OrderingExample};

@@ -18,10 +18,22 @@ fn capacity_search_finds_the_known_knee_within_its_budget() {
     let _machine = common::exclusive();
     let out = tempfile::tempdir().unwrap();
     let budget = Duration::from_secs(180);
+    // A broker type of 0.15 MB/s in a broker: about 307 events/s of the fixture's 512-byte
+    // events on one broker, under the knee, so the answer is the type's.
+    let types = out.path().join("types.toml");
+    std::fs::write(
+        &types,
+        "source = \"a test\"\nas_of = \"today\"\n[[types]]\nname = \"lab.tiny\"\nkind = \"express\"\ningress_mb_s = 0.15\negress_mb_s = 0.3\npartitions_recommended = 2\n",
+    )
+    .unwrap();
+    let mut overrides = surge::scenario::Overrides::default();
+    overrides.label.instance_type = Some("lab.tiny".into());
+    overrides.label.brokers = Some(1);
     let options = CapacityOptions {
         run: RunOptions {
             scenario: common::repo("tests/fixtures/capacity-knee.toml"),
-            out: Some(out.path().to_path_buf()),
+            overrides,
+            out: Some(out.path().join("run")),
             quiet: true,
             ..RunOptions::default()
         },
@@ -34,6 +46,7 @@ fn capacity_search_finds_the_known_knee_within_its_budget() {
             budget,
             sustain: None,
         },
+        broker_types: Some(types),
     };
     let started = Instant::now();
     let outcome = surge::capacity(&options, Arc::new(StopSignal::default())).unwrap();
@@ -60,7 +73,36 @@ fn capacity_search_finds_the_known_knee_within_its_budget() {
             .all(|p| p.status != Status::Fail || p.offered_rate > sustained)
     );
     assert_eq!(capacity.target_peak, 1000.0);
-    assert!(capacity.headroom_percent.unwrap() < 0.0);
+    // The type's limits, from the bytes the probes' events took: 512 each, in and out.
+    let limit = capacity
+        .broker_type
+        .clone()
+        .expect("the labelled type's limits");
+    let bytes_in = limit.bytes_in.unwrap();
+    assert!((500.0..=525.0).contains(&bytes_in), "{limit:?}");
+    assert!(
+        (500.0..=525.0).contains(&limit.bytes_out.unwrap()),
+        "{limit:?}"
+    );
+    let allowed = limit.rate.unwrap();
+    assert!(
+        (allowed - 0.15 * 1_048_576.0 / bytes_in).abs() <= 1.0 && allowed < sustained,
+        "{limit:?}"
+    );
+    // The headroom is the type's, the tighter; its 3 partitions x RF 3 exceed 2 a broker.
+    let headroom = (allowed / 1000.0 - 1.0) * 100.0;
+    assert!((capacity.headroom_percent.unwrap() - headroom).abs() < 0.1);
+    assert!(
+        capacity.conclusion.contains(&format!(
+            "lab.tiny x 1's published limits allow {} events/s (ingress 0.15 MB/s a broker",
+            allowed as u64
+        )) && capacity.conclusion.contains("under the rate measured")
+            && capacity
+                .conclusion
+                .contains("exceed lab.tiny's recommended 2"),
+        "{}",
+        capacity.conclusion
+    );
     assert!(
         capacity.conclusion.starts_with(&format!(
             "sustains {} events/s at e2e p95 < 500ms; target peak 1000; headroom -",
@@ -73,13 +115,12 @@ fn capacity_search_finds_the_known_knee_within_its_budget() {
     assert_eq!(outcome.status, Status::Fail);
 
     // Results land in summary.json, with each probe's own reports and the capacity chart.
-    let written = common::written_summary(out.path());
+    let run = out.path().join("run");
+    let written = common::written_summary(&run);
     assert_eq!(written.capacity, Some(capacity.clone()));
-    assert!(out.path().join("capacity.svg").is_file());
+    assert!(run.join("capacity.svg").is_file());
     assert_eq!(
-        std::fs::read_dir(out.path().join("probes"))
-            .unwrap()
-            .count(),
+        std::fs::read_dir(run.join("probes")).unwrap().count(),
         capacity.probes.len()
     );
 }

@@ -26,6 +26,7 @@ fn capacity(sustained: f64, p95_at: &[(f64, u64, Status)]) -> Capacity {
         budget_s: 600.0,
         conclusion: format!("sustains {sustained} events/s at e2e p95 < 100ms; target peak 100000"),
         sustain: None,
+        broker_type: None,
     }
 }
 
@@ -327,4 +328,43 @@ fn each_run_is_held_against_its_broker_type_and_a_crowded_one_is_named() {
         "{text}"
     );
     assert!(text.contains("fix:"), "{text}");
+}
+
+/// `surge capacity` reads the broker-type file before any probe: a bad one ends the command
+/// at once with exit 2, naming the file, the key and the fix.
+#[test]
+fn capacity_refuses_a_bad_broker_type_file_before_probing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("types.toml");
+    std::fs::write(
+        &bad,
+        "source = \"s\"\nas_of = \"d\"\n[[types]]\nname = \"x\"\nkind = \"express\"\ningress_mb_s = -1.0\negress_mb_s = 2.0\npartitions_recommended = 10\n",
+    )
+    .unwrap();
+    let scenario = common::repo("tests/fixtures/capacity-knee.toml");
+    let out = dir.path().join("out");
+    for (file, expected) in [
+        (bad.clone(), "types[0].ingress_mb_s (`x`) is -1"),
+        (dir.path().join("missing.toml"), "cannot be read"),
+    ] {
+        let args = [
+            "capacity",
+            scenario.to_str().unwrap(),
+            "--broker-types",
+            file.to_str().unwrap(),
+            "--broker-type",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let output = common::surge_within(&args, std::time::Duration::from_secs(20));
+        let message = common::console(&output);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        assert!(
+            message.contains(file.to_str().unwrap()) && message.contains(expected),
+            "{message}"
+        );
+        assert!(message.contains("fix:"), "{message}");
+        assert!(!out.join("probes").exists());
+    }
 }

@@ -736,6 +736,7 @@ fn a_capacity_run_answers_first_with_its_conclusion_probes_and_chart() {
         conclusion: "sustains 1,000 events/s at e2e p95 < 100ms: 66.7% short of the 3,000/s peak"
             .into(),
         sustain: None,
+        broker_type: None,
     });
     let html = &render(&report::html::HtmlExporter, &run)[0].1;
     let verdict = html.find("class=\"verdict pass\"").unwrap();

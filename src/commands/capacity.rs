@@ -22,6 +22,9 @@ use super::validate;
 pub struct CapacityOptions {
     pub run: RunOptions,
     pub search: capacity::SearchOptions,
+    /// A broker-type file of the user's, instead of the built-in one: the labelled type's
+    /// published limits are held against the rate found.
+    pub broker_types: Option<PathBuf>,
 }
 
 /// Searches the highest rate at which every SLO holds; writes each probe's reports under
@@ -45,6 +48,7 @@ pub fn capacity_search(
             fix: "keep only faults at \"0s\" without a duration (steady conditions) for surge capacity, or measure timed faults with surge run".into(),
         }));
     }
+    let types = super::compare::broker_types(options.broker_types.as_deref(), None)?;
     let out_dir = options
         .run
         .out
@@ -117,6 +121,12 @@ pub fn capacity_search(
         path: shown.clone(),
         detail: error.to_string(),
     })?;
+    if let Some(label) = &scenario.label
+        && let Some(name) = &label.instance_type
+    {
+        let limit = capacity::types::type_limit(&types, name, label.brokers, &run.summary);
+        result = capacity::with_type_limit(result, limit);
+    }
     run.summary.verdict.status = capacity::status(&result);
     run.summary.capacity = Some(result);
     let report_failures = report::write_all(&out_dir, &run);

@@ -33,14 +33,17 @@ impl Default for CompareOptions {
     }
 }
 
-/// The broker types, with the type the flags name checked against them.
-fn broker_types(options: &CompareOptions) -> Result<BrokerTypes, SurgeError> {
-    let types =
-        BrokerTypes::load(options.broker_types.as_deref()).map_err(|e| SurgeError::Usage {
-            problem: format!("{}: {}", e.file, e.problem),
-            fix: e.fix,
-        })?;
-    if let Some(name) = &options.broker_type
+/// The broker types of `file` (else the built-in ones), with the type `--broker-type` names
+/// checked against them.
+pub(super) fn broker_types(
+    file: Option<&Path>,
+    broker_type: Option<&str>,
+) -> Result<BrokerTypes, SurgeError> {
+    let types = BrokerTypes::load(file).map_err(|e| SurgeError::Usage {
+        problem: format!("{}: {}", e.file, e.problem),
+        fix: e.fix,
+    })?;
+    if let Some(name) = broker_type
         && types.get(name).is_none()
     {
         let known: Vec<&str> = types
@@ -72,7 +75,10 @@ pub fn compare(
     options: &CompareOptions,
 ) -> Result<Vec<String>, SurgeError> {
     let (force, headroom) = (options.force, options.headroom);
-    let types = broker_types(options)?;
+    let types = broker_types(
+        options.broker_types.as_deref(),
+        options.broker_type.as_deref(),
+    )?;
     let sizing = Sizing {
         types: &types,
         broker_type: options.broker_type.as_deref(),

@@ -45,6 +45,45 @@ pub struct Capacity {
     /// With `--sustain`: the found rate held for that long, and lower rates if it fell off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sustain: Option<Sustain>,
+    /// The labelled broker type's published limits (`--broker-type`, `--brokers`): the rate
+    /// they allow, which the headroom and the status take when it is the tighter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_type: Option<TypeLimit>,
+}
+
+/// A broker type's published per-broker limits as a rate, at the bytes an event took.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TypeLimit {
+    /// The type as the label names it, and the brokers it counts.
+    pub name: String,
+    pub brokers: u32,
+    /// The broker-type file and its date; `None` when the file lacks the type
+    /// (its limits are then not checked).
+    pub file: Option<String>,
+    /// Events/s the type's limits allow on `brokers` brokers, and the limit that sets it
+    /// (`ingress` or `egress`) with its MB/s per broker.
+    pub rate: Option<f64>,
+    pub bound_by: Option<String>,
+    pub limit_mb_s: Option<f64>,
+    /// Payload bytes an event took into the cluster and out of it (every group), measured.
+    pub bytes_in: Option<f64>,
+    pub bytes_out: Option<f64>,
+    /// Partition replicas per broker, and the type's recommendation.
+    pub partitions_per_broker: Option<f64>,
+    pub partitions_recommended: Option<u32>,
+}
+
+impl TypeLimit {
+    /// The rate the type allows, when it is below `measured`.
+    pub fn tighter_than(&self, measured: Option<f64>) -> Option<f64> {
+        self.rate.filter(|r| measured.is_none_or(|m| *r < m))
+    }
+
+    /// Whether the scenario's partitions exceed the type's recommendation.
+    pub fn crowded(&self) -> bool {
+        matches!((self.partitions_per_broker, self.partitions_recommended),
+            (Some(held), Some(limit)) if held > f64::from(limit))
+    }
 }
 
 /// One rate held for the whole sustain time.

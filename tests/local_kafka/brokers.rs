@@ -270,6 +270,7 @@ fn a_capacity_search_under_a_quota_is_quota_bound_at_the_quota_s_rate() {
             budget: std::time::Duration::from_secs(400),
             sustain: None,
         },
+        broker_types: None,
     };
     let outcome = surge::capacity(
         &options,

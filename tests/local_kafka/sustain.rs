@@ -68,6 +68,7 @@ fn a_rate_that_falls_off_in_a_long_hold_is_named_a_burst_and_a_lower_one_holds()
             budget: Duration::from_secs(120),
             sustain: Some(Duration::from_secs(30)),
         },
+        broker_types: None,
     };
     let outcome = surge::capacity(&options, Arc::new(StopSignal::default()));
     kafka::control(&["quota", &client, "0"]);

@@ -39,40 +39,6 @@ fn option<'a>(
     (found, asked, brokers)
 }
 
-/// What the run measured at its peak phase (else over its measured phases).
-pub fn measured(summary: &Summary, brokers: u32) -> Measured {
-    let (ingress, egress) = summary
-        .peak()
-        .filter(|p| p.seconds > 0.0)
-        .map_or((summary.produced.acked_mb_per_s, f64::NAN), |p| {
-            (p.acked_mb_per_s, p.consumed_mb_per_s)
-        });
-    let egress = if egress.is_finite() {
-        egress
-    } else {
-        ingress * summary.groups.len() as f64
-    };
-    let topics = &summary.scenario.topics;
-    // A topic left to the brokers' default replication factor is counted at 3.
-    let rf = |r: i32| if r > 0 { r as u64 } else { 3 };
-    Measured {
-        brokers,
-        ingress_mb_s: ingress.max(0.0),
-        egress_mb_s: egress.max(0.0),
-        replicas: (!topics.is_empty()).then(|| {
-            (topics.iter())
-                .map(|t| (t.partitions.max(0) as u64).saturating_mul(rf(t.replication_factor)))
-                .fold(0, u64::saturating_add)
-        }),
-        replication_factor: topics
-            .iter()
-            .map(|t| rf(t.replication_factor))
-            .max()
-            .unwrap_or(3) as u32,
-        groups: summary.groups.len().min(u32::MAX as usize) as u32,
-    }
-}
-
 /// A figure of `what`: partitions whole and grouped, MB/s as measured.
 fn figure(what: &str, value: f64) -> String {
     if what == "partitions" {
@@ -108,7 +74,7 @@ pub fn broker_type_table(runs: &[RunData], sizing: &Sizing, headroom: f64) -> Op
     };
     let held: Vec<Vec<Held>> = (runs.iter().zip(&options))
         .map(|(run, (found, _, brokers))| {
-            found.map_or_else(Vec::new, |t| t.hold(&measured(&run.summary, *brokers)))
+            found.map_or_else(Vec::new, |t| t.hold(&Measured::of(&run.summary, *brokers)))
         })
         .collect();
     let mut row = |label: &str, cells: Vec<String>| {
@@ -164,7 +130,7 @@ pub fn broker_type_table(runs: &[RunData], sizing: &Sizing, headroom: f64) -> Op
 /// The brokers the type's limits call for at the run's peak (scaled to a capacity search's
 /// target peak), and the tighter of that and the measured capacity's estimate.
 fn tighter(summary: &Summary, broker_type: &BrokerType, brokers: u32, headroom: f64) -> String {
-    let mut m = measured(summary, brokers);
+    let mut m = Measured::of(summary, brokers);
     let capacity = summary.capacity.as_ref();
     if let (Some(c), Some(peak)) = (capacity, summary.peak())
         && peak.achieved_rate > 0.0
@@ -202,7 +168,7 @@ pub fn broker_type_lines(runs: &[RunData], sizing: &Sizing) -> Vec<String> {
             continue;
         };
         for held in t
-            .hold(&measured(&run.summary, brokers))
+            .hold(&Measured::of(&run.summary, brokers))
             .iter()
             .filter(|h| h.over())
         {

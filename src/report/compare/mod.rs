@@ -5,7 +5,7 @@ mod brokers;
 mod rebalance;
 mod table;
 
-pub use brokers::{Sizing, broker_type_lines, broker_type_table, measured};
+pub use brokers::{Sizing, broker_type_lines, broker_type_table};
 
 pub use rebalance::rebalance_table;
 pub use table::{PLAN_MARK, table};

@@ -199,17 +199,24 @@ fn note_scales(overrides: &Overrides, notes: &mut Vec<String>) {
     }
 }
 
-/// `[label]`, each field replaced by its flag; none without a name.
+/// `[label]`, each field replaced by its flag; none without a name or a broker type (a type
+/// alone names the label after itself: `express.m7g.large x 3`).
 fn label(written: RawLabel, flags: &Label) -> Option<Label> {
+    let brokers = flags.brokers.or(written.brokers);
+    let instance_type = flags.instance_type.clone().or(written.instance_type);
     let name = if flags.name.is_empty() {
         written.name
     } else {
         Some(flags.name.clone())
     };
+    let name = name.or_else(|| {
+        let broker_type = instance_type.as_deref()?;
+        Some(brokers.map_or(broker_type.to_string(), |n| format!("{broker_type} x {n}")))
+    });
     name.map(|name| Label {
         name,
-        brokers: flags.brokers.or(written.brokers),
-        instance_type: flags.instance_type.clone().or(written.instance_type),
+        brokers,
+        instance_type,
         monthly_cost_usd: flags.monthly_cost_usd.or(written.monthly_cost_usd),
     })
 }
