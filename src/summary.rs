@@ -19,7 +19,8 @@ mod phases;
 mod rebalance;
 pub use baseline::{BaselineComparison, BaselineDelta};
 pub use breakdown::{
-    CONSUMER_SETTINGS, GroupBreakdown, LatencyBreakdown, PRODUCER_SETTINGS, Part, Setting,
+    CONSUMER_SETTINGS, GroupBreakdown, LatencyBreakdown, MedianEvent, MedianParts,
+    PRODUCER_SETTINGS, Part, Setting,
 };
 pub use brokers::{BrokerFault, BrokerSecond, BrokerSummary, Throttling};
 pub use capacity::{Capacity, Hold, Probe, Sustain, TypeLimit};

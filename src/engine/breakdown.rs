@@ -36,6 +36,7 @@ pub(super) fn breakdown(scenario: &Scenario, record: &RunRecord) -> Option<Laten
                 read_before_ack: delivery.before_ack,
                 untimed: delivery.untimed,
                 e2e: measured(&group.e2e),
+                median: delivery.median,
             })
         })
         .collect();

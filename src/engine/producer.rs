@@ -231,7 +231,7 @@ impl DeliverySink for InstanceShared {
         }
         if !warmup && self.deliveries.sampled(delivery.offset) {
             let place = (topic as u32, delivery.partition, delivery.offset);
-            self.deliveries.acked(place, now_us);
+            self.deliveries.acked(place, intended_us, now_us);
         }
     }
 

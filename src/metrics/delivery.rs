@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 
 use super::latency::new_histogram;
+use super::median_band::{MedianBand, MedianEvent};
 
 /// One event in this many (by offset) is timed: offsets divisible by it.
 /// Events timed a second, about: a run's peak rate above it times one offset in a power of
@@ -39,7 +40,8 @@ pub type LogPlace = (u32, i32, i64);
 
 #[derive(Debug, Clone, Copy)]
 enum Side {
-    Acked(u64),
+    /// Acked at `.0`, intended at `.1`.
+    Acked(u64, u64),
     Consumed(u64),
 }
 
@@ -55,6 +57,8 @@ pub struct DeliveryJoin {
     before_ack: Histogram<u64>,
     /// Every pair's signed time added, for an exact mean.
     sum_us: i128,
+    /// Every pair's parts, by its end-to-end time.
+    band: MedianBand,
     /// Sides dropped, oldest first, because too many were pending.
     pub untimed: u64,
 }
@@ -67,25 +71,26 @@ impl Default for DeliveryJoin {
             after_ack: new_histogram(),
             before_ack: new_histogram(),
             sum_us: 0,
+            band: MedianBand::default(),
             untimed: 0,
         }
     }
 }
 
 impl DeliveryJoin {
-    /// The producer's callback saw the event acked at `at_us`.
-    pub fn acked(&mut self, place: LogPlace, at_us: u64) {
+    /// The producer's callback saw the event intended at `intended_us` acked at `at_us`.
+    pub fn acked(&mut self, place: LogPlace, intended_us: u64, at_us: u64) {
         match self.pending.remove(&place) {
-            Some((Side::Consumed(consumed), _)) => self.pair(at_us, consumed),
+            Some((Side::Consumed(consumed), _)) => self.pair(intended_us, at_us, consumed),
             // A second ack at one place: the log was truncated and the offset reused.
-            Some((Side::Acked(_), _)) | None => self.keep(place, Side::Acked(at_us)),
+            Some((Side::Acked(..), _)) | None => self.keep(place, Side::Acked(at_us, intended_us)),
         }
     }
 
     /// A member read the event at `at_us`. A second read (a redelivery) is not timed.
     pub fn consumed(&mut self, place: LogPlace, at_us: u64) {
         match self.pending.remove(&place) {
-            Some((Side::Acked(acked), _)) => self.pair(acked, at_us),
+            Some((Side::Acked(acked, intended), _)) => self.pair(intended, acked, at_us),
             Some(earlier @ (Side::Consumed(_), _)) => {
                 self.pending.insert(place, earlier);
             }
@@ -111,7 +116,8 @@ impl DeliveryJoin {
         self.kept += 1;
     }
 
-    fn pair(&mut self, acked_us: u64, consumed_us: u64) {
+    fn pair(&mut self, intended_us: u64, acked_us: u64, consumed_us: u64) {
+        self.band.record(intended_us, acked_us, consumed_us);
         self.sum_us += i128::from(consumed_us) - i128::from(acked_us);
         if consumed_us >= acked_us {
             self.after_ack
@@ -143,6 +149,7 @@ impl DeliveryJoin {
             mean_us: (timed > 0).then(|| (self.sum_us / i128::from(timed)) as i64),
             p50_us: (timed > 0).then(|| quantile(0.5)),
             untimed: self.untimed,
+            median: self.band.median_event(),
         }
     }
 }
@@ -159,6 +166,8 @@ pub struct DeliveryStats {
     pub p50_us: Option<i64>,
     /// Sampled events not timed because too many were pending.
     pub untimed: u64,
+    /// The timed events around the e2e median, taken apart.
+    pub median: Option<MedianEvent>,
 }
 
 /// Every timed group's join, shared by the producers' callbacks and the members.
@@ -208,11 +217,12 @@ impl Deliveries {
         Some(join.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// An ack at `place`, for every timed group that reads its topic.
-    pub fn acked(&self, place: LogPlace, at_us: u64) {
+    /// An ack at `place` of an event intended at `intended_us`, for every timed group that
+    /// reads its topic.
+    pub fn acked(&self, place: LogPlace, intended_us: u64, at_us: u64) {
         for &group in self.readers.get(place.0 as usize).into_iter().flatten() {
             if let Some(mut join) = self.join(group) {
-                join.acked(place, at_us);
+                join.acked(place, intended_us, at_us);
             }
         }
     }
@@ -244,10 +254,10 @@ mod tests {
     #[test]
     fn either_side_may_come_first_and_the_pair_is_signed() {
         let mut join = DeliveryJoin::default();
-        join.acked((0, 1, 8), 1_000);
+        join.acked((0, 1, 8), 0, 1_000);
         join.consumed((0, 1, 8), 4_000);
         join.consumed((0, 2, 16), 10_000);
-        join.acked((0, 2, 16), 10_500);
+        join.acked((0, 2, 16), 0, 10_500);
         let stats = join.stats();
         assert_eq!(stats.timed, 2);
         assert_eq!(stats.before_ack, 1);
@@ -260,7 +270,7 @@ mod tests {
         let mut join = DeliveryJoin::default();
         for (i, delta) in [-300i64, -100, 200, 400, 600].into_iter().enumerate() {
             let place = (0, 0, i as i64);
-            join.acked(place, 1_000);
+            join.acked(place, 0, 1_000);
             join.consumed(place, (1_000 + delta) as u64);
         }
         let stats = join.stats();
@@ -270,14 +280,14 @@ mod tests {
         for (i, delta) in [-300i64, -100, 200].into_iter().enumerate() {
             let place = (0, 0, i as i64);
             early.consumed(place, (1_000 + delta) as u64);
-            early.acked(place, 1_000);
+            early.acked(place, 0, 1_000);
         }
         assert_eq!(early.stats().p50_us, Some(-100));
         let mut all_early = DeliveryJoin::default();
         for (i, delta) in [-500i64, -400, -300, -200, -100].into_iter().enumerate() {
             let place = (0, 0, i as i64);
             all_early.consumed(place, (1_000 + delta) as u64);
-            all_early.acked(place, 1_000);
+            all_early.acked(place, 0, 1_000);
         }
         assert_eq!(all_early.stats().p50_us, Some(-300));
     }
@@ -285,13 +295,13 @@ mod tests {
     #[test]
     fn a_redelivery_is_not_timed_twice_and_the_older_half_is_dropped_when_full() {
         let mut join = DeliveryJoin::default();
-        join.acked((0, 0, 0), 100);
+        join.acked((0, 0, 0), 0, 100);
         join.consumed((0, 0, 0), 300);
         join.consumed((0, 0, 0), 900);
         assert_eq!(join.stats().timed, 1);
         // The redelivery's read is the oldest pending: among the first dropped.
         for offset in 0..MAX_PENDING as i64 {
-            join.acked((1, 0, offset), 1);
+            join.acked((1, 0, offset), 0, 1);
         }
         assert_eq!(join.pending.len(), MAX_PENDING / 2 + 1);
         assert_eq!(join.stats().untimed, MAX_PENDING as u64 / 2);
@@ -311,9 +321,9 @@ mod tests {
     fn acks_go_only_to_the_timed_groups_that_read_the_topic() {
         // Group 0 reads topic 0, group 1 topic 1, group 2 is not timed.
         let deliveries = Deliveries::new(2, &[Some(vec![0]), Some(vec![1]), None], 1);
-        deliveries.acked((0, 0, 5), 10);
+        deliveries.acked((0, 0, 5), 0, 10);
         deliveries.consumed(0, (0, 0, 5), 30);
-        deliveries.acked((1, 0, 5), 10);
+        deliveries.acked((1, 0, 5), 0, 10);
         deliveries.consumed(1, (1, 0, 6), 30);
         deliveries.forget(1, (1, 0, 5));
         assert_eq!(deliveries.stats(0).unwrap().timed, 1);

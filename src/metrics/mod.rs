@@ -9,6 +9,7 @@ pub mod histograms;
 pub mod key;
 pub mod latency;
 pub mod ledger;
+pub mod median_band;
 pub mod ownership;
 pub mod timeline;
 

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::metrics::median_band::MedianEvent;
+
 /// One part's mean and median, in µs. Means add up exactly; medians add up when one part
 /// varies and the others hardly do, as at a low rate.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
@@ -66,6 +68,9 @@ pub struct GroupBreakdown {
     #[serde(default)]
     pub untimed: u64,
     pub e2e: Part,
+    /// The timed events around the e2e median, taken apart event by event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median: Option<MedianEvent>,
 }
 
 impl LatencyBreakdown {
@@ -83,10 +88,60 @@ impl LatencyBreakdown {
         self.publish_parts().plus(group.after_ack)
     }
 
+    /// `group`'s median event taken apart: its time to the ack split among the producer's
+    /// parts in the shares of their means (they are timed per event or per request, not for
+    /// these events), then its time after the ack. The parts add up to its e2e exactly.
+    pub fn median_parts(&self, group: &GroupBreakdown) -> Option<MedianParts> {
+        let median = group.median?;
+        let weights = [
+            Some(self.schedule_lag),
+            self.batching,
+            self.queue,
+            self.round_trip,
+        ]
+        .map(|p| p.map_or(0, |p| p.mean_us.max(0)) as f64);
+        let total: f64 = weights.iter().sum();
+        let mut split = [0i64; 4];
+        if total > 0.0 {
+            for (share, weight) in split.iter_mut().zip(weights).take(3) {
+                *share = (median.to_ack_us as f64 * weight / total).round() as i64;
+            }
+        }
+        // The round trip takes what rounding left, so that the parts add up.
+        split[3] = (median.to_ack_us)
+            .saturating_sub(split[..3].iter().fold(0i64, |a, b| a.saturating_add(*b)));
+        Some(MedianParts {
+            events: median.events,
+            from_us: median.from_us,
+            to_us: median.to_us,
+            e2e_us: median.e2e_us,
+            schedule_lag_us: split[0],
+            batching_us: split[1],
+            queue_us: split[2],
+            round_trip_us: split[3],
+            after_ack_us: median.after_ack_us,
+        })
+    }
+
     /// The value the clients use for `name`.
     pub fn setting(&self, name: &str) -> Option<&Setting> {
         self.settings.iter().find(|s| s.name == name)
     }
+}
+
+/// A median event's parts ([`LatencyBreakdown::median_parts`]), in µs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MedianParts {
+    pub events: u64,
+    /// The e2e range the events lie in.
+    pub from_us: u64,
+    pub to_us: u64,
+    pub e2e_us: i64,
+    pub schedule_lag_us: i64,
+    pub batching_us: i64,
+    pub queue_us: i64,
+    pub round_trip_us: i64,
+    pub after_ack_us: i64,
 }
 
 /// The producer settings the parts depend on, with librdkafka's defaults.
@@ -128,8 +183,30 @@ mod tests {
             read_before_ack: 7,
             untimed: 0,
             e2e: part(12_000, 12_000),
+            median: Some(MedianEvent {
+                events: 3,
+                e2e_us: 11_800,
+                to_ack_us: 12_100,
+                after_ack_us: -300,
+                from_us: 11_000,
+                to_us: 12_500,
+            }),
         };
         assert_eq!(breakdown.e2e_parts(&early), part(11_900, 12_090));
+        // The median event's 12.1 ms to the ack in the means' shares: 100 / 12,100 of it is
+        // schedule lag, and so on; with the time after the ack they add up to its e2e.
+        let median = breakdown.median_parts(&early).unwrap();
+        assert_eq!(
+            (median.schedule_lag_us, median.batching_us, median.queue_us),
+            (100, 10_000, 0)
+        );
+        assert_eq!(median.round_trip_us, 2_000);
+        let added = median.schedule_lag_us
+            + median.batching_us
+            + median.queue_us
+            + median.round_trip_us
+            + median.after_ack_us;
+        assert_eq!(added, median.e2e_us);
         let hostile = LatencyBreakdown {
             schedule_lag: part(i64::MAX, i64::MAX),
             ..breakdown

@@ -6,7 +6,7 @@ use crate::format::format_micros;
 use crate::summary::{GroupBreakdown, LatencyBreakdown, Part, Summary};
 
 /// How to read the breakdown.
-pub const BREAKDOWN_NOTE: &str = "Each part is measured from a source of its own, so the parts added can be held against the latency measured directly. Means add up; medians do not (the p50 of a sum is not the sum of p50s once two parts vary), so the p50s added are a guide only. Schedule lag: surge, every event. Batching, send queue and round trip: librdkafka's statistics of every producer over the measured seconds (batching is timed per event from produce() until it is put in a request: linger.ms, and waiting while max.in.flight requests are out; the round trip includes the broker's wait for its followers under acks=all, and the network both ways); their p50 is each one-second window's, weighted by its count. After the ack: each event from its ack callback to its read by the group (every event up to 5,000 a second; above, one offset in a power of two): the fetch the broker held (fetch.min.bytes, fetch.wait.max.ms), the fetch's way back, and the member's poll; it is negative when events were read before their ack came back. Nothing times the ack's way from the response to the callback: it is what publish measured beyond its parts.";
+pub const BREAKDOWN_NOTE: &str = "Each part is measured from a source of its own, so the parts added can be held against the latency measured directly. Means add up; medians do not (the p50 of a sum is not the sum of p50s once two parts vary), so the p50s added are a guide only: each group's median event, under the table, takes the events around its e2e p50 apart event by event (their time to the ack and after it), and its parts add up. Schedule lag: surge, every event. Batching, send queue and round trip: librdkafka's statistics of every producer over the measured seconds (batching is timed per event from produce() until it is put in a request: linger.ms, and waiting while max.in.flight requests are out; the round trip includes the broker's wait for its followers under acks=all, and the network both ways); their p50 is each one-second window's, weighted by its count. After the ack: each event from its ack callback to its read by the group (every event up to 5,000 a second; above, one offset in a power of two): the fetch the broker held (fetch.min.bytes, fetch.wait.max.ms), the fetch's way back, and the member's poll; it is negative when events were read before their ack came back. Nothing times the ack's way from the response to the callback: it is what publish measured beyond its parts.";
 
 fn signed(us: i64) -> String {
     let text = format_micros(us.unsigned_abs() as f64);
@@ -124,7 +124,39 @@ pub fn breakdown_lines(summary: &Summary) -> Vec<String> {
     let Some(b) = summary.breakdown.as_ref() else {
         return Vec::new();
     };
-    b.groups.iter().filter_map(|g| group_line(b, g)).collect()
+    (b.groups.iter())
+        .flat_map(|g| [group_line(b, g), median_line(b, g)])
+        .flatten()
+        .collect()
+}
+
+/// The events around a group's e2e median, taken apart: parts that add up to their e2e,
+/// held against the e2e p50 measured.
+fn median_line(b: &LatencyBreakdown, g: &GroupBreakdown) -> Option<String> {
+    let m = b.median_parts(g)?;
+    let p50 = g.e2e.p50_us;
+    let apart = if p50 > 0 {
+        format!(
+            " ({:.0}% apart)",
+            100.0 * m.e2e_us.saturating_sub(p50).unsigned_abs() as f64 / p50 as f64
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{}'s median event ({} timed events with e2e from {} to {}): {} = schedule lag {} + batching {} + send queue {} + round trip {} (its time to the ack, in the shares of their means) + after the ack {}; e2e p50 measured {}{apart}.",
+        g.group,
+        m.events,
+        format_micros(m.from_us as f64),
+        format_micros(m.to_us as f64),
+        signed(m.e2e_us),
+        signed(m.schedule_lag_us),
+        signed(m.batching_us),
+        signed(m.queue_us),
+        signed(m.round_trip_us),
+        signed(m.after_ack_us),
+        signed(p50),
+    ))
 }
 
 /// Shares of the parts added (means). Batching counts as the settings' up to `linger.ms`;
@@ -211,6 +243,7 @@ mod tests {
                 read_before_ack: 0,
                 untimed: 0,
                 e2e: part(batching_us + round_trip_us + after_us),
+                median: None,
             }],
         }
     }
@@ -261,5 +294,36 @@ mod tests {
         // A sum at or below zero has no shares to give.
         let negative = breakdown("10", 1_000, 1_000, i64::MIN);
         assert_eq!(group_line(&negative, &negative.groups[0]), None);
+    }
+
+    #[test]
+    fn the_median_event_line_adds_up_and_is_held_against_the_p50() {
+        let mut b = breakdown("10", 10_000, 2_000, 30_000);
+        assert_eq!(median_line(&b, &b.groups[0]), None);
+        b.groups[0].median = Some(crate::summary::MedianEvent {
+            events: 120,
+            e2e_us: 40_000,
+            to_ack_us: 12_150,
+            after_ack_us: 27_850,
+            from_us: 38_000,
+            to_us: 44_000,
+        });
+        b.groups[0].e2e.p50_us = 42_000;
+        let text = median_line(&b, &b.groups[0]).unwrap();
+        // Shares of 100 + 10,000 + 50 + 2,000 = 12,150: the means' own parts here.
+        assert_eq!(
+            text,
+            "g's median event (120 timed events with e2e from 38ms to 44ms): 40ms = schedule lag 100us + batching 10ms + send queue 50us + round trip 2ms (its time to the ack, in the shares of their means) + after the ack 27.85ms; e2e p50 measured 42ms (5% apart)."
+        );
+        // Crafted extremes saturate.
+        b.groups[0].median = Some(crate::summary::MedianEvent {
+            events: 1,
+            e2e_us: i64::MIN,
+            to_ack_us: i64::MAX,
+            after_ack_us: i64::MIN,
+            from_us: 0,
+            to_us: u64::MAX,
+        });
+        assert!(median_line(&b, &b.groups[0]).is_some());
     }
 }
