@@ -194,17 +194,6 @@ fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioEr
         ));
     }
     for (i, group) in scenario.groups.iter().enumerate() {
-        if group.failures.is_some() || group.starts_after.is_some() {
-            return Err(scenario_error(
-                scenario,
-                format!("consumer_groups[{i}]"),
-                format!(
-                    "group `{}` fails events or joins late: not supported in a distributed run",
-                    group.name
-                ),
-                "run it in one process, or drop failure_rate/poison_keys/starts_after",
-            ));
-        }
         if group.members < count {
             return Err(scenario_error(
                 scenario,

@@ -234,7 +234,7 @@ fn a_tag_that_names_a_path_or_a_time_beyond_a_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     copy_fixture(dir.path());
     let total = format!("Tag=publish,0.000,18.000,1.000,{histogram}");
-    for _ in 0..40 {
+    for _ in 0..=surge::report::hlog::MAX_TOTALS {
         append(&dir.path().join("totals.hlog"), &total);
     }
     report_refuses(dir.path(), "totals.hlog", "more histograms than a run");

@@ -21,7 +21,7 @@ use super::setup::Run;
 use super::share::{GroupFacts, LagTerms, ShareFacts};
 use super::signals::StopSignal;
 use super::watch::WatchOutcome;
-use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
+use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_failed_tag, e2e_tag, retry_delay_tag};
 use crate::metrics::{Histograms, LossReport, SentLedger};
 use crate::summary::ReplaySummary;
 
@@ -95,6 +95,15 @@ pub(super) async fn collect(
     let histogram_totals = std::iter::once((PUBLISH.to_string(), totals.publish.clone()))
         .chain([(SCHEDULE_LAG.to_string(), totals.schedule_lag.clone())])
         .chain(groups.iter().map(|g| (e2e_tag(&g.name), g.e2e.clone())))
+        // A failing group's latencies, for `surge merge` to add up across workers.
+        .chain(groups.iter().flat_map(|g| {
+            g.failures.iter().flat_map(|f| {
+                [
+                    (retry_delay_tag(&g.name), f.retry_delay.clone()),
+                    (e2e_failed_tag(&g.name), f.e2e_failed.clone()),
+                ]
+            })
+        }))
         .collect();
     RunRecord {
         started_unix_us,

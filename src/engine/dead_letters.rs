@@ -21,6 +21,8 @@ pub(super) struct DeadLetterRead {
 #[derive(Debug)]
 pub(super) struct DltRecord {
     group: String,
+    /// The worker that wrote it, in a distributed run.
+    worker: Option<u16>,
     topic: String,
     partition: i32,
     offset: i64,
@@ -61,6 +63,7 @@ pub(super) async fn read_dead_letters(run: &Run) -> Vec<DeadLetterRead> {
                 };
                 records.push(DltRecord {
                     group: event.surge_group,
+                    worker: event.surge_worker,
                     topic: event.topic,
                     partition: event.partition,
                     offset: event.offset,
@@ -98,7 +101,9 @@ pub(super) fn failure_record(
     let dlt_found = match read {
         Some(Ok(records)) => {
             let mut seen: rustc_hash::FxHashMap<Origin, u32> = Default::default();
-            for record in records.iter().filter(|r| r.group == group.spec.name) {
+            // In a distributed run every worker reads the whole topic: each counts its own.
+            let own = |r: &&DltRecord| r.group == group.spec.name && r.worker == group.worker;
+            for record in records.iter().filter(own) {
                 let origin = group
                     .topic_names
                     .iter()
@@ -201,6 +206,7 @@ failure_rate = 0.01
     fn record(partition: i32, offset: i64, carried: Option<EventMeta>) -> DltRecord {
         DltRecord {
             group: "g".into(),
+            worker: None,
             topic: "orders".into(),
             partition,
             offset,
@@ -229,6 +235,11 @@ failure_rate = 0.01
             // Another group's record is not this group's business.
             DltRecord {
                 group: "other".into(),
+                ..record(0, 13, Some(meta(4, 0)))
+            },
+            // Nor another worker's, in a distributed run: that worker counts it.
+            DltRecord {
+                worker: Some(1),
                 ..record(0, 13, Some(meta(4, 0)))
             },
         ]);

@@ -71,9 +71,7 @@ impl Drain {
                     false
                 } else {
                     self.last_committed_check = Instant::now();
-                    readers.iter().all(|(group, reader)| {
-                        committed_past(&run.groups[*group], reader, &acked_high)
-                    })
+                    committed_everywhere(run, readers, &acked_high, now)
                 }
             }
             None => read_here(run, stop, &acked_high, now),
@@ -100,6 +98,31 @@ fn read_here(run: &Run, stop: &StopSignal, acked_high: &[Vec<i64>], now: Duratio
         }
     }
     caught_up
+}
+
+/// For one worker of several: whether every group has committed past this worker's acks. A
+/// late group that has is marked caught up at `now` (the merge takes the last worker's).
+fn committed_everywhere(
+    run: &Run,
+    readers: &[(usize, CommittedOffsets)],
+    acked_high: &[Vec<i64>],
+    now: Duration,
+) -> bool {
+    let mut all = true;
+    for (index, reader) in readers {
+        let group = &run.groups[*index];
+        if group.caught_up_at.get().is_some() {
+            continue;
+        }
+        if committed_past(group, reader, acked_high) {
+            if group.joined_at.get().is_some() {
+                let _ = group.caught_up_at.set(now);
+            }
+        } else {
+            all = false;
+        }
+    }
+    all
 }
 
 /// For one worker of several: a reader of each group's committed offsets.
@@ -141,10 +164,15 @@ fn committed_past(group: &GroupShared, reader: &CommittedOffsets, acked_high: &[
 
 /// A late group's members fetch once they have settled, or once the join timeout has passed
 /// (then it reads as it is, and any repeats are counted).
-pub(super) fn release_settled(group: &GroupShared, now: Duration, join_timeout: Duration) {
+pub(super) fn release_settled(
+    group: &GroupShared,
+    workers: crate::scenario::WorkerShare,
+    now: Duration,
+    join_timeout: Duration,
+) {
     if let Some(&joined) = group.joined_at.get()
         && group.holding.load(Ordering::Acquire)
-        && (group.settled() || now - joined > join_timeout)
+        && (group.settled_in(workers) || now - joined > join_timeout)
     {
         group.holding.store(false, Ordering::Release);
     }

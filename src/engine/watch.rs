@@ -144,7 +144,12 @@ impl Watch<'_> {
         let (run, stop) = (self.run, self.stop);
         let produced = self.producer_tasks.iter().all(|t| t.is_finished());
         for group in &run.groups {
-            release_settled(group, now, run.scenario.limits.group_join_timeout);
+            release_settled(
+                group,
+                run.scenario.workers,
+                now,
+                run.scenario.limits.group_join_timeout,
+            );
         }
         for (index, group) in run.groups.iter().enumerate() {
             let due = match group.spec.starts_after {
@@ -156,7 +161,10 @@ impl Watch<'_> {
                 continue;
             }
             let _ = group.joined_at.set(now);
-            for member in 0..group.spec.members as usize {
+            // This process's members only: a distributed run deals them out.
+            for member in
+                (0..group.spec.members as usize).filter(|&m| run.scenario.workers.runs_member(m))
+            {
                 match run.spawn_member(index, member) {
                     Ok(task) => self.members.push(task),
                     Err(error) => lock(&group.state)

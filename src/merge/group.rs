@@ -115,8 +115,8 @@ impl RunFacts<'_> {
             max_lag: self.max_lag(g),
             final_lag: terms.lag(),
             errors: reads.errors,
-            failures: None,
-            replay: None,
+            failures: super::failing::failures(self.scenario, self.workers, g, spec),
+            replay: super::failing::replay(self.workers, g),
             catchups: Vec::new(),
         };
         (record, unordered)

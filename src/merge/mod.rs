@@ -10,6 +10,7 @@
 mod catchup;
 mod check;
 mod dead;
+mod failing;
 mod group;
 mod intervals;
 mod judge;

@@ -20,6 +20,17 @@ pub fn e2e_tag(group: &str) -> String {
     format!("e2e.{group}")
 }
 
+/// Tag of one failing group's cumulative retry-delay histogram (from an event's first failure
+/// to its outcome).
+pub fn retry_delay_tag(group: &str) -> String {
+    format!("retry_delay.{group}")
+}
+
+/// Tag of one failing group's cumulative histogram of its failed events' e2e latency.
+pub fn e2e_failed_tag(group: &str) -> String {
+    format!("e2e_failed.{group}")
+}
+
 /// One interval histogram, kept encoded: a second's worth stays a few hundred bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntervalSample {

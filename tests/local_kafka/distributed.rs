@@ -453,20 +453,39 @@ fn a_worker_killed_mid_run_is_named_by_the_merge_and_nothing_is_called_lost() {
     }
 }
 
-/// Slow (about 60 s): the three workers with two faults on the shared timeline: a `command`
+/// Slow (about 70 s): the three workers with two faults on the shared timeline: a `command`
 /// (it must run once, on worker 0) and a `group_pause` of `ledger` (every worker pauses its
-/// members). The merge rebuilds each fault's window and figures, and passes.
+/// members); a group that fails 2% of its events and dead-letters them, and a group that joins
+/// 5 s into the plan and replays from the start. The merge rebuilds each fault's window and
+/// figures, counts each dead letter once (as Kafka's Java reader finds them), measures the
+/// replay from the first join to the last catch-up, and passes as one process does.
 #[test]
 fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
     let _machine = exclusive();
     let (dir, scenario) = prepared("fault");
     let ran = dir.path().join("ran.txt");
+    let dlt = fresh_name("fault-dead");
     let faults = format!(
         "\n[[faults]]\nname = \"marker\"\nkind = \"command\"\nat = \"4s\"\nrun = \"echo ran >> '{}'\"\n\n[[faults]]\nname = \"ledger-paused\"\nkind = \"group_pause\"\ngroup = \"ledger\"\nat = \"5s\"\nduration = \"3s\"\n",
         ran.display()
     );
+    let groups = |scenario: &Path| {
+        let text = std::fs::read_to_string(scenario).unwrap();
+        let orders = text
+            .split("name = \"")
+            .nth(2)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        format!(
+            "\n[[consumer_groups]]\nname = \"audit\"\ntopics = [\"{orders}\"]\nmembers = 3\nfailure_rate = 0.02\nretry_backoff = [\"10ms\"]\ndlt_topic = \"{dlt}\"\n\n[[consumer_groups]]\nname = \"replayer\"\ntopics = [\"{orders}\"]\nmembers = 3\nstart = \"earliest\"\nstarts_after = \"5s\"\n"
+        )
+    };
     let mut text = std::fs::read_to_string(&scenario).unwrap();
     text.push_str(&faults);
+    text.push_str(&groups(&scenario));
     std::fs::write(&scenario, text).unwrap();
     let (workers, children) =
         start_workers(dir.path(), &scenario, [None; 3], &["--allow-commands"]);
@@ -513,6 +532,58 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
     );
     assert_eq!(catchups[0].catchup_time_s, Some(0.0));
 
+    // The failing group: every worker's failures added, each dead letter found once by the
+    // worker that wrote it, and Kafka's Java reader finds exactly those.
+    let group = |s: &Summary, name: &str| s.groups.iter().find(|g| g.name == name).unwrap().clone();
+    let audit = group(&summary, "audit");
+    let f = audit.failures.clone().expect("the failing group's counts");
+    let parts: u64 = (workers.iter())
+        .map(|w| {
+            group(&common::written_summary(w), "audit")
+                .failures
+                .unwrap()
+                .dead_lettered
+        })
+        .sum();
+    assert_eq!(f.dead_lettered, parts);
+    // 2% of the events on the orders topic (every one of which `fulfilment` read), drawn per
+    // event.
+    let orders_events = group(&summary, "fulfilment").consumed;
+    assert!(
+        (orders_events / 100..=orders_events / 25).contains(&f.dead_lettered),
+        "{orders_events} events: {f:#?}"
+    );
+    assert_eq!(
+        (f.dlt_found, f.dlt_lost, f.dlt_duplicates, f.dlt_mismatched),
+        (Some(f.dead_lettered), 0, 0, 0),
+        "{f:#?}"
+    );
+    assert_eq!(f.retry_delay_us.count, f.failed, "{f:#?}");
+    let java: Vec<serde_json::Value> = kafka::console_values(&kafka::plaintext(), &dlt)
+        .iter()
+        .map(|v| serde_json::from_str(v).expect("a FailedEvent is JSON"))
+        .filter(|v: &serde_json::Value| v["surgeRun"] == summary.run_id.as_str())
+        .collect();
+    assert_eq!(java.len() as u64, f.dead_lettered);
+    let writers: std::collections::BTreeSet<u64> = java
+        .iter()
+        .filter_map(|v| v["surgeWorker"].as_u64())
+        .collect();
+    assert_eq!(
+        writers.len(),
+        3,
+        "every worker's members dead-lettered: {writers:?}"
+    );
+    // The late group: joined 5 s in on every worker, read every event of the orders topic.
+    let replay = group(&summary, "replayer").replay.expect("a replay");
+    assert!((replay.joined_s - 5.0).abs() < 0.5, "{replay:#?}");
+    assert!(
+        replay.caught_up_s.is_some_and(|t| t > replay.joined_s),
+        "{replay:#?}"
+    );
+    assert_eq!(replay.records, orders_events, "{replay:#?}");
+    assert_eq!(group(&summary, "replayer").lost, 0);
+
     // One process at the same total rate, with the same faults, gets the same verdict.
     let single = distributed_scenario(
         dir.path(),
@@ -522,6 +593,7 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
     );
     let mut text = std::fs::read_to_string(&single).unwrap();
     text.push_str(&faults);
+    text.push_str(&groups(&single));
     std::fs::write(&single, text).unwrap();
     let alone = one_process(&single, &dir.path().join("one"));
     let checks = |s: &Summary| {
@@ -531,5 +603,12 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
     };
     assert_eq!(checks(&alone), checks(&summary));
     assert_eq!(alone.faults.len(), summary.faults.len());
+    // The same events fail in one process: each event's fate is drawn from its key.
+    let one_f = group(&alone, "audit").failures.unwrap();
+    assert_eq!(one_f.dead_lettered, f.dead_lettered);
+    assert_eq!(
+        group(&alone, "replayer").replay.unwrap().records,
+        replay.records
+    );
     assert_eq!(std::fs::read_to_string(&ran).unwrap(), "ran\nran\n");
 }

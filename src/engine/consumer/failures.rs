@@ -98,6 +98,7 @@ pub(super) fn failed_event(
     error: &str,
     run: &str,
     group: &str,
+    worker: Option<u16>,
 ) -> Vec<u8> {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -111,6 +112,8 @@ pub(super) fn failed_event(
         timestamp: String,
         surge_run: &'a str,
         surge_group: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        surge_worker: Option<u16>,
     }
     let text = String::from_utf8_lossy(&failing.value).into_owned();
     let raw = serde_json::value::RawValue::from_string(text.clone())
@@ -125,6 +128,7 @@ pub(super) fn failed_event(
         timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         surge_run: run,
         surge_group: group,
+        surge_worker: worker,
     };
     serde_json::to_vec(&event).expect("serialisable")
 }
@@ -142,6 +146,9 @@ pub struct FailedEventIn {
     pub value: Box<serde_json::value::RawValue>,
     pub surge_run: String,
     pub surge_group: String,
+    /// The worker of a distributed run that wrote it.
+    #[serde(default)]
+    pub surge_worker: Option<u16>,
 }
 
 #[cfg(test)]

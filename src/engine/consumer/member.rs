@@ -295,6 +295,7 @@ fn recover(args: &MemberArgs, failing: Box<FailingEvent>) -> bool {
         &error,
         &String::from_utf8_lossy(&args.run_id),
         &group.spec.name,
+        group.worker,
     );
     let sent = dlt.publish(&failing.key, &value);
     let origin = (failing.topic, failing.partition, failing.offset);

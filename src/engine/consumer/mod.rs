@@ -52,6 +52,9 @@ pub struct GroupShared {
     pub expected_partitions: usize,
     /// Partitions of its largest topic.
     largest_topic: usize,
+    /// The most partitions an even assignment gives one member: each topic's partitions over
+    /// the members, rounded up, added.
+    fair_share: usize,
     pub assigned: Vec<AtomicUsize>,
     pub state: Mutex<GroupState>,
     /// Members leave when this is set.
@@ -73,6 +76,8 @@ pub struct GroupShared {
     /// The scenario's seed and this group's index, for [`fate`].
     seed: u64,
     index: usize,
+    /// This worker's index in a distributed run: its dead letters carry it.
+    pub worker: Option<u16>,
     /// For a late group: when its members were started, and when it had read everything.
     pub joined_at: OnceLock<Duration>,
     pub caught_up_at: OnceLock<Duration>,
@@ -122,6 +127,14 @@ impl GroupShared {
                 .map(|&t| scenario.topics[t].partitions.max(0) as usize)
                 .max()
                 .unwrap_or(0),
+            fair_share: spec
+                .topics
+                .iter()
+                .map(|&t| {
+                    (scenario.topics[t].partitions.max(0) as usize)
+                        .div_ceil(spec.members.max(1) as usize)
+                })
+                .sum(),
             assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
                 ownership: Ownership::new(
@@ -143,6 +156,7 @@ impl GroupShared {
             dlt,
             seed: scenario.seed,
             index,
+            worker: (scenario.workers.is_distributed()).then_some(scenario.workers.index),
             joined_at: OnceLock::new(),
             caught_up_at: OnceLock::new(),
         }
@@ -201,6 +215,21 @@ impl GroupShared {
             // With more members than the largest topic has partitions, an assignor may
             // rightly leave some without any (`range` assigns topic by topic).
             .all(|m| members > self.largest_topic || self.assigned[m].load(Ordering::Acquire) > 0)
+    }
+
+    /// Whether the members have their shares: in one process, every member of the group
+    /// ([`GroupShared::settled`]); for one worker of several, each of its own members holds a
+    /// partition and none more than its even share, which it would while members on other
+    /// workers had not joined yet (they would have fewer to share among).
+    pub fn settled_in(&self, workers: crate::scenario::WorkerShare) -> bool {
+        if !workers.is_distributed() {
+            return self.settled();
+        }
+        let members = (self.spec.members as usize).min(self.assigned.len());
+        self.members_placed(workers)
+            && (0..members)
+                .filter(|&m| workers.runs_member(m))
+                .all(|m| self.assigned[m].load(Ordering::Acquire) <= self.fair_share)
     }
 
     /// Partitions the members hold now.
@@ -269,5 +298,55 @@ pub fn read_past(acked: &[i64], read: &[i64], partition: Option<usize>) -> bool 
     match partition {
         Some(p) => read_to(p),
         None => (0..acked.len()).all(read_to),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::WorkerShare;
+
+    #[test]
+    fn a_worker_s_late_members_have_settled_only_at_their_even_share() {
+        let scenario = crate::scenario::from_text(
+            r#"
+[[topics]]
+name = "orders"
+partitions = 6
+
+[[events]]
+name = "OrderCreated"
+topic = "orders"
+
+[[phases]]
+rate = "100/s"
+duration = "5s"
+
+[[consumer_groups]]
+name = "late"
+topics = ["orders"]
+members = 3
+start = "earliest"
+starts_after = "2s"
+"#,
+        );
+        let group = GroupShared::new(0, &scenario, "run", None);
+        let second = WorkerShare { index: 1, count: 3 };
+        // Worker 1 runs member 1. Alone in the group, it holds all 6: the others have not
+        // joined yet.
+        group.assigned[1].store(6, Ordering::Release);
+        assert!(!group.settled_in(second));
+        // With everyone in, 2 of 6.
+        group.assigned[1].store(2, Ordering::Release);
+        assert!(group.settled_in(second));
+        group.assigned[1].store(0, Ordering::Release);
+        assert!(!group.settled_in(second));
+        // In one process, every member must hold its share.
+        group.assigned[1].store(2, Ordering::Release);
+        assert!(!group.settled_in(WorkerShare::default()));
+        for member in [0, 2] {
+            group.assigned[member].store(2, Ordering::Release);
+        }
+        assert!(group.settled_in(WorkerShare::default()));
     }
 }

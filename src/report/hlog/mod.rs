@@ -13,7 +13,7 @@ use super::{Exporter, Output, ReportError, RunData};
 
 mod read;
 
-pub use read::{MAX_LOGS, decode_line, read};
+pub use read::{MAX_LOGS, MAX_TOTALS, decode_line, read};
 
 /// The file of cumulative histograms.
 pub const TOTALS_FILE: &str = "totals.hlog";

@@ -20,6 +20,10 @@ const MAX_LINE: usize = 1 << 20;
 /// (16 at most), with room to spare. Each holds one interval a second of the run at most.
 pub const MAX_LOGS: usize = 32;
 
+/// The most histograms the totals log holds: publish, schedule lag, and for each group its
+/// e2e, and when it fails events, their retry delay and e2e.
+pub const MAX_TOTALS: usize = 2 + 3 * crate::scenario::MAX_GROUPS;
+
 /// Seconds an interval log may hold beyond the run's length (its last interval, rounding).
 const SPARE_SECONDS: f64 = 120.0;
 
@@ -324,7 +328,7 @@ pub fn read(dir: &Path, seconds: f64) -> Result<Histograms, ReportError> {
                     ),
                 });
             }
-            if count > if totals { MAX_LOGS } else { per_log } {
+            if count > if totals { MAX_TOTALS } else { per_log } {
                 return Err(too_many(path, seconds));
             }
             if totals {
