@@ -103,6 +103,18 @@ fn start_workers(
     clocks: [Option<&str>; 3],
     args: &[&str],
 ) -> (Vec<PathBuf>, Vec<std::process::Child>) {
+    start_workers_in(None, dir, scenario, clocks, args)
+}
+
+/// [`start_workers`], each worker in its own network namespace of `hosts` when given
+/// (`scripts/netns-workers.sh`).
+fn start_workers_in(
+    hosts: Option<&Hosts>,
+    dir: &Path,
+    scenario: &Path,
+    clocks: [Option<&str>; 3],
+    args: &[&str],
+) -> (Vec<PathBuf>, Vec<std::process::Child>) {
     let start = chrono::Utc::now() + chrono::Duration::seconds(25);
     let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let workers: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("w{i}"))).collect();
@@ -111,7 +123,15 @@ fn start_workers(
         .zip(clocks)
         .enumerate()
         .map(|(i, (out, clock))| {
-            let mut worker = surge_bin();
+            let mut worker = match hosts {
+                Some(hosts) => {
+                    let mut worker = hosts.exec(i);
+                    worker.arg(env!("CARGO_BIN_EXE_surge"));
+                    worker.env_remove("KAFKA_BOOTSTRAP_SERVERS");
+                    worker
+                }
+                None => surge_bin(),
+            };
             worker
                 .args([
                     "run",
@@ -136,6 +156,53 @@ fn start_workers(
         })
         .collect();
     (workers, children)
+}
+
+/// Network namespaces for three workers, removed when dropped (`scripts/netns-workers.sh`).
+struct Hosts {
+    name: String,
+}
+
+impl Hosts {
+    /// Three worker hosts 2 ms +- 1 ms from the brokers; `None` without root, with the reason.
+    fn up() -> Result<Hosts, String> {
+        if !nix_is_root() {
+            return Err("network namespaces need root".into());
+        }
+        let name = format!("{:x}", std::process::id() % 0xff_ffff);
+        let output = std::process::Command::new("scripts/netns-workers.sh")
+            .args(["up", &name, "3"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let hosts = Hosts { name };
+        if output.status.success() {
+            Ok(hosts)
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    /// A command run in worker `i`'s namespace: the program and its arguments follow.
+    fn exec(&self, i: usize) -> std::process::Command {
+        let mut command = std::process::Command::new("scripts/netns-workers.sh");
+        command.args(["exec", &self.name, &i.to_string()]);
+        command
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("scripts/netns-workers.sh")
+            .args(["down", &self.name])
+            .status();
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// The cluster, a directory, and the distributed scenario on fresh topics named after
@@ -453,6 +520,23 @@ fn a_worker_killed_mid_run_is_named_by_the_merge_and_nothing_is_called_lost() {
     }
 }
 
+/// Two groups more for `scenario`'s orders topic: `audit` fails 2% of its events and
+/// dead-letters them to `dlt`; `replayer` joins 5 s into the plan and reads from the start.
+fn failing_and_late_groups(scenario: &Path, dlt: &str) -> String {
+    let text = std::fs::read_to_string(scenario).unwrap();
+    // The first topic's name: the orders topic.
+    let orders = text
+        .split("name = \"")
+        .nth(2)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    format!(
+        "\n[[consumer_groups]]\nname = \"audit\"\ntopics = [\"{orders}\"]\nmembers = 3\nfailure_rate = 0.02\nretry_backoff = [\"10ms\"]\ndlt_topic = \"{dlt}\"\n\n[[consumer_groups]]\nname = \"replayer\"\ntopics = [\"{orders}\"]\nmembers = 3\nstart = \"earliest\"\nstarts_after = \"5s\"\n"
+    )
+}
+
 /// Slow (about 70 s): the three workers with two faults on the shared timeline: a `command`
 /// (it must run once, on worker 0) and a `group_pause` of `ledger` (every worker pauses its
 /// members); a group that fails 2% of its events and dead-letters them, and a group that joins
@@ -469,23 +553,9 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
         "\n[[faults]]\nname = \"marker\"\nkind = \"command\"\nat = \"4s\"\nrun = \"echo ran >> '{}'\"\n\n[[faults]]\nname = \"ledger-paused\"\nkind = \"group_pause\"\ngroup = \"ledger\"\nat = \"5s\"\nduration = \"3s\"\n",
         ran.display()
     );
-    let groups = |scenario: &Path| {
-        let text = std::fs::read_to_string(scenario).unwrap();
-        let orders = text
-            .split("name = \"")
-            .nth(2)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        format!(
-            "\n[[consumer_groups]]\nname = \"audit\"\ntopics = [\"{orders}\"]\nmembers = 3\nfailure_rate = 0.02\nretry_backoff = [\"10ms\"]\ndlt_topic = \"{dlt}\"\n\n[[consumer_groups]]\nname = \"replayer\"\ntopics = [\"{orders}\"]\nmembers = 3\nstart = \"earliest\"\nstarts_after = \"5s\"\n"
-        )
-    };
     let mut text = std::fs::read_to_string(&scenario).unwrap();
     text.push_str(&faults);
-    text.push_str(&groups(&scenario));
+    text.push_str(&failing_and_late_groups(&scenario, &dlt));
     std::fs::write(&scenario, text).unwrap();
     let (workers, children) =
         start_workers(dir.path(), &scenario, [None; 3], &["--allow-commands"]);
@@ -593,7 +663,7 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
     );
     let mut text = std::fs::read_to_string(&single).unwrap();
     text.push_str(&faults);
-    text.push_str(&groups(&single));
+    text.push_str(&failing_and_late_groups(&single, &dlt));
     std::fs::write(&single, text).unwrap();
     let alone = one_process(&single, &dir.path().join("one"));
     let checks = |s: &Summary| {
@@ -611,4 +681,138 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
         replay.records
     );
     assert_eq!(std::fs::read_to_string(&ran).unwrap(), "ran\nran\n");
+}
+
+/// Slow (about 120 s): three workers on separate network hosts (`scripts/netns-workers.sh`:
+/// a network namespace each, joined to the brokers by a veth link and a relay that delays each
+/// chunk 2 ms +- 1 ms), worker 1's clock 0.5 ms ahead, with a broker killed and restarted by a
+/// `command`, a `group_pause`, a failing group with its dead letters and a late group. Each
+/// fault's figures and the dead letters equal what Kafka's Java console consumer finds, and
+/// the merged checks equal a one-process run's of the same scenario and rate. Without root
+/// (network namespaces), it says so and checks nothing.
+#[test]
+fn three_workers_on_separate_network_hosts_with_a_broker_killed_merge_as_one_process_runs() {
+    let _machine = exclusive();
+    let hosts = match Hosts::up() {
+        Ok(hosts) => hosts,
+        Err(why) if !nix_is_root() => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        Err(why) => panic!("the worker hosts could not be made: {why}"),
+    };
+    let (dir, scenario) = prepared("hosts");
+    let dlt = fresh_name("hosts-dead");
+    // Worker 0 runs the command in its namespace; the broker it restarts must listen where
+    // the brokers do (this test's namespace), as a command on MSK reaches its control plane.
+    let here = format!("nsenter --net=/proc/{}/ns/net", std::process::id());
+    let faults = format!(
+        "\n[[faults]]\nname = \"broker-2-killed\"\nkind = \"command\"\nat = \"4s\"\nduration = \"4s\"\nrun = \"{here} scripts/local-kafka.sh kill 2\"\nundo = \"{here} scripts/local-kafka.sh restart 2\"\ntimeout = \"120s\"\n\n[[faults]]\nname = \"ledger-paused\"\nkind = \"group_pause\"\ngroup = \"ledger\"\nat = \"5s\"\nduration = \"3s\"\n"
+    );
+    // A broker's restart holds its partitions' events for seconds (e2e p95 of 10.3 and 11.6 s
+    // in two runs of one process): the checks compared are integrity's, so latency gets room.
+    let roomy = |text: String| text.replace("e2e.p95 < 10s", "e2e.p95 < 60s");
+    let mut text = roomy(std::fs::read_to_string(&scenario).unwrap());
+    text.push_str(&faults);
+    text.push_str(&failing_and_late_groups(&scenario, &dlt));
+    std::fs::write(&scenario, text).unwrap();
+    let (workers, children) = start_workers_in(
+        Some(&hosts),
+        dir.path(),
+        &scenario,
+        [None, Some("+0.0005"), None],
+        &["--allow-commands"],
+    );
+    children.into_iter().for_each(passed);
+    drop(hosts);
+    let merged = dir.path().join("merged");
+    let output = merge(&workers, &merged);
+    let summary = common::written_summary(&merged);
+    let failed: Vec<String> = (summary.verdict.checks.iter())
+        .filter(|c| !c.passed)
+        .map(|c| format!("{}: {}", c.name, c.actual_text))
+        .chain(summary.verdict.reasons.iter().cloned())
+        .collect();
+    assert_eq!(output.status.code(), Some(0), "{failed:#?}");
+
+    // The broker died once, on worker 0's command, and came back on its undo.
+    let killed = summary
+        .faults
+        .iter()
+        .find(|f| f.name == "broker-2-killed")
+        .unwrap();
+    assert_eq!(killed.commands.len(), 2, "{killed:#?}");
+    assert!(
+        killed.commands[0].output.contains("broker 2 killed"),
+        "{killed:#?}"
+    );
+    for fault in &summary.faults {
+        assert_eq!((fault.lost, fault.failed), (0, 0), "{fault:#?}");
+    }
+    // Kafka's own reader finds every acked event, once: nothing lost in any fault's window.
+    let run_id = &summary.run_id;
+    let topics: Vec<String> = summary
+        .scenario
+        .topics
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let (orders, payments) = (topics[0].as_str(), topics[1].as_str());
+    let ledger = kafka::ledger(&merged);
+    let read = kafka::read_back(&kafka::plaintext(), &[orders, payments], run_id);
+    assert_eq!(read.records, summary.produced.acked);
+    assert_eq!(read.lost(&ledger, &[0, 1]), 0);
+    assert_eq!(read.duplicates(), 0);
+    for group in &summary.groups {
+        assert_eq!((group.lost, group.unread), (0, 0), "{}", group.name);
+    }
+    // The dead letters: counted once across the three hosts, as the Java reader finds them.
+    let audit = summary.groups.iter().find(|g| g.name == "audit").unwrap();
+    let f = audit.failures.as_ref().unwrap();
+    let java = kafka::console_values(&kafka::plaintext(), &dlt)
+        .iter()
+        .filter(|v| v.contains(run_id.as_str()))
+        .count() as u64;
+    assert!(f.dead_lettered > 0);
+    assert_eq!(
+        (java, f.dlt_found, f.dlt_lost),
+        (f.dead_lettered, Some(f.dead_lettered), 0)
+    );
+    // The clocks, measured across the links: worker 1 is 0.5 ms ahead, within what the
+    // delays let the probes tell.
+    let table = summary.workers.as_ref().unwrap();
+    let (skew, within) = (
+        table.clock_skew_us.unwrap(),
+        table.clock_uncertainty_us.unwrap(),
+    );
+    eprintln!("skew across the links: {skew} us +- {within} us");
+    assert!(skew.abs_diff(500) <= within, "{skew} +- {within} us");
+
+    // One process at the same total rate, with the same faults: the same checks pass and fail.
+    let single = distributed_scenario(
+        dir.path(),
+        &fresh_name("hosts-one-orders"),
+        &fresh_name("hosts-one-payments"),
+        3,
+    );
+    let mut text = roomy(std::fs::read_to_string(&single).unwrap());
+    text.push_str(&faults);
+    text.push_str(&failing_and_late_groups(
+        &single,
+        &fresh_name("hosts-one-dead"),
+    ));
+    std::fs::write(&single, text).unwrap();
+    let alone = one_process(&single, &dir.path().join("one"));
+    let checks = |s: &Summary| {
+        (s.verdict.checks.iter())
+            .map(|c| (c.name.clone(), c.passed))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(checks(&alone), checks(&summary));
+    let one_f = alone.groups.iter().find(|g| g.name == "audit").unwrap();
+    assert_eq!(
+        one_f.failures.as_ref().unwrap().dead_lettered,
+        f.dead_lettered
+    );
+    kafka::control(&["wait-replicated"]);
 }
