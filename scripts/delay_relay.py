@@ -75,8 +75,9 @@ def pair(text):
 
 
 async def pump(reader, writer, delay_s, jitter_s):
-    """Forwards `reader` to `writer`, each chunk held its delay and kept in order."""
-    queue = asyncio.Queue()
+    """Forwards `reader` to `writer`, each chunk held its delay and kept in order; at most 256
+    chunks wait, so a slow receiver slows the sender as TCP would."""
+    queue = asyncio.Queue(maxsize=256)
 
     async def release():
         while True:
@@ -98,11 +99,11 @@ async def pump(reader, writer, delay_s, jitter_s):
                 break
             due = time.monotonic() + random.uniform(delay_s - jitter_s, delay_s + jitter_s)
             last_due = max(due, last_due)
-            queue.put_nowait((last_due, chunk))
+            await queue.put((last_due, chunk))
     except (ConnectionError, OSError):
         pass
     finally:
-        queue.put_nowait((0.0, None))
+        await queue.put((0.0, None))
         try:
             await sender
         except (ConnectionError, OSError):

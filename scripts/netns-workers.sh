@@ -30,7 +30,8 @@ check_name() {
   [[ "${1:-}" =~ ^[a-z0-9]{1,6}$ ]] || die "NAME must be 1 to 6 lowercase letters or digits, got '${1:-}'"
 }
 
-state_dir() { echo "${TMPDIR:-/tmp}/surge-netns-$1"; }
+# Root's own directory: another user cannot plant the files `down` acts on.
+state_dir() { echo "/run/surge-netns-$1"; }
 
 up() {
   local name="$1" count="$2" state hub i pairs
@@ -38,9 +39,12 @@ up() {
   [[ "$count" =~ ^[1-9][0-9]?$ && "$count" -le 50 ]] || die "COUNT must be 1 to 50, got '$count'"
   [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
   command -v ip >/dev/null || die "needs iproute2's ip"
+  command -v python3 >/dev/null || die "needs python3 (the relays)"
   state="$(state_dir "$name")"
-  [ -e "$state" ] && die "$name is up already ($state): run down first"
-  mkdir -p "$state"
+  umask 077
+  mkdir "$state" 2>/dev/null || die "$name is up already ($state): run down first"
+  # Whatever fails from here on, what was made is removed.
+  trap 'down "$name"' ERR
   hub="sg${name}hub"
   ip netns add "$hub"
   echo "$hub" >>"$state/namespaces"
@@ -73,12 +77,13 @@ up() {
   while [ "$(grep -l '^ready' "$state"/relay-*.log 2>/dev/null | wc -l)" -lt $((count + 1)) ]; do
     sleep 0.2
     waited=$((waited + 1))
-    if [ "$waited" -gt 100 ] || grep -q "delay_relay:" "$state"/relay-*.log; then
+    if [ "$waited" -gt 100 ] || grep -qE "delay_relay|error:" "$state"/relay-*.log; then
       cat "$state"/relay-*.log >&2
       down "$name"
       die "the relays did not start"
     fi
   done
+  trap - ERR
   echo "netns-workers: $name up: $count workers (sg${name}w0..), ${delay}ms +- ${jitter}ms to the brokers"
 }
 
@@ -87,11 +92,19 @@ down() {
   check_name "$name"
   state="$(state_dir "$name")"
   if [ -f "$state/pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$state/pids"
+    # Only the relays this script started: a PID taken since by another process is left be.
+    while read -r pid; do
+      if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "delay_relay.py"; then
+        kill "$pid" 2>/dev/null || true
+      fi
+    done <"$state/pids"
   fi
   if [ -f "$state/namespaces" ]; then
-    # Deleting a namespace deletes its ends of the veth pairs, and so the pairs.
-    while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$state/namespaces"
+    # Deleting a namespace deletes its ends of the veth pairs, and so the pairs. Only names
+    # this script gives (sgNAME...).
+    while read -r ns; do
+      [[ "$ns" == sg"$name"* ]] && ip netns del "$ns" 2>/dev/null || true
+    done <"$state/namespaces"
   fi
   rm -rf "$state"
 }

@@ -226,6 +226,13 @@ fn headroom(sustained: f64, target: f64) -> f64 {
     ((sustained / target - 1.0) * 1000.0).round() / 10.0
 }
 
+/// A headroom as the conclusion shows it: `+25%`, `-14.3%`.
+fn signed_headroom(sustained: f64, target: f64) -> String {
+    let percent = headroom(sustained, target);
+    let sign = if percent >= 0.0 { "+" } else { "" };
+    format!("{sign}{}%", format_number(percent))
+}
+
 /// The one line a capacity result ends with, from its fields alone.
 pub fn conclusion(c: &Capacity) -> String {
     let slo = c.p95_limit_us.map_or("every SLO".to_string(), |l| {
@@ -238,13 +245,11 @@ pub fn conclusion(c: &Capacity) -> String {
         .map_or(String::new(), |s| {
             format!(" held for {}", sustain::time(s.duration_s))
         });
-    let measured_headroom = c.sustained_rate.map(|s| headroom(s, c.target_peak));
-    let mut text = match (c.sustained_rate, measured_headroom) {
-        (Some(rate), Some(headroom)) => format!(
-            "sustains {} events/s{held_for} at {slo}; target peak {target}; headroom {}{}%",
+    let mut text = match c.sustained_rate {
+        Some(rate) => format!(
+            "sustains {} events/s{held_for} at {slo}; target peak {target}; headroom {}",
             format_number(rate),
-            if headroom >= 0.0 { "+" } else { "" },
-            format_number(headroom)
+            signed_headroom(rate, c.target_peak)
         ),
         _ if sustain.is_some_and(|s| s.burst_rate.is_some()) => format!(
             "no rate held for {} at {slo}; target peak {target}",
@@ -440,10 +445,22 @@ mod tests {
         assert_eq!(status(&tight), Status::Fail);
         assert!(
             tight.conclusion.ends_with(
-                "headroom +14.3%; express.m7g.large x 3's published limits allow 300 events/s (ingress 15.625 MB/s a broker at 1024 bytes an event), under the rate measured: plan on 300 (headroom -14.3%) (limits from types.toml, as of 2026-01)"
+                "headroom +14.3%; express.m7g.large x 3's published limits allow 300 events/s (ingress 15.625 MB/s a broker at 1024 payload bytes an event), under the rate measured: plan on 300 (headroom -14.3%) (limits from types.toml, as of 2026-01)"
             ),
             "{}",
             tight.conclusion
+        );
+        // Egress-bound: the bytes quoted are the groups' reads.
+        let mut egress = limit(Some(300.0), true, 60.0);
+        egress.bound_by = Some("egress".into());
+        egress.limit_mb_s = Some(31.25);
+        let egress = with_type_limit(result(400.0), egress);
+        assert!(
+            egress
+                .conclusion
+                .contains("(egress 31.25 MB/s a broker at 2048 payload bytes an event)"),
+            "{}",
+            egress.conclusion
         );
         let loose = with_type_limit(result(400.0), limit(Some(900.0), true, 60.0));
         assert_eq!(loose.headroom_percent, Some(14.3));

@@ -157,18 +157,6 @@ fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioEr
             "lower producer.instances",
         ));
     }
-    // Other faults act once across the workers (see `engine::faults`); a scale's cost is its
-    // rebalances, which a distributed run does not record.
-    if let Some(fault) = (scenario.faults.iter())
-        .find(|f| matches!(f.kind, crate::scenario::FaultKind::ScaleGroup { .. }))
-    {
-        return Err(scenario_error(
-            scenario,
-            format!("faults.{}", fault.name),
-            "a scale_group fault measures rebalances, which a distributed run does not record (each worker sees only its own members)".into(),
-            "scale groups in a run of one process, or remove the fault for the distributed run",
-        ));
-    }
     if let Some(slo) =
         (scenario.slos.iter()).find(|s| matches!(s.metric.unscoped(), Metric::Broker { .. }))
     {
@@ -179,18 +167,6 @@ fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioEr
                 "`{slo}` judges the brokers as the clients saw them, which `surge merge` does not add up across workers (each worker's summary has its own clients' view)"
             ),
             "judge broker figures in a run of one process, or drop the SLO for the distributed run",
-        ));
-    }
-    if let Some(slo) =
-        (scenario.slos.iter()).find(|s| matches!(s.metric.unscoped(), Metric::Rebalance { .. }))
-    {
-        return Err(scenario_error(
-            scenario,
-            "slo".into(),
-            format!(
-                "`{slo}` judges rebalances, which a distributed run does not record (each worker sees only its own members)"
-            ),
-            "judge rebalances in a run of one process, or drop the SLO for the distributed run",
         ));
     }
     for (i, group) in scenario.groups.iter().enumerate() {
@@ -425,19 +401,26 @@ mod tests {
     }
 
     #[test]
-    fn rebalance_slos_are_refused_and_group_settings_reach_the_merge() {
-        let mut scenario = scenario();
-        scenario
-            .slos
-            .push("group.g.rebalance.redelivered == 0".parse().unwrap());
+    fn broker_slos_are_refused_and_group_settings_reach_the_merge() {
         let start = 1_800_000_000_000_000;
         let flags = WorkerFlags {
             index: Some(0),
             count: Some(2),
             start_at_unix_us: Some(start),
         };
+        // Rebalances are merged from every worker's ownership: judged across workers.
+        let mut scenario = scenario();
+        scenario
+            .slos
+            .push("group.g.rebalance.redelivered == 0".parse().unwrap());
+        apply(&mut scenario, &flags, start - 1_000_000).unwrap();
+        // The brokers as each worker's clients saw them are not added up.
+        let mut scenario = self::scenario();
+        scenario
+            .slos
+            .push("broker.rtt.p99 < 100ms".parse().unwrap());
         let error = apply(&mut scenario, &flags, start - 1_000_000).unwrap_err();
-        assert!(error.problem.contains("does not record"), "{error:?}");
+        assert!(error.problem.contains("does not add up"), "{error:?}");
         // A worker run with --set: the merge resolves the scenario with it again.
         let mut worker = share(0, 2, start);
         worker.settings.group_settings = vec!["group.g.protocol=consumer".into()];

@@ -503,6 +503,36 @@ fn crafted_worker_files_are_refused_naming_the_file_and_the_field() {
             Box::new(|v| v["share"]["groups"][0]["positions"] = serde_json::json!([])),
             "share.groups[0]",
         ),
+        // Ownership the group cannot have: a partition past its topics, a gap that ends before
+        // it starts, a member past its slots.
+        (
+            1,
+            "worker.json",
+            Box::new(|v| {
+                v["share"]["groups"][0]["ownership"]["gaps"] =
+                    serde_json::json!([{ "partition": [0, 99], "from": 0.0, "to": null }])
+            }),
+            "share.groups[0].ownership.gaps",
+        ),
+        (
+            1,
+            "worker.json",
+            Box::new(|v| {
+                v["share"]["groups"][0]["ownership"]["gaps"] =
+                    serde_json::json!([{ "partition": [0, 0], "from": 5.0, "to": 1.0 }])
+            }),
+            "share.groups[0].ownership.gaps",
+        ),
+        (
+            0,
+            "worker.json",
+            Box::new(|v| {
+                v["share"]["groups"][0]["ownership"]["changes"] = serde_json::json!([
+                    { "t": 1.0, "member": 60000, "assigned": true, "partitions": 1 }
+                ])
+            }),
+            "share.groups[0].ownership.changes",
+        ),
     ];
     for (index, file, edit, expected) in cases {
         let set = worker_set(index, file, edit);

@@ -89,16 +89,22 @@ pub fn describe(limit: &TypeLimit, sustained: Option<f64>, target: f64) -> Strin
                 Some(s) if rate < s => format!(
                     ", under the rate measured: plan on {} (headroom {})",
                     format_number(rate),
-                    signed_percent(rate / target - 1.0)
+                    super::signed_headroom(rate, target)
                 ),
                 Some(_) => ", above the rate measured".to_string(),
                 None => String::new(),
             };
+            // The bytes the bound counts: in, or out to every group.
+            let bytes = if what == "egress" {
+                limit.bytes_out
+            } else {
+                limit.bytes_in
+            };
             format!(
-                "; {who}'s published limits allow {} events/s ({what} {} MB/s a broker at {} bytes an event){against}",
+                "; {who}'s published limits allow {} events/s ({what} {} MB/s a broker at {} payload bytes an event){against}",
                 format_number(rate),
                 format_number(mb_s),
-                format_number(limit.bytes_in.unwrap_or(0.0)),
+                format_number(bytes.unwrap_or(0.0)),
             )
         }
         _ => format!("; {who}'s published limits are not held: no probe acked an event"),
@@ -113,13 +119,4 @@ pub fn describe(limit: &TypeLimit, sustained: Option<f64>, target: f64) -> Strin
     }
     text.push_str(&format!(" (limits from {file})"));
     text
-}
-
-fn signed_percent(fraction: f64) -> String {
-    let percent = (fraction * 1000.0).round() / 10.0;
-    format!(
-        "{}{}%",
-        if percent >= 0.0 { "+" } else { "" },
-        format_number(percent)
-    )
 }

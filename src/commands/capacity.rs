@@ -48,7 +48,9 @@ pub fn capacity_search(
             fix: "keep only faults at \"0s\" without a duration (steady conditions) for surge capacity, or measure timed faults with surge run".into(),
         }));
     }
-    let types = super::compare::broker_types(options.broker_types.as_deref(), None)?;
+    // A type named by the flag must be in the file: a typo ends the command before a probe.
+    let flag_type = options.run.overrides.label.instance_type.as_deref();
+    let types = super::compare::broker_types(options.broker_types.as_deref(), flag_type)?;
     let out_dir = options
         .run
         .out
@@ -121,12 +123,7 @@ pub fn capacity_search(
         path: shown.clone(),
         detail: error.to_string(),
     })?;
-    if let Some(label) = &scenario.label
-        && let Some(name) = &label.instance_type
-    {
-        let limit = capacity::types::type_limit(&types, name, label.brokers, &run.summary);
-        result = capacity::with_type_limit(result, limit);
-    }
+    let result = held_against_type(result, &scenario, &types, &run.summary);
     run.summary.verdict.status = capacity::status(&result);
     run.summary.capacity = Some(result);
     let report_failures = report::write_all(&out_dir, &run);
@@ -136,6 +133,24 @@ pub fn capacity_search(
         summary: run.summary,
         report_failures,
     })
+}
+
+/// The result held against the labelled broker type's limits, at the bytes the events took
+/// in `probe` (the best probe's summary).
+fn held_against_type(
+    result: summary::Capacity,
+    scenario: &Scenario,
+    types: &crate::broker_types::BrokerTypes,
+    probe: &summary::Summary,
+) -> summary::Capacity {
+    if let Some(label) = &scenario.label
+        && let Some(name) = &label.instance_type
+    {
+        let limit = capacity::types::type_limit(types, name, label.brokers, probe);
+        capacity::with_type_limit(result, limit)
+    } else {
+        result
+    }
 }
 
 /// `--sustain`: the rate found held for the whole time, and lower rates when it falls off.

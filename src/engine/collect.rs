@@ -16,12 +16,12 @@ use super::lock;
 use super::loss_audit::{LossAudit, LostAt, MAX_AUDITED, audit};
 use super::pacer::PaceEnd;
 use super::producer::{self, InstanceOutcome, producer_totals};
+use super::record::histogram_totals;
 use super::record::{FaultRecord, GroupRecord, RunRecord};
 use super::setup::Run;
 use super::share::{GroupFacts, LagTerms, ShareFacts};
 use super::signals::StopSignal;
 use super::watch::WatchOutcome;
-use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_failed_tag, e2e_tag, retry_delay_tag};
 use crate::metrics::{Histograms, LossReport, SentLedger};
 use crate::summary::ReplaySummary;
 
@@ -92,19 +92,7 @@ pub(super) async fn collect(
         group.loss_audit = audit;
     }
     let faults = reconciled.fault_records(watched.fault_logs, lost_in);
-    let histogram_totals = std::iter::once((PUBLISH.to_string(), totals.publish.clone()))
-        .chain([(SCHEDULE_LAG.to_string(), totals.schedule_lag.clone())])
-        .chain(groups.iter().map(|g| (e2e_tag(&g.name), g.e2e.clone())))
-        // A failing group's latencies, for `surge merge` to add up across workers.
-        .chain(groups.iter().flat_map(|g| {
-            g.failures.iter().flat_map(|f| {
-                [
-                    (retry_delay_tag(&g.name), f.retry_delay.clone()),
-                    (e2e_failed_tag(&g.name), f.e2e_failed.clone()),
-                ]
-            })
-        }))
-        .collect();
+    let histogram_totals = histogram_totals(&totals.publish, &totals.schedule_lag, &groups);
     RunRecord {
         started_unix_us,
         group_join,
@@ -175,7 +163,7 @@ fn share_facts(
             .groups
             .iter()
             .zip(final_terms)
-            .map(|(group, &terms)| group_facts(group, terms))
+            .map(|(group, &terms)| group_facts(run, group, terms))
             .collect(),
     }
 }
@@ -221,9 +209,12 @@ pub(super) async fn stop_members(groups: &[Arc<GroupShared>], members: Vec<JoinH
 }
 
 /// What this process's members of one group read, for `surge merge`.
-fn group_facts(group: &GroupShared, final_terms: LagTerms) -> GroupFacts {
+fn group_facts(run: &Run, group: &GroupShared, final_terms: LagTerms) -> GroupFacts {
     let state = lock(&group.state);
     GroupFacts {
+        ownership: (run.start.get())
+            .map(|(start, _)| OwnershipRecord::of(&state.ownership, *start))
+            .unwrap_or_default(),
         name: group.spec.name.clone(),
         consumed: state.consumed,
         foreign: state.foreign,

@@ -71,7 +71,7 @@ impl Drain {
                     false
                 } else {
                     self.last_committed_check = Instant::now();
-                    committed_everywhere(run, readers, &acked_high, now)
+                    committed_everywhere(run, stop, readers, &acked_high, now)
                 }
             }
             None => read_here(run, stop, &acked_high, now),
@@ -84,26 +84,28 @@ impl Drain {
 fn read_here(run: &Run, stop: &StopSignal, acked_high: &[Vec<i64>], now: Duration) -> bool {
     let mut caught_up = true;
     for group in &run.groups {
-        // A late group a stop kept from joining reads nothing: the drain does not wait for it
-        // (what it did not read is reported as unread).
-        let never_joins = stop.is_requested()
-            && group.spec.starts_after.is_some()
-            && group.joined_at.get().is_none();
         if group.has_read_everything(acked_high) {
             if group.joined_at.get().is_some() {
                 let _ = group.caught_up_at.set(now);
             }
-        } else if !never_joins {
+        } else if !never_joins(group, stop) {
             caught_up = false;
         }
     }
     caught_up
 }
 
+/// A late group a stop kept from joining: it reads nothing, and the drain does not wait for
+/// it (what it did not read is reported as unread).
+fn never_joins(group: &GroupShared, stop: &StopSignal) -> bool {
+    stop.is_requested() && group.spec.starts_after.is_some() && group.joined_at.get().is_none()
+}
+
 /// For one worker of several: whether every group has committed past this worker's acks. A
 /// late group that has is marked caught up at `now` (the merge takes the last worker's).
 fn committed_everywhere(
     run: &Run,
+    stop: &StopSignal,
     readers: &[(usize, CommittedOffsets)],
     acked_high: &[Vec<i64>],
     now: Duration,
@@ -111,7 +113,7 @@ fn committed_everywhere(
     let mut all = true;
     for (index, reader) in readers {
         let group = &run.groups[*index];
-        if group.caught_up_at.get().is_some() {
+        if group.caught_up_at.get().is_some() || never_joins(group, stop) {
             continue;
         }
         if committed_past(group, reader, acked_high) {

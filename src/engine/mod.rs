@@ -38,8 +38,10 @@ pub use consumer::read_past;
 pub use fault_windows::FaultWindows;
 pub use faults::FaultLog;
 pub use pacer::{Clock, PaceEnd, Pacer, Plan, pace};
+pub use rebalance_figures::{ChangeAt, GapAt, OwnershipRecord, TriggerAt};
 pub use record::{
     EngineError, FailureRecord, FaultRecord, GroupRecord, Progress, RunRecord, SoFar,
+    histogram_totals,
 };
 pub use redact::redact_source;
 pub use share::{GroupFacts, LagTerms, ShareFacts};

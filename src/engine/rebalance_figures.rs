@@ -25,7 +25,7 @@ const BEFORE_S: f64 = 5.0;
 const SAME_S: f64 = 1e-9;
 
 /// A time a partition had no owner, in seconds since the plan started.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GapAt {
     pub partition: GroupPartition,
     pub from: f64,
@@ -34,7 +34,7 @@ pub struct GapAt {
 }
 
 /// One rebalance callback of one member.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChangeAt {
     pub t: f64,
     pub member: u16,
@@ -43,7 +43,7 @@ pub struct ChangeAt {
 }
 
 /// A member a fault made join or go.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TriggerAt {
     pub t: f64,
     /// Index into the scenario's faults.
@@ -53,7 +53,8 @@ pub struct TriggerAt {
 }
 
 /// A group's ownership record, in seconds since the plan started (negative: before it).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct OwnershipRecord {
     pub gaps: Vec<GapAt>,
     pub changes: Vec<ChangeAt>,

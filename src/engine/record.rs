@@ -210,3 +210,28 @@ pub struct FaultRecord {
     /// Sends intended in the fault's window that failed.
     pub failed: u64,
 }
+
+/// A run's cumulative histograms by tag, as `totals.hlog` keeps them: publish, schedule lag,
+/// each group's e2e, then each failing group's retry delay and failed events' e2e (which
+/// `surge merge` adds up across workers).
+pub fn histogram_totals(
+    publish: &Histogram<u64>,
+    schedule_lag: &Histogram<u64>,
+    groups: &[GroupRecord],
+) -> Vec<(String, Histogram<u64>)> {
+    use crate::metrics::histograms::{
+        PUBLISH, SCHEDULE_LAG, e2e_failed_tag, e2e_tag, retry_delay_tag,
+    };
+    let mut totals = vec![
+        (PUBLISH.to_string(), publish.clone()),
+        (SCHEDULE_LAG.to_string(), schedule_lag.clone()),
+    ];
+    totals.extend(groups.iter().map(|g| (e2e_tag(&g.name), g.e2e.clone())));
+    for g in groups {
+        if let Some(f) = &g.failures {
+            totals.push((retry_delay_tag(&g.name), f.retry_delay.clone()));
+            totals.push((e2e_failed_tag(&g.name), f.e2e_failed.clone()));
+        }
+    }
+    totals
+}

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::causes::Causes;
 use crate::metrics::checker::KeyFacts;
 
+use super::rebalance_figures::OwnershipRecord;
+
 /// A worker's raw facts (the `share` part of `worker.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShareFacts {
@@ -80,4 +82,8 @@ pub struct GroupFacts {
     /// Per key: the sequences consumed here.
     pub keys: Vec<KeyFacts>,
     pub errors: Vec<String>,
+    /// Who held each partition here and when, on the plan's clock: `surge merge` takes a
+    /// partition as unowned while no worker's member held it.
+    #[serde(default)]
+    pub ownership: OwnershipRecord,
 }

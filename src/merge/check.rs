@@ -139,6 +139,7 @@ fn check_share(scenario: &Scenario, worker: &Worker, most: u64) -> Result<(), St
         {
             return Err(format!("`share.groups[{g}].keys` has key {key}: {problem}"));
         }
+        super::ownership::check(scenario, g, spec, &facts.ownership)?;
     }
     let seconds = file.run_time_us / 1_000_000 + 60;
     if share.lag_terms.len() as u64 > seconds {

@@ -6,7 +6,7 @@
 use crate::engine::FailureRecord;
 use crate::metrics::histograms::{e2e_failed_tag, retry_delay_tag};
 use crate::scenario::{GroupSpec, Scenario};
-use crate::summary::{FailureSummary, ReplaySummary};
+use crate::summary::{FailureSummary, GroupSummary, ReplaySummary};
 
 use super::read::Worker;
 use super::total;
@@ -21,7 +21,7 @@ pub(super) fn failures(
     let dlt_topic = scenario.topics.get(spec.failures.as_ref()?.dlt_topic)?;
     let parts: Vec<&FailureSummary> = workers
         .iter()
-        .filter_map(|w| w.run.summary.groups.get(g)?.failures.as_ref())
+        .filter_map(|w| group_of(w, g, &spec.name)?.failures.as_ref())
         .collect();
     let mut counts = FailureSummary {
         dlt_topic: dlt_topic.name.clone(),
@@ -44,6 +44,16 @@ pub(super) fn failures(
         retry_delay: total(workers, &retry_delay_tag(&spec.name)),
         e2e_failed: total(workers, &e2e_failed_tag(&spec.name)),
     })
+}
+
+/// Group `g` of a worker's summary, when it is the scenario's group of that name.
+fn group_of<'a>(worker: &'a Worker, g: usize, name: &str) -> Option<&'a GroupSummary> {
+    worker
+        .run
+        .summary
+        .groups
+        .get(g)
+        .filter(|group| group.name == name)
 }
 
 /// `part`'s counts added into `into`, saturating (a crafted file must not overflow them).
@@ -72,10 +82,10 @@ fn add(into: &mut FailureSummary, part: &FailureSummary) {
 
 /// A late group's replay across workers: from the earliest join to the latest catch-up (none
 /// when a worker's did not come), the records every worker's members read.
-pub(super) fn replay(workers: &[Worker], g: usize) -> Option<ReplaySummary> {
+pub(super) fn replay(workers: &[Worker], g: usize, spec: &GroupSpec) -> Option<ReplaySummary> {
     let parts: Vec<&ReplaySummary> = workers
         .iter()
-        .filter_map(|w| w.run.summary.groups.get(g)?.replay.as_ref())
+        .filter_map(|w| group_of(w, g, &spec.name)?.replay.as_ref())
         .collect();
     let joined_s = (parts.iter().map(|p| p.joined_s)).reduce(f64::min)?;
     let caught_up_s = if parts.len() == workers.len() {

@@ -107,8 +107,10 @@ impl RunFacts<'_> {
             out_of_order: reads.checker.out_of_order,
             causes,
             cause_examples: Vec::new(),
-            // Each worker sees its own members only: a merged run keeps no rebalances.
-            ownership: Default::default(),
+            // Each worker sees its own members only: the group's, from all of them.
+            ownership: super::ownership::merged(
+                &facts.iter().map(|f| &f.ownership).collect::<Vec<_>>(),
+            ),
             loss,
             loss_audit: Default::default(),
             foreign: saturating_sum(facts.iter().map(|f| f.foreign)),
@@ -116,7 +118,7 @@ impl RunFacts<'_> {
             final_lag: terms.lag(),
             errors: reads.errors,
             failures: super::failing::failures(self.scenario, self.workers, g, spec),
-            replay: super::failing::replay(self.workers, g),
+            replay: super::failing::replay(self.workers, g, spec),
             catchups: Vec::new(),
         };
         (record, unordered)

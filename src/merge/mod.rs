@@ -15,6 +15,7 @@ mod group;
 mod intervals;
 mod judge;
 mod order;
+mod ownership;
 mod read;
 mod record;
 mod timeline;

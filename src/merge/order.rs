@@ -112,6 +112,7 @@ mod tests {
             first_positions: first,
             keys,
             errors: Vec::new(),
+            ownership: Default::default(),
         }
     }
 

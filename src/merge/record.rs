@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::engine::{FaultLog, FaultRecord, FaultWindows, GroupRecord, Plan, RunRecord, SoFar};
-use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG, e2e_tag};
+use crate::metrics::histograms::{PUBLISH, SCHEDULE_LAG};
 use crate::metrics::{Histograms, SentLedger};
 use crate::scenario::Scenario;
 use crate::summary::Produced;
@@ -147,16 +147,13 @@ fn fault_records(
         .collect()
 }
 
-/// The cumulative histograms by tag: publish, schedule lag, then each group's e2e.
+/// The cumulative histograms by tag, added across the workers.
 fn totals(workers: &[Worker], groups: &[GroupRecord]) -> Vec<(String, Histogram<u64>)> {
-    let mut totals: Vec<(String, Histogram<u64>)> = vec![
-        (PUBLISH.to_string(), total(workers, PUBLISH)),
-        (SCHEDULE_LAG.to_string(), total(workers, SCHEDULE_LAG)),
-    ];
-    for group in groups {
-        totals.push((e2e_tag(&group.name), group.e2e.clone()));
-    }
-    totals
+    crate::engine::histogram_totals(
+        &total(workers, PUBLISH),
+        &total(workers, SCHEDULE_LAG),
+        groups,
+    )
 }
 
 /// A per-topic count (acked events, acked bytes) per scenario topic, added across workers.

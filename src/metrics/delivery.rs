@@ -23,7 +23,7 @@ pub const SAMPLED_PER_SECOND: f64 = 5_000.0;
 /// The most offsets one timed event stands for.
 pub const MAX_SAMPLE_EVERY: i64 = 64;
 
-/// Events noted by one side and not yet by the other, kept at most per group (about 2.7 MiB
+/// Events noted by one side and not yet by the other, kept at most per group (about 3 MiB
 /// when full): past it, the older half is dropped, untimed. While a group lags by more than
 /// this many timed events, the events it reads are not timed.
 pub const MAX_PENDING: usize = 32_768;

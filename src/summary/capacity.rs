@@ -74,11 +74,6 @@ pub struct TypeLimit {
 }
 
 impl TypeLimit {
-    /// The rate the type allows, when it is below `measured`.
-    pub fn tighter_than(&self, measured: Option<f64>) -> Option<f64> {
-        self.rate.filter(|r| measured.is_none_or(|m| *r < m))
-    }
-
     /// Whether the scenario's partitions exceed the type's recommendation.
     pub fn crowded(&self) -> bool {
         matches!((self.partitions_per_broker, self.partitions_recommended),

@@ -198,6 +198,26 @@ impl Drop for Hosts {
     }
 }
 
+/// Restarts broker `0` when dropped while it is down: a test that kills it and fails before
+/// its undo ran leaves the next test three brokers.
+struct BrokerBack(&'static str);
+
+impl Drop for BrokerBack {
+    fn drop(&mut self) {
+        let status = std::process::Command::new("scripts/local-kafka.sh")
+            .arg("status")
+            .output();
+        let down = status.is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.starts_with(&format!("broker {}", self.0)) && l.contains(" down "))
+        });
+        if down {
+            kafka::control(&["restart", self.0]);
+        }
+    }
+}
+
 fn nix_is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
@@ -229,22 +249,34 @@ fn one_process(scenario: &Path, out: &Path) -> Summary {
     alone
 }
 
-/// Waits for a worker, which must pass.
-fn passed(child: std::process::Child) {
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "a worker: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+/// Each check of a verdict, and whether it passed.
+fn checks(s: &Summary) -> Vec<(String, bool)> {
+    (s.verdict.checks.iter())
+        .map(|c| (c.name.clone(), c.passed))
+        .collect()
+}
+
+/// Waits for every worker (each stops by itself), then each must have passed: none is left
+/// running when one fails.
+fn all_passed(children: Vec<std::process::Child>) {
+    let outputs: Vec<_> = (children.into_iter())
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for output in outputs {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "a worker: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
 
 /// Runs three workers (see [`start_workers`]) to the end; each must pass.
 fn run_workers(dir: &Path, scenario: &Path, clocks: [Option<&str>; 3]) -> Vec<PathBuf> {
     let (workers, children) = start_workers(dir, scenario, clocks, &[]);
-    children.into_iter().for_each(passed);
+    all_passed(children);
     workers
 }
 
@@ -494,7 +526,7 @@ fn a_worker_killed_mid_run_is_named_by_the_merge_and_nothing_is_called_lost() {
     let mut killed = children.remove(1);
     killed.kill().unwrap();
     killed.wait().unwrap();
-    children.into_iter().for_each(passed);
+    all_passed(children);
     let mark: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(workers[1].join("worker-mark.json")).unwrap(),
     )
@@ -559,7 +591,7 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
     std::fs::write(&scenario, text).unwrap();
     let (workers, children) =
         start_workers(dir.path(), &scenario, [None; 3], &["--allow-commands"]);
-    children.into_iter().for_each(passed);
+    all_passed(children);
     // The command ran once, on worker 0.
     assert_eq!(std::fs::read_to_string(&ran).unwrap(), "ran\n");
     let merged = dir.path().join("merged");
@@ -666,11 +698,6 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
     text.push_str(&failing_and_late_groups(&single, &dlt));
     std::fs::write(&single, text).unwrap();
     let alone = one_process(&single, &dir.path().join("one"));
-    let checks = |s: &Summary| {
-        (s.verdict.checks.iter())
-            .map(|c| (c.name.clone(), c.passed))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(checks(&alone), checks(&summary));
     assert_eq!(alone.faults.len(), summary.faults.len());
     // The same events fail in one process: each event's fate is drawn from its key.
@@ -702,6 +729,7 @@ fn three_workers_on_separate_network_hosts_with_a_broker_killed_merge_as_one_pro
         Err(why) => panic!("the worker hosts could not be made: {why}"),
     };
     let (dir, scenario) = prepared("hosts");
+    let _broker_back = BrokerBack("2");
     let dlt = fresh_name("hosts-dead");
     // Worker 0 runs the command in its namespace; the broker it restarts must listen where
     // the brokers do (this test's namespace), as a command on MSK reaches its control plane.
@@ -723,7 +751,7 @@ fn three_workers_on_separate_network_hosts_with_a_broker_killed_merge_as_one_pro
         [None, Some("+0.0005"), None],
         &["--allow-commands"],
     );
-    children.into_iter().for_each(passed);
+    all_passed(children);
     drop(hosts);
     let merged = dir.path().join("merged");
     let output = merge(&workers, &merged);
@@ -803,11 +831,6 @@ fn three_workers_on_separate_network_hosts_with_a_broker_killed_merge_as_one_pro
     ));
     std::fs::write(&single, text).unwrap();
     let alone = one_process(&single, &dir.path().join("one"));
-    let checks = |s: &Summary| {
-        (s.verdict.checks.iter())
-            .map(|c| (c.name.clone(), c.passed))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(checks(&alone), checks(&summary));
     let one_f = alone.groups.iter().find(|g| g.name == "audit").unwrap();
     assert_eq!(
@@ -815,4 +838,86 @@ fn three_workers_on_separate_network_hosts_with_a_broker_killed_merge_as_one_pro
         f.dead_lettered
     );
     kafka::control(&["wait-replicated"]);
+}
+
+/// Slow (about 110 s): the three workers with `fulfilment` scaled from 3 to 6 members, a member
+/// every 5 s from 4 s on (a join's rebalance takes seconds: 2 s apart, one row's changes went to
+/// the next), in a steady phase of 20 s: members 3, 4 and 5 join on workers 0, 1 and 2. Each
+/// worker records
+/// its own members' partitions; the merge takes a partition as unowned while no worker's
+/// member held it, and gives the rebalance rows one process gives for the same scale.
+#[test]
+fn a_group_scaled_across_workers_gives_the_rebalance_rows_of_one_process() {
+    let _machine = exclusive();
+    let (dir, scenario) = prepared("scaled");
+    let scale = "\n[[faults]]\nname = \"out\"\nkind = \"scale_group\"\ngroup = \"fulfilment\"\nat = \"4s\"\nto = 6\nstep_every = \"5s\"\n";
+    let longer = |text: String| text.replace("duration = \"8s\"", "duration = \"20s\"");
+    let mut text = longer(std::fs::read_to_string(&scenario).unwrap());
+    text.push_str(scale);
+    std::fs::write(&scenario, text).unwrap();
+    let workers = run_workers(dir.path(), &scenario, [None; 3]);
+    let merged = dir.path().join("merged");
+    let output = merge(&workers, &merged);
+    let summary = common::written_summary(&merged);
+    assert_eq!(output.status.code(), Some(0), "{:#?}", summary.verdict);
+    let rows = |s: &Summary| {
+        let group = s.groups.iter().find(|g| g.name == "fulfilment").unwrap();
+        assert_eq!((group.lost, group.unread), (0, 0));
+        group.rebalances.clone()
+    };
+    let merged_rows = rows(&summary);
+    let triggers = |rows: &[surge::summary::RebalanceSummary]| {
+        rows.iter().map(|r| r.trigger.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        triggers(&merged_rows),
+        ["member 3 joined", "member 4 joined", "member 5 joined"],
+        "{merged_rows:#?}"
+    );
+    for row in &merged_rows {
+        // Each join moved partitions: some worker's member gave one up and another took it.
+        assert!(row.first_change_s.is_some(), "{row:#?}");
+        assert!(
+            row.unowned_partition_s >= 0.0 && row.unowned_max_s < 10.0,
+            "{row:#?}"
+        );
+    }
+    // Each worker alone saw the partitions other workers' members held as not its own: far
+    // more unowned time than the group had.
+    let alone_unowned: f64 = workers
+        .iter()
+        .map(|w| common::written_summary(w))
+        .flat_map(|s| rows(&s))
+        .map(|r| r.unowned_partition_s)
+        .sum();
+    let merged_unowned: f64 = merged_rows.iter().map(|r| r.unowned_partition_s).sum();
+    assert!(
+        merged_unowned < alone_unowned,
+        "{merged_unowned} against {alone_unowned}"
+    );
+
+    // One process, the same scale: the same rows, and the same checks.
+    let single = distributed_scenario(
+        dir.path(),
+        &fresh_name("scaled-one-orders"),
+        &fresh_name("scaled-one-payments"),
+        3,
+    );
+    let mut text = longer(std::fs::read_to_string(&single).unwrap());
+    text.push_str(scale);
+    std::fs::write(&single, text).unwrap();
+    let alone = one_process(&single, &dir.path().join("one"));
+    assert_eq!(triggers(&rows(&alone)), triggers(&merged_rows));
+    let figures = |rows: &[surge::summary::RebalanceSummary]| {
+        (rows.iter())
+            .map(|r| format!("{:.2}/{:.2}", r.unowned_partition_s, r.unowned_max_s))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    eprintln!(
+        "unowned partition-s / longest per row: merged {}; one process {}",
+        figures(&merged_rows),
+        figures(&rows(&alone))
+    );
+    assert_eq!(checks(&alone), checks(&summary));
 }

@@ -52,9 +52,6 @@ pub struct GroupShared {
     pub expected_partitions: usize,
     /// Partitions of its largest topic.
     largest_topic: usize,
-    /// The most partitions an even assignment gives one member: each topic's partitions over
-    /// the members, rounded up, added.
-    fair_share: usize,
     pub assigned: Vec<AtomicUsize>,
     pub state: Mutex<GroupState>,
     /// Members leave when this is set.
@@ -82,6 +79,9 @@ pub struct GroupShared {
     pub joined_at: OnceLock<Duration>,
     pub caught_up_at: OnceLock<Duration>,
 }
+
+/// How long a worker's late members' assignments stay unchanged before they fetch.
+pub const LATE_QUIET: Duration = Duration::from_secs(3);
 
 /// A member keeps consuming.
 pub const STAY: u8 = 0;
@@ -127,14 +127,6 @@ impl GroupShared {
                 .map(|&t| scenario.topics[t].partitions.max(0) as usize)
                 .max()
                 .unwrap_or(0),
-            fair_share: spec
-                .topics
-                .iter()
-                .map(|&t| {
-                    (scenario.topics[t].partitions.max(0) as usize)
-                        .div_ceil(spec.members.max(1) as usize)
-                })
-                .sum(),
             assigned: (0..slots).map(|_| AtomicUsize::new(0)).collect(),
             state: Mutex::new(GroupState {
                 ownership: Ownership::new(
@@ -218,18 +210,22 @@ impl GroupShared {
     }
 
     /// Whether the members have their shares: in one process, every member of the group
-    /// ([`GroupShared::settled`]); for one worker of several, each of its own members holds a
-    /// partition and none more than its even share, which it would while members on other
-    /// workers had not joined yet (they would have fewer to share among).
+    /// ([`GroupShared::settled`]). One worker of several cannot see the other workers'
+    /// members, which join at the same moment of the plan: each of its own members has had
+    /// an assignment and none has changed for [`LATE_QUIET`] (each join moves partitions).
     pub fn settled_in(&self, workers: crate::scenario::WorkerShare) -> bool {
         if !workers.is_distributed() {
             return self.settled();
         }
+        let state = lock(&self.state);
+        let changes = &state.ownership.changes;
         let members = (self.spec.members as usize).min(self.assigned.len());
-        self.members_placed(workers)
-            && (0..members)
-                .filter(|&m| workers.runs_member(m))
-                .all(|m| self.assigned[m].load(Ordering::Acquire) <= self.fair_share)
+        let assigned =
+            |m: usize| (changes.iter()).any(|c| usize::from(c.member) == m && c.assigned);
+        (0..members)
+            .filter(|&m| workers.runs_member(m))
+            .all(assigned)
+            && changes.last().is_some_and(|c| c.at.elapsed() >= LATE_QUIET)
     }
 
     /// Partitions the members hold now.
@@ -305,9 +301,10 @@ pub fn read_past(acked: &[i64], read: &[i64], partition: Option<usize>) -> bool 
 mod tests {
     use super::*;
     use crate::scenario::WorkerShare;
+    use std::time::Instant;
 
     #[test]
-    fn a_worker_s_late_members_have_settled_only_at_their_even_share() {
+    fn a_worker_s_late_members_have_settled_once_assigned_and_quiet() {
         let scenario = crate::scenario::from_text(
             r#"
 [[topics]]
@@ -332,21 +329,30 @@ starts_after = "2s"
         );
         let group = GroupShared::new(0, &scenario, "run", None);
         let second = WorkerShare { index: 1, count: 3 };
-        // Worker 1 runs member 1. Alone in the group, it holds all 6: the others have not
-        // joined yet.
-        group.assigned[1].store(6, Ordering::Release);
+        let ago = |s: u64| Instant::now().checked_sub(Duration::from_secs(s)).unwrap();
+        // Worker 1 runs member 1: not settled before it is assigned.
         assert!(!group.settled_in(second));
-        // With everyone in, 2 of 6.
-        group.assigned[1].store(2, Ordering::Release);
-        assert!(group.settled_in(second));
-        group.assigned[1].store(0, Ordering::Release);
+        // Assigned just now: other workers' members may still be joining.
+        lock(&group.state)
+            .ownership
+            .change(1, true, &[(0, 0), (0, 1)], Instant::now());
         assert!(!group.settled_in(second));
+        // Assigned, then quiet for longer than LATE_QUIET: settled, whatever it holds.
+        let quiet = GroupShared::new(0, &scenario, "run", None);
+        lock(&quiet.state)
+            .ownership
+            .change(1, true, &[(0, 0)], ago(10));
+        lock(&quiet.state)
+            .ownership
+            .change(1, false, &[(0, 0)], ago(5));
+        assert!(quiet.settled_in(second));
+        // Another worker's member's change does not settle this worker's.
+        let other = GroupShared::new(0, &scenario, "run", None);
+        lock(&other.state)
+            .ownership
+            .change(0, true, &[(0, 0)], ago(10));
+        assert!(!other.settled_in(second));
         // In one process, every member must hold its share.
-        group.assigned[1].store(2, Ordering::Release);
-        assert!(!group.settled_in(WorkerShare::default()));
-        for member in [0, 2] {
-            group.assigned[member].store(2, Ordering::Release);
-        }
-        assert!(group.settled_in(WorkerShare::default()));
+        assert!(!other.settled_in(WorkerShare::default()));
     }
 }
