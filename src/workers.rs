@@ -17,7 +17,7 @@ pub use mark::{MARK_FILE, MARK_SCHEMA, WorkerMark};
 
 use crate::engine::ShareFacts;
 use crate::kafka::clock::ClockOffset;
-use crate::scenario::{Bootstrap, Metric, Overrides, Scenario, ScenarioError, WorkerShare};
+use crate::scenario::{Bootstrap, Overrides, Scenario, ScenarioError, WorkerShare};
 use crate::workload::RUN_ID_LEN;
 
 /// The schema name of `worker.json`.
@@ -155,18 +155,6 @@ fn check_distributable(scenario: &Scenario, count: u16) -> Result<(), ScenarioEr
                 u16::MAX
             ),
             "lower producer.instances",
-        ));
-    }
-    if let Some(slo) =
-        (scenario.slos.iter()).find(|s| matches!(s.metric.unscoped(), Metric::Broker { .. }))
-    {
-        return Err(scenario_error(
-            scenario,
-            "slo".into(),
-            format!(
-                "`{slo}` judges the brokers as the clients saw them, which `surge merge` does not add up across workers (each worker's summary has its own clients' view)"
-            ),
-            "judge broker figures in a run of one process, or drop the SLO for the distributed run",
         ));
     }
     for (i, group) in scenario.groups.iter().enumerate() {
@@ -401,26 +389,22 @@ mod tests {
     }
 
     #[test]
-    fn broker_slos_are_refused_and_group_settings_reach_the_merge() {
+    fn rebalance_and_broker_slos_are_judged_and_group_settings_reach_the_merge() {
         let start = 1_800_000_000_000_000;
         let flags = WorkerFlags {
             index: Some(0),
             count: Some(2),
             start_at_unix_us: Some(start),
         };
-        // Rebalances are merged from every worker's ownership: judged across workers.
-        let mut scenario = scenario();
-        scenario
-            .slos
-            .push("group.g.rebalance.redelivered == 0".parse().unwrap());
-        apply(&mut scenario, &flags, start - 1_000_000).unwrap();
-        // The brokers as each worker's clients saw them are not added up.
-        let mut scenario = self::scenario();
-        scenario
-            .slos
-            .push("broker.rtt.p99 < 100ms".parse().unwrap());
-        let error = apply(&mut scenario, &flags, start - 1_000_000).unwrap_err();
-        assert!(error.problem.contains("does not add up"), "{error:?}");
+        // Rebalances and the brokers' view are merged from every worker's: judged across them.
+        for slo in [
+            "group.g.rebalance.redelivered == 0",
+            "broker.rtt.p99 < 100ms",
+        ] {
+            let mut scenario = scenario();
+            scenario.slos.push(slo.parse().unwrap());
+            apply(&mut scenario, &flags, start - 1_000_000).unwrap();
+        }
         // A worker run with --set: the merge resolves the scenario with it again.
         let mut worker = share(0, 2, start);
         worker.settings.group_settings = vec!["group.g.protocol=consumer".into()];

@@ -335,25 +335,6 @@ fn bad_worker_flags_exit_2_naming_the_flag() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         refused(&args, &names);
     }
-    // An SLO on the brokers cannot be judged: each worker's clients see them apart.
-    refused(
-        &[
-            "run",
-            "--quiet",
-            smoke,
-            "--slo",
-            "broker.rtt.p99 < 100ms",
-            "--worker-count",
-            "2",
-            "--worker-index",
-            "0",
-            "--start-at",
-            &soon,
-            remote[0],
-            remote[1],
-        ],
-        &["broker.rtt.p99", "one process"],
-    );
     // The Indexed Job's variable is read as the index.
     let output = surge()
         .args(["run", "--quiet", smoke, "--worker-count", "2"])

@@ -7,6 +7,7 @@
 //! The merged record then goes through the same summary, verdict and reports as a run of one
 //! process.
 
+mod brokers;
 mod catchup;
 mod check;
 mod dead;

@@ -93,7 +93,7 @@ pub(super) fn merged_record(
         ledger,
         faults,
         share: None,
-        brokers: Default::default(),
+        brokers: super::brokers::merged_brokers(workers),
         client_path: Default::default(),
         statistics_dropped: 0,
     };

@@ -206,6 +206,55 @@ impl BrokerSecond {
     }
 }
 
+impl BrokerSecond {
+    /// Another process's clients' view of the same broker and second, added as one process
+    /// adds its clients': counts summed, each percentile the worst client's, the mean from the
+    /// sums.
+    pub fn absorb(&mut self, other: &BrokerSecond) {
+        let add = |kept: &mut u32, value: u32| *kept = kept.saturating_add(value);
+        let worst = |kept: &mut Option<u32>, value: Option<u32>| {
+            *kept = match (*kept, value) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            }
+        };
+        for (kept, value) in [
+            (&mut self.rtt_count, other.rtt_count),
+            (&mut self.answered, other.answered),
+            (&mut self.waiting, other.waiting),
+            (&mut self.answerable, other.answerable),
+            (&mut self.throttle_ms, other.throttle_ms),
+            (&mut self.requests, other.requests),
+            (&mut self.retries, other.retries),
+            (&mut self.timeouts, other.timeouts),
+            (&mut self.disconnects, other.disconnects),
+            (&mut self.clients_down, other.clients_down),
+        ] {
+            add(kept, value);
+        }
+        for (kept, value) in [
+            (&mut self.rtt_p50_us, other.rtt_p50_us),
+            (&mut self.rtt_p99_us, other.rtt_p99_us),
+            (&mut self.rtt_max_us, other.rtt_max_us),
+            (&mut self.fetch_p99_us, other.fetch_p99_us),
+            (&mut self.queue_p99_us, other.queue_p99_us),
+            (&mut self.batching_p99_us, other.batching_p99_us),
+        ] {
+            worst(kept, value);
+        }
+        self.rtt_sum_us = self.rtt_sum_us.saturating_add(other.rtt_sum_us);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+        self.produced_bytes_out = self
+            .produced_bytes_out
+            .saturating_add(other.produced_bytes_out);
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.throttle_max_ms = self.throttle_max_ms.max(other.throttle_max_ms);
+        self.warmup &= other.warmup;
+        self.rtt_mean_us =
+            (self.rtt_count > 0).then(|| narrow(self.rtt_sum_us / u64::from(self.rtt_count)));
+    }
+}
+
 /// A statistics document as it came, with whether its client's requests expect a response.
 type Pending = (bool, Vec<u8>);
 
@@ -358,6 +407,48 @@ impl BrokerTimeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_workers_second_adds_as_another_clients_would() {
+        let row = |requests: u32, p99: Option<u32>, count: u32, sum: u64| BrokerSecond {
+            t: 3.0,
+            warmup: false,
+            rtt_p50_us: p99.map(|p| p / 2),
+            rtt_p99_us: p99,
+            rtt_mean_us: (count > 0).then(|| (sum / u64::from(count)) as u32),
+            rtt_max_us: p99,
+            rtt_count: count,
+            rtt_sum_us: sum,
+            fetch_p99_us: None,
+            answered: count,
+            waiting: 0,
+            answerable: requests,
+            queue_p99_us: None,
+            batching_p99_us: None,
+            throttle_max_ms: 0,
+            throttle_ms: 0,
+            requests,
+            bytes_out: 1000,
+            bytes_in: 10,
+            produced_bytes_out: 1000,
+            retries: 0,
+            timeouts: 0,
+            disconnects: 0,
+            clients_down: 0,
+        };
+        let mut one = row(10, Some(800), 10, 4_000);
+        one.absorb(&row(30, Some(2_000), 30, 36_000));
+        // Counts add; the p99 is the worst client's; the mean comes from the sums.
+        assert_eq!((one.requests, one.rtt_count, one.bytes_out), (40, 40, 2000));
+        assert_eq!(
+            (one.rtt_p99_us, one.rtt_mean_us),
+            (Some(2_000), Some(1_000))
+        );
+        // A worker whose clients timed nothing leaves the others' percentiles.
+        one.absorb(&row(0, None, 0, 0));
+        assert_eq!(one.rtt_p99_us, Some(2_000));
+        assert!(!one.stalled());
+    }
 
     fn window(count: u64, sum: u64, p50: u64, p99: u64, max: u64) -> Window {
         Window {

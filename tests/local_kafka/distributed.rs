@@ -351,6 +351,24 @@ fn three_worker_processes_merge_into_the_run_one_process_makes() {
     assert_eq!(read.lost(&ledger, &[0, 1]), 0);
     assert_eq!(read.duplicates(), 0);
 
+    // The brokers as every worker's clients saw them: each broker's requests are the workers'
+    // added, second by second.
+    let requests = |s: &Summary, node: i32| -> u64 {
+        (s.brokers.iter().filter(|b| b.node == node))
+            .flat_map(|b| &b.seconds)
+            .map(|second| u64::from(second.requests))
+            .sum()
+    };
+    assert_eq!(summary.brokers.len(), 3, "{:#?}", summary.brokers);
+    for broker in &summary.brokers {
+        let parts: u64 = parts.iter().map(|p| requests(p, broker.node)).sum();
+        assert!(
+            parts > 0 && requests(&summary, broker.node) == parts,
+            "broker {}",
+            broker.node
+        );
+    }
+
     // Histograms: the merged ones are every worker's samples recorded together.
     let totals = |dir: &Path| surge::report::load_run(dir).unwrap().histograms.totals;
     let whole = totals(&merged);
