@@ -214,9 +214,9 @@ impl Rows {
         row.first_change_s = Some(row.first_change_s.map_or(t, |f| f.min(t)));
         row.last_change_s = Some(row.last_change_s.map_or(t, |l| l.max(t)));
         if assigned {
-            row.assigned += partitions;
+            row.assigned = row.assigned.saturating_add(partitions);
         } else {
-            row.revoked += partitions;
+            row.revoked = row.revoked.saturating_add(partitions);
         }
     }
 
@@ -256,9 +256,9 @@ impl Rows {
                 };
                 let row = &mut self.rows[index];
                 if redelivered {
-                    row.redelivered += count;
+                    row.redelivered = row.redelivered.saturating_add(count);
                 } else {
-                    row.out_of_order += count;
+                    row.out_of_order = row.out_of_order.saturating_add(count);
                 }
             }
         }

@@ -15,8 +15,12 @@ pub(super) fn merged_brokers(workers: &[Worker]) -> BTreeMap<i32, Vec<BrokerSeco
     for worker in workers {
         for broker in &worker.run.summary.brokers {
             let seconds = by_second.entry(broker.node).or_default();
+            // A worker's late tick (its drain, its last partial second) can round onto the
+            // second before: each of its seconds keeps a whole second of its own.
+            let mut previous = i64::MIN;
             for second in broker.seconds.iter().filter(|s| s.t.is_finite()) {
-                let key = second.t.round() as i64;
+                let key = (second.t.round() as i64).max(previous.saturating_add(1));
+                previous = key;
                 match seconds.get_mut(&key) {
                     Some(kept) => kept.absorb(second),
                     None => {

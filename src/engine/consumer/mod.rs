@@ -80,8 +80,9 @@ pub struct GroupShared {
     pub caught_up_at: OnceLock<Duration>,
 }
 
-/// How long a worker's late members' assignments stay unchanged before they fetch.
-pub const LATE_QUIET: Duration = Duration::from_secs(3);
+/// How long a worker's late members' assignments stay unchanged before they fetch: more than
+/// a heartbeat (3 s by librdkafka's default, 5 s for KIP-848 groups).
+pub const LATE_QUIET: Duration = Duration::from_secs(6);
 
 /// A member keeps consuming.
 pub const STAY: u8 = 0;
@@ -211,8 +212,11 @@ impl GroupShared {
 
     /// Whether the members have their shares: in one process, every member of the group
     /// ([`GroupShared::settled`]). One worker of several cannot see the other workers'
-    /// members, which join at the same moment of the plan: each of its own members has had
-    /// an assignment and none has changed for [`LATE_QUIET`] (each join moves partitions).
+    /// members, which start at the same moment of the plan (for `starts_after = "produce"`,
+    /// when each worker's producers finish): each of its own members has had an assignment
+    /// (with more members than the largest topic has partitions, some rightly get none) and
+    /// none has changed for [`LATE_QUIET`], longer than a heartbeat, on which members learn
+    /// of another's join.
     pub fn settled_in(&self, workers: crate::scenario::WorkerShare) -> bool {
         if !workers.is_distributed() {
             return self.settled();
@@ -220,12 +224,15 @@ impl GroupShared {
         let state = lock(&self.state);
         let changes = &state.ownership.changes;
         let members = (self.spec.members as usize).min(self.assigned.len());
-        let assigned =
-            |m: usize| (changes.iter()).any(|c| usize::from(c.member) == m && c.assigned);
+        let some_get_none = members > self.largest_topic;
+        let assigned = |m: usize| {
+            some_get_none || (changes.iter()).any(|c| usize::from(c.member) == m && c.assigned)
+        };
+        let latest = changes.iter().map(|c| c.at).max();
         (0..members)
             .filter(|&m| workers.runs_member(m))
             .all(assigned)
-            && changes.last().is_some_and(|c| c.at.elapsed() >= LATE_QUIET)
+            && latest.is_none_or(|at| at.elapsed() >= LATE_QUIET)
     }
 
     /// Partitions the members hold now.
@@ -341,10 +348,10 @@ starts_after = "2s"
         let quiet = GroupShared::new(0, &scenario, "run", None);
         lock(&quiet.state)
             .ownership
-            .change(1, true, &[(0, 0)], ago(10));
+            .change(1, true, &[(0, 0)], ago(20));
         lock(&quiet.state)
             .ownership
-            .change(1, false, &[(0, 0)], ago(5));
+            .change(1, false, &[(0, 0)], ago(8));
         assert!(quiet.settled_in(second));
         // Another worker's member's change does not settle this worker's.
         let other = GroupShared::new(0, &scenario, "run", None);
