@@ -533,6 +533,17 @@ fn crafted_worker_files_are_refused_naming_the_file_and_the_field() {
             }),
             "share.groups[0].ownership.changes",
         ),
+        // A callback that moved more partitions than the group reads.
+        (
+            0,
+            "worker.json",
+            Box::new(|v| {
+                v["share"]["groups"][0]["ownership"]["changes"] = serde_json::json!([
+                    { "t": 1.0, "member": 0, "assigned": true, "partitions": 4_000_000_000u32 }
+                ])
+            }),
+            "share.groups[0].ownership.changes",
+        ),
     ];
     for (index, file, edit, expected) in cases {
         let set = worker_set(index, file, edit);

@@ -56,9 +56,10 @@ pub(super) fn check(
         }
     }
     let slots = scenario.member_slots(g);
-    if let Some(c) =
-        (record.changes.iter()).find(|c| !finite(c.t) || usize::from(c.member) >= slots)
-    {
+    let partitions = scenario.partitions_of(g);
+    if let Some(c) = (record.changes.iter()).find(|c| {
+        !finite(c.t) || usize::from(c.member) >= slots || c.partitions as usize > partitions
+    }) {
         return Err(format!(
             "{} holds {c:?}: not a member of this group",
             key("changes")
