@@ -50,7 +50,7 @@ pub fn capacity_search(
     }
     // A type named by the flag must be in the file: a typo ends the command before a probe.
     let flag_type = options.run.overrides.label.instance_type.as_deref();
-    let types = super::compare::broker_types(options.broker_types.as_deref(), flag_type)?;
+    let types = super::broker_types(options.broker_types.as_deref(), flag_type)?;
     let out_dir = options
         .run
         .out

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::broker_types::BrokerTypes;
 use crate::error::SurgeError;
 use crate::report;
 use crate::report::compare::Sizing;
@@ -33,40 +32,6 @@ impl Default for CompareOptions {
     }
 }
 
-/// The broker types of `file` (else the built-in ones), with the type `--broker-type` names
-/// checked against them.
-pub(super) fn broker_types(
-    file: Option<&Path>,
-    broker_type: Option<&str>,
-) -> Result<BrokerTypes, SurgeError> {
-    let types = BrokerTypes::load(file).map_err(|e| SurgeError::Usage {
-        problem: format!("{}: {}", e.file, e.problem),
-        fix: e.fix,
-    })?;
-    if let Some(name) = broker_type
-        && types.get(name).is_none()
-    {
-        let known: Vec<&str> = types
-            .types
-            .iter()
-            .take(8)
-            .map(|t| t.name.as_str())
-            .collect();
-        return Err(SurgeError::Usage {
-            problem: format!(
-                "--broker-type {}: no such type in {}",
-                crate::input::quote(name, 60),
-                types.file
-            ),
-            fix: format!(
-                "name one of its types ({}, ...), or add it to a file given with --broker-types",
-                known.join(", ")
-            ),
-        });
-    }
-    Ok(types)
-}
-
 /// Puts two or more runs side by side; refuses runs of different scenarios unless
 /// `options.force`. Returns the warnings it wrote into the comparison.
 pub fn compare(
@@ -75,7 +40,7 @@ pub fn compare(
     options: &CompareOptions,
 ) -> Result<Vec<String>, SurgeError> {
     let (force, headroom) = (options.force, options.headroom);
-    let types = broker_types(
+    let types = super::broker_types(
         options.broker_types.as_deref(),
         options.broker_type.as_deref(),
     )?;

@@ -40,8 +40,7 @@ pub type LogPlace = (u32, i32, i64);
 
 #[derive(Debug, Clone, Copy)]
 enum Side {
-    /// Acked at `.0`, intended at `.1`.
-    Acked(u64, u64),
+    Acked { intended_us: u64, at_us: u64 },
     Consumed(u64),
 }
 
@@ -83,14 +82,22 @@ impl DeliveryJoin {
         match self.pending.remove(&place) {
             Some((Side::Consumed(consumed), _)) => self.pair(intended_us, at_us, consumed),
             // A second ack at one place: the log was truncated and the offset reused.
-            Some((Side::Acked(..), _)) | None => self.keep(place, Side::Acked(at_us, intended_us)),
+            Some((Side::Acked { .. }, _)) | None => {
+                self.keep(place, Side::Acked { intended_us, at_us })
+            }
         }
     }
 
     /// A member read the event at `at_us`. A second read (a redelivery) is not timed.
     pub fn consumed(&mut self, place: LogPlace, at_us: u64) {
         match self.pending.remove(&place) {
-            Some((Side::Acked(acked, intended), _)) => self.pair(intended, acked, at_us),
+            Some((
+                Side::Acked {
+                    intended_us,
+                    at_us: acked_us,
+                },
+                _,
+            )) => self.pair(intended_us, acked_us, at_us),
             Some(earlier @ (Side::Consumed(_), _)) => {
                 self.pending.insert(place, earlier);
             }
