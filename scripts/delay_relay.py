@@ -93,17 +93,21 @@ async def pump(reader, writer, delay_s, jitter_s):
     sender = asyncio.ensure_future(release())
     last_due = 0.0
     try:
-        while True:
+        # A sender whose peer went away takes nothing more: stop reading, never wait on it.
+        while not sender.done():
             chunk = await reader.read(65536)
             if not chunk:
                 break
             due = time.monotonic() + random.uniform(delay_s - jitter_s, delay_s + jitter_s)
             last_due = max(due, last_due)
-            await queue.put((last_due, chunk))
+            put = asyncio.ensure_future(queue.put((last_due, chunk)))
+            await asyncio.wait([put, sender], return_when=asyncio.FIRST_COMPLETED)
+            put.cancel()
     except (ConnectionError, OSError):
         pass
     finally:
-        await queue.put((0.0, None))
+        if not sender.done():
+            await queue.put((0.0, None))
         try:
             await sender
         except (ConnectionError, OSError):
