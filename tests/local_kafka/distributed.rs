@@ -169,6 +169,9 @@ impl Hosts {
         if !nix_is_root() {
             return Err("network namespaces need root".into());
         }
+        if !has_ip() {
+            return Err("network namespaces need iproute2's `ip`".into());
+        }
         let name = format!("{:x}", std::process::id() % 0xff_ffff);
         let output = std::process::Command::new("scripts/netns-workers.sh")
             .args(["up", &name, "3"])
@@ -216,6 +219,13 @@ impl Drop for BrokerBack {
             kafka::control(&["restart", self.0]);
         }
     }
+}
+
+fn has_ip() -> bool {
+    std::process::Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn nix_is_root() -> bool {
@@ -733,14 +743,14 @@ fn faults_in_a_distributed_run_act_once_and_the_merge_rebuilds_their_figures() {
 /// chunk 2 ms +- 1 ms), worker 1's clock 0.5 ms ahead, with a broker killed and restarted by a
 /// `command`, a `group_pause`, a failing group with its dead letters and a late group. Each
 /// fault's figures and the dead letters equal what Kafka's Java console consumer finds, and
-/// the merged checks equal a one-process run's of the same scenario and rate. Without root
-/// (network namespaces), it says so and checks nothing.
+/// the merged checks equal a one-process run's of the same scenario and rate. Without root or
+/// iproute2 (network namespaces), it says so and checks nothing.
 #[test]
 fn three_workers_on_separate_network_hosts_with_a_broker_killed_merge_as_one_process_runs() {
     let _machine = exclusive();
     let hosts = match Hosts::up() {
         Ok(hosts) => hosts,
-        Err(why) if !nix_is_root() => {
+        Err(why) if !nix_is_root() || !has_ip() => {
             eprintln!("skipped: {why}");
             return;
         }
