@@ -185,7 +185,7 @@ pub fn conclude(
     let sustained = search.sustained();
     let generator_limit = probes
         .iter()
-        .filter(|p| p.status == Status::Inconclusive)
+        .filter(|p| p.status == Status::Inconclusive && !p.interrupted)
         .map(|p| p.offered_rate)
         .reduce(f64::min);
     let p95_limit_us = scenario
@@ -279,6 +279,12 @@ pub fn conclusion(c: &Capacity) -> String {
             format_number(limit)
         ));
     }
+    if let Some(stopped) = c.probes.iter().find(|p| p.interrupted) {
+        text.push_str(&format!(
+            "; the search was interrupted during the probe of {} events/s (its figures are partial), so it is unfinished",
+            format_number(stopped.offered_rate)
+        ));
+    }
     text
 }
 
@@ -313,6 +319,10 @@ fn quota_bound(probes: &[Probe]) -> Option<String> {
 
 /// The exit status of a capacity search: pass when the peak is sustained.
 pub fn status(capacity: &Capacity) -> Status {
+    // An interrupted search found what it found, but not the limit: it decides nothing.
+    if capacity.probes.iter().any(|p| p.interrupted) {
+        return Status::Inconclusive;
+    }
     // A hold that could not tell (the generator fell behind, or an error) confirms nothing.
     if let Some(sustain) = &capacity.sustain
         && !sustain.holds.is_empty()

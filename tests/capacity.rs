@@ -127,6 +127,92 @@ fn capacity_search_finds_the_known_knee_within_its_budget() {
     );
 }
 
+/// Slow (about 12 s): a real search on the embedded broker, stopped as SIGTERM would stop it,
+/// 9 s in: during its second probe of 4 s plans.
+#[test]
+fn an_interrupted_search_is_unfinished_and_never_blames_the_generator() {
+    let _machine = common::exclusive();
+    let out = tempfile::tempdir().unwrap();
+    let options = CapacityOptions {
+        run: RunOptions {
+            scenario: common::repo("tests/fixtures/capacity-knee.toml"),
+            out: Some(out.path().join("run")),
+            quiet: true,
+            ..RunOptions::default()
+        },
+        search: SearchOptions {
+            start: Some(100.0),
+            max: None,
+            precision: 0.2,
+            probe_warmup: Duration::from_secs(1),
+            probe_duration: Duration::from_secs(3),
+            budget: Duration::from_secs(120),
+            sustain: None,
+        },
+        broker_types: None,
+    };
+    let stop = Arc::new(StopSignal::default());
+    let stopper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(9));
+            stop.request();
+        })
+    };
+    let outcome = surge::capacity(&options, stop).unwrap();
+    stopper.join().unwrap();
+    let capacity = outcome.summary.capacity.clone().expect("a capacity result");
+    let last = capacity.probes.last().expect("probes ran");
+    assert!(
+        capacity.probes.len() >= 2 && last.interrupted,
+        "{:#?}",
+        capacity.probes
+    );
+    assert_eq!(
+        capacity.probes.iter().filter(|p| p.interrupted).count(),
+        1,
+        "{:#?}",
+        capacity.probes
+    );
+    assert_eq!(capacity.generator_limit, None, "{}", capacity.conclusion);
+    assert!(
+        capacity.conclusion.contains(&format!(
+            "the search was interrupted during the probe of {} events/s",
+            last.offered_rate
+        )) && !capacity.conclusion.contains("generator fell behind"),
+        "{}",
+        capacity.conclusion
+    );
+    assert_eq!(outcome.status, Status::Inconclusive);
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("run/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        written["capacity"]["probes"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["interrupted"],
+        true
+    );
+    assert_eq!(written["complete"], false);
+    let finished = written["verdict"]["trust"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "the run finished")
+        .expect("the finished check");
+    assert_eq!(finished["passed"], false, "{finished}");
+    assert!(
+        written["partial_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("the search is unfinished")),
+        "{}",
+        written["partial_reason"]
+    );
+}
+
 #[test]
 fn an_inconclusive_probe_is_never_the_cluster_limit() {
     let probes = vec![
@@ -216,5 +302,6 @@ fn probe(rate: f64, status: Status) -> surge::summary::Probe {
         reasons: vec![],
         throttled_share: 0.0,
         acked_mb_per_s: rate * 512.0 / 1_048_576.0,
+        interrupted: false,
     }
 }

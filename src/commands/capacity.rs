@@ -81,7 +81,13 @@ pub fn capacity_search(
             eprintln!("capacity: probing {} events/s", format::format_number(rate));
         }
         let outcome = run_scenario(&probe, &dir, true, stop.clone(), live.as_ref())?;
-        probes.push(probe_figures(rate, &outcome));
+        let mut figures = probe_figures(rate, &outcome);
+        figures.interrupted = stop.is_requested();
+        probes.push(figures);
+        if stop.is_requested() {
+            // Its figures are partial: they bracket nothing, and no later probe runs.
+            break;
+        }
         if outcome.status == Status::Pass && best.as_ref().is_none_or(|(r, _)| rate > *r) {
             best = Some((rate, dir.clone()));
         }
@@ -124,6 +130,18 @@ pub fn capacity_search(
         detail: error.to_string(),
     })?;
     let result = held_against_type(result, &scenario, &types, &run.summary);
+    if let Some(stopped) = result.probes.iter().find(|p| p.interrupted) {
+        run.summary.complete = false;
+        run.summary.partial_reason = Some(format!(
+            "interrupted (Ctrl-C or SIGTERM) during the probe of {} events/s: the search is unfinished",
+            format::format_number(stopped.offered_rate)
+        ));
+        let finished = crate::verdict::finished(&run.summary);
+        let trust = &mut run.summary.verdict.trust;
+        if let Some(check) = trust.iter_mut().find(|c| c.name == finished.name) {
+            *check = finished;
+        }
+    }
     run.summary.verdict.status = capacity::status(&result);
     run.summary.capacity = Some(result);
     let report_failures = report::write_all(&out_dir, &run);
@@ -247,5 +265,6 @@ fn probe_figures(rate: f64, outcome: &RunOutcome) -> summary::Probe {
         reasons,
         throttled_share: summary::Throttling::of(&summary.brokers).map_or(0.0, |t| t.share()),
         acked_mb_per_s: summary.produced.acked_mb_per_s,
+        interrupted: false,
     }
 }

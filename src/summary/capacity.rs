@@ -21,6 +21,10 @@ pub struct Probe {
     /// Payload MB/s the brokers acked.
     #[serde(default)]
     pub acked_mb_per_s: f64,
+    /// The search was stopped (Ctrl-C, SIGTERM) during this probe: its figures are partial,
+    /// and its status says nothing of the cluster or the generator.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// The result of a capacity search.

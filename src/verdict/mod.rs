@@ -2,6 +2,8 @@
 
 mod trust;
 
+pub(crate) use trust::finished;
+
 use crate::format::{format_against, format_micros, format_number};
 use crate::metrics::LatencyStats;
 use crate::scenario::{

@@ -126,7 +126,8 @@ fn in_phase(scope: &str) -> String {
         .map_or(String::new(), |name| format!(" in phase {name}"))
 }
 
-fn finished(summary: &Summary) -> TrustCheck {
+/// The check that the run finished, from the summary's `complete` and `partial_reason`.
+pub(crate) fn finished(summary: &Summary) -> TrustCheck {
     let reason = summary
         .partial_reason
         .as_deref()

@@ -31,6 +31,7 @@ pub fn probes(p95_at: &[(f64, u64, surge::summary::Status)]) -> Vec<surge::summa
             reasons: vec![],
             throttled_share: 0.0,
             acked_mb_per_s: rate * 512.0 / 1_048_576.0,
+            interrupted: false,
         })
         .collect()
 }
