@@ -9,6 +9,9 @@
  *
  *   paced_producer BOOTSTRAP TOPIC RATE SECONDS [KEYS [SIZE [TYPE_HEADER]]]
  *
+ * PACED_PRODUCER_CONFIG="KEY=VALUE ..." sets more client settings: benches/compare.sh passes
+ * surge's own defaults (the idempotent producer, Nagle off), so both sides run the same client.
+ *
  * Offered far more than it can send (benches/compare.sh's produce_keyed row: 2M/s for 3 s), it
  * runs flat out: a keyed producer sending payloads like surge's, the C side of surge's
  * produce-only throughput on the same bytes.
@@ -72,6 +75,22 @@ int main(int argc, char **argv) {
         set(conf, "compression.type", "snappy");
         set(conf, "batch.size", "16384");
         set(conf, "linger.ms", "10");
+        /* More client settings, KEY=VALUE each, from the environment (compare.sh passes surge's
+         * own producer defaults, so both sides run the same client). */
+        const char *extra = getenv("PACED_PRODUCER_CONFIG");
+        if (extra) {
+                char *copy = strdup(extra), *save = NULL;
+                for (char *item = strtok_r(copy, " ", &save); item; item = strtok_r(NULL, " ", &save)) {
+                        char *eq = strchr(item, '=');
+                        if (!eq) {
+                                fprintf(stderr, "PACED_PRODUCER_CONFIG: '%s' is not KEY=VALUE\n", item);
+                                return 2;
+                        }
+                        *eq = '\0';
+                        set(conf, item, eq + 1);
+                }
+                free(copy);
+        }
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         char err[512];
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
