@@ -128,7 +128,7 @@ fn capacity_search_finds_the_known_knee_within_its_budget() {
 }
 
 /// Slow (about 12 s): a real search on the embedded broker, stopped as SIGTERM would stop it,
-/// 9 s in: during its second probe of 4 s plans.
+/// 9 s in: during its second probe of 4 s plans here (its first on a slower host).
 #[test]
 fn an_interrupted_search_is_unfinished_and_never_blames_the_generator() {
     let _machine = common::exclusive();
@@ -163,11 +163,7 @@ fn an_interrupted_search_is_unfinished_and_never_blames_the_generator() {
     stopper.join().unwrap();
     let capacity = outcome.summary.capacity.clone().expect("a capacity result");
     let last = capacity.probes.last().expect("probes ran");
-    assert!(
-        capacity.probes.len() >= 2 && last.interrupted,
-        "{:#?}",
-        capacity.probes
-    );
+    assert!(last.interrupted, "{:#?}", capacity.probes);
     assert_eq!(
         capacity.probes.iter().filter(|p| p.interrupted).count(),
         1,

@@ -82,16 +82,18 @@ pub fn capacity_search(
         }
         let outcome = run_scenario(&probe, &dir, true, stop.clone(), live.as_ref())?;
         let mut figures = probe_figures(rate, &outcome);
-        figures.interrupted = stop.is_requested();
+        // Cut short by the stop, not merely followed by it.
+        figures.interrupted = stop.is_requested() && !outcome.summary.complete;
+        let interrupted = figures.interrupted;
         probes.push(figures);
-        if stop.is_requested() {
+        last = Some(dir.clone());
+        if interrupted {
             // Its figures are partial: they bracket nothing, and no later probe runs.
             break;
         }
         if outcome.status == Status::Pass && best.as_ref().is_none_or(|(r, _)| rate > *r) {
-            best = Some((rate, dir.clone()));
+            best = Some((rate, dir));
         }
-        last = Some(dir);
         search.record(rate, outcome.status);
     }
     probes.sort_by(|a, b| a.offered_rate.total_cmp(&b.offered_rate));
@@ -129,20 +131,11 @@ pub fn capacity_search(
         path: shown.clone(),
         detail: error.to_string(),
     })?;
-    let result = held_against_type(result, &scenario, &types, &run.summary);
-    if let Some(stopped) = result.probes.iter().find(|p| p.interrupted) {
-        run.summary.complete = false;
-        run.summary.partial_reason = Some(format!(
-            "interrupted (Ctrl-C or SIGTERM) during the probe of {} events/s: the search is unfinished",
-            format::format_number(stopped.offered_rate)
-        ));
-        let finished = crate::verdict::finished(&run.summary);
-        let trust = &mut run.summary.verdict.trust;
-        if let Some(check) = trust.iter_mut().find(|c| c.name == finished.name) {
-            *check = finished;
-        }
-    }
+    let mut result = held_against_type(result, &scenario, &types, &run.summary);
     run.summary.verdict.status = capacity::status(&result);
+    if stop.is_requested() {
+        mark_interrupted(&mut run.summary, &mut result);
+    }
     run.summary.capacity = Some(result);
     let report_failures = report::write_all(&out_dir, &run);
     Ok(RunOutcome {
@@ -151,6 +144,35 @@ pub fn capacity_search(
         summary: run.summary,
         report_failures,
     })
+}
+
+/// A search stopped by Ctrl-C or SIGTERM (during a probe, between two, or during a hold) is
+/// unfinished: its summary is partial and its status inconclusive, whatever it found so far.
+fn mark_interrupted(summary: &mut summary::Summary, result: &mut summary::Capacity) {
+    let reason = match result.probes.iter().find(|p| p.interrupted) {
+        Some(probe) => format!(
+            "interrupted (Ctrl-C or SIGTERM) during the probe of {} events/s: the search is unfinished",
+            format::format_number(probe.offered_rate)
+        ),
+        None => {
+            result.conclusion.push_str(
+                "; interrupted (Ctrl-C or SIGTERM) before the search and its holds ended, so it is unfinished",
+            );
+            "interrupted (Ctrl-C or SIGTERM) before the search and its holds ended: the search is unfinished".to_string()
+        }
+    };
+    summary.complete = false;
+    summary.partial_reason = Some(reason.clone());
+    summary.verdict.status = Status::Inconclusive;
+    summary
+        .verdict
+        .reasons
+        .push(format!("the run is partial: {reason}"));
+    let finished = crate::verdict::finished(summary);
+    let trust = &mut summary.verdict.trust;
+    if let Some(check) = trust.iter_mut().find(|c| c.name == finished.name) {
+        *check = finished;
+    }
 }
 
 /// The result held against the labelled broker type's limits, at the bytes the events took
