@@ -64,6 +64,9 @@ LIMITED_USER="surge-limited"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 base="${SURGE_KAFKA_PORT:-9092}"
 state="${SURGE_KAFKA_DIR:-$repo/.kafka}"
+# snappy-java unpacks its native library into a temporary directory and deletes it on a clean
+# exit only: in /tmp, every broker the tests kill would leave a copy.
+snappy_tmp="$state/snappy-tmp"
 cache="${SURGE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/surge}"
 libs="$cache/kafka-$KAFKA_VERSION/libs"
 heap="${SURGE_KAFKA_HEAP:-512m}"
@@ -214,10 +217,10 @@ EOF
 # be a subshell, and killing it would leave the JVM running).
 JAVA_TOOL=()
 java_tool_command() {
-  mkdir -p "$state/snappy-tmp"
+  mkdir -p "$snappy_tmp"
   JAVA_TOOL=(java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties"
     -Dkafka.logs.dir="$logs" -Dsurge.node=tools -Dsurge.kafka.dir="$state"
-    -Dorg.xerial.snappy.tempdir="$state/snappy-tmp" -cp "$libs/*")
+    -Dorg.xerial.snappy.tempdir="$snappy_tmp" -cp "$libs/*")
 }
 java_tool() {
   java_tool_command
@@ -277,12 +280,10 @@ launch() {
   [[ -f "$state/jvm-options" ]] && read -r -a options <"$state/jvm-options"
   # A fixed set of JIT compiler threads: the warm-up sums their CPU time, which a thread that
   # exits (the JVM's default, dynamic set) takes with it.
-  # snappy-java unpacks its native library into the temporary directory and deletes it on a
-  # clean exit only: a broker the tests kill would leave a copy in /tmp each time.
-  mkdir -p "$state/snappy-tmp"
+  mkdir -p "$snappy_tmp"
   setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:-UseDynamicNumberOfCompilerThreads "${options[@]}" \
-    -Dorg.xerial.snappy.tempdir="$state/snappy-tmp" \
+    -Dorg.xerial.snappy.tempdir="$snappy_tmp" \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$repo/deploy/local-kafka/log4j2.properties" \
     -Dkafka.logs.dir="$logs" -Dsurge.node="$name" -Dsurge.kafka.dir="$state" \
@@ -392,7 +393,7 @@ start() {
   # They are read only when no node runs.
   any_alive || printf '%s\n' "${SURGE_KAFKA_JVM_OPTS:-}" >"$state/jvm-options"
   # What killed brokers left unpacked there is no one's any more.
-  any_alive || rm -rf "$state/snappy-tmp"
+  any_alive || rm -rf "$snappy_tmp"
   if launch_missing; then
     # Only a call that brought the cluster up hands it to an owner: a cluster someone started
     # by hand stays up when a test restarts one of its brokers.

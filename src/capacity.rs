@@ -206,6 +206,7 @@ pub fn conclude(
         conclusion: String::new(),
         sustain: None,
         broker_type: None,
+        stopped: false,
     };
     capacity.conclusion = conclusion(&capacity);
     capacity
@@ -279,13 +280,31 @@ pub fn conclusion(c: &Capacity) -> String {
             format_number(limit)
         ));
     }
-    if let Some(stopped) = c.probes.iter().find(|p| p.interrupted) {
+    if c.stopped {
         text.push_str(&format!(
-            "; the search was interrupted during the probe of {} events/s (its figures are partial), so it is unfinished",
-            format_number(stopped.offered_rate)
+            "; the search was interrupted {}, so it is unfinished",
+            where_stopped(c)
         ));
     }
     text
+}
+
+/// Where a stopped search was stopped, as its conclusion and its partial reason say.
+pub fn where_stopped(c: &Capacity) -> String {
+    match c.probes.iter().find(|p| p.interrupted) {
+        Some(probe) => format!(
+            "during the probe of {} events/s (its figures are partial)",
+            format_number(probe.offered_rate)
+        ),
+        None => "before the search and its holds ended".into(),
+    }
+}
+
+/// The result of a search that was stopped before it and its holds ended.
+pub fn with_stop(mut capacity: Capacity) -> Capacity {
+    capacity.stopped = true;
+    capacity.conclusion = conclusion(&capacity);
+    capacity
 }
 
 /// The search's result with what holding its rate showed: when the rate the search found
@@ -320,7 +339,7 @@ fn quota_bound(probes: &[Probe]) -> Option<String> {
 /// The exit status of a capacity search: pass when the peak is sustained.
 pub fn status(capacity: &Capacity) -> Status {
     // An interrupted search found what it found, but not the limit: it decides nothing.
-    if capacity.probes.iter().any(|p| p.interrupted) {
+    if capacity.stopped {
         return Status::Inconclusive;
     }
     // A hold that could not tell (the generator fell behind, or an error) confirms nothing.
@@ -426,6 +445,7 @@ mod tests {
             conclusion: String::new(),
             sustain: None,
             broker_type: None,
+            stopped: false,
         };
         c.conclusion = conclusion(&c);
         c

@@ -27,6 +27,7 @@ fn capacity(sustained: f64, p95_at: &[(f64, u64, Status)]) -> Capacity {
         conclusion: format!("sustains {sustained} events/s at e2e p95 < 100ms; target peak 100000"),
         sustain: None,
         broker_type: None,
+        stopped: false,
     }
 }
 

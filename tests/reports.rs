@@ -737,6 +737,7 @@ fn a_capacity_run_answers_first_with_its_conclusion_probes_and_chart() {
             .into(),
         sustain: None,
         broker_type: None,
+        stopped: false,
     });
     let html = &render(&report::html::HtmlExporter, &run)[0].1;
     let verdict = html.find("class=\"verdict pass\"").unwrap();

@@ -132,10 +132,11 @@ pub fn capacity_search(
         detail: error.to_string(),
     })?;
     let mut result = held_against_type(result, &scenario, &types, &run.summary);
-    run.summary.verdict.status = capacity::status(&result);
     if stop.is_requested() {
-        mark_interrupted(&mut run.summary, &mut result);
+        result = capacity::with_stop(result);
+        mark_partial(&mut run.summary, &result);
     }
+    run.summary.verdict.status = capacity::status(&result);
     run.summary.capacity = Some(result);
     let report_failures = report::write_all(&out_dir, &run);
     Ok(RunOutcome {
@@ -147,23 +148,14 @@ pub fn capacity_search(
 }
 
 /// A search stopped by Ctrl-C or SIGTERM (during a probe, between two, or during a hold) is
-/// unfinished: its summary is partial and its status inconclusive, whatever it found so far.
-fn mark_interrupted(summary: &mut summary::Summary, result: &mut summary::Capacity) {
-    let reason = match result.probes.iter().find(|p| p.interrupted) {
-        Some(probe) => format!(
-            "interrupted (Ctrl-C or SIGTERM) during the probe of {} events/s: the search is unfinished",
-            format::format_number(probe.offered_rate)
-        ),
-        None => {
-            result.conclusion.push_str(
-                "; interrupted (Ctrl-C or SIGTERM) before the search and its holds ended, so it is unfinished",
-            );
-            "interrupted (Ctrl-C or SIGTERM) before the search and its holds ended: the search is unfinished".to_string()
-        }
-    };
+/// unfinished: the summary shown is marked partial, whatever the probe it shows measured.
+fn mark_partial(summary: &mut summary::Summary, result: &summary::Capacity) {
+    let reason = format!(
+        "interrupted (Ctrl-C or SIGTERM) {}: the search is unfinished",
+        capacity::where_stopped(result)
+    );
     summary.complete = false;
     summary.partial_reason = Some(reason.clone());
-    summary.verdict.status = Status::Inconclusive;
     summary
         .verdict
         .reasons

@@ -53,6 +53,10 @@ pub struct Capacity {
     /// they allow, which the headroom and the status take when it is the tighter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker_type: Option<TypeLimit>,
+    /// The search was stopped (Ctrl-C, SIGTERM) before it and its holds ended: what it found
+    /// is not the limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// A broker type's published per-broker limits as a rate, at the bytes an event took.
