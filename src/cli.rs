@@ -251,8 +251,15 @@ fn parse_cost(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A rate flag, bounded as a phase's rate is.
 fn parse_rate(text: &str) -> Result<f64, String> {
-    text.parse::<crate::scenario::Rate>().map(|r| r.0)
+    let rate = text.parse::<crate::scenario::Rate>()?.0;
+    if rate > crate::scenario::shapes::MAX_RATE {
+        return Err(format!(
+            "{rate} events/s is above the highest rate surge offers (10M/s): give at most 10M/s, and split larger loads across generator hosts"
+        ));
+    }
+    Ok(rate)
 }
 
 #[derive(Debug, Args)]

@@ -435,3 +435,26 @@ fn surge_profile_refuses_bad_flags_an_unreachable_cluster_and_an_existing_file_w
     assert!(common::console(&output).contains("--force"));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "mine");
 }
+
+#[test]
+fn a_capacity_rate_flag_above_the_highest_rate_exits_2_before_any_probe() {
+    let out = tempfile::tempdir().unwrap();
+    for flags in [["--start", "1e300"], ["--max", "20M/s"]] {
+        let output = surge()
+            .current_dir(repo(""))
+            .arg("capacity")
+            .args(flags)
+            .arg("--out")
+            .arg(out.path().join("run"))
+            .arg("tests/fixtures/capacity-knee.toml")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(flags[0]) && stderr.contains("at most 10M/s"),
+            "{flags:?}: {stderr}"
+        );
+        assert!(!out.path().join("run").exists(), "{flags:?}");
+    }
+}
