@@ -1,18 +1,45 @@
 //! Reaching the cluster a command runs against, within bounds: the embedded broker started, or a
 //! real cluster authenticated to and probed.
 
+use std::time::Duration;
+
 use crate::engine::{self, Target};
 use crate::error::SurgeError;
 use crate::kafka::{self, ConnectError, EmbeddedCluster};
 use crate::scenario::{self, Bootstrap, Scenario};
 
+/// How long a command's runtime, once its work is done, waits for blocking tasks still running
+/// (a client stuck on a broker that does not answer) before it ends without them.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
+
 /// The multi-threaded runtime every command that talks to a cluster runs on.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, SurgeError> {
+pub(crate) fn runtime() -> Result<CommandRuntime, SurgeError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
+        .map(|runtime| CommandRuntime(Some(runtime)))
         .map_err(SurgeError::AsyncRuntime)
+}
+
+/// A runtime whose drop waits at most [`SHUTDOWN_LIMIT`] for its blocking tasks: tokio's own
+/// waits for them without a limit.
+pub(crate) struct CommandRuntime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for CommandRuntime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("the runtime lives until drop")
+    }
+}
+
+impl Drop for CommandRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_timeout(SHUTDOWN_LIMIT);
+        }
+    }
 }
 
 /// A cluster ready for load. The embedded cluster and the token refresher live as long as

@@ -80,6 +80,16 @@ impl Drain {
     }
 }
 
+impl Drop for Drain {
+    /// The offset readers close on a thread of their own: a close waits (within its limit) for
+    /// the coordinator, and this is dropped on the runtime's worker.
+    fn drop(&mut self) {
+        if let Some(readers) = self.committed.take() {
+            std::thread::spawn(move || drop(readers));
+        }
+    }
+}
+
 /// Whether every group of this process has read everything acked on its topics.
 fn read_here(run: &Run, stop: &StopSignal, acked_high: &[Vec<i64>], now: Duration) -> bool {
     let mut caught_up = true;

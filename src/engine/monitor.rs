@@ -50,20 +50,23 @@ impl ThreadClock {
         let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         let now = Instant::now();
         let elapsed = self.at.map(|at| now.duration_since(at).as_secs_f64());
+        // The listing can skip a live thread while others start and end (procfs walks the
+        // threads by position), so every thread of the last sample is also read by its id.
+        let mut tids: Vec<u32> = tasks
+            .flatten()
+            .filter_map(|task| task.file_name().to_str()?.parse().ok())
+            .collect();
+        tids.extend(self.last.keys());
+        tids.sort_unstable();
+        tids.dedup();
         let mut seen = HashMap::new();
         let mut usage = Vec::new();
-        for task in tasks.flatten() {
-            let Some(tid) = task
-                .file_name()
-                .to_str()
-                .and_then(|t| t.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Some((name, ticks)) = std::fs::read_to_string(task.path().join("stat"))
-                .ok()
-                .as_deref()
-                .and_then(parse_stat)
+        for tid in tids {
+            let Some((name, ticks)) =
+                std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+                    .ok()
+                    .as_deref()
+                    .and_then(parse_stat)
             else {
                 continue;
             };

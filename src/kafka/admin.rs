@@ -3,12 +3,13 @@
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::scenario::TopicSpec;
 
+use super::bounded::{BoundedConsumer, commit_within};
 use super::{ConnectError, ErrorLog, client_config, config_error, redact};
 
 /// One broker as the cluster's metadata lists it.
@@ -180,6 +181,9 @@ fn metadata_within(
     }
 }
 
+/// How long a group client's close may wait for its coordinator before it is abandoned.
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
 /// How long a refusal must last before it ends the wait: a SCRAM user created a moment ago
 /// reaches every broker within it.
 const REFUSAL_HOLDS: Duration = Duration::from_secs(3);
@@ -300,6 +304,7 @@ pub fn start_groups_at_end(
         let committer: BaseConsumer<ErrorLog> = config
             .create_with_context(ErrorLog::default())
             .map_err(|e| config_error(e, properties))?;
+        let committer = BoundedConsumer::new(committer, CLOSE_LIMIT);
         // A new cluster creates __consumer_offsets on the first group's first request, and
         // answers NOT_COORDINATOR (or loading) until its partitions have leaders: retry that.
         let deadline = Instant::now() + timeout;
@@ -328,7 +333,11 @@ pub fn start_groups_at_end(
             }
         }
         until_coordinator_ready(deadline, group_id, properties, || {
-            committer.commit(&offsets, CommitMode::Sync)
+            commit_within(
+                &committer,
+                &offsets,
+                deadline.saturating_duration_since(Instant::now()),
+            )
         })?;
     }
     Ok(())
@@ -336,7 +345,7 @@ pub fn start_groups_at_end(
 
 /// Reads a group's committed offsets: what its members, in any process, have processed.
 pub struct CommittedOffsets {
-    consumer: BaseConsumer<ErrorLog>,
+    consumer: BoundedConsumer<ErrorLog>,
     /// Per topic (in the given order), its partition count.
     topics: Vec<(String, i32)>,
 }
@@ -353,7 +362,10 @@ impl CommittedOffsets {
         let consumer = config
             .create_with_context(ErrorLog::default())
             .map_err(|e| config_error(e, properties))?;
-        Ok(CommittedOffsets { consumer, topics })
+        Ok(CommittedOffsets {
+            consumer: BoundedConsumer::new(consumer, CLOSE_LIMIT),
+            topics,
+        })
     }
 
     /// Per topic and partition, the next offset the group will read (-1: none committed);

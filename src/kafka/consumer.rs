@@ -9,6 +9,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
+use super::bounded::{BoundedConsumer, commit_within};
 use super::stats::{StatsHook, client_properties};
 use super::{ConnectError, ErrorLog, client_config, config_error};
 
@@ -33,6 +34,9 @@ pub struct MemberContext {
     changes: Mutex<Vec<AssignmentChange>>,
     /// While set, partitions are paused as they are assigned: nothing is fetched.
     held: AtomicBool,
+    /// Set when the member leaves: it has committed (or given up), so a revocation does not
+    /// commit again and the close stays within its limit.
+    leaving: AtomicBool,
     processed: Mutex<Processed>,
     errors: ErrorLog,
     stats: Option<StatsHook>,
@@ -97,8 +101,8 @@ impl ConsumerContext for MemberContext {
             self.note(false, revoked);
             // Hand over exactly what was processed, so the next owner neither skips nor repeats.
             let offsets = self.offsets(Some(revoked));
-            if offsets.count() > 0 {
-                let _ = consumer.commit(&offsets, CommitMode::Sync);
+            if offsets.count() > 0 && !self.leaving.load(Ordering::Acquire) {
+                let _ = commit_within(consumer, &offsets, REVOKE_COMMIT_LIMIT);
             }
             let mut processed = self.processed.lock().unwrap_or_else(|e| e.into_inner());
             processed.retain(|&(topic, partition), _| {
@@ -141,9 +145,16 @@ pub enum Polled<R> {
     Error(String),
 }
 
+/// How long a revocation waits for its commit: the handover is exact when it lands in time;
+/// otherwise the next owner may repeat what was processed, and the repeats are counted.
+const REVOKE_COMMIT_LIMIT: Duration = Duration::from_secs(10);
+/// How long a member leaving waits for its last commit, and then for its close.
+const LEAVE_COMMIT_LIMIT: Duration = Duration::from_secs(5);
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
 /// A member of a consumer group, subscribed to its topics.
 pub struct GroupMember {
-    consumer: BaseConsumer<MemberContext>,
+    consumer: BoundedConsumer<MemberContext>,
 }
 
 impl GroupMember {
@@ -170,6 +181,7 @@ impl GroupMember {
             assigned: AtomicUsize::new(0),
             changes: Mutex::new(Vec::new()),
             held: AtomicBool::new(held),
+            leaving: AtomicBool::new(false),
             processed: Mutex::new(Processed::default()),
             errors: ErrorLog::default(),
             stats,
@@ -177,6 +189,7 @@ impl GroupMember {
         let consumer: BaseConsumer<MemberContext> = config
             .create_with_context(context)
             .map_err(|e| config_error(e, properties))?;
+        let consumer = BoundedConsumer::new(consumer, CLOSE_LIMIT);
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&names)
@@ -221,16 +234,11 @@ impl GroupMember {
         *next = (*next).max(offset + 1);
     }
 
-    /// Commits every processed offset, asynchronously or waiting for the broker.
-    pub fn commit(&self, wait: bool) {
+    /// Commits every processed offset, without waiting for the answer.
+    pub fn commit(&self) {
         let offsets = self.consumer.context().offsets(None);
         if offsets.count() > 0 {
-            let mode = if wait {
-                CommitMode::Sync
-            } else {
-                CommitMode::Async
-            };
-            let _ = self.consumer.commit(&offsets, mode);
+            let _ = self.consumer.commit(&offsets, CommitMode::Async);
         }
     }
 
@@ -273,34 +281,28 @@ impl GroupMember {
         self.consumer.context().errors.summary()
     }
 
-    /// Commits what was processed and leaves the group.
+    /// Commits what was processed and leaves the group, each within its limit.
     pub fn leave(self) {
-        self.commit(true);
-        self.consumer.unsubscribe();
-        // Serve the revocation so the group rebalances promptly rather than after a timeout.
-        let _ = self.consumer.poll(Duration::from_millis(100));
+        let context = self.consumer.context();
+        context.leaving.store(true, Ordering::Release);
+        let offsets = context.offsets(None);
+        if offsets.count() > 0 {
+            let _ = commit_within(&self.consumer, &offsets, LEAVE_COMMIT_LIMIT);
+        }
+        // Committed, or not in time: the revocation the close serves has nothing to commit.
+        context
+            .processed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        // Dropped, the consumer closes: it revokes, leaves the group and ends, within its limit.
     }
 
     /// Dies the way a killed process does: no commit, no LeaveGroup. The client is destroyed
     /// without closing the consumer (librdkafka's `RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE`), so
     /// its heartbeats stop and the coordinator rebalances only after `session.timeout.ms`.
     pub fn crash(self) {
-        let client = self.consumer.client().native_ptr() as usize;
-        // The Rust wrapper would close the consumer (and so leave the group) on drop: it is
-        // forgotten, and the native client destroyed without the close. Its small allocations
-        // leak, once per crash fault.
-        std::mem::forget(self);
-        // Destroying waits for librdkafka's threads; no part of the run waits for that.
-        std::thread::spawn(move || {
-            // SAFETY: the pointer comes from a live client whose Rust owner was forgotten
-            // above, so nothing else uses or destroys it.
-            unsafe {
-                rdkafka::bindings::rd_kafka_destroy_flags(
-                    client as *mut rdkafka::bindings::rd_kafka_t,
-                    rdkafka::bindings::RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,
-                )
-            }
-        });
+        self.consumer.abandon();
     }
 }
 
@@ -339,24 +341,36 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_held_member_fetches_nothing_across_a_rebalance_until_released() {
-        let cluster = EmbeddedCluster::start(1).unwrap();
-        cluster.create_topic("held", 4, 1).unwrap();
+    /// A topic of `partitions` on the embedded cluster with `records` in it, over 16 keys;
+    /// returns the bootstrap servers.
+    fn filled(cluster: &EmbeddedCluster, topic: &str, partitions: i32, records: u32) -> String {
+        cluster.create_topic(topic, partitions, 1).unwrap();
         let servers = cluster.bootstrap_servers();
         let producer: BaseProducer = client_config(&servers, &[]).create().unwrap();
-        for i in 0..200u32 {
+        for i in 0..records {
             let key = (i % 16).to_string();
             producer
-                .send(BaseRecord::to("held").key(&key).payload("x"))
+                .send(BaseRecord::to(topic).key(&key).payload("x"))
                 .unwrap();
         }
         assert!(producer.flush(Duration::from_secs(10)).is_ok());
-        // A join into a stable group makes the mock wait the session timeout less 1 s.
-        let props = [
+        servers
+    }
+
+    /// Members read from the start; a join into a stable group makes the mock wait the
+    /// session timeout less 1 s.
+    fn member_properties() -> [(String, String); 2] {
+        [
             ("auto.offset.reset".to_string(), "earliest".to_string()),
             ("session.timeout.ms".to_string(), "6000".to_string()),
-        ];
+        ]
+    }
+
+    #[test]
+    fn a_held_member_fetches_nothing_across_a_rebalance_until_released() {
+        let cluster = EmbeddedCluster::start(1).unwrap();
+        let servers = filled(&cluster, "held", 4, 200);
+        let props = member_properties();
         let topics = ["held".to_string()];
         let join =
             |id: &str| GroupMember::join(&servers, &props, "g", id, &topics, true, None).unwrap();
@@ -380,5 +394,45 @@ mod tests {
         }
         let distinct: HashSet<_> = read.iter().collect();
         assert_eq!((read.len(), distinct.len()), (200, 200));
+    }
+
+    #[test]
+    fn a_member_leaves_within_its_limits_when_no_broker_answers() {
+        let cluster = EmbeddedCluster::start(1).unwrap();
+        let servers = filled(&cluster, "gone", 2, 50);
+        let props = member_properties();
+        let topics = ["gone".to_string()];
+        let member = GroupMember::join(&servers, &props, "g", "m", &topics, false, None).unwrap();
+        let mut read = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while read.len() < 50 && Instant::now() < deadline {
+            poll_all(
+                std::slice::from_ref(&member),
+                Duration::from_millis(200),
+                &mut read,
+            );
+        }
+        assert_eq!(read.len(), 50);
+        // The broker goes down with processed offsets not yet committed: the last commit and
+        // the leave wait for a coordinator that never comes back.
+        cluster.broker_down(1).unwrap();
+        poll_all(
+            std::slice::from_ref(&member),
+            Duration::from_secs(2),
+            &mut read,
+        );
+        let (left, leaving) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            member.leave();
+            let _ = left.send(());
+        });
+        // The limits add up to 10 s (commit, then close); rust-rdkafka's own close waited
+        // for ever. Generous for a loaded host, and far from a hang.
+        let limits = LEAVE_COMMIT_LIMIT + CLOSE_LIMIT;
+        assert!(
+            leaving.recv_timeout(limits * 3).is_ok(),
+            "the member was still leaving after {:?}",
+            limits * 3
+        );
     }
 }

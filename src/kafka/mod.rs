@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bounded;
 pub mod clock;
 pub mod consumer;
 pub mod dlt;

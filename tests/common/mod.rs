@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -12,9 +13,42 @@ use surge::{RunOptions, RunOutcome, SurgeError};
 /// Load tests share two cores: one at a time, so none measures another's load.
 static HEAVY: Mutex<()> = Mutex::new(());
 
+/// The longest one load test may hold the machine. A test still running then has hung: the
+/// whole test binary stops with the test's name, at once, rather than at CI's time limit with
+/// nothing said. The slowest test takes a few minutes.
+const HUNG_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// The machine, held by one load test; a watchdog ends the tests if it is held too long.
+pub struct Machine {
+    _held: MutexGuard<'static, ()>,
+    /// Dropped with the machine, which tells the watchdog the test has ended.
+    _ended: std::sync::mpsc::Sender<()>,
+}
+
 /// Takes the machine for one load test.
-pub fn exclusive() -> MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+pub fn exclusive() -> Machine {
+    let held = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let (ended, watch) = std::sync::mpsc::channel::<()>();
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(HUNG_AFTER) {
+            // Straight to stderr: the harness captures what `eprintln!` writes from a test's
+            // threads, and exiting would drop it.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{test} has held the machine for {} minutes: it hangs. Stopping this test binary.",
+                HUNG_AFTER.as_secs() / 60
+            );
+            std::process::exit(101);
+        }
+    });
+    Machine {
+        _held: held,
+        _ended: ended,
+    }
 }
 
 /// Capacity probes at (offered rate, e2e p95, status), p99 twice the p95.

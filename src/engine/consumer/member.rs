@@ -86,7 +86,7 @@ pub fn run_member(member: GroupMember, args: MemberArgs) {
         }
         group.assigned[args.member].store(member.assigned_partitions(), Ordering::Release);
         if last_commit.elapsed() >= group.spec.commit_interval {
-            member.commit(false);
+            member.commit();
             last_commit = Instant::now();
         }
     }
