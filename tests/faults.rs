@@ -68,6 +68,15 @@ fn run(path: &Path, overrides: Overrides, out: &Path) -> Result<RunOutcome, Surg
     )
 }
 
+/// A `broker_down` fault for each of the embedded cluster's three brokers, at `at`, for good.
+fn every_broker_down_at(at: &str) -> String {
+    (1..=3)
+        .map(|b| {
+            format!("[[faults]]\nname = \"down{b}\"\nkind = \"broker_down\"\nbroker = {b}\nat = \"{at}\"\n\n")
+        })
+        .collect()
+}
+
 fn fault<'a>(summary: &'a Summary, name: &str) -> &'a FaultSummary {
     summary
         .faults
@@ -256,11 +265,7 @@ fn a_full_producer_queue_held_past_the_send_deadline_fails_its_events_and_ends_o
     let dir = tempfile::tempdir().unwrap();
     // Every broker down from 3 s to the end, and room for 50 events in the producer's queue:
     // the queue fills at once, and the next send waits for room until the send deadline.
-    let downs: String = (1..=3)
-        .map(|b| {
-            format!("[[faults]]\nname = \"down{b}\"\nkind = \"broker_down\"\nbroker = {b}\nat = \"3s\"\n\n")
-        })
-        .collect();
+    let downs = every_broker_down_at("3s");
     let path = dir.path().join("full-queue.toml");
     std::fs::write(
         &path,
@@ -668,4 +673,63 @@ fn a_failing_or_hanging_command_makes_the_run_an_error_not_a_verdict() {
         // The run stopped when the command failed, not at the end of the plan.
         assert!(summary.produced.not_sent > 0, "{:?}", summary.produced);
     }
+}
+
+/// Every broker down for good from 3 s into a 6 s plan, a failing group that dead-letters, and
+/// a drain timeout of 60 s: the first stop (at 8 s) starts a drain that cannot end by itself;
+/// the second (a second later) ends it at once. The producers' last flush stops, the dead
+/// letters are not read back (and say so), and the run ends partial, long before its drain
+/// timeout (which a hang or a flush that ignored the abort would run out).
+#[test]
+fn a_second_stop_ends_the_flush_and_skips_the_dead_letter_read_back() {
+    let _machine = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let downs = every_broker_down_at("3s");
+    let path = dir.path().join("abort.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"abort\"\n[[topics]]\nname = \"orders\"\npartitions = 3\n\n[[events]]\nname = \"OrderCreated\"\ntopic = \"orders\"\nkeys = 200\n\n[[phases]]\nname = \"steady\"\nrate = \"300/s\"\nduration = \"6s\"\n\n[[consumer_groups]]\nname = \"fulfilment\"\ntopics = [\"orders\"]\nfailure_rate = 0.05\nretry_backoff = [\"10ms\"]\n\n{downs}[run]\nsend_grace = \"5s\"\ndrain_timeout = \"60s\"\n"
+        ),
+    )
+    .unwrap();
+    let stop = Arc::new(StopSignal::default());
+    let stopper = stop.clone();
+    let started = std::time::Instant::now();
+    std::thread::spawn(move || {
+        // The group joins in about 3 s before the plan starts.
+        std::thread::sleep(std::time::Duration::from_secs(11));
+        stopper.request();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        stopper.request();
+    });
+    let outcome = common::run_with_stop(
+        path.to_str().unwrap(),
+        Overrides::default(),
+        dir.path(),
+        stop,
+    )
+    .unwrap();
+    let took = started.elapsed();
+    let summary = &outcome.summary;
+    assert!(!summary.complete);
+    assert_eq!(
+        outcome.status,
+        Status::Inconclusive,
+        "{:#?}",
+        summary.verdict
+    );
+    // Every send ended acked or failed: what the flush still held was purged as failed.
+    let produced = &summary.produced;
+    assert_eq!(produced.acked + produced.failed, produced.sent);
+    assert!(produced.failed > 0, "{produced:#?}");
+    let failures = summary.groups[0].failures.as_ref().unwrap();
+    assert_eq!(failures.dlt_found, None, "{failures:#?}");
+    assert!(
+        failures.errors.iter().any(|e| e.contains("not read back")),
+        "{failures:#?}"
+    );
+    // 12 s to the second stop, then at most 15 s for the members and 5 s for the runtime:
+    // far from the 60 s drain timeout.
+    assert!(took < std::time::Duration::from_secs(45), "{took:?}");
 }

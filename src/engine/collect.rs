@@ -53,7 +53,7 @@ pub(super) async fn collect(
     let final_terms = final_lag_terms(run);
     let acked_high = producer::acked_high(&run.instances);
     stop_members(&run.groups, members).await;
-    let dlt_reads = read_dead_letters(run).await;
+    let dlt_reads = read_dead_letters(run, stop).await;
 
     let totals = producer_totals(&run.instances, |recorder| recorder.total().clone());
     for instance in run.instances.iter() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::consumer::{FailedEventIn, FailureState, GroupShared, Origin};
 use super::record::FailureRecord;
 use super::setup::{Run, run_tag};
+use super::signals::StopSignal;
 use crate::kafka::dlt::DltReadError;
 use crate::scenario::Scenario;
 use crate::summary::FailureSummary;
@@ -30,11 +31,22 @@ pub(super) struct DltRecord {
     meta: Option<crate::workload::EventMeta>,
 }
 
-/// Reads every dead-letter topic back from where this run's records begin to its end.
-pub(super) async fn read_dead_letters(run: &Run) -> Vec<DeadLetterRead> {
+/// Reads every dead-letter topic back from where this run's records begin to its end. After an
+/// abort (a second signal, or a fatal cause) nothing is read: the run ends at once, and its
+/// dead letters are reported as not read back.
+pub(super) async fn read_dead_letters(run: &Run, stop: &StopSignal) -> Vec<DeadLetterRead> {
     let run_tag = run_tag(&run.run_id);
     let mut reads = Vec::new();
     for (topic, starts) in &run.dlt_starts {
+        if stop.is_aborted() {
+            reads.push(DeadLetterRead {
+                topic: *topic,
+                records: Err(DltReadError::Read(
+                    "not read back: the run was stopped at once".into(),
+                )),
+            });
+            continue;
+        }
         let (servers, properties, name, starts, run_id, run_tag) = (
             run.servers.clone(),
             run.scenario.cluster.consumer.clone(),

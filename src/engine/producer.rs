@@ -516,7 +516,7 @@ pub fn run_instance(
 
     shared.sending_done.store(true, Ordering::Release);
     let producer = producer.into_inner();
-    let flushed = producer.flush(scenario.limits.drain_timeout);
+    let flushed = flush_unless_aborted(&producer, scenario.limits.drain_timeout, stop);
     if !flushed {
         // Whatever is left is failed explicitly, so every send ends acked or failed.
         producer.purge();
@@ -530,6 +530,28 @@ pub fn run_instance(
         ledger,
         not_sent: planned_here.saturating_sub(sent_here),
         flushed,
+    }
+}
+
+/// How often a producer's final flush looks for an abort.
+const FLUSH_SLICE: Duration = Duration::from_millis(200);
+
+/// Waits up to `limit` for every send to be acked or failed, in slices, so that an abort (a
+/// second Ctrl-C, or a fatal cause) ends the wait at once. `false`: something is left, to purge.
+fn flush_unless_aborted(
+    producer: &EventProducer<InstanceShared>,
+    limit: Duration,
+    stop: &StopSignal,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if producer.flush(left.min(FLUSH_SLICE)) {
+            return true;
+        }
+        if left <= FLUSH_SLICE || stop.is_aborted() {
+            return false;
+        }
     }
 }
 
