@@ -181,9 +181,6 @@ fn metadata_within(
     }
 }
 
-/// How long a group client's close may wait for its coordinator before it is abandoned.
-const CLOSE_LIMIT: Duration = Duration::from_secs(5);
-
 /// How long a refusal must last before it ends the wait: a SCRAM user created a moment ago
 /// reaches every broker within it.
 const REFUSAL_HOLDS: Duration = Duration::from_secs(3);
@@ -304,7 +301,7 @@ pub fn start_groups_at_end(
         let committer: BaseConsumer<ErrorLog> = config
             .create_with_context(ErrorLog::default())
             .map_err(|e| config_error(e, properties))?;
-        let committer = BoundedConsumer::new(committer, CLOSE_LIMIT);
+        let committer = BoundedConsumer::new(committer);
         // A new cluster creates __consumer_offsets on the first group's first request, and
         // answers NOT_COORDINATOR (or loading) until its partitions have leaders: retry that.
         let deadline = Instant::now() + timeout;
@@ -363,7 +360,7 @@ impl CommittedOffsets {
             .create_with_context(ErrorLog::default())
             .map_err(|e| config_error(e, properties))?;
         Ok(CommittedOffsets {
-            consumer: BoundedConsumer::new(consumer, CLOSE_LIMIT),
+            consumer: BoundedConsumer::new(consumer),
             topics,
         })
     }

@@ -17,17 +17,20 @@ use rdkafka::bindings as rdsys;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 
-/// A group consumer whose close and destroy, on drop, wait at most its limit (and a second).
+/// How long a group consumer's close, on drop, may wait for its coordinator before it is
+/// abandoned.
+pub const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
+/// A group consumer whose close and destroy, on drop, wait at most [`CLOSE_LIMIT`] (and a
+/// second).
 pub struct BoundedConsumer<C: ConsumerContext + Send + Sync + 'static> {
     consumer: ManuallyDrop<BaseConsumer<C>>,
-    close_limit: Duration,
 }
 
 impl<C: ConsumerContext + Send + Sync + 'static> BoundedConsumer<C> {
-    pub fn new(consumer: BaseConsumer<C>, close_limit: Duration) -> BoundedConsumer<C> {
+    pub fn new(consumer: BaseConsumer<C>) -> BoundedConsumer<C> {
         BoundedConsumer {
             consumer: ManuallyDrop::new(consumer),
-            close_limit,
         }
     }
 
@@ -55,7 +58,7 @@ impl<C: ConsumerContext + Send + Sync + 'static> Deref for BoundedConsumer<C> {
 
 impl<C: ConsumerContext + Send + Sync + 'static> Drop for BoundedConsumer<C> {
     fn drop(&mut self) {
-        let deadline = Instant::now() + self.close_limit;
+        let deadline = Instant::now() + CLOSE_LIMIT;
         // An error means there is nothing to wait for: the consumer is closed already, or a
         // fatal error makes librdkafka's destroy skip the close.
         let mut closed = true;

@@ -9,6 +9,8 @@ use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
+#[cfg(test)]
+use super::bounded::CLOSE_LIMIT;
 use super::bounded::{BoundedConsumer, commit_within};
 use super::stats::{StatsHook, client_properties};
 use super::{ConnectError, ErrorLog, client_config, config_error};
@@ -34,9 +36,6 @@ pub struct MemberContext {
     changes: Mutex<Vec<AssignmentChange>>,
     /// While set, partitions are paused as they are assigned: nothing is fetched.
     held: AtomicBool,
-    /// Set when the member leaves: it has committed (or given up), so a revocation does not
-    /// commit again and the close stays within its limit.
-    leaving: AtomicBool,
     processed: Mutex<Processed>,
     errors: ErrorLog,
     stats: Option<StatsHook>,
@@ -101,7 +100,7 @@ impl ConsumerContext for MemberContext {
             self.note(false, revoked);
             // Hand over exactly what was processed, so the next owner neither skips nor repeats.
             let offsets = self.offsets(Some(revoked));
-            if offsets.count() > 0 && !self.leaving.load(Ordering::Acquire) {
+            if offsets.count() > 0 {
                 let _ = commit_within(consumer, &offsets, REVOKE_COMMIT_LIMIT);
             }
             let mut processed = self.processed.lock().unwrap_or_else(|e| e.into_inner());
@@ -148,9 +147,9 @@ pub enum Polled<R> {
 /// How long a revocation waits for its commit: the handover is exact when it lands in time;
 /// otherwise the next owner may repeat what was processed, and the repeats are counted.
 const REVOKE_COMMIT_LIMIT: Duration = Duration::from_secs(10);
-/// How long a member leaving waits for its last commit, and then for its close.
+/// How long a member leaving waits for its last commit (its close then waits
+/// [`super::bounded::CLOSE_LIMIT`]).
 const LEAVE_COMMIT_LIMIT: Duration = Duration::from_secs(5);
-const CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
 /// A member of a consumer group, subscribed to its topics.
 pub struct GroupMember {
@@ -181,7 +180,6 @@ impl GroupMember {
             assigned: AtomicUsize::new(0),
             changes: Mutex::new(Vec::new()),
             held: AtomicBool::new(held),
-            leaving: AtomicBool::new(false),
             processed: Mutex::new(Processed::default()),
             errors: ErrorLog::default(),
             stats,
@@ -189,7 +187,7 @@ impl GroupMember {
         let consumer: BaseConsumer<MemberContext> = config
             .create_with_context(context)
             .map_err(|e| config_error(e, properties))?;
-        let consumer = BoundedConsumer::new(consumer, CLOSE_LIMIT);
+        let consumer = BoundedConsumer::new(consumer);
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&names)
@@ -284,12 +282,13 @@ impl GroupMember {
     /// Commits what was processed and leaves the group, each within its limit.
     pub fn leave(self) {
         let context = self.consumer.context();
-        context.leaving.store(true, Ordering::Release);
         let offsets = context.offsets(None);
         if offsets.count() > 0 {
             let _ = commit_within(&self.consumer, &offsets, LEAVE_COMMIT_LIMIT);
         }
-        // Committed, or not in time: the revocation the close serves has nothing to commit.
+        // Committed, or not in time: the revocation the close serves has nothing to commit, so
+        // the close stays within its limit. (The commit's answer comes on a queue of its own:
+        // no rebalance callback runs between the commit and this.)
         context
             .processed
             .lock()
@@ -326,6 +325,14 @@ mod tests {
                     member.mark_processed(0, origin.0, origin.1);
                 }
             }
+        }
+    }
+
+    /// Polls every member until `count` records are read, for at most 30 s.
+    fn read_until(members: &[GroupMember], count: usize, read: &mut Vec<(i32, i64)>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while read.len() < count && Instant::now() < deadline {
+            poll_all(members, Duration::from_millis(200), read);
         }
     }
 
@@ -388,10 +395,7 @@ mod tests {
         for member in &members {
             member.release();
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while read.len() < 200 && Instant::now() < deadline {
-            poll_all(&members, Duration::from_millis(200), &mut read);
-        }
+        read_until(&members, 200, &mut read);
         let distinct: HashSet<_> = read.iter().collect();
         assert_eq!((read.len(), distinct.len()), (200, 200));
     }
@@ -404,14 +408,7 @@ mod tests {
         let topics = ["gone".to_string()];
         let member = GroupMember::join(&servers, &props, "g", "m", &topics, false, None).unwrap();
         let mut read = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while read.len() < 50 && Instant::now() < deadline {
-            poll_all(
-                std::slice::from_ref(&member),
-                Duration::from_millis(200),
-                &mut read,
-            );
-        }
+        read_until(std::slice::from_ref(&member), 50, &mut read);
         assert_eq!(read.len(), 50);
         // The broker goes down with processed offsets not yet committed: the last commit and
         // the leave wait for a coordinator that never comes back.
