@@ -94,9 +94,15 @@ fn surge_bin() -> std::process::Command {
     command
 }
 
+/// How far ahead of their start the workers are started: time for three processes to connect,
+/// probe their clocks and join. Three workers of this file's scenario were joined 4 s after
+/// their start (group join 3.1 s at most) on this 2-core host: the lead is three times that.
+/// (`--start-at` has whole seconds, so the lead is up to a second shorter.)
+const LEAD_S: u64 = 12;
+
 /// Starts three workers of `scenario` into `dir`/w0..w2, worker `i` under the clock offset
-/// `clocks[i]` (libfaketime's form: "+0.05" is 50 ms ahead), their plans starting 25 s from
-/// now: far enough ahead for three processes to connect, probe their clocks and join.
+/// `clocks[i]` (libfaketime's form: "+0.05" is 50 ms ahead), their plans starting [`LEAD_S`]
+/// from now.
 fn start_workers(
     dir: &Path,
     scenario: &Path,
@@ -115,7 +121,7 @@ fn start_workers_in(
     clocks: [Option<&str>; 3],
     args: &[&str],
 ) -> (Vec<PathBuf>, Vec<std::process::Child>) {
-    let start = chrono::Utc::now() + chrono::Duration::seconds(25);
+    let start = chrono::Utc::now() + chrono::Duration::seconds(LEAD_S as i64);
     let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let workers: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("w{i}"))).collect();
     let children = workers
@@ -290,7 +296,7 @@ fn run_workers(dir: &Path, scenario: &Path, clocks: [Option<&str>; 3]) -> Vec<Pa
     workers
 }
 
-/// Slow (about 80 s): the workers start 25 s ahead (three processes connect, probe their clocks
+/// Slow (about 80 s): the workers start 12 s ahead (three processes connect, probe their clocks
 /// and join on two cores), run an 11 s plan and drain; then the merges and the Java read-back.
 /// Worker 1's clock runs 0.5 ms ahead (libfaketime): measured, and within the skew allowed.
 #[test]
@@ -550,7 +556,7 @@ fn a_worker_killed_mid_run_is_named_by_the_merge_and_nothing_is_called_lost() {
     let _machine = exclusive();
     let (dir, scenario) = prepared("kill");
     let (workers, mut children) = start_workers(dir.path(), &scenario, [None; 3], &[]);
-    std::thread::sleep(std::time::Duration::from_secs(25 + 6));
+    std::thread::sleep(std::time::Duration::from_secs(LEAD_S + 6));
     let mut killed = children.remove(1);
     killed.kill().unwrap();
     killed.wait().unwrap();
