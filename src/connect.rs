@@ -67,7 +67,8 @@ pub(crate) async fn connect(scenario: &Scenario) -> Result<Connected, SurgeError
     let limits = &scenario.limits;
     let servers = match &scenario.cluster.bootstrap {
         Bootstrap::Embedded { brokers } => {
-            let cluster = EmbeddedCluster::start(*brokers)?;
+            let largest_group = scenario.groups.iter().map(|g| g.members).max().unwrap_or(1);
+            let cluster = EmbeddedCluster::start(*brokers, largest_group)?;
             for topic in &scenario.topics {
                 cluster.create_topic(&topic.name, topic.partitions, topic.replication_factor)?;
                 // The mock picks each partition's leader at random, so a broker may lead none

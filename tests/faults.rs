@@ -698,8 +698,9 @@ fn a_second_stop_ends_the_flush_and_skips_the_dead_letter_read_back() {
     let stopper = stop.clone();
     let started = std::time::Instant::now();
     std::thread::spawn(move || {
-        // The group joins in about 3 s before the plan starts.
-        std::thread::sleep(std::time::Duration::from_secs(11));
+        // The group joins in about a second before the plan starts: the first stop lands about
+        // 8 s into it, inside the plan's 6 s and the 5 s send grace.
+        std::thread::sleep(std::time::Duration::from_secs(9));
         stopper.request();
         std::thread::sleep(std::time::Duration::from_secs(1));
         stopper.request();

@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_held_member_fetches_nothing_across_a_rebalance_until_released() {
-        let cluster = EmbeddedCluster::start(1).unwrap();
+        let cluster = EmbeddedCluster::start(1, 1).unwrap();
         let servers = filled(&cluster, "held", 4, 200);
         let props = member_properties();
         let topics = ["held".to_string()];
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_member_leaves_within_its_limits_when_no_broker_answers() {
-        let cluster = EmbeddedCluster::start(1).unwrap();
+        let cluster = EmbeddedCluster::start(1, 1).unwrap();
         let servers = filled(&cluster, "gone", 2, 50);
         let props = member_properties();
         let topics = ["gone".to_string()];

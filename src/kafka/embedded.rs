@@ -1,7 +1,7 @@
 //! The embedded broker: librdkafka's in-process mock cluster, with fault injection.
 //!
 //! The mock is driven through librdkafka's C API rather than rust-rdkafka's `MockCluster`,
-//! which cannot set the mock's group rebalance delay: see [`INITIAL_REBALANCE_DELAY_MS`].
+//! which cannot set the mock's group rebalance delay: see [`initial_rebalance_delay_ms`].
 
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
@@ -15,15 +15,19 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr, RDKafkaType};
 use super::ConnectError;
 
 /// How long the mock's coordinator waits for more members after a classic group's first join
-/// before it assigns partitions: librdkafka's mock takes Kafka's broker default, 3 s, which
-/// every embedded run spent before its plan started. surge starts a group's members together,
-/// so a shorter wait still gathers them in one rebalance: with 600 ms the shipped Black Friday
-/// scenario (15 members in 6 groups, on this 2-core host) joined in 0.65-0.67 s in six runs;
-/// with 300 ms a member came late in two of three, and the group's second rebalance took the
-/// join to 5.3 and 17 s (a late member makes the mock wait `session.timeout.ms` - 1 s). This
-/// wait applies only to a group without members (a late group's first join too); a member
-/// joining a group that has members waits as before.
-const INITIAL_REBALANCE_DELAY_MS: i32 = 600;
+/// before it assigns partitions, for groups of at most `largest_group` members at the start.
+///
+/// librdkafka's mock takes Kafka's broker default, 3 s, which every embedded run spent before
+/// its plan started. surge makes a group's members one after another, so a shorter wait still
+/// gathers them in one rebalance if it covers their spread: the shipped Black Friday scenario
+/// (groups of up to 5, 15 members in all, on this 2-core host) joined in 0.65-0.67 s in six
+/// runs with 600 ms, while with 300 ms a member came late in two runs of three, and the
+/// group's second rebalance (the mock waits `session.timeout.ms` - 1 s for it) took the join
+/// to 5.3 and 17 s. So 150 ms a member, at least 600 ms, and never more than the old 3 s. A
+/// member joining a group that has members waits as before; KIP-848 groups have no such wait.
+fn initial_rebalance_delay_ms(largest_group: u16) -> i32 {
+    (150 * i32::from(largest_group)).clamp(600, 3000)
+}
 
 /// A mock cluster listening on loopback ports; destroyed when dropped, before the client
 /// handle it runs on.
@@ -34,8 +38,9 @@ pub struct EmbeddedCluster {
 }
 
 impl EmbeddedCluster {
-    /// Starts `brokers` mock brokers on 127.0.0.1.
-    pub fn start(brokers: i32) -> Result<EmbeddedCluster, ConnectError> {
+    /// Starts `brokers` mock brokers on 127.0.0.1, for groups of at most `largest_group`
+    /// members at their first join.
+    pub fn start(brokers: i32, largest_group: u16) -> Result<EmbeddedCluster, ConnectError> {
         let failed = |detail: String| ConnectError::Embedded { detail };
         let config = ClientConfig::new();
         let native = config
@@ -57,7 +62,7 @@ impl EmbeddedCluster {
         unsafe {
             rdsys::rd_kafka_mock_group_initial_rebalance_delay_ms(
                 mock.as_ptr(),
-                INITIAL_REBALANCE_DELAY_MS,
+                initial_rebalance_delay_ms(largest_group),
             )
         };
         Ok(EmbeddedCluster {
@@ -76,7 +81,9 @@ impl EmbeddedCluster {
     /// empties its wake-up pipe, and librdkafka writes one wake-up per batch: a command sent
     /// in that gap has its wake-up read and thrown away with the last one's, and waits for the
     /// thread's next timer, up to a second. Seven commands back to back (a topic and its six
-    /// leaders) took 0.2 to 3 s here; with a millisecond between them, the gap is passed.
+    /// leaders) took 0.2 to 3 s here, and 16-27 ms with a millisecond between them: the gap is
+    /// missed unless the mock's thread is held off the core that long, and then a command
+    /// waits, as before, at most a second.
     fn command(
         &self,
         call: impl FnOnce(*mut rdsys::rd_kafka_mock_cluster_t) -> RDKafkaRespErr,
@@ -185,7 +192,8 @@ fn mock_op(code: RDKafkaRespErr) -> Result<(), String> {
     if code == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
         return Ok(());
     }
-    // SAFETY: librdkafka returns a static string for every code.
+    // SAFETY: librdkafka returns a string that lives at least until this thread's next call of
+    // it (static for known codes), copied at once.
     let text = unsafe { CStr::from_ptr(rdsys::rd_kafka_err2str(code)) };
     Err(text.to_string_lossy().into_owned())
 }

@@ -326,7 +326,7 @@ pub(super) mod tests {
 
     /// An embedded broker with `records` keyed records in the two partitions of `marks`.
     pub(in crate::kafka) fn cluster_with(records: u32) -> (EmbeddedCluster, String) {
-        let cluster = EmbeddedCluster::start(1).unwrap();
+        let cluster = EmbeddedCluster::start(1, 1).unwrap();
         cluster.create_topic("marks", 2, 1).unwrap();
         let servers = cluster.bootstrap_servers();
         let producer: BaseProducer = client_config(&servers, &[]).create().unwrap();
