@@ -1122,14 +1122,17 @@ fn an_existing_topic_keeps_its_partition_count_and_nothing_is_called_lost() {
         std::fs::write(
             &path,
             format!(
-                "[[topics]]\nname = \"partition-drift\"\npartitions = {partitions}\n\n[[events]]\nname = \"OrderCreated\"\ntopic = \"partition-drift\"\nkeys = 500\n\n[[phases]]\nrate = \"300/s\"\nduration = \"4s\"\n\n[[consumer_groups]]\nname = \"svc\"\ntopics = [\"partition-drift\"]\n\n[slo]\nchecks = []\n"
+                "[[topics]]\nname = \"partition-drift\"\npartitions = {partitions}\n\n[[events]]\nname = \"OrderCreated\"\ntopic = \"partition-drift\"\nkeys = 500\n\n[[phases]]\nrate = \"300/s\"\nduration = \"4s\"\n\n[[consumer_groups]]\nname = \"svc\"\ntopics = [\"partition-drift\"]\n\n[run]\nmax_schedule_lag_p99 = \"1s\"\n\n[slo]\nchecks = []\n"
             ),
         )
         .unwrap();
         path
     };
     // The first run makes the topic with 6 partitions (or finds it from an earlier test run);
-    // the second declares 2, and must still wait for and check all 6.
+    // the second declares 2, and must still wait for and check all 6. These runs judge the
+    // partition count and integrity: a 4 s run's schedule-lag trust check (50 ms by default)
+    // judged this host instead once, at 61.6 ms while the brokers answered in up to 758 ms
+    // (a suite at 23833f0), so it is widened as in the durability fixture.
     for partitions in [6, 2] {
         let out = dir.path().join(format!("out-{partitions}"));
         let output = surge(

@@ -265,27 +265,28 @@ pub fn end_to_end_latency_ms(bootstrap: &str, topic: &str, records: u32) -> (u64
 
 /// How many records `topic` holds, as its partitions' leaders answer: high watermark less low,
 /// summed. Nothing here writes transactions, so every offset below the high watermark is a
-/// record.
+/// record. Read with surge's own watermark reader, which retries a partition whose leader is
+/// still settling (a broker restarted near the run's end gets its leadership back within 30 s,
+/// while the read-back runs).
 fn records_in(bootstrap: &str, topic: &str) -> u64 {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .expect("a metadata client");
-    let timeout = std::time::Duration::from_secs(10);
     let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
+        .fetch_metadata(Some(topic), std::time::Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
-    metadata.topics()[0]
-        .partitions()
-        .iter()
-        .map(|p| {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p.id(), timeout)
-                .unwrap_or_else(|e| panic!("watermarks of {topic}/{}: {e}", p.id()));
-            (high - low) as u64
-        })
-        .sum()
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    let marks = surge::kafka::reader::topic_watermarks(
+        bootstrap,
+        &[],
+        topic,
+        partitions,
+        std::time::Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| panic!("watermarks of {topic}: {e}"));
+    marks.iter().map(|(low, high)| (high - low) as u64).sum()
 }
 
 /// Every record of `topic` as the console consumer prints it: partition, offset, value.
@@ -293,7 +294,7 @@ fn records_in(bootstrap: &str, topic: &str) -> u64 {
 /// The reader stops once it has read as many records as the log holds (`--max-messages`), so
 /// a read costs the JVM's start and the read, not an idle timeout after the last record (8 s a
 /// read, on some twenty reads a suite). The idle timeout stays as the bound: a reader that finds
-/// fewer records than the log holds still ends, and prints what it found.
+/// fewer records than the log holds still ends, and the read fails naming both counts.
 pub fn console_records(bootstrap: &str, topic: &str) -> Vec<(u32, i64, String)> {
     let expected = records_in(bootstrap, topic);
     let classpath = classpath();
@@ -335,6 +336,12 @@ pub fn console_records(bootstrap: &str, topic: &str) -> Vec<(u32, i64, String)> 
     assert!(
         stderr.contains(&format!("Processed a total of {} messages", values.len())),
         "the console consumer printed {} records on {topic}, but said:\n{stderr}",
+        values.len()
+    );
+    assert_eq!(
+        values.len() as u64,
+        expected,
+        "the console consumer read {} records of {topic}, whose partitions hold {expected}",
         values.len()
     );
     values
