@@ -151,16 +151,9 @@ fn an_interrupted_search_is_unfinished_and_never_blames_the_generator() {
         },
         broker_types: None,
     };
-    let stop = Arc::new(StopSignal::default());
-    let stopper = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(9));
-            stop.request();
-        })
-    };
-    let outcome = surge::capacity(&options, stop).unwrap();
-    stopper.join().unwrap();
+    let stops = common::stops_at(&[Duration::from_secs(9)]);
+    let outcome = surge::capacity(&options, stops.signal()).unwrap();
+    stops.join();
     let capacity = outcome.summary.capacity.clone().expect("a capacity result");
     let last = capacity.probes.last().expect("probes ran");
     assert!(last.interrupted, "{:#?}", capacity.probes);

@@ -459,23 +459,16 @@ starts_after = "produce"
 "#,
         "[run]\ndrain_timeout = \"5m\"",
     );
-    let stop = std::sync::Arc::new(surge::engine::StopSignal::default());
-    let requester = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(6));
-            stop.request();
-        })
-    };
+    let stops = common::stops_at(&[std::time::Duration::from_secs(6)]);
     let started = std::time::Instant::now();
     let outcome = common::run_with_stop(
         path.to_str().unwrap(),
         Overrides::default(),
         dir.path(),
-        stop,
+        stops.signal(),
     )
     .unwrap();
-    requester.join().unwrap();
+    stops.join();
     // Bounded by the stop, not by the 5-minute drain the late group would otherwise get.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(120),

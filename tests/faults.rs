@@ -694,25 +694,22 @@ fn a_second_stop_ends_the_flush_and_skips_the_dead_letter_read_back() {
         ),
     )
     .unwrap();
-    let stop = Arc::new(StopSignal::default());
-    let stopper = stop.clone();
     let started = std::time::Instant::now();
-    std::thread::spawn(move || {
-        // The group joins in about a second before the plan starts: the first stop lands about
-        // 8 s into it, inside the plan's 6 s and the 5 s send grace.
-        std::thread::sleep(std::time::Duration::from_secs(9));
-        stopper.request();
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        stopper.request();
-    });
+    // The group joins in about a second before the plan starts: the first stop lands about
+    // 8 s into it, inside the plan's 6 s and the 5 s send grace.
+    let stops = common::stops_at(&[
+        std::time::Duration::from_secs(9),
+        std::time::Duration::from_secs(10),
+    ]);
     let outcome = common::run_with_stop(
         path.to_str().unwrap(),
         Overrides::default(),
         dir.path(),
-        stop,
+        stops.signal(),
     )
     .unwrap();
     let took = started.elapsed();
+    stops.join();
     let summary = &outcome.summary;
     assert!(!summary.complete);
     assert_eq!(

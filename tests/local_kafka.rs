@@ -137,6 +137,8 @@ fn assert_read_back_agrees(scenario: &str, dir: &Path, summary: &Summary, topic:
 /// pipeline: these bounds only catch a stalled one. Loss, ordering, gaps and lag stay strict.
 const WIDENED_LATENCY: [&str; 3] = ["e2e.p95 < 10s", "e2e.p99 < 20s", "publish.p99 < 20s"];
 
+/// Slow (about 30 s): the smoke scenario's 18 s plan at a fifth of its rate, two groups' drain,
+/// and the Java read-back of two topics.
 #[test]
 fn smoke_on_local_kafka_loses_nothing_and_the_java_reader_agrees() {
     let _machine = exclusive();
@@ -424,7 +426,7 @@ fn two_brokers_down_fail_sends_with_not_enough_replicas_and_lose_nothing_acked()
 /// false when `timeout` passes first.
 fn wait_for_isr(bootstrap: &str, topic: &str, size: usize, timeout: Duration) -> bool {
     use rdkafka::consumer::Consumer;
-    let consumer = metadata_reader(bootstrap);
+    let consumer = kafka::metadata_reader(bootstrap);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         let shrunk = consumer
@@ -506,7 +508,7 @@ fn assert_poisoned_keys_dead_lettered(dir: &Path, summary: &Summary, events: &[s
 /// between suites, and a growing share of every later read within one).
 fn empty_topics(bootstrap: &str, topics: &[&str]) {
     use rdkafka::consumer::Consumer;
-    let reader = metadata_reader(bootstrap);
+    let reader = kafka::metadata_reader(bootstrap);
     let mut ends = rdkafka::TopicPartitionList::new();
     for &topic in topics {
         let metadata = reader
@@ -560,14 +562,6 @@ fn delete_records(
         .unwrap()
 }
 
-/// A client that only asks the cluster for metadata.
-fn metadata_reader(bootstrap: &str) -> rdkafka::consumer::BaseConsumer {
-    rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap()
-}
-
 /// Partition 0 of `durability-events`: its leader and its replicas in assignment order (the
 /// first is the preferred leader). A fresh cluster has no such topic yet: a first short run
 /// creates it, as surge creates every scenario topic, and the metadata is read until partition
@@ -575,7 +569,7 @@ fn metadata_reader(bootstrap: &str) -> rdkafka::consumer::BaseConsumer {
 fn durability_partition_0(bootstrap: &str) -> (i32, Vec<i32>) {
     use rdkafka::consumer::Consumer;
     let topic = "durability-events";
-    let reader = metadata_reader(bootstrap);
+    let reader = kafka::metadata_reader(bootstrap);
     let partition_0 = || {
         let metadata = reader
             .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -712,6 +706,8 @@ fn assert_kept_everything(outcome: &surge::RunOutcome, out: &Path) {
     assert_verdict_follows_integrity(outcome);
 }
 
+/// Slow (about 40 s): the durability fixture's 30 s with the move 12 s in, its drain, and two
+/// JVM tools (the move, and the move back).
 #[test]
 fn a_leader_moved_mid_run_loses_nothing_and_keeps_every_key_in_order() {
     let _machine = exclusive();
@@ -742,6 +738,8 @@ fn a_leader_moved_mid_run_loses_nothing_and_keeps_every_key_in_order() {
     assert_kept_everything(&outcome, out.path());
 }
 
+/// Slow (about 40 s): the durability fixture's 30 s with the pause from 10 s to 20 s, the drain
+/// of what the paused leader held up, and the Java read-back.
 #[test]
 fn a_broker_paused_past_the_request_timeout_loses_nothing_and_the_java_reader_agrees() {
     let _machine = exclusive();
@@ -841,7 +839,7 @@ drain_timeout = "30s"
 fn delete_records_once_written(bootstrap: &str, topic: &str, before: i64) -> bool {
     use rdkafka::consumer::Consumer;
     let deadline = Instant::now() + Duration::from_secs(30);
-    let reader = metadata_reader(bootstrap);
+    let reader = kafka::metadata_reader(bootstrap);
     loop {
         let high = reader
             .fetch_watermarks(topic, 0, Duration::from_secs(5))

@@ -269,12 +269,8 @@ pub fn end_to_end_latency_ms(bootstrap: &str, topic: &str, records: u32) -> (u64
 /// still settling (a broker restarted near the run's end gets its leadership back within 30 s,
 /// while the read-back runs).
 fn records_in(bootstrap: &str, topic: &str) -> u64 {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("a metadata client");
-    let metadata = consumer
+    use rdkafka::consumer::Consumer;
+    let metadata = metadata_reader(bootstrap)
         .fetch_metadata(Some(topic), std::time::Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("metadata of {topic}: {e}"));
     let partitions = metadata.topics()[0].partitions().len() as i32;
@@ -287,6 +283,14 @@ fn records_in(bootstrap: &str, topic: &str) -> u64 {
     )
     .unwrap_or_else(|e| panic!("watermarks of {topic}: {e}"));
     marks.iter().map(|(low, high)| (high - low) as u64).sum()
+}
+
+/// A client that only asks the cluster for metadata.
+pub fn metadata_reader(bootstrap: &str) -> rdkafka::consumer::BaseConsumer {
+    rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("a metadata client")
 }
 
 /// Every record of `topic` as the console consumer prints it: partition, offset, value.

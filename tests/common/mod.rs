@@ -113,6 +113,41 @@ pub fn run_with_stop(
     surge::run(&options(scenario, overrides, out), stop)
 }
 
+/// A stop signal requested at fixed times, as Ctrl-C pressed at those moments.
+pub struct TimedStops {
+    signal: Arc<StopSignal>,
+    requester: std::thread::JoinHandle<()>,
+}
+
+/// Requests a stop at each offset from now (in increasing order), on a thread of its own.
+pub fn stops_at(offsets: &[Duration]) -> TimedStops {
+    let signal = Arc::new(StopSignal::default());
+    let began = std::time::Instant::now();
+    let offsets = offsets.to_vec();
+    let requester = {
+        let signal = signal.clone();
+        std::thread::spawn(move || {
+            for at in offsets {
+                std::thread::sleep(at.saturating_sub(began.elapsed()));
+                signal.request();
+            }
+        })
+    };
+    TimedStops { signal, requester }
+}
+
+impl TimedStops {
+    /// The signal, for a run or a capacity search.
+    pub fn signal(&self) -> Arc<StopSignal> {
+        self.signal.clone()
+    }
+
+    /// Waits until every stop was requested.
+    pub fn join(self) {
+        self.requester.join().unwrap();
+    }
+}
+
 /// The options `surge run` would build for a scenario under the crate root, quiet.
 pub fn options(scenario: &str, overrides: Overrides, out: &Path) -> RunOptions {
     RunOptions {
