@@ -21,7 +21,7 @@ use super::{fresh_name, healthy_cluster, overrides};
 /// The rate the short probes find, which falls off in a hold, and the next one down (the
 /// holds step down by a quarter), which holds. At 400/s and 300/s the C1-only brokers of the
 /// test cluster and surge kept both cores 95-100% busy, and 300/s failed its hold on the
-/// cluster's own latency (p95 up to 846 ms, no throttling) in 2 suites of 5.
+/// cluster's own latency (p95 up to 846 ms, no throttling) in 2 of the last 4 full suites.
 const BURST: f64 = 200.0;
 const HELD: f64 = 150.0;
 
