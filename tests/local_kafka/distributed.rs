@@ -63,9 +63,12 @@ topics = ["{orders}", "{payments}"]
 members = 3
 
 # Three surge processes beside three brokers on two cores: the verdicts compared here are
-# about integrity and merging, not about this machine's latency.
+# about integrity and merging, not about this machine's latency or its generator's pace (a
+# one-process run of this plan once sent 594 of its 600 events/s, inconclusive under the
+# default 99%, while the brokers answered at a p95 of 751 ms).
 [run]
 max_schedule_lag_p99 = "1s"
+min_achieved_ratio = 0.95
 
 [slo]
 checks = ["e2e.p95 < 10s"]
