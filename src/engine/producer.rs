@@ -210,25 +210,27 @@ impl DeliverySink for InstanceShared {
             self.record_failure(delivery.payload, &reason);
             return;
         }
-        self.acked.fetch_add(1, Ordering::Relaxed);
-        if let Some(counter) = self.acked_by_topic.get(topic) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(counter) = self.acked_bytes_by_topic.get(topic) {
-            counter.fetch_add(delivery.payload_len as u64, Ordering::Relaxed);
-        }
-        self.note_offset(topic, &delivery);
         let now_us = self.since_start_us();
         let latency = now_us.saturating_sub(intended_us);
         let warmup = self.plan.is_warmup_at(Duration::from_micros(intended_us));
         {
+            // Counted under the lock the ticker reads them under: each second's acked bytes
+            // are the bytes of that second's acked events.
             let mut publish = lock(&self.publish);
+            self.acked.fetch_add(1, Ordering::Relaxed);
+            if let Some(counter) = self.acked_by_topic.get(topic) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(counter) = self.acked_bytes_by_topic.get(topic) {
+                counter.fetch_add(delivery.payload_len as u64, Ordering::Relaxed);
+            }
             if warmup {
                 publish.record_interval_only(latency);
             } else {
                 publish.record(latency);
             }
         }
+        self.note_offset(topic, &delivery);
         if !warmup && self.deliveries.sampled(delivery.offset) {
             let place = (topic as u32, delivery.partition, delivery.offset);
             self.deliveries.acked(place, intended_us, now_us);
@@ -315,6 +317,8 @@ pub struct ProducerTotals {
     pub sent: u64,
     pub sent_bytes: u64,
     pub acked: u64,
+    /// Payload bytes of the acked events, read with `acked` under the same lock.
+    pub acked_bytes: u64,
     pub failed: u64,
     /// Offset of the last send from the plan start, in microseconds.
     pub last_send_us: u64,
@@ -332,18 +336,27 @@ pub fn producer_totals(
         sent: 0,
         sent_bytes: 0,
         acked: 0,
+        acked_bytes: 0,
         failed: 0,
         last_send_us: 0,
     };
     for instance in instances {
         // Every recorder is built with the same bounds, so adding cannot fail.
-        let _ = totals.publish.add(histogram(&mut lock(&instance.publish)));
-        let _ = totals
-            .schedule_lag
-            .add(histogram(&mut lock(&instance.schedule_lag)));
-        totals.sent += instance.sent.load(Ordering::Relaxed);
-        totals.sent_bytes += instance.sent_bytes.load(Ordering::Relaxed);
-        totals.acked += instance.acked.load(Ordering::Relaxed);
+        // Each count is read with its bytes under the lock they change under.
+        {
+            let mut publish = lock(&instance.publish);
+            let _ = totals.publish.add(histogram(&mut publish));
+            totals.acked += instance.acked.load(Ordering::Relaxed);
+            totals.acked_bytes += (instance.acked_bytes_by_topic.iter())
+                .map(|bytes| bytes.load(Ordering::Relaxed))
+                .sum::<u64>();
+        }
+        {
+            let mut schedule_lag = lock(&instance.schedule_lag);
+            let _ = totals.schedule_lag.add(histogram(&mut schedule_lag));
+            totals.sent += instance.sent.load(Ordering::Relaxed);
+            totals.sent_bytes += instance.sent_bytes.load(Ordering::Relaxed);
+        }
         totals.failed += instance.failed.load(Ordering::Relaxed);
         totals.last_send_us = totals
             .last_send_us
@@ -426,12 +439,16 @@ fn send_event(
     }
 }
 
-/// How late a send went out against its intended time; warmup sends count only in the
-/// per-second view.
+/// Counts a send and records how late it went out against its intended time; warmup sends
+/// count only in the per-second view. The count and bytes change under the lock the ticker
+/// reads them under, so each second's sent bytes are the bytes of that second's sends.
 #[inline]
-fn record_schedule_lag(shared: &InstanceShared, plan: &Plan, intended: Duration, now: Duration) {
+fn record_send(shared: &InstanceShared, plan: &Plan, bytes: usize, send: (Duration, Duration)) {
+    let (intended, now) = send;
     let lag = now.saturating_sub(intended).as_micros() as u64;
     let mut schedule_lag = lock(&shared.schedule_lag);
+    shared.sent.fetch_add(1, Ordering::Relaxed);
+    shared.sent_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     if plan.is_warmup_at(intended) {
         schedule_lag.record_interval_only(lag);
     } else {
@@ -503,11 +520,7 @@ pub fn run_instance(
             if sent_here.is_multiple_of(SERVE_EVERY) {
                 producer.serve();
             }
-            shared.sent.fetch_add(1, Ordering::Relaxed);
-            shared
-                .sent_bytes
-                .fetch_add(event.payload.len() as u64, Ordering::Relaxed);
-            record_schedule_lag(&shared, &plan, tick.intended, now);
+            record_send(&shared, &plan, event.payload.len(), (tick.intended, now));
             shared
                 .last_send_us
                 .store(now.as_micros() as u64, Ordering::Relaxed);
@@ -563,5 +576,51 @@ mod tests {
     fn tokens_carry_intended_time_and_topic() {
         let packed = token(123_456_789_012, 5);
         assert_eq!(untoken(packed), (123_456_789_012, 5));
+    }
+
+    /// The ticker's read of acks never falls between an event's count and its bytes, while
+    /// delivery reports keep arriving on another thread.
+    #[test]
+    fn acked_counts_and_bytes_are_read_together() {
+        let shared = Arc::new(InstanceShared::new(
+            [0; RUN_ID_LEN],
+            Arc::new(Plan::new(&[])),
+            Arc::default(),
+            &[4],
+            Arc::new(Deliveries::new(1, &[], 1)),
+        ));
+        let reports = 200_000;
+        let reporter = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                for offset in 0..reports {
+                    shared.delivered(Delivery {
+                        token: token(offset as u64, 0),
+                        partition: 0,
+                        offset,
+                        error: None,
+                        payload: None,
+                        payload_len: 600,
+                    });
+                }
+            })
+        };
+        let instances = [shared];
+        let mut reads = 0;
+        loop {
+            let done = reporter.is_finished();
+            let totals = producer_totals(&instances, LatencyRecorder::take_interval);
+            assert_eq!(
+                totals.acked_bytes,
+                totals.acked * 600,
+                "after {reads} reads"
+            );
+            reads += 1;
+            if done {
+                assert_eq!(totals.acked, reports as u64);
+                break;
+            }
+        }
+        reporter.join().unwrap();
     }
 }

@@ -79,15 +79,13 @@ impl Ticker {
         let length = now.saturating_sub(self.last).as_secs_f64().max(1e-3);
         let start_s = self.last.as_secs_f64();
         let acked_by_topic = super::producer::acked_by_topic(instances);
-        let acked_bytes: u64 = super::producer::acked_bytes_by_topic(instances)
-            .iter()
-            .sum();
         let ProducerTotals {
             publish,
             schedule_lag,
             sent,
             sent_bytes,
             acked,
+            acked_bytes,
             failed,
             ..
         } = producer_totals(instances, LatencyRecorder::take_interval);
