@@ -3,12 +3,16 @@
 //! saturated generator cannot be trusted to keep its schedule, so the verdict reads these.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 /// The thread librdkafka's mock cluster runs every embedded broker on.
 const EMBEDDED_BROKERS_THREAD: &str = "rdk:mock";
+
+/// CPU time is counted in clock ticks (10 ms): over a shorter window than this, one tick
+/// reads as 5% or more, so no figure is given (a run's last partial second can be that short).
+const SHORTEST_WINDOW: Duration = Duration::from_millis(200);
 
 /// One second of the generator's own use of its host.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -30,6 +34,8 @@ pub struct SelfMonitor {
     pid: Option<Pid>,
     cores: f64,
     threads: ThreadClock,
+    /// When the last figures were taken (`None`: never): the next window starts there.
+    sampled_at: Option<Instant>,
 }
 
 /// Each thread's CPU time from `/proc/self/task` (Linux): sysinfo's per-task usage does not
@@ -112,14 +118,23 @@ impl SelfMonitor {
             pid,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
             threads: ThreadClock::default(),
+            sampled_at: None,
         };
         // The first CPU reading is a baseline; usage is the difference to the next one.
         monitor.sample();
         monitor
     }
 
-    /// Use since the last sample.
+    /// Use since the last sample; nothing when that was less than [`SHORTEST_WINDOW`] ago (the
+    /// next sample then covers the whole window).
     pub fn sample(&mut self) -> Sample {
+        if self
+            .sampled_at
+            .is_some_and(|at| at.elapsed() < SHORTEST_WINDOW)
+        {
+            return Sample::default();
+        }
+        self.sampled_at = Some(Instant::now());
         let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
             return Sample::default();
         };
@@ -179,6 +194,21 @@ mod tests {
         let done = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
         assert_eq!(done, 0);
         std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    /// A window too short for the clock's ticks gives no figures and keeps the baseline: the
+    /// next sample covers the whole window.
+    #[test]
+    fn a_window_under_200ms_gives_no_cpu_figures() {
+        let mut monitor = SelfMonitor::new();
+        assert_eq!(monitor.sample(), Sample::default());
+        std::thread::sleep(SHORTEST_WINDOW);
+        let sample = monitor.sample();
+        assert!(
+            sample.cpu.is_some() && sample.memory_mib.is_some(),
+            "{sample:?}"
+        );
+        assert_eq!(monitor.sample(), Sample::default());
     }
 
     /// The busiest thread's reading is the spinning thread's own CPU time over the interval,
