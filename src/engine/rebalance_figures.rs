@@ -23,6 +23,8 @@ const QUIET_S: f64 = 5.0;
 const BEFORE_S: f64 = 5.0;
 /// Two times on the plan's clock this close are one instant.
 const SAME_S: f64 = 1e-9;
+/// A point shorter than this (a run's last partial second) gives no consumption rate.
+const MIN_RATE_S: f64 = 0.5;
 
 /// A time a partition had no owner, in seconds since the plan started.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -340,19 +342,29 @@ fn finish(row: &mut RebalanceSummary, record: &RunRecord, group: &str) {
     };
     row.e2e_p99_before_us = p99(start - BEFORE_S, start);
     row.e2e_p99_during_us = p99(start, end);
-    let of_group = |from: f64, to: f64| -> Vec<(u64, u64)> {
-        (record.timeline.iter())
-            .filter(|p| p.t > from + 1e-3 && p.t - 1.0 < to - 1e-3)
-            .filter_map(|p: &TimelinePoint| p.groups.iter().find(|g| g.name == group))
-            .map(|g| (g.consumed, g.lag))
+    // Each point's consumption per second over its own length (`None` for a run's last
+    // partial second when too short to be a rate), and its lag.
+    let of_group = |from: f64, to: f64| -> Vec<(Option<f64>, u64)> {
+        let starts = std::iter::once(0.0).chain(record.timeline.iter().map(|p| p.t));
+        (record.timeline.iter().zip(starts))
+            .filter(|(p, start)| p.t > from + 1e-3 && *start < to - 1e-3)
+            .filter_map(|(p, start): (&TimelinePoint, f64)| {
+                let g = p.groups.iter().find(|g| g.name == group)?;
+                let length = p.t - start;
+                Some((
+                    (length >= MIN_RATE_S).then(|| g.consumed as f64 / length),
+                    g.lag,
+                ))
+            })
             .collect()
     };
     let (before, during) = (of_group(start - BEFORE_S, start), of_group(start, end));
-    if !before.is_empty() {
-        let consumed: f64 = before.iter().map(|(c, _)| *c as f64).sum();
-        row.consumed_before_per_s = Some(consumed / before.len() as f64);
+    let before_rates: Vec<f64> = before.iter().filter_map(|(rate, _)| *rate).collect();
+    if !before_rates.is_empty() {
+        row.consumed_before_per_s =
+            Some(before_rates.iter().sum::<f64>() / before_rates.len() as f64);
     }
-    row.consumed_min_per_s = during.iter().map(|(c, _)| *c as f64).reduce(f64::min);
+    row.consumed_min_per_s = during.iter().filter_map(|(rate, _)| *rate).reduce(f64::min);
     row.lag_before = before.last().map_or(0, |(_, lag)| *lag);
     let lag_max = during.iter().map(|(_, lag)| *lag).max().unwrap_or(0);
     row.lag_added = lag_max.saturating_sub(row.lag_before);

@@ -225,18 +225,21 @@ impl Watch<'_> {
 
     /// The last partial second's point, the faults undone, and what the loop measured.
     async fn finish(mut self, mut fatal: Option<String>) -> WatchOutcome {
-        let run_time = self.plan_start.elapsed();
         let last_tick = self
             .ticker
             .timeline
             .last()
             .map_or(Duration::ZERO, |p| Duration::from_secs_f64(p.t));
-        // Whatever came after the last tick gets a point of its own, however short: the
-        // seconds then add up to the run's totals (a drain often ends within 200 ms of a tick,
-        // with the last retries, dead letters or acks counted after it).
-        if run_time >= last_tick + Duration::from_millis(1) {
-            self.tick(run_time);
+        // Whatever came after the last tick gets a point of its own, however short, so the
+        // seconds add up to the run's totals (a drain often ends within 200 ms of a tick, with
+        // the last retries, dead letters or acks counted after it). It is at least 1 ms long,
+        // so its time, in whole ms, is never the last point's.
+        let earliest = last_tick + Duration::from_millis(1);
+        if let Some(wait) = earliest.checked_sub(self.plan_start.elapsed()) {
+            tokio::time::sleep(wait).await;
         }
+        let run_time = self.plan_start.elapsed();
+        self.tick(run_time);
         if let Some(failure) = self.faults.finish(run_time).await {
             fatal.get_or_insert(failure);
         }
