@@ -99,6 +99,20 @@ fn parse_stat(stat: &str) -> Option<(String, u64)> {
     Some((name, utime + stime))
 }
 
+/// A process's resident memory in MiB, to a tenth.
+fn mib(process: &sysinfo::Process) -> f64 {
+    (process.memory() as f64 / (1u64 << 20) as f64 * 10.0).round() / 10.0
+}
+
+/// Reads the process's memory only: its CPU baseline stays where the last sample left it.
+fn refresh_memory(system: &mut System, pid: Pid) {
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing().with_memory().without_tasks(),
+    );
+}
+
 fn refresh(system: &mut System, pids: &[Pid]) {
     system.refresh_processes_specifics(
         ProcessesToUpdate::Some(pids),
@@ -125,26 +139,30 @@ impl SelfMonitor {
         monitor
     }
 
-    /// Use since the last sample; nothing when that was less than [`SHORTEST_WINDOW`] ago (the
-    /// next sample then covers the whole window).
+    /// Use since the last sample; only the memory when that was less than [`SHORTEST_WINDOW`]
+    /// ago (the next sample then covers the whole window).
     pub fn sample(&mut self) -> Sample {
+        let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
+            return Sample::default();
+        };
         if self
             .sampled_at
             .is_some_and(|at| at.elapsed() < SHORTEST_WINDOW)
         {
-            return Sample::default();
+            refresh_memory(system, pid);
+            return Sample {
+                memory_mib: system.process(pid).map(mib),
+                ..Sample::default()
+            };
         }
         self.sampled_at = Some(Instant::now());
-        let (Some(system), Some(pid)) = (self.system.as_mut(), self.pid) else {
-            return Sample::default();
-        };
         refresh(system, &[pid]);
         let Some(process) = system.process(pid) else {
             return Sample::default();
         };
         let mut sample = Sample {
             cpu: Some((process.cpu_usage() as f64 / self.cores).min(100.0)),
-            memory_mib: Some((process.memory() as f64 / (1u64 << 20) as f64 * 10.0).round() / 10.0),
+            memory_mib: Some(mib(process)),
             ..Sample::default()
         };
         // Threads are read on Linux only; elsewhere the process figure is all there is.
@@ -196,19 +214,30 @@ mod tests {
         std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
     }
 
-    /// A window too short for the clock's ticks gives no figures and keeps the baseline: the
-    /// next sample covers the whole window.
+    /// A window too short for the clock's ticks gives the memory alone and keeps the
+    /// baseline, so the next sample covers the whole window; a long enough one gives the CPU.
     #[test]
     fn a_window_under_200ms_gives_no_cpu_figures() {
         let mut monitor = SelfMonitor::new();
-        assert_eq!(monitor.sample(), Sample::default());
         std::thread::sleep(SHORTEST_WINDOW);
         let sample = monitor.sample();
         assert!(
-            sample.cpu.is_some() && sample.memory_mib.is_some(),
+            sample.cpu.is_some() && sample.busiest_thread_cpu.is_some(),
             "{sample:?}"
         );
-        assert_eq!(monitor.sample(), Sample::default());
+        // The last sample "in the future": however long this host stalls, the window is short.
+        let baseline = Instant::now() + Duration::from_secs(3600);
+        monitor.sampled_at = Some(baseline);
+        let short = monitor.sample();
+        assert!(short.memory_mib.is_some(), "{short:?}");
+        assert_eq!(
+            Sample {
+                memory_mib: None,
+                ..short
+            },
+            Sample::default()
+        );
+        assert_eq!(monitor.sampled_at, Some(baseline));
     }
 
     /// The busiest thread's reading is the spinning thread's own CPU time over the interval,

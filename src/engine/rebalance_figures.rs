@@ -342,9 +342,9 @@ fn finish(row: &mut RebalanceSummary, record: &RunRecord, group: &str) {
     };
     row.e2e_p99_before_us = p99(start - BEFORE_S, start);
     row.e2e_p99_during_us = p99(start, end);
-    // Each point's consumption per second over its own length (`None` for a run's last
-    // partial second when too short to be a rate), and its lag.
-    let of_group = |from: f64, to: f64| -> Vec<(Option<f64>, u64)> {
+    // Each point's consumption and length (`None` for a run's last partial second when too
+    // short to be a rate), and its lag.
+    let of_group = |from: f64, to: f64| -> Vec<(Option<(f64, f64)>, u64)> {
         let starts = std::iter::once(0.0).chain(record.timeline.iter().map(|p| p.t));
         (record.timeline.iter().zip(starts))
             .filter(|(p, start)| p.t > from + 1e-3 && *start < to - 1e-3)
@@ -352,19 +352,21 @@ fn finish(row: &mut RebalanceSummary, record: &RunRecord, group: &str) {
                 let g = p.groups.iter().find(|g| g.name == group)?;
                 let length = p.t - start;
                 Some((
-                    (length >= MIN_RATE_S).then(|| g.consumed as f64 / length),
+                    (length >= MIN_RATE_S).then_some((g.consumed as f64, length)),
                     g.lag,
                 ))
             })
             .collect()
     };
     let (before, during) = (of_group(start - BEFORE_S, start), of_group(start, end));
-    let before_rates: Vec<f64> = before.iter().filter_map(|(rate, _)| *rate).collect();
-    if !before_rates.is_empty() {
-        row.consumed_before_per_s =
-            Some(before_rates.iter().sum::<f64>() / before_rates.len() as f64);
-    }
-    row.consumed_min_per_s = during.iter().filter_map(|(rate, _)| *rate).reduce(f64::min);
+    let (consumed, seconds) = (before.iter().filter_map(|(rate, _)| *rate))
+        .fold((0.0, 0.0), |(c, s), (consumed, length)| {
+            (c + consumed, s + length)
+        });
+    row.consumed_before_per_s = (seconds > 0.0).then(|| consumed / seconds);
+    row.consumed_min_per_s = (during.iter().filter_map(|(rate, _)| *rate))
+        .map(|(consumed, length)| consumed / length)
+        .reduce(f64::min);
     row.lag_before = before.last().map_or(0, |(_, lag)| *lag);
     let lag_max = during.iter().map(|(_, lag)| *lag).max().unwrap_or(0);
     row.lag_added = lag_max.saturating_sub(row.lag_before);
