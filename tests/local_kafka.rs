@@ -1210,6 +1210,12 @@ retry_backoff = ["10ms", "20ms"]
 dlt_topic = "{dlt}"
 
 {more_groups}
+# These runs judge dead letters, not the generator's timing: in a full suite, with the
+# brokers answering at a publish p99 of 894 ms, schedule lag p99 reached 57 ms, over the
+# default 50 ms, and the run was inconclusive.
+[run]
+max_schedule_lag_p99 = "1s"
+
 [slo]
 checks = ["e2e.p95 < 10s", "e2e.p99 < 20s", "publish.p99 < 20s"]
 "#
