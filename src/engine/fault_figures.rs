@@ -90,8 +90,7 @@ pub fn fault_summaries(scenario: &Scenario, record: &RunRecord) -> Vec<FaultSumm
             let overlaps = |t: f64, length: f64| t > start + 1e-3 && t - length < impact_end - 1e-3;
             let mut duplicates = 0;
             let mut out_of_order = 0;
-            let starts = std::iter::once(0.0).chain(record.timeline.iter().map(|p| p.t));
-            let points = record.timeline.iter().zip(starts);
+            let points = TimelinePoint::with_starts(&record.timeline);
             for (point, _) in points.filter(|(p, start)| overlaps(p.t, p.t - start)) {
                 for group in &point.groups {
                     duplicates += group.duplicates;

@@ -104,24 +104,12 @@ fn mib(process: &sysinfo::Process) -> f64 {
     (process.memory() as f64 / (1u64 << 20) as f64 * 10.0).round() / 10.0
 }
 
-/// Reads the process's memory only: its CPU baseline stays where the last sample left it.
-fn refresh_memory(system: &mut System, pid: Pid) {
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&[pid]),
-        true,
-        ProcessRefreshKind::nothing().with_memory().without_tasks(),
-    );
-}
-
-fn refresh(system: &mut System, pids: &[Pid]) {
-    system.refresh_processes_specifics(
-        ProcessesToUpdate::Some(pids),
-        true,
-        ProcessRefreshKind::nothing()
-            .with_cpu()
-            .with_memory()
-            .without_tasks(),
-    );
+/// Reads the process's memory, and its CPU when `cpu` (otherwise its CPU baseline stays
+/// where the last sample left it).
+fn refresh(system: &mut System, pid: Pid, cpu: bool) {
+    let memory = ProcessRefreshKind::nothing().with_memory().without_tasks();
+    let kind = if cpu { memory.with_cpu() } else { memory };
+    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, kind);
 }
 
 impl SelfMonitor {
@@ -149,14 +137,14 @@ impl SelfMonitor {
             .sampled_at
             .is_some_and(|at| at.elapsed() < SHORTEST_WINDOW)
         {
-            refresh_memory(system, pid);
+            refresh(system, pid, false);
             return Sample {
                 memory_mib: system.process(pid).map(mib),
                 ..Sample::default()
             };
         }
         self.sampled_at = Some(Instant::now());
-        refresh(system, &[pid]);
+        refresh(system, pid, true);
         let Some(process) = system.process(pid) else {
             return Sample::default();
         };

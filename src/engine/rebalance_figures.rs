@@ -345,8 +345,7 @@ fn finish(row: &mut RebalanceSummary, record: &RunRecord, group: &str) {
     // Each point's consumption and length (`None` for a run's last partial second when too
     // short to be a rate), and its lag.
     let of_group = |from: f64, to: f64| -> Vec<(Option<(f64, f64)>, u64)> {
-        let starts = std::iter::once(0.0).chain(record.timeline.iter().map(|p| p.t));
-        (record.timeline.iter().zip(starts))
+        TimelinePoint::with_starts(&record.timeline)
             .filter(|(p, start)| p.t > from + 1e-3 && *start < to - 1e-3)
             .filter_map(|(p, start): (&TimelinePoint, f64)| {
                 let g = p.groups.iter().find(|g| g.name == group)?;

@@ -152,6 +152,13 @@ impl TimelinePoint {
             .or_else(|| self.groups.iter().any(group).then_some("groups"))
     }
 
+    /// Each point with the time its interval started (the last point's time; 0 for the first):
+    /// a run's last point can be much shorter than a second.
+    pub fn with_starts(timeline: &[TimelinePoint]) -> impl Iterator<Item = (&TimelinePoint, f64)> {
+        let starts = std::iter::once(0.0).chain(timeline.iter().map(|p| p.t));
+        timeline.iter().zip(starts)
+    }
+
     /// Largest lag at this second of any group that consumes throughout the run.
     pub fn max_lag(&self) -> u64 {
         self.groups

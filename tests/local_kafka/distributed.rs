@@ -82,9 +82,15 @@ checks = ["e2e.p95 < 10s"]
 
 /// `surge merge` of `dirs` into `out`.
 fn merge(dirs: &[PathBuf], out: &Path) -> std::process::Output {
+    merge_with(dirs, out, &[])
+}
+
+/// `surge merge` of `dirs` into `out`, with more flags.
+fn merge_with(dirs: &[PathBuf], out: &Path, flags: &[&str]) -> std::process::Output {
     surge_bin()
         .arg("merge")
         .args(dirs)
+        .args(flags)
         .arg("--out")
         .arg(out)
         .output()
@@ -529,13 +535,7 @@ fn a_worker_clock_50ms_ahead_makes_the_merged_run_inconclusive_naming_the_skew()
     // The skew allowed is a share of the merged e2e p50: under the default 10%, 50 ms passed
     // in a full suite whose loaded brokers answered at a p95 of 1.16 s. At 1% the skew is
     // flagged whenever the p50 is under 5 s.
-    let output = surge_bin()
-        .arg("merge")
-        .args(&workers)
-        .args(["--max-skew", "1%", "--out"])
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let output = merge_with(&workers, &merged, &["--max-skew", "1%"]);
     let summary = common::written_summary(&merged);
     assert_eq!(output.status.code(), Some(3), "{:#?}", summary.verdict);
     let p50_us = summary.latency.e2e_us.p50 as f64;
